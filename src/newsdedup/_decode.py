@@ -1,0 +1,136 @@
+"""Bytes to text: BOM, then the declared charset (HTTP header, then ``<meta>``), then detection.
+
+A declared charset that does not decode cleanly is not trusted (pages often say utf-8 and send
+cp1252); detection by charset-normalizer decides instead, and utf-8 with replacement is the last
+resort, so decoding is total over arbitrary bytes. Binary bodies are recognised by magic numbers
+and NUL bytes before any of this, because decoding a PDF "successfully" yields garbage text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+__all__ = ["Decoded", "decode_bytes", "looks_binary"]
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"PK\x03\x04", "zip"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"RIFF", "riff"),
+    (b"\x00\x00\x01\x00", "ico"),
+    (b"wOFF", "woff"),
+    (b"wOF2", "woff2"),
+    (b"\x7fELF", "elf"),
+    (b"OggS", "ogg"),
+    (b"ID3", "mp3"),
+    (b"\x1a\x45\xdf\xa3", "webm"),
+)
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_:.\-]+)""")
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Decoded text and how the encoding was chosen (``bom``, ``header``, ``meta``, ``detected``...)."""
+
+    text: str
+    encoding: str
+    source: str
+
+
+def looks_binary(data: bytes) -> str | None:
+    """Name of the binary format if ``data`` is clearly not text, else None."""
+    head = data[:16]
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if any(data.startswith(bom) for bom, _ in _BOMS):
+        return None  # UTF-16/32 text legitimately contains NUL bytes
+    sample = data[:4096]
+    if sample and sample.count(0) > max(1, len(sample) // 100):
+        return "binary"
+    return None
+
+
+def _lookup(name: str | bytes | None) -> str | None:
+    if not name:
+        return None
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "ignore")
+    try:
+        codec = codecs.lookup(name.strip().lower())
+    except LookupError:
+        return None
+    # WHATWG: latin-1 and ascii labels mean windows-1252 on the web.
+    if codec.name in ("latin-1", "iso8859-1", "ascii"):
+        return "cp1252"
+    # A page that declares utf-16 in a meta tag but is readable ASCII is not utf-16.
+    return codec.name
+
+
+def _strict(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
+    """Decode a page body; never raises on arbitrary bytes."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return Decoded(data[len(bom) :].decode(encoding, "replace"), encoding, "bom")
+
+    declared: list[tuple[str, str]] = []
+    if content_type:
+        match = _HEADER_CHARSET.search(content_type)
+        enc = _lookup(match.group(1)) if match else None
+        if enc:
+            declared.append((enc, "header"))
+    head = data[:8192]
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    enc = _lookup(match.group(1)) if match else None
+    if enc and not enc.startswith("utf-16") and not enc.startswith("utf-32"):
+        declared.append((enc, "meta"))
+
+    for enc, source in declared:
+        text = _strict(data, enc)
+        if text is not None:
+            return Decoded(text, enc, source)
+
+    text = _strict(data, "utf-8")
+    if text is not None:
+        return Decoded(text, "utf-8", "utf-8")
+
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+    except Exception:  # detection is best effort; never let it break decoding
+        best = None
+    if best is not None and best.encoding:
+        enc = _lookup(best.encoding) or best.encoding
+        return Decoded(data.decode(enc, "replace"), enc, "detected")
+    if declared:
+        enc = declared[0][0]
+        return Decoded(data.decode(enc, "replace"), enc, declared[0][1] + "-lossy")
+    return Decoded(data.decode("utf-8", "replace"), "utf-8", "fallback")

@@ -1,0 +1,232 @@
+"""The data model that flows from stage to stage: plain, frozen, typed dataclasses.
+
+Frozen so an article can be shared between threads, asyncio tasks and Dask workers without
+copies; ``dataclasses.replace`` expresses "the next stage changed this field". Every class has an
+explicit ``to_dict``/``from_dict`` pair for JSONL and stores; nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Article", "Cluster", "Removal", "Source", "format_datetime", "parse_datetime"]
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Parse an ISO 8601 string (``Z`` allowed) or pass a datetime through; None if unusable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def format_datetime(value: datetime | None) -> str | None:
+    """ISO 8601 text for JSON, or None."""
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Removal:
+    """One piece of boilerplate that was cut, and the rule that cut it (for explanations)."""
+
+    rule: str
+    """Which rule fired, e.g. ``"newsmax:trailing"``, ``"generic:share"``, ``"learned"``, ``"wire"``."""
+    text: str
+    """The text that was removed (shortened to a few hundred characters)."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Removal:
+        return cls(rule=str(data.get("rule", "")), text=str(data.get("text", "")))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """A clean article: body text without site junk, plus the metadata the page carried.
+
+    ``text`` holds the paragraphs separated by blank lines. When nothing usable was found,
+    ``text`` is empty and ``reason`` says why (``"empty-input"``, ``"binary"``,
+    ``"no-main-text"``, ...), so a pipeline can record a skip instead of crashing.
+    """
+
+    id: str | None = None
+    url: str | None = None
+    canonical_url: str | None = None
+    site: str | None = None
+    title: str = ""
+    text: str = ""
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    lang: str | None = None
+    wire: str | None = None
+    description: str | None = None
+    removed: tuple[Removal, ...] = ()
+    reason: str | None = None
+    source_format: str = "html"
+    """``"html"`` or ``"text"``: which extractor produced the article."""
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.text.split("\n\n") if p.strip()]
+
+    @property
+    def ok(self) -> bool:
+        """True when the article has body text to work with."""
+        return bool(self.text.strip())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "site": self.site,
+            "title": self.title,
+            "text": self.text,
+            "published": format_datetime(self.published),
+            "authors": list(self.authors),
+            "lang": self.lang,
+            "wire": self.wire,
+            "description": self.description,
+            "removed": [r.to_dict() for r in self.removed],
+            "reason": self.reason,
+            "source_format": self.source_format,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Article:
+        return cls(
+            id=_opt_str(data.get("id")),
+            url=_opt_str(data.get("url")),
+            canonical_url=_opt_str(data.get("canonical_url")),
+            site=_opt_str(data.get("site")),
+            title=str(data.get("title") or ""),
+            text=str(data.get("text") or ""),
+            published=parse_datetime(data.get("published")),
+            authors=tuple(str(a) for a in data.get("authors") or ()),
+            lang=_opt_str(data.get("lang")),
+            wire=_opt_str(data.get("wire")),
+            description=_opt_str(data.get("description")),
+            removed=tuple(Removal.from_dict(r) for r in data.get("removed") or ()),
+            reason=_opt_str(data.get("reason")),
+            source_format=str(data.get("source_format") or "html"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """One outlet that carried a story: a member of a cluster, as listed in the JSONL output."""
+
+    id: str
+    url: str | None = None
+    site: str | None = None
+    title: str = ""
+    published: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "site": self.site,
+            "title": self.title,
+            "published": format_datetime(self.published),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        return cls(
+            id=str(data["id"]),
+            url=_opt_str(data.get("url")),
+            site=_opt_str(data.get("site")),
+            title=str(data.get("title") or ""),
+            published=parse_datetime(data.get("published")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cluster:
+    """A group of syndicated copies collapsed into one canonical item.
+
+    ``to_dict`` produces exactly the fixed JSONL contract of ``newsdedup dedup`` (plus optional
+    extension fields that never rename or remove a contract field).
+    """
+
+    cluster_id: str
+    canonical_id: str
+    member_ids: tuple[str, ...]
+    title: str = ""
+    text: str = ""
+    url: str | None = None
+    published: datetime | None = None
+    wire: str | None = None
+    sources: tuple[Source, ...] = ()
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    canonical_reason: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Extension fields added to the JSONL line (e.g. ``story_id``); never contract fields."""
+
+    @property
+    def size(self) -> int:
+        return len(self.member_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cluster_id": self.cluster_id,
+            "canonical_id": self.canonical_id,
+            "member_ids": list(self.member_ids),
+            "title": self.title,
+            "text": self.text,
+            "url": self.url,
+            "published": format_datetime(self.published),
+            "wire": self.wire,
+            "sources": [s.to_dict() for s in self.sources],
+            "first_seen": format_datetime(self.first_seen),
+            "last_seen": format_datetime(self.last_seen),
+            "canonical_reason": self.canonical_reason,
+        }
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cluster:
+        known = {
+            "cluster_id", "canonical_id", "member_ids", "title", "text", "url", "published",
+            "wire", "sources", "first_seen", "last_seen", "canonical_reason",
+        }  # fmt: skip
+        return cls(
+            cluster_id=str(data["cluster_id"]),
+            canonical_id=str(data["canonical_id"]),
+            member_ids=tuple(str(m) for m in data.get("member_ids") or ()),
+            title=str(data.get("title") or ""),
+            text=str(data.get("text") or ""),
+            url=_opt_str(data.get("url")),
+            published=parse_datetime(data.get("published")),
+            wire=_opt_str(data.get("wire")),
+            sources=tuple(Source.from_dict(s) for s in data.get("sources") or ()),
+            first_seen=parse_datetime(data.get("first_seen")),
+            last_seen=parse_datetime(data.get("last_seen")),
+            canonical_reason=str(data.get("canonical_reason") or ""),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text else None
