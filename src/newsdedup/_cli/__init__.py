@@ -11,6 +11,9 @@ from .._version import __version__
 # name -> module that defines a click command called ``command``; imported lazily so that
 # ``newsdedup extract`` does not pay for the crawler's imports.
 _COMMANDS: dict[str, str] = {
+    "crawl": "newsdedup._cli.crawl",
+    "dedup": "newsdedup._cli.dedup",
+    "demo": "newsdedup._cli.demo",
     "extract": "newsdedup._cli.extract",
 }
 
@@ -23,7 +26,12 @@ class _LazyGroup(click.Group):
         module = _COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command = importlib.import_module(module).command
+        try:
+            command = importlib.import_module(module).command
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None  # command not built in this checkout
+            raise
         assert isinstance(command, click.Command)
         return command
 
