@@ -4,8 +4,6 @@ The names below are the public API; every module whose name starts with an under
 private and may change without notice.
 """
 
-from __future__ import annotations
-
 import logging
 
 from ._boilerplate import BoilerplateLearner, RuleSet
@@ -40,7 +38,7 @@ from ._text import clean_text
 from ._version import __version__
 
 # The library logs under "newsdedup" and configures no handler: that is the application's call.
-logger = logging.getLogger("newsdedup")
+logging.getLogger("newsdedup")
 
 __all__ = [
     "Article",
@@ -80,9 +78,6 @@ __all__ = [
 
 for _name in __all__:
     _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not _name.startswith("__"):
-        try:
-            _obj.__module__ = "newsdedup"
-        except (AttributeError, TypeError):
-            pass
+    if not _name.startswith("__") and getattr(_obj, "__module__", "").startswith("newsdedup."):
+        _obj.__module__ = "newsdedup"  # users see newsdedup.Article, not newsdedup._models.Article
 del _name, _obj

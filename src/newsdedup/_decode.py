@@ -66,7 +66,7 @@ def looks_binary(data: bytes) -> str | None:
     if any(data.startswith(bom) for bom, _ in _BOMS):
         return None  # UTF-16/32 text legitimately contains NUL bytes
     sample = data[:4096]
-    if sample and sample.count(0) > max(1, len(sample) // 100):
+    if sample.count(0) > 2 + len(sample) // 1000:  # text never carries NUL bytes
         return "binary"
     return None
 

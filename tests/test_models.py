@@ -1,0 +1,77 @@
+"""The data model round-trips through dicts (the JSONL and store representation)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from newsdedup import Article, Cluster, Removal, Source
+from newsdedup._models import parse_datetime
+
+
+def test_article_round_trip() -> None:
+    article = Article(
+        id="a1",
+        url="https://example.com/a",
+        title="Title",
+        text="First paragraph.\n\nSecond paragraph.",
+        published=datetime(2024, 10, 17, 17, 13, tzinfo=timezone(timedelta(hours=-4))),
+        authors=("Jane Doe",),
+        wire="Reuters",
+        removed=(Removal(rule="newsmax:trailing", text="Newsmax Media, Inc."),),
+    )
+    assert Article.from_dict(article.to_dict()) == article
+    assert article.paragraphs == ["First paragraph.", "Second paragraph."]
+    assert article.ok
+
+
+def test_article_is_frozen() -> None:
+    article = Article(text="x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        article.text = "y"  # type: ignore[misc]
+
+
+def test_empty_article_is_not_ok() -> None:
+    assert not Article(text="  \n ", reason="no-main-text").ok
+
+
+def test_cluster_contract_keys_and_extension() -> None:
+    cluster = Cluster(
+        cluster_id="c1",
+        canonical_id="a",
+        member_ids=("a", "b"),
+        title="T",
+        text="Body",
+        url="https://x/a",
+        published=datetime(2024, 1, 1, tzinfo=UTC),
+        wire="AP",
+        sources=(Source(id="a", url="https://x/a", site="x", title="T"), Source(id="b")),
+        extra={"story_id": "s1", "cluster_id": "must-not-override"},
+    )
+    data = cluster.to_dict()
+    for key in ("cluster_id", "canonical_id", "member_ids", "title", "text", "url", "published",
+                "wire", "sources"):
+        assert key in data
+    assert data["cluster_id"] == "c1"  # extension fields never override contract fields
+    assert data["story_id"] == "s1"
+    assert set(data["sources"][0]) == {"id", "url", "site", "title", "published"}
+    back = Cluster.from_dict(data)
+    assert back.member_ids == ("a", "b")
+    assert back.extra["story_id"] == "s1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-10-17", datetime(2024, 10, 17)),
+        ("2024-10-17T17:13:00Z", datetime(2024, 10, 17, 17, 13, tzinfo=UTC)),
+        ("not a date", None),
+        ("", None),
+        (None, None),
+        (12, None),
+    ],
+)
+def test_parse_datetime(text: object, expected: datetime | None) -> None:
+    assert parse_datetime(text) == expected

@@ -1,0 +1,50 @@
+"""The public API is a curated list: nothing exported by accident, nothing left out."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import newsdedup
+
+
+def test_all_is_complete_and_sorted() -> None:
+    public = sorted(name for name in vars(newsdedup) if not name.startswith("_"))
+    exported = sorted(n for n in newsdedup.__all__ if not n.startswith("__"))
+    # every public attribute that is not a submodule is exported
+    import types
+
+    public = [n for n in public if not isinstance(getattr(newsdedup, n), types.ModuleType)]
+    assert public == exported
+
+
+def test_exports_present_as_newsdedup_names() -> None:
+    for name in newsdedup.__all__:
+        obj = getattr(newsdedup, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__module__ == "newsdedup", name
+
+
+def test_exception_hierarchy_has_one_root() -> None:
+    errors = [getattr(newsdedup, n) for n in newsdedup.__all__ if n.endswith(("Error", "URL", "Disallowed",
+              "Unreachable", "Timeout", "Redirects", "Large", "Content", "Dependency", "Busy", "Corrupt"))]
+    assert errors
+    for cls in errors:
+        assert issubclass(cls, newsdedup.NewsdedupError), cls
+    assert issubclass(newsdedup.ConfigError, ValueError)
+    assert issubclass(newsdedup.MissingDependency, ImportError)
+
+
+def test_import_configures_no_logging_handlers() -> None:
+    code = (
+        "import logging, newsdedup; "
+        "assert logging.getLogger('newsdedup').handlers == [], 'handlers'; "
+        "assert logging.getLogger().handlers == [], 'root'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert logging.getLogger("newsdedup").name == "newsdedup"
+
+
+def test_version() -> None:
+    assert newsdedup.__version__.count(".") == 2
