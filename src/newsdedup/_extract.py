@@ -1,21 +1,557 @@
-"""HTML to clean article.
+"""HTML page to clean :class:`Article`: metadata, main-text detection, boilerplate removal.
 
-INTERIM STUB: a naive <p> collector; the real block-scoring extractor replaces it.
+The extractor does not trust any single signal. It (1) reads metadata and JSON-LD, (2) cuts
+elements that are boilerplate by their tag, ARIA role or class/id words (navigation, share bars,
+cookie banners, newsletter boxes, related/trending lists, comments, captions...), never cutting
+an element that holds most of the page's text, (3) scores containers by the paragraphs they hold
+(text length, commas, link density) and picks the best one plus sibling containers that are also
+content, (4) turns that subtree into text blocks with an iterative walk and drops link lists and
+stray widget lines, (5) compares the result with JSON-LD ``articleBody`` and uses the latter when
+it is sane and the DOM result is clearly worse, and (6) hands the blocks to the publisher-rule
+stage (:func:`newsdedup._boilerplate.clean_blocks`).
+
+Every walk is iterative and every per-page cost is bounded by ``ExtractConfig`` limits, so hostile
+pages (100k nested elements, 50 MB bodies, binary blobs) end with an empty article and a
+``reason`` instead of a crash or a hang.
 """
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
-from ._boilerplate import BoilerplateLearner, RuleSet, clean_blocks
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ._boilerplate import BoilerplateLearner, RuleSet, clean_blocks, dom_selectors
 from ._decode import decode_bytes, looks_binary
-from ._models import Article
+from ._exceptions import ConfigError, ExtractError
+from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, class_weight, classify
+from ._metadata import PageMeta, read_metadata
+from ._models import Article, Removal
 
 __all__ = ["ExtractConfig", "extract"]
 
+logger = logging.getLogger("newsdedup")
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExtractConfig:
-    pass
+    """Limits and switches for :func:`extract`; validated on construction."""
+
+    max_bytes: int = 20_000_000
+    """Inputs larger than this (bytes, or characters for ``str``) are not parsed: ``reason="too-large"``."""
+    max_nodes: int = 500_000
+    """Pages with more elements than this are not analysed: ``reason="too-many-nodes"``."""
+    min_text_chars: int = 60
+    """Body text shorter than this is treated as no text found: ``reason="no-main-text"``."""
+    min_paragraph_chars: int = 25
+    """Paragraphs shorter than this do not vote for their container."""
+    max_link_density: float = 0.5
+    """Blocks whose share of link text is above this are dropped as link lists."""
+    include_comments: bool = False
+    """Keep reader-comment sections (normally cut as boilerplate)."""
+    include_tables: bool = True
+    """Keep text of tables inside the article body."""
+    use_json_ld: bool = True
+    """Consider the JSON-LD ``articleBody`` as the body when it checks out against the page."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool",) or isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"ExtractConfig.{f.name} must be a bool, got {value!r}")
+            elif isinstance(f.default, int):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"ExtractConfig.{f.name} must be a non-negative int, got {value!r}")
+            elif isinstance(f.default, float) and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0
+            ):
+                raise ConfigError(f"ExtractConfig.{f.name} must be a number in [0, 1], got {value!r}")
+        if self.max_bytes == 0:
+            raise ConfigError("ExtractConfig.max_bytes must be positive")
+        if self.max_nodes == 0:
+            raise ConfigError("ExtractConfig.max_nodes must be positive")
+
+
+_DEFAULT_CONFIG = ExtractConfig()
+
+# --------------------------------------------------------------------------- boilerplate selectors
+
+_STRIP_TAGS = [
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
+    "video", "audio", "select", "button", "input", "textarea", "link", "meta", "head", "map", "dialog",
+]  # fmt: skip
+
+_BLOCK_TAGS = frozenset(
+    ["p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "tbody", "thead", "tfoot", "caption", "figure", "figcaption", "header", "footer", "aside", "nav", "address", "hr", "center", "body", "html", "details", "summary"]
+)
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+_PARA_SELECTOR = "p, pre, td, blockquote"
+_PARA_TAGS = frozenset(["p", "pre", "td", "blockquote"])
+_INNER_BLOCKS = "div, p, section, article, main, ul, ol, dl, table, h1, h2, h3, h4, li, blockquote, pre, form"
+_LEAF_SELECTOR = ", ".join(f"{t}:not(:has({_INNER_BLOCKS}))" for t in ("div", "section", "article", "main", "font", "center"))
+_PENALISED = frozenset(
+    ["dom:comments", "dom:related", "dom:footer"]
+)
+_WS = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…。！？]\W*$")
+_JUNK_LINE = re.compile(
+    r"^(?:advertisement|advertising|anzeige|publicité|publicidad|werbung|sponsored(?: content)?|"
+    r"scroll to continue(?: with content)?|story continues below(?: advertisement)?|"
+    r"continue reading(?: below| the main story)?|read more|share(?: this)?(?: article| story| post)?|"
+    r"click here|loading\.{0,3}|related(?: articles| stories| posts| coverage)?|more on this story|"
+    r"top stories|most read|trending(?: now)?|you may also like|recommended(?: for you)?)\W*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class _Block:
+    """A paragraph being collected: lines (split at <br>) of text pieces, link characters per line."""
+
+    lines: list[list[str]]
+    links: list[int]
+    kind: str
+    owner: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TextBlock:
+    text: str
+    link_chars: int
+    kind: str
+    owner: int
+    """mem_id of the block element the text belongs to."""
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = _WS.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- DOM clean-up
+
+
+def _attached(node: LexborNode, root_id: int, limit: int = 400) -> bool:
+    """True if ``node`` still hangs below the document root (bounded walk; deep trees say True)."""
+    cur: LexborNode | None = node
+    for _ in range(limit):
+        if cur is None:
+            return False
+        if cur.mem_id == root_id:
+            return True
+        cur = cur.parent
+    return True
+
+
+def _remove_boilerplate(
+    body: LexborNode,
+    config: ExtractConfig,
+    extra: Sequence[str],
+    protected: set[int],
+    body_len: int,
+    removed: list[Removal],
+) -> None:
+    """Cut boilerplate elements.
+
+    Publisher selectors always apply. Structural rules spare the elements in ``protected`` (the
+    likely article container and its ancestors: a wrapper with class "comments-open" is not a
+    comment box) and any element holding most of the page's text.
+    """
+    root_id = body.mem_id
+    guard = max(600, int(body_len * 0.6))
+    for selector in extra:
+        try:
+            matches = body.css(selector)
+        except Exception as exc:  # a malformed publisher selector must not fail the page
+            logger.debug("skipping publisher selector %r: %s", selector, exc)
+            continue
+        for node in matches:
+            if node.mem_id != root_id and _attached(node, root_id):
+                text = node.text(separator=" ")
+                node.remove()
+                if text.strip():
+                    removed.append(Removal(rule="rules:dom", text=_short(text)))
+    cache: dict[str, str | None] = {}
+    # Big landmarks first (cheap tag/role selector), so the class pass sees a smaller tree.
+    for selector in (LANDMARK_SELECTOR, CANDIDATE_SELECTOR):
+        for node in body.css(selector):
+            key = node.mem_id
+            if key in protected or key == root_id:
+                continue
+            rule = classify(node, include_comments=config.include_comments, cache=cache)
+            if rule is None or not _attached(node, root_id):
+                continue
+            if rule == "dom:header" and node.tag == "header" and _inside(node, _ARTICLE_TAGS):
+                continue  # an article's own <header> holds the standfirst; its byline goes by class
+            text = node.text(separator=" ")
+            size = len(text.strip())
+            if size > guard:
+                continue
+            node.remove()
+            if size:
+                removed.append(Removal(rule=rule, text=_short(text)))
+
+
+_ARTICLE_TAGS = frozenset(["article", "main"])
+
+
+def _inside(node: LexborNode, tags: frozenset[str], limit: int = 30) -> bool:
+    cur = node.parent
+    for _ in range(limit):
+        if cur is None:
+            return False
+        if cur.tag in tags:
+            return True
+        cur = cur.parent
+    return False
+
+
+def _ancestors(node: LexborNode | None, limit: int = 2000) -> set[int]:
+    out: set[int] = set()
+    while node is not None and len(out) < limit:
+        out.add(node.mem_id)
+        node = node.parent
+    return out
+
+
+# --------------------------------------------------------------------------- candidate scoring
+
+
+def _link_density(node: LexborNode, text_len: int) -> float:
+    if text_len <= 0:
+        return 1.0
+    links = sum(len(a.text(separator=" ").strip()) for a in node.css("a"))
+    return min(1.0, links / text_len)
+
+
+def _score(body: LexborNode, config: ExtractConfig) -> tuple[dict[int, float], dict[int, LexborNode]]:
+    """Readability-style votes: each paragraph adds to its container, less to the ones above."""
+    scores: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    min_chars = config.min_paragraph_chars
+    paragraphs = body.css(_PARA_SELECTOR)
+    leaves = {n.mem_id for n in body.css(_LEAF_SELECTOR)}
+    # Text outside <p> votes too: leaf containers of inline text, and loose text beside blocks.
+    for div in body.css("div, section, article, main, font, center"):
+        if div.mem_id in leaves or len(div.text(deep=False).strip()) >= min_chars:
+            paragraphs.append(div)
+    for para in paragraphs:
+        is_div = para.tag not in _PARA_TAGS
+        text = para.text(deep=not is_div or para.mem_id in leaves, separator=" ").strip()
+        length = len(text)
+        if length < min_chars:
+            continue
+        score = 1.0 + text.count(",") + text.count("،") + text.count("、") + min(length / 100.0, 3.0)
+        holder: LexborNode | None = para if is_div else para.parent
+        level = 0
+        while holder is not None and level < 3:
+            key = holder.mem_id
+            if key not in nodes:
+                nodes[key] = holder
+                scores[key] = class_weight(holder)
+            scores[key] += score if level == 0 else score / (2.0 if level == 1 else level * 3.0)
+            holder = holder.parent
+            level += 1
+    return scores, nodes
+
+
+def _adjusted(node: LexborNode, score: float) -> float:
+    text_len = len(node.text(separator=" ").strip())
+    return score * (1.0 - _link_density(node, text_len))
+
+
+def _in_widget(node: LexborNode, cache: dict[str, str | None], levels: int = 5) -> bool:
+    """True if the node or one of its near ancestors is a comment box, sidebar, related list..."""
+    cur: LexborNode | None = node
+    for _ in range(levels):
+        if cur is None or cur.tag in ("body", "html"):
+            return False
+        if cur.tag in ("aside", "nav", "footer") or classify(cur, cache=cache) in _PENALISED:
+            return True
+        cur = cur.parent
+    return False
+
+
+def _top(scores: dict[int, float], nodes: dict[int, LexborNode]) -> tuple[LexborNode | None, float]:
+    if not scores:
+        return None, 0.0
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:6]
+    best_key, best_score = ranked[0], -1e9
+    cache: dict[str, str | None] = {}
+    for key in ranked:
+        adjusted = _adjusted(nodes[key], scores[key])
+        if _in_widget(nodes[key], cache):
+            adjusted *= 0.25
+        if adjusted > best_score:
+            best_score, best_key = adjusted, key
+    return nodes[best_key], best_score
+
+
+def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
+    """After the boilerplate cut: the article container (climbing to a parent that holds clearly
+    more prose, for bodies split into several boxes), plus sibling containers that are content too.
+
+    Scoring here uses text blocks from a full walk, so text in ``<div>``/``<span>`` soup or between
+    ``<br>``s counts like ``<p>`` text.
+    """
+    owners: dict[int, LexborNode] = {}
+    blocks = _blocks([body], config, owners)
+    scores: dict[int, float] = {}
+    mass: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    body_id = body.mem_id
+    min_chars = config.min_paragraph_chars
+    for block in blocks:
+        length = len(block.text)
+        if length < min_chars or block.kind in _HEADINGS:
+            continue
+        prose = length - block.link_chars
+        if prose < min_chars:
+            continue
+        text = block.text
+        score = 1.0 + text.count(",") + text.count("،") + text.count("、") + min(length / 100.0, 3.0)
+        holder: LexborNode | None = owners.get(block.owner)
+        if holder is not None and holder.tag in _PARA_TAGS:
+            holder = holder.parent  # a <p> votes for its container
+        level = 0
+        while holder is not None:
+            key = holder.mem_id
+            if key not in nodes:
+                nodes[key] = holder
+                scores[key] = class_weight(holder)
+                mass[key] = 0.0
+            if level < 3:
+                scores[key] += score if level == 0 else score / (2.0 if level == 1 else level * 3.0)
+            mass[key] += prose
+            if key == body_id:
+                break
+            holder = holder.parent
+            level += 1
+    scores.pop(body_id, None)
+    top, best_score = _top(scores, nodes)
+    if top is None:
+        return []
+    # Climb to an ancestor that holds clearly more prose (bodies split into several boxes), passing
+    # through wrappers that add nothing; stop at one that adds a little (article + a widget).
+    node = top.parent
+    for _ in range(12):
+        if node is None or node.mem_id == body_id or node.mem_id not in mass:
+            break
+        grown = mass[node.mem_id]
+        if grown >= 1.25 * mass[top.mem_id]:
+            if _link_density(node, len(node.text(separator=" ").strip())) > 0.35:
+                break
+            top = node
+        elif grown > 1.1 * mass[top.mem_id]:
+            break
+        node = node.parent
+    parent = top.parent
+    if top.tag in ("html", "body") or parent is None:
+        return [top]
+    threshold = max(10.0, best_score * 0.2)
+    out: list[LexborNode] = []
+    child = parent.child
+    while child is not None:
+        tag = child.tag or ""
+        if child.mem_id == top.mem_id:
+            out.append(child)
+        elif not tag.startswith("-"):
+            append = False
+            key = child.mem_id
+            if key in scores:
+                append = _adjusted(child, scores[key]) >= threshold
+            if not append and tag == "p":
+                text = child.text(separator=" ").strip()
+                ld = _link_density(child, len(text))
+                append = (len(text) > 80 and ld < 0.25) or (
+                    0 < len(text) <= 80 and ld == 0 and _SENTENCE_END.search(text) is not None
+                )
+            if append:
+                out.append(child)
+        child = child.next
+    return out
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def _blocks(
+    roots: Iterable[LexborNode], config: ExtractConfig, owners: dict[int, LexborNode] | None = None
+) -> list[_TextBlock]:
+    """Text blocks of the given subtrees, in document order (iterative pre-order walk).
+
+    A block is the text between block-level boundaries; ``<br>`` splits it into lines. When
+    ``owners`` is given it receives the block elements by mem_id (for scoring).
+    """
+    blocks: list[_Block] = []
+    for root in roots:
+        block_of: dict[int, int] = {}
+        kind_of: dict[int, str] = {}
+        in_link: dict[int, bool] = {}
+        parent = root.parent
+        root_parent = parent.mem_id if parent is not None else -1
+        block_of[root_parent] = root_parent
+        kind_of[root_parent] = "div"
+        current: _Block | None = None
+        current_id = -2
+        for node in root.traverse(include_text=True):
+            tag = node.tag
+            if tag == "-text":
+                text = node.text_content
+                if not text:
+                    continue
+                p = node.parent
+                pid = p.mem_id if p is not None else root_parent
+                bid = block_of.get(pid, root_parent)
+                if current is None or bid != current_id:
+                    if not text.strip():
+                        continue
+                    current = _Block([[]], [0], kind_of.get(bid, "div"), bid)
+                    current_id = bid
+                    blocks.append(current)
+                current.lines[-1].append(text)
+                if in_link.get(pid, False):
+                    current.links[-1] += len(text.strip())
+                continue
+            if tag is None or tag.startswith("-"):
+                continue
+            mid = node.mem_id
+            p = node.parent
+            pid = p.mem_id if p is not None else root_parent
+            if tag in _BLOCK_TAGS:
+                if not config.include_tables and tag == "table":
+                    block_of[mid] = -3
+                    kind_of[mid] = "skip"
+                else:
+                    block_of[mid] = mid
+                    kind_of[mid] = tag
+                    if owners is not None:
+                        owners[mid] = node
+            elif tag == "br":
+                if current is not None and current_id == block_of.get(pid, root_parent):
+                    current.lines.append([])
+                    current.links.append(0)
+                continue
+            else:
+                bid = block_of.get(pid, root_parent)
+                block_of[mid] = bid
+            in_link[mid] = tag == "a" or in_link.get(pid, False)
+    out: list[_TextBlock] = []
+    for block in blocks:
+        if block.kind == "skip":
+            continue
+        for parts, link_chars in zip(block.lines, block.links, strict=True):
+            text = " ".join("".join(parts).split())
+            if text:
+                out.append(_TextBlock(text, min(link_chars, len(text)), block.kind, block.owner))
+    return out
+
+
+def _filter_blocks(blocks: list[_TextBlock], meta: PageMeta, config: ExtractConfig, removed: list[Removal]) -> list[str]:
+    """Drop link lists, widget one-liners, a repeated headline and duplicates; join split lines."""
+    title_key = _WS.sub(" ", meta.title).strip().lower()
+    kept: list[str] = []
+    seen: set[str] = set()
+    for block in blocks:
+        text = block.text
+        length = len(text)
+        density = block.link_chars / length if length else 1.0
+        if density > config.max_link_density and (length < 300 or density > 0.8):
+            removed.append(Removal(rule="dom:links", text=_short(text)))
+            continue
+        if _JUNK_LINE.match(text):
+            removed.append(Removal(rule="dom:widget", text=_short(text)))
+            continue
+        if title_key and block.kind in _HEADINGS and text.lower() == title_key:
+            continue
+        key = text.lower()
+        if length > 20 and key in seen:
+            removed.append(Removal(rule="dom:duplicate", text=_short(text)))
+            continue
+        seen.add(key)
+        kept.append(text)
+    return kept
+
+
+# --------------------------------------------------------------------------- JSON-LD body
+
+
+_TOKEN = re.compile(r"\w+")
+_TAG = re.compile(r"<[^>]{0,500}>")
+
+
+def _json_ld_blocks(body: str) -> list[str]:
+    """JSON-LD articleBody as blocks; HTML inside it (some CMSs put markup there) is parsed out."""
+    if "<" in body and _TAG.search(body):
+        tree = LexborHTMLParser(body)
+        root = tree.body
+        if root is None:
+            return []
+        blocks = [b.text for b in _blocks([root], _DEFAULT_CONFIG)]
+    else:
+        import html as _html
+
+        text = _html.unescape(body) if "&" in body else body
+        blocks = [_WS.sub(" ", line).strip() for line in re.split(r"\n\s*\n|\n", text)]
+    return [b for b in blocks if b]
+
+
+def _coverage(part: Sequence[str], whole: set[str]) -> float:
+    if not part:
+        return 0.0
+    return sum(1 for t in part if t in whole) / len(part)
+
+
+def _choose_body(
+    dom_blocks: list[str], ld_body: str | None, page_tokens: set[str], config: ExtractConfig
+) -> tuple[list[str], str]:
+    """DOM blocks or JSON-LD blocks, and which was used ("dom" / "json-ld")."""
+    if not config.use_json_ld or not ld_body or len(ld_body) < 200:
+        return dom_blocks, "dom"
+    ld_blocks = _json_ld_blocks(ld_body)
+    ld_text = " ".join(ld_blocks)
+    ld_tokens = _TOKEN.findall(ld_text.lower())
+    if len(ld_tokens) < 40:
+        return dom_blocks, "dom"
+    # Sanity: the declared body must be visible on the page (not a stale or foreign text).
+    if _coverage(ld_tokens, page_tokens) < 0.9:
+        return dom_blocks, "dom"
+    if ld_text.rstrip().endswith(("...", "…")) and len(ld_text) < 1000:
+        return dom_blocks, "dom"  # a teaser, not the body
+    dom_tokens = _TOKEN.findall(" ".join(dom_blocks).lower())
+    if not dom_tokens:
+        return ld_blocks, "json-ld"
+    ld_set = set(ld_tokens)
+    dom_in_ld = _coverage(dom_tokens, ld_set)
+    ld_in_dom = _coverage(ld_tokens, set(dom_tokens))
+    # The DOM result missed much of the declared body, or carries much that it does not have.
+    if ld_in_dom < 0.8 or (dom_in_ld < 0.75 and len(ld_tokens) > 0.5 * len(dom_tokens)):
+        return ld_blocks, "json-ld"
+    return dom_blocks, "dom"
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _count_elements(html: str, tree: LexborHTMLParser, cap: int) -> int:
+    """Element count, computed only when the cheap upper bound (number of '<') exceeds the cap."""
+    if html.count("<") <= cap:
+        return 0
+    return len(tree.css("*"))
 
 
 def extract(
@@ -27,17 +563,110 @@ def extract(
     rules: RuleSet | None = None,
     learner: BoilerplateLearner | None = None,
 ) -> Article:
-    if isinstance(html, bytes):
-        if looks_binary(html):
+    """Extract the clean article from one HTML page.
+
+    Bad input gives an :class:`Article` with empty ``text`` and a ``reason`` (``"empty-input"``,
+    ``"binary"``, ``"too-large"``, ``"too-many-nodes"``, ``"no-main-text"``); a non-str/bytes input
+    raises ``TypeError``; :class:`ExtractError` is raised only if the HTML parser itself fails.
+    """
+    if not isinstance(html, str | bytes | bytearray | memoryview):
+        raise TypeError(f"extract() needs str or bytes, not {type(html).__name__}")
+    if url is not None and not isinstance(url, str):
+        raise TypeError(f"url must be a str or None, not {type(url).__name__}")
+    cfg = config if config is not None else _DEFAULT_CONFIG
+    if not isinstance(cfg, ExtractConfig):
+        raise TypeError(f"config must be an ExtractConfig, not {type(cfg).__name__}")
+
+    if not isinstance(html, str):
+        data = bytes(html)
+        if len(data) > cfg.max_bytes:
+            return Article(url=url, reason="too-large")
+        if not data.strip():
+            return Article(url=url, reason="empty-input")
+        kind = looks_binary(data)
+        if kind:
+            logger.debug("not extracting %s: binary (%s)", url, kind)
             return Article(url=url, reason="binary")
-        html = decode_bytes(html, content_type=content_type).text
+        html = decode_bytes(data, content_type=content_type).text
+    elif len(html) > cfg.max_bytes:
+        return Article(url=url, reason="too-large")
     if not html.strip():
         return Article(url=url, reason="empty-input")
-    tree = LexborHTMLParser(html)
-    title_node = tree.css_first("h1") or tree.css_first("title")
-    title = title_node.text(strip=True) if title_node else ""
-    blocks = [p.text(strip=True) for p in tree.css("p") if len(p.text(strip=True)) > 40]
-    result = clean_blocks(blocks, url=url, title=title, rules=rules, learner=learner)
-    text = "\n\n".join(result.blocks)
-    return Article(url=url, title=title, text=text, wire=result.wire,
-                   removed=tuple(result.removed), reason=None if text else "no-main-text")
+    if "\x00" in html:
+        if html.count("\x00") > max(1, len(html) // 100):
+            return Article(url=url, reason="binary")
+        html = html.replace("\x00", "")
+
+    try:
+        tree = LexborHTMLParser(html)
+    except Exception as exc:  # lexbor is total over text; this guards against internal failures
+        raise ExtractError(f"HTML parser failed: {exc}", reason="parse-failed", url=url) from exc
+
+    if _count_elements(html, tree, cfg.max_nodes) > cfg.max_nodes:
+        return Article(url=url, reason="too-many-nodes")
+
+    meta = read_metadata(tree, url)
+    article = _extract_body(tree, html, url, meta, cfg, rules, learner)
+    return article
+
+
+def _extract_body(
+    tree: LexborHTMLParser,
+    html: str,
+    url: str | None,
+    meta: PageMeta,
+    cfg: ExtractConfig,
+    rules: RuleSet | None,
+    learner: BoilerplateLearner | None,
+) -> Article:
+    removed: list[Removal] = []
+    base = {
+        "url": url,
+        "canonical_url": meta.canonical_url,
+        "site": meta.site,
+        "title": meta.title,
+        "published": meta.published,
+        "authors": meta.authors,
+        "lang": meta.lang,
+        "description": meta.description,
+        "source_format": "html",
+    }
+    tree.strip_tags(_STRIP_TAGS)
+    body = tree.body
+    if body is None:
+        return Article(**base, reason="no-main-text")
+
+    publisher_selectors = dom_selectors(url, html, rules=rules)
+    full_text = body.text(separator=" ")
+    scores, nodes = _score(body, cfg)
+    top, _ = _top(scores, nodes)
+    protected = _ancestors(top)
+    declared = body.css_first("[itemprop=articleBody i]")
+    if declared is not None:
+        protected |= _ancestors(declared)
+    _remove_boilerplate(body, cfg, publisher_selectors, protected, len(full_text.strip()), removed)
+
+    roots = _final_roots(body, cfg)
+    if not roots:
+        roots = [body]
+    dom_blocks = _filter_blocks(_blocks(roots, cfg), meta, cfg, removed)
+
+    # The declared body is checked against the whole page text, before anything was cut.
+    page_tokens = set(_TOKEN.findall(full_text.lower())) if meta.article_body and cfg.use_json_ld else set()
+    blocks, source = _choose_body(dom_blocks, meta.article_body, page_tokens, cfg)
+    logger.debug("extract %s: body from %s, %d blocks", url, source, len(blocks))
+
+    result = clean_blocks(
+        blocks,
+        url=url,
+        title=meta.title,
+        authors=meta.authors,
+        hints=meta.hints,
+        rules=rules,
+        learner=learner,
+    )
+    removed.extend(result.removed)
+    text = "\n\n".join(b.strip() for b in result.blocks if b and b.strip())
+    if len(text) < cfg.min_text_chars:
+        return Article(**base, wire=result.wire, removed=tuple(removed), reason="no-main-text")
+    return Article(**base, text=text, wire=result.wire, removed=tuple(removed), reason=None)

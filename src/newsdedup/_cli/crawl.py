@@ -1,0 +1,156 @@
+"""``newsdedup crawl URL... [-o OUT] [--errors ERRORS]``: fetch, extract and dedup from the web.
+
+Contract (extend, never break): each URL may be a feed, a sitemap, a homepage or an article;
+the output is the same cluster JSONL as ``newsdedup dedup`` (``Cluster.to_dict()`` per line,
+item ids are final URLs); per-URL failures go to ``--errors`` as ``{url, error, detail,
+attempts}`` lines and do not change the exit code (0 when the crawl completes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._crawl import CrawlConfig, CrawlStats, crawl
+from .._exceptions import ConfigError
+from .._fetch import FetchConfig
+
+
+def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows as JSON lines to ``target`` atomically (temp file + rename), or to stdout."""
+    if target is None:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summary_line(stats: CrawlStats) -> str:
+    return (
+        f"{stats.fetched} fetched ({stats.pages} pages, {stats.feeds} feeds, {stats.sitemaps} sitemaps), "
+        f"{stats.articles} articles, {stats.clusters} clusters, {stats.errors} errors "
+        f"in {stats.elapsed:.1f}s"
+    )
+
+
+@click.command("crawl")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write clusters here (atomically) instead of stdout.",
+)
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write per-URL failures here as {url, error, detail, attempts} lines.",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow loopback/private addresses (intranets, local test sites). Metadata IPs stay blocked.",
+)
+@click.option("--max-pages", type=int, default=500, show_default=True, help="Article pages fetched at most.")
+@click.option("--concurrency", type=int, default=8, show_default=True, help="Fetches in flight at once.")
+@click.option("--per-host", type=int, default=2, show_default=True, help="Fetches in flight per host.")
+@click.option(
+    "--delay",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between requests to one host (robots.txt Crawl-delay can raise it).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Wall-clock limit for one HTTP exchange, seconds.",
+)
+@click.option("--threshold", type=float, default=None, help="Dedup word-shingle Jaccard [default: 0.5].")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress on stderr [default: on when stderr is a terminal].",
+)
+def command(
+    urls: tuple[str, ...],
+    output: Path | None,
+    errors_path: Path | None,
+    allow_private: bool,
+    max_pages: int,
+    concurrency: int,
+    per_host: int,
+    delay: float,
+    timeout: float,
+    threshold: float | None,
+    progress: bool | None,
+) -> None:
+    """Crawl URL... (feeds, sitemaps, homepages or articles) and print story clusters as JSONL.
+
+    Robots.txt is obeyed, private addresses are refused unless --allow-private, and every
+    failure is recorded (see --errors) without stopping the crawl.
+    """
+    try:
+        fetch_config = FetchConfig(
+            allow_private=allow_private,
+            per_host_delay=delay,
+            per_host_concurrency=per_host,
+            total_timeout=timeout,
+            max_connections=max(concurrency, 1),
+        )
+        config = CrawlConfig(max_pages=max_pages, concurrency=concurrency)
+        if threshold is not None and not 0 < threshold <= 1:
+            raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if show:
+        with console.status("crawling…") as status:
+
+            def on_progress(stats: CrawlStats) -> None:
+                status.update(
+                    f"crawling… {stats.fetched} fetched, {stats.articles} articles, "
+                    f"{stats.errors} errors, {stats.queued - stats.fetched - stats.errors} queued"
+                )
+
+            result = crawl(list(urls), fetch_config=fetch_config, config=config, threshold=threshold,
+                           on_progress=on_progress)  # fmt: skip
+    else:
+        result = crawl(list(urls), fetch_config=fetch_config, config=config, threshold=threshold)
+
+    try:
+        write_jsonl(output, (c.to_dict() for c in result.clusters))
+        if errors_path is not None:
+            write_jsonl(errors_path, (e.to_dict() for e in result.errors))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
+    if show or output is not None:
+        click.echo("crawl: " + summary_line(result.stats), err=True)

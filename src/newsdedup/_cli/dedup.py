@@ -1,0 +1,226 @@
+"""``newsdedup dedup INPUT... [-o OUT] [--errors ERRORS] [--threshold T]``: JSONL in, clusters out.
+
+The contract (other tools depend on it; extend, never break):
+
+* input lines: ``id`` (string), ``html`` or ``text``, optional ``url``, ``title``,
+  ``published`` (ISO 8601), ``site``; files may be gzip (``.gz``) and ``-`` is stdin;
+* output: one JSON object per cluster with ``cluster_id``, ``canonical_id``, ``member_ids``,
+  ``title``, ``text``, ``url``, ``published``, ``wire``, ``sources`` (plus extension fields);
+  every usable input id is in exactly one cluster;
+* unusable lines go to ``--errors`` as ``{line, id, reason}`` (+ ``file`` with several inputs,
+  + ``message``) and the run goes on; exit code 0 unless an input file cannot be read, in
+  which case what was read so far is still deduplicated and written, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from .._dedup import DedupConfig, Deduplicator, ErrorRecord
+from .._exceptions import ConfigError
+from .._records import Record, RecordError, parse_line
+
+_BATCH = 256
+
+
+class _InputUnreadable(Exception):
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"cannot read {name}: {detail}")
+
+
+def _open(name: str) -> IO[bytes]:
+    if name == "-":
+        return sys.stdin.buffer
+    path = Path(name)
+    raw = path.open("rb")
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _lines(name: str) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) of one input; read failures become _InputUnreadable."""
+    try:
+        stream = _open(name)
+    except OSError as exc:
+        raise _InputUnreadable(name, exc.strerror or str(exc)) from exc
+    try:
+        number = 0
+        while True:
+            try:
+                raw = stream.readline()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise _InputUnreadable(name, f"after line {number}: {exc}") from exc
+            if not raw:
+                return
+            number += 1
+            yield number, raw
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+@contextlib.contextmanager
+def _atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """Write to a temp file next to ``path`` and rename it into place only on success."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_jsonl(target: Path | None, rows: list[dict[str, Any]]) -> None:
+    if target is None or str(target) == "-":
+        out = click.get_text_stream("stdout")
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.flush()
+        return
+    with _atomic_writer(target) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} lines"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+@click.command("dedup")
+@click.argument("inputs", nargs=-1, required=True, type=str, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write clusters here (atomically) instead of stdout.",
+)
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write unusable input lines here as {line, id, reason}.",
+)
+@click.option(
+    "--threshold", type=float, default=None, help="Word-shingle Jaccard for near-duplicates [default: 0.5]."
+)
+@click.option(
+    "--containment", type=float, default=None, help="Containment for truncated copies [default: 0.8]."
+)
+@click.option("--num-perm", type=int, default=None, help="MinHash permutations [default: 128].")
+@click.option("--shingle-size", type=int, default=None, help="Words per shingle [default: 5].")
+@click.option(
+    "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 250]."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress on stderr [default: on when stderr is a terminal].",
+)
+def command(
+    inputs: tuple[str, ...],
+    output: Path | None,
+    errors_path: Path | None,
+    threshold: float | None,
+    containment: float | None,
+    num_perm: int | None,
+    shingle_size: int | None,
+    min_chars: int | None,
+    progress: bool | None,
+) -> None:
+    """Group syndicated copies in JSONL INPUT files (.gz ok, - for stdin) into clusters.
+
+    Each line: {"id", "html" or "text", "url", "title", "published", "site"}. Each output line
+    is one cluster with its canonical clean text and every member outlet. An id seen again on
+    a later line is ignored (the first line wins) and reported as "duplicate-id" unless its
+    text is identical. Texts too short to fingerprint are output as singleton clusters.
+    """
+    settings = {
+        "threshold": threshold,
+        "containment_threshold": containment,
+        "num_perm": num_perm,
+        "shingle_size": shingle_size,
+        "min_chars": min_chars,
+    }
+    try:
+        config = DedupConfig(**{k: v for k, v in settings.items() if v is not None})
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    deduper = Deduplicator(config=config)
+    several = len(inputs) > 1
+    failure: str | None = None
+    show = progress if progress is not None else sys.stderr.isatty()
+
+    with _progress(show) as bar:
+        task = bar.add_task("dedup", total=None)
+        for name in inputs:
+            file_key = name if several else None
+            bar.update(task, description=name)
+            batch: list[Record] = []
+            try:
+                for number, raw in _lines(name):
+                    bar.advance(task)
+                    if not raw.strip():
+                        continue  # blank lines are not records
+                    try:
+                        batch.append(parse_line(raw, line=number))
+                    except RecordError as exc:
+                        deduper.errors.append(
+                            ErrorRecord(
+                                line=number, id=exc.id, reason=exc.reason, message=str(exc), file=file_key
+                            )
+                        )
+                        continue
+                    if len(batch) >= _BATCH:
+                        deduper.add_many(batch, file=file_key)
+                        batch = []
+            except _InputUnreadable as exc:
+                failure = str(exc)
+            finally:
+                if batch:
+                    deduper.add_many(batch, file=file_key)
+            if failure is not None:
+                break
+
+    rows = [c.to_dict() for c in deduper.clusters()]
+    _write_jsonl(output, rows)
+    if errors_path is not None:
+        _write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
+    n_err = len(deduper.errors)
+    click.echo(
+        f"newsdedup dedup: {len(deduper)} items, {len(rows)} clusters, {n_err} unusable lines",
+        err=True,
+    )
+    if failure is not None:
+        click.echo(f"Error: {failure}; the {len(deduper)} items read before it were written.", err=True)
+        sys.exit(1)

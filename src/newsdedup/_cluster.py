@@ -1,0 +1,193 @@
+"""From verified pairs to clusters, and the choice of each cluster's canonical item.
+
+Clustering works on the graph of verified pairs, never on LSH candidates, and is a pure
+function of that graph plus a deterministic priority per node, so the same items give the same
+partition and the same canonicals in any input order.
+
+Chaining (A ~ B, B ~ C pulling in an unrelated C) is resisted by *star peeling* inside each
+connected component: the node with most verified neighbours (ties: best priority, then id)
+becomes a centre, its still-unassigned neighbours join it, and members are then pruned one at a
+time while any of them verifies against fewer than a third (rounded down) of the other members.
+Every member of a cluster therefore verifies against the centre and, in clusters of four or
+more, against a third of the cluster. (A majority was tried first; with copies that keep page
+junk, verification between two junky copies fails often enough that a majority split real
+syndication groups.)
+Nothing is capped: a component is peeled until every node is assigned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import numpy as np
+
+__all__ = ["MemberInfo", "choose_canonical", "components", "is_wire_own_site", "partition"]
+
+Priority = Callable[[str], tuple[object, ...]]
+
+
+def components(nodes: Iterable[str], edges: Mapping[str, set[str]]) -> list[list[str]]:
+    """Connected components (iterative walk), each sorted, listed by their smallest node."""
+    seen: set[str] = set()
+    out: list[list[str]] = []
+    for start in sorted(nodes):
+        if start in seen:
+            continue
+        seen.add(start)
+        comp = [start]
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            for nb in edges.get(node, ()):
+                if nb not in seen:
+                    seen.add(nb)
+                    comp.append(nb)
+                    stack.append(nb)
+        out.append(sorted(comp))
+    return out
+
+
+def _peel(comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority) -> list[list[str]]:
+    remaining = set(comp)
+    clusters: list[list[str]] = []
+    while remaining:
+        center = min(remaining, key=lambda n: (-len(edges.get(n, set()) & remaining), priority(n)))
+        members = {center} | (edges.get(center, set()) & remaining)
+        while len(members) > 3:
+            need = (len(members) - 1) // 3
+            weak = [m for m in members if m != center and len(edges.get(m, set()) & members) < need]
+            if not weak:
+                break
+            # drop the least connected (then lowest priority) member and check again
+            worst = max(weak, key=lambda m: (-len(edges.get(m, set()) & members), priority(m)))
+            members.discard(worst)
+        clusters.append(sorted(members))
+        remaining -= members
+    return clusters
+
+
+def partition(nodes: Iterable[str], edges: Mapping[str, set[str]], priority: Priority) -> list[list[str]]:
+    """Partition ``nodes`` into chaining-resistant clusters (see the module docstring).
+
+    ``priority(node)`` must be a total, input-order-independent key (smaller is better) ending
+    in the node id, so ties never depend on iteration order.
+    """
+    out: list[list[str]] = []
+    for comp in components(nodes, edges):
+        if len(comp) == 1:
+            out.append(comp)
+            continue
+        complete = all(len(edges.get(n, set()) & set(comp)) == len(comp) - 1 for n in comp)
+        out.extend([comp] if complete else _peel(comp, edges, priority))
+    return sorted(out, key=lambda c: c[0])
+
+
+# -- canonical choice ------------------------------------------------------------------------
+
+_WIRE_DOMAINS: dict[str, tuple[str, ...]] = {
+    "reuters": ("reuters.com",),
+    "associated press": ("apnews.com", "ap.org"),
+    "ap": ("apnews.com", "ap.org"),
+    "afp": ("afp.com",),
+    "agence france-presse": ("afp.com",),
+    "bloomberg": ("bloomberg.com",),
+    "upi": ("upi.com",),
+    "dpa": ("dpa.com", "dpa-international.com"),
+    "pa media": ("pamediagroup.com",),
+    "xinhua": ("xinhuanet.com", "news.cn"),
+}
+
+
+def _host(site: str | None, url: str | None) -> str:
+    for value in (site, url):
+        if not value:
+            continue
+        host = urlsplit(value if "//" in value else "//" + value).hostname or ""
+        if host:
+            return host.lower().removeprefix("www.")
+    return ""
+
+
+def is_wire_own_site(wire: str | None, site: str | None, url: str | None) -> bool:
+    """True when the item was published by the wire itself (Reuters on reuters.com, ...)."""
+    if not wire:
+        return False
+    host = _host(site, url)
+    if not host:
+        return False
+    name = wire.strip().lower()
+    domains = _WIRE_DOMAINS.get(name, (name.replace(" ", "") + ".com",))
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """What the canonical choice looks at for one member."""
+
+    id: str
+    shingles: np.ndarray
+    text_len: int
+    wire: str | None = None
+    site: str | None = None
+    url: str | None = None
+    published: datetime | None = None
+
+
+_REASONS = ("wire-own-copy", "not-truncated", "most-complete-text", "earliest-published", "smallest-id")
+
+
+def _ts(value: datetime | None) -> float:
+    if value is None:
+        return float("inf")
+    if value.tzinfo is None:  # naive times are taken as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def choose_canonical(
+    members: Sequence[MemberInfo], *, containment_threshold: float = 0.8, truncation_ratio: float = 1.5
+) -> tuple[str, str]:
+    """Pick the canonical member; return ``(id, reason)``.
+
+    Order: the wire's own copy; then a member that is not a truncated copy of a longer member
+    (its shingles contained in one at least ``truncation_ratio`` times larger); then the most
+    complete text -- shingles confirmed by another member minus shingles no other member has,
+    so leftover page junk counts against a copy while a longer story counts for it; then the
+    longer text; then the earliest ``published``; then the smallest id. ``reason`` names the
+    first criterion that separated the winner from the runner-up.
+    """
+    if len(members) == 1:
+        return members[0].id, "only-member"
+    all_sh = np.concatenate([m.shingles for m in members])
+    uniq, counts = np.unique(all_sh, return_counts=True)
+    shared = uniq[counts >= 2]
+
+    sizes = [len(m.shingles) for m in members]
+    keys: list[tuple[object, ...]] = []
+    for i, m in enumerate(members):
+        truncated = False
+        for j, other in enumerate(members):
+            if j == i or sizes[j] < truncation_ratio * max(sizes[i], 1) or sizes[i] == 0:
+                continue
+            inter = np.intersect1d(m.shingles, other.shingles, assume_unique=True).size
+            if inter / sizes[i] >= containment_threshold:
+                truncated = True
+                break
+        supported = int(np.isin(m.shingles, shared, assume_unique=True).sum()) if sizes[i] else 0
+        completeness = supported - (sizes[i] - supported)
+        keys.append(
+            (
+                0 if is_wire_own_site(m.wire, m.site, m.url) else 1,
+                1 if truncated else 0,
+                (-completeness, -m.text_len),
+                _ts(m.published),
+                m.id,
+            )
+        )
+    order = sorted(range(len(members)), key=lambda i: keys[i])
+    best, second = keys[order[0]], keys[order[1]]
+    reason = next((r for r, x, y in zip(_REASONS, best, second, strict=True) if x != y), "smallest-id")
+    return members[order[0]].id, reason

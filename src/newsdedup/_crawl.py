@@ -1,0 +1,390 @@
+"""Crawl orchestration: seeds -> discovery -> fetch -> extract -> dedup -> clusters.
+
+A seed may be a feed, a sitemap (or index), a homepage or an article; what it is is decided
+from the fetched content, not from the URL. Feeds and sitemaps yield article URLs; a homepage
+yields its announced feeds, else the sitemaps its robots.txt lists, else its same-site
+article-looking links. Every URL is normalised and fetched at most once.
+
+Nothing a single URL does can stop the crawl: fetch, feed and extraction failures become
+:class:`~newsdedup.FetchErrorRecord` values in :attr:`CrawlResult.errors`. The whole crawl is
+bounded by ``max_pages`` (article fetches), ``max_feed_entries``, ``max_sitemap_depth`` and
+``max_sitemaps``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigError, FeedError, FetchError
+from ._feeds import (
+    SitemapEntry,
+    discover_article_links,
+    discover_feeds,
+    looks_like_article,
+    parse_feed,
+    parse_sitemap,
+    sniff_kind,
+)
+from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
+from ._models import Article, Cluster
+from ._urls import normalize_url, site_of
+
+__all__ = ["CrawlConfig", "CrawlResult", "CrawlStats", "crawl", "crawl_async"]
+
+logger = logging.getLogger("newsdedup")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrawlConfig:
+    """Bounds of one crawl (the fetcher's own limits live in :class:`FetchConfig`)."""
+
+    max_pages: int = 500
+    """Article pages fetched at most (feeds, sitemaps and homepages not counted)."""
+    concurrency: int = 8
+    """Fetches in flight at once (the per-host limit of the fetcher still applies)."""
+    max_feed_entries: int = 200
+    max_sitemap_depth: int = 2
+    """How many levels of sitemap index are followed below a seed sitemap."""
+    max_sitemaps: int = 50
+    max_links_per_page: int = 100
+    """Article links taken from a homepage that announces no feed."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_pages", "concurrency", "max_feed_entries", "max_sitemaps", "max_links_per_page"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"CrawlConfig.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.max_sitemap_depth, int) or self.max_sitemap_depth < 0:
+            raise ConfigError(
+                f"CrawlConfig.max_sitemap_depth must be an int >= 0, got {self.max_sitemap_depth!r}"
+            )
+
+
+@dataclass(slots=True)
+class CrawlStats:
+    """Counters of a crawl, updated live (the progress callback receives this object)."""
+
+    fetched: int = 0
+    pages: int = 0
+    feeds: int = 0
+    sitemaps: int = 0
+    homepages: int = 0
+    articles: int = 0
+    errors: int = 0
+    from_cache: int = 0
+    skipped_max_pages: int = 0
+    bytes: int = 0
+    queued: int = 0
+    clusters: int = 0
+    elapsed: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrawlResult:
+    """Everything a crawl produced: clusters (the output), the articles behind them, failures."""
+
+    clusters: tuple[Cluster, ...]
+    articles: tuple[Article, ...]
+    errors: tuple[FetchErrorRecord, ...]
+    stats: CrawlStats = field(default_factory=CrawlStats)
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    url: str
+    role: str  # "seed" | "feed" | "sitemap" | "page"
+    depth: int = 0
+    title: str = ""
+    published: datetime | None = None
+
+
+ExtractFn = Callable[..., Article]
+ProgressFn = Callable[[CrawlStats], None]
+
+
+class _Crawl:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        config: CrawlConfig,
+        extract_fn: ExtractFn,
+        on_progress: ProgressFn | None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.config = config
+        self.extract = extract_fn
+        self.on_progress = on_progress
+        self.queue: asyncio.Queue[_Task] = asyncio.Queue()
+        self.seen: set[str] = set()
+        self.final_seen: set[str] = set()
+        self.articles: list[Article] = []
+        self.errors: list[FetchErrorRecord] = []
+        self.stats = CrawlStats()
+        self.page_budget = config.max_pages
+        self.sitemap_budget = config.max_sitemaps
+
+    def enqueue(self, task: _Task) -> None:
+        key = normalize_url(task.url)
+        if key in self.seen:
+            return
+        if task.role == "page":
+            if self.page_budget <= 0:
+                self.stats.skipped_max_pages += 1
+                return
+            self.page_budget -= 1
+        if task.role == "sitemap":
+            if self.sitemap_budget <= 0:
+                return
+            self.sitemap_budget -= 1
+        self.seen.add(key)
+        self.stats.queued += 1
+        self.queue.put_nowait(dataclasses.replace(task, url=key if task.role != "seed" else task.url))
+
+    def error(self, url: str, error: str, detail: str, attempts: int = 0) -> None:
+        self.errors.append(FetchErrorRecord(url=url, error=error, detail=detail, attempts=attempts))
+        self.stats.errors += 1
+
+    async def worker(self) -> None:
+        while True:
+            task = await self.queue.get()
+            try:
+                await self.handle(task)
+            except Exception as exc:  # a bug on one URL must not stop the crawl
+                logger.exception("crawl: unexpected error on %s", task.url)
+                self.error(task.url, "internal-error", f"{type(exc).__name__}: {exc}")
+            finally:
+                self.queue.task_done()
+                if self.on_progress is not None:
+                    self.on_progress(self.stats)
+
+    async def handle(self, task: _Task) -> None:
+        allow_gz = task.role in ("seed", "sitemap")
+        try:
+            result = await self.fetcher.fetch(task.url, allow_gzip_file=allow_gz)
+        except FetchError as exc:
+            self.errors.append(FetchErrorRecord.from_exception(task.url, exc))
+            self.stats.errors += 1
+            return
+        self.stats.fetched += 1
+        self.stats.bytes += len(result.body)
+        if result.from_cache:
+            self.stats.from_cache += 1
+        kind = sniff_kind(result.content_type, result.body)
+        if kind in ("feed", "jsonfeed"):
+            self.on_feed(task, result)
+        elif kind in ("sitemap", "sitemapindex"):
+            self.on_sitemap(task, result)
+        elif kind == "html" or result.text is not None:
+            if task.role == "seed" and self.is_homepage(task.url, result):
+                self.on_homepage(task, result)
+            else:
+                self.on_page(task, result)
+        else:
+            self.error(task.url, "unsupported-content", f"not a page, feed or sitemap ({result.content_type or 'no type'})",
+                       result.attempts)  # fmt: skip
+
+    @staticmethod
+    def is_homepage(url: str, result: FetchResult) -> bool:
+        path = urlsplit(result.final_url or url).path
+        return not looks_like_article(path)
+
+    def on_feed(self, task: _Task, result: FetchResult) -> None:
+        self.stats.feeds += 1
+        try:
+            entries = parse_feed(result.body, base_url=result.final_url, content_type=result.content_type,
+                                 max_entries=self.config.max_feed_entries)  # fmt: skip
+        except FeedError as exc:
+            self.error(task.url, "feed-error", str(exc), result.attempts)
+            return
+        for entry in entries:
+            self.enqueue(_Task(entry.url, "page", title=entry.title, published=entry.published))
+
+    def on_sitemap(self, task: _Task, result: FetchResult) -> None:
+        self.stats.sitemaps += 1
+        try:
+            sitemap = parse_sitemap(result.body, base_url=result.final_url,
+                                    max_entries=self.config.max_feed_entries * 10)  # fmt: skip
+        except FeedError as exc:
+            self.error(task.url, "feed-error", str(exc), result.attempts)
+            return
+        if sitemap.sitemaps:
+            if task.depth >= self.config.max_sitemap_depth:
+                self.error(task.url, "sitemap-depth", f"sitemap index below depth {task.depth} not followed")
+            else:
+                for child in sitemap.sitemaps:
+                    self.enqueue(_Task(child, "sitemap", depth=task.depth + 1))
+        # News sitemaps list newest first; sort by date when dates are given.
+        entries = sorted(sitemap.urls, key=_entry_time, reverse=True)
+        for entry in entries[: self.config.max_feed_entries]:
+            self.enqueue(
+                _Task(entry.url, "page", title=entry.title, published=entry.published or entry.lastmod)
+            )
+
+    def on_homepage(self, task: _Task, result: FetchResult) -> None:
+        self.stats.homepages += 1
+        html = result.text if result.text is not None else result.body
+        feeds = discover_feeds(html, result.final_url)
+        if feeds:
+            for feed in feeds:
+                self.enqueue(_Task(feed, "feed"))
+            return
+        sitemaps = self.fetcher.robots.sitemaps(result.final_url)
+        if sitemaps:
+            for sm in sitemaps:
+                self.enqueue(_Task(sm, "sitemap", depth=0))
+            return
+        links = discover_article_links(html, result.final_url, max_links=self.config.max_links_per_page)
+        if links:
+            for link in links:
+                self.enqueue(_Task(link, "page"))
+            return
+        self.on_page(task, result)  # a homepage with nothing to follow may itself be a story
+
+    def on_page(self, task: _Task, result: FetchResult) -> None:
+        self.stats.pages += 1
+        final_key = normalize_url(result.final_url)
+        if final_key in self.final_seen:
+            return  # two URLs redirecting to one article: keep the first
+        self.final_seen.add(final_key)
+        page: str | bytes = result.text if result.text is not None else result.body
+        try:
+            article = self.extract(
+                page, url=result.final_url, content_type=result.headers.get("content-type")
+            )
+        except Exception as exc:  # extraction bugs are per-page failures
+            reason = getattr(exc, "reason", None) or "extract-failed"
+            self.error(
+                result.final_url, "extract-failed", f"{reason}: {type(exc).__name__}: {exc}", result.attempts
+            )
+            return
+        if not article.ok:
+            self.error(result.final_url, "extract-failed", article.reason or "no-main-text", result.attempts)
+            return
+        article = dataclasses.replace(
+            article,
+            id=result.final_url,
+            url=result.final_url,
+            site=article.site or site_of(result.final_url),
+            title=article.title or task.title,
+            published=article.published or task.published,
+        )
+        self.articles.append(article)
+        self.stats.articles += 1
+
+    async def run(self, seeds: Sequence[str]) -> None:
+        for seed in seeds:
+            self.enqueue(_Task(seed.strip(), "seed"))
+        workers = [asyncio.create_task(self.worker()) for _ in range(self.config.concurrency)]
+        try:
+            await self.queue.join()
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _entry_time(entry: SitemapEntry) -> float:
+    when = entry.published or entry.lastmod
+    if when is None:
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _dedup(
+    articles: Sequence[Article], threshold: float | None, dedup_settings: dict[str, Any]
+) -> tuple[list[Cluster], list[FetchErrorRecord]]:
+    from ._dedup import Deduplicator
+
+    deduper = Deduplicator(threshold, **dedup_settings)
+    deduper.add_many(sorted(articles, key=lambda a: a.id or ""))
+    errors = [
+        FetchErrorRecord(url=e.id or "", error=e.reason, detail=e.message, attempts=0) for e in deduper.errors
+    ]
+    return deduper.clusters(), errors
+
+
+async def crawl_async(
+    seeds: Iterable[str],
+    *,
+    fetch_config: FetchConfig | None = None,
+    config: CrawlConfig | None = None,
+    threshold: float | None = None,
+    dedup_settings: dict[str, Any] | None = None,
+    fetcher: Fetcher | None = None,
+    cache: FetchCache | None = None,
+    extract: ExtractFn | None = None,
+    on_progress: ProgressFn | None = None,
+) -> CrawlResult:
+    """Crawl ``seeds`` and return clusters; see :func:`crawl` (this is its async form).
+
+    Pass an open ``fetcher`` to share its connection pool, robots cache and conditional-GET
+    cache between crawls (re-crawling then skips unchanged pages with 304s).
+    """
+    seed_list = [s for s in seeds if s and s.strip()]
+    cfg = config or CrawlConfig()
+    if extract is None:
+        from ._extract import extract as default_extract
+
+        extract = default_extract
+    started = time.monotonic()
+    if fetcher is None:
+        async with Fetcher(fetch_config, cache=cache) as own:
+            state = _Crawl(own, cfg, extract, on_progress)
+            await state.run(seed_list)
+    else:
+        state = _Crawl(fetcher, cfg, extract, on_progress)
+        await state.run(seed_list)
+    clusters, dedup_errors = _dedup(state.articles, threshold, dict(dedup_settings or {}))
+    state.stats.clusters = len(clusters)
+    state.stats.errors += len(dedup_errors)
+    state.stats.elapsed = time.monotonic() - started
+    return CrawlResult(
+        clusters=tuple(clusters),
+        articles=tuple(state.articles),
+        errors=tuple(state.errors) + tuple(dedup_errors),
+        stats=state.stats,
+    )
+
+
+def crawl(
+    seeds: Iterable[str],
+    *,
+    fetch_config: FetchConfig | None = None,
+    config: CrawlConfig | None = None,
+    threshold: float | None = None,
+    dedup_settings: dict[str, Any] | None = None,
+    cache: FetchCache | None = None,
+    extract: ExtractFn | None = None,
+    on_progress: ProgressFn | None = None,
+) -> CrawlResult:
+    """Crawl feeds, sitemaps, homepages or articles and collapse syndicated copies.
+
+    Synchronous wrapper around :func:`crawl_async` (runs its own event loop, so call it from
+    plain code, not from inside a running loop). ``threshold`` and ``dedup_settings`` go to the
+    deduplicator; failures are in ``result.errors``, never raised.
+    """
+    return asyncio.run(
+        crawl_async(
+            seeds,
+            fetch_config=fetch_config,
+            config=config,
+            threshold=threshold,
+            dedup_settings=dedup_settings,
+            cache=cache,
+            extract=extract,
+            on_progress=on_progress,
+        )
+    )

@@ -1,0 +1,196 @@
+"""Structural boilerplate rules: which elements are navigation, share bars, ads, related lists...
+
+Matching happens in two steps for speed and precision. A single CSS selector list (evaluated in
+C by lexbor) finds every element whose tag, ARIA role or class/id *contains* one of the keywords;
+then :func:`classify` checks the class/id words properly (a keyword must start a word, so
+``status-publish`` or ``timeshare`` do not count) and names the rule. Keyword lists are generic
+web conventions (WordPress, Drupal, common CMS themes, ad and recommendation vendors), not
+per-site rules; publisher rules live in ``_boilerplate``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborNode
+
+__all__ = ["CANDIDATE_SELECTOR", "LANDMARK_SELECTOR", "class_weight", "classify"]
+
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+
+_TAG_RULES: dict[str, str] = {
+    "nav": "dom:nav",
+    "menu": "dom:nav",
+    "header": "dom:header",
+    "footer": "dom:footer",
+    "aside": "dom:aside",
+    "form": "dom:form",
+    "figure": "dom:caption",
+    "figcaption": "dom:caption",
+}
+
+_ROLE_RULES: dict[str, str] = {
+    "navigation": "dom:nav",
+    "menubar": "dom:nav",
+    "menu": "dom:nav",
+    "search": "dom:nav",
+    "banner": "dom:header",
+    "contentinfo": "dom:footer",
+    "complementary": "dom:aside",
+    "dialog": "dom:cookie",
+    "alertdialog": "dom:cookie",
+}
+
+# rule -> keywords, matched against the lower-cased class and id values. A keyword must start a
+# word (the character before it is not a letter or digit), so "timeshare" or "status-publish" never
+# count; "_" inside a keyword stands for an optional separator ("most_read" matches "most-read",
+# "most_read" and "mostread"); a trailing "$" means the keyword must also end the word ("ad").
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "dom:share": ("share", "sharing", "social", "sharedaddy", "addthis", "addtoany", "print_button", "toolbar"),
+    "dom:related": (
+        "related", "recommend", "trending", "most_read", "most_popular", "most_viewed", "most_shared",
+        "most_commented", "popular", "more_stories", "more_news", "more_articles", "more_from", "more_on",
+        "also_read", "outbrain", "taboola", "teaser_list", "next_article", "next_post", "promo",
+        "you_may", "further_reading", "recirc", "up_next", "see_also", "read_next",
+    ),
+    "dom:newsletter": ("newsletter", "subscri", "sign_up", "paywall", "regwall", "inline_cta", "optin"),
+    "dom:cookie": ("cookie", "consent", "gdpr", "modal", "popup", "interstitial"),
+    "dom:ad": (
+        "advert", "ad$", "ads$", "adsense", "adsbygoogle", "ad_slot", "ad_unit", "adwrap", "ad_container",
+        "adbox", "ad_placeholder", "dfp", "sponsor", "commercial", "googlead",
+    ),
+    "dom:comments": ("comment", "disqus", "discussion", "respond$"),
+    "dom:caption": (
+        "caption", "credit", "gallery", "slideshow", "carousel", "lightbox", "video_player", "video_wrap",
+        "video_container", "video_embed", "image_credit", "photo_credit",
+    ),
+    "dom:byline": (
+        "byline", "author", "dateline", "timestamp", "pubdate", "post_meta", "entry_meta", "article_meta",
+        "meta_info", "post_date", "entry_date", "article_date", "published_date", "publish_date",
+        "date_published", "posted_on", "reading_time", "read_time",
+    ),
+    "dom:tags": (
+        "tags$", "tag_list", "tag_cloud", "topics$", "keywords", "categories", "post_tags", "entry_tags",
+        "article_tags",
+    ),
+    "dom:nav": (
+        "breadcrumb", "navbar", "nav$", "navigation", "nav_menu", "nav_links", "main_nav", "site_nav", "menu",
+        "skip_link", "skip_to", "pagination", "pager$", "jump_link",
+    ),
+    "dom:header": ("masthead", "site_header", "page_header", "global_header", "top_bar", "header$"),
+    "dom:footer": ("footer", "site_info", "copyright"),
+    "dom:aside": ("sidebar", "side_bar", "widget", "rail$", "right_col", "left_col"),
+}  # fmt: skip
+
+
+def _trie_regex(words: list[str]) -> str:
+    """One regex alternation shaped as a trie, so each position costs one character test per level."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def render(node: dict[str, dict]) -> str:
+        branches = []
+        for ch in sorted(node, key=lambda c: (c == "", c)):
+            if ch == "":
+                continue
+            if ch == "_":
+                piece = "[^a-z0-9]?"
+            elif ch == "$":
+                piece = "(?![a-z0-9])"
+            else:
+                piece = re.escape(ch)
+            branches.append(piece + render(node[ch]))
+        if "" in node:
+            branches.append("")
+        if not branches:
+            return ""
+        if len(branches) == 1:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")"
+
+    return render(trie)
+
+
+_RULE_OF: dict[str, str] = {
+    word.replace("_", "").rstrip("$"): rule for rule, words in _KEYWORDS.items() for word in words
+}
+_MATCHER = re.compile(
+    "(?<![a-z0-9])" + _trie_regex([w for words in _KEYWORDS.values() for w in words])
+)
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPLIT = _NON_ALNUM
+
+
+def _rule_for_words(words: str) -> str | None:
+    match = _MATCHER.search(words)
+    if match is None:
+        return None
+    return _RULE_OF.get(_NON_ALNUM.sub("", match.group(0)))
+
+
+_POSITIVE = (
+    "article", "body", "content", "entry", "main", "post", "story", "text", "blog", "news", "prose",
+    "richtext", "hentry", "instapaper",
+)  # fmt: skip
+_NEGATIVE = (
+    "comment", "related", "sidebar", "footer", "share", "social", "promo", "widget", "nav", "menu",
+    "newsletter", "advert", "sponsor", "popular", "trending", "outbrain", "taboola", "cookie",
+    "masthead", "recommend", "teaser", "rail", "most",
+)  # fmt: skip
+
+
+LANDMARK_SELECTOR = ", ".join([*_TAG_RULES, "[role]"])
+"""Boilerplate by tag or ARIA role: cheap to find, and usually the biggest chunks."""
+CANDIDATE_SELECTOR = '[class], [id], [hidden], [aria-hidden], [style*="none" i]'
+"""Elements that *might* be boilerplate by their class/id or hidden state; :func:`classify` decides."""
+
+
+def classify(
+    node: LexborNode, *, include_comments: bool = False, cache: dict[str, str | None] | None = None
+) -> str | None:
+    """The structural rule that makes ``node`` boilerplate, or None.
+
+    ``cache`` memoises the class/id verdict within one page (menus repeat the same classes).
+    """
+    tag = node.tag or ""
+    rule = _TAG_RULES.get(tag)
+    if rule is not None:
+        return rule
+    attrs = node.attributes
+    role = attrs.get("role")
+    if role and role.strip().lower() in _ROLE_RULES:
+        return _ROLE_RULES[role.strip().lower()]
+    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+        return "dom:hidden"
+    style = attrs.get("style")
+    if style and "none" in style and _DISPLAY_NONE.search(style):
+        return "dom:hidden"
+    words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    if cache is not None and words in cache:
+        rule = cache[words]
+    else:
+        rule = _rule_for_words(words)
+        if cache is not None:
+            cache[words] = rule
+    if rule == "dom:comments" and include_comments:
+        return None
+    return rule
+
+
+def class_weight(node: LexborNode) -> float:
+    """Readability-style prior from the element's class/id words: + for content, - for widgets."""
+    attrs = node.attributes
+    words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    if not words.strip():
+        return 0.0
+    tokens = [t for t in _SPLIT.split(words) if t]
+    weight = 0.0
+    if any(t.startswith(_NEGATIVE) for t in tokens):
+        weight -= 25.0
+    if any(t.startswith(_POSITIVE) for t in tokens):
+        weight += 25.0
+    return weight

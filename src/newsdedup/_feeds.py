@@ -1,0 +1,510 @@
+"""Discovery: RSS, Atom and JSON Feed, sitemaps (index, gzip, news), links on homepages.
+
+Every parser here takes **bytes that were already fetched** (through the guarded fetcher) and
+never opens a URL or a file: feedparser only ever sees an ``io.BytesIO``. XML documents whose
+DOCTYPE declares entities are refused before any parser sees them (billion laughs, external
+entities), a plain DOCTYPE is cut off, and gzip sitemaps are decompressed in bounded steps.
+A partly broken feed yields what it can; one with nothing usable raises :class:`FeedError`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from ._exceptions import FeedError
+from ._models import parse_datetime
+from ._urls import join_url, normalize_url, same_site
+
+__all__ = [
+    "FEED_TYPES",
+    "FeedEntry",
+    "Sitemap",
+    "SitemapEntry",
+    "discover_article_links",
+    "discover_feeds",
+    "gunzip_bounded",
+    "looks_like_article",
+    "parse_feed",
+    "parse_sitemap",
+    "sniff_kind",
+    "strip_doctype",
+]
+
+FEED_TYPES: frozenset[str] = frozenset(
+    {
+        "application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
+        "application/rdf+xml", "application/xml", "text/xml",
+    }
+)  # fmt: skip
+"""``<link rel=alternate type=...>`` values that announce a feed (xml ones only with a feed-ish title/href)."""
+
+_STRONG_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
+
+DEFAULT_MAX_ENTRIES = 1000
+DEFAULT_MAX_SITEMAP_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEntry:
+    """One item of a feed: where the article is, plus what the feed says about it."""
+
+    url: str
+    title: str = ""
+    published: datetime | None = None
+    summary: str = ""
+    guid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "published": self.published.isoformat() if self.published else None,
+            "summary": self.summary,
+            "guid": self.guid,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SitemapEntry:
+    """A ``<url>`` of a sitemap; ``title`` and ``published`` come from a news sitemap extension."""
+
+    url: str
+    lastmod: datetime | None = None
+    title: str = ""
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sitemap:
+    """A parsed sitemap: page URLs (urlset) and/or child sitemaps (sitemapindex)."""
+
+    urls: tuple[SitemapEntry, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    is_index: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# XML safety
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_SUBSET_END = re.compile(rb"\]\s*>")
+
+
+def strip_doctype(data: bytes) -> bytes:
+    """Remove a DOCTYPE; raise :class:`FeedError` if it declares entities (or is unterminated).
+
+    Entity declarations are how billion-laughs and external-entity attacks work, and no real
+    feed or sitemap needs them.
+    """
+    match = _DOCTYPE.search(data, 0, 65536)
+    if match is None:
+        if re.search(rb"<!ENTITY", data[:65536], re.IGNORECASE):
+            raise FeedError("XML declares entities outside a DOCTYPE; refused")
+        return data
+    start = match.start()
+    gt = data.find(b">", match.end())
+    bracket = data.find(b"[", match.end())
+    if gt == -1:
+        raise FeedError("unterminated DOCTYPE")
+    if bracket != -1 and bracket < gt:
+        end_match = _SUBSET_END.search(data, bracket)
+        if end_match is None:
+            raise FeedError("unterminated DOCTYPE internal subset")
+        subset = data[bracket : end_match.end()]
+        if re.search(rb"<!ENTITY", subset, re.IGNORECASE):
+            raise FeedError("XML DOCTYPE declares entities (possible entity expansion attack); refused")
+        end = end_match.end()
+    else:
+        if re.search(rb"\b(SYSTEM|PUBLIC)\b", data[match.end() : gt]) and b"ENTITY" in data[start:gt].upper():
+            raise FeedError("XML DOCTYPE declares entities; refused")
+        end = gt + 1
+    return data[:start] + data[end:]
+
+
+def gunzip_bounded(data: bytes, *, max_bytes: int = DEFAULT_MAX_SITEMAP_BYTES) -> bytes:
+    """Decompress a gzip file, raising :class:`FeedError` beyond ``max_bytes`` of output."""
+    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    buf = data
+    try:
+        while buf:
+            chunk = decomp.decompress(buf, max_bytes - len(out) + 1)
+            out += chunk
+            if len(out) > max_bytes:
+                raise FeedError(f"gzip file expands beyond {max_bytes} bytes")
+            if decomp.eof:
+                break
+            buf = decomp.unconsumed_tail
+            if not chunk and buf:
+                break
+    except zlib.error as exc:
+        raise FeedError(f"broken gzip file: {exc}") from None
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Sniffing
+
+_ROOT = re.compile(rb"<([A-Za-z_][\w:.\-]*)")
+_PROLOG_JUNK = re.compile(
+    rb"^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.DOTALL | re.IGNORECASE
+)
+
+
+def _root_tag(data: bytes) -> str | None:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf")
+    for _ in range(20):
+        match = _PROLOG_JUNK.match(head)
+        if not match or match.end() == 0:
+            break
+        head = head[match.end() :]
+    root = _ROOT.match(head)
+    if root is None:
+        return None
+    return root.group(1).decode("ascii", "ignore").split(":")[-1].lower()
+
+
+def sniff_kind(content_type: str | None, body: bytes) -> str:
+    """What a fetched resource is: ``feed``, ``jsonfeed``, ``sitemap``, ``sitemapindex``, ``html``.
+
+    Content decides over the declared type (servers label feeds ``text/html`` and sitemaps
+    ``text/plain``); the type only breaks ties. ``"unknown"`` when neither says anything useful.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if body[:2] == b"\x1f\x8b":
+        return "sitemap"  # a gzip file reaching us is a sitemap.xml.gz
+    stripped = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"{"):
+        if b"jsonfeed.org" in body[:4096] or media == "application/feed+json":
+            return "jsonfeed"
+        return "unknown"
+    root = _root_tag(body)
+    if root in ("rss", "feed", "rdf", "channel"):
+        return "feed"
+    if root == "urlset":
+        return "sitemap"
+    if root == "sitemapindex":
+        return "sitemapindex"
+    if root in ("html", "head", "body") or b"<html" in body[:4096].lower():
+        return "html"
+    if media in ("application/rss+xml", "application/atom+xml", "application/rdf+xml"):
+        return "feed"
+    if media in ("text/html", "application/xhtml+xml"):
+        return "html"
+    if media == "text/plain" and stripped.startswith((b"http://", b"https://")):
+        return "sitemap"
+    return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# Feeds
+
+
+def _struct_to_dt(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_feed(
+    data: bytes,
+    *,
+    base_url: str | None = None,
+    content_type: str | None = None,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+) -> list[FeedEntry]:
+    """Entries of an RSS, Atom, RDF or JSON Feed document given as bytes.
+
+    Entry links are resolved against ``base_url`` and kept only if they are http(s). At most
+    ``max_entries`` entries are returned (feeds list newest first).
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("parse_feed takes the feed's bytes, never a URL or a path")
+    if sniff_kind(content_type, bytes(data)) == "jsonfeed" or (
+        (content_type or "").startswith(("application/feed+json", "application/json"))
+    ):
+        return _parse_json_feed(bytes(data), base_url=base_url, max_entries=max_entries)
+    import feedparser  # imported late: it is slow to import and only feeds need it
+
+    cleaned = strip_doctype(bytes(data))
+    headers = {"content-type": content_type or "application/xml"}
+    if base_url:
+        headers["content-location"] = base_url
+    parsed = feedparser.parse(
+        io.BytesIO(cleaned),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    entries = parsed.get("entries") or []
+    if not entries:
+        if parsed.get("bozo"):
+            exc = parsed.get("bozo_exception")
+            raise FeedError(f"malformed feed: {type(exc).__name__}: {exc}" if exc else "malformed feed")
+        if not parsed.get("version"):
+            raise FeedError("not a feed (no RSS, Atom or RDF root element)")
+        return []
+    out: list[FeedEntry] = []
+    seen: set[str] = set()
+    for entry in entries:
+        link = entry.get("link")
+        if not link:
+            for candidate in entry.get("links") or ():
+                if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                    link = candidate["href"]
+                    break
+        if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
+            link = entry["id"]
+        url = join_url(base_url, str(link)) if link else None
+        if url is None or url in seen:
+            continue
+        seen.add(url)
+        out.append(
+            FeedEntry(
+                url=url,
+                title=str(entry.get("title") or "").strip(),
+                published=_struct_to_dt(entry.get("published_parsed") or entry.get("updated_parsed")),
+                summary=str(entry.get("summary") or "")[:2000],
+                guid=str(entry["id"]) if entry.get("id") else None,
+            )
+        )
+        if len(out) >= max_entries:
+            break
+    if not out and parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        raise FeedError(f"malformed feed with no usable entry: {type(exc).__name__}: {exc}")
+    return out
+
+
+def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> list[FeedEntry]:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FeedError(f"malformed JSON feed: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise FeedError("JSON document is not a JSON Feed (no 'items' list)")
+    feed_base = base_url
+    if isinstance(doc.get("home_page_url"), str):
+        feed_base = join_url(base_url, doc["home_page_url"]) or base_url
+    out: list[FeedEntry] = []
+    seen: set[str] = set()
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        if not link and str(item.get("id", "")).startswith(("http://", "https://")):
+            link = item["id"]
+        url = join_url(feed_base, str(link)) if isinstance(link, str) and link else None
+        if url is None or url in seen:
+            continue
+        seen.add(url)
+        published = parse_datetime(item.get("date_published") or item.get("date_modified"))
+        out.append(
+            FeedEntry(
+                url=url,
+                title=str(item.get("title") or "").strip(),
+                published=published,
+                summary=str(item.get("summary") or item.get("content_text") or "")[:2000],
+                guid=str(item["id"]) if item.get("id") is not None else None,
+            )
+        )
+        if len(out) >= max_entries:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Sitemaps
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def parse_sitemap(
+    data: bytes,
+    *,
+    base_url: str | None = None,
+    max_entries: int = 50_000,
+    max_bytes: int = DEFAULT_MAX_SITEMAP_BYTES,
+) -> Sitemap:
+    """Parse a sitemap, sitemap index, news sitemap or plain-text sitemap (gzip allowed).
+
+    ``<loc>`` values that are not absolute http(s) URLs are dropped. A truncated or malformed
+    file yields the entries before the damage; one with nothing usable raises FeedError.
+    """
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("parse_sitemap takes the sitemap's bytes, never a URL or a path")
+    body = bytes(data)
+    if body[:2] == b"\x1f\x8b":
+        body = gunzip_bounded(body, max_bytes=max_bytes)
+    elif len(body) > max_bytes:
+        raise FeedError(f"sitemap larger than {max_bytes} bytes")
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith((b"http://", b"https://")):
+        lines = stripped.decode("utf-8", "replace").splitlines()
+        urls = [u for u in (join_url(base_url, line) for line in lines[:max_entries]) if u]
+        return Sitemap(urls=tuple(SitemapEntry(url=u) for u in urls))
+    body = strip_doctype(body)
+    entries: list[SitemapEntry] = []
+    children: list[str] = []
+    is_index = False
+    current: dict[str, str] = {}
+    depth_stack: list[str] = []
+    try:
+        for event, elem in ET.iterparse(io.BytesIO(body), events=("start", "end")):
+            name = _local(elem.tag)
+            if event == "start":
+                depth_stack.append(name)
+                if name == "sitemapindex":
+                    is_index = True
+                if name in ("url", "sitemap"):
+                    current = {}
+                continue
+            depth_stack.pop()
+            text = (elem.text or "").strip()
+            if name in ("loc", "lastmod", "title", "publication_date") and text:
+                parent = depth_stack[-1] if depth_stack else ""
+                key = name if parent in ("url", "sitemap", "news") else ""
+                if key:
+                    current.setdefault(key, text)
+            elif name == "url":
+                url = join_url(base_url, current.get("loc", ""))
+                if url:
+                    entries.append(
+                        SitemapEntry(
+                            url=url,
+                            lastmod=parse_datetime(current.get("lastmod")),
+                            title=current.get("title", ""),
+                            published=parse_datetime(current.get("publication_date")),
+                        )
+                    )
+                current = {}
+                elem.clear()
+            elif name == "sitemap":
+                url = join_url(base_url, current.get("loc", ""))
+                if url:
+                    children.append(url)
+                current = {}
+                elem.clear()
+            if len(entries) + len(children) >= max_entries:
+                break
+    except ET.ParseError as exc:
+        if not entries and not children:
+            raise FeedError(f"malformed sitemap: {exc}") from None
+    return Sitemap(urls=tuple(entries), sitemaps=tuple(children), is_index=is_index)
+
+
+# --------------------------------------------------------------------------------------------
+# Homepages
+
+_SKIP_PATH = re.compile(
+    r"/(tag|tags|topic|topics|category|categories|section|author|authors|about|contact|privacy|terms|"
+    r"login|signin|sign-in|register|subscribe|subscription|newsletter|newsletters|search|account|"
+    r"feed|feeds|rss|cart|shop|jobs|careers|advertise|help|faq|cookies?|page)(/|$)",
+    re.IGNORECASE,
+)
+_SKIP_PREFIX = re.compile(
+    r"/(privacy|terms|cookie|about|contact|imprint|impressum|legal)[\w-]*/?$", re.IGNORECASE
+)
+_SKIP_EXT = re.compile(
+    r"\.(jpe?g|png|gif|webp|svg|ico|pdf|zip|gz|mp[34]|mov|avi|css|js|json|xml|rss|atom|txt|woff2?)$",
+    re.IGNORECASE,
+)
+_DATE_PATH = re.compile(r"/(19|20)\d\d/(0?[1-9]|1[0-2])(/|-)")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}", re.IGNORECASE)
+_ARTICLE_EXT = re.compile(r"\.s?html?$", re.IGNORECASE)
+_ID_SEGMENT = re.compile(r"(^|[-_/])\d{5,}($|[-_.])")
+
+
+def looks_like_article(path: str) -> bool:
+    """Heuristic on a URL path: dated, slugged, numbered or ``.html`` leaves look like stories."""
+    if path in ("", "/") or _SKIP_PATH.search(path) or _SKIP_EXT.search(path) or _SKIP_PREFIX.search(path):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if _DATE_PATH.search(path) or _ID_SEGMENT.search(last):
+        return True
+    if _SLUG.search(last):
+        return True
+    return bool(_ARTICLE_EXT.search(last)) and last.lower() not in ("index.html", "index.htm", "default.htm")
+
+
+def discover_feeds(html: str | bytes, base_url: str | None) -> list[str]:
+    """Feed URLs announced by ``<link rel="alternate" type="application/rss+xml" ...>``."""
+    tree = LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
+    base = _document_base(tree, base_url)
+    out: list[str] = []
+    for node in tree.css("link[href]"):
+        rel = (node.attributes.get("rel") or "").lower().split()
+        media = (node.attributes.get("type") or "").split(";", 1)[0].strip().lower()
+        if "alternate" not in rel or media not in FEED_TYPES:
+            continue
+        href = node.attributes.get("href") or ""
+        if media not in _STRONG_FEED_TYPES and not re.search(
+            r"rss|atom|feed", href + (node.attributes.get("title") or ""), re.I
+        ):
+            continue
+        url = join_url(base, href)
+        if url and url not in out:
+            out.append(url)
+    return out
+
+
+def discover_article_links(html: str | bytes, base_url: str, *, max_links: int = 200) -> list[str]:
+    """Same-site ``<a href>`` targets whose path looks like an article (bounded, de-duplicated).
+
+    Kept simple on purpose: date paths, long slugs, numeric ids and ``.html`` leaves count as
+    articles; section, tag, author, account and static-file paths do not.
+    """
+    tree = LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
+    base = _document_base(tree, base_url) or base_url
+    seen: set[str] = {normalize_url(base_url)}
+    out: list[str] = []
+    for node in tree.css("a[href]"):
+        url = join_url(base, node.attributes.get("href") or "")
+        if url is None or not same_site(url, base_url):
+            continue
+        key = normalize_url(url)
+        if key in seen:
+            continue
+        seen.add(key)
+        if looks_like_article(urlsplit(key).path):
+            out.append(key)
+            if len(out) >= max_links:
+                break
+    return out
+
+
+def _document_base(tree: LexborHTMLParser, base_url: str | None) -> str | None:
+    node = tree.css_first("base[href]")
+    if node is not None:
+        joined = join_url(base_url, node.attributes.get("href") or "")
+        if joined:
+            return joined
+    return base_url
+
+
+def unique(urls: Iterable[str]) -> list[str]:
+    """Normalised, order-preserving de-duplication of URLs."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for u in urls:
+        key = normalize_url(u)
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out

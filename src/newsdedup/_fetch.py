@@ -1,0 +1,863 @@
+"""The fetcher: polite, bounded, typed HTTP GETs for news pages, feeds and sitemaps.
+
+This is the only module that imports httpx. Everything a hostile or broken server can do to a
+crawler is bounded here (reliability-checklist §1-§6):
+
+* **time**: httpx timeouts only catch inactivity, so each HTTP exchange also runs under a
+  wall-clock deadline (``total_timeout``) that cuts off a server dripping one byte a second;
+* **size**: the body is read raw and decompressed here in bounded steps, so the cap applies to
+  the *decompressed* bytes and a gzip bomb stops at ``max_body_bytes``; at most
+  ``max_encodings`` chained content codings;
+* **where**: redirects are followed by hand; every hop is re-checked for scheme, SSRF
+  (:mod:`._guard`) and robots.txt (:mod:`._robots`), 3xx bodies are never read, loops and hop
+  counts are limited;
+* **politeness**: a concurrency limit and a delay per host (``Crawl-delay`` honoured, capped),
+  retries with exponential backoff and jitter, ``Retry-After`` honoured (capped);
+* **what**: images, PDFs, video and other binaries are refused by content type and magic bytes.
+
+Every failure is a :class:`~newsdedup.FetchError` subclass; :meth:`Fetcher.fetch_many` and the
+crawler turn them into :class:`FetchErrorRecord` values so one bad URL never stops a crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from types import MappingProxyType
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+import httpx
+
+from ._decode import decode_bytes, looks_binary
+from ._exceptions import (
+    BlockedURL,
+    ConfigError,
+    ConnectError,
+    DecodingError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    RobotsUnreachable,
+    TooManyRedirects,
+    UnsupportedContent,
+)
+from ._guard import check_url
+from ._robots import RobotsCache
+from ._urls import host_of, normalize_url
+from ._version import __version__
+
+try:  # brotli is optional; only a version with a bounded decoder (output_buffer_limit) is used
+    import brotli as _brotli
+
+    _HAVE_BROTLI = hasattr(_brotli.Decompressor(), "can_accept_more_data")
+except ImportError:  # pragma: no cover - depends on the environment
+    _brotli = None
+    _HAVE_BROTLI = False
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "CacheEntry",
+    "FetchCache",
+    "FetchConfig",
+    "FetchErrorRecord",
+    "FetchResult",
+    "Fetcher",
+    "MemoryFetchCache",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger("newsdedup")
+
+DEFAULT_USER_AGENT = f"newsdedup/{__version__} (+https://github.com/newsdedup/newsdedup)"
+ACCEPT_ENCODING = "gzip, deflate, br" if _HAVE_BROTLI else "gzip, deflate"
+_ACCEPT = (
+    "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
+    "application/feed+json,application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,*/*;q=0.5"
+)
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_GZIP_TYPES = frozenset({"application/gzip", "application/x-gzip", "application/octet-stream"})
+_BINARY_PREFIXES = ("image/", "audio/", "video/", "font/", "model/")
+_BINARY_TYPES = frozenset(
+    {
+        "application/pdf", "application/octet-stream", "application/zip", "application/gzip",
+        "application/x-gzip", "application/x-tar", "application/msword", "application/wasm",
+        "application/vnd.ms-excel", "application/x-shockwave-flash", "application/java-archive",
+        "application/x-7z-compressed", "application/x-rar-compressed", "application/ogg",
+        "application/x-msdownload", "application/vnd.android.package-archive",
+    }
+)  # fmt: skip
+_TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""})
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and results
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchConfig:
+    """Every limit of the fetcher, validated on construction (``ConfigError`` names the field).
+
+    Defaults are polite for crawling other people's sites; tests and benchmarks against a
+    local server set ``per_host_delay=0`` and ``allow_private=True``.
+    """
+
+    user_agent: str = DEFAULT_USER_AGENT
+    robots_token: str = "newsdedup"
+    """Product token matched against ``User-agent:`` lines in robots.txt."""
+    obey_robots: bool = True
+    allow_private: bool = False
+    """Lift the private/loopback address check (intranets, tests). Metadata IPs stay blocked."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 30.0
+    """Wall-clock limit for one HTTP exchange (headers and whole body), whatever the server does."""
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Cap on the body after decompression (and on the raw bytes)."""
+    max_encodings: int = 2
+    max_redirects: int = 10
+    max_url_length: int = 4096
+    max_attempts: int = 3
+    """Tries per URL including the first; retried on connect errors, timeouts, 429 and 5xx."""
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+    """Longest ``Retry-After`` honoured; a longer one is shortened to this."""
+    max_connections: int = 32
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    """Seconds between request starts on one host (0 allowed). Crawl-delay raises it."""
+    max_crawl_delay: float = 60.0
+    robots_ttl: float = 86_400.0
+    robots_unreachable_ttl: float = 600.0
+    robots_max_bytes: int = 512 * 1024
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("connect_timeout", "read_timeout", "total_timeout", "robots_ttl")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"FetchConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        non_negative = (
+            "backoff_base", "backoff_max", "retry_after_max", "per_host_delay", "max_crawl_delay",
+            "robots_unreachable_ttl",
+        )  # fmt: skip
+        for name in non_negative:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"FetchConfig.{name} must be >= 0, got {value!r}")
+        at_least_one = (
+            "max_body_bytes", "max_attempts", "max_connections", "per_host_concurrency",
+            "max_url_length", "robots_max_bytes",
+        )  # fmt: skip
+        for name in at_least_one:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"FetchConfig.{name} must be an int >= 1, got {value!r}")
+        for name in ("max_encodings", "max_redirects"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"FetchConfig.{name} must be an int >= 0, got {value!r}")
+        if not self.user_agent or "\n" in self.user_agent or "\r" in self.user_agent:
+            raise ConfigError("FetchConfig.user_agent must be a non-empty single line")
+        if not self.robots_token.strip():
+            raise ConfigError("FetchConfig.robots_token must not be empty")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchResult:
+    """A successful fetch. ``text`` is the decoded page for HTML/plain text, None for XML/JSON.
+
+    ``body`` is the decompressed body (for a gzip *file*, e.g. ``sitemap.xml.gz``, the file
+    itself). ``headers`` has lower-cased names.
+    """
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    text: str | None
+    content_type: str
+    encoding: str | None
+    redirects: tuple[str, ...] = ()
+    attempts: int = 1
+    from_cache: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type in ("text/html", "application/xhtml+xml")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata for logs/JSON (without the body)."""
+        return {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "content_type": self.content_type,
+            "encoding": self.encoding,
+            "bytes": len(self.body),
+            "redirects": list(self.redirects),
+            "attempts": self.attempts,
+            "from_cache": self.from_cache,
+            "elapsed": round(self.elapsed, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchErrorRecord:
+    """A failure as data: one JSON line in ``--errors``. ``error`` is the ``FetchError.kind``."""
+
+    url: str
+    error: str
+    detail: str = ""
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "error": self.error, "detail": self.detail, "attempts": self.attempts}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FetchErrorRecord:
+        return cls(
+            url=str(data.get("url") or ""),
+            error=str(data.get("error") or ""),
+            detail=str(data.get("detail") or ""),
+            attempts=int(data.get("attempts") or 0),
+        )
+
+    @classmethod
+    def from_exception(cls, url: str, exc: BaseException) -> FetchErrorRecord:
+        if isinstance(exc, FetchError):
+            return cls(url=url, error=exc.kind, detail=str(exc), attempts=exc.attempts)
+        kind = getattr(exc, "reason", None) or type(exc).__name__
+        return cls(url=url, error=str(kind), detail=str(exc), attempts=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Conditional-GET cache
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheEntry:
+    """What a conditional GET needs to revalidate a URL and to rebuild the result on 304."""
+
+    url: str
+    final_url: str
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stored_at: float = 0.0
+
+
+class FetchCache(Protocol):
+    """Storage for validators + bodies; a persistent store can implement the same two methods."""
+
+    def get(self, url: str) -> CacheEntry | None: ...
+
+    def put(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str = "",
+        final_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
+class MemoryFetchCache:
+    """A bounded in-memory :class:`FetchCache` (least recently used entries are dropped)."""
+
+    def __init__(self, *, max_entries: int = 10_000, max_bytes: int = 256 * 1024 * 1024) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise ConfigError("MemoryFetchCache.max_entries and max_bytes must be >= 1")
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._data: OrderedDict[str, CacheEntry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, url: str) -> CacheEntry | None:
+        entry = self._data.get(url)
+        if entry is not None:
+            self._data.move_to_end(url)
+        return entry
+
+    def put(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str = "",
+        final_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not etag and not last_modified:
+            return
+        if len(body) > self._max_bytes:
+            return
+        old = self._data.pop(url, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        self._data[url] = CacheEntry(
+            url=url,
+            final_url=final_url or url,
+            etag=etag,
+            last_modified=last_modified,
+            body=body,
+            content_type=content_type,
+            headers=dict(headers or {}),
+            stored_at=time.time(),
+        )
+        self._bytes += len(body)
+        while len(self._data) > self._max_entries or self._bytes > self._max_bytes:
+            _, dropped = self._data.popitem(last=False)
+            self._bytes -= len(dropped.body)
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded content decoding
+
+
+class _Decoder:
+    """One content coding, producing at most ``cap`` bytes in total (else ResponseTooLarge)."""
+
+    def __init__(self, coding: str, cap: int) -> None:
+        self.coding = coding
+        self.cap = cap
+        self.produced = 0
+        self._zlib: Any = None
+        self._br: Any = None
+        self._pending_deflate = b""
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._zlib = None  # chosen on the first bytes: zlib-wrapped or raw
+        elif coding == "br" and _HAVE_BROTLI and _brotli is not None:
+            self._br = _brotli.Decompressor()
+        else:
+            raise DecodingError(f"unsupported content-encoding {coding!r}")
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.produced += len(chunk)
+        if self.produced > self.cap:
+            raise ResponseTooLarge(f"body exceeds {self.cap} bytes after decompression")
+        return chunk
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            if self._br is not None:
+                return self._feed_br(data)
+            if self.coding == "deflate" and self._zlib is None:
+                self._pending_deflate += data
+                if len(self._pending_deflate) < 2:
+                    return b""
+                b0, b1 = self._pending_deflate[0], self._pending_deflate[1]
+                wrapped = (b0 & 0x0F) == 8 and (b0 * 256 + b1) % 31 == 0
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+                data, self._pending_deflate = self._pending_deflate, b""
+            return self._feed_zlib(data)
+        except (zlib.error, ValueError) as exc:
+            raise DecodingError(f"broken {self.coding} stream: {exc}") from None
+        except Exception as exc:
+            if _brotli is not None and isinstance(exc, _brotli.error):
+                raise DecodingError(f"broken br stream: {exc}") from None
+            raise
+
+    def _feed_zlib(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        buf = data
+        while buf:
+            d = self._zlib
+            chunk = d.decompress(buf, self.cap - self.produced + 1)
+            out.append(self._count(chunk))
+            if d.eof:
+                # gzip allows several members; anything after a deflate/zlib stream is junk.
+                rest = d.unused_data
+                if rest and self.coding in ("gzip", "x-gzip") and rest.lstrip(b"\x00"):
+                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    buf = rest.lstrip(b"\x00")
+                    continue
+                break
+            buf = d.unconsumed_tail
+            if not chunk and buf:
+                raise DecodingError(f"{self.coding} decoder made no progress")
+        return b"".join(out)
+
+    def _feed_br(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        limit = max(1, self.cap - self.produced + 1)
+        out.append(self._count(self._br.process(data, output_buffer_limit=limit)))
+        while not self._br.can_accept_more_data():
+            limit = max(1, self.cap - self.produced + 1)
+            chunk = self._br.process(b"", output_buffer_limit=limit)
+            out.append(self._count(chunk))
+            if not chunk:
+                break
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._zlib is not None:
+            try:
+                return self._count(self._zlib.flush())
+            except zlib.error as exc:
+                raise DecodingError(f"broken {self.coding} stream: {exc}") from None
+        if self.coding == "deflate" and self._pending_deflate:
+            return self.feed(b"")
+        return b""
+
+
+def _content_codings(header: str | None) -> list[str]:
+    if not header:
+        return []
+    return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+# --------------------------------------------------------------------------------------------
+# The fetcher
+
+
+@dataclass(slots=True)
+class _Host:
+    semaphore: asyncio.Semaphore
+    lock: asyncio.Lock
+    next_start: float = 0.0
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class _Raw:
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    redirects: list[str]
+    from_cache: bool = False
+
+
+@dataclass(slots=True)
+class FetchStats:
+    """Counters for progress lines and summaries."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    not_modified: int = 0
+    robots_fetches: int = 0
+
+
+class Fetcher:
+    """Async HTTP client for crawling: ``async with Fetcher(config) as f: await f.fetch(url)``.
+
+    One ``Fetcher`` holds one connection pool, one robots.txt cache and per-host politeness
+    state; share it between all tasks of a crawl.
+    """
+
+    def __init__(
+        self,
+        config: FetchConfig | None = None,
+        *,
+        cache: FetchCache | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.config = config or FetchConfig()
+        self.cache: FetchCache = cache if cache is not None else MemoryFetchCache()
+        self.stats = FetchStats()
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._hosts: dict[str, _Host] = {}
+        self._robots = RobotsCache(
+            self._fetch_robots,
+            user_agent_token=self.config.robots_token,
+            cache_ttl=self.config.robots_ttl,
+            unreachable_ttl=self.config.robots_unreachable_ttl,
+            max_crawl_delay=self.config.max_crawl_delay,
+        )
+
+    @property
+    def robots(self) -> RobotsCache:
+        return self._robots
+
+    async def __aenter__(self) -> Fetcher:
+        cfg = self.config
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(
+                connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None
+            ),
+            limits=httpx.Limits(
+                max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
+            ),
+            headers={"User-Agent": cfg.user_agent, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+            verify=cfg.verify_tls,
+            trust_env=False,
+            transport=self._transport,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def fetch(self, url: str, *, allow_gzip_file: bool = False) -> FetchResult:
+        """GET ``url`` with every guard; raise a typed :class:`FetchError` on failure.
+
+        ``allow_gzip_file`` accepts a gzip file body (``sitemap.xml.gz``) that would otherwise be
+        refused as binary; it is returned still compressed for the sitemap parser.
+        """
+        cfg = self.config
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                raw = await self._chain(url, max_redirects=cfg.max_redirects, max_bytes=cfg.max_body_bytes,
+                                        robots=cfg.obey_robots, conditional=True, page=True,
+                                        allow_gzip_file=allow_gzip_file)  # fmt: skip
+                return self._result(url, raw, attempts, time.monotonic() - started, allow_gzip_file)
+            except FetchError as exc:
+                exc.attempts = attempts
+                if exc.url is None:
+                    exc.url = url
+                if not exc.retryable or attempts >= cfg.max_attempts:
+                    raise
+                delay = self._backoff(attempts, getattr(exc, "retry_after", None))
+                self.stats.retries += 1
+                logger.debug("retrying %s in %.2fs after %s: %s", url, delay, exc.kind, exc)
+                await asyncio.sleep(delay)
+
+    async def fetch_or_record(self, url: str, **kwargs: Any) -> FetchResult | FetchErrorRecord:
+        """Like :meth:`fetch` but returns a :class:`FetchErrorRecord` instead of raising."""
+        try:
+            return await self.fetch(url, **kwargs)
+        except FetchError as exc:
+            return FetchErrorRecord.from_exception(url, exc)
+
+    async def fetch_many(
+        self, urls: Iterable[str], *, concurrency: int | None = None
+    ) -> list[FetchResult | FetchErrorRecord]:
+        """Fetch all ``urls`` (in input order); failures come back as error records."""
+        url_list = list(urls)
+        limit = asyncio.Semaphore(concurrency or self.config.max_connections)
+
+        async def one(u: str) -> FetchResult | FetchErrorRecord:
+            async with limit:
+                return await self.fetch_or_record(u)
+
+        return list(await asyncio.gather(*(one(u) for u in url_list)))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        cfg = self.config
+        base = min(cfg.backoff_max, cfg.backoff_base * (2 ** (attempt - 1)))
+        delay = base * (0.5 + random.random() / 2)  # jitter: spread retries of many clients
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, cfg.retry_after_max))
+        return delay
+
+    def _host(self, url: str) -> _Host:
+        key = host_of(url)
+        state = self._hosts.get(key)
+        if state is None:
+            state = _Host(asyncio.Semaphore(self.config.per_host_concurrency), asyncio.Lock(),
+                          delay=self.config.per_host_delay)  # fmt: skip
+            self._hosts[key] = state
+        return state
+
+    async def _wait_turn(self, state: _Host) -> None:
+        async with state.lock:
+            now = time.monotonic()
+            wait = state.next_start - now
+            state.next_start = max(now, state.next_start) + state.delay
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _fetch_robots(self, url: str) -> tuple[int, bytes]:
+        self.stats.robots_fetches += 1
+        raw = await self._chain(url, max_redirects=5, max_bytes=self.config.robots_max_bytes,
+                                robots=False, conditional=False, page=False, truncate=True)  # fmt: skip
+        return raw.status, raw.body
+
+    async def _check_hop(self, url: str, *, robots: bool) -> None:
+        if len(url) > self.config.max_url_length:
+            raise BlockedURL(f"URL longer than {self.config.max_url_length} characters", url=url)
+        await check_url(url, allow_private=self.config.allow_private)
+        if robots:
+            verdict = await self._robots.check(url)
+            if not verdict.allowed:
+                if verdict.reason.startswith("unreachable"):
+                    raise RobotsUnreachable(f"robots.txt {verdict.reason}; crawling disallowed", url=url)
+                raise RobotsDisallowed("disallowed by robots.txt", url=url)
+            if verdict.crawl_delay is not None:
+                state = self._host(url)
+                state.delay = max(self.config.per_host_delay, verdict.crawl_delay)
+
+    async def _chain(
+        self,
+        url: str,
+        *,
+        max_redirects: int,
+        max_bytes: int,
+        robots: bool,
+        conditional: bool,
+        page: bool,
+        allow_gzip_file: bool = False,
+        truncate: bool = False,
+    ) -> _Raw:
+        """Follow redirects by hand from ``url``; return the final exchange."""
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
+        current = url
+        redirects: list[str] = []
+        seen = {normalize_url(url, strip_tracking=False)}
+        cached = self.cache.get(url) if conditional else None
+        while True:
+            await self._check_hop(current, robots=robots)
+            state = self._host(current)
+            async with state.semaphore:
+                await self._wait_turn(state)
+                try:
+                    async with asyncio.timeout(self.config.total_timeout):
+                        raw = await self._exchange(current, max_bytes=max_bytes, cached=cached, page=page,
+                                                   allow_gzip_file=allow_gzip_file, truncate=truncate)  # fmt: skip
+                except TimeoutError:
+                    exc = FetchTimeout(f"no complete response within {self.config.total_timeout}s (deadline)",
+                                       url=current)  # fmt: skip
+                    exc.retryable = False  # a dripping server will drip again
+                    raise exc from None
+            if isinstance(raw, str):  # a redirect target
+                target = raw
+                key = normalize_url(target, strip_tracking=False)
+                if key in seen:
+                    raise TooManyRedirects(f"redirect loop back to {target}", url=url)
+                if len(redirects) >= max_redirects:
+                    raise TooManyRedirects(f"more than {max_redirects} redirects", url=url)
+                seen.add(key)
+                redirects.append(target)
+                current = target
+                cached = None
+                continue
+            raw.redirects = redirects
+            if raw.status == 304 and cached is not None:
+                self.stats.not_modified += 1
+                raw.body = cached.body
+                raw.from_cache = True
+                raw.status = 200
+                raw.final_url = cached.final_url
+                merged = dict(cached.headers)
+                merged.update(
+                    {k: v for k, v in raw.headers.items() if k in ("etag", "last-modified", "date")}
+                )
+                if cached.content_type and "content-type" not in merged:
+                    merged["content-type"] = cached.content_type
+                raw.headers = merged
+            elif page and 200 <= raw.status < 300 and conditional:
+                self.cache.put(url, etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
+                               body=raw.body, content_type=raw.headers.get("content-type", ""),
+                               final_url=raw.final_url, headers=raw.headers)  # fmt: skip
+            return raw
+
+    async def _exchange(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        cached: CacheEntry | None,
+        page: bool,
+        allow_gzip_file: bool,
+        truncate: bool,
+    ) -> _Raw | str:
+        """One request/response. Returns the redirect target (str) or the response."""
+        assert self._client is not None
+        headers: dict[str, str] = {}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        self.stats.requests += 1
+        try:
+            async with self._client.stream("GET", url, headers=headers) as resp:
+                status = resp.status_code
+                resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                if status in _REDIRECT_STATUSES and resp.headers.get("location"):
+                    # The body of a 3xx is never read; closing the stream discards it.
+                    try:
+                        return urljoin(url, resp.headers["location"].strip())
+                    except ValueError as exc:
+                        raise BlockedURL(f"malformed redirect target: {exc}", url=url) from None
+                if status == 304 and cached is not None:
+                    return _Raw(url, 304, resp_headers, b"", [])
+                if page and not 200 <= status < 300:
+                    err = HTTPStatusError(
+                        f"HTTP {status} {resp.reason_phrase}".strip(), url=url, status=status
+                    )
+                    err.retry_after = parse_retry_after(resp.headers.get("retry-after"))  # type: ignore[attr-defined]
+                    raise err
+                media = _media_type(resp.headers.get("content-type"))
+                if page:
+                    self._check_type(url, media, allow_gzip_file)
+                if not truncate:
+                    declared = resp.headers.get("content-length", "")
+                    codings = _content_codings(resp.headers.get("content-encoding"))
+                    if declared.isdigit() and not codings and int(declared) > max_bytes:
+                        raise ResponseTooLarge(
+                            f"Content-Length {declared} exceeds {max_bytes} bytes", url=url
+                        )
+                body = await self._read_body(resp, url, max_bytes, truncate=truncate)
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise ConnectError(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise BlockedURL(str(exc), url=url) from None
+        except httpx.HTTPError as exc:
+            raise ConnectError(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
+        self.stats.bytes += len(body)
+        return _Raw(str(url), status, resp_headers, body, [])
+
+    @staticmethod
+    def _check_type(url: str, media: str, allow_gzip_file: bool) -> None:
+        if allow_gzip_file and media in _GZIP_TYPES:
+            return
+        if media.startswith(_BINARY_PREFIXES) or media in _BINARY_TYPES:
+            raise UnsupportedContent(f"content type {media!r} is not a page or feed", url=url)
+
+    async def _read_body(self, resp: httpx.Response, url: str, max_bytes: int, *, truncate: bool) -> bytes:
+        codings = _content_codings(resp.headers.get("content-encoding"))
+        if len(codings) > self.config.max_encodings:
+            raise DecodingError(f"{len(codings)} chained content-encodings (max {self.config.max_encodings})",
+                                url=url)  # fmt: skip
+        try:
+            decoders = [_Decoder(c, max_bytes) for c in reversed(codings)]
+        except DecodingError as exc:
+            exc.url = url
+            raise
+        out = bytearray()
+        raw_total = 0
+        try:
+            async for chunk in resp.aiter_raw():
+                raw_total += len(chunk)
+                if raw_total > max_bytes and not truncate:
+                    raise ResponseTooLarge(f"body exceeds {max_bytes} bytes", url=url)
+                for dec in decoders:
+                    chunk = dec.feed(chunk)
+                out += chunk
+                if len(out) > max_bytes or raw_total > max_bytes:
+                    if truncate:
+                        return bytes(out[:max_bytes])
+                    raise ResponseTooLarge(f"body exceeds {max_bytes} bytes", url=url)
+            for i, dec in enumerate(decoders):
+                data = dec.flush()
+                for nxt in decoders[i + 1 :]:
+                    data = nxt.feed(data)
+                out += data
+        except ResponseTooLarge as exc:
+            if truncate:
+                return bytes(out[:max_bytes])
+            exc.url = url
+            raise
+        except DecodingError as exc:
+            exc.url = url
+            raise
+        if len(out) > max_bytes:
+            if truncate:
+                return bytes(out[:max_bytes])
+            raise ResponseTooLarge(f"body exceeds {max_bytes} bytes", url=url)
+        return bytes(out)
+
+    def _result(
+        self, url: str, raw: _Raw, attempts: int, elapsed: float, allow_gzip_file: bool
+    ) -> FetchResult:
+        content_type = raw.headers.get("content-type", "")
+        media = _media_type(content_type)
+        body = raw.body
+        gzip_file = allow_gzip_file and body[:2] == b"\x1f\x8b"
+        if not gzip_file:
+            binary = looks_binary(body)
+            if binary:
+                raise UnsupportedContent(f"body looks like {binary}, not a page or feed", url=url,
+                                         attempts=attempts)  # fmt: skip
+        text: str | None = None
+        encoding: str | None = None
+        is_text = media in _TEXT_TYPES or media.startswith("text/html")
+        if (
+            not gzip_file
+            and is_text
+            and (not _looks_like_xml(body) or media in ("text/html", "application/xhtml+xml"))
+        ):
+            decoded = decode_bytes(body, content_type=content_type or None)
+            text, encoding = decoded.text, decoded.encoding
+        return FetchResult(
+            url=url,
+            final_url=raw.final_url,
+            status=raw.status,
+            headers=MappingProxyType(dict(raw.headers)),
+            body=body,
+            text=text,
+            content_type=media,
+            encoding=encoding,
+            redirects=tuple(raw.redirects),
+            attempts=attempts,
+            from_cache=raw.from_cache,
+            elapsed=elapsed,
+        )
+
+
+def _looks_like_xml(body: bytes) -> bool:
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith((b"<?xml", b"<rss", b"<feed", b"<urlset", b"<sitemapindex"))
+
+
+def http_date(ts: float | None = None) -> str:
+    """An RFC 9110 date (for tests and the demo server's Last-Modified)."""
+    return email.utils.formatdate(ts if ts is not None else time.time(), usegmt=True)

@@ -1,0 +1,154 @@
+"""Input records: one JSONL line (or dict, or Article) to a clean :class:`Article` with an id.
+
+Every way a record can be unusable has a short machine-readable ``reason`` that ends up in the
+errors file: ``bad-encoding``, ``bad-json``, ``not-an-object``, ``missing-id``, ``bad-id``,
+``missing-body``, ``bad-body``, ``extract-failed`` (or the extractor's own tag), ``empty-text``
+(or the extractor's ``Article.reason``, e.g. ``no-main-text``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._exceptions import ExtractError, InputError
+from ._models import Article, parse_datetime
+
+__all__ = ["Record", "RecordError", "parse_line", "record_from_mapping", "to_article"]
+
+logger = logging.getLogger("newsdedup")
+
+
+class RecordError(InputError):
+    """An input record cannot be used; ``reason`` is the tag written to the errors file."""
+
+    def __init__(self, message: str, *, reason: str, line: int | None = None, id: str | None = None) -> None:
+        super().__init__(message, line=line, id=id)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """One raw input item, before extraction."""
+
+    id: str
+    html: str | None = None
+    text: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published: datetime | None = None
+    site: str | None = None
+    line: int | None = None
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def record_from_mapping(data: Mapping[str, Any], *, line: int | None = None) -> Record:
+    """Validate a decoded JSON object (or a caller's dict) into a :class:`Record`."""
+    if "id" not in data or data["id"] is None:
+        raise RecordError("record has no id", reason="missing-id", line=line)
+    rid = data["id"]
+    if not isinstance(rid, str) or not rid.strip():
+        raise RecordError(f"id must be a non-empty string, got {rid!r:.60}", reason="bad-id", line=line)
+    html, text = data.get("html"), data.get("text")
+    if html is None and text is None:
+        raise RecordError("record has neither html nor text", reason="missing-body", line=line, id=rid)
+    for name, value in (("html", html), ("text", text)):
+        if value is not None and not isinstance(value, str):
+            raise RecordError(f"{name} must be a string", reason="bad-body", line=line, id=rid)
+    published = data.get("published")
+    parsed = parse_datetime(published)
+    if published not in (None, "") and parsed is None:
+        logger.info("record %s: unparseable published %r ignored", rid, published)
+    return Record(
+        id=rid,
+        html=html,
+        text=text,
+        url=_opt_str(data, "url"),
+        title=_opt_str(data, "title"),
+        published=parsed,
+        site=_opt_str(data, "site"),
+        line=line,
+    )
+
+
+def parse_line(raw: bytes | str, *, line: int | None = None) -> Record:
+    """Parse one JSONL line; raise :class:`RecordError` with a reason when it is unusable."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"line is not UTF-8: {exc}", reason="bad-encoding", line=line) from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RecordError(f"invalid JSON: {exc}", reason="bad-json", line=line) from None
+    if not isinstance(data, dict):
+        raise RecordError("line is not a JSON object", reason="not-an-object", line=line)
+    return record_from_mapping(data, line=line)
+
+
+def _site_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    return host.lower().removeprefix("www.") if host else None
+
+
+def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
+    """Turn any accepted item into a clean Article with ``id`` set (raises :class:`RecordError`).
+
+    HTML goes through :func:`newsdedup.extract`, plain text through :func:`newsdedup.clean_text`;
+    the record's own ``title``, ``published`` and ``site`` win over what the page says, because
+    they come from the caller's feed metadata. A failing extractor never propagates: the item
+    is reported as ``extract-failed``.
+    """
+    if isinstance(item, Article):
+        if not item.id:
+            raise RecordError("article has no id", reason="missing-id")
+        if not item.text.strip():
+            raise RecordError("article has no text", reason=item.reason or "empty-text", id=item.id)
+        return item
+    record = item if isinstance(item, Record) else record_from_mapping(item)
+    from ._extract import extract  # imported here: the extractor is heavy and optional for callers
+    from ._text import clean_text
+
+    try:
+        if record.html is not None:
+            article = extract(record.html, url=record.url)
+        else:
+            assert record.text is not None
+            article = clean_text(record.text, record.url, id=record.id, title=record.title, site=record.site)
+    except ExtractError as exc:
+        raise RecordError(str(exc), reason=exc.reason, line=record.line, id=record.id) from exc
+    except Exception as exc:  # a third-party parser bug must not stop the run
+        logger.warning("record %s: extraction failed", record.id, exc_info=True)
+        raise RecordError(
+            f"extraction failed: {type(exc).__name__}: {exc}",
+            reason="extract-failed",
+            line=record.line,
+            id=record.id,
+        ) from exc
+    if not article.text.strip():
+        raise RecordError(
+            "no text after extraction", reason=article.reason or "empty-text", line=record.line, id=record.id
+        )
+    return dataclasses.replace(
+        article,
+        id=record.id,
+        url=record.url or article.url,
+        site=record.site or article.site or _site_of(record.url),
+        title=record.title or article.title,
+        published=record.published or article.published,
+    )

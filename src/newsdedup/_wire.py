@@ -1,0 +1,317 @@
+"""Wire-agency detection: which news agency a syndicated copy came from, and its attribution cut.
+
+A Reuters story republished by fifty sites should collapse into one item labelled "Reuters", and
+the attribution lines ("LONDON (Reuters) -", "© 2024 Thomson/Reuters. All rights reserved.",
+"Reporting by ...; Editing by ...") differ from copy to copy, so they must leave the text before
+hashing. Only *attribution* counts as evidence: a story that says "according to Reuters" or
+"The Associated Press reported" is not a wire copy, and a lone "AP" line under a photo is a
+picture credit (cut, but not evidence).
+
+Signals, strongest first: copyright line, MENAFN source marker, dateline, credit line
+("Reporting by ...; Editing by ..."), agency byline ("By Jane Doe | Reuters"), author field
+(an author that *is* an agency), metadata hint (structured attribution only). The strongest
+signal found names the wire; ties go to the earliest one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ._models import Removal
+
+__all__ = ["WIRES", "WireResult", "canonical_wire", "detect_wire"]
+
+# Canonical name -> spellings seen in attribution (matched case-insensitively, whole words).
+WIRES: dict[str, tuple[str, ...]] = {
+    "Reuters": ("Thomson Reuters", "Thomson/Reuters", "Thomson-Reuters", "Reuters"),
+    "AP": ("The Associated Press", "Associated Press", "AP"),
+    "AFP": ("Agence France-Presse", "Agence France Presse", "AFP"),
+    "Bloomberg": ("Bloomberg News", "Bloomberg L.P.", "Bloomberg LP", "Bloomberg"),
+    "dpa": ("Deutsche Presse-Agentur", "dpa"),
+    "UPI": ("United Press International", "UPI"),
+    "ANI": ("Asian News International", "ANI"),
+    "PTI": ("Press Trust of India", "PTI"),
+    "IANS": ("Indo-Asian News Service", "IANS"),
+    "Xinhua": ("Xinhua News Agency", "Xinhua"),
+    "Kyodo": ("Kyodo News", "Kyodo"),
+    "EFE": ("Agencia EFE", "EFE"),
+    "ANSA": ("ANSA",),
+    "Yonhap": ("Yonhap News Agency", "Yonhap"),
+    "TASS": ("ITAR-TASS", "TASS"),
+    "CNA": ("Central News Agency", "CNA"),
+}
+
+_ALIAS: dict[str, str] = {
+    alias.casefold(): name for name, aliases in WIRES.items() for alias in (*aliases, name)
+}
+# Longest first so "Thomson Reuters" wins over "Reuters" inside one alternation.
+_AGENCY = "|".join(
+    re.escape(a) for a in sorted({a for al in WIRES.values() for a in al}, key=len, reverse=True)
+)
+
+_RANK = {
+    "copyright": 0,
+    "marker": 1,
+    "dateline": 2,
+    "credit": 3,
+    "byline": 4,
+    "author": 5,
+    "hint": 6,
+}
+
+
+def canonical_wire(name: str) -> str | None:
+    """Canonical agency name for a spelling ("Thomson Reuters" -> "Reuters"), or None."""
+    key = re.sub(r"\s+", " ", name.strip().strip(".").strip()).casefold()
+    key = key.removeprefix("by ").strip()
+    return _ALIAS.get(key)
+
+
+# "© 2024 Thomson/Reuters. All rights reserved.", "Copyright 2024 The Associated Press. All ...",
+# "(c) Copyright Thomson Reuters 2024", "© Agence France-Presse".
+_COPYRIGHT = re.compile(
+    r"^(?:(?:©|\(c\)|copyright)\s*)+(?:\(?\d{4}(?:\s*[-–]\s*\d{4})?\)?\s*)?"
+    rf"(?P<agency>{_AGENCY})\b[^\n]{{0,240}}$",
+    re.IGNORECASE,
+)
+# "(MENAFN- Reuters)": MENAFN names its source; only a wire agency makes the copy a wire copy.
+_MARKER = re.compile(r"\(MENAFN\s*[-–]\s*(?P<source>[^)\n]{1,80})\)")
+# "LONDON (Reuters) -", "WASHINGTON (AP) —", "New Delhi, Oct 17 (IANS)", "(Bloomberg) --",
+# "BEIJING, Oct. 17 (Xinhua) --", "New Delhi [India], October 17 (ANI):", "Madrid, 17 Oct (EFE).-".
+# Place words are capitalised (or numbers, or short particles as in "Rio de Janeiro"): a sentence
+# such as "Officials told the Associated Press (AP) that ..." is not a dateline.
+_PLACE_WORD = r"(?:[A-Z\[][\w.'’\]-]*|\d{1,4}[\w.]*|de|da|do|del|la|le|al|el|of|upon|am|an|sur)"
+_DATELINE = re.compile(
+    rf"^(?P<prefix>(?:[A-Z][\w.'’-]*(?:[ ,/]+{_PLACE_WORD}){{0,7}}\s*)?"
+    rf"\((?P<agency>{_AGENCY})\)\s*(?P<sep>\.?-+|[-–—:]+|\.-)?\s*)(?=\S)",
+)
+_DATELINE_TASS = re.compile(r"^(?P<prefix>[A-Z][\w .'-]{1,40}, [\w .]{3,25}/(?P<agency>TASS)/\.?\s*)(?=\S)")
+_DATELINE_ANSA = re.compile(
+    r"^(?P<prefix>\((?P<agency>ANSA)\)\s*[-–—]\s*(?:[A-Z][A-Z .'-]{1,30},?\s*[A-Z]{3}\s*\d{1,2}\s*[-–—]\s*)?)(?=\S)"
+)
+# "(Reporting by Jane Doe in Kyiv; Editing by John Roe)", "Writing by ...; Editing by ...".
+_CREDIT_REUTERS = re.compile(
+    r"^\(?\s*(?:additional\s+)?(?:reporting|writing|compiled|reported)\s+by\b[^\n]{0,400}?"
+    r"\b(?:editing|edited)\s+by\b[^\n]{0,200}$",
+    re.IGNORECASE,
+)
+_CREDIT_TRUST = re.compile(r"^Our Standards:\s*The Thomson Reuters Trust Principles\.?$", re.IGNORECASE)
+# "Associated Press writer Jane Doe in Kyiv contributed to this report." names contributors: cut, no
+# wire (a local story with some agency reporting is not an agency copy).
+_CONTRIB = re.compile(
+    rf"^(?:The\s+)?(?:{_AGENCY})(?:\s+(?:writers?|reporters?|correspondents?|staff))?[^\n]{{0,200}}?"
+    r"\bcontributed(?:\s+to\s+this\s+(?:report|story|article))?\.?$",
+    re.IGNORECASE,
+)
+# "By Jane Doe | Reuters", "By Jane Doe, Reuters", "By Reuters Staff", "By The Associated Press".
+_BYLINE = re.compile(
+    rf"^By\s+(?:[^\n|]{{1,80}}?\s*(?:\||,|\(|-|–|—|\bof\b)\s*)?(?:the\s+)?(?P<agency>{_AGENCY})"
+    r"(?:\s+(?:staff|news|reporters?))?\)?\.?$",
+    re.IGNORECASE,
+)
+# A lone agency name (optionally with a photographer) under a picture: a picture credit.
+_PHOTO_CREDIT = re.compile(
+    rf"^(?:(?:{_AGENCY})(?:\s+Photos?|\s+Images)?(?:\s*/\s*[\w .'’-]{{1,60}})*|(?:{_AGENCY})\s+via\s+Getty\s+Images)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WireResult:
+    """The agency (or None), the blocks without attribution, and what was cut."""
+
+    wire: str | None
+    blocks: list[str]
+    removed: list[Removal] = field(default_factory=list)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _from_alias(text: str) -> str | None:
+    return canonical_wire(text)
+
+
+def detect_wire(
+    blocks: Sequence[str],
+    *,
+    title: str = "",
+    authors: Sequence[str] = (),
+    hints: Sequence[str] = (),
+    evidence: Sequence[str] = (),
+    dateline_window: int = 3,
+) -> WireResult:
+    """Find the wire agency of a page and cut its attribution lines.
+
+    ``blocks`` are the body paragraphs (or lines) in order. ``evidence`` are texts already cut by
+    other rules (a publisher footer rule may have removed the copyright line): they are scanned for
+    the strong signals only and never changed. ``title`` is accepted for symmetry with the other
+    cleaners; headlines carry no attribution and are not used as evidence.
+    """
+    del title
+    found: list[tuple[int, int, str]] = []  # (rank, order, wire)
+    kept: list[str] = []
+    removed: list[Removal] = []
+    order = 0
+
+    def note(kind: str, wire: str | None) -> None:
+        nonlocal order
+        if wire is not None:
+            found.append((_RANK[kind], order, wire))
+        order += 1
+
+    dateline_done = False
+    for raw in blocks:
+        block = raw.strip()
+        if not block:
+            continue
+        match = _COPYRIGHT.match(block)
+        if match and len(block) <= 400:
+            note("copyright", _from_alias(match.group("agency")))
+            removed.append(Removal(rule="wire:copyright", text=_short(block)))
+            continue
+        if _CREDIT_REUTERS.match(block) and len(block) <= 500:
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:credit", text=_short(block)))
+            continue
+        if _CREDIT_TRUST.match(block):
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:credit", text=_short(block)))
+            continue
+        if _CONTRIB.match(block) and len(block) <= 300:
+            removed.append(Removal(rule="wire:contributors", text=_short(block)))
+            continue
+        match = _BYLINE.match(block)
+        if match and len(block) <= 120:
+            note("byline", _from_alias(match.group("agency")))
+            removed.append(Removal(rule="wire:byline", text=_short(block)))
+            continue
+        if _PHOTO_CREDIT.match(block) and len(block) <= 80:
+            # A picture credit such as "AP" or "Reuters/Jane Doe": not an attribution of the text.
+            removed.append(Removal(rule="wire:photo-credit", text=_short(block)))
+            continue
+        marker = _MARKER.search(block)
+        if marker and marker.start() <= 3:
+            wire = canonical_wire(marker.group("source"))
+            note("marker", wire)
+            rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
+            removed.append(Removal(rule="wire:marker", text=_short(marker.group(0))))
+            if not rest:
+                continue
+            block = rest
+        if not dateline_done and len(kept) < dateline_window:
+            cut = _cut_dateline(block)
+            if cut is not None:
+                dateline_done = True
+                prefix, wire, rest = cut
+                note("dateline", wire)
+                removed.append(Removal(rule="wire:dateline", text=_short(prefix)))
+                if rest:
+                    kept.append(rest)
+                continue
+        kept.append(block)
+        if len(block) > 200:
+            # Datelines open the story: once real prose has passed, stop looking for one.
+            dateline_done = True
+
+    for text in evidence:
+        text = text.strip()
+        match = _COPYRIGHT.match(text)
+        if match and len(text) <= 400:
+            note("copyright", _from_alias(match.group("agency")))
+            continue
+        marker = _MARKER.search(text)
+        if marker:
+            note("marker", canonical_wire(marker.group("source")))
+            continue
+        if _CREDIT_REUTERS.match(text) or _CREDIT_TRUST.match(text):
+            note("credit", "Reuters")
+            continue
+        match = _BYLINE.match(text)
+        if match and len(text) <= 120:
+            note("byline", _from_alias(match.group("agency")))
+
+    for author in authors:
+        note("author", _author_wire(author))
+    for hint in hints:
+        note("hint", _hint_wire(hint))
+
+    wire = min(found)[2] if found else None
+    return WireResult(wire=wire, blocks=kept, removed=removed)
+
+
+def _cut_dateline(block: str) -> tuple[str, str, str] | None:
+    """Split "LONDON (Reuters) - Text" into (prefix, wire, "Text"), or None."""
+    for pattern in (_DATELINE_ANSA, _DATELINE_TASS, _DATELINE):
+        match = pattern.match(block)
+        if not match:
+            continue
+        prefix = match.group("prefix")
+        if len(prefix) > 90:
+            continue
+        groups = match.groupdict()
+        place = prefix[: prefix.find("(")] if "(" in prefix else ""
+        if (
+            "sep" in groups
+            and not groups["sep"]
+            and place.strip()
+            and not re.search(r"\d", place)
+            and not place.isupper()
+        ):
+            # "New Delhi, Oct 17 (IANS) Text" carries a date; without a dash and without a date,
+            # "Some Capitalised Words (AP) text" is more likely a sentence than a dateline.
+            continue
+        wire = canonical_wire(match.group("agency"))
+        if wire is None:
+            continue
+        rest = block[match.end() :].lstrip(" -–—:")
+        return prefix.strip(), wire, rest
+    return None
+
+
+_AUTHOR_PAREN = re.compile(rf"\((?P<agency>{_AGENCY})\)\s*$")
+
+
+def _author_wire(author: str) -> str | None:
+    """An author field that *is* an agency ("Reuters", "By AP", "Jane Doe (AP)") names the wire."""
+    text = author.strip()
+    wire = canonical_wire(text)
+    if wire:
+        return wire
+    match = _AUTHOR_PAREN.search(text) or _BYLINE.match(
+        text if text.lower().startswith("by ") else "By " + text
+    )
+    if match:
+        return canonical_wire(match.group("agency"))
+    return None
+
+
+def _hint_wire(hint: str) -> str | None:
+    """A metadata string that *attributes* the text to an agency.
+
+    Only structured attribution counts (a copyright notice, a dateline, an agency byline, a MENAFN
+    marker, a ``source=`` value): a bare "AP" or "Reuters" in page metadata is as likely to be a
+    picture credit as a source, so it is not evidence on its own.
+    """
+    text = hint.strip()
+    if len(text) > 400:
+        return None
+    key, sep, value = text.partition("=")
+    if sep and "source" in key.lower() and len(key) < 40:
+        return canonical_wire(value)
+    match = _COPYRIGHT.match(text)
+    if match:
+        return canonical_wire(match.group("agency"))
+    marker = _MARKER.search(text)
+    if marker:
+        return canonical_wire(marker.group("source"))
+    cut = _cut_dateline(text + " .")
+    if cut is not None:
+        return cut[1]
+    match = _BYLINE.match(text)
+    if match and len(text) <= 120:
+        return canonical_wire(match.group("agency"))
+    return None

@@ -1,0 +1,350 @@
+"""The rule engine: loading and validating rule files, matching entries, and what each rule kind cuts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsdedup import RuleError, RuleSet
+from newsdedup._boilerplate import (
+    PublisherRule,
+    clean_blocks,
+    dom_selectors,
+    parse_date_line,
+)
+
+P1 = (
+    "The regional council approved a new flood defence plan on Monday after a decade of delays, "
+    "committing 40 million euros to raise dykes along the river's lower course."
+)
+P2 = (
+    "Residents of the low-lying districts have been told to expect construction to start in the "
+    "spring, with the first section due to be finished before the autumn storms."
+)
+P3 = "The plan still needs approval from the national water authority, which is expected in May."
+
+EXAMPLE_TOML = r"""
+version = 1
+
+[[publisher]]
+name = "dailyexample"
+hosts = ["dailyexample.com", "*.dailyexample.com"]
+signatures = ['(?m)^© Daily Example Media$']
+lead_markers = ['^EXCLUSIVE:\s*']
+trailing_markers = ['^More from Daily Example$']
+line_patterns = [{ pattern = '^Daily Example newsroom$', label = "footer" }]
+inline_patterns = [{ pattern = '\s*\[DX-\d+\]', label = "tracking" }]
+selectors = [".dx-promo"]
+"""
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def test_default_rules_load_once_and_have_the_required_entries() -> None:
+    rules = RuleSet.default()
+    assert rules is RuleSet.default()
+    assert {"newsmax", "menafn", "unn", "generic"} <= set(rules.names)
+    assert rules["generic"].always
+    assert not rules["newsmax"].always
+
+
+def test_from_toml_and_from_file(tmp_path: Path) -> None:
+    rules = RuleSet.from_toml(EXAMPLE_TOML)
+    entry = rules["dailyexample"]
+    assert entry.hosts == ("dailyexample.com", "*.dailyexample.com")
+    assert entry.line_patterns[0].label == "footer"
+    path = tmp_path / "rules.toml"
+    path.write_text(EXAMPLE_TOML, encoding="utf-8")
+    assert RuleSet.from_file(path).names == ("dailyexample",)
+
+
+def test_extend_adds_and_replaces_without_touching_the_default() -> None:
+    default = RuleSet.default()
+    mine = RuleSet.from_toml(EXAMPLE_TOML)
+    merged = default.extend(mine)
+    assert merged.names[-1] == "dailyexample"
+    assert "dailyexample" not in default
+    replacement = PublisherRule.from_dict({"name": "newsmax", "hosts": ["newsmax.example"]})
+    replaced = merged.extend(replacement)
+    assert replaced.names.index("newsmax") == default.names.index("newsmax")
+    assert replaced["newsmax"].hosts == ("newsmax.example",)
+    assert default["newsmax"].hosts != ("newsmax.example",)
+    assert (default | mine).names == merged.names
+
+
+def test_user_entry_works_end_to_end() -> None:
+    rules = RuleSet.default().extend(RuleSet.from_toml(EXAMPLE_TOML))
+    blocks = [
+        f"EXCLUSIVE: {P1}",
+        f"{P2} [DX-2231]",
+        "Daily Example newsroom",
+        P3,
+        "More from Daily Example",
+        "Teaser one",
+    ]
+    result = clean_blocks(blocks, url="https://www.dailyexample.com/news/1", rules=rules)
+    assert result.blocks == [P1, P2, P3]
+    assert [r.rule for r in result.removed] == [
+        "dailyexample:trailing",
+        "dailyexample:trailing",
+        "dailyexample:lead",
+        "dailyexample:tracking",
+        "dailyexample:footer",
+    ]
+    assert dom_selectors("https://dailyexample.com/a", "<p></p>", rules=rules)[0] == ".dx-promo"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[publisher]]\nname = "bad"\nline_patterns = ["(unclosed"]', "'bad'"),
+        ('[[publisher]]\nname = "typo"\nline_pattern = ["x"]', "unknown key(s) line_pattern"),
+        ('[[publisher]]\nhosts = ["a.com"]', "without a 'name'"),
+        ('[[publisher]]\nname = "sel"\nselectors = ["div[[["]', "bad CSS selector"),
+        ('[[publisher]]\nname = "empty"\nline_patterns = [".*"]', "matches the empty string"),
+        ('[[publisher]]\nname = "host"\nhosts = ["https://a.com/"]', "bare host name"),
+        ('[[publisher]]\nname = "lbl"\nline_patterns = [{ pattern = "x", label = "two words" }]', "label"),
+        (
+            '[[publisher]]\nname = "k"\nline_patterns = [{ pattern = "x", colour = "red" }]',
+            "unknown key(s) colour",
+        ),
+        ('[[publisher]]\nname = "t"\nhosts = "a.com"', "must be a list"),
+        ('[[publisher]]\nname = "d"\n[[publisher]]\nname = "d"', "appears twice"),
+        ("version = 2", "unsupported rule file version"),
+        ("publishers = []", "unknown top-level key"),
+        ("this is = not toml =", "not valid TOML"),
+    ],
+)
+def test_rule_errors_name_the_problem(toml: str, message: str) -> None:
+    with pytest.raises(RuleError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        RuleSet.from_toml(toml)
+
+
+def test_bad_regex_error_names_entry_and_key() -> None:
+    with pytest.raises(RuleError) as info:
+        RuleSet.from_toml('[[publisher]]\nname = "broken"\ntrailing_markers = ["[a-"]')
+    assert "'broken'" in str(info.value)
+    assert "trailing_markers" in str(info.value)
+
+
+def test_missing_rule_file_is_a_rule_error(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match="cannot read rule file"):
+        RuleSet.from_file(tmp_path / "nope.toml")
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+def test_match_by_host_including_www_and_subdomains() -> None:
+    rules = RuleSet.default()
+    for url in ("https://www.newsmax.com/a", "https://newsmax.com/a", "http://m.newsmax.com/a"):
+        assert [e.name for e in rules.match(url)] == ["newsmax", "generic"]
+    assert [e.name for e in rules.match("https://notnewsmax.com/a", "")] == ["generic"]
+
+
+def test_match_by_signature_without_url() -> None:
+    rules = RuleSet.default()
+    assert [e.name for e in rules.match(None, "(MENAFN- Jordan Times) AMMAN — text")] == ["menafn", "generic"]
+    assert [e.name for e in rules.match(None, "A story that mentions Newsmax once.")] == ["generic"]
+
+
+def test_signature_used_when_host_is_unknown_but_not_when_another_entry_claims_it() -> None:
+    rules = RuleSet.default()
+    text = "(MENAFN- AFP) Text of a republished item."
+    assert "menafn" in [e.name for e in rules.match("https://aggregator.example/x", text)]
+    assert "menafn" not in [e.name for e in rules.match("https://www.newsmax.com/x", text)]
+
+
+def test_dom_selectors_by_host_and_by_signature_in_html() -> None:
+    html = "<html><body><p>Story</p><div>Newsmax Media, Inc.</div></body></html>"
+    by_host = dom_selectors("https://www.newsmax.com/x", "<p>x</p>")
+    assert "#artPgHotLnksDiv" in by_host
+    assert "#artPgHotLnksDiv" in dom_selectors(None, html)
+    assert "#artPgHotLnksDiv" not in dom_selectors(None, "<p>Plain page</p>")
+    # Entities and tags do not hide a signature.
+    assert "#artPgHotLnksDiv" in dom_selectors(None, "<p>Sign up for Newsmax&rsquo;s Daily Newsletter</p>")
+
+
+# --- rule kinds and guards -------------------------------------------------------------------
+
+
+def test_trailing_cut_and_guard_against_mid_story_related_box() -> None:
+    tail = clean_blocks([P1, P2, "Trending Stories", "Some teaser headline", "Another one"])
+    assert tail.blocks == [P1, P2]
+    # A "More stories" box in the middle: the rest of the story is longer than what came before,
+    # so only the heading goes.
+    mid = clean_blocks([P1, "More Stories", P2, P3, P1 + " Again.", P2 + " Again."])
+    assert mid.blocks == [P1, P2, P3, P1 + " Again.", P2 + " Again."]
+    assert [r.rule for r in mid.removed] == ["generic:related"]
+
+
+def test_generic_rules_do_not_eat_story_sentences() -> None:
+    story = [
+        "A local business group bought an advertisement in Sunday's newspaper urging approval.",
+        "Advertisement revenue fell 12 percent in the quarter, the company said in its report on Tuesday.",
+        "Readers can sign up for the newsletter, the mayor said, but few have done so since it launched in 2019 and the city has never promoted it.",
+        "Click-through rates on the council's website have doubled since the redesign, officials said on Monday.",
+        "Share prices of the company rose 4 percent after the announcement.",
+        "Follow-up inspections found no further damage, the agency said.",
+        "Copyright law experts said the ruling could affect publishers across Europe for years.",
+        "In this case, the court found that the contract had been breached by both parties.",
+        "Related talks between the two countries are expected to resume next week in Geneva.",
+        P1,
+    ]
+    result = clean_blocks(story)
+    assert result.blocks == story
+    assert result.removed == []
+
+
+def test_inline_tracking_code_cut_inside_a_paragraph() -> None:
+    result = clean_blocks(
+        [P1, "New Audi A8L sales rose 21.6 percent.MENAFN0201202000450000ID1099497208"],
+        url="https://menafn.com/1/x",
+    )
+    assert result.blocks[-1] == "New Audi A8L sales rose 21.6 percent."
+    assert result.removed[-1].rule == "menafn:tracking"
+
+
+def test_lead_marker_cuts_only_the_prefix_of_the_first_block() -> None:
+    result = clean_blocks([f"(MENAFN) {P1}", P2], url="https://menafn.com/1/x")
+    assert result.blocks == [P1, P2]
+    result = clean_blocks([f"(MENAFN){P1}", P2])  # glued, no URL: found by signature
+    assert result.blocks == [P1, P2]
+    assert result.removed[0].text == "(MENAFN)"
+
+
+def test_multi_block_lead_marker_weather_widget() -> None:
+    result = clean_blocks(["-3 °C", "Oslo", "Monday, February 3, 2025", P1, P2])
+    assert result.blocks == [P1, P2]
+    assert result.published is None  # the widget's date is today's date, not the story's
+    assert {r.rule for r in result.removed} == {"generic:weather"}
+
+
+def test_title_repeat_date_line_and_alt_line_under_the_title() -> None:
+    title = "Council approves flood plan"
+    result = clean_blocks(
+        [title, "Thursday, 17 October 2024 05:13 PM EDT", "Flood barrier at dusk", P1, P2], title=title
+    )
+    assert result.blocks == [P1, P2]
+    assert result.published == datetime(2024, 10, 17, 17, 13, tzinfo=timezone(timedelta(hours=-4)))
+    assert [r.rule for r in result.removed] == ["generic:title", "generic:date", "generic:alt"]
+
+
+def test_short_first_line_without_title_is_kept() -> None:
+    # The alt-line rule only fires right under a known title.
+    assert clean_blocks(["Flood barrier at dusk", P1]).blocks == ["Flood barrier at dusk", P1]
+
+
+def test_teaser_repeating_the_story_is_cut() -> None:
+    teaser = P1[:90] + " ..."
+    result = clean_blocks([P1, P2, teaser])
+    assert result.blocks == [P1, P2]
+    assert result.removed[0].rule == "generic:teaser"
+
+
+def test_teaser_spanning_two_paragraphs_is_cut() -> None:
+    teaser = P1 + " " + P2[:40] + " ..."
+    result = clean_blocks([P1, P2, P3, teaser])
+    assert result.blocks == [P1, P2, P3]
+
+
+def test_removal_text_is_shortened() -> None:
+    long_footer = (
+        "Legal Disclaimer: MENAFN provides the information “as is” without warranty of any kind. "
+        + "x " * 200
+    )
+    result = clean_blocks([P1, P2, long_footer.strip()], url="https://menafn.com/1/x")
+    assert result.blocks == [P1, P2]
+    assert len(result.removed[0].text) <= 200
+
+
+def test_empty_and_whitespace_blocks() -> None:
+    assert clean_blocks([]).blocks == []
+    assert clean_blocks(["", "  ", "\u00a0"]).blocks == []
+
+
+def test_custom_rules_replace_generic() -> None:
+    # A RuleSet without a generic entry applies only what it holds.
+    rules = RuleSet.from_toml(EXAMPLE_TOML)
+    result = clean_blocks([P1, "Advertisement", P2], rules=rules)
+    assert result.blocks == [P1, "Advertisement", P2]
+
+
+# --- date lines ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "Thursday, 17 October 2024 05:13 PM EDT",
+            datetime(2024, 10, 17, 17, 13, tzinfo=timezone(timedelta(hours=-4))),
+        ),
+        ("Sunday, January 12, 2025", datetime(2025, 1, 12)),
+        ("Updated: March 4, 2024 at 6:15 p.m.", datetime(2024, 3, 4, 18, 15)),
+        ("Published 2024-10-17 09:30 GMT", datetime(2024, 10, 17, 9, 30, tzinfo=UTC)),
+        ("Oct. 17, 2024 12:05 AM CEST", datetime(2024, 10, 17, 0, 5, tzinfo=timezone(timedelta(hours=2)))),
+        ("1/2/2020 8:38:52 AM", datetime(2020, 1, 2, 8, 38, 52)),
+        ("Monday, 13 May 2024 10:00 AST", datetime(2024, 5, 13, 10, 0)),  # ambiguous zone: naive
+        (
+            "17 Oct 2024 14:00 +05:30",
+            datetime(2024, 10, 17, 14, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        ),
+    ],
+)
+def test_parse_date_line(line: str, expected: datetime) -> None:
+    assert parse_date_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2024-13-17",
+        "On October 17, Zelenskyy said",
+        "March 2024 was warm",
+        "Thursday",
+        "17 Octember 2024",
+        "13:00 PM",
+    ],
+)
+def test_parse_date_line_rejects(line: str) -> None:
+    assert parse_date_line(line) is None
+
+
+# --- robustness ------------------------------------------------------------------------------
+
+_LINES = st.sampled_from(
+    [
+        P1,
+        P2,
+        "Advertisement",
+        "Source link",
+        "Trending Stories",
+        "(MENAFN- Reuters)",
+        "LONDON (Reuters) -",
+        "© 2024 Thomson/Reuters. All rights reserved.",
+        "Thursday, 17 October 2024 05:13 PM EDT",
+        "5.8 C",
+        "Amsterdam",
+        "AP",
+        "Tags: a | b",
+        "MENAFN0201202000450000ID1099497208",
+        "...",
+        "",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(blocks=st.lists(st.one_of(_LINES, st.text(max_size=120)), max_size=25), title=st.text(max_size=40))
+def test_clean_blocks_never_raises_and_never_adds_text(blocks: list[str], title: str) -> None:
+    result = clean_blocks(blocks, title=title, url=None)
+    kept = sum(len(b) for b in result.blocks)
+    assert kept <= sum(len(b) for b in blocks)
+    assert all(b and b == b.strip() for b in result.blocks)
+    assert all(len(r.text) <= 200 for r in result.removed)

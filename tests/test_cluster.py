@@ -1,0 +1,120 @@
+"""Clustering on the verified-pair graph and the canonical choice."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import numpy as np
+
+from newsdedup._cluster import MemberInfo, choose_canonical, components, is_wire_own_site, partition
+
+
+def _graph(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for a, b in pairs:
+        edges.setdefault(a, set()).add(b)
+        edges.setdefault(b, set()).add(a)
+    return edges
+
+
+def _prio(node: str) -> tuple[object, ...]:
+    return (node,)
+
+
+def test_components_cover_every_node_once() -> None:
+    edges = _graph([("a", "b"), ("b", "c"), ("x", "y")])
+    comps = components(["a", "b", "c", "x", "y", "z"], edges)
+    assert comps == [["a", "b", "c"], ["x", "y"], ["z"]]
+
+
+def test_clique_is_one_cluster_and_singletons_stay() -> None:
+    edges = _graph([("a", "b"), ("b", "c"), ("a", "c")])
+    assert partition(["a", "b", "c", "d"], edges, _prio) == [["a", "b", "c"], ["d"]]
+
+
+def test_a_chain_does_not_become_one_cluster() -> None:
+    """Two tight groups joined by one bridge edge stay two clusters."""
+    group1 = [("a1", "a2"), ("a1", "a3"), ("a1", "a4"), ("a2", "a3"), ("a2", "a4"), ("a3", "a4")]
+    group2 = [("c1", "c2"), ("c1", "c3"), ("c1", "c4"), ("c2", "c3"), ("c2", "c4"), ("c3", "c4")]
+    edges = _graph([*group1, *group2, ("a4", "c1")])
+    nodes = sorted(edges)
+    clusters = partition(nodes, edges, _prio)
+    assert sorted(map(tuple, clusters)) == [("a1", "a2", "a3", "a4"), ("c1", "c2", "c3", "c4")]
+
+
+def test_long_path_is_split() -> None:
+    nodes = [f"n{i}" for i in range(8)]
+    edges = _graph(list(zip(nodes, nodes[1:], strict=False)))
+    clusters = partition(nodes, edges, _prio)
+    assert max(len(c) for c in clusters) <= 3
+    assert sorted(n for c in clusters for n in c) == sorted(nodes)  # nothing lost, nothing capped
+
+
+def test_partition_is_independent_of_iteration_order() -> None:
+    rng = random.Random(5)
+    pairs = [(f"n{rng.randrange(30)}", f"n{rng.randrange(30)}") for _ in range(45)]
+    pairs = [(a, b) for a, b in pairs if a != b]
+    nodes = [f"n{i}" for i in range(30)]
+    expected = partition(nodes, _graph(pairs), _prio)
+    for _ in range(5):
+        rng.shuffle(nodes)
+        rng.shuffle(pairs)
+        assert partition(nodes, _graph(pairs), _prio) == expected
+
+
+def _member(mid: str, shingles: range | list[int], **kw: object) -> MemberInfo:
+    arr = np.array(sorted(set(shingles)), dtype=np.uint64)
+    return MemberInfo(id=mid, shingles=arr, text_len=len(arr) * 6, **kw)  # type: ignore[arg-type]
+
+
+def test_wire_own_copy_wins() -> None:
+    members = [
+        _member("copy", range(0, 120), wire="Reuters", site="newsmax.com"),
+        _member("wire", range(0, 100), wire="Reuters", url="https://www.reuters.com/world/x"),
+    ]
+    assert choose_canonical(members) == ("wire", "wire-own-copy")
+
+
+def test_truncated_copy_is_never_canonical() -> None:
+    members = [
+        _member("a-trunc", range(0, 40), published=datetime(2024, 1, 1, tzinfo=UTC)),
+        _member("b-full", range(0, 120), published=datetime(2024, 1, 2, tzinfo=UTC)),
+    ]
+    assert choose_canonical(members) == ("b-full", "not-truncated")
+
+
+def test_copy_with_leftover_junk_loses_to_the_clean_one() -> None:
+    story = list(range(0, 100))
+    members = [
+        _member("a-junky", [*story, *range(1000, 1030)]),  # 30 shingles nobody else has
+        _member("b-clean", story),
+        _member("c-clean", [*story[:95], *range(2000, 2003)]),
+    ]
+    assert choose_canonical(members) == ("b-clean", "most-complete-text")
+
+
+def test_ties_fall_back_to_earliest_then_smallest_id() -> None:
+    t1, t2 = datetime(2024, 5, 1, 9, tzinfo=UTC), datetime(2024, 5, 1, 10, tzinfo=UTC)
+    members = [_member("b", range(50), published=t1), _member("a", range(50), published=t2)]
+    assert choose_canonical(members) == ("b", "earliest-published")
+    members = [_member("b", range(50)), _member("a", range(50))]
+    assert choose_canonical(members) == ("a", "smallest-id")
+    assert choose_canonical(members[:1]) == ("b", "only-member")
+
+
+def test_naive_and_aware_times_compare() -> None:
+    members = [
+        _member("a", range(50), published=datetime(2024, 5, 1, 12)),
+        _member("b", range(50), published=datetime(2024, 5, 1, 11, tzinfo=UTC)),
+    ]
+    assert choose_canonical(members)[0] == "b"
+
+
+def test_wire_own_site() -> None:
+    assert is_wire_own_site("Reuters", "reuters.com", None)
+    assert is_wire_own_site("Reuters", None, "https://www.reuters.com/markets/abc")
+    assert is_wire_own_site("Associated Press", None, "https://apnews.com/article/x")
+    assert not is_wire_own_site("Reuters", "newsmax.com", "https://www.newsmax.com/x")
+    assert not is_wire_own_site("Reuters", "notreuters.com", None)
+    assert not is_wire_own_site(None, "reuters.com", None)

@@ -1,0 +1,252 @@
+"""The crawl end to end against a real local site full of faults: it always completes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from servers import LocalServer, Response, article_html, gzip_bomb
+
+from newsdedup._cli import main
+from newsdedup._crawl import CrawlConfig, crawl, crawl_async
+from newsdedup._demo.site import load_stories
+from newsdedup._exceptions import ConfigError
+from newsdedup._fetch import FetchConfig, Fetcher
+
+STORIES = {s["slug"]: s for s in load_stories()["wire"]}
+BANK = STORIES["central-bank-holds-rates"]
+FIRE = STORIES["wildfire-forces-evacuations"]
+
+
+def cfg(**kw: Any) -> FetchConfig:
+    base: dict[str, Any] = dict(
+        allow_private=True, per_host_delay=0.0, per_host_concurrency=8, backoff_base=0.01, backoff_max=0.02,
+        total_timeout=1.5, read_timeout=1.0, max_attempts=2, max_body_bytes=1_000_000,
+    )  # fmt: skip
+    base.update(kw)
+    return FetchConfig(**base)
+
+
+def story_page(story: dict[str, Any], *, site: str, title: str | None = None, keep: int | None = None) -> str:
+    paragraphs = story["paragraphs"][:keep] if keep else story["paragraphs"]
+    return article_html(title or story["title"], paragraphs, site=site)
+
+
+@functools.cache
+def bomb_body() -> bytes:
+    return gzip_bomb(50)
+
+
+def build_site(srv: LocalServer) -> None:
+    """A small news site with every fault of the brief behind one feed, one sitemap and a homepage."""
+    srv.route("/robots.txt", Response(body="User-agent: *\nDisallow: /members/\n", content_type="text/plain"))
+    srv.page("/business/2026/11/20/bank-holds-rates", story_page(BANK, site="Courier"))
+    srv.page("/wire/2026/11/20/bank-decision-copy", story_page(BANK, site="Ledger", title="Bank keeps rates", keep=5))
+    srv.page("/world/2026/11/20/fire-evacuations", story_page(FIRE, site="Courier"))
+    srv.route("/old/fire-story", Response(301, "", headers={"Location": "/world/2026/11/20/fire-evacuations-mirror"}))
+    srv.page("/world/2026/11/20/fire-evacuations-mirror", story_page(FIRE, site="Mirror", keep=6))
+    latin = article_html(
+        "Le conseil municipal adopte le budget",
+        ["Le conseil municipal a adopté mardi soir le budget de l'année prochaine, après un débat de près de quatre heures sur la rénovation des écoles et le prix des cantines.",
+         "La majorité a défendu une hausse modérée des dépenses d'entretien, tandis que l'opposition a réclamé davantage de crédits pour les pistes cyclables du quartier de la gare."],
+        site="Gazette",
+    ).replace('charset="utf-8"', 'charset="iso-8859-1"')  # fmt: skip
+    srv.route("/local/2026/11/19/budget-adopte", Response(body=latin.encode("latin-1"), content_type="text/html; charset=ISO-8859-1"))
+    srv.page("/members/2026/11/20/secret-story", story_page(BANK, site="Members"))
+    srv.route("/broken/2026/11/20/server-error", Response(500, "oops"))
+    srv.route("/broken/2026/11/20/reset", Response(reset=True))
+    srv.route("/broken/2026/11/20/drip", Response(body="<p>" + "x" * 200 + "</p>", drip=0.05))
+    srv.route("/broken/2026/11/20/bomb", Response(body=bomb_body(), headers={"Content-Encoding": "gzip"}))
+    srv.route("/broken/2026/11/20/loop", Response(302, "", headers={"Location": "/broken/2026/11/20/loop2"}))
+    srv.route("/broken/2026/11/20/loop2", Response(302, "", headers={"Location": "/broken/2026/11/20/loop"}))
+    srv.route("/broken/2026/11/20/photo", Response(body=b"\xff\xd8\xff\xe0" + b"\x00" * 500, content_type="image/jpeg"))
+    srv.route("/broken/2026/11/20/empty", Response(body=b""))
+    links = [
+        "/business/2026/11/20/bank-holds-rates?utm_source=rss",
+        "/business/2026/11/20/bank-holds-rates#comments",  # same article, other spelling
+        "/wire/2026/11/20/bank-decision-copy",
+        "/old/fire-story",
+        "/local/2026/11/19/budget-adopte",
+        "/members/2026/11/20/secret-story",
+        "/broken/2026/11/20/server-error",
+        "/broken/2026/11/20/reset",
+        "/broken/2026/11/20/drip",
+        "/broken/2026/11/20/bomb",
+        "/broken/2026/11/20/loop",
+        "/broken/2026/11/20/photo",
+        "/broken/2026/11/20/empty",
+        "http://169.254.169.254/latest/meta-data/iam",
+    ]
+    items = "".join(f"<item><title>t{i}</title><link>{srv.base if h.startswith('/') else ''}{h.replace('&', '&amp;')}</link></item>"
+                    for i, h in enumerate(links))  # fmt: skip
+    srv.route("/rss.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>',
+                                   content_type="application/rss+xml"))  # fmt: skip
+    srv.route("/sitemap_index.xml", Response(
+        body=f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>{srv.base}/sm/news.xml.gz</loc></sitemap></sitemapindex>',
+        content_type="application/xml"))  # fmt: skip
+    urlset = (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{srv.base}/world/2026/11/20/fire-evacuations</loc></url>'
+              f"<url><loc>{srv.base}/wire/2026/11/20/bank-decision-copy</loc></url></urlset>")  # fmt: skip
+    srv.route("/sm/news.xml.gz", Response(body=gzip.compress(urlset.encode()), content_type="application/x-gzip"))
+    srv.page("/", '<html><head><title>Home</title><link rel="alternate" type="application/rss+xml" href="/rss.xml"></head>'
+                  '<body><a href="/world/2026/11/20/fire-evacuations">Fire</a></body></html>')  # fmt: skip
+    srv.route("/bad-feed.xml", Response(body=b'<?xml version="1.0"?><rss><channel><item><link>', content_type="application/rss+xml"))
+    bomb_feed = (Path(__file__).parent / "fixtures" / "feeds" / "entity_bomb.xml").read_bytes()
+    srv.route("/bomb-feed.xml", Response(body=bomb_feed, content_type="application/rss+xml"))
+
+
+@pytest.fixture
+def site():
+    with LocalServer() as srv:
+        build_site(srv)
+        yield srv
+
+
+def errors_by_url(result: Any, base: str) -> dict[str, str]:
+    return {e.url.removeprefix(base): e.error for e in result.errors}
+
+
+def test_crawl_from_homepage_records_every_fault(site: LocalServer) -> None:
+    result = crawl([site.url("/")], fetch_config=cfg())
+    errs = errors_by_url(result, site.base)
+    assert errs["/members/2026/11/20/secret-story"] == "robots-disallowed"
+    assert errs["/broken/2026/11/20/server-error"] == "http-status"
+    assert errs["/broken/2026/11/20/reset"] == "connect-error"
+    assert errs["/broken/2026/11/20/drip"] == "timeout"
+    assert errs["/broken/2026/11/20/bomb"] == "too-large"
+    assert errs["/broken/2026/11/20/loop"] == "too-many-redirects"
+    assert errs["/broken/2026/11/20/photo"] == "unsupported-content"
+    assert errs["/broken/2026/11/20/empty"] == "extract-failed"
+    assert errs["http://169.254.169.254/latest/meta-data/iam"] == "blocked-url"
+    assert site.hits["/members/2026/11/20/secret-story"] == 0
+    assert site.hits["/business/2026/11/20/bank-holds-rates"] == 1  # two spellings, one fetch
+    for err in result.errors:
+        assert set(err.to_dict()) == {"url", "error", "detail", "attempts"}
+
+    ids = {a.id.removeprefix(site.base) for a in result.articles if a.id}
+    assert ids == {
+        "/business/2026/11/20/bank-holds-rates",
+        "/wire/2026/11/20/bank-decision-copy",
+        "/world/2026/11/20/fire-evacuations-mirror",  # id is the final URL after the redirect
+        "/local/2026/11/19/budget-adopte",
+    }
+    french = next(a for a in result.articles if "budget" in (a.id or ""))
+    assert "adopté" in french.text and "débat" in french.text
+
+    bank = next(c for c in result.clusters if any("bank" in m for m in c.member_ids))
+    assert sorted(m.removeprefix(site.base) for m in bank.member_ids) == [
+        "/business/2026/11/20/bank-holds-rates",
+        "/wire/2026/11/20/bank-decision-copy",
+    ]
+    assert len(result.clusters) == 3
+    assert result.stats.feeds == 1 and result.stats.homepages == 1
+
+
+def test_crawl_sitemap_index_with_gzip_child(site: LocalServer) -> None:
+    result = crawl([site.url("/sitemap_index.xml")], fetch_config=cfg())
+    assert result.stats.sitemaps == 2
+    assert {a.id for a in result.articles} == {
+        site.url("/world/2026/11/20/fire-evacuations"),
+        site.url("/wire/2026/11/20/bank-decision-copy"),
+    }
+    assert result.errors == ()
+
+
+def test_sitemap_depth_limit(site: LocalServer) -> None:
+    result = crawl([site.url("/sitemap_index.xml")], fetch_config=cfg(), config=CrawlConfig(max_sitemap_depth=0))
+    assert result.articles == ()
+    assert [e.error for e in result.errors] == ["sitemap-depth"]
+
+
+def test_bad_feeds_and_seeds_are_records(site: LocalServer) -> None:
+    seeds = [site.url("/bad-feed.xml"), site.url("/bomb-feed.xml"), "ftp://example.com/feed", site.url("/nope")]
+    result = crawl(seeds, fetch_config=cfg())
+    assert sorted(e.error for e in result.errors) == ["blocked-url", "feed-error", "feed-error", "http-status"]
+    assert result.clusters == ()
+
+
+def test_private_seed_refused_without_allow_private(site: LocalServer) -> None:
+    result = crawl([site.url("/")], fetch_config=cfg(allow_private=False))
+    assert [(e.url, e.error) for e in result.errors] == [(site.url("/"), "blocked-url")]
+    assert sum(site.hits.values()) == 0
+
+
+def test_max_pages_bounds_the_crawl(site: LocalServer) -> None:
+    result = crawl([site.url("/rss.xml")], fetch_config=cfg(), config=CrawlConfig(max_pages=3))
+    assert result.stats.pages + sum(1 for e in result.errors) <= 3
+    assert result.stats.skipped_max_pages > 0
+
+
+def test_article_seed_is_extracted_directly(site: LocalServer) -> None:
+    result = crawl([site.url("/world/2026/11/20/fire-evacuations")], fetch_config=cfg())
+    assert [a.id for a in result.articles] == [site.url("/world/2026/11/20/fire-evacuations")]
+    assert result.articles[0].title == FIRE["title"]
+
+
+def test_recrawl_uses_conditional_get() -> None:
+    def page(req: Any) -> Response:
+        if req.headers.get("if-none-match") == '"bank-v1"':
+            return Response(304, b"", content_type=None)
+        return Response(body=story_page(BANK, site="Courier"), headers={"ETag": '"bank-v1"'})
+
+    with LocalServer() as srv:
+        srv.route("/business/2026/11/20/bank", page)
+        srv.route("/feed.xml", Response(
+            body=f'<rss version="2.0"><channel><title>c</title><item><link>{srv.base}/business/2026/11/20/bank</link></item></channel></rss>',
+            content_type="application/rss+xml"))  # fmt: skip
+
+        async def twice() -> tuple[Any, Any]:
+            async with Fetcher(cfg()) as fetcher:
+                first = await crawl_async([srv.url("/feed.xml")], fetcher=fetcher)
+                second = await crawl_async([srv.url("/feed.xml")], fetcher=fetcher)
+                return first, second
+
+        first, second = asyncio.run(twice())
+    assert first.stats.from_cache == 0 and second.stats.from_cache == 1
+    assert [c.to_dict()["member_ids"] for c in first.clusters] == [c.to_dict()["member_ids"] for c in second.clusters]
+    assert second.articles[0].text == first.articles[0].text
+
+
+def test_crawl_config_validation() -> None:
+    with pytest.raises(ConfigError, match="max_pages"):
+        CrawlConfig(max_pages=0)
+    with pytest.raises(ConfigError, match="max_sitemap_depth"):
+        CrawlConfig(max_sitemap_depth=-1)
+
+
+def test_cli_crawl_end_to_end(site: LocalServer, tmp_path: Path) -> None:
+    out, errs = tmp_path / "clusters.jsonl", tmp_path / "errors.jsonl"
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["crawl", site.url("/"), "-o", str(out), "--errors", str(errs), "--allow-private", "--delay", "0",
+         "--timeout", "1.5", "--concurrency", "8", "--per-host", "8", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    clusters = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(clusters) == 3
+    for c in clusters:
+        assert {"cluster_id", "canonical_id", "member_ids", "title", "text", "url", "sources"} <= set(c)
+        assert all(m.startswith(site.base) for m in c["member_ids"])
+    errors = [json.loads(line) for line in errs.read_text().splitlines()]
+    assert {e["error"] for e in errors} >= {"robots-disallowed", "timeout", "too-large", "blocked-url"}
+    assert all(set(e) == {"url", "error", "detail", "attempts"} for e in errors)
+
+
+def test_cli_crawl_refuses_loopback_by_default(site: LocalServer, tmp_path: Path) -> None:
+    errs = tmp_path / "errors.jsonl"
+    result = CliRunner().invoke(main, ["crawl", site.url("/"), "--errors", str(errs), "--no-progress"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(errs.read_text())["error"] == "blocked-url"
+
+
+def test_cli_crawl_bad_option() -> None:
+    result = CliRunner().invoke(main, ["crawl", "https://example.com/", "--concurrency", "0"])
+    assert result.exit_code == 2
+    assert "concurrency" in result.output

@@ -1,0 +1,207 @@
+"""Feeds, sitemaps and homepage discovery, from bytes only; hostile XML never expands."""
+
+from __future__ import annotations
+
+import gzip
+import resource
+import time
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsdedup._exceptions import FeedError
+from newsdedup._feeds import (
+    discover_article_links,
+    discover_feeds,
+    gunzip_bounded,
+    looks_like_article,
+    parse_feed,
+    parse_sitemap,
+    sniff_kind,
+    strip_doctype,
+)
+
+FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+
+
+def data(name: str) -> bytes:
+    return (FEEDS / name).read_bytes()
+
+
+def test_rss() -> None:
+    entries = parse_feed(data("rss.xml"), base_url="https://www.riversidecourier.example/rss/top.xml")
+    assert [e.url for e in entries] == [
+        "https://www.riversidecourier.example/business/2026/11/20/central-bank-holds-rates?utm_source=rss&utm_medium=feed",
+        "https://www.riversidecourier.example/local/2026/11/19/flood-barriers-tested",
+    ]  # the item without a link and the file:// link are dropped; the relative link is resolved
+    assert entries[0].title == "Central bank holds rates, signals patience on cuts"
+    assert entries[0].published == datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    assert entries[1].published == datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
+    assert entries[0].guid == "courier-88213"
+
+
+def test_atom_picks_alternate_link() -> None:
+    entries = parse_feed(data("atom.xml"), base_url="https://harborledger.example/atom.xml")
+    assert [e.url for e in entries] == [
+        "https://harborledger.example/news/port-strike-ends-after-three-days.html",
+        "https://harborledger.example/news/ferry-timetable-changes-december.html",
+    ]
+    assert entries[1].published == datetime(2026, 11, 19, 6, 0, tzinfo=UTC)
+
+
+def test_json_feed() -> None:
+    entries = parse_feed(data("feed.json"), base_url="https://valleypost.example/feed.json")
+    assert [e.url for e in entries] == [
+        "https://valleypost.example/world/quake-relief-convoy-reaches-mountain-towns",
+        "https://valleypost.example/local/school-board-approves-budget",
+        "https://valleypost.example/world/id-only-item",
+    ]
+    assert entries[0].published == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    with pytest.raises(FeedError):
+        parse_feed(b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}')
+    with pytest.raises(FeedError):
+        parse_feed(b'{"version": "https://jsonfeed.org/version/1.1", "items": [', content_type="application/feed+json")
+
+
+def test_max_entries() -> None:
+    items = "".join(f"<item><link>https://e.example/a/story-number-{i}</link></item>" for i in range(50))
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(parse_feed(feed, max_entries=7)) == 7
+
+
+def test_malformed_feed_is_feed_error() -> None:
+    with pytest.raises(FeedError, match="malformed"):
+        parse_feed(data("malformed.xml"))
+    with pytest.raises(FeedError):
+        parse_feed(b"<html><body>Not a feed</body></html>")
+    with pytest.raises(FeedError):
+        parse_feed(b"")
+
+
+def test_entity_bomb_refused_fast() -> None:
+    start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FeedError, match="entit"):
+        parse_feed(data("entity_bomb.xml"))
+    with pytest.raises(FeedError, match="entit"):
+        parse_sitemap(data("entity_bomb.xml"))
+    assert time.monotonic() - start < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_xxe_refused() -> None:
+    with pytest.raises(FeedError):
+        parse_sitemap(data("xxe.xml"))
+    with pytest.raises(FeedError):
+        parse_feed(data("xxe.xml"))
+
+
+def test_plain_doctype_is_stripped() -> None:
+    cleaned = strip_doctype(data("rss.xml"))
+    assert b"<!DOCTYPE" not in cleaned and b"<rss" in cleaned
+    assert strip_doctype(b"<a/>") == b"<a/>"
+    with pytest.raises(FeedError):
+        strip_doctype(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">')
+
+
+def test_parsers_refuse_paths_and_urls() -> None:
+    with pytest.raises(TypeError):
+        parse_feed("/etc/passwd")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        parse_sitemap("https://example.com/sitemap.xml")  # type: ignore[arg-type]
+
+
+def test_sitemap_index() -> None:
+    sm = parse_sitemap(data("sitemap_index.xml"))
+    assert sm.is_index
+    assert sm.sitemaps == (
+        "https://www.metrotimes.example/sitemaps/news.xml.gz",
+        "https://www.metrotimes.example/sitemaps/pages-2026-11.xml",
+    )
+    assert sm.urls == ()
+
+
+def test_gzip_news_sitemap() -> None:
+    sm = parse_sitemap(data("news_sitemap.xml.gz"))
+    assert not sm.is_index
+    assert [u.url for u in sm.urls] == [
+        "https://www.metrotimes.example/world/2026/11/20/wildfire-forces-evacuations",
+        "https://www.metrotimes.example/sport/2026/11/20/derby-ends-level",
+    ]
+    first = sm.urls[0]
+    assert first.title == "Wildfire forces evacuations in hill country"
+    assert first.published == datetime(2026, 11, 20, 12, 55, tzinfo=UTC)
+    assert first.lastmod == datetime(2026, 11, 20, 13, 10, tzinfo=UTC)
+    assert parse_sitemap(data("news_sitemap.xml")) == sm
+
+
+def test_gzip_bomb_sitemap_bounded() -> None:
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = b"".join(comp.compress(b" " * 1_048_576) for _ in range(200)) + comp.flush()
+    with pytest.raises(FeedError, match="expands"):
+        parse_sitemap(bomb, max_bytes=5_000_000)
+    with pytest.raises(FeedError):
+        gunzip_bounded(b"\x1f\x8b\x08garbage")
+    assert gunzip_bounded(gzip.compress(b"hello")) == b"hello"
+
+
+def test_truncated_sitemap_keeps_what_it_has() -> None:
+    body = data("news_sitemap.xml")
+    cut = body[: body.index(b"derby")]
+    sm = parse_sitemap(cut)
+    assert [u.url for u in sm.urls] == ["https://www.metrotimes.example/world/2026/11/20/wildfire-forces-evacuations"]
+    with pytest.raises(FeedError):
+        parse_sitemap(b"<urlset><url><loc>")
+
+
+def test_text_sitemap_and_caps() -> None:
+    text = b"https://e.example/a-b-c\nhttps://e.example/d-e-f\nnot a url\n"
+    assert [u.url for u in parse_sitemap(text).urls] == ["https://e.example/a-b-c", "https://e.example/d-e-f"]
+    many = "".join(f"<url><loc>https://e.example/{i}</loc></url>" for i in range(100))
+    sm = parse_sitemap(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{many}</urlset>'.encode(), max_entries=10)
+    assert len(sm.urls) == 10
+
+
+def test_autodiscovery() -> None:
+    html = data("homepage.html")
+    assert discover_feeds(html, "https://www.riversidecourier.example/") == [
+        "https://www.riversidecourier.example/rss/top.xml",
+        "https://www.riversidecourier.example/atom/business.xml",
+    ]
+    assert discover_feeds("<html><head><title>x</title></head></html>", "https://e.example/") == []
+
+
+def test_article_links_from_homepage() -> None:
+    links = discover_article_links(data("homepage.html"), "https://www.riversidecourier.example/")
+    assert links == [
+        "https://www.riversidecourier.example/business/2026/11/20/central-bank-holds-rates",
+        "https://www.riversidecourier.example/local/2026/11/19/flood-barriers-tested",
+        "https://www.riversidecourier.example/world/wildfire-forces-evacuations-in-hill-country",
+        "https://www.riversidecourier.example/story/4471923",
+    ]
+    many = "".join(f'<a href="/news/2026/11/{i % 28 + 1}/story-{i}">s</a>' for i in range(500))
+    assert len(discover_article_links(many, "https://e.example/", max_links=25)) == 25
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/world/2026/11/20/x", True), ("/news/big-storm-hits-coast", True), ("/story/4471923", True),
+     ("/news/a.html", True), ("/", False), ("/world/", False), ("/tag/elections/", False),
+     ("/about-us", False), ("/author/jane-doe-smith", False), ("/files/annual-report-2026.pdf", False)],
+)  # fmt: skip
+def test_looks_like_article(path: str, expected: bool) -> None:
+    assert looks_like_article(path) is expected
+
+
+def test_sniff_kind() -> None:
+    assert sniff_kind("text/html", data("rss.xml")) == "feed"
+    assert sniff_kind(None, data("atom.xml")) == "feed"
+    assert sniff_kind("application/json", data("feed.json")) == "jsonfeed"
+    assert sniff_kind("text/xml", data("sitemap_index.xml")) == "sitemapindex"
+    assert sniff_kind("application/octet-stream", data("news_sitemap.xml.gz")) == "sitemap"
+    assert sniff_kind("text/html", data("homepage.html")) == "html"
+    assert sniff_kind("application/json", b'{"a": 1}') == "unknown"
+    assert sniff_kind("text/plain", b"https://e.example/a\nhttps://e.example/b") == "sitemap"
+    assert sniff_kind(None, b'<?xml version="1.0"?>\n<!-- c -->\n<rdf:RDF xmlns:rdf="x"></rdf:RDF>') == "feed"

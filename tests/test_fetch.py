@@ -1,0 +1,437 @@
+"""The fetcher against real local servers: every fault ends as a typed error or a correct result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import brotli
+import pytest
+
+from newsdedup._exceptions import (
+    BlockedURL,
+    ConfigError,
+    ConnectError,
+    DecodingError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    RobotsUnreachable,
+    TooManyRedirects,
+    UnsupportedContent,
+)
+from newsdedup._fetch import (
+    DEFAULT_USER_AGENT,
+    FetchConfig,
+    Fetcher,
+    FetchErrorRecord,
+    MemoryFetchCache,
+    parse_retry_after,
+)
+from servers import LocalServer, Response, article_html, deflate_bytes, gzip_bomb, gzip_bytes
+
+T = TypeVar("T")
+
+PAGE = article_html(
+    "Harbour cranes return after storm",
+    [
+        "Port operators restarted the last of the container cranes on Tuesday after a storm that closed the harbour for two days.",
+        "Shipping lines said the backlog of vessels waiting offshore would clear by the weekend.",
+    ],
+)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def cfg(**kw: Any) -> FetchConfig:
+    base: dict[str, Any] = {
+        "allow_private": True,
+        "per_host_delay": 0.0,
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
+        "total_timeout": 3.0,
+        "read_timeout": 2.0,
+        "connect_timeout": 2.0,
+        "max_attempts": 3,
+    }
+    base.update(kw)
+    return FetchConfig(**base)
+
+
+async def fetch(url: str, config: FetchConfig | None = None, **kw: Any) -> Any:
+    async with Fetcher(config or cfg()) as f:
+        return await f.fetch(url, **kw)
+
+
+@pytest.fixture
+def srv():
+    with LocalServer() as server:
+        yield server
+
+
+def test_plain_page(srv: LocalServer) -> None:
+    srv.page("/a", PAGE)
+    result = run(fetch(srv.url("/a")))
+    assert result.status == 200
+    assert result.content_type == "text/html"
+    assert "Harbour cranes" in result.text
+    assert result.encoding == "utf-8"
+    assert result.final_url == srv.url("/a")
+    assert not result.from_cache
+    ua = [r.headers.get("user-agent") for r in srv.requests if r.path == "/a"]
+    assert ua == [DEFAULT_USER_AGENT]
+    assert "gzip" in srv.requests[-1].headers["accept-encoding"]
+    assert result.to_dict()["bytes"] == len(PAGE.encode())
+
+
+def test_robots_disallow(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(body="User-agent: *\nDisallow: /private/\n", content_type="text/plain"))
+    srv.page("/private/x", PAGE)
+    srv.page("/public/x", PAGE)
+
+    async def go() -> None:
+        async with Fetcher(cfg()) as f:
+            with pytest.raises(RobotsDisallowed):
+                await f.fetch(srv.url("/private/x"))
+            assert (await f.fetch(srv.url("/public/x"))).status == 200
+
+    run(go())
+    assert srv.hits["/private/x"] == 0
+    assert srv.hits["/robots.txt"] == 1  # cached per host
+
+
+def test_robots_5xx_means_disallow(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(503, "busy", content_type="text/plain"))
+    srv.page("/a", PAGE)
+    with pytest.raises(RobotsUnreachable):
+        run(fetch(srv.url("/a")))
+    assert srv.hits["/a"] == 0
+
+
+def test_robots_4xx_means_allow(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(403, "forbidden", content_type="text/plain"))
+    srv.page("/a", PAGE)
+    assert run(fetch(srv.url("/a"))).status == 200
+
+
+def test_robots_redirect_followed_and_agent_specific(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(301, "", headers={"Location": "/real-robots.txt"}))
+    srv.route(
+        "/real-robots.txt",
+        Response(body="User-agent: newsdedup\nDisallow: /news/\n\nUser-agent: *\nAllow: /\n", content_type="text/plain"),
+    )
+    srv.page("/news/a", PAGE)
+    with pytest.raises(RobotsDisallowed):
+        run(fetch(srv.url("/news/a")))
+
+
+def test_robots_can_be_turned_off(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(body="User-agent: *\nDisallow: /\n", content_type="text/plain"))
+    srv.page("/a", PAGE)
+    assert run(fetch(srv.url("/a"), cfg(obey_robots=False))).status == 200
+    assert srv.hits["/robots.txt"] == 0
+
+
+def test_crawl_delay_spaces_requests(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(body="User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain"))
+    for i in range(3):
+        srv.page(f"/p{i}", PAGE)
+
+    async def go() -> float:
+        async with Fetcher(cfg(per_host_concurrency=4)) as f:
+            start = time.monotonic()
+            await asyncio.gather(*(f.fetch(srv.url(f"/p{i}")) for i in range(3)))
+            return time.monotonic() - start
+
+    elapsed = run(go())
+    # robots.txt, then three pages 0.3 s apart: the last starts >= 0.6 s after the first.
+    assert elapsed >= 0.55
+
+
+def test_crawl_delay_is_capped(srv: LocalServer) -> None:
+    srv.route("/robots.txt", Response(body="User-agent: *\nCrawl-delay: 3600\n", content_type="text/plain"))
+    srv.page("/a", PAGE)
+    srv.page("/b", PAGE)
+
+    async def go() -> float:
+        async with Fetcher(cfg(max_crawl_delay=0.2)) as f:
+            start = time.monotonic()
+            await f.fetch(srv.url("/a"))
+            await f.fetch(srv.url("/b"))
+            return time.monotonic() - start
+
+    assert 0.15 <= run(go()) < 2
+
+
+def test_429_with_retry_after_seconds(srv: LocalServer) -> None:
+    calls: list[float] = []
+
+    def handler(_req: Any) -> Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return Response(429, "slow down", headers={"Retry-After": "1"})
+        return Response(body=PAGE)
+
+    srv.route("/a", handler)
+    result = run(fetch(srv.url("/a")))
+    assert result.status == 200
+    assert result.attempts == 2
+    assert calls[1] - calls[0] >= 0.9
+
+
+def test_retry_after_is_capped(srv: LocalServer) -> None:
+    calls: list[float] = []
+
+    def handler(_req: Any) -> Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return Response(503, "maintenance", headers={"Retry-After": "86400"})
+        return Response(body=PAGE)
+
+    srv.route("/a", handler)
+    assert run(fetch(srv.url("/a"), cfg(retry_after_max=0.1))).attempts == 2
+    assert calls[1] - calls[0] < 2
+
+
+def test_parse_retry_after_forms() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_500_then_success(srv: LocalServer) -> None:
+    state = {"n": 0}
+
+    def handler(_req: Any) -> Response:
+        state["n"] += 1
+        return Response(500, "oops") if state["n"] < 3 else Response(body=PAGE)
+
+    srv.route("/a", handler)
+    result = run(fetch(srv.url("/a")))
+    assert result.attempts == 3
+    assert "Harbour" in result.text
+
+
+def test_permanent_500_gives_up(srv: LocalServer) -> None:
+    srv.route("/a", Response(500, "oops"))
+    with pytest.raises(HTTPStatusError) as info:
+        run(fetch(srv.url("/a")))
+    assert info.value.status == 500
+    assert info.value.attempts == 3
+    assert srv.hits["/a"] == 3
+
+
+def test_404_not_retried(srv: LocalServer) -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        run(fetch(srv.url("/missing")))
+    assert info.value.status == 404
+    assert srv.hits["/missing"] == 1
+
+
+def test_connection_reset(srv: LocalServer) -> None:
+    srv.route("/a", Response(reset=True))
+    with pytest.raises(ConnectError) as info:
+        run(fetch(srv.url("/a"), cfg(max_attempts=2)))
+    assert info.value.attempts == 2
+
+
+def test_connection_refused() -> None:
+    with LocalServer() as s:
+        url = s.url("/a")  # the port is closed once the server stops
+    with pytest.raises(ConnectError):
+        run(fetch(url, cfg(max_attempts=1, obey_robots=False)))
+
+
+def test_drip_feed_hits_total_deadline(srv: LocalServer) -> None:
+    # One byte every 0.1 s never trips the 2 s read timeout, only the 1 s total deadline.
+    srv.route("/a", Response(body=PAGE, drip=0.1))
+    start = time.monotonic()
+    with pytest.raises(FetchTimeout) as info:
+        run(fetch(srv.url("/a"), cfg(total_timeout=1.0)))
+    assert time.monotonic() - start < 3
+    assert "deadline" in str(info.value)
+    assert info.value.attempts == 1  # a deadline is not retried
+
+
+def test_gzip_bomb_stopped_at_cap(srv: LocalServer) -> None:
+    bomb = gzip_bomb(300)  # ~300 KiB on the wire, 300 MiB expanded
+    assert len(bomb) < 1_000_000
+    srv.route("/bomb", Response(body=bomb, headers={"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLarge):
+            run(fetch(srv.url("/bomb"), cfg(max_body_bytes=2 * 1024 * 1024)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 1024 * 1024
+
+
+def test_double_gzip_and_deflate_and_brotli(srv: LocalServer) -> None:
+    data = PAGE.encode()
+    srv.route("/gz2", Response(body=gzip_bytes(gzip_bytes(data)), headers={"Content-Encoding": "gzip, gzip"}))
+    srv.route("/zlib", Response(body=deflate_bytes(data), headers={"Content-Encoding": "deflate"}))
+    srv.route("/rawdeflate", Response(body=deflate_bytes(data, raw=True), headers={"Content-Encoding": "deflate"}))
+    srv.route("/br", Response(body=brotli.compress(data), headers={"Content-Encoding": "br"}))
+    for path in ("/gz2", "/zlib", "/rawdeflate", "/br"):
+        assert run(fetch(srv.url(path))).body == data, path
+
+
+def test_too_many_encodings_and_unknown_encoding(srv: LocalServer) -> None:
+    data = PAGE.encode()
+    srv.route("/gz3", Response(body=gzip_bytes(gzip_bytes(gzip_bytes(data))), headers={"Content-Encoding": "gzip, gzip, gzip"}))
+    srv.route("/zstd", Response(body=data, headers={"Content-Encoding": "zstd"}))
+    srv.route("/broken", Response(body=b"\x1f\x8bnot really gzip at all", headers={"Content-Encoding": "gzip"}))
+    for path in ("/gz3", "/zstd", "/broken"):
+        with pytest.raises(DecodingError):
+            run(fetch(srv.url(path)))
+
+
+def test_brotli_bomb_stopped_at_cap(srv: LocalServer) -> None:
+    bomb = brotli.compress(b"\x00" * (16 * 1024 * 1024), quality=1)
+    srv.route("/brbomb", Response(body=bomb, headers={"Content-Encoding": "br"}))
+    with pytest.raises(ResponseTooLarge):
+        run(fetch(srv.url("/brbomb"), cfg(max_body_bytes=1024 * 1024)))
+
+
+def test_plain_body_over_cap(srv: LocalServer) -> None:
+    srv.route("/big", Response(body=b"<p>" + b"a" * 300_000 + b"</p>"))
+    srv.route("/chunked", Response(chunks=iter([b"<p>" + b"b" * 50_000] * 10)))
+    for path in ("/big", "/chunked"):
+        with pytest.raises(ResponseTooLarge):
+            run(fetch(srv.url(path), cfg(max_body_bytes=100_000)))
+
+
+def test_redirects_followed_and_loop_detected(srv: LocalServer) -> None:
+    srv.route("/old", Response(301, "moved", headers={"Location": "/mid"}))
+    srv.route("/mid", Response(302, "x" * 100, headers={"Location": "/new"}))
+    srv.page("/new", PAGE)
+    result = run(fetch(srv.url("/old")))
+    assert result.final_url == srv.url("/new")
+    assert result.redirects == (srv.url("/mid"), srv.url("/new"))
+
+    srv.route("/loop1", Response(302, "", headers={"Location": "/loop2"}))
+    srv.route("/loop2", Response(302, "", headers={"Location": "/loop1?utm_source=x"}))
+    srv.route("/loop1", Response(302, "", headers={"Location": "/loop2"}))
+    with pytest.raises(TooManyRedirects):
+        run(fetch(srv.url("/loop1")))
+
+
+def test_redirect_hop_limit(srv: LocalServer) -> None:
+    for i in range(5):
+        srv.route(f"/r{i}", Response(302, "", headers={"Location": f"/r{i + 1}"}))
+    srv.page("/r5", PAGE)
+    with pytest.raises(TooManyRedirects):
+        run(fetch(srv.url("/r0"), cfg(max_redirects=3)))
+    assert run(fetch(srv.url("/r0"), cfg(max_redirects=5))).final_url == srv.url("/r5")
+
+
+def test_redirect_to_private_or_other_scheme_blocked(srv: LocalServer) -> None:
+    srv.route("/to-meta", Response(302, "", headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    srv.route("/to-file", Response(302, "", headers={"Location": "file:///etc/passwd"}))
+    with pytest.raises(BlockedURL, match="metadata"):
+        run(fetch(srv.url("/to-meta")))
+    with pytest.raises(BlockedURL, match="scheme"):
+        run(fetch(srv.url("/to-file")))
+
+
+def test_binary_by_type_and_by_magic(srv: LocalServer) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    srv.route("/img", Response(body=png, content_type="image/png"))
+    srv.route("/pdf", Response(body=b"%PDF-1.7\n...", content_type="text/html"))
+    srv.route("/bin", Response(body=b"\x00\x01" * 100, content_type="application/octet-stream"))
+    for path in ("/img", "/pdf", "/bin"):
+        with pytest.raises(UnsupportedContent):
+            run(fetch(srv.url(path)))
+
+
+def test_empty_body_is_a_result(srv: LocalServer) -> None:
+    srv.route("/empty", Response(body=b""))
+    result = run(fetch(srv.url("/empty")))
+    assert result.body == b""
+    assert result.text == ""
+
+
+def test_latin1_page_with_charset_header(srv: LocalServer) -> None:
+    html = "<html><body><p>Le café de la gare a rouvert, déclare le maire.</p></body></html>"
+    srv.route("/fr", Response(body=html.encode("latin-1"), content_type="text/html; charset=ISO-8859-1"))
+    result = run(fetch(srv.url("/fr")))
+    assert "café" in result.text and "déclare" in result.text
+    assert result.encoding == "cp1252"
+
+
+def test_xml_is_not_decoded_to_text(srv: LocalServer) -> None:
+    srv.route("/feed", Response(body=b"<?xml version='1.0'?><rss></rss>", content_type="application/rss+xml"))
+    result = run(fetch(srv.url("/feed")))
+    assert result.text is None
+    assert result.content_type == "application/rss+xml"
+
+
+def test_private_address_refused_by_default(srv: LocalServer) -> None:
+    srv.page("/a", PAGE)
+    with pytest.raises(BlockedURL, match="non-public"):
+        run(fetch(srv.url("/a"), cfg(allow_private=False)))
+    assert srv.hits["/a"] == 0 and srv.hits["/robots.txt"] == 0
+
+
+def test_non_http_scheme_refused() -> None:
+    for url in ("file:///etc/passwd", "ftp://example.com/x", "gopher://127.0.0.1:6379/_INFO", "javascript:alert(1)"):
+        with pytest.raises(BlockedURL):
+            run(fetch(url))
+
+
+def test_conditional_get_304(srv: LocalServer) -> None:
+    def handler(req: Any) -> Response:
+        if req.headers.get("if-none-match") == '"v1"':
+            return Response(304, b"", content_type=None, headers={"ETag": '"v1"'})
+        return Response(body=PAGE, headers={"ETag": '"v1"', "Last-Modified": "Wed, 21 Oct 2015 07:28:00 GMT"})
+
+    srv.route("/a", handler)
+    cache = MemoryFetchCache()
+
+    async def go() -> tuple[Any, Any]:
+        async with Fetcher(cfg(), cache=cache) as f:
+            first = await f.fetch(srv.url("/a"))
+            second = await f.fetch(srv.url("/a"))
+            return first, second
+
+    first, second = run(go())
+    assert not first.from_cache and second.from_cache
+    assert second.body == first.body and second.status == 200 and second.content_type == "text/html"
+    assert srv.requests[-1].headers["if-modified-since"] == "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert len(cache) == 1
+
+
+def test_fetch_many_records_errors(srv: LocalServer) -> None:
+    srv.page("/ok", PAGE)
+    srv.route("/gone", Response(410, "gone"))
+
+    async def go() -> list[Any]:
+        async with Fetcher(cfg()) as f:
+            return await f.fetch_many([srv.url("/ok"), srv.url("/gone"), "ftp://x/y"])
+
+    ok, gone, ftp = run(go())
+    assert ok.status == 200
+    assert isinstance(gone, FetchErrorRecord) and gone.error == "http-status" and gone.attempts == 1
+    assert isinstance(ftp, FetchErrorRecord) and ftp.error == "blocked-url"
+    assert set(gone.to_dict()) == {"url", "error", "detail", "attempts"}
+    assert FetchErrorRecord.from_dict(gone.to_dict()) == gone
+
+
+def test_config_validation_names_field() -> None:
+    with pytest.raises(ConfigError, match="max_body_bytes"):
+        FetchConfig(max_body_bytes=0)
+    with pytest.raises(ConfigError, match="per_host_delay"):
+        FetchConfig(per_host_delay=-1)
+    with pytest.raises(ConfigError, match="total_timeout"):
+        FetchConfig(total_timeout=0)
+    with pytest.raises(ConfigError, match="user_agent"):
+        FetchConfig(user_agent="a\r\nX-Evil: 1")

@@ -1,0 +1,118 @@
+"""clean_text: structure and metadata recovered from plain-text exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from newsdedup import BoilerplateLearner, RuleSet, clean_text
+
+LEDE = (
+    "Regional rail operators will add 40 extra trains a day from next month to relieve crowding on "
+    "commuter lines, the transport ministry said on Friday."
+)
+SECOND = "The ministry said the additional services would run mainly in the morning and evening peaks."
+TITLE = "Rail operators add 40 daily trains to ease commuter crowding"
+
+
+def test_date_header_followed_by_title() -> None:
+    article = clean_text(f" date 2024-10-17 {TITLE}\n{LEDE}\n{SECOND}\n")
+    assert article.title == TITLE
+    assert article.published == datetime(2024, 10, 17, tzinfo=UTC)
+    assert article.paragraphs == [LEDE, SECOND]
+    assert article.source_format == "text"
+
+
+def test_date_header_followed_directly_by_body() -> None:
+    article = clean_text(f" date 2024-10-20 {LEDE}\n\n\n\n{SECOND}")
+    assert article.title == ""
+    assert article.published == datetime(2024, 10, 20, tzinfo=UTC)
+    assert article.paragraphs == [LEDE, SECOND]
+
+
+def test_date_header_with_time_and_offset() -> None:
+    article = clean_text(f"date 2024-10-17T08:30:00+02:00\n{TITLE}\n{LEDE}")
+    assert article.published == datetime(2024, 10, 17, 8, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert article.title == TITLE  # found as the first short line without final punctuation
+
+
+def test_invalid_header_date_is_left_as_text() -> None:
+    article = clean_text(f" date 2024-13-45 {LEDE}\n{SECOND}")
+    assert article.published is None
+    assert article.paragraphs[0].startswith("date 2024-13-45")
+
+
+def test_title_line_needs_to_look_like_a_headline() -> None:
+    # First line ends with a full stop: it is the lede, not a title.
+    article = clean_text(f"{LEDE}\n{SECOND}")
+    assert article.title == ""
+    assert article.paragraphs == [LEDE, SECOND]
+    # A lone short line with nothing after it is the whole text, not a title.
+    assert clean_text(TITLE).title == ""
+
+
+def test_values_passed_in_win() -> None:
+    when = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    article = clean_text(
+        f" date 2024-10-17 {TITLE}\n{LEDE}",
+        url="https://www.example.org/news/rail",
+        id="a1",
+        title="Given title",
+        published=when,
+    )
+    assert article.title == "Given title"
+    assert article.published == when
+    assert article.id == "a1"
+    assert article.site == "example.org"
+    assert article.url == "https://www.example.org/news/rail"
+
+
+def test_headline_repeated_in_the_text_is_removed_when_title_given() -> None:
+    article = clean_text(f"{TITLE}\n{LEDE}\n{SECOND}", title=TITLE)
+    assert article.paragraphs == [LEDE, SECOND]
+
+
+def test_crlf_and_nbsp() -> None:
+    article = clean_text(f"{TITLE}\r\n\r\n{LEDE}\u00a0\r\n{SECOND}")
+    assert article.title == TITLE
+    assert article.paragraphs == [LEDE, SECOND]
+
+
+def test_empty_and_junk_only_inputs() -> None:
+    assert clean_text("").reason == "empty-input"
+    assert clean_text(" \n \n").reason == "empty-input"
+    junk = clean_text("Advertisement\nShare this article\nSource link\n")
+    assert junk.text == ""
+    assert junk.reason == "no-main-text"
+    assert len(junk.removed) == 3
+
+
+def test_line_rules_apply_and_wire_is_detected() -> None:
+    text = "\n".join(
+        [
+            TITLE,
+            f"BERLIN (Reuters) - {LEDE}",
+            "Advertisement",
+            SECOND,
+            "(Reporting by Anna Weber; Editing by Mark Hollis)",
+        ]
+    )
+    article = clean_text(text)
+    assert article.wire == "Reuters"
+    assert article.paragraphs == [LEDE, SECOND]
+    assert {r.rule for r in article.removed} == {"generic:ad", "wire:dateline", "wire:credit"}
+
+
+def test_rules_parameter_is_used() -> None:
+    rules = RuleSet.from_toml('[[publisher]]\nname = "x"\nalways = true\nline_patterns = ["^Zap$"]')
+    article = clean_text(f"{LEDE}\nZap\nAdvertisement", rules=rules)
+    assert article.paragraphs == [LEDE, "Advertisement"]  # generic not in this rule set
+
+
+def test_learner_with_site_and_no_url() -> None:
+    promo = "Get the Morning Rail briefing free every weekday."
+    stories = ["Night trains return.", "Fares rise in June.", "A new depot opens.", "Strike called off."]
+    pages = [("rail.example", [story, promo]) for story in stories]
+    learner = BoilerplateLearner().fit(pages)
+    article = clean_text(f"{LEDE}\n{promo}\n{SECOND}", site="rail.example", learner=learner)
+    assert article.paragraphs == [LEDE, SECOND]
+    assert article.site == "rail.example"
