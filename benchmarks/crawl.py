@@ -54,7 +54,9 @@ def build_pages(n: int, seed: int) -> list[str]:
     for i in range(n):
         story = stories[i % len(stories)]
         paras = list(story["paragraphs"])
-        paras.insert(rng.randrange(len(paras)), f"Update {i}: officials said figures would be revised on day {i % 97}.")
+        paras.insert(
+            rng.randrange(len(paras)), f"Update {i}: officials said figures would be revised on day {i % 97}."
+        )
         body = "".join(f"<p>{p}</p>" for p in paras)
         out.append(f"<html><head><title>{story['title']}</title></head><body><nav>Home News</nav>"
                    f"<article><h1>{story['title']}</h1>{body}</article><footer>Site {i % 40}</footer></body></html>")  # fmt: skip
@@ -68,6 +70,7 @@ def serve(pages: list[str], port_queue: mp.Queue) -> None:  # type: ignore[type-
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # separate header/body writes: no delayed-ACK stalls
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -108,6 +111,12 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--extract-workers",
+        type=int,
+        default=1,
+        help="extraction processes (0: extract in the crawler's event loop)",
+    )
     args = parser.parse_args()
 
     pages = build_pages(args.pages, args.seed)
@@ -124,7 +133,11 @@ def main() -> int:
             max_connections=args.concurrency,
             total_timeout=30.0,
         )
-        config = CrawlConfig(max_pages=args.pages, concurrency=args.concurrency, max_feed_entries=args.pages)
+        config = CrawlConfig(max_pages=args.pages, concurrency=args.concurrency, max_feed_entries=args.pages,
+                             extract_workers=args.extract_workers)  # fmt: skip
+        import newsdedup._dedup
+        import newsdedup._extract  # noqa: F401  (one-time import cost is not crawl throughput)
+
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
         result = crawl([f"http://127.0.0.1:{port}/sitemap.xml.gz"], fetch_config=fetch_config, config=config)
@@ -134,9 +147,21 @@ def main() -> int:
         proc.terminate()
         proc.join(timeout=5)
     s = result.stats
-    print(f"pages fetched: {s.pages}  articles: {s.articles}  clusters: {len(result.clusters)}  errors: {len(result.errors)}")
+    print(
+        f"pages fetched: {s.pages}  articles: {s.articles}  clusters: {len(result.clusters)}  errors: {len(result.errors)}"
+    )
+    load = os.getloadavg()[0]
+    print(
+        f"extract workers: {args.extract_workers}  concurrency: {args.concurrency}  load average: {load:.1f}"
+    )
+    fetch_phase = elapsed - s.dedup_seconds
+    print(
+        f"fetch+extract phase: {fetch_phase:.2f}s ({s.pages / fetch_phase:.0f} pages/s)  dedup phase: {s.dedup_seconds:.2f}s"
+    )
     print(f"elapsed: {elapsed:.2f}s  throughput: {s.pages / elapsed:.0f} pages/s (fetch + extract + dedup)")
-    print(f"peak RSS of the crawler process: {peak / 1024:.0f} MiB (before crawl: {rss_before / 1024:.0f} MiB)")
+    print(
+        f"peak RSS of the crawler process: {peak / 1024:.0f} MiB (before crawl: {rss_before / 1024:.0f} MiB)"
+    )
     kinds: dict[str, int] = {}
     for e in result.errors:
         kinds[e.error] = kinds.get(e.error, 0) + 1

@@ -33,13 +33,21 @@ except ImportError:  # TODO(lead): remove once newsdedup/__init__.py exports the
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Crawl news sources and collapse syndicated copies.")
     parser.add_argument("urls", nargs="*", help="feeds, sitemaps, homepages or articles to start from")
-    parser.add_argument("--demo", action="store_true", help="crawl the bundled offline demo site (default with no URLs)")
+    parser.add_argument(
+        "--demo", action="store_true", help="crawl the bundled offline demo site (default with no URLs)"
+    )
     parser.add_argument("-o", "--output", help="write clusters as JSON lines to this file")
     parser.add_argument("--errors", help="write per-URL failures as JSON lines to this file")
-    parser.add_argument("--max-pages", type=int, default=200, help="article pages to fetch at most (default 200)")
-    parser.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one host (default 1)")
+    parser.add_argument(
+        "--max-pages", type=int, default=200, help="article pages to fetch at most (default 200)"
+    )
+    parser.add_argument(
+        "--delay", type=float, default=1.0, help="seconds between requests to one host (default 1)"
+    )
     parser.add_argument("--allow-private", action="store_true", help="allow intranet/loopback addresses")
-    parser.add_argument("--threshold", type=float, default=None, help="dedup similarity threshold (default 0.5)")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="dedup similarity threshold (default 0.5)"
+    )
     return parser.parse_args(argv)
 
 
@@ -64,7 +72,9 @@ def show(result: CrawlResult) -> None:
         print(f"    canonical: {cluster.url or cluster.canonical_id}")
         print(f"    outlets:   {', '.join(outlets)}")
     s = result.stats
-    print(f"\n{s.fetched} fetched, {s.articles} articles -> {len(result.clusters)} stories; {len(result.errors)} errors")
+    print(
+        f"\n{s.fetched} fetched, {s.articles} articles -> {len(result.clusters)} stories; {len(result.errors)} errors"
+    )
     for error in result.errors[:10]:
         print(f"  ! {error.url}: {error.error} ({error.detail})")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 
@@ -45,7 +46,7 @@ def test_a_chain_does_not_become_one_cluster() -> None:
 
 def test_long_path_is_split() -> None:
     nodes = [f"n{i}" for i in range(8)]
-    edges = _graph(list(zip(nodes, nodes[1:], strict=False)))
+    edges = _graph(list(itertools.pairwise(nodes)))
     clusters = partition(nodes, edges, _prio)
     assert max(len(c) for c in clusters) <= 3
     assert sorted(n for c in clusters for n in c) == sorted(nodes)  # nothing lost, nothing capped
@@ -70,22 +71,22 @@ def _member(mid: str, shingles: range | list[int], **kw: object) -> MemberInfo:
 
 def test_wire_own_copy_wins() -> None:
     members = [
-        _member("copy", range(0, 120), wire="Reuters", site="newsmax.com"),
-        _member("wire", range(0, 100), wire="Reuters", url="https://www.reuters.com/world/x"),
+        _member("copy", range(120), wire="Reuters", site="newsmax.com"),
+        _member("wire", range(100), wire="Reuters", url="https://www.reuters.com/world/x"),
     ]
     assert choose_canonical(members) == ("wire", "wire-own-copy")
 
 
 def test_truncated_copy_is_never_canonical() -> None:
     members = [
-        _member("a-trunc", range(0, 40), published=datetime(2024, 1, 1, tzinfo=UTC)),
-        _member("b-full", range(0, 120), published=datetime(2024, 1, 2, tzinfo=UTC)),
+        _member("a-trunc", range(40), published=datetime(2024, 1, 1, tzinfo=UTC)),
+        _member("b-full", range(120), published=datetime(2024, 1, 2, tzinfo=UTC)),
     ]
     assert choose_canonical(members) == ("b-full", "not-truncated")
 
 
 def test_copy_with_leftover_junk_loses_to_the_clean_one() -> None:
-    story = list(range(0, 100))
+    story = list(range(100))
     members = [
         _member("a-junky", [*story, *range(1000, 1030)]),  # 30 shingles nobody else has
         _member("b-clean", story),

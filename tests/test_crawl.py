@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from servers import LocalServer, Response, article_html, gzip_bomb
 
 from newsdedup._cli import main
 from newsdedup._crawl import CrawlConfig, crawl, crawl_async
 from newsdedup._demo.site import load_stories
 from newsdedup._exceptions import ConfigError
 from newsdedup._fetch import FetchConfig, Fetcher
+from servers import LocalServer, Response, article_html, gzip_bomb
 
 STORIES = {s["slug"]: s for s in load_stories()["wire"]}
 BANK = STORIES["central-bank-holds-rates"]
@@ -25,10 +25,10 @@ FIRE = STORIES["wildfire-forces-evacuations"]
 
 
 def cfg(**kw: Any) -> FetchConfig:
-    base: dict[str, Any] = dict(
-        allow_private=True, per_host_delay=0.0, per_host_concurrency=8, backoff_base=0.01, backoff_max=0.02,
-        total_timeout=1.5, read_timeout=1.0, max_attempts=2, max_body_bytes=1_000_000,
-    )  # fmt: skip
+    base: dict[str, Any] = {
+        "allow_private": True, "per_host_delay": 0.0, "per_host_concurrency": 8, "backoff_base": 0.01, "backoff_max": 0.02,
+        "total_timeout": 1.5, "read_timeout": 1.0, "max_attempts": 2, "max_body_bytes": 1_000_000,
+    }  # fmt: skip
     base.update(kw)
     return FetchConfig(**base)
 
@@ -47,9 +47,15 @@ def build_site(srv: LocalServer) -> None:
     """A small news site with every fault of the brief behind one feed, one sitemap and a homepage."""
     srv.route("/robots.txt", Response(body="User-agent: *\nDisallow: /members/\n", content_type="text/plain"))
     srv.page("/business/2026/11/20/bank-holds-rates", story_page(BANK, site="Courier"))
-    srv.page("/wire/2026/11/20/bank-decision-copy", story_page(BANK, site="Ledger", title="Bank keeps rates", keep=5))
+    srv.page(
+        "/wire/2026/11/20/bank-decision-copy",
+        story_page(BANK, site="Ledger", title="Bank keeps rates", keep=5),
+    )
     srv.page("/world/2026/11/20/fire-evacuations", story_page(FIRE, site="Courier"))
-    srv.route("/old/fire-story", Response(301, "", headers={"Location": "/world/2026/11/20/fire-evacuations-mirror"}))
+    srv.route(
+        "/old/fire-story",
+        Response(301, "", headers={"Location": "/world/2026/11/20/fire-evacuations-mirror"}),
+    )
     srv.page("/world/2026/11/20/fire-evacuations-mirror", story_page(FIRE, site="Mirror", keep=6))
     latin = article_html(
         "Le conseil municipal adopte le budget",
@@ -57,7 +63,10 @@ def build_site(srv: LocalServer) -> None:
          "La majorité a défendu une hausse modérée des dépenses d'entretien, tandis que l'opposition a réclamé davantage de crédits pour les pistes cyclables du quartier de la gare."],
         site="Gazette",
     ).replace('charset="utf-8"', 'charset="iso-8859-1"')  # fmt: skip
-    srv.route("/local/2026/11/19/budget-adopte", Response(body=latin.encode("latin-1"), content_type="text/html; charset=ISO-8859-1"))
+    srv.route(
+        "/local/2026/11/19/budget-adopte",
+        Response(body=latin.encode("latin-1"), content_type="text/html; charset=ISO-8859-1"),
+    )
     srv.page("/members/2026/11/20/secret-story", story_page(BANK, site="Members"))
     srv.route("/broken/2026/11/20/server-error", Response(500, "oops"))
     srv.route("/broken/2026/11/20/reset", Response(reset=True))
@@ -65,7 +74,10 @@ def build_site(srv: LocalServer) -> None:
     srv.route("/broken/2026/11/20/bomb", Response(body=bomb_body(), headers={"Content-Encoding": "gzip"}))
     srv.route("/broken/2026/11/20/loop", Response(302, "", headers={"Location": "/broken/2026/11/20/loop2"}))
     srv.route("/broken/2026/11/20/loop2", Response(302, "", headers={"Location": "/broken/2026/11/20/loop"}))
-    srv.route("/broken/2026/11/20/photo", Response(body=b"\xff\xd8\xff\xe0" + b"\x00" * 500, content_type="image/jpeg"))
+    srv.route(
+        "/broken/2026/11/20/photo",
+        Response(body=b"\xff\xd8\xff\xe0" + b"\x00" * 500, content_type="image/jpeg"),
+    )
     srv.route("/broken/2026/11/20/empty", Response(body=b""))
     links = [
         "/business/2026/11/20/bank-holds-rates?utm_source=rss",
@@ -92,10 +104,15 @@ def build_site(srv: LocalServer) -> None:
         content_type="application/xml"))  # fmt: skip
     urlset = (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{srv.base}/world/2026/11/20/fire-evacuations</loc></url>'
               f"<url><loc>{srv.base}/wire/2026/11/20/bank-decision-copy</loc></url></urlset>")  # fmt: skip
-    srv.route("/sm/news.xml.gz", Response(body=gzip.compress(urlset.encode()), content_type="application/x-gzip"))
+    srv.route(
+        "/sm/news.xml.gz", Response(body=gzip.compress(urlset.encode()), content_type="application/x-gzip")
+    )
     srv.page("/", '<html><head><title>Home</title><link rel="alternate" type="application/rss+xml" href="/rss.xml"></head>'
                   '<body><a href="/world/2026/11/20/fire-evacuations">Fire</a></body></html>')  # fmt: skip
-    srv.route("/bad-feed.xml", Response(body=b'<?xml version="1.0"?><rss><channel><item><link>', content_type="application/rss+xml"))
+    srv.route(
+        "/bad-feed.xml",
+        Response(body=b'<?xml version="1.0"?><rss><channel><item><link>', content_type="application/rss+xml"),
+    )
     bomb_feed = (Path(__file__).parent / "fixtures" / "feeds" / "entity_bomb.xml").read_bytes()
     srv.route("/bomb-feed.xml", Response(body=bomb_feed, content_type="application/rss+xml"))
 
@@ -136,7 +153,8 @@ def test_crawl_from_homepage_records_every_fault(site: LocalServer) -> None:
         "/local/2026/11/19/budget-adopte",
     }
     french = next(a for a in result.articles if "budget" in (a.id or ""))
-    assert "adopté" in french.text and "débat" in french.text
+    assert "adopté" in french.text
+    assert "débat" in french.text
 
     bank = next(c for c in result.clusters if any("bank" in m for m in c.member_ids))
     assert sorted(m.removeprefix(site.base) for m in bank.member_ids) == [
@@ -144,7 +162,8 @@ def test_crawl_from_homepage_records_every_fault(site: LocalServer) -> None:
         "/wire/2026/11/20/bank-decision-copy",
     ]
     assert len(result.clusters) == 3
-    assert result.stats.feeds == 1 and result.stats.homepages == 1
+    assert result.stats.feeds == 1
+    assert result.stats.homepages == 1
 
 
 def test_crawl_sitemap_index_with_gzip_child(site: LocalServer) -> None:
@@ -158,15 +177,27 @@ def test_crawl_sitemap_index_with_gzip_child(site: LocalServer) -> None:
 
 
 def test_sitemap_depth_limit(site: LocalServer) -> None:
-    result = crawl([site.url("/sitemap_index.xml")], fetch_config=cfg(), config=CrawlConfig(max_sitemap_depth=0))
+    result = crawl(
+        [site.url("/sitemap_index.xml")], fetch_config=cfg(), config=CrawlConfig(max_sitemap_depth=0)
+    )
     assert result.articles == ()
     assert [e.error for e in result.errors] == ["sitemap-depth"]
 
 
 def test_bad_feeds_and_seeds_are_records(site: LocalServer) -> None:
-    seeds = [site.url("/bad-feed.xml"), site.url("/bomb-feed.xml"), "ftp://example.com/feed", site.url("/nope")]
+    seeds = [
+        site.url("/bad-feed.xml"),
+        site.url("/bomb-feed.xml"),
+        "ftp://example.com/feed",
+        site.url("/nope"),
+    ]
     result = crawl(seeds, fetch_config=cfg())
-    assert sorted(e.error for e in result.errors) == ["blocked-url", "feed-error", "feed-error", "http-status"]
+    assert sorted(e.error for e in result.errors) == [
+        "blocked-url",
+        "feed-error",
+        "feed-error",
+        "http-status",
+    ]
     assert result.clusters == ()
 
 
@@ -207,8 +238,11 @@ def test_recrawl_uses_conditional_get() -> None:
                 return first, second
 
         first, second = asyncio.run(twice())
-    assert first.stats.from_cache == 0 and second.stats.from_cache == 1
-    assert [c.to_dict()["member_ids"] for c in first.clusters] == [c.to_dict()["member_ids"] for c in second.clusters]
+    assert first.stats.from_cache == 0
+    assert second.stats.from_cache == 1
+    assert [c.to_dict()["member_ids"] for c in first.clusters] == [
+        c.to_dict()["member_ids"] for c in second.clusters
+    ]
     assert second.articles[0].text == first.articles[0].text
 
 
@@ -250,3 +284,13 @@ def test_cli_crawl_bad_option() -> None:
     result = CliRunner().invoke(main, ["crawl", "https://example.com/", "--concurrency", "0"])
     assert result.exit_code == 2
     assert "concurrency" in result.output
+
+
+def test_extraction_in_worker_process_gives_same_result(site: LocalServer) -> None:
+    inline = crawl([site.url("/rss.xml")], fetch_config=cfg())
+    pooled = crawl([site.url("/rss.xml")], fetch_config=cfg(), config=CrawlConfig(extract_workers=1))
+    assert sorted(a.to_dict()["text"] for a in pooled.articles) == sorted(
+        a.to_dict()["text"] for a in inline.articles
+    )
+    assert sorted(c.member_ids for c in pooled.clusters) == sorted(c.member_ids for c in inline.clusters)
+    assert sorted(e.error for e in pooled.errors) == sorted(e.error for e in inline.errors)

@@ -19,7 +19,8 @@ def test_demo_site_serves_publishers() -> None:
         assert len(site.seeds) == 5
         with httpx.Client() as client:
             home = client.get(site.base("courier") + "/")
-            assert home.status_code == 200 and "application/rss+xml" in home.text
+            assert home.status_code == 200
+            assert "application/rss+xml" in home.text
             robots = client.get(site.base("ledger") + "/robots.txt").text
             assert "Disallow: /premium/" in robots
             feed = client.get(site.base("dispatch") + "/feed.json")
@@ -27,7 +28,8 @@ def test_demo_site_serves_publishers() -> None:
             index = client.get(site.base("metro") + "/sitemap_index.xml").content
             children = parse_sitemap(index).sitemaps
             gz = client.get(children[0], headers={"Accept-Encoding": "identity"}).content
-            assert gz[:2] == b"\x1f\x8b" and parse_sitemap(gz).urls
+            assert gz[:2] == b"\x1f\x8b"
+            assert parse_sitemap(gz).urls
             page = client.get(site.base("gulf") + "/").text
             assert "Gulf Business Wire" in page
             etag = home.headers["etag"]
@@ -54,7 +56,12 @@ def test_demo_crawl_groups_wire_copies() -> None:
     assert sizes == sorted(list(copies.values()) + [1] * len(stories["local"]), reverse=True)
     assert sorted(e.error for e in result.errors) == ["http-status", "robots-disallowed"]
     bank = next(c for c in result.clusters if any("central-bank" in m for m in c.member_ids))
-    assert {s.site for s in bank.sources} == {"The Riverside Courier", "Capitol Dispatch", "Gulf Business Wire", "Metro Times"}
+    assert {s.site for s in bank.sources} == {
+        "The Riverside Courier",
+        "Capitol Dispatch",
+        "Gulf Business Wire",
+        "Metro Times",
+    }
 
 
 def test_demo_cli_prints_table_and_writes_jsonl(tmp_path: Path) -> None:
@@ -63,7 +70,8 @@ def test_demo_cli_prints_table_and_writes_jsonl(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Bank of Northmoor" in result.output or "Northmoor" in result.output
     assert "Capitol Dispatch" in result.output
-    assert "clusters" in result.output and "2 errors" in result.output
+    assert "clusters" in result.output
+    assert "2 errors" in result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 11
     assert all({"cluster_id", "canonical_id", "member_ids", "sources"} <= set(r) for r in rows)

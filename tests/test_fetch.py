@@ -124,7 +124,10 @@ def test_robots_redirect_followed_and_agent_specific(srv: LocalServer) -> None:
     srv.route("/robots.txt", Response(301, "", headers={"Location": "/real-robots.txt"}))
     srv.route(
         "/real-robots.txt",
-        Response(body="User-agent: newsdedup\nDisallow: /news/\n\nUser-agent: *\nAllow: /\n", content_type="text/plain"),
+        Response(
+            body="User-agent: newsdedup\nDisallow: /news/\n\nUser-agent: *\nAllow: /\n",
+            content_type="text/plain",
+        ),
     )
     srv.page("/news/a", PAGE)
     with pytest.raises(RobotsDisallowed):
@@ -279,7 +282,9 @@ def test_double_gzip_and_deflate_and_brotli(srv: LocalServer) -> None:
     data = PAGE.encode()
     srv.route("/gz2", Response(body=gzip_bytes(gzip_bytes(data)), headers={"Content-Encoding": "gzip, gzip"}))
     srv.route("/zlib", Response(body=deflate_bytes(data), headers={"Content-Encoding": "deflate"}))
-    srv.route("/rawdeflate", Response(body=deflate_bytes(data, raw=True), headers={"Content-Encoding": "deflate"}))
+    srv.route(
+        "/rawdeflate", Response(body=deflate_bytes(data, raw=True), headers={"Content-Encoding": "deflate"})
+    )
     srv.route("/br", Response(body=brotli.compress(data), headers={"Content-Encoding": "br"}))
     for path in ("/gz2", "/zlib", "/rawdeflate", "/br"):
         assert run(fetch(srv.url(path))).body == data, path
@@ -287,9 +292,16 @@ def test_double_gzip_and_deflate_and_brotli(srv: LocalServer) -> None:
 
 def test_too_many_encodings_and_unknown_encoding(srv: LocalServer) -> None:
     data = PAGE.encode()
-    srv.route("/gz3", Response(body=gzip_bytes(gzip_bytes(gzip_bytes(data))), headers={"Content-Encoding": "gzip, gzip, gzip"}))
+    srv.route(
+        "/gz3",
+        Response(
+            body=gzip_bytes(gzip_bytes(gzip_bytes(data))), headers={"Content-Encoding": "gzip, gzip, gzip"}
+        ),
+    )
     srv.route("/zstd", Response(body=data, headers={"Content-Encoding": "zstd"}))
-    srv.route("/broken", Response(body=b"\x1f\x8bnot really gzip at all", headers={"Content-Encoding": "gzip"}))
+    srv.route(
+        "/broken", Response(body=b"\x1f\x8bnot really gzip at all", headers={"Content-Encoding": "gzip"})
+    )
     for path in ("/gz3", "/zstd", "/broken"):
         with pytest.raises(DecodingError):
             run(fetch(srv.url(path)))
@@ -364,7 +376,8 @@ def test_latin1_page_with_charset_header(srv: LocalServer) -> None:
     html = "<html><body><p>Le café de la gare a rouvert, déclare le maire.</p></body></html>"
     srv.route("/fr", Response(body=html.encode("latin-1"), content_type="text/html; charset=ISO-8859-1"))
     result = run(fetch(srv.url("/fr")))
-    assert "café" in result.text and "déclare" in result.text
+    assert "café" in result.text
+    assert "déclare" in result.text
     assert result.encoding == "cp1252"
 
 
@@ -379,11 +392,17 @@ def test_private_address_refused_by_default(srv: LocalServer) -> None:
     srv.page("/a", PAGE)
     with pytest.raises(BlockedURL, match="non-public"):
         run(fetch(srv.url("/a"), cfg(allow_private=False)))
-    assert srv.hits["/a"] == 0 and srv.hits["/robots.txt"] == 0
+    assert srv.hits["/a"] == 0
+    assert srv.hits["/robots.txt"] == 0
 
 
 def test_non_http_scheme_refused() -> None:
-    for url in ("file:///etc/passwd", "ftp://example.com/x", "gopher://127.0.0.1:6379/_INFO", "javascript:alert(1)"):
+    for url in (
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "gopher://127.0.0.1:6379/_INFO",
+        "javascript:alert(1)",
+    ):
         with pytest.raises(BlockedURL):
             run(fetch(url))
 
@@ -404,8 +423,11 @@ def test_conditional_get_304(srv: LocalServer) -> None:
             return first, second
 
     first, second = run(go())
-    assert not first.from_cache and second.from_cache
-    assert second.body == first.body and second.status == 200 and second.content_type == "text/html"
+    assert not first.from_cache
+    assert second.from_cache
+    assert second.body == first.body
+    assert second.status == 200
+    assert second.content_type == "text/html"
     assert srv.requests[-1].headers["if-modified-since"] == "Wed, 21 Oct 2015 07:28:00 GMT"
     assert len(cache) == 1
 
@@ -420,8 +442,11 @@ def test_fetch_many_records_errors(srv: LocalServer) -> None:
 
     ok, gone, ftp = run(go())
     assert ok.status == 200
-    assert isinstance(gone, FetchErrorRecord) and gone.error == "http-status" and gone.attempts == 1
-    assert isinstance(ftp, FetchErrorRecord) and ftp.error == "blocked-url"
+    assert isinstance(gone, FetchErrorRecord)
+    assert gone.error == "http-status"
+    assert gone.attempts == 1
+    assert isinstance(ftp, FetchErrorRecord)
+    assert ftp.error == "blocked-url"
     assert set(gone.to_dict()) == {"url", "error", "detail", "attempts"}
     assert FetchErrorRecord.from_dict(gone.to_dict()) == gone
 

@@ -21,7 +21,8 @@ def test_bands_match_datasketch_criterion(threshold: float, weights: tuple[float
 def test_bands_fit_the_signature_and_follow_the_threshold() -> None:
     low_b, low_r = optimal_bands(0.3, 128)
     high_b, high_r = optimal_bands(0.9, 128)
-    assert low_b * low_r <= 128 and high_b * high_r <= 128
+    assert low_b * low_r <= 128
+    assert high_b * high_r <= 128
     assert low_r < high_r  # a higher threshold needs longer bands
     # the S-curve passes near the threshold it was tuned for
     assert collision_probability(0.3, low_b, low_r) > 0.5
@@ -46,12 +47,42 @@ def _sig(words: list[str], signer: MinHashSigner) -> np.ndarray:
 def test_insert_query_remove_and_idempotent_reinsert() -> None:
     signer = MinHashSigner(64)
     lsh = BandedLSH.for_threshold(0.5, 64)
-    story = "the central bank left its key interest rate unchanged on thursday as expected".split()
+    story = [
+        "the",
+        "central",
+        "bank",
+        "left",
+        "its",
+        "key",
+        "interest",
+        "rate",
+        "unchanged",
+        "on",
+        "thursday",
+        "as",
+        "expected",
+    ]
     copy = [*story, "analysts", "said"]
-    other = "heavy rain flooded roads across the region and closed several schools for the day".split()
+    other = [
+        "heavy",
+        "rain",
+        "flooded",
+        "roads",
+        "across",
+        "the",
+        "region",
+        "and",
+        "closed",
+        "several",
+        "schools",
+        "for",
+        "the",
+        "day",
+    ]
     lsh.insert("a", _sig(story, signer))
     lsh.insert("b", _sig(other, signer))
-    assert "a" in lsh and len(lsh) == 2
+    assert "a" in lsh
+    assert len(lsh) == 2
     assert "a" in lsh.query(_sig(copy, signer))
     assert "b" not in lsh.query(_sig(copy, signer))
     lsh.insert("a", _sig(story, signer))  # re-inserting a key never raises and never duplicates

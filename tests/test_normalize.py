@@ -9,13 +9,34 @@ def test_quotes_dashes_case_and_space_are_folded() -> None:
     fancy = "\u201cWe know,\u201d Zelenskyy\u2019s aide said \u2014 NATO\u00a0chief  Rutte\u2026"
     plain = '"we know," zelenskyys aide said - nato chief rutte...'
     assert normalize_text(fancy) == normalize_text(plain)
-    assert tokenize(normalize_text(fancy)) == ["we", "know", "zelenskyys", "aide", "said", "nato", "chief", "rutte"]
+    assert tokenize(normalize_text(fancy)) == [
+        "we",
+        "know",
+        "zelenskyys",
+        "aide",
+        "said",
+        "nato",
+        "chief",
+        "rutte",
+    ]
 
 
 def test_nfkc_and_thousands_separators() -> None:
     # full-width digits and the ligature fold under NFKC; 1,750 and 1750 are one token
-    assert tokenize(normalize_text("\uff11\uff12 \ufb01nance 1,750 dlrs")) == ["12", "finance", "1750", "dlrs"]
-    assert tokenize(normalize_text("at 2.27 times, 6-3/16 pct")) == ["at", "2.27", "times", "6", "3/16", "pct"]
+    assert tokenize(normalize_text("\uff11\uff12 \ufb01nance 1,750 dlrs")) == [
+        "12",
+        "finance",
+        "1750",
+        "dlrs",
+    ]
+    assert tokenize(normalize_text("at 2.27 times, 6-3/16 pct")) == [
+        "at",
+        "2.27",
+        "times",
+        "6",
+        "3/16",
+        "pct",
+    ]
 
 
 def test_soft_hyphen_and_zero_width_are_dropped() -> None:

@@ -29,11 +29,14 @@ def test_robots_url() -> None:
 
 
 def test_rules_and_longest_match() -> None:
-    fetch = FakeRobots(body=b"User-agent: *\nDisallow: /news/\nAllow: /news/public/\nCrawl-delay: 2\nSitemap: https://e.com/s.xml\n")
+    fetch = FakeRobots(
+        body=b"User-agent: *\nDisallow: /news/\nAllow: /news/public/\nCrawl-delay: 2\nSitemap: https://e.com/s.xml\n"
+    )
     cache = RobotsCache(fetch)
     assert not check(cache, "https://e.com/news/x").allowed
     verdict = check(cache, "https://e.com/news/public/x")
-    assert verdict.allowed and verdict.crawl_delay == 2.0
+    assert verdict.allowed
+    assert verdict.crawl_delay == 2.0
     assert cache.sitemaps("https://e.com/") == ["https://e.com/s.xml"]
     assert fetch.calls == ["https://e.com/robots.txt"]  # cached
 
@@ -43,7 +46,8 @@ def test_status_handling() -> None:
     assert check(RobotsCache(FakeRobots(401)), "https://e.com/x").allowed
     for status in (429, 500, 503):
         verdict = check(RobotsCache(FakeRobots(status, b"User-agent: *\nAllow: /")), "https://e.com/x")
-        assert not verdict.allowed and verdict.reason.startswith("unreachable")
+        assert not verdict.allowed
+        assert verdict.reason.startswith("unreachable")
     verdict = check(RobotsCache(FakeRobots(error=ConnectError("refused"))), "https://e.com/x")
     assert not verdict.allowed
 
@@ -66,7 +70,8 @@ def test_crawl_delay_capped_and_agent_token() -> None:
     body = b"User-agent: newsdedup\nCrawl-delay: 500\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n"
     cache = RobotsCache(FakeRobots(body=body), max_crawl_delay=30)
     verdict = check(cache, "https://e.com/ok")
-    assert verdict.allowed and verdict.crawl_delay == 30
+    assert verdict.allowed
+    assert verdict.crawl_delay == 30
     assert not check(cache, "https://e.com/private/1").allowed
     other = RobotsCache(FakeRobots(body=body), user_agent_token="otherbot")
     assert not check(other, "https://e.com/ok").allowed

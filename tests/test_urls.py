@@ -18,7 +18,10 @@ from newsdedup._urls import host_of, is_http_url, join_url, normalize_url, same_
         ("https://example.com", "https://example.com/"),
         ("https://example.com/story#comments", "https://example.com/story"),
         ("https://example.com/s?utm_source=rss&utm_medium=feed&id=7", "https://example.com/s?id=7"),
-        ("https://example.com/s?fbclid=abc&gclid=x&mc_cid=1&mc_eid=2&ref=tw&cmpid=9", "https://example.com/s"),
+        (
+            "https://example.com/s?fbclid=abc&gclid=x&mc_cid=1&mc_eid=2&ref=tw&cmpid=9",
+            "https://example.com/s",
+        ),
         ("https://example.com/s?b=2&a=1&a=0", "https://example.com/s?a=0&a=1&b=2"),
         ("https://example.com/a/./b/../c", "https://example.com/a/c"),
         ("https://example.com/caf%C3%A9", "https://example.com/caf%C3%A9"),
@@ -44,7 +47,9 @@ def test_spellings_of_one_article_collapse() -> None:
 
 def test_non_http_left_alone_and_options() -> None:
     assert normalize_url("mailto:x@example.com") == "mailto:x@example.com"
-    assert normalize_url("https://e.com/a?utm_source=x", strip_tracking=False) == "https://e.com/a?utm_source=x"
+    assert (
+        normalize_url("https://e.com/a?utm_source=x", strip_tracking=False) == "https://e.com/a?utm_source=x"
+    )
     assert normalize_url("https://e.com/a#p2", keep_fragment=True) == "https://e.com/a#p2"
 
 
@@ -55,7 +60,9 @@ def test_normalize_is_idempotent(path: str) -> None:
 
 
 def test_helpers() -> None:
-    assert is_http_url("https://a.example/x") and not is_http_url("ftp://a.example/x") and not is_http_url("/rel")
+    assert is_http_url("https://a.example/x")
+    assert not is_http_url("ftp://a.example/x")
+    assert not is_http_url("/rel")
     assert join_url("https://a.example/news/", "../x") == "https://a.example/x"
     assert join_url("https://a.example/", "javascript:void(0)") is None
     assert join_url("https://a.example/", "file:///etc/passwd") is None

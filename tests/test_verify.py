@@ -38,7 +38,9 @@ def _paras(text: str) -> list[str]:
 def test_identical_and_lightly_edited_copies_are_near_duplicates(story: str) -> None:
     v = PairVerifier()
     paras = _paras(story)
-    edited = "\n\n".join([paras[0].replace("Thursday", "Thursday,"), *paras[1:], "Sign up for our newsletter."])
+    edited = "\n\n".join(
+        [paras[0].replace("Thursday", "Thursday,"), *paras[1:], "Sign up for our newsletter."]
+    )
     verdict = v.verify(_doc("a", story), _doc("b", edited))
     assert verdict.accepted
     assert verdict.kind == "near-duplicate"
@@ -103,8 +105,12 @@ def test_formulaic_look_alikes_are_rejected_by_the_entity_guard(pair: dict) -> N
 
 
 def test_substitutions_count_aligned_slots_not_insertions() -> None:
-    a = _doc("a", "The Fed arranged 1.5 billion dlrs of repurchases, Fed spokesman John Smith said on Monday.")
-    b = _doc("b", "The Fed arranged two billion dlrs of repurchases, Fed spokesman Mary Jones said on Monday.")
+    a = _doc(
+        "a", "The Fed arranged 1.5 billion dlrs of repurchases, Fed spokesman John Smith said on Monday."
+    )
+    b = _doc(
+        "b", "The Fed arranged two billion dlrs of repurchases, Fed spokesman Mary Jones said on Monday."
+    )
     c = _doc("c", "The Fed arranged 1.5 billion dlrs of repurchases, Fed spokesman John Smith said on Monday. "
                   "Updated 10:45 am 2024.")  # fmt: skip
     nums, names = substitutions(a, b)

@@ -6,11 +6,13 @@ partition and the same canonicals in any input order.
 
 Chaining (A ~ B, B ~ C pulling in an unrelated C) is resisted by *star peeling* inside each
 connected component: the node with most verified neighbours (ties: best priority, then id)
-becomes a centre, its still-unassigned neighbours join it, and members are then pruned one at a
-time while any of them verifies against fewer than a third (rounded down) of the other members.
-Every member of a cluster therefore verifies against the centre and, in clusters of four or
-more, against a third of the cluster. (A majority was tried first; with copies that keep page
-junk, verification between two junky copies fails often enough that a majority split real
+becomes a centre and its still-unassigned neighbours join it. Members are then pruned one at a
+time while any of them verifies against fewer than a third (rounded down) of the other members,
+or has more verified neighbours among the still-unassigned nodes outside the cluster than
+inside it (it belongs to another group and only touches this one through a bridge). Every
+member of a cluster therefore verifies against the centre and, in clusters of four or more,
+against a third of the cluster. (A majority was tried first; with copies that keep page junk,
+verification between two junky copies fails often enough that a majority split real
 syndication groups.)
 Nothing is capped: a component is peeled until every node is assigned.
 """
@@ -56,14 +58,22 @@ def _peel(comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority
     while remaining:
         center = min(remaining, key=lambda n: (-len(edges.get(n, set()) & remaining), priority(n)))
         members = {center} | (edges.get(center, set()) & remaining)
-        while len(members) > 3:
+        while len(members) > 1:
             need = (len(members) - 1) // 3
-            weak = [m for m in members if m != center and len(edges.get(m, set()) & members) < need]
-            if not weak:
+            outside_pool = remaining - members
+            margin: dict[str, int] = {}
+            for m in members:
+                if m == center:
+                    continue
+                own = edges.get(m, set())
+                inside, outside = len(own & members), len(own & outside_pool)
+                if inside < need or inside < outside:
+                    margin[m] = inside - outside
+            if not margin:
                 break
-            # drop the least connected (then lowest priority) member and check again
-            worst = max(weak, key=lambda m: (-len(edges.get(m, set()) & members), priority(m)))
-            members.discard(worst)
+            # drop the least attached (then lowest priority) member and check again
+            lowest = min(margin.values())
+            members.discard(max((m for m in margin if margin[m] == lowest), key=priority))
         clusters.append(sorted(members))
         remaining -= members
     return clusters

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,12 +58,20 @@ class CrawlConfig:
     max_sitemaps: int = 50
     max_links_per_page: int = 100
     """Article links taken from a homepage that announces no feed."""
+    extract_workers: int = 0
+    """Processes for extraction (0: in the event loop). Extraction is CPU-bound, so on a
+    multi-core machine 1-2 workers let fetching and dedup continue meanwhile; only the default
+    extractor can run in workers (a custom ``extract`` function always runs in-process)."""
 
     def __post_init__(self) -> None:
         for name in ("max_pages", "concurrency", "max_feed_entries", "max_sitemaps", "max_links_per_page"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"CrawlConfig.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.extract_workers, int) or not 0 <= self.extract_workers <= 64:
+            raise ConfigError(
+                f"CrawlConfig.extract_workers must be an int in [0, 64], got {self.extract_workers!r}"
+            )
         if not isinstance(self.max_sitemap_depth, int) or self.max_sitemap_depth < 0:
             raise ConfigError(
                 f"CrawlConfig.max_sitemap_depth must be an int >= 0, got {self.max_sitemap_depth!r}"
@@ -85,6 +95,8 @@ class CrawlStats:
     queued: int = 0
     clusters: int = 0
     elapsed: float = 0.0
+    dedup_seconds: float = 0.0
+    """Part of ``elapsed`` spent finishing dedup after the last fetch (most runs during the crawl)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -110,6 +122,7 @@ class _Task:
 
 
 ExtractFn = Callable[..., Article]
+_DEDUP_BATCH = 32
 ProgressFn = Callable[[CrawlStats], None]
 
 
@@ -120,7 +133,12 @@ class _Crawl:
         config: CrawlConfig,
         extract_fn: ExtractFn,
         on_progress: ProgressFn | None,
+        pool: Executor | None = None,
+        deduper: Any = None,
     ) -> None:
+        self.pool = pool
+        self.deduper = deduper
+        self.pending: list[Article] = []
         self.fetcher = fetcher
         self.config = config
         self.extract = extract_fn
@@ -187,9 +205,9 @@ class _Crawl:
             self.on_sitemap(task, result)
         elif kind == "html" or result.text is not None:
             if task.role == "seed" and self.is_homepage(task.url, result):
-                self.on_homepage(task, result)
+                await self.on_homepage(task, result)
             else:
-                self.on_page(task, result)
+                await self.on_page(task, result)
         else:
             self.error(task.url, "unsupported-content", f"not a page, feed or sitemap ({result.content_type or 'no type'})",
                        result.attempts)  # fmt: skip
@@ -231,7 +249,7 @@ class _Crawl:
                 _Task(entry.url, "page", title=entry.title, published=entry.published or entry.lastmod)
             )
 
-    def on_homepage(self, task: _Task, result: FetchResult) -> None:
+    async def on_homepage(self, task: _Task, result: FetchResult) -> None:
         self.stats.homepages += 1
         html = result.text if result.text is not None else result.body
         feeds = discover_feeds(html, result.final_url)
@@ -249,19 +267,30 @@ class _Crawl:
             for link in links:
                 self.enqueue(_Task(link, "page"))
             return
-        self.on_page(task, result)  # a homepage with nothing to follow may itself be a story
+        await self.on_page(task, result)  # a homepage with nothing to follow may itself be a story
 
-    def on_page(self, task: _Task, result: FetchResult) -> None:
+    async def on_page(self, task: _Task, result: FetchResult) -> None:
         self.stats.pages += 1
         final_key = normalize_url(result.final_url)
         if final_key in self.final_seen:
             return  # two URLs redirecting to one article: keep the first
         self.final_seen.add(final_key)
         page: str | bytes = result.text if result.text is not None else result.body
+        content_type = result.headers.get("content-type")
         try:
-            article = self.extract(
-                page, url=result.final_url, content_type=result.headers.get("content-type")
-            )
+            article = None
+            if self.pool is not None:
+                loop = asyncio.get_running_loop()
+                try:
+                    data = await loop.run_in_executor(
+                        self.pool, _extract_to_dict, page, result.final_url, content_type
+                    )
+                    article = Article.from_dict(data)
+                except BrokenExecutor:
+                    logger.warning("crawl: extraction worker died; extracting in-process from now on")
+                    self.pool = None
+            if article is None:
+                article = self.extract(page, url=result.final_url, content_type=content_type)
         except Exception as exc:  # extraction bugs are per-page failures
             reason = getattr(exc, "reason", None) or "extract-failed"
             self.error(
@@ -280,7 +309,19 @@ class _Crawl:
             published=article.published or task.published,
         )
         self.articles.append(article)
+        if self.deduper is not None:
+            self.pending.append(article)
+            if len(self.pending) >= _DEDUP_BATCH:
+                self.flush_dedup()
         self.stats.articles += 1
+
+    def flush_dedup(self) -> None:
+        """Add the articles gathered so far to the deduplicator (in one batch: signatures are
+        computed together). Runs during the crawl so dedup overlaps with network waits and
+        extraction workers instead of all happening at the end."""
+        if self.deduper is not None and self.pending:
+            batch, self.pending = self.pending, []
+            self.deduper.add_many(batch)
 
     async def run(self, seeds: Sequence[str]) -> None:
         for seed in seeds:
@@ -294,6 +335,22 @@ class _Crawl:
             await asyncio.gather(*workers, return_exceptions=True)
 
 
+def _extract_to_dict(page: str | bytes, url: str, content_type: str | None) -> dict[str, Any]:
+    """Runs in an extraction worker process; plain dicts cross the process boundary."""
+    from ._extract import extract
+
+    return extract(page, url=url, content_type=content_type).to_dict()
+
+
+def _make_pool(workers: int) -> Executor | None:
+    if workers <= 0:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    # Not "fork": the crawler may run beside threads (servers, progress), and forking those is unsafe.
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
 def _entry_time(entry: SitemapEntry) -> float:
     when = entry.published or entry.lastmod
     if when is None:
@@ -303,13 +360,9 @@ def _entry_time(entry: SitemapEntry) -> float:
     return when.timestamp()
 
 
-def _dedup(
-    articles: Sequence[Article], threshold: float | None, dedup_settings: dict[str, Any]
-) -> tuple[list[Cluster], list[FetchErrorRecord]]:
-    from ._dedup import Deduplicator
-
-    deduper = Deduplicator(threshold, **dedup_settings)
-    deduper.add_many(sorted(articles, key=lambda a: a.id or ""))
+def _finish_dedup(state: _Crawl) -> tuple[list[Cluster], list[FetchErrorRecord]]:
+    state.flush_dedup()
+    deduper = state.deduper
     errors = [
         FetchErrorRecord(url=e.id or "", error=e.reason, detail=e.message, attempts=0) for e in deduper.errors
     ]
@@ -335,19 +388,30 @@ async def crawl_async(
     """
     seed_list = [s for s in seeds if s and s.strip()]
     cfg = config or CrawlConfig()
+    custom_extract = extract
     if extract is None:
         from ._extract import extract as default_extract
 
         extract = default_extract
     started = time.monotonic()
-    if fetcher is None:
-        async with Fetcher(fetch_config, cache=cache) as own:
-            state = _Crawl(own, cfg, extract, on_progress)
+    from ._dedup import Deduplicator  # clusters do not depend on the order items are added
+
+    deduper = Deduplicator(threshold, **dict(dedup_settings or {}))
+    pool = _make_pool(cfg.extract_workers) if custom_extract is None else None
+    try:
+        if fetcher is None:
+            async with Fetcher(fetch_config, cache=cache) as own:
+                state = _Crawl(own, cfg, extract, on_progress, pool, deduper)
+                await state.run(seed_list)
+        else:
+            state = _Crawl(fetcher, cfg, extract, on_progress, pool, deduper)
             await state.run(seed_list)
-    else:
-        state = _Crawl(fetcher, cfg, extract, on_progress)
-        await state.run(seed_list)
-    clusters, dedup_errors = _dedup(state.articles, threshold, dict(dedup_settings or {}))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    dedup_start = time.monotonic()
+    clusters, dedup_errors = _finish_dedup(state)
+    state.stats.dedup_seconds = time.monotonic() - dedup_start
     state.stats.clusters = len(clusters)
     state.stats.errors += len(dedup_errors)
     state.stats.elapsed = time.monotonic() - started

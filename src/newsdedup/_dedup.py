@@ -36,7 +36,7 @@ from ._fingerprint import MinHashSigner, WordShingler
 from ._index import BandedLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
-from ._records import Record, RecordError, to_article
+from ._records import Record, RecordError, junk_page_reason, to_article
 from ._verify import Doc, PairVerifier, Verdict
 
 __all__ = ["Decision", "DedupConfig", "Deduplicator", "ErrorRecord", "MemoryState", "dedup"]
@@ -70,6 +70,14 @@ class DedupConfig:
     max_number_mismatch: float = 0.05
     """Share of the smaller text's numbers that may be substituted (see ``_verify``)."""
     max_name_mismatch: float = 0.1
+    tokens_per_substitution: int = 100
+    """Number substitutions are tolerated while the smaller text has this many tokens per
+    substitution (a stray junk number on long copies); template stories are short."""
+    reject_junk_pages: bool = True
+    """Short texts that are bot challenges, consent/paywall walls or error pages go to
+    ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
+    cluster_size_alarm: int = 200
+    """Log a warning for any cluster with more members than this (nothing is capped)."""
     site_repeat_min: int = 3
     """A paragraph one site prints in this many different clusters is dropped from canonical
     texts (site boilerplate the extractor kept); 0 turns this off."""
@@ -101,10 +109,21 @@ class DedupConfig:
         check("min_chars", is_int(self.min_chars) and self.min_chars >= 1, "must be an int >= 1")
         check("min_tokens", is_int(self.min_tokens) and self.min_tokens >= 1, "must be an int >= 1")
         check("lead_tokens", is_int(self.lead_tokens) and self.lead_tokens >= 0, "must be an int >= 0")
+        check("reject_junk_pages", isinstance(self.reject_junk_pages, bool), "must be a bool")
+        check(
+            "cluster_size_alarm",
+            is_int(self.cluster_size_alarm) and self.cluster_size_alarm >= 2,
+            "must be an int >= 2",
+        )
         check(
             "site_repeat_min",
             is_int(self.site_repeat_min) and (self.site_repeat_min == 0 or self.site_repeat_min >= 2),
             "must be 0 (off) or an int >= 2",
+        )
+        check(
+            "tokens_per_substitution",
+            is_int(self.tokens_per_substitution) and self.tokens_per_substitution >= 1,
+            "must be an int >= 1",
         )
         check("min_align", is_num(self.min_align) and 0 <= self.min_align <= 100, "must be in [0, 100]")
         for name in ("max_number_mismatch", "max_name_mismatch"):
@@ -230,6 +249,7 @@ class Deduplicator:
             min_align=cfg.min_align,
             max_number_mismatch=cfg.max_number_mismatch,
             max_name_mismatch=cfg.max_name_mismatch,
+            tokens_per_substitution=cfg.tokens_per_substitution,
         )
         b, r = cfg.bands()
         lb, lr = cfg.lead_bands()
@@ -255,6 +275,12 @@ class Deduplicator:
             self.stats["error:" + exc.reason] += 1
             return Decision(id=exc.id, status="error", reason=exc.reason)
         assert article.id is not None
+        junk = junk_page_reason(article) if self.config.reject_junk_pages else None
+        if junk is not None:
+            message = "a bot challenge, consent/paywall wall or error page, not an article"
+            self.errors.append(ErrorRecord(line=line, id=article.id, reason=junk, message=message, file=file))
+            self.stats["error:" + junk] += 1
+            return Decision(id=article.id, status="error", reason=junk)
         existing = self._state.entries.get(article.id)
         if existing is not None:
             if existing.article.text == article.text:
@@ -410,6 +436,14 @@ class Deduplicator:
         repeated = self._site_repeats(groups)
         clusters = [self._make_cluster(g, repeated) for g in groups]
         clusters.sort(key=lambda c: c.cluster_id)
+        for c in clusters:
+            if c.size > self.config.cluster_size_alarm:
+                # an abnormally large cluster usually means junk pages or a template slipped
+                # through; nothing is capped, so say so loudly
+                logger.warning(
+                    "dedup: cluster %s has %d members (alarm above %d); canonical %s",
+                    c.cluster_id, c.size, self.config.cluster_size_alarm, c.canonical_id,
+                )  # fmt: skip
         return clusters
 
     def _site_repeats(self, groups: list[list[str]]) -> set[tuple[str, int]]:

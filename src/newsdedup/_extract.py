@@ -17,10 +17,12 @@ pages (100k nested elements, 50 MB bodies, binary blobs) end with an empty artic
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from itertools import accumulate
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -45,6 +47,9 @@ class ExtractConfig:
     """Inputs larger than this (bytes, or characters for ``str``) are not parsed: ``reason="too-large"``."""
     max_nodes: int = 500_000
     """Pages with more elements than this are not analysed: ``reason="too-many-nodes"``."""
+    max_depth: int = 4_000
+    """Pages nested deeper than this are not parsed (HTML tree building slows down quadratically
+    with depth): ``reason="too-deep"``."""
     min_text_chars: int = 60
     """Body text shorter than this is treated as no text found: ``reason="no-main-text"``."""
     min_paragraph_chars: int = 25
@@ -75,6 +80,8 @@ class ExtractConfig:
             raise ConfigError("ExtractConfig.max_bytes must be positive")
         if self.max_nodes == 0:
             raise ConfigError("ExtractConfig.max_nodes must be positive")
+        if self.max_depth == 0:
+            raise ConfigError("ExtractConfig.max_depth must be positive")
 
 
 _DEFAULT_CONFIG = ExtractConfig()
@@ -98,6 +105,8 @@ _PENALISED = frozenset(
     ["dom:comments", "dom:related", "dom:footer"]
 )
 _WS = re.compile(r"\s+")
+# Soft hyphens, zero-width spaces, word joiners and stray BOMs: invisible, and they split words.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 _SENTENCE_END = re.compile(r"[.!?…。！？]\W*$")
 _JUNK_LINE = re.compile(
     r"^(?:advertisement|advertising|anzeige|publicité|publicidad|werbung|sponsored(?: content)?|"
@@ -221,9 +230,14 @@ def _inside(node: LexborNode, tags: frozenset[str], limit: int = 30) -> bool:
 
 
 def _ancestors(node: LexborNode | None, limit: int = 2000) -> set[int]:
+    """mem_ids of the node and its ancestors, except comment sections (never worth protecting)."""
     out: set[int] = set()
-    while node is not None and len(out) < limit:
-        out.add(node.mem_id)
+    cache: dict[str, str | None] = {}
+    steps = 0
+    while node is not None and steps < limit:
+        steps += 1
+        if steps > 30 or classify(node, cache=cache) != "dom:comments":
+            out.add(node.mem_id)
         node = node.parent
     return out
 
@@ -262,7 +276,7 @@ def _score(body: LexborNode, config: ExtractConfig) -> tuple[dict[int, float], d
             key = holder.mem_id
             if key not in nodes:
                 nodes[key] = holder
-                scores[key] = class_weight(holder)
+                scores[key] = 0.0
             scores[key] += score if level == 0 else score / (2.0 if level == 1 else level * 3.0)
             holder = holder.parent
             level += 1
@@ -272,6 +286,10 @@ def _score(body: LexborNode, config: ExtractConfig) -> tuple[dict[int, float], d
 def _adjusted(node: LexborNode, score: float) -> float:
     text_len = len(node.text(separator=" ").strip())
     return score * (1.0 - _link_density(node, text_len))
+
+
+def _is_widget(node: LexborNode, cache: dict[str, str | None]) -> bool:
+    return node.tag in ("aside", "nav", "footer") or classify(node, cache=cache) in _PENALISED
 
 
 def _in_widget(node: LexborNode, cache: dict[str, str | None], levels: int = 5) -> bool:
@@ -286,22 +304,46 @@ def _in_widget(node: LexborNode, cache: dict[str, str | None], levels: int = 5) 
     return False
 
 
-def _top(scores: dict[int, float], nodes: dict[int, LexborNode]) -> tuple[LexborNode | None, float]:
-    if not scores:
-        return None, 0.0
-    ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:6]
-    best_key, best_score = ranked[0], -1e9
+def _ranked(scores: dict[int, float], nodes: dict[int, LexborNode]) -> list[tuple[float, int, bool]]:
+    """Best containers first: (score after link density and widget penalty, mem_id, in a widget)."""
+    out = []
     cache: dict[str, str | None] = {}
-    for key in ranked:
-        adjusted = _adjusted(nodes[key], scores[key])
-        if _in_widget(nodes[key], cache):
+    raw = {key: scores[key] + class_weight(nodes[key]) for key in heapq.nlargest(10, scores, key=scores.__getitem__)}
+    for key in sorted(raw, key=raw.__getitem__, reverse=True)[:6]:
+        adjusted = _adjusted(nodes[key], raw[key])
+        widget = _in_widget(nodes[key], cache)
+        if widget:
             adjusted *= 0.25
-        if adjusted > best_score:
-            best_score, best_key = adjusted, key
-    return nodes[best_key], best_score
+        out.append((adjusted, key, widget))
+    out.sort(key=lambda item: item[0], reverse=True)
+    return out
 
 
-def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
+def _top(scores: dict[int, float], nodes: dict[int, LexborNode]) -> tuple[LexborNode | None, float]:
+    ranked = _ranked(scores, nodes)
+    if not ranked:
+        return None, 0.0
+    return nodes[ranked[0][1]], ranked[0][0]
+
+
+def _protected(scores: dict[int, float], nodes: dict[int, LexborNode]) -> set[int]:
+    """Ancestors of the likely article containers: structural rules may not cut them.
+
+    Several candidates are protected because a class keyword can sit on the real article
+    ("js-truncate-related", "non-paywall"); the final choice happens after the cut anyway.
+    """
+    ranked = _ranked(scores, nodes)
+    out: set[int] = set()
+    if not ranked:
+        return out
+    best = ranked[0][0]
+    for adjusted, key, widget in ranked[:3]:
+        if key == ranked[0][1] or (not widget and adjusted >= 0.5 * best):
+            out |= _ancestors(nodes[key])
+    return out
+
+
+def _final_roots(body: LexborNode, config: ExtractConfig) -> tuple[list[LexborNode], list[_TextBlock]]:
     """After the boilerplate cut: the article container (climbing to a parent that holds clearly
     more prose, for bodies split into several boxes), plus sibling containers that are content too.
 
@@ -310,6 +352,47 @@ def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
     """
     owners: dict[int, LexborNode] = {}
     blocks = _blocks([body], config, owners)
+    roots, excluded = _choose_roots(body, blocks, owners, config)
+    return roots, _blocks_within(roots, excluded, body, blocks, owners)
+
+
+def _blocks_within(
+    roots: list[LexborNode],
+    excluded: set[int],
+    body: LexborNode,
+    blocks: list[_TextBlock],
+    owners: dict[int, LexborNode],
+) -> list[_TextBlock]:
+    """The blocks whose element lies inside one of ``roots`` but not in an excluded subtree."""
+    if not roots:
+        return blocks
+    inside: dict[int, bool] = dict.fromkeys(excluded, False)
+    inside.update((r.mem_id, True) for r in roots)
+    inside[body.mem_id] = inside.get(body.mem_id, False)
+    out: list[_TextBlock] = []
+    for block in blocks:
+        verdict = inside.get(block.owner)
+        if verdict is None:
+            path: list[int] = []
+            node: LexborNode | None = owners.get(block.owner)
+            while node is not None and len(path) < 4000:
+                key = node.mem_id
+                if key in inside:
+                    verdict = inside[key]
+                    break
+                path.append(key)
+                node = node.parent
+            verdict = bool(verdict)
+            for key in path:
+                inside[key] = verdict
+        if verdict:
+            out.append(block)
+    return out
+
+
+def _choose_roots(
+    body: LexborNode, blocks: list[_TextBlock], owners: dict[int, LexborNode], config: ExtractConfig
+) -> tuple[list[LexborNode], set[int]]:
     scores: dict[int, float] = {}
     mass: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
@@ -332,7 +415,7 @@ def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
             key = holder.mem_id
             if key not in nodes:
                 nodes[key] = holder
-                scores[key] = class_weight(holder)
+                scores[key] = 0.0
                 mass[key] = 0.0
             if level < 3:
                 scores[key] += score if level == 0 else score / (2.0 if level == 1 else level * 3.0)
@@ -344,24 +427,36 @@ def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
     scores.pop(body_id, None)
     top, best_score = _top(scores, nodes)
     if top is None:
-        return []
+        return [], set()
     # Climb to an ancestor that holds clearly more prose (bodies split into several boxes), passing
     # through wrappers that add nothing; stop at one that adds a little (article + a widget).
-    node = top.parent
+    # Widget children met on the way (comments, related lists) are excluded and do not count.
+    excluded: set[int] = set()
+    excluded_mass = 0.0
+    cache: dict[str, str | None] = {}
+    node, path = top.parent, top
+    top_clean = mass.get(top.mem_id, 0.0)
     for _ in range(12):
         if node is None or node.mem_id == body_id or node.mem_id not in mass:
             break
-        grown = mass[node.mem_id]
-        if grown >= 1.25 * mass[top.mem_id]:
+        child = node.child
+        while child is not None:
+            key = child.mem_id
+            if key != path.mem_id and key in mass and key not in excluded and _is_widget(child, cache):
+                excluded.add(key)
+                excluded_mass += mass[key]
+            child = child.next
+        grown = mass[node.mem_id] - excluded_mass
+        if grown >= 1.25 * top_clean:
             if _link_density(node, len(node.text(separator=" ").strip())) > 0.35:
                 break
-            top = node
-        elif grown > 1.1 * mass[top.mem_id]:
-            break
+            top, top_clean = node, grown
+        path = node
         node = node.parent
+    excluded = {key for key in excluded if key != top.mem_id}
     parent = top.parent
     if top.tag in ("html", "body") or parent is None:
-        return [top]
+        return [top], excluded
     threshold = max(10.0, best_score * 0.2)
     out: list[LexborNode] = []
     child = parent.child
@@ -380,10 +475,10 @@ def _final_roots(body: LexborNode, config: ExtractConfig) -> list[LexborNode]:
                 append = (len(text) > 80 and ld < 0.25) or (
                     0 < len(text) <= 80 and ld == 0 and _SENTENCE_END.search(text) is not None
                 )
-            if append:
+            if append and not _is_widget(child, cache):
                 out.append(child)
         child = child.next
-    return out
+    return out, excluded
 
 
 # --------------------------------------------------------------------------- blocks
@@ -455,7 +550,7 @@ def _blocks(
         if block.kind == "skip":
             continue
         for parts, link_chars in zip(block.lines, block.links, strict=True):
-            text = " ".join("".join(parts).split())
+            text = " ".join("".join(parts).translate(_INVISIBLE).split())
             if text:
                 out.append(_TextBlock(text, min(link_chars, len(text)), block.kind, block.owner))
     return out
@@ -527,9 +622,28 @@ def _choose_body(
     ld_tokens = _TOKEN.findall(ld_text.lower())
     if len(ld_tokens) < 40:
         return dom_blocks, "dom"
-    # Sanity: the declared body must be visible on the page (not a stale or foreign text).
-    if _coverage(ld_tokens, page_tokens) < 0.9:
+    dom_tokens = _TOKEN.findall(" ".join(dom_blocks).lower())
+    # Sanity: the declared body must start with text this page shows (not a stale or foreign
+    # text); the window is no longer than what the DOM result has, for paywalled teasers.
+    if _coverage(ld_tokens[: max(15, min(40, len(dom_tokens)))], page_tokens) < 0.8:
         return dom_blocks, "dom"
+    if ld_text.rstrip().endswith(("...", "…")) and len(ld_text) < 1000:
+        return dom_blocks, "dom"  # a teaser, not the body
+    if not dom_tokens:
+        return ld_blocks, "json-ld"
+    ld_set = set(ld_tokens)
+    dom_in_ld = _coverage(dom_tokens, ld_set)
+    if _coverage(ld_tokens, page_tokens) < 0.9:
+        # The declared body goes beyond what the page shows (paywall, "read more" loaders): use it
+        # when the DOM result is a part of it and clearly shorter.
+        if dom_in_ld >= 0.8 and len(ld_tokens) >= 1.3 * len(dom_tokens):
+            return ld_blocks, "json-ld"
+        return dom_blocks, "dom"
+    ld_in_dom = _coverage(ld_tokens, set(dom_tokens))
+    # The DOM result missed much of the declared body, or carries much that it does not have.
+    if ld_in_dom < 0.8 or (dom_in_ld < 0.75 and len(ld_tokens) > 0.5 * len(dom_tokens)):
+        return ld_blocks, "json-ld"
+    return dom_blocks, "dom"
     if ld_text.rstrip().endswith(("...", "…")) and len(ld_text) < 1000:
         return dom_blocks, "dom"  # a teaser, not the body
     dom_tokens = _TOKEN.findall(" ".join(dom_blocks).lower())
@@ -545,6 +659,26 @@ def _choose_body(
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+_NESTING_TAG = re.compile(
+    r"<(/?)(?:div|span|section|article|main|aside|nav|header|footer|table|tbody|tr|td|ul|ol|dl|blockquote|"
+    r"form|fieldset|a|b|i|u|s|em|strong|font|small|big|center|code|nobr|tt|q|sub|sup|label)(?=[\s>/])",
+    re.IGNORECASE,
+)
+_STEP = {"": 1, "/": -1}
+
+
+def _too_deep(html: str, max_depth: int) -> bool:
+    """Whether tags nest deeper than ``max_depth`` (an upper-bound count of open containers).
+
+    Only run when the page has more than ``2 * max_depth`` tags: below that, even the worst
+    nesting parses in bounded time. Counting is C-level (regex, map, accumulate, max).
+    """
+    if html.count("<") <= 2 * max_depth:
+        return False
+    steps = map(_STEP.__getitem__, _NESTING_TAG.findall(html))
+    return max(accumulate(steps), default=0) > max_depth
 
 
 def _count_elements(html: str, tree: LexborHTMLParser, cap: int) -> int:
@@ -597,6 +731,8 @@ def extract(
             return Article(url=url, reason="binary")
         html = html.replace("\x00", "")
 
+    if _too_deep(html, cfg.max_depth):
+        return Article(url=url, reason="too-deep")
     try:
         tree = LexborHTMLParser(html)
     except Exception as exc:  # lexbor is total over text; this guards against internal failures
@@ -639,17 +775,14 @@ def _extract_body(
     publisher_selectors = dom_selectors(url, html, rules=rules)
     full_text = body.text(separator=" ")
     scores, nodes = _score(body, cfg)
-    top, _ = _top(scores, nodes)
-    protected = _ancestors(top)
+    protected = _protected(scores, nodes)
     declared = body.css_first("[itemprop=articleBody i]")
     if declared is not None:
         protected |= _ancestors(declared)
     _remove_boilerplate(body, cfg, publisher_selectors, protected, len(full_text.strip()), removed)
 
-    roots = _final_roots(body, cfg)
-    if not roots:
-        roots = [body]
-    dom_blocks = _filter_blocks(_blocks(roots, cfg), meta, cfg, removed)
+    _, candidate_blocks = _final_roots(body, cfg)
+    dom_blocks = _filter_blocks(candidate_blocks, meta, cfg, removed)
 
     # The declared body is checked against the whole page text, before anything was cut.
     page_tokens = set(_TOKEN.findall(full_text.lower())) if meta.article_body and cfg.use_json_ld else set()

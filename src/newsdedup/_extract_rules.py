@@ -118,18 +118,33 @@ def _trie_regex(words: list[str]) -> str:
 _RULE_OF: dict[str, str] = {
     word.replace("_", "").rstrip("$"): rule for rule, words in _KEYWORDS.items() for word in words
 }
+# Negated or conditional names ("non-paywall", "has-sidebar", "no-comments") are not the thing.
 _MATCHER = re.compile(
-    "(?<![a-z0-9])" + _trie_regex([w for words in _KEYWORDS.values() for w in words])
+    "(?<![a-z0-9])(?<!non-)(?<!no-)(?<!not-)(?<!has-)(?<!with-)(?<!without-)(?<!hide-)"
+    + _trie_regex([w for words in _KEYWORDS.values() for w in words])
 )
+# JavaScript hooks ("js-truncate-related-to-my-size") describe behaviour, not content.
+_JS_HOOK = re.compile(r"(?<!\S)js[-_]\S*")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SPLIT = _NON_ALNUM
 
 
+# Words that start like a keyword but mean something else ("commentary" is an opinion article).
+_FALSE_FRIENDS: dict[str, tuple[str, ...]] = {"comment": ("ar",), "share": ("holder",), "credit": ("card",)}
+
+
 def _rule_for_words(words: str) -> str | None:
-    match = _MATCHER.search(words)
-    if match is None:
-        return None
-    return _RULE_OF.get(_NON_ALNUM.sub("", match.group(0)))
+    if "js" in words:
+        words = _JS_HOOK.sub(" ", words)
+    pos = 0
+    while True:
+        match = _MATCHER.search(words, pos)
+        if match is None:
+            return None
+        key = _NON_ALNUM.sub("", match.group(0))
+        if not words.startswith(_FALSE_FRIENDS.get(key, ()), match.end()):
+            return _RULE_OF.get(key)
+        pos = match.end()
 
 
 _POSITIVE = (

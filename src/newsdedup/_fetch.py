@@ -856,8 +856,3 @@ class Fetcher:
 def _looks_like_xml(body: bytes) -> bool:
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith((b"<?xml", b"<rss", b"<feed", b"<urlset", b"<sitemapindex"))
-
-
-def http_date(ts: float | None = None) -> str:
-    """An RFC 9110 date (for tests and the demo server's Last-Modified)."""
-    return email.utils.formatdate(ts if ts is not None else time.time(), usegmt=True)

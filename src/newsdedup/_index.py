@@ -8,8 +8,8 @@ candidates) and ``FN`` the area above it for ``s`` in ``[t, 1]`` (pairs above it
 missed) -- the same criterion datasketch's ``MinHashLSH`` uses, integrated here with numpy.
 
 The index is behind the :class:`Index` Protocol: the in-memory :class:`BandedLSH` keeps one
-dict per band from the band's bytes to the keys in that bucket; a persistent store can
-implement the same four methods.
+dict per band from a 64-bit hash of the band's slots to the keys in that bucket; a persistent
+store can implement the same four methods.
 """
 
 from __future__ import annotations
@@ -68,15 +68,22 @@ def optimal_bands(
 
 
 class BandedLSH:
-    """In-memory banded LSH: ``bands`` buckets per key, keyed by the band's raw bytes."""
+    """In-memory banded LSH: ``bands`` buckets per key.
 
-    def __init__(self, *, bands: int, rows: int) -> None:
+    Each band's ``rows`` slots are combined into one 64-bit bucket key with vectorised
+    integer arithmetic (one numpy pass per signature); a collision between two different bands
+    only adds a candidate, which verification then rejects.
+    """
+
+    def __init__(self, *, bands: int, rows: int, seed: int = 1) -> None:
         if bands < 1 or rows < 1:
             raise ConfigError(f"bands and rows must be >= 1, got {bands}, {rows}")
         self.bands = bands
         self.rows = rows
-        self._tables: list[dict[bytes, set[Hashable]]] = [{} for _ in range(bands)]
-        self._keys: dict[Hashable, list[bytes]] = {}
+        rng = np.random.default_rng([seed, 0xBA4D])
+        self._mult = rng.integers(1, 1 << 63, size=rows, dtype=np.uint64) | np.uint64(1)
+        self._tables: list[dict[int, list[Hashable]]] = [{} for _ in range(bands)]
+        self._keys: dict[Hashable, list[int]] = {}
 
     @classmethod
     def for_threshold(
@@ -85,25 +92,32 @@ class BandedLSH:
         bands, rows = optimal_bands(threshold, num_perm, fp_weight, fn_weight)
         return cls(bands=bands, rows=rows)
 
-    def _band_keys(self, signature: np.ndarray) -> list[bytes]:
+    def band_keys(self, signature: np.ndarray) -> list[int]:
+        """One 64-bit bucket key per band."""
         need = self.bands * self.rows
         if signature.shape[-1] < need:
             raise ValueError(f"signature has {signature.shape[-1]} slots, index needs {need}")
-        block = np.ascontiguousarray(signature[:need]).reshape(self.bands, self.rows)
-        return [row.tobytes() for row in block]
+        block = signature[:need].reshape(self.bands, self.rows)
+        combined = (block * self._mult[None, :]).sum(axis=1, dtype=np.uint64)
+        combined ^= combined >> np.uint64(29)
+        return combined.tolist()
 
     def insert(self, key: Hashable, signature: np.ndarray) -> None:
         """Insert or replace ``key`` (idempotent: re-inserting never raises)."""
         if key in self._keys:
             self.remove(key)
-        bkeys = self._band_keys(signature)
+        bkeys = self.band_keys(signature)
         for table, bk in zip(self._tables, bkeys, strict=True):
-            table.setdefault(bk, set()).add(key)
+            bucket = table.get(bk)
+            if bucket is None:
+                table[bk] = [key]
+            else:
+                bucket.append(key)
         self._keys[key] = bkeys
 
     def query(self, signature: np.ndarray) -> set[Hashable]:
         found: set[Hashable] = set()
-        for table, bk in zip(self._tables, self._band_keys(signature), strict=True):
+        for table, bk in zip(self._tables, self.band_keys(signature), strict=True):
             bucket = table.get(bk)
             if bucket:
                 found.update(bucket)
@@ -115,8 +129,8 @@ class BandedLSH:
             return
         for table, bk in zip(self._tables, bkeys, strict=True):
             bucket = table.get(bk)
-            if bucket is not None:
-                bucket.discard(key)
+            if bucket is not None and key in bucket:
+                bucket.remove(key)
                 if not bucket:
                     del table[bk]
 

@@ -52,8 +52,9 @@ def tokenize(normalized: str) -> list[str]:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
-_CAPWORD = re.compile(r"\b[^\W\d_][^\W_]*", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?:\"'\n]\s*$")
+_CAPWORD = re.compile(r"\b[^\W\d_a-z][^\W_]+", re.UNICODE)
+# the first word of the text, of a line, or after sentence punctuation (and an opening quote)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[^\W\d_][^\W_]*", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +74,7 @@ def entities(text: str) -> Entities:
     text = unicodedata.normalize("NFKC", text).translate(_FOLD)
     text = _THOUSANDS.sub("", text)
     numbers = Counter(m.group(0).rstrip(".,") for m in _NUMBER.finditer(text))
-    names: Counter[str] = Counter()
-    for m in _CAPWORD.finditer(text):
-        word = m.group(0)
-        if not word[0].isupper() or len(word) < 2:
-            continue
-        before = text[max(0, m.start() - 3) : m.start()]
-        if m.start() == 0 or _SENTENCE_END.search(before):
-            continue  # sentence-initial capitals say nothing about names
-        names[word.casefold()] += 1
+    # sentence-initial capitals say nothing about names: blank those words out first
+    body = _SENTENCE_START.sub(" ", text)
+    names = Counter(w.casefold() for w in _CAPWORD.findall(body) if w[0].isupper())
     return Entities(numbers=numbers, names=names)

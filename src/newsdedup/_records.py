@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 from ._exceptions import ExtractError, InputError
 from ._models import Article, parse_datetime
 
-__all__ = ["Record", "RecordError", "parse_line", "record_from_mapping", "to_article"]
+__all__ = ["Record", "RecordError", "junk_page_reason", "parse_line", "record_from_mapping", "to_article"]
 
 logger = logging.getLogger("newsdedup")
 
@@ -99,6 +100,32 @@ def parse_line(raw: bytes | str, *, line: int | None = None) -> Record:
     return record_from_mapping(data, line=line)
 
 
+# Pages that are not articles but look alike across every host that serves them (bot
+# challenges, consent and paywall walls, error pages): left in, they would form one giant
+# cluster. Only short texts are checked, so a story that quotes such a phrase is not affected.
+_JUNK_PAGE = re.compile(
+    r"checking (?:if the site connection is secure|your browser)|enable (?:javascript|cookies)"
+    r"|verify (?:that )?you are (?:a )?human|are you a robot|unusual traffic from your"
+    r"|access (?:to this page has been )?denied|attention required|403 forbidden|404 not found"
+    r"|page (?:you requested )?(?:was )?not (?:be )?found|subscribe (?:now )?to (?:continue|keep) reading"
+    r"|this (?:content|article) is (?:only )?(?:available|for) (?:to )?subscribers"
+    r"|we value your privacy|manage (?:your )?cookie (?:preferences|settings)",
+    re.IGNORECASE,
+)
+_JUNK_PAGE_MAX_CHARS = 1200
+
+
+def junk_page_reason(article: Article) -> str | None:
+    """``"junk-page"`` when a short clean text is a bot challenge, consent/paywall wall or error
+    page rather than an article; None otherwise."""
+    text = article.text.strip()
+    if len(text) > _JUNK_PAGE_MAX_CHARS:
+        return None
+    if _JUNK_PAGE.search(text) or _JUNK_PAGE.search(article.title or ""):
+        return "junk-page"
+    return None
+
+
 def _site_of(url: str | None) -> str | None:
     if not url:
         return None
@@ -119,6 +146,8 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
             raise RecordError("article has no id", reason="missing-id")
         if not item.text.strip():
             raise RecordError("article has no text", reason=item.reason or "empty-text", id=item.id)
+        if item.site is None and item.url:
+            return dataclasses.replace(item, site=_site_of(item.url))
         return item
     record = item if isinstance(item, Record) else record_from_mapping(item)
     from ._extract import extract  # imported here: the extractor is heavy and optional for callers

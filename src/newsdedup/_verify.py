@@ -12,8 +12,10 @@ LSH only proposes pairs; this module decides. A pair is accepted when
   sports results) share nearly all words and differ in numbers and names. The two token
   sequences are aligned and every short replaced block holding a number (or a name) on both
   sides is a *substitution*; more than ``max_number_mismatch`` of the smaller text's numbers
-  substituted (default 5 %: one in twenty), or at least two name substitutions and more than
-  ``max_name_mismatch`` of its names, rejects the pair. Text only one side has (a longer copy,
+  substituted (default 5 %: one in twenty) -- unless the text is long enough to hold
+  ``tokens_per_substitution`` (100) tokens per substitution, so one stray "5 comments" /
+  "12 comments" line left on two long copies does not split them -- or at least two name
+  substitutions and more than ``max_name_mismatch`` of its names, rejects the pair. Text only one side has (a longer copy,
   leftover page junk, a teaser) is an insertion and never counts against the pair.
 
 The decision is symmetric in its two arguments, which keeps clustering independent of input
@@ -53,7 +55,13 @@ class Doc:
 
     @classmethod
     def from_text(
-        cls, key: str, text: str, shingler: Shingler, *, norm: str | None = None, tokens: list[str] | None = None
+        cls,
+        key: str,
+        text: str,
+        shingler: Shingler,
+        *,
+        norm: str | None = None,
+        tokens: list[str] | None = None,
     ) -> Doc:
         """Everything verification needs, from a clean text (``norm``/``tokens`` if already known)."""
         norm = normalize_text(text) if norm is None else norm
@@ -108,6 +116,8 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     with a different value. Insertions and deletions (a longer copy, leftover page junk, a
     teaser) never count, and neither do long rewritten blocks.
     """
+    if b.key < a.key:  # the alignment's tie-breaks depend on argument order: fix it
+        a, b = b, a
     nums = names = 0
     for op in Levenshtein.opcodes(a.tokens, b.tokens):
         if op.tag != "replace":
@@ -136,6 +146,7 @@ class PairVerifier:
         max_start_offset: float = 0.2,
         max_number_mismatch: float = 0.05,
         max_name_mismatch: float = 0.1,
+        tokens_per_substitution: int = 100,
     ) -> None:
         self.threshold = threshold
         self.containment_threshold = containment_threshold
@@ -144,6 +155,7 @@ class PairVerifier:
         self.max_start_offset = max_start_offset
         self.max_number_mismatch = max_number_mismatch
         self.max_name_mismatch = max_name_mismatch
+        self.tokens_per_substitution = tokens_per_substitution
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
         sa, sb = a.shingles, b.shingles
@@ -172,7 +184,12 @@ class PairVerifier:
                 return Verdict(False, "not-a-prefix", jac, cont, score)
 
         num_subs, name_subs = substitutions(a, b)
-        if num_subs and num_subs > self.max_number_mismatch * min(a.numbers, b.numbers):
+        size = min(len(a.tokens), len(b.tokens))
+        if (
+            num_subs
+            and num_subs > self.max_number_mismatch * min(a.numbers, b.numbers)
+            and num_subs * self.tokens_per_substitution > size
+        ):
             return Verdict(False, "numbers-differ", jac, cont, score)
         small_names = min(len(a.names), len(b.names))
         if name_subs >= 2 and name_subs > self.max_name_mismatch * small_names:

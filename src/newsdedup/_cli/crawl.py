@@ -92,6 +92,13 @@ def summary_line(stats: CrawlStats) -> str:
 )
 @click.option("--threshold", type=float, default=None, help="Dedup word-shingle Jaccard [default: 0.5].")
 @click.option(
+    "--extract-workers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Processes for article extraction (0: in the crawler process).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress on stderr [default: on when stderr is a terminal].",
@@ -107,6 +114,7 @@ def command(
     delay: float,
     timeout: float,
     threshold: float | None,
+    extract_workers: int,
     progress: bool | None,
 ) -> None:
     """Crawl URL... (feeds, sitemaps, homepages or articles) and print story clusters as JSONL.
@@ -122,7 +130,7 @@ def command(
             total_timeout=timeout,
             max_connections=max(concurrency, 1),
         )
-        config = CrawlConfig(max_pages=max_pages, concurrency=concurrency)
+        config = CrawlConfig(max_pages=max_pages, concurrency=concurrency, extract_workers=extract_workers)
         if threshold is not None and not 0 < threshold <= 1:
             raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
     except ConfigError as exc:

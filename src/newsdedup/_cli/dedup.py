@@ -90,10 +90,16 @@ def _atomic_writer(path: Path) -> Iterator[IO[str]]:
 
 def _write_jsonl(target: Path | None, rows: list[dict[str, Any]]) -> None:
     if target is None or str(target) == "-":
-        out = click.get_text_stream("stdout")
+        # UTF-8 bytes whatever the locale says (a C locale would make stdout ASCII-only)
+        sys.stdout.flush()
+        binary = getattr(sys.stdout, "buffer", None)
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.flush()
+            line = json.dumps(row, ensure_ascii=False) + "\n"
+            if binary is not None:
+                binary.write(line.encode("utf-8"))
+            else:
+                sys.stdout.write(line)
+        (binary or sys.stdout).flush()
         return
     with _atomic_writer(target) as fh:
         for row in rows:

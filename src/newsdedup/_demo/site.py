@@ -377,6 +377,7 @@ def _render(site: _Site, items: list[_Item]) -> None:
 def _handler_for(site: _Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # separate header/body writes: no delayed-ACK stalls
         server_version = "DemoNews/1.0"
 
         def log_message(self, format: str, *args: object) -> None:

@@ -1,0 +1,194 @@
+"""``newsdedup dedup``: the JSONL contract, the errors file, exit codes, stdin and gzip input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsdedup._cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
+CONTRACT = {
+    "cluster_id",
+    "canonical_id",
+    "member_ids",
+    "title",
+    "text",
+    "url",
+    "published",
+    "wire",
+    "sources",
+}
+EXTENSIONS = {"first_seen", "last_seen", "canonical_reason"}
+
+
+def _seed_lines() -> list[str]:
+    lines = []
+    for n, p in enumerate(SEEDS):
+        text = p.read_text(encoding="utf-8")
+        lines.append(json.dumps({"id": p.stem[:3], "text": text, "url": f"https://example.com/{n}",
+                                 "published": f"2024-10-1{n}T12:00:00Z", "site": "example.com"}))  # fmt: skip
+    # a copy of seed 002 on a publisher page
+    body = "".join(f"<p>{para}</p>" for para in SEEDS[2].read_text(encoding="utf-8").split("\n\n")[3:])
+    page = f"<html><head><title>Copy</title></head><body><nav>Home | World</nav><article><h1>Copy</h1>{body}</article></body></html>"
+    lines.append(json.dumps({"id": "copy-002", "html": page, "url": "https://copies.example/1"}))
+    return lines
+
+
+BAD_LINES = [
+    "{not json",
+    json.dumps({"text": "no id here"}),
+    json.dumps({"id": 42, "text": "numeric id"}),
+    json.dumps({"id": "no-body", "title": "nothing"}),
+    json.dumps({"id": "empty-page", "html": "<html><body><nav>Home</nav></body></html>"}),
+    json.dumps(["an", "array"]),
+]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _run(args: list[str], input: str | None = None) -> object:
+    return CliRunner().invoke(main, ["dedup", *args], input=input)
+
+
+def test_output_contract_and_every_id_once(tmp_path: Path) -> None:
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    out = tmp_path / "out.jsonl"
+    result = _run([str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = _read_jsonl(out)
+    for row in rows:
+        assert set(row) == CONTRACT | EXTENSIONS
+        assert row["canonical_id"] in row["member_ids"]
+        assert [s["id"] for s in row["sources"]] == row["member_ids"]
+        assert all(set(s) == {"id", "url", "site", "title", "published"} for s in row["sources"])
+        assert row["text"].strip()
+    ids = [m for row in rows for m in row["member_ids"]]
+    assert sorted(ids) == sorted(["000", "001", "002", "003", "004", "copy-002"])
+    copy_cluster = next(r for r in rows if "copy-002" in r["member_ids"])
+    assert copy_cluster["member_ids"] == ["002", "copy-002"]
+    assert list(tmp_path.glob(".out.jsonl.*")) == []  # no temp file left behind
+
+
+def test_unusable_lines_go_to_the_errors_file_and_the_run_goes_on(tmp_path: Path) -> None:
+    lines = _seed_lines()[:2] + BAD_LINES + [json.dumps({"id": "000", "text": "a different text"})]
+    src = _write(tmp_path / "in.jsonl", lines)
+    out, err = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    result = _run([str(src), "-o", str(out), "--errors", str(err)])
+    assert result.exit_code == 0
+    errors = _read_jsonl(err)
+    by_line = {e["line"]: e for e in errors}
+    assert by_line[3]["reason"] == "bad-json"
+    assert by_line[4]["reason"] == "missing-id"
+    assert by_line[5]["reason"] == "bad-id"
+    assert by_line[6] == {**by_line[6], "id": "no-body", "reason": "missing-body"}
+    assert by_line[7]["id"] == "empty-page"
+    assert by_line[8]["reason"] == "not-an-object"
+    assert by_line[9] == {**by_line[9], "id": "000", "reason": "duplicate-id"}
+    assert all({"line", "id", "reason"} <= set(e) and "file" not in e for e in errors)
+    ids = [m for row in _read_jsonl(out) for m in row["member_ids"]]
+    assert sorted(ids) == ["000", "001"]  # the duplicate id is emitted once
+
+
+def test_several_inputs_name_the_file_in_errors(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.jsonl", _seed_lines()[:1])
+    b = _write(tmp_path / "b.jsonl", ["{oops"])
+    err = tmp_path / "e.jsonl"
+    result = _run([str(a), str(b), "--errors", str(err)])
+    assert result.exit_code == 0
+    assert _read_jsonl(err) == [
+        {**_read_jsonl(err)[0], "line": 1, "id": None, "reason": "bad-json", "file": str(b)}
+    ]
+
+
+def test_stdin_and_gzip_inputs(tmp_path: Path) -> None:
+    lines = _seed_lines()
+    gz = tmp_path / "in.jsonl.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[3:]) + "\n")
+    result = _run(["-", str(gz)], input="\n".join(lines[:3]) + "\n")
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(m for r in rows for m in r["member_ids"]) == sorted(
+        ["000", "001", "002", "003", "004", "copy-002"]
+    )
+
+
+def test_unreadable_input_exits_non_zero_and_keeps_what_was_read(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.jsonl", _seed_lines()[:2])
+    out = tmp_path / "out.jsonl"
+    result = _run([str(good), str(tmp_path / "missing.jsonl"), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "missing.jsonl" in result.output
+    assert sorted(m for r in _read_jsonl(out) for m in r["member_ids"]) == ["000", "001"]
+
+
+def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    payload = gzip.compress(("\n".join(_seed_lines()) + "\n").encode("utf-8"))
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(payload[: len(payload) * 2 // 3])
+    out = tmp_path / "out.jsonl"
+    result = _run([str(broken), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "broken.jsonl.gz" in result.output
+    rows = _read_jsonl(out)  # valid JSONL
+    assert 1 <= len(rows) < 6
+
+
+def test_bad_threshold_is_a_usage_error(tmp_path: Path) -> None:
+    src = _write(tmp_path / "in.jsonl", _seed_lines()[:1])
+    result = _run([str(src), "--threshold", "1.7"])
+    assert result.exit_code == 2
+    assert "threshold" in result.output
+
+
+def test_threshold_option_changes_the_result(tmp_path: Path) -> None:
+    text = SEEDS[2].read_text(encoding="utf-8")
+    paras = text.split("\n\n")
+    edited = "\n\n".join(p if i % 2 else p.replace(" the ", " a ") for i, p in enumerate(paras))
+    src = _write(
+        tmp_path / "in.jsonl",
+        [json.dumps({"id": "a", "text": text}), json.dumps({"id": "b", "text": edited})],
+    )
+    loose = _run([str(src), "--threshold", "0.3"])
+    strict = _run([str(src), "--threshold", "0.95", "--containment", "0.99"])
+    n_loose = sum(1 for line in loose.stdout.splitlines() if line.startswith("{"))
+    n_strict = sum(1 for line in strict.stdout.splitlines() if line.startswith("{"))
+    assert (n_loose, n_strict) == (1, 2)
+
+
+def test_real_process_stdin_to_stdout() -> None:
+    """Through a real interpreter: stdout carries only JSONL, the summary goes to stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", "-"],
+        input="\n".join(_seed_lines()) + "\n{bad\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 5
+    assert "1 unusable" in proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_progress_flags_do_not_change_output(tmp_path: Path, flag: str) -> None:
+    src = _write(tmp_path / "in.jsonl", _seed_lines()[:2])
+    result = _run([str(src), flag])
+    assert result.exit_code == 0
+    assert sum(1 for line in result.stdout.splitlines() if line.startswith("{")) == 2

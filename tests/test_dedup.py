@@ -1,0 +1,339 @@
+"""The deduplicator end to end: seeds, syndicated copies on publisher pages, order invariance,
+short texts, formulaic look-alikes, teaser chaining, bad items, configuration."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Template
+
+import pytest
+
+from newsdedup._dedup import DedupConfig, Deduplicator, cluster_id_for, dedup
+from newsdedup._exceptions import ConfigError
+from newsdedup._models import Article
+from newsdedup._text import clean_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
+
+
+def _seed_items() -> list[dict[str, str]]:
+    return [{"id": p.stem[:3], "text": p.read_text(encoding="utf-8")} for p in SEEDS]
+
+
+def _clean(index: int) -> str:
+    return clean_text(SEEDS[index].read_text(encoding="utf-8")).text
+
+
+def _paras(text: str) -> list[str]:
+    return [p for p in text.split("\n\n") if p.strip()]
+
+
+def _page(template: str, *, title: str, paragraphs: list[str], url: str, date: str = "2024-10-17") -> str:
+    body = "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    raw = (FIXTURES / "dedup" / template).read_text(encoding="utf-8")
+    return Template(raw).substitute(title=html.escape(title), body=body, url=url, date=date)
+
+
+def _tokens(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+def _token_f1(a: str, b: str) -> float:
+    ta, tb = _tokens(a), _tokens(b)
+    common = sum((ta & tb).values())
+    return 0.0 if not common else 2 * common / (sum(ta.values()) + sum(tb.values()))
+
+
+def _partition(clusters: list) -> set[frozenset[str]]:
+    return {frozenset(c.member_ids) for c in clusters}
+
+
+# -- seeds and syndicated copies --------------------------------------------------------------
+
+
+def test_five_seeds_are_five_clusters() -> None:
+    clusters = dedup(_seed_items())
+    assert len(clusters) == 5
+    assert sorted(m for c in clusters for m in c.member_ids) == ["000", "001", "002", "003", "004"]
+    assert all(c.canonical_reason == "only-member" for c in clusters)
+
+
+def _syndicated_items() -> list[dict[str, str]]:
+    body = _paras(_clean(2))
+    third = body[: max(1, len(body) // 3)]
+    title = "Zelenskyy: NKorean Officers Deployed Alongside Russians"
+    globe = _page("globe_portal.html", title=title, paragraphs=body, url="https://dailyglobe.example/world/1")
+    courier = _page(
+        "rivertown_courier.html",
+        title="Ukraine says North Korean officers already on its soil",  # retitled
+        paragraphs=body,
+        url="https://rivertown.example/nation-world/2",
+    )
+    brief = _page("newsbrief_hub.html", title=title, paragraphs=third, url="https://newsbrief.example/p/3")
+    return [
+        *_seed_items(),
+        {"id": "globe-1", "html": globe, "url": "https://dailyglobe.example/world/1",
+         "published": "2024-10-17T22:00:00Z"},
+        {"id": "courier-2", "html": courier, "url": "https://rivertown.example/nation-world/2",
+         "published": "2024-10-18T06:30:00Z"},
+        {"id": "brief-3", "html": brief, "url": "https://newsbrief.example/p/3",
+         "published": "2024-10-17T21:15:00Z"},
+    ]  # fmt: skip
+
+
+def test_seed_002_republished_on_three_templates_collapses_into_one_cluster() -> None:
+    clusters = dedup(_syndicated_items())
+    assert len(clusters) == 5
+    big = next(c for c in clusters if "002" in c.member_ids)
+    assert set(big.member_ids) == {"002", "globe-1", "courier-2", "brief-3"}
+    assert big.canonical_id != "brief-3"  # never the truncated copy
+    full = _clean(2)
+    assert _token_f1(big.text, full) >= 0.95
+    assert _paras(full)[-1] in big.text  # the end of the story is there
+    assert {s.id for s in big.sources} == set(big.member_ids)
+    assert {s.url for s in big.sources} >= {
+        "https://dailyglobe.example/world/1",
+        "https://newsbrief.example/p/3",
+    }
+    seed_published = clean_text(SEEDS[2].read_text(encoding="utf-8")).published  # may be parsed from the page
+    expected_first = datetime(2024, 10, 17, 21, 15, tzinfo=UTC)
+    if seed_published is not None:
+        expected_first = min(expected_first, seed_published)
+    assert big.first_seen == expected_first
+    assert big.last_seen is not None
+    assert big.last_seen >= datetime(2024, 10, 18, 6, 30, tzinfo=UTC)
+    assert big.canonical_reason
+    assert big.cluster_id == cluster_id_for(big.member_ids)
+    # the other four seeds are untouched singletons
+    assert sorted(len(c.member_ids) for c in clusters) == [1, 1, 1, 1, 4]
+
+
+def test_order_invariance_over_shuffles() -> None:
+    items = _syndicated_items()
+    reference = dedup(items)
+    expect = (_partition(reference), {c.cluster_id: c.canonical_id for c in reference})
+    rng = random.Random(2024)
+    for _ in range(5):
+        rng.shuffle(items)
+        got = dedup(items)
+        assert (_partition(got), {c.cluster_id: c.canonical_id for c in got}) == expect
+        assert [c.text for c in got] == [c.text for c in reference]
+
+
+def test_clusters_can_be_queried_while_items_stream_in() -> None:
+    d = Deduplicator()
+    text = _clean(2)
+    assert d.add({"id": "a", "text": text}).status == "new"
+    assert [c.member_ids for c in d.clusters()] == [("a",)]
+    decision = d.add({"id": "b", "text": text + "\n\nFollow us on social media for more."})
+    assert decision.status == "duplicate"
+    assert decision.duplicate_of == "a"
+    assert decision.kind == "near-duplicate"
+    assert [c.member_ids for c in d.clusters()] == [("a", "b")]
+    assert d.verdict("b", "a") is not None
+
+
+# -- short, empty, formulaic, chaining -----------------------------------------------------
+
+
+def test_empty_and_whitespace_texts_are_errors_and_short_texts_stay_apart() -> None:
+    errors: list = []
+    items = [
+        {"id": "e1", "text": ""},
+        {"id": "e2", "text": "   \n\t  "},
+        {"id": "s1", "text": "Breaking news: more soon."},
+        {"id": "s2", "text": "Breaking news: more soon."},
+        {"id": "s3", "text": "Breaking news: more soon."},
+    ]
+    clusters = dedup(items, errors=errors)
+    assert {e.id for e in errors} == {"e1", "e2"}
+    assert all(c.size == 1 for c in clusters)  # identical short texts are never merged
+    assert sorted(m for c in clusters for m in c.member_ids) == ["s1", "s2", "s3"]
+    d = Deduplicator()
+    assert d.add({"id": "x", "text": "Breaking news: more soon."}).status == "too-short"
+
+
+FORMULAIC = json.loads((FIXTURES / "dedup" / "formulaic_pairs.json").read_text(encoding="utf-8"))["pairs"]
+
+
+@pytest.mark.parametrize("settings", [{}, {"threshold": 0.2, "containment_threshold": 0.3}])
+def test_formulaic_hard_negatives_stay_separate(settings: dict) -> None:
+    items = [dict(p[k]) for p in FORMULAIC for k in ("a", "b")]
+    clusters = dedup(items, **settings)
+    assert len(clusters) == len(items)
+
+
+def test_chaining_through_a_teaser_does_not_pull_in_the_teased_story() -> None:
+    story_a = _paras(_clean(0))
+    story_c = _clean(4)
+    teaser = "Read more: " + _paras(story_c)[0]
+    page_a = "\n\n".join([*story_a[:3], teaser, *story_a[3:]])
+    page_b = "\n\n".join([*story_a[:3], teaser, *story_a[3:], "Share this story with your friends."])
+    clusters = dedup([{"id": "A", "text": page_a}, {"id": "B", "text": page_b}, {"id": "C", "text": story_c}])
+    assert _partition(clusters) == {frozenset({"A", "B"}), frozenset({"C"})}
+
+
+def test_short_brief_quoted_inside_a_copy_is_not_merged() -> None:
+    """C is a short brief; A and B (a copy) quote all of C in the middle as a teaser."""
+    brief = _paras(_clean(4))[0] + " " + _paras(_clean(4))[1]
+    story = _paras(_clean(1))
+    page = "\n\n".join([*story[:4], brief, *story[4:]])
+    clusters = dedup(
+        [
+            {"id": "A", "text": page},
+            {"id": "B", "text": page + "\n\nComments are closed."},
+            {"id": "C", "text": brief},
+        ],
+        containment_threshold=0.6,
+    )
+    assert _partition(clusters) == {frozenset({"A", "B"}), frozenset({"C"})}
+
+
+# -- items, errors, duplicates -------------------------------------------------------------
+
+
+def test_bad_items_are_recorded_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsdedup._extract as extract_module
+
+    real_extract = extract_module.extract
+
+    def flaky(html_text: str, url: str | None = None, **kw: object) -> Article:
+        if "EXPLODE" in html_text:
+            raise RuntimeError("parser crashed")
+        return real_extract(html_text, url=url, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extract_module, "extract", flaky)
+    errors: list = []
+    items = [
+        {"text": "no id"},
+        {"id": 7, "text": "numeric id"},
+        {"id": "nobody"},
+        {"id": "boom", "html": "<html><body><p>EXPLODE</p></body></html>"},
+        {"id": "blank-page", "html": "<html><body><nav>Home</nav></body></html>"},
+        {"id": "ok", "text": _clean(3)},
+    ]
+    clusters = dedup(items, errors=errors)
+    reasons = {e.line: e.reason for e in errors}
+    assert reasons[1] == "missing-id"
+    assert reasons[2] == "bad-id"
+    assert reasons[3] == "missing-body"
+    assert reasons[4] == "extract-failed"
+    assert 5 in reasons  # no main text
+    assert [c.member_ids for c in clusters] == [("ok",)]
+
+
+def test_duplicate_ids_keep_the_first_item() -> None:
+    d = Deduplicator()
+    text = _clean(3)
+    d.add({"id": "x", "text": text})
+    assert d.add({"id": "x", "text": text}).status == "already-seen"
+    decision = d.add({"id": "x", "text": _clean(1)})
+    assert decision.status == "error"
+    assert decision.reason == "duplicate-id"
+    assert [e.reason for e in d.errors] == ["duplicate-id"]
+    assert d.article("x").text == text
+    # inside one batch too
+    d2 = Deduplicator()
+    decisions = d2.add_many([{"id": "y", "text": text}, {"id": "y", "text": _clean(1)}])
+    assert [x.status for x in decisions] == ["new", "error"]
+    assert [c.member_ids for c in d2.clusters()] == [("y",)]
+
+
+def test_articles_are_accepted_and_wire_is_merged() -> None:
+    text = _clean(2)
+    items = [
+        Article(id="w", text=text, wire="Reuters", url="https://www.reuters.com/world/x", title="Wire"),
+        Article(
+            id="n", text=text + "\n\nNewsmax footer line that is not in the wire copy.", site="newsmax.com"
+        ),
+    ]
+    (cluster,) = dedup(items)
+    assert cluster.canonical_id == "w"
+    assert cluster.canonical_reason == "wire-own-copy"
+    assert cluster.wire == "Reuters"
+    assert cluster.title == "Wire"
+    with pytest.raises(ConfigError):
+        dedup(items, bogus_setting=1)
+
+
+def test_site_boilerplate_repeated_across_stories_is_dropped_from_canonical_text() -> None:
+    disclaimer = "This article is for information only and is not investment advice from Example Markets."
+    items = [
+        {"id": f"s{i}", "text": _clean(i) + "\n\n" + disclaimer, "site": "examplemarkets.com"}
+        for i in range(4)
+    ]
+    for c in dedup(items):
+        assert disclaimer not in c.text
+    # off when site_repeat_min=0
+    assert all(disclaimer in c.text for c in dedup(items, site_repeat_min=0))
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("threshold", 0.0), ("threshold", 1.5), ("num_perm", 1), ("shingle_size", 0), ("min_chars", 0),
+     ("containment_threshold", "high"), ("max_number_mismatch", 2.0), ("site_repeat_min", 1),
+     ("lead_tokens", -1), ("num_perm", True)],
+)  # fmt: skip
+def test_config_errors_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=field):
+        DedupConfig(**{field: value})
+
+
+def test_config_derives_bands_from_threshold_and_fingerprint_tracks_signature_settings() -> None:
+    low, high = DedupConfig(threshold=0.4), DedupConfig(threshold=0.8)
+    assert low.bands() != high.bands()
+    b, r = DedupConfig().bands()
+    assert b * r <= 128
+    assert DedupConfig().fingerprint() == DedupConfig().fingerprint()
+    assert DedupConfig(num_perm=64).fingerprint() != DedupConfig().fingerprint()
+    assert Deduplicator(0.7).config.threshold == 0.7
+    assert Deduplicator(config=DedupConfig(num_perm=64), min_chars=10).config.num_perm == 64
+
+
+def test_bot_challenge_and_consent_pages_are_junk_not_one_giant_cluster() -> None:
+    challenge = (
+        "Checking if the site connection is secure. Enable JavaScript and cookies to continue. "
+        "This process is automatic. Your browser will redirect to your requested content shortly. "
+        "Please allow up to 5 seconds. Performance and security by a content delivery network."
+    )
+    consent = (
+        "We value your privacy. We and our partners store and access information on your device "
+        "and process personal data such as unique identifiers for personalised ads and content. "
+        "You may manage your cookie preferences at any time from the link in the footer."
+    )
+    items = [{"id": f"c{i}", "text": challenge, "url": f"https://host{i}.example/news/1"} for i in range(4)]
+    items += [{"id": f"p{i}", "text": consent, "url": f"https://paper{i}.example/a"} for i in range(3)]
+    items.append({"id": "story", "text": _clean(3) + "\n\nAccess denied, the ministry said of the request."})
+    errors: list = []
+    clusters = dedup(items, errors=errors)
+    assert sorted(e.id for e in errors if e.reason == "junk-page") == [
+        "c0",
+        "c1",
+        "c2",
+        "c3",
+        "p0",
+        "p1",
+        "p2",
+    ]
+    assert [c.member_ids for c in clusters] == [("story",)]  # a long story quoting the phrase is fine
+    kept = dedup(items, reject_junk_pages=False)
+    assert max(c.size for c in kept) == 4  # what the guard prevents
+
+
+def test_large_cluster_raises_an_alarm_but_is_not_capped(caplog: pytest.LogCaptureFixture) -> None:
+    text = _clean(2)
+    items = [{"id": f"copy{i}", "text": text + f"\n\nShared by reader number {i}."} for i in range(4)]
+    with caplog.at_level("WARNING", logger="newsdedup"):
+        clusters = dedup(items, cluster_size_alarm=3)
+    assert [c.size for c in clusters] == [4]
+    assert any("4 members" in r.getMessage() for r in caplog.records)
