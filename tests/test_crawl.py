@@ -294,3 +294,13 @@ def test_extraction_in_worker_process_gives_same_result(site: LocalServer) -> No
     )
     assert sorted(c.member_ids for c in pooled.clusters) == sorted(c.member_ids for c in inline.clusters)
     assert sorted(e.error for e in pooled.errors) == sorted(e.error for e in inline.errors)
+
+
+def test_cli_crawl_with_progress_and_stdout(site: LocalServer) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["crawl", site.url("/sitemap_index.xml"), "--allow-private", "--delay", "0", "--progress", "--extract-workers", "0"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(len(c["member_ids"]) for c in lines) == [1, 1]

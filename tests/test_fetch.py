@@ -460,3 +460,16 @@ def test_config_validation_names_field() -> None:
         FetchConfig(total_timeout=0)
     with pytest.raises(ConfigError, match="user_agent"):
         FetchConfig(user_agent="a\r\nX-Evil: 1")
+
+
+def test_server_cookies_are_not_kept(srv: LocalServer) -> None:
+    srv.route("/set", Response(body=PAGE, headers={"Set-Cookie": "session=abc123; Path=/"}))
+    srv.page("/next", PAGE)
+
+    async def go() -> None:
+        async with Fetcher(cfg()) as f:
+            await f.fetch(srv.url("/set"))
+            await f.fetch(srv.url("/next"))
+
+    run(go())
+    assert "cookie" not in srv.requests[-1].headers

@@ -7,6 +7,7 @@ private and may change without notice.
 import logging
 
 from ._boilerplate import BoilerplateLearner, RuleSet
+from ._dedup import Decision, DedupConfig, Deduplicator, ErrorRecord, dedup
 from ._exceptions import (
     BlockedURL,
     ConfigError,
@@ -47,8 +48,12 @@ __all__ = [
     "Cluster",
     "ConfigError",
     "ConnectError",
+    "Decision",
     "DecodingError",
+    "DedupConfig",
     "DedupError",
+    "Deduplicator",
+    "ErrorRecord",
     "ExtractConfig",
     "ExtractError",
     "FeedError",
@@ -73,6 +78,7 @@ __all__ = [
     "UnsupportedContent",
     "__version__",
     "clean_text",
+    "dedup",
     "extract",
 ]
 

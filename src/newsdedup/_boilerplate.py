@@ -673,10 +673,6 @@ def _marker_at(
     return None
 
 
-def _prose_chars(blocks: Sequence[str]) -> int:
-    return sum(len(b) for b in blocks if _is_prose(b))
-
-
 def _cut_trailing(page: _Page, entries: Sequence[PublisherRule]) -> None:
     """Cut from the first trailing marker to the end, unless more story follows than precedes it.
 

@@ -13,8 +13,8 @@ first ``lead_tokens`` tokens makes truncated copies candidates; verification the
 by containment. The whole-text index also over-recalls (``candidate_threshold`` below
 ``threshold``); verification is exact and cheap, so extra candidates cost little.
 
-All mutable state (articles, docs, signatures, indexes, edges) lives in :class:`MemoryState`, so a
-persistent store can replace it.
+All mutable matching state (articles, verification docs, LSH buckets, verified edges) lives in
+:class:`MemoryState`, so a persistent store can replace it.
 """
 
 from __future__ import annotations

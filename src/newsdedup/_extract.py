@@ -478,7 +478,68 @@ def _choose_roots(
             if append and not _is_widget(child, cache):
                 out.append(child)
         child = child.next
+    out.extend(_lead_elements(top, out, body_id, cache))
     return out, excluded
+
+
+_LEAD_SELECTOR = ", ".join(
+    f'[class*="{word}" i]'
+    for word in ("lead", "intro", "summary", "standfirst", "excerpt", "subtitle", "subline", "deck", "abstract")
+) + ', [itemprop="description" i], [itemprop="abstract" i]'
+_LEAD_WORDS = re.compile(
+    r"(?<![a-z0-9])(?:lead(?:text|-text|_text|in)?|leading-[a-z]+|intro|summary|standfirst|excerpt|subtitle|subline|"
+    r"deck|dek|abstract|article-?lead|story-?lead)(?![a-z0-9])"
+)
+
+
+def _lead_elements(
+    top: LexborNode, roots: list[LexborNode], body_id: int, cache: dict[str, str | None]
+) -> list[LexborNode]:
+    """The article's lead/standfirst when it sits outside the body container (in the article header).
+
+    Looked for inside the nearest ``<article>``/``<main>`` above the container (at most 4 levels).
+    """
+    container: LexborNode | None = None
+    node = top.parent
+    for _ in range(4):
+        if node is None or node.mem_id == body_id:
+            break
+        if node.tag in ("article", "main"):
+            container = node
+            break
+        node = node.parent
+    if container is None:
+        return []
+    root_ids = {r.mem_id for r in roots}
+    top_ancestors = _ancestors(top, limit=60)
+    found: list[LexborNode] = []
+    for node in container.css(_LEAD_SELECTOR):
+        key = node.mem_id
+        if key in root_ids or key in top_ancestors or _inside_any(node, root_ids):
+            continue
+        attrs = node.attributes
+        words = f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''}".lower()
+        if not _LEAD_WORDS.search(words) or _is_widget(node, cache):
+            continue
+        text = node.text(separator=" ").strip()
+        if (
+            30 <= len(text) <= 1500
+            and _link_density(node, len(text)) < 0.3
+            and not any(_inside_any(node, {f.mem_id}) for f in found)
+        ):
+            found.append(node)
+    return found[:2]
+
+
+def _inside_any(node: LexborNode, ids: set[int], limit: int = 40) -> bool:
+    cur = node.parent
+    for _ in range(limit):
+        if cur is None:
+            return False
+        if cur.mem_id in ids:
+            return True
+        cur = cur.parent
+    return False
 
 
 # --------------------------------------------------------------------------- blocks

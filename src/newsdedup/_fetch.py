@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import logging
 import random
 import time
@@ -533,6 +534,8 @@ class Fetcher:
             headers={"User-Agent": cfg.user_agent, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
             verify=cfg.verify_tls,
             trust_env=False,
+            # No cookie jar: server cookies would track the crawler across sites and hops.
+            cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
             transport=self._transport,
         )
         return self

@@ -141,12 +141,12 @@ def _progress(enabled: bool) -> Any:
     "--threshold", type=float, default=None, help="Word-shingle Jaccard for near-duplicates [default: 0.5]."
 )
 @click.option(
-    "--containment", type=float, default=None, help="Containment for truncated copies [default: 0.8]."
+    "--containment", type=float, default=None, help="Containment for truncated copies [default: 0.7]."
 )
 @click.option("--num-perm", type=int, default=None, help="MinHash permutations [default: 128].")
 @click.option("--shingle-size", type=int, default=None, help="Words per shingle [default: 5].")
 @click.option(
-    "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 250]."
+    "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 150]."
 )
 @click.option(
     "--progress/--no-progress",

@@ -26,7 +26,7 @@ import html
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -88,6 +88,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
 )  # fmt: skip
 
 _BY_KEY = {p.key: p for p in PUBLISHERS}
+_REPUBLISH_DELAY = {"courier": 12, "ledger": 9, "metro": 21, "dispatch": 34, "gulf": 47}
 
 
 def load_stories() -> dict[str, Any]:
@@ -137,7 +138,8 @@ def _build_items(stories: dict[str, Any]) -> list[_Item]:
     for carry in stories["carriage"]:
         story = wire[carry["story"]]
         pub = carry["publisher"]
-        published = datetime.fromisoformat(story["date"])
+        # Outlets republish the wire some minutes after the agency moves it.
+        published = datetime.fromisoformat(story["date"]) + timedelta(minutes=_REPUBLISH_DELAY[pub])
         paragraphs = list(story["paragraphs"])
         if carry.get("truncate"):
             paragraphs = paragraphs[: int(carry["truncate"])]
