@@ -113,7 +113,18 @@ _JUNK_LINE = re.compile(
     r"scroll to continue(?: with content)?|story continues below(?: advertisement)?|"
     r"continue reading(?: below| the main story)?|read more|share(?: this)?(?: article| story| post)?|"
     r"click here|loading\.{0,3}|related(?: articles| stories| posts| coverage)?|more on this story|"
-    r"top stories|most read|trending(?: now)?|you may also like|recommended(?: for you)?)\W*$",
+    r"top stories|most read|trending(?: now)?|you may also like|recommended(?: for you)?|"
+    # The same widget headings in the languages of the evaluation sets (de, fr, es, it, pl, nl).
+    r"mehr zum thema|zum weiterlesen|weiterlesen|lesen sie auch|auch interessant|"
+    r"das könnte sie auch interessieren|weitere artikel|kommentieren|"
+    r"lire aussi|à lire aussi|sur le même sujet|lee también|te puede interesar|leggi anche|"
+    r"czytaj (?:też|także)|zobacz (?:też|także)|lees ook)\W*$",
+    re.IGNORECASE,
+)
+# A short "Updated: 3 April 2020" / "Aktualisiert am 03.04.2020" line is a timestamp, not prose.
+_DATE_LINE = re.compile(
+    r"^(?:updated|last updated|published|posted|aktualisiert|veröffentlicht|stand|erstellt|mis à jour|"
+    r"publié le|actualizado|publicado|aggiornato|pubblicato|zaktualizowano|opublikowano)\b[^.!?]{0,60}\d",
     re.IGNORECASE,
 )
 
@@ -620,7 +631,7 @@ def _blocks(
 def _filter_blocks(blocks: list[_TextBlock], meta: PageMeta, config: ExtractConfig, removed: list[Removal]) -> list[str]:
     """Drop link lists, widget one-liners, a repeated headline and duplicates; join split lines."""
     title_key = _WS.sub(" ", meta.title).strip().lower()
-    kept: list[str] = []
+    kept: list[_TextBlock] = []
     seen: set[str] = set()
     for block in blocks:
         text = block.text
@@ -632,6 +643,9 @@ def _filter_blocks(blocks: list[_TextBlock], meta: PageMeta, config: ExtractConf
         if _JUNK_LINE.match(text):
             removed.append(Removal(rule="dom:widget", text=_short(text)))
             continue
+        if length < 90 and _DATE_LINE.match(text):
+            removed.append(Removal(rule="dom:byline", text=_short(text)))
+            continue
         if title_key and block.kind in _HEADINGS and text.lower() == title_key:
             continue
         key = text.lower()
@@ -639,8 +653,17 @@ def _filter_blocks(blocks: list[_TextBlock], meta: PageMeta, config: ExtractConf
             removed.append(Removal(rule="dom:duplicate", text=_short(text)))
             continue
         seen.add(key)
-        kept.append(text)
-    return kept
+        kept.append(block)
+    # A heading with nothing of its own after it (its list was cut, or it ends the text) is a
+    # widget title ("More on this", "Teilnehmende Blogs") rather than part of the article.
+    out: list[str] = []
+    for i, block in enumerate(kept):
+        nxt = kept[i + 1] if i + 1 < len(kept) else None
+        if block.kind in _HEADINGS and (nxt is None or nxt.kind in _HEADINGS) and len(block.text) < 120:
+            removed.append(Removal(rule="dom:orphan-heading", text=_short(block.text)))
+            continue
+        out.append(block.text)
+    return out
 
 
 # --------------------------------------------------------------------------- JSON-LD body
