@@ -13,6 +13,7 @@ from .._version import __version__
 _COMMANDS: dict[str, str] = {
     "crawl": "newsdedup._cli.crawl",
     "dedup": "newsdedup._cli.dedup",
+    "export": "newsdedup._cli.export",
     "demo": "newsdedup._cli.demo",
     "extract": "newsdedup._cli.extract",
 }
