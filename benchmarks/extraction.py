@@ -142,7 +142,9 @@ def load_scrapinghub(root: Path, limit: int | None) -> list[Page]:
     for page_id in sorted(truth)[:limit]:
         raw = gzip.decompress((base / "html" / f"{page_id}.html.gz").read_bytes())
         entry = truth[page_id]
-        pages.append(Page(page_id, entry.get("url"), raw.decode("utf-8", "replace"), entry.get("articleBody") or ""))
+        pages.append(
+            Page(page_id, entry.get("url"), raw.decode("utf-8", "replace"), entry.get("articleBody") or "")
+        )
     return pages
 
 
@@ -260,7 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = [(name, factories[name]()) for name in args.tools.split(",") if name]
     sets = ["scrapinghub", "trafilatura"] if args.dataset == "all" else [args.dataset]
     for name in sets:
-        pages = load_scrapinghub(root, args.limit) if name == "scrapinghub" else load_trafilatura(root, args.limit)
+        pages = (
+            load_scrapinghub(root, args.limit)
+            if name == "scrapinghub"
+            else load_trafilatura(root, args.limit)
+        )
         scorer = score_scrapinghub if name == "scrapinghub" else score_trafilatura
         for _, run in tools:
             run(pages[0].html, pages[0].url)  # warm-up: imports and caches outside the timing

@@ -20,14 +20,8 @@ import sys
 from collections.abc import Iterator
 
 # -- Imports -------------------------------------------------------------------------------
-# Everything comes from the public `newsdedup` namespace. The fallback block below exists only
-# until these names are exported there; it is the one place that touches private modules.
-try:
-    from newsdedup import CrawlConfig, CrawlResult, DemoSite, FetchConfig, crawl
-except ImportError:  # TODO(lead): remove once newsdedup/__init__.py exports the crawl API
-    from newsdedup._crawl import CrawlConfig, CrawlResult, crawl
-    from newsdedup._demo import DemoSite
-    from newsdedup._fetch import FetchConfig
+# Everything comes from the public `newsdedup` namespace.
+from newsdedup import CrawlConfig, CrawlResult, DemoSite, FetchConfig, crawl
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

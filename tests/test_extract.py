@@ -101,7 +101,10 @@ def test_news_page_metadata() -> None:
     assert article.published == datetime(2024, 3, 14, 9, 30, tzinfo=UTC)
     assert article.authors == ("Priya Raman", "Tom Ellis")
     assert article.lang == "en-GB"
-    assert article.description == "Engineers found hairline cracks in two steel girders during a routine inspection."
+    assert (
+        article.description
+        == "Engineers found hairline cracks in two steel girders during a routine inspection."
+    )
 
 
 def test_news_page_records_structural_removals() -> None:
@@ -146,14 +149,18 @@ def test_body_split_over_several_boxes_is_collected() -> None:
         f'<div class="story-box"><div class="inner"><p>{p}</p></div></div><div class="ad-break"><span>Advertisement</span></div>'
         for p in PARAS
     )
-    html = _page(f'<div class="top"><a href="/">Home</a> <a href="/x">World</a></div><section class="story">{boxes}</section>')
+    html = _page(
+        f'<div class="top"><a href="/">Home</a> <a href="/x">World</a></div><section class="story">{boxes}</section>'
+    )
     article = extract(html, "https://example.org/story")
     assert article.paragraphs == PARAS
 
 
 def test_text_in_div_and_br_soup_is_found() -> None:
     body = "<br><br>".join(f'<span style="font-size:small">{p}</span>' for p in PARAS)
-    links = "".join(f'<li><a href="/p{i}">Popular post number {i} with a long enough title</a></li>' for i in range(8))
+    links = "".join(
+        f'<li><a href="/p{i}">Popular post number {i} with a long enough title</a></li>' for i in range(8)
+    )
     html = _page(f'<div class="post-body entry">{body}</div><div class="links"><ul>{links}</ul></div>')
     article = extract(html)
     assert article.paragraphs == PARAS
@@ -170,7 +177,9 @@ def test_link_lists_inside_the_body_are_dropped() -> None:
 def test_class_keywords_are_matched_as_words_not_substrings() -> None:
     # "status-publish" and "has-sidebar" must not be read as a byline or a sidebar.
     body = "".join(f"<p>{p}</p>" for p in PARAS)
-    html = _page(f'<div class="post status-publish has-sidebar"><div class="entry-content">{body}</div></div>')
+    html = _page(
+        f'<div class="post status-publish has-sidebar"><div class="entry-content">{body}</div></div>'
+    )
     assert extract(html).paragraphs == PARAS
 
 
@@ -188,14 +197,21 @@ def test_wrapper_with_boilerplate_class_holding_the_article_is_kept() -> None:
 
 
 def _ld(body: str, extra: str = "") -> str:
-    data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Water plan", "articleBody": body}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Water plan",
+        "articleBody": body,
+    }
     return f'<script type="application/ld+json">{json.dumps(data)}</script>{extra}'
 
 
 def test_json_ld_body_used_when_the_dom_only_shows_a_teaser() -> None:
     full = "\n\n".join(PARAS)
     # Paywalled page: the DOM shows only the first paragraph; the page data has the whole body.
-    html = _page(f"<article><p>{PARAS[0]}</p><div class='paywall'>Subscribe to read more</div></article>", _ld(full))
+    html = _page(
+        f"<article><p>{PARAS[0]}</p><div class='paywall'>Subscribe to read more</div></article>", _ld(full)
+    )
     article = extract(html)
     assert article.paragraphs == PARAS
 
@@ -232,7 +248,9 @@ def test_json_ld_can_be_switched_off() -> None:
 # --------------------------------------------------------------------------- the publisher-rule stage
 
 
-def test_clean_blocks_receives_blocks_and_hints_and_its_result_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clean_blocks_receives_blocks_and_hints_and_its_result_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seen: dict[str, Any] = {}
 
     def fake_clean_blocks(blocks: Sequence[str], **kwargs: Any) -> CleanResult:
@@ -267,7 +285,9 @@ def test_publisher_dom_selectors_are_removed_before_scoring(monkeypatch: pytest.
     assert calls
     assert calls[0][0] == NEWS_URL
     assert "The cracks were discovered" not in article.text
-    assert any(r.rule == "rules:dom" and r.text.startswith("The cracks were discovered") for r in article.removed)
+    assert any(
+        r.rule == "rules:dom" and r.text.startswith("The cracks were discovered") for r in article.removed
+    )
     assert article.ok  # the broken selector was skipped, not fatal
 
 
@@ -339,3 +359,48 @@ def test_min_text_chars_turns_a_stub_into_no_main_text() -> None:
     assert short.text == ""
     assert short.reason == "no-main-text"
     assert short.title == "" or isinstance(short.title, str)
+
+
+# --------------------------------------------------------------------------- text details
+
+
+def test_soft_hyphens_and_zero_width_spaces_are_removed() -> None:
+    body = (
+        "".join(f"<p>{p}</p>" for p in PARAS)
+        .replace("parliament", "par\u00adlia\u00adment")
+        .replace("groundwater", "ground\u200bwater")
+    )
+    article = extract(_page(f"<article>{body}</article>"))
+    assert article.paragraphs == PARAS
+
+
+def test_standfirst_outside_the_body_container_is_included() -> None:
+    lead = "Farms and towns must use less water under a plan passed after a night-long debate."
+    body = "".join(f"<p>{p}</p>" for p in PARAS)
+    html = _page(
+        f'<article><header><h1>Water plan</h1><p class="article-lead">{lead}</p></header>'
+        f'<div class="article-body">{body}</div></article>'
+    )
+    article = extract(html)
+    assert article.paragraphs == [lead, *PARAS]
+
+
+def test_dateline_stays_in_the_first_paragraph() -> None:
+    # A place dateline is part of the lead (wire attributions are the rule stage's business).
+    body = f'<p><span class="dateline">KOBE –</span> {PARAS[0]}</p>' + "".join(
+        f"<p>{p}</p>" for p in PARAS[1:]
+    )
+    article = extract(_page(f"<article>{body}</article>"))
+    assert article.paragraphs[0] == f"KOBE – {PARAS[0]}"
+
+
+def test_widget_headings_and_timestamps_are_dropped() -> None:
+    body = "".join(f"<p>{p}</p>" for p in PARAS)
+    html = _page(
+        f"<article><p>Aktualisiert am 03.04.2020, 14:05 Uhr</p>{body}"
+        "<p>Das könnte Sie auch interessieren!</p><h3>Teilnehmende Blogs</h3></article>"
+    )
+    article = extract(html)
+    assert article.paragraphs == PARAS
+    rules = {r.rule for r in article.removed}
+    assert {"dom:byline", "dom:widget", "dom:orphan-heading"} <= rules

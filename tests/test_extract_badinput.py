@@ -93,7 +93,9 @@ def test_hundred_thousand_nested_divs_do_not_recurse_or_hang() -> None:
 
 
 def test_moderate_nesting_is_extracted() -> None:
-    html = "<html><body>" + "<div>" * 1500 + f"<p>{PARA}</p><p>{PARA2}</p>" + "</div>" * 1500 + "</body></html>"
+    html = (
+        "<html><body>" + "<div>" * 1500 + f"<p>{PARA}</p><p>{PARA2}</p>" + "</div>" * 1500 + "</body></html>"
+    )
     article = extract(html)
     assert article.paragraphs == [PARA, PARA2]
 
@@ -112,7 +114,9 @@ def test_node_cap() -> None:
 
 
 def test_broken_unclosed_html_still_yields_text() -> None:
-    html = f"<html><head><title>Broken</title><body><div class=main><p>{PARA}<p>{PARA2}<div><b>unclosed <i>tags"
+    html = (
+        f"<html><head><title>Broken</title><body><div class=main><p>{PARA}<p>{PARA2}<div><b>unclosed <i>tags"
+    )
     article = extract(html)
     assert article.ok
     assert article.paragraphs[:2] == [PARA, PARA2]
@@ -125,8 +129,12 @@ def test_garbage_markup_does_not_crash() -> None:
 
 
 def test_page_that_is_all_navigation_has_no_main_text() -> None:
-    links = "".join(f'<li><a href="/section/{i}">Section number {i} of the website</a></li>' for i in range(40))
-    html = _page(f"<header><nav><ul>{links}</ul></nav></header><div class='menu'><ul>{links}</ul></div><footer>© 2024</footer>")
+    links = "".join(
+        f'<li><a href="/section/{i}">Section number {i} of the website</a></li>' for i in range(40)
+    )
+    html = _page(
+        f"<header><nav><ul>{links}</ul></nav></header><div class='menu'><ul>{links}</ul></div><footer>© 2024</footer>"
+    )
     article = extract(html, "https://example.org/")
     assert article.text == ""
     assert article.reason == "no-main-text"
@@ -213,8 +221,26 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["<div>", "</div>", "<p>", "</p>", "<br>", "<a href='x'>", "</a>", "<nav>", "<table><tr><td>",
-             "<!--", "-->", "<script>", "</script>", PARA, "text, with commas.", "&amp;", "\u202e", "\x00"]
+            [
+                "<div>",
+                "</div>",
+                "<p>",
+                "</p>",
+                "<br>",
+                "<a href='x'>",
+                "</a>",
+                "<nav>",
+                "<table><tr><td>",
+                "<!--",
+                "-->",
+                "<script>",
+                "</script>",
+                PARA,
+                "text, with commas.",
+                "&amp;",
+                "\u202e",
+                "\x00",
+            ]
         ),
         max_size=80,
     )

@@ -31,7 +31,11 @@ def test_json_ld_graph_with_type_list_and_nested_people() -> None:
                 "headline": "Budget agreed",
                 "datePublished": "2021-05-04T10:00:00+02:00",
                 "author": [{"@type": "Person", "name": "Anna Berg"}, "Jonas Frey", {"@id": "#no-name"}],
-                "publisher": {"@type": "Organization", "name": "Tagesblatt", "logo": {"@type": "ImageObject"}},
+                "publisher": {
+                    "@type": "Organization",
+                    "name": "Tagesblatt",
+                    "logo": {"@type": "ImageObject"},
+                },
                 "articleBody": "Full body text.",
                 "isPartOf": {"@type": "CreativeWork", "copyrightHolder": {"name": "Tagesblatt Verlag GmbH"}},
             },
@@ -70,7 +74,9 @@ def test_json_ld_raw_newlines_comment_wrapper_and_concatenated_objects() -> None
 def test_json_ld_prefers_article_types_and_bodies() -> None:
     scripts = [
         json.dumps({"@type": "WebPage", "name": "Site home", "description": "page"}),
-        json.dumps([{"@type": "Organization", "name": "Org"}, {"@type": "BlogPosting", "headline": "Post title"}]),
+        json.dumps(
+            [{"@type": "Organization", "name": "Org"}, {"@type": "BlogPosting", "headline": "Post title"}]
+        ),
     ]
     info = parse_json_ld(scripts)
     assert info.headline == "Post title"
@@ -146,7 +152,9 @@ def test_meta_tags_when_there_is_no_json_ld() -> None:
 
 
 def test_title_tag_is_trimmed_when_nothing_better_exists() -> None:
-    html = f"<html><head><title>Rail strike called off | Daily Courier</title></head><body>{BODY}</body></html>"
+    html = (
+        f"<html><head><title>Rail strike called off | Daily Courier</title></head><body>{BODY}</body></html>"
+    )
     assert _meta(html).title == "Rail strike called off"
 
 
@@ -179,7 +187,9 @@ def test_dateline_and_copyright_notices_become_hints() -> None:
 
 
 def test_metadata_flows_into_the_article() -> None:
-    ld = json.dumps({"@type": "NewsArticle", "headline": "From JSON-LD", "datePublished": "2018-01-02T03:04:05Z"})
+    ld = json.dumps(
+        {"@type": "NewsArticle", "headline": "From JSON-LD", "datePublished": "2018-01-02T03:04:05Z"}
+    )
     html = f'<html lang="fr"><head><script type="application/ld+json">{ld}</script></head><body>{BODY}</body></html>'
     article = extract(html, "https://www.exemple.fr/x")
     assert article.title == "From JSON-LD"

@@ -7,7 +7,9 @@ private and may change without notice.
 import logging
 
 from ._boilerplate import BoilerplateLearner, RuleSet
+from ._crawl import CrawlConfig, CrawlResult, CrawlStats, crawl, crawl_async
 from ._dedup import Decision, DedupConfig, Deduplicator, ErrorRecord, dedup
+from ._demo import DemoSite
 from ._exceptions import (
     BlockedURL,
     ConfigError,
@@ -34,8 +36,27 @@ from ._exceptions import (
     UnsupportedContent,
 )
 from ._extract import ExtractConfig, extract
+from ._feeds import (
+    FeedEntry,
+    Sitemap,
+    SitemapEntry,
+    discover_article_links,
+    discover_feeds,
+    parse_feed,
+    parse_sitemap,
+)
+from ._fetch import (
+    CacheEntry,
+    FetchCache,
+    FetchConfig,
+    Fetcher,
+    FetchErrorRecord,
+    FetchResult,
+    MemoryFetchCache,
+)
 from ._models import Article, Cluster, Removal, Source
 from ._text import clean_text
+from ._urls import normalize_url
 from ._version import __version__
 
 # The library logs under "newsdedup" and configures no handler: that is the application's call.
@@ -45,22 +66,34 @@ __all__ = [
     "Article",
     "BlockedURL",
     "BoilerplateLearner",
+    "CacheEntry",
     "Cluster",
     "ConfigError",
     "ConnectError",
+    "CrawlConfig",
+    "CrawlResult",
+    "CrawlStats",
     "Decision",
     "DecodingError",
     "DedupConfig",
     "DedupError",
     "Deduplicator",
+    "DemoSite",
     "ErrorRecord",
     "ExtractConfig",
     "ExtractError",
+    "FeedEntry",
     "FeedError",
+    "FetchCache",
+    "FetchConfig",
     "FetchError",
+    "FetchErrorRecord",
+    "FetchResult",
     "FetchTimeout",
+    "Fetcher",
     "HTTPStatusError",
     "InputError",
+    "MemoryFetchCache",
     "MissingDependency",
     "NewsdedupError",
     "Removal",
@@ -69,6 +102,8 @@ __all__ = [
     "RobotsUnreachable",
     "RuleError",
     "RuleSet",
+    "Sitemap",
+    "SitemapEntry",
     "Source",
     "StoreBusy",
     "StoreCorrupt",
@@ -78,8 +113,15 @@ __all__ = [
     "UnsupportedContent",
     "__version__",
     "clean_text",
+    "crawl",
+    "crawl_async",
     "dedup",
+    "discover_article_links",
+    "discover_feeds",
     "extract",
+    "normalize_url",
+    "parse_feed",
+    "parse_sitemap",
 ]
 
 for _name in __all__:

@@ -20,26 +20,33 @@ All mutable matching state (articles, verification docs, LSH buckets, verified e
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
-from collections import Counter
-from collections.abc import Iterable, Mapping
+import re
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
 
 from ._cluster import MemberInfo, choose_canonical, partition
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import MinHashSigner, WordShingler
 from ._index import BandedLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
+from ._store._base import ClusterRow, EdgeRow, ItemRow, UpdateRow, decode_u64, encode_u64
 from ._verify import Doc, PairVerifier, Verdict
 
-__all__ = ["Decision", "DedupConfig", "Deduplicator", "ErrorRecord", "MemoryState", "dedup"]
+if TYPE_CHECKING:
+    from ._store._base import Store, Transaction
+
+__all__ = ["Decision", "DedupConfig", "Deduplicator", "ErrorRecord", "MemoryState", "dedup", "parse_window"]
 
 logger = logging.getLogger("newsdedup")
 
@@ -200,22 +207,83 @@ class ErrorRecord:
 
 
 @dataclass(slots=True)
-class _Entry:
-    article: Article
-    doc: Doc | None
-    """None for too-short items (kept, never matched)."""
-    ingested: datetime
+class _Meta:
+    """What matching and clustering need of one item, without its text (kept for every item)."""
+
+    seq: int
+    time: float
+    """Epoch seconds the window is measured on: ``published``, else the ingest time."""
+    ingested: float
+    n_shingles: int
+    """0 for too-short items (never matched)."""
+    text_hash: str
+    site: str | None
+    paras: tuple[int, ...]
+    """Paragraph hashes (for site boilerplate); empty when the item has no site."""
+
+
+class _Cache(OrderedDict[str, Any]):
+    """Dict that forgets its least recently used entries past ``maxsize`` (None: never)."""
+
+    def __init__(self, maxsize: int | None) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_lru(self, key: str) -> Any:
+        value = self.get(key)
+        if value is not None and self.maxsize is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        if self.maxsize is not None:
+            self.move_to_end(key)
+            while len(self) > self.maxsize:
+                self.popitem(last=False)
+
+
+class _KeyedLSH(BandedLSH):
+    """BandedLSH that can also be fed precomputed band keys (replayed from a store)."""
+
+    def query_keys(self, bkeys: list[int]) -> set[str]:
+        found: set[str] = set()
+        for table, bk in zip(self._tables, bkeys, strict=True):
+            bucket = table.get(bk)
+            if bucket:
+                found.update(bucket)  # type: ignore[arg-type]
+        return found
+
+    def insert_keys(self, key: str, bkeys: list[int]) -> None:
+        if key in self._keys:
+            self.remove(key)
+        for table, bk in zip(self._tables, bkeys, strict=True):
+            bucket = table.get(bk)
+            if bucket is None:
+                table[bk] = [key]
+            else:
+                bucket.append(key)
+        self._keys[key] = bkeys
 
 
 @dataclass(slots=True)
 class MemoryState:
-    """All mutable dedup state, in memory. A store implements the same attributes."""
+    """All mutable dedup state held in memory: the whole state without a store, the working
+    replica of it with one (articles and docs are then a bounded cache of the store)."""
 
-    entries: dict[str, _Entry] = field(default_factory=dict)
+    meta: dict[str, _Meta] = field(default_factory=dict)
+    articles: _Cache = field(default_factory=lambda: _Cache(None))
+    docs: _Cache = field(default_factory=lambda: _Cache(None))
     edges: dict[str, set[str]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
-    main: BandedLSH | None = None
-    lead: BandedLSH | None = None
+    main: _KeyedLSH | None = None
+    lead: _KeyedLSH | None = None
+    indexed: list[tuple[float, str]] = field(default_factory=list)
+    """Heap of (time, id) of items in the LSH indexes, for window expiry."""
+    high_water: float = 0.0
+    """Latest item time seen (a future ``published`` counts as its ingest time)."""
+    item_seq: int = 0
+    edge_seq: int = 0
 
     def add_edge(self, a: str, b: str, verdict: Verdict) -> None:
         self.edges.setdefault(a, set()).add(b)
@@ -223,15 +291,51 @@ class MemoryState:
         self.verdicts[(a, b) if a < b else (b, a)] = verdict
 
 
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_window(value: str | float | timedelta | None) -> float | None:
+    """``"72h"``, ``"30m"``, ``"7d"``, seconds or a timedelta -> seconds (None: no window)."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _WINDOW.match(value)
+        if not m:
+            raise ConfigError(f"window must look like 30m, 72h or 7d, got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    else:
+        raise ConfigError(f"window must be a duration, got {value!r}")
+    if not seconds > 0:
+        raise ConfigError(f"window must be positive, got {value!r}")
+    return seconds
+
+
 class Deduplicator:
     """Streaming deduplicator. ``add`` items one by one or in batches; ask for clusters any time.
 
     ``Deduplicator(0.6)`` or ``Deduplicator(config=DedupConfig(threshold=0.6))``; keywords
-    override fields of ``config``.
+    override fields of ``config``. With ``store=`` (see :func:`newsdedup.open_store`) every batch
+    is matched against everything the store holds and committed in one transaction, so runs
+    continue each other and a killed run loses at most the batch in flight. ``window`` (``"72h"``,
+    seconds or a timedelta) only matches items whose times are at most that far apart and drops
+    older items from the index. ``cache_items`` bounds the articles kept in memory with a store.
     """
 
     def __init__(
-        self, threshold: float | None = None, *, config: DedupConfig | None = None, **overrides: Any
+        self,
+        threshold: float | None = None,
+        *,
+        config: DedupConfig | None = None,
+        store: Store | None = None,
+        window: str | float | timedelta | None = None,
+        name: str = "default",
+        cache_items: int = 20_000,
+        **overrides: Any,
     ) -> None:
         base = config or DedupConfig()
         if threshold is not None:
@@ -240,7 +344,12 @@ class Deduplicator:
         if unknown:
             raise ConfigError(f"unknown dedup setting(s): {', '.join(sorted(unknown))}")
         self.config = DedupConfig(**{**base.to_dict(), **overrides}) if overrides else base
+        if not isinstance(cache_items, int) or cache_items < 100:
+            raise ConfigError(f"cache_items must be an int >= 100, got {cache_items!r}")
         cfg = self.config
+        self.window = parse_window(window)
+        self.store = store
+        self._cache_items = cache_items
         self._shingler = WordShingler(cfg.shingle_size, seed=cfg.seed)
         self._signer = MinHashSigner(cfg.num_perm, seed=cfg.seed)
         self._verifier = PairVerifier(
@@ -251,20 +360,95 @@ class Deduplicator:
             max_name_mismatch=cfg.max_name_mismatch,
             tokens_per_substitution=cfg.tokens_per_substitution,
         )
-        b, r = cfg.bands()
-        lb, lr = cfg.lead_bands()
-        self._state = MemoryState(
-            main=BandedLSH(bands=b, rows=r),
-            lead=BandedLSH(bands=lb, rows=lr) if cfg.lead_tokens else None,
-        )
+        self._state = self._new_state()
         self.errors: list[ErrorRecord] = []
         self.decisions: dict[str, Decision] = {}
         self.stats: Counter[str] = Counter()
         self._clusters: list[Cluster] | None = None
+        self._pending_rows: list[ItemRow] = []
+        self._pending_edges: list[EdgeRow] = []
+        self._pending_updates: list[UpdateRow] = []
+        if store is not None:
+            store.bind(name, cfg.fingerprint(), cfg.to_dict())
+            self.refresh()
+
+    def _new_state(self) -> MemoryState:
+        b, r = self.config.bands()
+        lb, lr = self.config.lead_bands()
+        bounded = self._cache_items if self.store is not None else None
+        return MemoryState(
+            articles=_Cache(bounded),
+            docs=_Cache(bounded),
+            main=_KeyedLSH(bands=b, rows=r),
+            lead=_KeyedLSH(bands=lb, rows=lr) if self.config.lead_tokens else None,
+        )
+
+    # -- store synchronisation --------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Catch up with what other processes committed to the store (no-op without one)."""
+        if self.store is None:
+            return
+        with self.store.transaction() as txn:
+            self._sync(txn)
+
+    def _sync(self, txn: Transaction) -> None:
+        state = self._state
+        items, edges = txn.changes(state.item_seq, state.edge_seq)
+        nb = self.config.bands()[0]
+        for row in items:
+            state.meta[row.id] = _Meta(
+                seq=row.seq, time=row.time, ingested=row.ingested, n_shingles=row.n_shingles,
+                text_hash=row.text_hash, site=row.site,
+                paras=tuple(decode_u64(row.paras).tolist()) if row.paras else (),
+            )  # fmt: skip
+            if row.bands is not None:
+                keys = decode_u64(row.bands).tolist()
+                self._index(row.id, row.time, keys[:nb], keys[nb:])
+            state.item_seq = max(state.item_seq, row.seq)
+        for e in edges:
+            if e.a not in state.meta or e.b not in state.meta:
+                raise StoreCorrupt(f"store edge {e.a} - {e.b} names an item the store does not hold")
+            state.add_edge(e.a, e.b, Verdict(True, e.kind, e.jaccard, e.containment, e.align))
+            state.edge_seq = max(state.edge_seq, e.seq)
+        state.high_water = max(state.high_water, txn.high_water())
+        if items or edges:
+            self._clusters = None
+        self._expire()
+
+    def _index(self, key: str, t: float, main_keys: list[int], lead_keys: list[int]) -> None:
+        state = self._state
+        assert state.main is not None
+        state.main.insert_keys(key, main_keys)
+        if state.lead is not None and lead_keys:
+            state.lead.insert_keys(key, lead_keys)
+        if self.window is not None:
+            heapq.heappush(state.indexed, (t, key))
+
+    def _cutoff(self) -> float | None:
+        if self.window is None or not self._state.high_water:
+            return None
+        return self._state.high_water - self.window
+
+    def _expire(self) -> None:
+        """Drop items older than the window (relative to the newest item) from the index."""
+        cutoff = self._cutoff()
+        if cutoff is None:
+            return
+        state = self._state
+        assert state.main is not None
+        heap = state.indexed
+        while heap and heap[0][0] < cutoff:
+            _, key = heapq.heappop(heap)
+            state.main.remove(key)
+            if state.lead is not None:
+                state.lead.remove(key)
+            self.stats["expired"] += 1
 
     # -- input ---------------------------------------------------------------------------
 
     def _prepare(self, item: Item, line: int | None, file: str | None) -> Article | Decision:
+        """Extraction and validation; needs no state (so it runs outside store transactions)."""
         try:
             article = to_article(item)
         except RecordError as exc:
@@ -281,22 +465,34 @@ class Deduplicator:
             self.errors.append(ErrorRecord(line=line, id=article.id, reason=junk, message=message, file=file))
             self.stats["error:" + junk] += 1
             return Decision(id=article.id, status="error", reason=junk)
-        existing = self._state.entries.get(article.id)
-        if existing is not None:
-            if existing.article.text == article.text:
-                self.stats["already-seen"] += 1
-                return Decision(id=article.id, status="already-seen")
-            rec = ErrorRecord(
-                line=line,
-                id=article.id,
-                reason="duplicate-id",
-                message="id already added with a different text; first one kept",
-                file=file,
-            )
-            self.errors.append(rec)
-            self.stats["error:duplicate-id"] += 1
-            return Decision(id=article.id, status="error", reason="duplicate-id")
         return article
+
+    def _check_id(self, article: Article, line: int | None, file: str | None) -> Decision | None:
+        """``already-seen`` / ``duplicate-id`` for an id the state already holds, else None.
+
+        The first text of an id is kept: replacing it would change verified pairs that other
+        items were matched on, and a later run would no longer agree with one run over the same
+        lines. A different text is reported and, with a store, recorded as an update."""
+        assert article.id is not None
+        meta = self._state.meta.get(article.id)
+        if meta is None:
+            return None
+        text_hash = _text_hash(article.text)
+        if meta.text_hash == text_hash:
+            self.stats["already-seen"] += 1
+            return Decision(id=article.id, status="already-seen")
+        rec = ErrorRecord(
+            line=line,
+            id=article.id,
+            reason="duplicate-id",
+            message="id already added with a different text; first one kept",
+            file=file,
+        )
+        self.errors.append(rec)
+        self.stats["error:duplicate-id"] += 1
+        if self.store is not None:
+            self._pending_updates.append(UpdateRow(article.id, text_hash, time.time()))
+        return Decision(id=article.id, status="error", reason="duplicate-id")
 
     def _doc_parts(self, article: Article) -> tuple[str, list[str]] | None:
         norm = normalize_text(article.text)
@@ -312,47 +508,117 @@ class Deduplicator:
     def add_many(
         self, items: Iterable[Item], *, first_line: int | None = None, file: str | None = None
     ) -> list[Decision]:
-        """Add items; their signatures are computed in one numpy batch."""
-        out: list[Decision | None] = []
-        pending: list[tuple[int, Article, str, list[str]]] = []
-        batch_ids: set[str] = set()
+        """Add items; their signatures are computed in one numpy batch. With a store the batch
+        is matched and committed in one transaction (extraction happens before it)."""
+        prepared: list[tuple[Article | Decision, int | None]] = []
         for n, item in enumerate(items):
             line = first_line + n if first_line is not None else None
             if isinstance(item, Record) and item.line is not None:
                 line = item.line
-            prepared = self._prepare(item, line, file)
-            if isinstance(prepared, Decision):
-                out.append(prepared)
+            prepared.append((self._prepare(item, line, file), line))
+        if self.store is None:
+            return self._match(prepared, file, time.time())
+        try:
+            with self.store.transaction() as txn:
+                self._sync(txn)
+                out = self._match(prepared, file, time.time())
+                self._commit(txn)
+        except BaseException:
+            # the replica may now hold items the store does not: rebuild it from the store
+            self._pending_rows, self._pending_edges, self._pending_updates = [], [], []
+            self._state = self._new_state()
+            self._clusters = None
+            raise
+        return out
+
+    def _commit(self, txn: Transaction) -> None:
+        state = self._state
+        cutoff = self._cutoff()
+        item_seqs, edge_seqs = txn.write(
+            self._pending_rows,
+            self._pending_edges,
+            self._pending_updates,
+            high_water=state.high_water,
+            expire_before=cutoff,
+        )
+        for row, seq in zip(self._pending_rows, item_seqs, strict=True):
+            state.meta[row.id].seq = seq
+        state.item_seq = max([state.item_seq, *item_seqs])
+        state.edge_seq = max([state.edge_seq, *edge_seqs])
+        self._pending_rows, self._pending_edges, self._pending_updates = [], [], []
+
+    def _match(
+        self, prepared: list[tuple[Article | Decision, int | None]], file: str | None, ingested: float
+    ) -> list[Decision]:
+        out: list[Decision | None] = []
+        pending: list[tuple[int, Article, str, list[str]]] = []
+        batch_ids: set[str] = set()
+        for prep, line in prepared:
+            if isinstance(prep, Decision):
+                out.append(prep)
                 continue
-            assert prepared.id is not None
-            if prepared.id in batch_ids:  # same id twice inside this batch: handled one by one
-                self._flush(pending, out)
+            assert prep.id is not None
+            if prep.id in batch_ids:  # same id twice inside this batch: the first one goes in first
+                self._flush(pending, out, ingested)
                 pending, batch_ids = [], set()
-                prepared2 = self._prepare(prepared, line, file)
-                if isinstance(prepared2, Decision):
-                    out.append(prepared2)
-                    continue
-            parts = self._doc_parts(prepared)
+            seen = self._check_id(prep, line, file)
+            if seen is not None:
+                out.append(seen)
+                continue
+            parts = self._doc_parts(prep)
             if parts is None:
-                self._store(prepared, None)
-                decision = Decision(id=prepared.id, status="too-short", reason="too-short")
-                self.decisions[prepared.id] = decision
+                self._store(prep, None, ingested, None)
+                decision = Decision(id=prep.id, status="too-short", reason="too-short")
+                self.decisions[prep.id] = decision
                 self.stats["too-short"] += 1
                 out.append(decision)
                 continue
             out.append(None)
-            pending.append((len(out) - 1, prepared, *parts))
-            batch_ids.add(prepared.id)
-        self._flush(pending, out)
+            pending.append((len(out) - 1, prep, *parts))
+            batch_ids.add(prep.id)
+        self._flush(pending, out, ingested)
+        self._expire()
         assert all(d is not None for d in out)
         return out  # type: ignore[return-value]
 
-    def _store(self, article: Article, doc: Doc | None) -> None:
-        assert article.id is not None
-        self._state.entries[article.id] = _Entry(article, doc, datetime.now(UTC))
-        self._clusters = None
+    def _item_time(self, article: Article, ingested: float) -> float:
+        return _aware(article.published).timestamp() if article.published is not None else ingested
 
-    def _flush(self, pending: list[tuple[int, Article, str, list[str]]], out: list[Decision | None]) -> None:
+    def _store(self, article: Article, doc: Doc | None, ingested: float, bands: list[int] | None) -> float:
+        """Record one new item in the replica (and queue it for the store); returns its time."""
+        assert article.id is not None
+        state = self._state
+        t = self._item_time(article, ingested)
+        paras = tuple(_para_hash(p) for p in article.paragraphs) if article.site else ()
+        text_hash = _text_hash(article.text)
+        n = len(doc.shingles) if doc is not None else 0
+        state.meta[article.id] = _Meta(
+            seq=0,
+            time=t,
+            ingested=ingested,
+            n_shingles=n,
+            text_hash=text_hash,
+            site=article.site,
+            paras=paras,
+        )
+        state.articles.put(article.id, article)
+        if doc is not None:
+            state.docs.put(article.id, doc)
+        state.high_water = max(state.high_water, min(t, ingested))
+        if self.store is not None:
+            self._pending_rows.append(
+                ItemRow(
+                    id=article.id, seq=0, time=t, ingested=ingested, n_shingles=n, text_hash=text_hash,
+                    site=article.site, paras=encode_u64(paras) if paras else b"",
+                    bands=encode_u64(bands) if bands is not None else None, article=article,
+                )
+            )  # fmt: skip
+        self._clusters = None
+        return t
+
+    def _flush(
+        self, pending: list[tuple[int, Article, str, list[str]]], out: list[Decision | None], ingested: float
+    ) -> None:
         if not pending:
             return
         cfg = self.config
@@ -366,30 +632,53 @@ class Deduplicator:
         n = len(pending)
         for i, (slot, article, _norm, _tokens) in enumerate(pending):
             doc = docs[i]
-            out[slot] = self._insert(article, doc, sigs[i], sigs[n + i] if cfg.lead_tokens else None)
+            lead_sig = sigs[n + i] if cfg.lead_tokens else None
+            out[slot] = self._insert(article, doc, sigs[i], lead_sig, ingested)
 
-    def _insert(self, article: Article, doc: Doc, sig: np.ndarray, lead_sig: np.ndarray | None) -> Decision:
+    def _doc(self, key: str) -> Doc:
+        """The verification doc of a stored item (recomputed from its text when not cached)."""
+        doc = self._state.docs.get_lru(key)
+        if doc is None:
+            article = self.article(key)
+            parts = self._doc_parts(article)
+            if parts is None:
+                raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
+            doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
+            self._state.docs.put(key, doc)
+        return doc
+
+    def _insert(
+        self, article: Article, doc: Doc, sig: np.ndarray, lead_sig: np.ndarray | None, ingested: float
+    ) -> Decision:
         state = self._state
         assert state.main is not None
         assert article.id is not None
-        candidates = state.main.query(sig)
-        if lead_sig is not None and state.lead is not None:
-            candidates |= state.lead.query(lead_sig)
+        main_keys = state.main.band_keys(sig)
+        lead_keys = state.lead.band_keys(lead_sig) if lead_sig is not None and state.lead is not None else []
+        candidates = state.main.query_keys(main_keys)
+        if lead_keys and state.lead is not None:
+            candidates |= state.lead.query_keys(lead_keys)
+        t = self._item_time(article, ingested)
         best: tuple[float, str, Verdict] | None = None
-        for key in sorted(candidates):  # type: ignore[type-var]
-            other = state.entries[key].doc  # type: ignore[index]
-            assert other is not None
+        for key in sorted(candidates):
+            if self.window is not None and abs(state.meta[key].time - t) > self.window:
+                self.stats["outside-window"] += 1
+                continue
+            other = self._doc(key)
             verdict = self._verifier.verify(doc, other)
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
-                state.add_edge(article.id, other.key, verdict)
+                state.add_edge(article.id, key, verdict)
+                if self.store is not None:
+                    a, b = (article.id, key) if article.id < key else (key, article.id)
+                    self._pending_edges.append(
+                        EdgeRow(a, b, verdict.kind, verdict.jaccard, verdict.containment, verdict.align)
+                    )
                 score = max(verdict.jaccard, verdict.containment)
                 if best is None or score > best[0]:
-                    best = (score, other.key, verdict)
-        self._store(article, doc)
-        state.main.insert(article.id, sig)
-        if lead_sig is not None and state.lead is not None:
-            state.lead.insert(article.id, lead_sig)
+                    best = (score, key, verdict)
+        self._store(article, doc, ingested, main_keys + lead_keys)
+        self._index(article.id, t, main_keys, lead_keys)
         if best is None:
             decision = Decision(id=article.id, status="new")
         else:
@@ -408,43 +697,98 @@ class Deduplicator:
     # -- output --------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._state.entries)
+        return len(self._state.meta)
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._state.entries
+        return item_id in self._state.meta
 
     def article(self, item_id: str) -> Article:
-        return self._state.entries[item_id].article
+        article = self._state.articles.get_lru(item_id)
+        if article is None:
+            if item_id not in self._state.meta or self.store is None:
+                raise KeyError(item_id)
+            found = self.store.get_articles([item_id])
+            if item_id not in found:
+                raise StoreCorrupt(f"item {item_id!r} has no stored article")
+            article = found[item_id]
+            self._state.articles.put(item_id, article)
+        return article
+
+    def _articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Articles for many ids, fetching the uncached ones from the store in one go."""
+        out: dict[str, Article] = {}
+        missing: list[str] = []
+        for i in ids:
+            a = self._state.articles.get(i)
+            if a is None:
+                missing.append(i)
+            else:
+                out[i] = a
+        if missing:
+            if self.store is None:
+                raise KeyError(missing[0])
+            found = self.store.get_articles(missing)
+            lost = [i for i in missing if i not in found]
+            if lost:
+                raise StoreCorrupt(f"item {lost[0]!r} has no stored article")
+            out.update(found)
+        return out
 
     def verdict(self, a: str, b: str) -> Verdict | None:
         """The accepted verification of a pair, if any."""
         return self._state.verdicts.get((a, b) if a < b else (b, a))
 
     def clusters(self) -> list[Cluster]:
-        """Every added item in exactly one cluster, sorted by cluster id."""
+        """Every added item in exactly one cluster, sorted by cluster id (with a store: every
+        item the store holds, after catching up with other processes)."""
+        if self.store is not None:
+            self.refresh()
         if self._clusters is None:
-            self._clusters = self._build_clusters()
+            self._clusters = list(self.iter_clusters(refresh=False))
         return list(self._clusters)
 
-    def _priority(self, key: str) -> tuple[object, ...]:
-        doc = self._state.entries[key].doc
-        return (-(len(doc.shingles) if doc is not None else 0), key)
+    def iter_clusters(self, *, refresh: bool = True, chunk: int = 2_000) -> Iterator[Cluster]:
+        """Every cluster, sorted by cluster id, built ``chunk`` groups at a time (bounded memory
+        for exports of large stores)."""
+        if refresh and self.store is not None:
+            self.refresh()
+        groups, repeated = self._groups()
+        keyed = sorted(groups, key=lambda g: cluster_id_for(g))
+        for start in range(0, len(keyed), chunk):
+            part = keyed[start : start + chunk]
+            articles = self._articles(i for g in part for i in g)
+            for g in part:
+                yield self._make_cluster(g, repeated, articles)
 
-    def _build_clusters(self) -> list[Cluster]:
+    def _groups(self) -> tuple[list[list[str]], set[tuple[str, int]]]:
         state = self._state
-        groups = partition(state.entries.keys(), state.edges, self._priority)
-        repeated = self._site_repeats(groups)
-        clusters = [self._make_cluster(g, repeated) for g in groups]
-        clusters.sort(key=lambda c: c.cluster_id)
-        for c in clusters:
-            if c.size > self.config.cluster_size_alarm:
-                # an abnormally large cluster usually means junk pages or a template slipped
-                # through; nothing is capped, so say so loudly
-                logger.warning(
-                    "dedup: cluster %s has %d members (alarm above %d); canonical %s",
-                    c.cluster_id, c.size, self.config.cluster_size_alarm, c.canonical_id,
-                )  # fmt: skip
+        groups = partition(state.meta.keys(), state.edges, self._priority)
+        return groups, self._site_repeats(groups)
+
+    def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:
+        """With a store: the clusters holding an item no output has carried yet (new or grown
+        clusters, including items of a killed run). ``write`` gets them inside the store
+        transaction; only after it returns are they recorded as emitted, so a crash before that
+        emits them again next time rather than never. Without a store: every cluster."""
+        if self.store is None:
+            clusters = self.clusters()
+            write(clusters)
+            return clusters
+        with self.store.transaction() as txn:
+            self._sync(txn)
+            pending = txn.pending_ids()
+            groups, repeated = self._groups()
+            chosen = sorted((g for g in groups if not pending.isdisjoint(g)), key=lambda g: cluster_id_for(g))
+            articles = self._articles(i for g in chosen for i in g)
+            clusters = [self._make_cluster(g, repeated, articles) for g in chosen]
+            write(clusters)
+            txn.mark_emitted(
+                [ClusterRow(c.cluster_id, c.canonical_id, c.canonical_reason, c.member_ids) for c in clusters]
+            )
         return clusters
+
+    def _priority(self, key: str) -> tuple[object, ...]:
+        return (-self._state.meta[key].n_shingles, key)
 
     def _site_repeats(self, groups: list[list[str]]) -> set[tuple[str, int]]:
         """(site, paragraph hash) pairs seen in at least ``site_repeat_min`` different clusters.
@@ -456,14 +800,15 @@ class Deduplicator:
         min_clusters = self.config.site_repeat_min
         if not min_clusters:
             return set()
+        meta = self._state.meta
         seen: dict[tuple[str, int], set[int]] = {}
         for n, group in enumerate(groups):
             for i in group:
-                article = self._state.entries[i].article
-                if not article.site:
+                m = meta[i]
+                if not m.site:
                     continue
-                for para in article.paragraphs:
-                    seen.setdefault((article.site, _para_hash(para)), set()).add(n)
+                for ph in m.paras:
+                    seen.setdefault((m.site, ph), set()).add(n)
         return {key for key, where in seen.items() if len(where) >= min_clusters}
 
     def _clean_canonical(self, article: Article, repeated: set[tuple[str, int]]) -> str:
@@ -475,13 +820,17 @@ class Deduplicator:
             return article.text
         return "\n\n".join(kept) if len(kept) < len(paras) else article.text
 
-    def _make_cluster(self, ids: list[str], repeated: set[tuple[str, int]] | None = None) -> Cluster:
-        entries = self._state.entries
+    def _make_cluster(
+        self, ids: list[str], repeated: set[tuple[str, int]], articles: Mapping[str, Article]
+    ) -> Cluster:
+        meta = self._state.meta
         infos = []
         for i in ids:
-            e = entries[i]
-            a = e.article
-            shingles = e.doc.shingles if e.doc is not None else np.empty(0, dtype=np.uint64)
+            a = articles[i]
+            if len(ids) > 1 and meta[i].n_shingles:
+                shingles = self._doc(i).shingles
+            else:
+                shingles = np.empty(0, dtype=np.uint64)
             infos.append(
                 MemberInfo(
                     id=i, shingles=shingles, text_len=len(a.text), wire=a.wire, site=a.site, url=a.url,
@@ -491,21 +840,25 @@ class Deduplicator:
         canonical_id, reason = choose_canonical(
             infos, containment_threshold=self.config.containment_threshold
         )
-        canon = entries[canonical_id].article
-        times = [_aware(entries[i].article.published or entries[i].ingested) for i in ids]
-        wires = Counter(entries[i].article.wire for i in ids if entries[i].article.wire)
+        canon = articles[canonical_id]
+        times = [
+            _aware(articles[i].published) if articles[i].published is not None
+            else datetime.fromtimestamp(meta[i].ingested, UTC)
+            for i in ids
+        ]  # fmt: skip
+        wires = Counter(articles[i].wire for i in ids if articles[i].wire)
         wire = canon.wire or (min(wires, key=lambda w: (-wires[w], w)) if wires else None)
         sources = tuple(
-            Source(id=i, url=entries[i].article.url, site=entries[i].article.site,
-                   title=entries[i].article.title, published=entries[i].article.published)
+            Source(id=i, url=articles[i].url, site=articles[i].site,
+                   title=articles[i].title, published=articles[i].published)
             for i in ids
         )  # fmt: skip
-        return Cluster(
+        cluster = Cluster(
             cluster_id=cluster_id_for(ids),
             canonical_id=canonical_id,
             member_ids=tuple(ids),
             title=canon.title,
-            text=self._clean_canonical(canon, repeated or set()),
+            text=self._clean_canonical(canon, repeated),
             url=canon.url,
             published=canon.published,
             wire=wire,
@@ -514,10 +867,22 @@ class Deduplicator:
             last_seen=max(times),
             canonical_reason=reason,
         )
+        if cluster.size > self.config.cluster_size_alarm:
+            # an abnormally large cluster usually means junk pages or a template slipped
+            # through; nothing is capped, so say so loudly
+            logger.warning(
+                "dedup: cluster %s has %d members (alarm above %d); canonical %s",
+                cluster.cluster_id, cluster.size, self.config.cluster_size_alarm, cluster.canonical_id,
+            )  # fmt: skip
+        return cluster
 
 
 def _para_hash(paragraph: str) -> int:
     return xxhash.xxh3_64_intdigest(normalize_text(paragraph).encode("utf-8"))
+
+
+def _text_hash(text: str) -> str:
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
 
 
 def _aware(value: datetime) -> datetime:

@@ -93,20 +93,25 @@ _STRIP_TAGS = [
     "video", "audio", "select", "button", "input", "textarea", "link", "meta", "head", "map", "dialog",
 ]  # fmt: skip
 
-_BLOCK_TAGS = frozenset(
-    ["p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "tbody", "thead", "tfoot", "caption", "figure", "figcaption", "header", "footer", "aside", "nav", "address", "hr", "center", "body", "html", "details", "summary"]
-)
+_BLOCK_TAGS = frozenset([
+    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl",
+    "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "tbody", "thead", "tfoot", "caption",
+    "figure", "figcaption", "header", "footer", "aside", "nav", "address", "hr", "center", "body", "html",
+    "details", "summary",
+])  # fmt: skip
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+_SUBHEADINGS = frozenset(["h2", "h3", "h4", "h5", "h6"])
 _PARA_SELECTOR = "p, pre, td, blockquote"
 _PARA_TAGS = frozenset(["p", "pre", "td", "blockquote"])
 _INNER_BLOCKS = "div, p, section, article, main, ul, ol, dl, table, h1, h2, h3, h4, li, blockquote, pre, form"
-_LEAF_SELECTOR = ", ".join(f"{t}:not(:has({_INNER_BLOCKS}))" for t in ("div", "section", "article", "main", "font", "center"))
-_PENALISED = frozenset(
-    ["dom:comments", "dom:related", "dom:footer"]
+_LEAF_SELECTOR = ", ".join(
+    f"{t}:not(:has({_INNER_BLOCKS}))" for t in ("div", "section", "article", "main", "font", "center")
 )
+_PENALISED = frozenset(["dom:comments", "dom:related", "dom:footer", "dom:cookie"])
 _WS = re.compile(r"\s+")
 # Soft hyphens, zero-width spaces, word joiners and stray BOMs: invisible, and they split words.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
+_INVISIBLE_CHARS = "\u00ad\u200b\u2060\ufeff"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
 _SENTENCE_END = re.compile(r"[.!?…。！？]\W*$")
 _JUNK_LINE = re.compile(
     r"^(?:advertisement|advertising|anzeige|publicité|publicidad|werbung|sponsored(?: content)?|"
@@ -149,7 +154,8 @@ class _TextBlock:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    text = _WS.sub(" ", text).strip()
+    """Whitespace-collapsed text cut to ``limit`` characters (only the head is normalised)."""
+    text = " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -319,7 +325,10 @@ def _ranked(scores: dict[int, float], nodes: dict[int, LexborNode]) -> list[tupl
     """Best containers first: (score after link density and widget penalty, mem_id, in a widget)."""
     out = []
     cache: dict[str, str | None] = {}
-    raw = {key: scores[key] + class_weight(nodes[key]) for key in heapq.nlargest(10, scores, key=scores.__getitem__)}
+    raw = {
+        key: scores[key] + class_weight(nodes[key])
+        for key in heapq.nlargest(10, scores, key=scores.__getitem__)
+    }
     for key in sorted(raw, key=raw.__getitem__, reverse=True)[:6]:
         adjusted = _adjusted(nodes[key], raw[key])
         widget = _in_widget(nodes[key], cache)
@@ -486,6 +495,10 @@ def _choose_roots(
                 append = (len(text) > 80 and ld < 0.25) or (
                     0 < len(text) <= 80 and ld == 0 and _SENTENCE_END.search(text) is not None
                 )
+            elif not append and tag in _SUBHEADINGS:
+                # A subheading beside the body (a heading with nothing after it is dropped later).
+                text = child.text(separator=" ").strip()
+                append = 0 < len(text) <= 200 and _link_density(child, len(text)) == 0
             if append and not _is_widget(child, cache):
                 out.append(child)
         child = child.next
@@ -493,13 +506,20 @@ def _choose_roots(
     return out, excluded
 
 
+_LEAD_CLASS_WORDS = (
+    "lead", "intro", "summary", "standfirst", "excerpt", "subtitle", "subline", "deck", "abstract", "teaser",
+    "subhead",
+)  # fmt: skip
 _LEAD_SELECTOR = ", ".join(
-    f'[class*="{word}" i]'
-    for word in ("lead", "intro", "summary", "standfirst", "excerpt", "subtitle", "subline", "deck", "abstract")
-) + ', [itemprop="description" i], [itemprop="abstract" i]'
+    [
+        *(f'[class*="{word}" i]' for word in _LEAD_CLASS_WORDS),
+        '[itemprop="description" i]',
+        '[itemprop="abstract" i]',
+    ]
+)
 _LEAD_WORDS = re.compile(
     r"(?<![a-z0-9])(?:lead(?:text|-text|_text|in)?|leading-[a-z]+|intro|summary|standfirst|excerpt|subtitle|subline|"
-    r"deck|dek|abstract|article-?lead|story-?lead)(?![a-z0-9])"
+    r"deck|dek|abstract|article-?lead|story-?lead|teaser(?:-?text)?|sub-?head(?:line|ing)?)(?![a-z0-9])"
 )
 
 
@@ -519,7 +539,9 @@ def _lead_elements(
             container = node
             break
         node = node.parent
-    if container is None:
+    if container is None and top.parent is not None and top.parent.mem_id != body_id:
+        container = top.parent.parent if top.parent.parent is not None else top.parent
+    if container is None or container.mem_id == body_id:
         return []
     root_ids = {r.mem_id for r in roots}
     top_ancestors = _ancestors(top, limit=60)
@@ -622,13 +644,18 @@ def _blocks(
         if block.kind == "skip":
             continue
         for parts, link_chars in zip(block.lines, block.links, strict=True):
-            text = " ".join("".join(parts).translate(_INVISIBLE).split())
+            raw = "".join(parts)
+            if not raw.isascii() and any(ch in raw for ch in _INVISIBLE_CHARS):
+                raw = raw.translate(_INVISIBLE)
+            text = " ".join(raw.split())
             if text:
                 out.append(_TextBlock(text, min(link_chars, len(text)), block.kind, block.owner))
     return out
 
 
-def _filter_blocks(blocks: list[_TextBlock], meta: PageMeta, config: ExtractConfig, removed: list[Removal]) -> list[str]:
+def _filter_blocks(
+    blocks: list[_TextBlock], meta: PageMeta, config: ExtractConfig, removed: list[Removal]
+) -> list[str]:
     """Drop link lists, widget one-liners, a repeated headline and duplicates; join split lines."""
     title_key = _WS.sub(" ", meta.title).strip().lower()
     kept: list[_TextBlock] = []

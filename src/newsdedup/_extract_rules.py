@@ -65,7 +65,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "video_container", "video_embed", "image_credit", "photo_credit",
     ),
     "dom:byline": (
-        "byline", "author", "dateline", "timestamp", "pubdate", "post_meta", "entry_meta", "article_meta",
+        "byline", "author", "timestamp", "pubdate", "post_meta", "entry_meta", "article_meta",
         "meta_info", "post_date", "entry_date", "article_date", "published_date", "publish_date",
         "date_published", "posted_on", "reading_time", "read_time",
     ),

@@ -37,7 +37,9 @@ _ARTICLE_TYPES = frozenset(
         "Blog", "WebPage", "Review", "Recipe", "HowTo",
     )
 )  # fmt: skip
-_STRONG_TYPES = frozenset(t for t in _ARTICLE_TYPES if t not in {"webpage", "blog", "review", "recipe", "howto"})
+_STRONG_TYPES = frozenset(
+    t for t in _ARTICLE_TYPES if t not in {"webpage", "blog", "review", "recipe", "howto"}
+)
 
 _MAX_JSON_LD_CHARS = 2_000_000
 _MAX_WALK = 5_000  # dicts visited per JSON-LD document: bounds hostile nesting
@@ -386,7 +388,9 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
         for key in _AUTHOR_META_KEYS:
             value = _clean(meta.get(key), 200)
             if value and not value.startswith(("http://", "https://")):
-                authors = [a.strip() for a in re.split(r"\s*(?:,|;|\band\b|&)\s*", _BY.sub("", value)) if a.strip()]
+                authors = [
+                    a.strip() for a in re.split(r"\s*(?:,|;|\band\b|&)\s*", _BY.sub("", value)) if a.strip()
+                ]
                 break
     authors = [a for a in dict.fromkeys(_BY.sub("", a).strip() for a in authors) if a][:10]
 
@@ -405,7 +409,15 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
     )
 
     hints = list(ld.hints)
-    for key in ("author", "og:site_name", "copyright", "dc.rights", "dc.publisher", "dc.source", "article:publisher"):
+    for key in (
+        "author",
+        "og:site_name",
+        "copyright",
+        "dc.rights",
+        "dc.publisher",
+        "dc.source",
+        "article:publisher",
+    ):
         value = _clean(meta.get(key), 200)
         if value and not value.startswith(("http://", "https://")):
             hints.append(value)

@@ -6,10 +6,13 @@ The contract (other tools depend on it; extend, never break):
   ``published`` (ISO 8601), ``site``; files may be gzip (``.gz``) and ``-`` is stdin;
 * output: one JSON object per cluster with ``cluster_id``, ``canonical_id``, ``member_ids``,
   ``title``, ``text``, ``url``, ``published``, ``wire``, ``sources`` (plus extension fields);
-  every usable input id is in exactly one cluster;
+  every usable input id is in exactly one cluster (with ``--state``: every cluster that gained
+  a member since the last output written from that store, new or grown);
 * unusable lines go to ``--errors`` as ``{line, id, reason}`` (+ ``file`` with several inputs,
   + ``message``) and the run goes on; exit code 0 unless an input file cannot be read, in
   which case what was read so far is still deduplicated and written, and the exit code is 1.
+  A store that cannot be used (``--state``: corrupt, foreign, busy, other configuration) is an
+  error with a message and exit code 1; the store file is never overwritten.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import IO, Any
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator, ErrorRecord
-from .._exceptions import ConfigError
+from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
+from .._exceptions import ConfigError, StoreError
 from .._records import Record, RecordError, parse_line
 
 _BATCH = 256
@@ -149,6 +152,23 @@ def _progress(enabled: bool) -> Any:
     "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 150]."
 )
 @click.option(
+    "--state",
+    "state",
+    type=str,
+    default=None,
+    metavar="PATH|URL",
+    help="Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
+    "Items are matched against everything stored; OUT gets only new or grown clusters.",
+)
+@click.option(
+    "--window",
+    type=str,
+    default=None,
+    metavar="DURATION",
+    help="Only match items published within this span of each other (30m, 72h, 7d); older "
+    "items leave the index [default: no window].",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress on stderr [default: on when stderr is a terminal].",
@@ -162,6 +182,8 @@ def command(
     num_perm: int | None,
     shingle_size: int | None,
     min_chars: int | None,
+    state: str | None,
+    window: str | None,
     progress: bool | None,
 ) -> None:
     """Group syndicated copies in JSONL INPUT files (.gz ok, - for stdin) into clusters.
@@ -170,6 +192,10 @@ def command(
     is one cluster with its canonical clean text and every member outlet. An id seen again on
     a later line is ignored (the first line wins) and reported as "duplicate-id" unless its
     text is identical. Texts too short to fingerprint are output as singleton clusters.
+
+    With --state, runs continue each other: an id already in the store is not added again, and
+    the output holds the clusters that gained a member since the last output (use
+    "newsdedup export" for all of them). A killed run loses at most its last batch.
     """
     settings = {
         "threshold": threshold,
@@ -179,10 +205,41 @@ def command(
         "min_chars": min_chars,
     }
     try:
-        config = DedupConfig(**{k: v for k, v in settings.items() if v is not None})
+        window_seconds = parse_window(window)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    deduper = Deduplicator(config=config)
+        raise click.BadParameter(str(exc), param_hint="--window") from exc
+    store = None
+    try:
+        base: dict[str, Any] = {}
+        if state is not None:
+            from .._store import open_store
+
+            store = open_store(state)
+            base = _known_settings(store.stored_config() or {})
+        try:
+            config = DedupConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        deduper = Deduplicator(config=config, store=store, window=window_seconds)
+        _run(deduper, inputs, output, errors_path, progress)
+    except StoreError as exc:
+        raise click.ClickException(f"state store: {exc}") from exc
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _known_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
+
+
+def _run(
+    deduper: Deduplicator,
+    inputs: tuple[str, ...],
+    output: Path | None,
+    errors_path: Path | None,
+    progress: bool | None,
+) -> None:
     several = len(inputs) > 1
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
@@ -218,13 +275,14 @@ def command(
             if failure is not None:
                 break
 
-    rows = [c.to_dict() for c in deduper.clusters()]
-    _write_jsonl(output, rows)
     if errors_path is not None:
         _write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
+    # with a store, clusters are recorded as emitted only after OUT was written
+    emitted = deduper.emit_changed(lambda clusters: _write_jsonl(output, [c.to_dict() for c in clusters]))
     n_err = len(deduper.errors)
+    what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(
-        f"newsdedup dedup: {len(deduper)} items, {len(rows)} clusters, {n_err} unusable lines",
+        f"newsdedup dedup: {len(deduper)} items, {len(emitted)} {what}, {n_err} unusable lines",
         err=True,
     )
     if failure is not None:

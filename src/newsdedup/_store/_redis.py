@@ -1,0 +1,476 @@
+"""The shared store: dedup state in Redis, for several workers feeding one index.
+
+Key layout (``N`` = ``newsdedup:<name>``, ``P`` = ``N:<config fingerprint>``; nothing random,
+so every worker with the same name and configuration finds the same keys)::
+
+    N:fingerprint N:schema N:config   what the keyspace was built with
+    P:item:<id>       hash  time, ingested, n, th, site, paras, bands, article (zlib JSON)
+    P:log             list  item ids in commit order (position + 1 = sequence number)
+    P:edges           list  verified pairs as JSON, in commit order
+    P:indexed         zset  ids still in the LSH window, scored by item time
+    P:pending         set   ids not yet emitted in an output
+    P:clusters        hash  cluster id -> JSON {canonical_id, canonical_reason, member_ids}
+    P:item_cluster    hash  id -> cluster id it was last emitted in
+    P:updates         hash  "<id> <text hash>" -> time the changed text was seen
+    P:hw P:lock       high-water item time; the write lock
+    N:fetch:<url>  N:seen  N:learner:<name>   fetch cache, seen URLs, learned boilerplate
+
+Consistency model: a *per-index lock* (``SET P:lock <token> NX PX <ttl>``, released by a Lua
+compare-and-delete). A worker extracts and fingerprints its items without the lock, then takes
+it, replays the items and edges other workers committed since it last looked, matches its
+batch and commits everything in one ``MULTI``/``EXEC`` that ``WATCH``es the lock key: if the
+lock expired and another worker took it meanwhile, the commit is refused (:class:`StoreBusy`)
+instead of interleaving. Batches are therefore serialised, and the partition equals one run
+over the same items. Each worker keeps its own in-memory replica of the LSH index, rebuilt from
+``P:log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from .._exceptions import (
+    ConfigError,
+    MissingDependency,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreSchemaError,
+)
+from .._models import Article
+from ._base import (
+    SCHEMA_VERSION,
+    ClusterRow,
+    EdgeRow,
+    ItemRow,
+    UpdateRow,
+    cache_entry,
+    decode_article,
+    encode_article,
+    now,
+)
+
+if TYPE_CHECKING:
+    from .._boilerplate import BoilerplateLearner
+    from .._fetch import CacheEntry
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger("newsdedup")
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+_ITEM_FIELDS = (b"time", b"ingested", b"n", b"th", b"site", b"paras", b"bands")
+
+
+def _import_redis() -> Any:
+    try:
+        import redis
+    except ImportError as exc:
+        raise MissingDependency(
+            "the Redis store needs the redis client: pip install 'newsdedup[redis]'"
+        ) from exc
+    return redis
+
+
+@contextlib.contextmanager
+def _errors(url: str, doing: str) -> Iterator[None]:
+    """redis-py errors -> the StoreError family (the original stays as ``__cause__``)."""
+    redis = _import_redis()
+    try:
+        yield
+    except redis.exceptions.WatchError as exc:
+        raise StoreBusy(f"{url}: lost the store lock while {doing}; batch not written") from exc
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreError(f"{url}: cannot reach Redis while {doing}: {exc}") from exc
+    except redis.exceptions.ResponseError as exc:
+        raise StoreError(f"{url}: Redis refused a command while {doing}: {exc}") from exc
+    except redis.exceptions.RedisError as exc:
+        raise StoreError(f"{url}: Redis error while {doing}: {exc}") from exc
+
+
+def _s(value: bytes | None) -> str | None:
+    return value.decode("utf-8") if value is not None else None
+
+
+class _Txn:
+    def __init__(self, store: RedisStore, token: str) -> None:
+        self._store = store
+        self._r = store._r
+        self._token = token
+        self._p = store._prefix()
+
+    def changes(self, item_seq: int, edge_seq: int) -> tuple[list[ItemRow], list[EdgeRow]]:
+        p, url = self._p, self._store.url
+        items: list[ItemRow] = []
+        with _errors(url, "reading changes"):
+            ids = [x.decode("utf-8") for x in self._r.lrange(p + "log", item_seq, -1)]
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                pipe = self._r.pipeline(transaction=False)
+                for rid in chunk:
+                    pipe.hmget(f"{p}item:{rid}", *_ITEM_FIELDS)
+                for n, (rid, row) in enumerate(zip(chunk, pipe.execute(), strict=True)):
+                    if row[0] is None:
+                        raise StoreCorrupt(f"{url}: item {rid!r} is in the log but has no data")
+                    items.append(
+                        ItemRow(
+                            id=rid, seq=item_seq + start + n + 1, time=float(row[0]), ingested=float(row[1]),
+                            n_shingles=int(row[2]), text_hash=row[3].decode(), site=_s(row[4]) or None,
+                            paras=row[5] or b"", bands=row[6] or None,
+                        )
+                    )  # fmt: skip
+            raw_edges = self._r.lrange(p + "edges", edge_seq, -1)
+        edges = []
+        for n, raw in enumerate(raw_edges):
+            try:
+                a, b, kind, jac, cont, align = json.loads(raw)
+            except (ValueError, TypeError) as exc:
+                raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
+            edges.append(EdgeRow(a, b, kind, jac, cont, align, seq=edge_seq + n + 1))
+        return items, edges
+
+    def high_water(self) -> float:
+        with _errors(self._store.url, "reading the high-water mark"):
+            value = self._r.get(self._p + "hw")
+        return float(value) if value else 0.0
+
+    def write(
+        self,
+        items: list[ItemRow],
+        edges: list[EdgeRow],
+        updates: list[UpdateRow],
+        *,
+        high_water: float,
+        expire_before: float | None,
+    ) -> tuple[list[int], list[int]]:
+        p, r = self._p, self._r
+        with _errors(self._store.url, "writing a batch"), r.pipeline(transaction=True) as pipe:
+            pipe.watch(p + "lock")  # fencing: the commit fails if the lock changed hands
+            if pipe.get(p + "lock") != self._token.encode():
+                raise StoreBusy(f"{self._store.url}: the store lock expired before the batch was written")
+            n_items, n_edges = pipe.llen(p + "log"), pipe.llen(p + "edges")
+            expired = (
+                pipe.zrangebyscore(p + "indexed", "-inf", f"({expire_before!r}") if expire_before else []
+            )
+            pipe.multi()
+            for it in items:
+                assert it.article is not None
+                mapping: dict[str, Any] = {
+                    "time": repr(it.time), "ingested": repr(it.ingested), "n": it.n_shingles,
+                    "th": it.text_hash, "site": it.site or "", "paras": it.paras,
+                    "article": encode_article(it.article),
+                }  # fmt: skip
+                if it.bands is not None:
+                    mapping["bands"] = it.bands
+                pipe.hset(f"{p}item:{it.id}", mapping=mapping)
+                if it.bands is not None:
+                    pipe.zadd(p + "indexed", {it.id: it.time})
+            if items:
+                pipe.rpush(p + "log", *[it.id for it in items])
+                pipe.sadd(p + "pending", *[it.id for it in items])
+            if edges:
+                pipe.rpush(
+                    p + "edges",
+                    *[json.dumps([e.a, e.b, e.kind, e.jaccard, e.containment, e.align]) for e in edges],
+                )
+            for u in updates:
+                pipe.hsetnx(p + "updates", f"{u.id} {u.text_hash}", repr(u.seen_at))
+            pipe.set(p + "hw", repr(float(high_water)))
+            if expired:
+                for raw in expired:
+                    pipe.hdel(f"{p}item:{raw.decode()}", "bands")
+                pipe.zrem(p + "indexed", *expired)
+            pipe.execute()
+        return (
+            list(range(n_items + 1, n_items + len(items) + 1)),
+            list(range(n_edges + 1, n_edges + len(edges) + 1)),
+        )
+
+    def pending_ids(self) -> set[str]:
+        with _errors(self._store.url, "reading pending items"):
+            return {x.decode("utf-8") for x in self._r.smembers(self._p + "pending")}
+
+    def mark_emitted(self, clusters: list[ClusterRow]) -> None:
+        p, r = self._p, self._r
+        with _errors(self._store.url, "recording emitted clusters"), r.pipeline(transaction=True) as pipe:
+            pipe.watch(p + "lock")
+            if pipe.get(p + "lock") != self._token.encode():
+                raise StoreBusy(f"{self._store.url}: the store lock expired before clusters were recorded")
+            olds = []
+            for c in clusters:
+                prev = pipe.hmget(p + "item_cluster", *c.member_ids)
+                olds.append({x.decode() for x in prev if x is not None} - {c.cluster_id})
+            pipe.multi()
+            for c, old in zip(clusters, olds, strict=True):
+                if old:
+                    pipe.hdel(p + "clusters", *sorted(old))
+                row = {"canonical_id": c.canonical_id, "canonical_reason": c.canonical_reason,
+                       "member_ids": list(c.member_ids), "emitted_at": now()}  # fmt: skip
+                pipe.hset(p + "clusters", c.cluster_id, json.dumps(row))
+                pipe.hset(p + "item_cluster", mapping=dict.fromkeys(c.member_ids, c.cluster_id))
+                pipe.srem(p + "pending", *c.member_ids)
+            pipe.execute()
+
+
+class _FetchCache:
+    def __init__(self, store: RedisStore, *, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+
+    def get(self, url: str) -> CacheEntry | None:
+        key = f"{self._store._base}:fetch:{url}"
+        fields = (b"final_url", b"etag", b"last_modified", b"body", b"content_type", b"headers", b"stored_at")
+        with _errors(self._store.url, "reading the fetch cache"):
+            row = self._store._r.hmget(key, *fields)
+        if row[3] is None:
+            return None
+        try:
+            headers = json.loads(row[5] or b"{}")
+        except ValueError as exc:
+            raise StoreCorrupt(f"{self._store.url}: fetch cache headers for {url} are damaged") from exc
+        return cache_entry(
+            url, final_url=_s(row[0]), etag=_s(row[1]) or None, last_modified=_s(row[2]) or None,
+            body=row[3], content_type=_s(row[4]) or "", headers=headers, stored_at=float(row[6] or 0),
+        )  # fmt: skip
+
+    def put(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str = "",
+        final_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if (not etag and not last_modified) or len(body) > self._max_bytes:
+            return
+        key = f"{self._store._base}:fetch:{url}"
+        mapping = {
+            "final_url": final_url or url, "etag": etag or "", "last_modified": last_modified or "",
+            "body": body, "content_type": content_type, "headers": json.dumps(dict(headers or {})),
+            "stored_at": repr(now()),
+        }  # fmt: skip
+        with (
+            _errors(self._store.url, "writing the fetch cache"),
+            self._store._r.pipeline(transaction=True) as pipe,
+        ):
+            pipe.delete(key)
+            pipe.hset(key, mapping=mapping)
+            pipe.execute()
+
+
+class RedisStore:
+    """Dedup state shared by several workers through one Redis database.
+
+    ``redis://host:port/db?name=NAME`` (``name`` defaults to ``default``); ``lock_ttl`` bounds
+    how long a crashed worker can block the others, and must exceed the time one batch takes;
+    ``busy_timeout`` is how long a worker waits for the lock before :class:`StoreBusy`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        busy_timeout: float = 30.0,
+        lock_ttl: float = 60.0,
+        socket_timeout: float = 10.0,
+        fetch_cache_max_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        redis = _import_redis()
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        name = name or (query.get("name") or ["default"])[0]
+        if not name or any(c in name for c in ": \n{}"):
+            raise ConfigError(f"store name must be non-empty without ':', spaces or braces, got {name!r}")
+        if lock_ttl <= 0 or busy_timeout < 0:
+            raise ConfigError("store.lock_ttl must be > 0 and store.busy_timeout >= 0")
+        self.name = name
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self._base = f"newsdedup:{name}"
+        self._fp: str | None = None
+        self._busy_timeout = busy_timeout
+        self._lock_ttl_ms = int(lock_ttl * 1000)
+        self._fetch_cache_max_bytes = fetch_cache_max_bytes
+        try:
+            self._r = redis.Redis.from_url(
+                self.url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {url!r}: {exc}") from exc
+        with _errors(self.url, "connecting"):
+            self._r.ping()
+            schema = self._r.get(self._base + ":schema")
+        if schema is not None and int(schema) > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"{self.url} ({name}): store schema version {int(schema)} is newer than this newsdedup"
+                f" understands ({SCHEMA_VERSION}); upgrade newsdedup"
+            )
+        self._release = self._r.register_script(_RELEASE)
+
+    def _prefix(self) -> str:
+        if self._fp is None:
+            raise StoreError("the store is not bound to a dedup configuration yet (call bind())")
+        return f"{self._base}:{self._fp}:"
+
+    def bind(self, name: str, fingerprint: str, config: Mapping[str, Any]) -> None:
+        """Tie the keyspace to one configuration (``name`` from the URL wins over ``name``)."""
+        del name  # the URL's name is the keyspace; the argument exists for the SQLite store
+        with _errors(self.url, "checking the configuration"):
+            self._r.set(self._base + ":fingerprint", fingerprint, nx=True)
+            self._r.set(self._base + ":config", json.dumps(dict(config)), nx=True)
+            self._r.set(self._base + ":schema", SCHEMA_VERSION, nx=True)
+            stored = self._r.get(self._base + ":fingerprint")
+        if stored is not None and stored.decode() != fingerprint:
+            raise StoreError(
+                f"{self.url} ({self.name}): store was built with a different dedup configuration"
+                f" (fingerprint {stored.decode()}, this run {fingerprint}); use another name"
+            )
+        self._fp = fingerprint
+
+    def stored_config(self) -> dict[str, Any] | None:
+        """The dedup settings the keyspace was built with (None when new)."""
+        with _errors(self.url, "reading the configuration"):
+            raw = self._r.get(self._base + ":config")
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise StoreCorrupt(f"{self.url}: stored configuration is damaged") from exc
+        if not isinstance(value, dict):
+            raise StoreCorrupt(f"{self.url}: stored configuration is damaged")
+        return value
+
+    def fingerprint(self) -> str | None:
+        with _errors(self.url, "reading the fingerprint"):
+            value = self._r.get(self._base + ":fingerprint")
+        return value.decode() if value is not None else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Txn]:
+        """Hold the per-index lock for one batch (see the module docstring)."""
+        lock = self._prefix() + "lock"
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.005
+        with _errors(self.url, "taking the store lock"):
+            while not self._r.set(lock, token, nx=True, px=self._lock_ttl_ms):
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"{self.url} ({self.name}): another worker holds the store lock")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        try:
+            yield _Txn(self, token)
+        finally:
+            with contextlib.suppress(Exception), _errors(self.url, "releasing the store lock"):
+                self._release(keys=[lock], args=[token])
+
+    def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        wanted = list(dict.fromkeys(ids))
+        p = self._prefix()
+        out: dict[str, Article] = {}
+        with _errors(self.url, "reading articles"):
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                pipe = self._r.pipeline(transaction=False)
+                for rid in chunk:
+                    pipe.hget(f"{p}item:{rid}", "article")
+                for rid, blob in zip(chunk, pipe.execute(), strict=True):
+                    if blob is not None:
+                        out[rid] = decode_article(blob)
+        return out
+
+    def iter_item_ids(self) -> Iterator[str]:
+        with _errors(self.url, "listing items"):
+            ids = sorted(x.decode("utf-8") for x in self._r.lrange(self._prefix() + "log", 0, -1))
+        yield from ids
+
+    def stored_clusters(self) -> list[ClusterRow]:
+        with _errors(self.url, "reading clusters"):
+            raw = self._r.hgetall(self._prefix() + "clusters")
+        out = []
+        for cid, value in sorted(raw.items()):
+            row = json.loads(value)
+            out.append(
+                ClusterRow(
+                    cid.decode(), row["canonical_id"], row["canonical_reason"], tuple(row["member_ids"])
+                )
+            )
+        return out
+
+    def counts(self) -> dict[str, int]:
+        p = self._prefix()
+        with _errors(self.url, "counting"):
+            return {
+                "items": self._r.llen(p + "log"),
+                "indexed": self._r.zcard(p + "indexed"),
+                "pending": self._r.scard(p + "pending"),
+                "edges": self._r.llen(p + "edges"),
+                "clusters": self._r.hlen(p + "clusters"),
+                "updates": self._r.hlen(p + "updates"),
+                "seen_urls": self._r.scard(self._base + ":seen"),
+            }
+
+    def fetch_cache(self) -> _FetchCache:
+        return _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)
+
+    def is_seen(self, url: str) -> bool:
+        with _errors(self.url, "reading seen URLs"):
+            return bool(self._r.sismember(self._base + ":seen", url))
+
+    def unseen(self, urls: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return []
+        with _errors(self.url, "reading seen URLs"):
+            flags = self._r.smismember(self._base + ":seen", wanted)
+        return [u for u, f in zip(wanted, flags, strict=True) if not f]
+
+    def mark_seen(self, urls: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return 0
+        with _errors(self.url, "writing seen URLs"):
+            return int(self._r.sadd(self._base + ":seen", *wanted))
+
+    def load_learner(self, name: str = "default") -> BoilerplateLearner | None:
+        from .._boilerplate import BoilerplateLearner
+
+        with _errors(self.url, "reading learned boilerplate"):
+            raw = self._r.get(f"{self._base}:learner:{name}")
+        if raw is None:
+            return None
+        try:
+            return BoilerplateLearner.from_dict(json.loads(raw))
+        except (ValueError, ConfigError) as exc:
+            raise StoreCorrupt(f"{self.url}: learned boilerplate {name!r} is damaged: {exc}") from exc
+
+    def save_learner(self, learner: BoilerplateLearner, name: str = "default") -> None:
+        state = json.dumps(learner.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        with _errors(self.url, "writing learned boilerplate"):
+            self._r.set(f"{self._base}:learner:{name}", state)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._r.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r}, name={self.name!r})"

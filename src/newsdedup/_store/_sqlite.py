@@ -1,0 +1,596 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+Why SQLite: a pipeline that runs every few minutes for months needs state that survives being
+killed, that one file holds, and that needs no server. WAL mode lets readers (``newsdedup
+export``) run while a writer works; each batch is one ``BEGIN IMMEDIATE`` transaction, so a
+``SIGKILL`` loses at most the batch in flight and never leaves half of one behind.
+
+The file is checked before anything is written to it: a non-SQLite file, a SQLite database of
+another application (``PRAGMA application_id``) or one written by a newer schema
+(``PRAGMA user_version``) is refused with :class:`StoreCorrupt` / :class:`StoreSchemaError`
+and left byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
+from .._models import Article
+from ._base import (
+    SCHEMA_VERSION,
+    ClusterRow,
+    EdgeRow,
+    ItemRow,
+    UpdateRow,
+    cache_entry,
+    decode_article,
+    encode_article,
+    now,
+)
+
+if TYPE_CHECKING:
+    from .._boilerplate import BoilerplateLearner
+    from .._fetch import CacheEntry
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger("newsdedup")
+
+APPLICATION_ID = 0x4E444450  # "NDDP": marks the file as a newsdedup store
+_HEADER = b"SQLite format 3\x00"
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+# Schema migrations: version -> statements that take a store from version - 1 to version.
+# Every version ever released stays here; a new version only appends.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE items (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            time REAL NOT NULL,
+            ingested REAL NOT NULL,
+            n_shingles INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            site TEXT,
+            paras BLOB,
+            bands BLOB,
+            article BLOB NOT NULL,
+            pending INTEGER NOT NULL DEFAULT 1,
+            cluster_id TEXT
+        )""",
+        "CREATE INDEX items_pending ON items(seq) WHERE pending = 1",
+        "CREATE INDEX items_indexed_time ON items(time) WHERE bands IS NOT NULL",
+        """CREATE TABLE edges (
+            seq INTEGER PRIMARY KEY,
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            jaccard REAL NOT NULL,
+            containment REAL NOT NULL,
+            align REAL NOT NULL,
+            UNIQUE (a, b)
+        )""",
+        """CREATE TABLE clusters (
+            cluster_id TEXT PRIMARY KEY,
+            canonical_id TEXT NOT NULL,
+            canonical_reason TEXT NOT NULL,
+            member_ids TEXT NOT NULL,
+            emitted_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE fetch_cache (
+            url TEXT PRIMARY KEY,
+            final_url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body BLOB NOT NULL,
+            content_type TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            stored_at REAL NOT NULL
+        )""",
+        "CREATE TABLE seen_urls (url TEXT PRIMARY KEY, first_seen REAL NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE learners (name TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL) WITHOUT ROWID",
+    ),
+    2: (
+        """CREATE TABLE updates (
+            id TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (id, text_hash)
+        ) WITHOUT ROWID""",
+    ),
+}
+assert max(_MIGRATIONS) == SCHEMA_VERSION
+
+
+@contextlib.contextmanager
+def _errors(path: str, doing: str) -> Iterator[None]:
+    """sqlite3 errors -> the StoreError family, keeping the original as ``__cause__``."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            raise StoreBusy(f"{path}: another process holds the store ({doing}): {exc}") from exc
+        if "malformed" in text or "not a database" in text:
+            raise StoreCorrupt(f"{path}: damaged store ({doing}): {exc}") from exc
+        raise StoreError(f"{path}: {doing} failed: {exc}") from exc
+    except sqlite3.DatabaseError as exc:  # includes "file is not a database", "malformed"
+        raise StoreCorrupt(f"{path}: not a usable newsdedup store ({doing}): {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {doing} failed: {exc}") from exc
+
+
+class _Txn:
+    """A write transaction on the store's connection (see :class:`~._base.Transaction`)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._db = store._db
+
+    def changes(self, item_seq: int, edge_seq: int) -> tuple[list[ItemRow], list[EdgeRow]]:
+        with _errors(self._store.url, "reading changes"):
+            items = [
+                ItemRow(id=r[1], seq=r[0], time=r[2], ingested=r[3], n_shingles=r[4], text_hash=r[5],
+                        site=r[6], paras=r[7] or b"", bands=r[8])
+                for r in self._db.execute(
+                    "SELECT seq, id, time, ingested, n_shingles, text_hash, site, paras, bands "
+                    "FROM items WHERE seq > ? ORDER BY seq",
+                    (item_seq,),
+                )
+            ]  # fmt: skip
+            edges = [
+                EdgeRow(a=r[1], b=r[2], kind=r[3], jaccard=r[4], containment=r[5], align=r[6], seq=r[0])
+                for r in self._db.execute(
+                    "SELECT seq, a, b, kind, jaccard, containment, align FROM edges WHERE seq > ? ORDER BY seq",
+                    (edge_seq,),
+                )
+            ]
+        return items, edges
+
+    def high_water(self) -> float:
+        with _errors(self._store.url, "reading the high-water mark"):
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'high_water'").fetchone()
+        return float(row[0]) if row else 0.0
+
+    def write(
+        self,
+        items: list[ItemRow],
+        edges: list[EdgeRow],
+        updates: list[UpdateRow],
+        *,
+        high_water: float,
+        expire_before: float | None,
+    ) -> tuple[list[int], list[int]]:
+        db = self._db
+        item_seqs: list[int] = []
+        edge_seqs: list[int] = []
+        with _errors(self._store.url, "writing a batch"):
+            for it in items:
+                assert it.article is not None
+                cur = db.execute(
+                    "INSERT INTO items (id, time, ingested, n_shingles, text_hash, site, paras, bands, article)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (it.id, it.time, it.ingested, it.n_shingles, it.text_hash, it.site, it.paras or None,
+                     it.bands, encode_article(it.article)),
+                )  # fmt: skip
+                assert cur.lastrowid is not None
+                item_seqs.append(cur.lastrowid)
+            for e in edges:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO edges (a, b, kind, jaccard, containment, align) VALUES (?, ?, ?, ?, ?, ?)",
+                    (e.a, e.b, e.kind, e.jaccard, e.containment, e.align),
+                )
+                edge_seqs.append(cur.lastrowid or 0)
+            if updates:
+                db.executemany(
+                    "INSERT OR IGNORE INTO updates (id, text_hash, seen_at) VALUES (?, ?, ?)",
+                    [(u.id, u.text_hash, u.seen_at) for u in updates],
+                )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('high_water', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (repr(float(high_water)),),
+            )
+            if expire_before is not None:
+                # expired items leave the index for good: their bucket keys are dropped
+                db.execute(
+                    "UPDATE items SET bands = NULL WHERE bands IS NOT NULL AND time < ?", (expire_before,)
+                )
+        return item_seqs, edge_seqs
+
+    def pending_ids(self) -> set[str]:
+        with _errors(self._store.url, "reading pending items"):
+            return {r[0] for r in self._db.execute("SELECT id FROM items WHERE pending = 1")}
+
+    def mark_emitted(self, clusters: list[ClusterRow]) -> None:
+        db = self._db
+        stamp = now()
+        with _errors(self._store.url, "recording emitted clusters"):
+            for c in clusters:
+                marks = ",".join("?" * len(c.member_ids))
+                old = {
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT DISTINCT cluster_id FROM items WHERE id IN ({marks}) AND cluster_id IS NOT NULL",
+                        c.member_ids,
+                    )
+                }
+                old.discard(c.cluster_id)
+                db.executemany("DELETE FROM clusters WHERE cluster_id = ?", [(x,) for x in sorted(old)])
+                db.execute(
+                    "INSERT INTO clusters (cluster_id, canonical_id, canonical_reason, member_ids, emitted_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET"
+                    " canonical_id = excluded.canonical_id, canonical_reason = excluded.canonical_reason,"
+                    " member_ids = excluded.member_ids, emitted_at = excluded.emitted_at",
+                    (c.cluster_id, c.canonical_id, c.canonical_reason, json.dumps(list(c.member_ids)), stamp),
+                )
+                db.execute(
+                    f"UPDATE items SET pending = 0, cluster_id = ? WHERE id IN ({marks})",
+                    (c.cluster_id, *c.member_ids),
+                )
+
+
+class _FetchCache:
+    """The fetcher's ``FetchCache`` protocol on the store (conditional GET across runs)."""
+
+    def __init__(self, store: SQLiteStore, *, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+
+    def get(self, url: str) -> CacheEntry | None:
+        store = self._store
+        with store._lock, _errors(store.url, "reading the fetch cache"):
+            row = store._db.execute(
+                "SELECT final_url, etag, last_modified, body, content_type, headers, stored_at"
+                " FROM fetch_cache WHERE url = ?",
+                (url,),
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            headers = json.loads(row[5])
+        except ValueError as exc:
+            raise StoreCorrupt(f"{store.url}: fetch cache headers for {url} are damaged") from exc
+        return cache_entry(
+            url, final_url=row[0], etag=row[1], last_modified=row[2], body=bytes(row[3]),
+            content_type=row[4], headers=headers, stored_at=row[6],
+        )  # fmt: skip
+
+    def put(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str = "",
+        final_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if not etag and not last_modified:
+            return  # nothing to revalidate with
+        if len(body) > self._max_bytes:
+            return
+        store = self._store
+        with store._lock, _errors(store.url, "writing the fetch cache"):
+            store._db.execute(
+                "INSERT OR REPLACE INTO fetch_cache"
+                " (url, final_url, etag, last_modified, body, content_type, headers, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (url, final_url or url, etag, last_modified, body, content_type,
+                 json.dumps(dict(headers or {})), now()),
+            )  # fmt: skip
+
+    def __len__(self) -> int:
+        with self._store._lock, _errors(self._store.url, "counting the fetch cache"):
+            return int(self._store._db.execute("SELECT count(*) FROM fetch_cache").fetchone()[0])
+
+
+class SQLiteStore:
+    """Dedup state, fetch cache, seen URLs and learned boilerplate in one SQLite file.
+
+    ``synchronous`` is SQLite's durability knob: ``"NORMAL"`` (default) in WAL mode survives
+    any process crash (``SIGKILL`` included) and may lose the last committed batches only on
+    power loss or an OS crash; ``"FULL"`` also survives those at the cost of one fsync per
+    batch. ``busy_timeout`` is how long a writer waits for another process's batch before
+    raising :class:`StoreBusy`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        synchronous: str = "NORMAL",
+        busy_timeout: float = 30.0,
+        fetch_cache_max_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        sync = synchronous.upper()
+        if sync not in _SYNCHRONOUS:
+            raise ConfigError(
+                f"store.synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}"
+            )
+        if not busy_timeout >= 0:
+            raise ConfigError(f"store.busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
+        self.path = Path(path)
+        self.url = str(self.path)
+        self._lock = threading.RLock()
+        self._fetch_cache_max_bytes = fetch_cache_max_bytes
+        self._check_header(create)
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.url}: cannot open: {exc}") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._prepare(sync)
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _check_header(self, create: bool) -> None:
+        """Refuse anything that is not an SQLite file before SQLite can touch it."""
+        try:
+            with self.path.open("rb") as fh:
+                head = fh.read(len(_HEADER))
+        except FileNotFoundError:
+            if not create:
+                raise StoreError(f"{self.url}: no such store") from None
+            return
+        except IsADirectoryError:
+            raise StoreError(f"{self.url}: is a directory, not a store file") from None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read: {exc}") from exc
+        if head and head != _HEADER:
+            raise StoreCorrupt(f"{self.url}: not a newsdedup store (not an SQLite file); left untouched")
+        if not head and not create:
+            raise StoreError(f"{self.url}: empty file, not a store")
+
+    def _prepare(self, sync: str) -> None:
+        db = self._db
+        with _errors(self.url, "opening"):
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if app_id != APPLICATION_ID and (app_id != 0 or version != 0 or tables != 0):
+                raise StoreCorrupt(
+                    f"{self.url}: an SQLite database of another application, not a newsdedup store;"
+                    " left untouched"
+                )
+            if version > SCHEMA_VERSION:
+                raise StoreSchemaError(
+                    f"{self.url}: store schema version {version} is newer than this newsdedup"
+                    f" understands ({SCHEMA_VERSION}); upgrade newsdedup"
+                )
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {sync}")
+            if version < SCHEMA_VERSION:
+                self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply every missing migration in one transaction (a crash leaves the old version)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+            if version == 0:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target]:
+                    db.execute(statement)
+                logger.info("store %s: schema migrated to version %d", self.url, target)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock, _errors(self.url, "reading the schema version"):
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- binding to a configuration -------------------------------------------------------
+
+    def bind(self, name: str, fingerprint: str, config: Mapping[str, Any]) -> None:
+        with self._lock, _errors(self.url, "checking the configuration"):
+            rows = dict(
+                self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint', 'config')")
+            )
+            if "fingerprint" in rows:
+                if rows["fingerprint"] != fingerprint:
+                    raise StoreError(
+                        f"{self.url}: store was built with a different dedup configuration"
+                        f" (fingerprint {rows['fingerprint']}, this run {fingerprint}: num_perm,"
+                        " shingle_size, seed, lead_tokens or the LSH bands differ); use another store"
+                    )
+                if rows.get("name", name) != name:
+                    raise StoreError(f"{self.url}: store is named {rows['name']!r}, not {name!r}")
+                stored = json.loads(rows.get("config", "{}"))
+                diff = sorted(k for k in config if k in stored and stored[k] != config[k])
+                if diff:
+                    logger.warning(
+                        "store %s: dedup settings differ from the ones it was built with (%s);"
+                        " results then depend on which run saw which items",
+                        self.url, ", ".join(diff),
+                    )  # fmt: skip
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [("name", name), ("fingerprint", fingerprint), ("config", json.dumps(dict(config)))],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self.bind(name, fingerprint, config)  # re-check: another process may have bound it first
+
+    def stored_config(self) -> dict[str, Any] | None:
+        """The dedup settings the store was built with (None for a new store)."""
+        with self._lock, _errors(self.url, "reading the configuration"):
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        if row is None:
+            return None
+        try:
+            value = json.loads(row[0])
+        except ValueError as exc:
+            raise StoreCorrupt(f"{self.url}: stored configuration is damaged") from exc
+        if not isinstance(value, dict):
+            raise StoreCorrupt(f"{self.url}: stored configuration is damaged")
+        return value
+
+    def fingerprint(self) -> str | None:
+        with self._lock, _errors(self.url, "reading the fingerprint"):
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        return row[0] if row else None
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Txn]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken up front, so two writers
+        never interleave inside one batch; a waiting writer gets :class:`StoreBusy` after
+        ``busy_timeout``."""
+        with self._lock:
+            with _errors(self.url, "starting a write transaction"):
+                self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Txn(self)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            with _errors(self.url, "committing"):
+                self._db.execute("COMMIT")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, Article] = {}
+        with self._lock, _errors(self.url, "reading articles"):
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for rid, blob in self._db.execute(
+                    f"SELECT id, article FROM items WHERE id IN ({marks})", chunk
+                ):
+                    out[rid] = decode_article(blob)
+        return out
+
+    def iter_item_ids(self) -> Iterator[str]:
+        with self._lock, _errors(self.url, "listing items"):
+            rows = self._db.execute("SELECT id FROM items ORDER BY id").fetchall()
+        for (rid,) in rows:
+            yield rid
+
+    def stored_clusters(self) -> list[ClusterRow]:
+        with self._lock, _errors(self.url, "reading clusters"):
+            rows = self._db.execute(
+                "SELECT cluster_id, canonical_id, canonical_reason, member_ids FROM clusters ORDER BY cluster_id"
+            ).fetchall()
+        return [ClusterRow(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+
+    def updates(self) -> list[UpdateRow]:
+        with self._lock, _errors(self.url, "reading updates"):
+            rows = self._db.execute(
+                "SELECT id, text_hash, seen_at FROM updates ORDER BY seen_at, id"
+            ).fetchall()
+        return [UpdateRow(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock, _errors(self.url, "counting"):
+            q = self._db.execute
+            return {
+                "items": q("SELECT count(*) FROM items").fetchone()[0],
+                "indexed": q("SELECT count(*) FROM items WHERE bands IS NOT NULL").fetchone()[0],
+                "pending": q("SELECT count(*) FROM items WHERE pending = 1").fetchone()[0],
+                "edges": q("SELECT count(*) FROM edges").fetchone()[0],
+                "clusters": q("SELECT count(*) FROM clusters").fetchone()[0],
+                "updates": q("SELECT count(*) FROM updates").fetchone()[0],
+                "fetch_cache": q("SELECT count(*) FROM fetch_cache").fetchone()[0],
+                "seen_urls": q("SELECT count(*) FROM seen_urls").fetchone()[0],
+                "learners": q("SELECT count(*) FROM learners").fetchone()[0],
+            }
+
+    # -- fetch cache, seen URLs, learned boilerplate ----------------------------------------
+
+    def fetch_cache(self) -> _FetchCache:
+        """The fetcher's ``FetchCache`` (ETag / Last-Modified + body) backed by this file."""
+        return _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)
+
+    def is_seen(self, url: str) -> bool:
+        with self._lock, _errors(self.url, "reading seen URLs"):
+            return self._db.execute("SELECT 1 FROM seen_urls WHERE url = ?", (url,)).fetchone() is not None
+
+    def unseen(self, urls: Iterable[str]) -> list[str]:
+        """``urls`` not marked seen yet, in their order, without repeats."""
+        wanted = list(dict.fromkeys(urls))
+        seen: set[str] = set()
+        with self._lock, _errors(self.url, "reading seen URLs"):
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                seen.update(
+                    r[0] for r in self._db.execute(f"SELECT url FROM seen_urls WHERE url IN ({marks})", chunk)
+                )
+        return [u for u in wanted if u not in seen]
+
+    def mark_seen(self, urls: Iterable[str]) -> int:
+        """Mark URLs seen (one transaction); returns how many were new."""
+        rows = [(u, now()) for u in dict.fromkeys(urls)]
+        with self.transaction(), _errors(self.url, "writing seen URLs"):
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO seen_urls (url, first_seen) VALUES (?, ?)", rows)
+            return self._db.total_changes - before
+
+    def load_learner(self, name: str = "default") -> BoilerplateLearner | None:
+        from .._boilerplate import BoilerplateLearner
+
+        with self._lock, _errors(self.url, "reading learned boilerplate"):
+            row = self._db.execute("SELECT state FROM learners WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return BoilerplateLearner.from_dict(json.loads(row[0]))
+        except (ValueError, ConfigError) as exc:
+            raise StoreCorrupt(f"{self.url}: learned boilerplate {name!r} is damaged: {exc}") from exc
+
+    def save_learner(self, learner: BoilerplateLearner, name: str = "default") -> None:
+        state = json.dumps(learner.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        with self.transaction(), _errors(self.url, "writing learned boilerplate"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO learners (name, state, updated) VALUES (?, ?, ?)",
+                (name, state, now()),
+            )
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.url!r})"
