@@ -166,6 +166,9 @@ def test_dom_selectors_by_host_and_by_signature_in_html() -> None:
     assert "#artPgHotLnksDiv" in by_host
     assert "#artPgHotLnksDiv" in dom_selectors(None, html)
     assert "#artPgHotLnksDiv" not in dom_selectors(None, "<p>Plain page</p>")
+    # A known host that no entry claims: the template selectors of a signature match do not apply.
+    assert "#artPgHotLnksDiv" not in dom_selectors("https://aggregator.example/x", html)
+    assert ".sharedaddy" in dom_selectors("https://aggregator.example/x", html)  # generic still does
     # Entities and tags do not hide a signature.
     assert "#artPgHotLnksDiv" in dom_selectors(None, "<p>Sign up for Newsmax&rsquo;s Daily Newsletter</p>")
 

@@ -375,8 +375,10 @@ _SCRIPTS = re.compile(r"(?is)<(script|style|noscript)\b.*?</\1\s*>")
 def dom_selectors(url: str | None, html: str, *, rules: RuleSet | None = None) -> list[str]:
     """CSS selectors of the entries that match this page, for the extractor to remove first.
 
-    Entries match by the URL's host; when the URL is unknown (or no entry claims its host) the
-    entries' text signatures are searched in the page's visible text.
+    Entries match by the URL's host; only when the URL is unknown are the entries' text
+    signatures searched in the page's visible text. Selectors describe a publisher's own
+    template, so a copy republished on another host (which the text rules still recognise by
+    signature) does not get them.
     """
     rules = rules if rules is not None else RuleSet.default()
 
@@ -385,7 +387,7 @@ def dom_selectors(url: str | None, html: str, *, rules: RuleSet | None = None) -
         return html_lib.unescape(_TAGS.sub("\n", head))
 
     seen: dict[str, None] = {}
-    for entry in rules.match(url, page_text):
+    for entry in rules.match(url, None if site_of(url) else page_text):
         for selector in entry.selectors:
             seen.setdefault(selector, None)
     return list(seen)

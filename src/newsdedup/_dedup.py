@@ -13,8 +13,12 @@ first ``lead_tokens`` tokens makes truncated copies candidates; verification the
 by containment. The whole-text index also over-recalls (``candidate_threshold`` below
 ``threshold``); verification is exact and cheap, so extra candidates cost little.
 
-All mutable matching state (articles, verification docs, LSH buckets, verified edges) lives in
-:class:`MemoryState`, so a persistent store can replace it.
+All mutable matching state (item metadata, articles, verification docs, LSH buckets, verified
+edges) lives in :class:`MemoryState`. With a store (``Deduplicator(store=...)``, see
+``newsdedup._store``) that state is a replica: each batch is matched and committed inside one
+store transaction, after replaying what other processes committed since (item rows carry their
+LSH bucket keys, so the index is rebuilt without re-signing anything). Because verified edges
+do not depend on arrival order, several runs give the same partition as one run.
 """
 
 from __future__ import annotations
@@ -40,7 +44,16 @@ from ._index import BandedLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
-from ._store._base import ClusterRow, EdgeRow, ItemRow, UpdateRow, decode_u64, encode_u64
+from ._store._base import (
+    ClusterRow,
+    EdgeRow,
+    ItemRow,
+    UpdateRow,
+    decode_u32,
+    decode_u64,
+    encode_u32,
+    encode_u64,
+)
 from ._verify import Doc, PairVerifier, Verdict
 
 if TYPE_CHECKING:
@@ -244,7 +257,14 @@ class _Cache(OrderedDict[str, Any]):
 
 
 class _KeyedLSH(BandedLSH):
-    """BandedLSH that can also be fed precomputed band keys (replayed from a store)."""
+    """BandedLSH with 32-bit bucket keys that can also be fed precomputed keys (replayed from a
+    store). 32 bits halve the stored keys; a chance bucket collision only adds a candidate,
+    which verification rejects, and memory and store runs use the same keys, so they agree."""
+
+    def band_keys(self, signature: np.ndarray) -> list[int]:
+        return (
+            np.asarray(BandedLSH.band_keys(self, signature), dtype=np.uint64) & np.uint64(0xFFFFFFFF)
+        ).tolist()
 
     def query_keys(self, bkeys: list[int]) -> set[str]:
         found: set[str] = set()
@@ -274,6 +294,8 @@ class MemoryState:
     meta: dict[str, _Meta] = field(default_factory=dict)
     articles: _Cache = field(default_factory=lambda: _Cache(None))
     docs: _Cache = field(default_factory=lambda: _Cache(None))
+    shingles: _Cache = field(default_factory=lambda: _Cache(None))
+    """Shingle sets of items whose docs left the cache (canonical choice needs only these)."""
     edges: dict[str, set[str]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
     main: _KeyedLSH | None = None
@@ -379,6 +401,7 @@ class Deduplicator:
         return MemoryState(
             articles=_Cache(bounded),
             docs=_Cache(bounded),
+            shingles=_Cache(bounded * 10 if bounded is not None else None),
             main=_KeyedLSH(bands=b, rows=r),
             lead=_KeyedLSH(bands=lb, rows=lr) if self.config.lead_tokens else None,
         )
@@ -403,7 +426,7 @@ class Deduplicator:
                 paras=tuple(decode_u64(row.paras).tolist()) if row.paras else (),
             )  # fmt: skip
             if row.bands is not None:
-                keys = decode_u64(row.bands).tolist()
+                keys = decode_u32(row.bands)
                 self._index(row.id, row.time, keys[:nb], keys[nb:])
             state.item_seq = max(state.item_seq, row.seq)
         for e in edges:
@@ -604,13 +627,15 @@ class Deduplicator:
         state.articles.put(article.id, article)
         if doc is not None:
             state.docs.put(article.id, doc)
+            if self.store is not None:
+                state.shingles.put(article.id, doc.shingles)
         state.high_water = max(state.high_water, min(t, ingested))
         if self.store is not None:
             self._pending_rows.append(
                 ItemRow(
                     id=article.id, seq=0, time=t, ingested=ingested, n_shingles=n, text_hash=text_hash,
                     site=article.site, paras=encode_u64(paras) if paras else b"",
-                    bands=encode_u64(bands) if bands is not None else None, article=article,
+                    bands=encode_u32(bands) if bands is not None else None, article=article,
                 )
             )  # fmt: skip
         self._clusters = None
@@ -645,7 +670,16 @@ class Deduplicator:
                 raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
             doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
             self._state.docs.put(key, doc)
+            if self.store is not None:
+                self._state.shingles.put(key, doc.shingles)
         return doc
+
+    def _shingles(self, key: str) -> np.ndarray:
+        doc = self._state.docs.get_lru(key)
+        if doc is not None:
+            return doc.shingles
+        cached = self._state.shingles.get_lru(key)
+        return cached if cached is not None else self._doc(key).shingles
 
     def _insert(
         self, article: Article, doc: Doc, sig: np.ndarray, lead_sig: np.ndarray | None, ingested: float
@@ -828,7 +862,7 @@ class Deduplicator:
         for i in ids:
             a = articles[i]
             if len(ids) > 1 and meta[i].n_shingles:
-                shingles = self._doc(i).shingles
+                shingles = self._shingles(i)
             else:
                 shingles = np.empty(0, dtype=np.uint64)
             infos.append(

@@ -262,6 +262,13 @@ def _ancestors(node: LexborNode | None, limit: int = 2000) -> set[int]:
 # --------------------------------------------------------------------------- candidate scoring
 
 
+def _commas(text: str) -> int:
+    """Commas, including the Arabic and ideographic ones (a sign of sentences, not menus)."""
+    if text.isascii():
+        return text.count(",")
+    return text.count(",") + text.count("،") + text.count("、") + text.count("，")
+
+
 def _link_density(node: LexborNode, text_len: int) -> float:
     if text_len <= 0:
         return 1.0
@@ -275,18 +282,17 @@ def _score(body: LexborNode, config: ExtractConfig) -> tuple[dict[int, float], d
     nodes: dict[int, LexborNode] = {}
     min_chars = config.min_paragraph_chars
     paragraphs = body.css(_PARA_SELECTOR)
-    leaves = {n.mem_id for n in body.css(_LEAF_SELECTOR)}
-    # Text outside <p> votes too: leaf containers of inline text, and loose text beside blocks.
-    for div in body.css("div, section, article, main, font, center"):
-        if div.mem_id in leaves or len(div.text(deep=False).strip()) >= min_chars:
-            paragraphs.append(div)
+    leaf_nodes = body.css(_LEAF_SELECTOR)
+    leaves = {n.mem_id for n in leaf_nodes}
+    # Text outside <p> votes too: containers that hold only inline text (spans, <br>s, links).
+    paragraphs.extend(leaf_nodes)
     for para in paragraphs:
         is_div = para.tag not in _PARA_TAGS
         text = para.text(deep=not is_div or para.mem_id in leaves, separator=" ").strip()
         length = len(text)
         if length < min_chars:
             continue
-        score = 1.0 + text.count(",") + text.count("،") + text.count("、") + min(length / 100.0, 3.0)
+        score = 1.0 + _commas(text) + min(length / 100.0, 3.0)
         holder: LexborNode | None = para if is_div else para.parent
         level = 0
         while holder is not None and level < 3:
@@ -321,20 +327,30 @@ def _in_widget(node: LexborNode, cache: dict[str, str | None], levels: int = 5) 
     return False
 
 
-def _ranked(scores: dict[int, float], nodes: dict[int, LexborNode]) -> list[tuple[float, int, bool]]:
-    """Best containers first: (score after link density and widget penalty, mem_id, in a widget)."""
-    out = []
+def _ranked(
+    scores: dict[int, float], nodes: dict[int, LexborNode], floor: float = 1.0
+) -> list[tuple[float, int, bool]]:
+    """Best containers first: (score after link density and widget penalty, mem_id, in a widget).
+
+    Penalties only lower a score, so candidates whose raw score is below ``floor`` times the best
+    adjusted score so far cannot matter and are not measured (link density costs a text pass).
+    """
+    out: list[tuple[float, int, bool]] = []
     cache: dict[str, str | None] = {}
     raw = {
         key: scores[key] + class_weight(nodes[key])
         for key in heapq.nlargest(10, scores, key=scores.__getitem__)
     }
+    best = float("-inf")
     for key in sorted(raw, key=raw.__getitem__, reverse=True)[:6]:
+        if out and raw[key] <= floor * best:
+            break
         adjusted = _adjusted(nodes[key], raw[key])
         widget = _in_widget(nodes[key], cache)
         if widget:
             adjusted *= 0.25
         out.append((adjusted, key, widget))
+        best = max(best, adjusted)
     out.sort(key=lambda item: item[0], reverse=True)
     return out
 
@@ -352,7 +368,7 @@ def _protected(scores: dict[int, float], nodes: dict[int, LexborNode]) -> set[in
     Several candidates are protected because a class keyword can sit on the real article
     ("js-truncate-related", "non-paywall"); the final choice happens after the cut anyway.
     """
-    ranked = _ranked(scores, nodes)
+    ranked = _ranked(scores, nodes, floor=0.5)
     out: set[int] = set()
     if not ranked:
         return out
@@ -426,7 +442,7 @@ def _choose_roots(
         if prose < min_chars:
             continue
         text = block.text
-        score = 1.0 + text.count(",") + text.count("،") + text.count("、") + min(length / 100.0, 3.0)
+        score = 1.0 + _commas(text) + min(length / 100.0, 3.0)
         holder: LexborNode | None = owners.get(block.owner)
         if holder is not None and holder.tag in _PARA_TAGS:
             holder = holder.parent  # a <p> votes for its container
@@ -489,6 +505,9 @@ def _choose_roots(
             key = child.mem_id
             if key in scores:
                 append = _adjusted(child, scores[key]) >= threshold
+            if not append and mass.get(key, 0.0) >= 150:
+                # A sibling box with real prose of its own (CMS "content elements" one per paragraph).
+                append = _link_density(child, len(child.text(separator=" ").strip())) < 0.3
             if not append and tag == "p":
                 text = child.text(separator=" ").strip()
                 ld = _link_density(child, len(text))
@@ -508,7 +527,7 @@ def _choose_roots(
 
 _LEAD_CLASS_WORDS = (
     "lead", "intro", "summary", "standfirst", "excerpt", "subtitle", "subline", "deck", "abstract", "teaser",
-    "subhead",
+    "subhead", "chapo", "chapeau", "vorspann",
 )  # fmt: skip
 _LEAD_SELECTOR = ", ".join(
     [
@@ -519,7 +538,7 @@ _LEAD_SELECTOR = ", ".join(
 )
 _LEAD_WORDS = re.compile(
     r"(?<![a-z0-9])(?:lead(?:text|-text|_text|in)?|leading-[a-z]+|intro|summary|standfirst|excerpt|subtitle|subline|"
-    r"deck|dek|abstract|article-?lead|story-?lead|teaser(?:-?text)?|sub-?head(?:line|ing)?)(?![a-z0-9])"
+    r"deck|dek|abstract|article-?lead|story-?lead|teaser(?:-?text)?|sub-?head(?:line|ing)?|chapo|chapeau|vorspann)(?![a-z0-9])"
 )
 
 
@@ -780,21 +799,21 @@ _NESTING_TAG = re.compile(
 _STEP = {"": 1, "/": -1}
 
 
-def _too_deep(html: str, max_depth: int) -> bool:
+def _too_deep(html: str, max_depth: int, tags: int) -> bool:
     """Whether tags nest deeper than ``max_depth`` (an upper-bound count of open containers).
 
     Only run when the page has more than ``2 * max_depth`` tags: below that, even the worst
     nesting parses in bounded time. Counting is C-level (regex, map, accumulate, max).
     """
-    if html.count("<") <= 2 * max_depth:
+    if tags <= 2 * max_depth:
         return False
     steps = map(_STEP.__getitem__, _NESTING_TAG.findall(html))
     return max(accumulate(steps), default=0) > max_depth
 
 
-def _count_elements(html: str, tree: LexborHTMLParser, cap: int) -> int:
+def _count_elements(tags: int, tree: LexborHTMLParser, cap: int) -> int:
     """Element count, computed only when the cheap upper bound (number of '<') exceeds the cap."""
-    if html.count("<") <= cap:
+    if tags <= cap:
         return 0
     return len(tree.css("*"))
 
@@ -842,14 +861,15 @@ def extract(
             return Article(url=url, reason="binary")
         html = html.replace("\x00", "")
 
-    if _too_deep(html, cfg.max_depth):
+    tags = html.count("<")
+    if _too_deep(html, cfg.max_depth, tags):
         return Article(url=url, reason="too-deep")
     try:
         tree = LexborHTMLParser(html)
     except Exception as exc:  # lexbor is total over text; this guards against internal failures
         raise ExtractError(f"HTML parser failed: {exc}", reason="parse-failed", url=url) from exc
 
-    if _count_elements(html, tree, cfg.max_nodes) > cfg.max_nodes:
+    if _count_elements(tags, tree, cfg.max_nodes) > cfg.max_nodes:
         return Article(url=url, reason="too-many-nodes")
 
     meta = read_metadata(tree, url)

@@ -324,7 +324,7 @@ def trim_title(title: str, site: str | None) -> str:
 # --------------------------------------------------------------------------- page
 
 
-def _meta_map(tree: LexborHTMLParser) -> dict[str, str]:
+def _meta_map(tree: LexborHTMLParser | LexborNode) -> dict[str, str]:
     """First content per lower-cased meta property/name/itemprop/http-equiv."""
     out: dict[str, str] = {}
     for node in tree.css("meta"):
@@ -346,7 +346,9 @@ def _first_text(tree: LexborHTMLParser | LexborNode, selector: str, limit: int =
 
 def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
     """Read metadata from a parsed page (must run before scripts are stripped)."""
-    meta = _meta_map(tree)
+    # <meta>, <link> and <title> belong in <head>; searching only there saves full-tree passes.
+    head = tree.head if tree.head is not None else tree
+    meta = _meta_map(head)
     scripts = [s.text(deep=True) for s in tree.css('script[type*="ld+json" i]')]
     ld = parse_json_ld(scripts) if scripts else JsonLdInfo()
 
@@ -354,14 +356,14 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
     site = site or _host(url)
 
     canonical = None
-    for node in tree.css('link[rel~="canonical" i]'):
+    for node in head.css('link[rel~="canonical" i]'):
         canonical = _resolve(node.attributes.get("href"), url)
         if canonical:
             break
     canonical = canonical or _resolve(meta.get("og:url"), url)
 
     h1 = _first_text(tree, "h1")
-    raw_title = _first_text(tree, "title")
+    raw_title = _first_text(head, "title")
     title = (
         _clean(meta.get("og:title"), 500)
         or _clean(meta.get("twitter:title"), 500)
@@ -421,10 +423,19 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
         value = _clean(meta.get(key), 200)
         if value and not value.startswith(("http://", "https://")):
             hints.append(value)
-    for selector in ('[class*="dateline" i]', '[class*="copyright" i]', '[class*="credit" i]'):
-        text = _first_text(tree.body or tree, selector, 200) if tree.body is not None else ""
-        if text:
-            hints.append(text)
+    if tree.body is not None:
+        # The first dateline, copyright and credit element each (one CSS pass for all three).
+        found: dict[str, str] = {}
+        for node in tree.body.css('[class*="dateline" i], [class*="copyright" i], [class*="credit" i]'):
+            cls = (node.attributes.get("class") or "").lower()
+            kind = next((k for k in ("dateline", "copyright", "credit") if k in cls), None)
+            if kind and kind not in found:
+                text = _clean(node.text(separator=" "), 200)
+                if text:
+                    found[kind] = text
+            if len(found) == 3:
+                break
+        hints.extend(found[k] for k in ("dateline", "copyright", "credit") if k in found)
 
     return PageMeta(
         title=title,

@@ -16,6 +16,8 @@ _COMMANDS: dict[str, str] = {
     "export": "newsdedup._cli.export",
     "demo": "newsdedup._cli.demo",
     "extract": "newsdedup._cli.extract",
+    "explain": "newsdedup._cli.explain",
+    "report": "newsdedup._cli.report",
 }
 
 

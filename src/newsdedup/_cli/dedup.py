@@ -269,9 +269,8 @@ def _run(
                         batch = []
             except _InputUnreadable as exc:
                 failure = str(exc)
-            finally:
-                if batch:
-                    deduper.add_many(batch, file=file_key)
+            if batch:
+                deduper.add_many(batch, file=file_key)
             if failure is not None:
                 break
 

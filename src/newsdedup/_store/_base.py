@@ -37,8 +37,10 @@ __all__ = [
     "Store",
     "Transaction",
     "decode_article",
+    "decode_u32",
     "decode_u64",
     "encode_article",
+    "encode_u32",
     "encode_u64",
 ]
 
@@ -184,6 +186,19 @@ def decode_u64(data: bytes | None) -> np.ndarray:
     if len(data) % 8:
         raise StoreCorrupt(f"stored uint64 array has {len(data)} bytes, not a multiple of 8")
     return np.frombuffer(data, dtype="<u8").astype(np.uint64)
+
+
+def encode_u32(values: Iterable[int]) -> bytes:
+    """LSH bucket keys (32-bit) as little-endian bytes."""
+    return np.asarray(list(values), dtype="<u4").tobytes()
+
+
+def decode_u32(data: bytes | None) -> list[int]:
+    if not data:
+        return []
+    if len(data) % 4:
+        raise StoreCorrupt(f"stored bucket keys have {len(data)} bytes, not a multiple of 4")
+    return np.frombuffer(data, dtype="<u4").tolist()
 
 
 def encode_article(article: Article) -> bytes:

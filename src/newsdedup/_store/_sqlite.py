@@ -215,29 +215,33 @@ class _Txn:
     def mark_emitted(self, clusters: list[ClusterRow]) -> None:
         db = self._db
         stamp = now()
+        owner = {m: c.cluster_id for c in clusters for m in c.member_ids}
         with _errors(self._store.url, "recording emitted clusters"):
-            for c in clusters:
-                marks = ",".join("?" * len(c.member_ids))
-                old = {
-                    r[0]
-                    for r in db.execute(
-                        f"SELECT DISTINCT cluster_id FROM items WHERE id IN ({marks}) AND cluster_id IS NOT NULL",
-                        c.member_ids,
-                    )
-                }
-                old.discard(c.cluster_id)
-                db.executemany("DELETE FROM clusters WHERE cluster_id = ?", [(x,) for x in sorted(old)])
-                db.execute(
-                    "INSERT INTO clusters (cluster_id, canonical_id, canonical_reason, member_ids, emitted_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET"
-                    " canonical_id = excluded.canonical_id, canonical_reason = excluded.canonical_reason,"
-                    " member_ids = excluded.member_ids, emitted_at = excluded.emitted_at",
-                    (c.cluster_id, c.canonical_id, c.canonical_reason, json.dumps(list(c.member_ids)), stamp),
-                )
-                db.execute(
-                    f"UPDATE items SET pending = 0, cluster_id = ? WHERE id IN ({marks})",
-                    (c.cluster_id, *c.member_ids),
-                )
+            members = list(owner)
+            stale: set[str] = set()
+            for start in range(0, len(members), 500):
+                chunk = members[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for mid, old in db.execute(
+                    f"SELECT id, cluster_id FROM items WHERE id IN ({marks}) AND cluster_id IS NOT NULL",
+                    chunk,
+                ):
+                    if old != owner[mid]:
+                        stale.add(old)  # the member moved: its old cluster is superseded
+            stale -= {c.cluster_id for c in clusters}
+            db.executemany("DELETE FROM clusters WHERE cluster_id = ?", [(x,) for x in sorted(stale)])
+            db.executemany(
+                "INSERT INTO clusters (cluster_id, canonical_id, canonical_reason, member_ids, emitted_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(cluster_id) DO UPDATE SET"
+                " canonical_id = excluded.canonical_id, canonical_reason = excluded.canonical_reason,"
+                " member_ids = excluded.member_ids, emitted_at = excluded.emitted_at",
+                [(c.cluster_id, c.canonical_id, c.canonical_reason, json.dumps(list(c.member_ids)), stamp)
+                 for c in clusters],
+            )  # fmt: skip
+            db.executemany(
+                "UPDATE items SET pending = 0, cluster_id = ? WHERE id = ?",
+                [(c, m) for m, c in owner.items()],
+            )
 
 
 class _FetchCache:
@@ -246,11 +250,23 @@ class _FetchCache:
     def __init__(self, store: SQLiteStore, *, max_bytes: int) -> None:
         self._store = store
         self._max_bytes = max_bytes
+        # its own connection: a fetcher thread reads validators while a dedup batch holds the
+        # store's connection (WAL readers never wait; a write waits for the batch to commit)
+        self._lock = threading.Lock()
+        with _errors(store.url, "opening the fetch cache"):
+            self._db = sqlite3.connect(
+                store.path, timeout=store._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA synchronous = {store._sync}")
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.close()
 
     def get(self, url: str) -> CacheEntry | None:
         store = self._store
-        with store._lock, _errors(store.url, "reading the fetch cache"):
-            row = store._db.execute(
+        with self._lock, _errors(store.url, "reading the fetch cache"):
+            row = self._db.execute(
                 "SELECT final_url, etag, last_modified, body, content_type, headers, stored_at"
                 " FROM fetch_cache WHERE url = ?",
                 (url,),
@@ -282,8 +298,8 @@ class _FetchCache:
         if len(body) > self._max_bytes:
             return
         store = self._store
-        with store._lock, _errors(store.url, "writing the fetch cache"):
-            store._db.execute(
+        with self._lock, _errors(store.url, "writing the fetch cache"):
+            self._db.execute(
                 "INSERT OR REPLACE INTO fetch_cache"
                 " (url, final_url, etag, last_modified, body, content_type, headers, stored_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -292,8 +308,8 @@ class _FetchCache:
             )  # fmt: skip
 
     def __len__(self) -> int:
-        with self._store._lock, _errors(self._store.url, "counting the fetch cache"):
-            return int(self._store._db.execute("SELECT count(*) FROM fetch_cache").fetchone()[0])
+        with self._lock, _errors(self._store.url, "counting the fetch cache"):
+            return int(self._db.execute("SELECT count(*) FROM fetch_cache").fetchone()[0])
 
 
 class SQLiteStore:
@@ -326,6 +342,9 @@ class SQLiteStore:
         self.url = str(self.path)
         self._lock = threading.RLock()
         self._fetch_cache_max_bytes = fetch_cache_max_bytes
+        self._fetch_cache: _FetchCache | None = None
+        self._busy_timeout = busy_timeout
+        self._sync = sync
         self._check_header(create)
         try:
             self._db = sqlite3.connect(
@@ -533,7 +552,10 @@ class SQLiteStore:
 
     def fetch_cache(self) -> _FetchCache:
         """The fetcher's ``FetchCache`` (ETag / Last-Modified + body) backed by this file."""
-        return _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)
+        with self._lock:
+            if self._fetch_cache is None:
+                self._fetch_cache = _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)
+            return self._fetch_cache
 
     def is_seen(self, url: str) -> bool:
         with self._lock, _errors(self.url, "reading seen URLs"):
@@ -583,8 +605,11 @@ class SQLiteStore:
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(sqlite3.Error):
-            self._db.close()
+        with self._lock:
+            if self._fetch_cache is not None:
+                self._fetch_cache.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
 
     def __enter__(self) -> SQLiteStore:
         return self

@@ -1,0 +1,188 @@
+"""The SQLite store: files that are not ours are refused and left byte-for-byte unchanged,
+schema versions and migrations, WAL and synchronous settings, a busy writer, CLI errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsdedup._cli import main
+from newsdedup._dedup import Deduplicator
+from newsdedup._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
+from newsdedup._store import SQLiteStore, open_store
+from newsdedup._store._base import SCHEMA_VERSION
+from newsdedup._store._sqlite import _MIGRATIONS, APPLICATION_ID
+from test_state_contract import make_corpus, write_jsonl
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _built_store(path: Path, n: int = 8) -> Path:
+    store = open_store(path)
+    d = Deduplicator(store=store)
+    d.add_many(make_corpus(n, seed=13))
+    store.close()
+    return path
+
+
+def _text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("These are my notes, not a database.\n" * 50, encoding="utf-8")
+    return path
+
+
+def _foreign_db(tmp_path: Path) -> Path:
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO users (name) VALUES ('ada'), ('grace')")
+    con.commit()
+    con.close()
+    return path
+
+
+def _damaged_store(tmp_path: Path) -> Path:
+    path = _built_store(tmp_path / "damaged.db", n=30)
+    with sqlite3.connect(path) as con:  # fold the WAL into the main file first
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 6 * page
+    for start in range(2 * page, len(data), page):  # scribble over every page after the first two
+        data[start + 8 : start + 200] = b"\xa5" * 192
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [(_text_file, StoreCorrupt), (_foreign_db, StoreCorrupt), (_damaged_store, StoreCorrupt)],
+    ids=["text-file", "foreign-sqlite", "damaged-store"],
+)
+def test_foreign_or_damaged_files_are_refused_and_untouched(tmp_path: Path, make, error) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    before = _digest(path)
+
+    def use() -> None:
+        store = open_store(path)
+        Deduplicator(store=store).add_many(make_corpus(4, seed=1))
+
+    with pytest.raises(error):
+        use()
+    assert _digest(path) == before
+
+
+@pytest.mark.parametrize(
+    "make", [_text_file, _foreign_db, _damaged_store], ids=["text", "foreign", "damaged"]
+)
+def test_cli_refuses_them_with_a_message_and_nonzero_exit(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    before = _digest(path)
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(6, seed=2))
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["dedup", str(src), "--state", str(path), "-o", str(out)])
+    assert result.exit_code != 0
+    assert "state store" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert _digest(path) == before
+    exported = CliRunner().invoke(main, ["export", "--state", str(path), "-o", str(out)])
+    assert exported.exit_code != 0
+    assert _digest(path) == before
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = _built_store(tmp_path / "s.db")
+    with sqlite3.connect(path) as con:
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    before = _digest(path)
+    with pytest.raises(StoreSchemaError, match="newer"):
+        open_store(path)
+    assert _digest(path) == before
+
+
+def test_an_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    for statement in _MIGRATIONS[1]:
+        con.execute(statement)
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    store = SQLiteStore(path)
+    assert store.schema_version == SCHEMA_VERSION
+    d = Deduplicator(store=store)
+    d.add_many(make_corpus(6, seed=3))
+    assert store.counts()["updates"] == 0  # the table added by version 2 exists
+    store.close()
+
+
+def test_wal_mode_synchronous_and_application_id(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", synchronous="full")
+    db = store._db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    store.close()
+    default = SQLiteStore(tmp_path / "s.db")
+    assert default._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    default.close()
+    with pytest.raises(ConfigError, match="synchronous"):
+        SQLiteStore(tmp_path / "x.db", synchronous="sometimes")
+
+
+def test_a_writer_waits_then_fails_clearly_with_store_busy(tmp_path: Path) -> None:
+    path = _built_store(tmp_path / "s.db")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a batch
+    try:
+        store = SQLiteStore(path, busy_timeout=0.2)
+        with pytest.raises(StoreBusy) as info:
+            Deduplicator(store=store).add_many(make_corpus(4, seed=8))
+        assert isinstance(info.value.__cause__, sqlite3.OperationalError)  # the original is kept
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # once the other writer is done, the same store works
+    store = SQLiteStore(path, busy_timeout=0.2)
+    Deduplicator(store=store).add_many(make_corpus(4, seed=8))
+    store.close()
+
+
+def test_export_needs_an_existing_store(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    result = CliRunner().invoke(main, ["export", "--state", str(missing)])
+    assert result.exit_code != 0
+    assert "no such store" in result.output
+    assert not missing.exists()
+    with pytest.raises(StoreError, match="no such store"):
+        open_store(missing, create=False)
+
+
+def test_unknown_url_scheme_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="scheme"):
+        open_store("postgres://localhost/db")
+
+
+def test_items_carry_text_and_metadata(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.db")
+    d = Deduplicator(store=store)
+    d.add({"id": "x1", "text": make_corpus(5, seed=1)[0]["text"], "url": "https://a.example/x1",
+           "title": "A title", "published": "2024-10-02T08:00:00Z", "site": "a.example"})  # fmt: skip
+    store.close()
+    again = Deduplicator(store=open_store(tmp_path / "s.db"))
+    article = again.article("x1")
+    assert (article.url, article.title, article.site) == ("https://a.example/x1", "A title", "a.example")
+    assert article.published is not None
+    assert article.published.isoformat() == "2024-10-02T08:00:00+00:00"
+    row = json.loads(json.dumps(again.clusters()[0].to_dict()))
+    assert row["member_ids"] == ["x1"]
