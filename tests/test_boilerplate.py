@@ -228,18 +228,19 @@ def test_multi_block_lead_marker_weather_widget() -> None:
     assert {r.rule for r in result.removed} == {"generic:weather"}
 
 
-def test_title_repeat_date_line_and_alt_line_under_the_title() -> None:
+def test_title_repeat_and_date_line_under_the_title() -> None:
     title = "Council approves flood plan"
     result = clean_blocks(
-        [title, "Thursday, 17 October 2024 05:13 PM EDT", "Flood barrier at dusk", P1, P2], title=title
+        [title, "Thursday, 17 October 2024 05:13 PM EDT", "Why it matters", P1, P2], title=title
     )
-    assert result.blocks == [P1, P2]
+    # On the HTML path a short first line is a subheading and stays (the alt-line rule is for
+    # plain-text exports, see test_text.py).
+    assert result.blocks == ["Why it matters", P1, P2]
     assert result.published == datetime(2024, 10, 17, 17, 13, tzinfo=timezone(timedelta(hours=-4)))
-    assert [r.rule for r in result.removed] == ["generic:title", "generic:date", "generic:alt"]
+    assert [r.rule for r in result.removed] == ["generic:title", "generic:date"]
 
 
 def test_short_first_line_without_title_is_kept() -> None:
-    # The alt-line rule only fires right under a known title.
     assert clean_blocks(["Flood barrier at dusk", P1]).blocks == ["Flood barrier at dusk", P1]
 
 

@@ -404,3 +404,40 @@ def test_widget_headings_and_timestamps_are_dropped() -> None:
     assert article.paragraphs == PARAS
     rules = {r.rule for r in article.removed}
     assert {"dom:byline", "dom:widget", "dom:orphan-heading"} <= rules
+
+
+@pytest.mark.parametrize(
+    ("words", "rule"),
+    [
+        ("article-share-bar", "dom:share"),
+        ("sharedaddy sd-sharing-enabled", "dom:share"),
+        ("timeshare-offers", None),
+        ("status-publish format-standard", None),
+        ("most-read", "dom:related"),
+        ("mostread", "dom:related"),
+        ("div-gpt-ad-123", "dom:ad"),
+        ("adsbygoogle", "dom:ad"),
+        ("address header-wrap", "dom:header"),
+        ("navy-blue", None),
+        ("full news commentary", None),
+        ("comment-list", "dom:comments"),
+        ("non-paywall", None),
+        ("has-sidebar", None),
+        ("js-truncate-related-to-my-size", None),
+        ("shareholder-letter", None),
+    ],
+)
+def test_class_words_classification(words: str, rule: str | None) -> None:
+    from newsdedup._extract_rules import _rule_for_words
+
+    assert _rule_for_words(words) == rule
+
+
+def test_page_wrapped_in_noscript_is_read_and_tracking_noscripts_are_dropped() -> None:
+    body = "".join(f"<p>{p}</p>" for p in PARAS)
+    html = _page(
+        '<noscript><img src="/pixel.gif"> Please enable JavaScript.</noscript>'
+        f'<noscript><div id="nojs-page"><div class="text">{body}</div></div></noscript>'
+    )
+    article = extract(html)
+    assert article.paragraphs == PARAS

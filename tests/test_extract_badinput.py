@@ -249,3 +249,13 @@ def test_arbitrary_tag_soup_never_raises(parts: list[str]) -> None:
     article = extract("".join(parts))
     assert isinstance(article, Article)
     assert "\n\n\n" not in article.text
+
+
+def test_nested_noscript_elements_do_not_crash() -> None:
+    inner = "<noscript><p>" + "long text here. " * 30 + "</p></noscript>"
+    html = _page(
+        f"<noscript><div>x{inner}</div></noscript><noscript><noscript>a</noscript></noscript><p>{PARA}</p>"
+    )
+    article = extract(html)
+    assert isinstance(article, Article)
+    assert article.ok

@@ -305,3 +305,20 @@ def test_dedupconfig_round_trips_through_the_store(tmp_path: Path) -> None:
     stored = store.stored_config()
     assert stored is not None
     assert DedupConfig(**stored) == DedupConfig(threshold=0.6, min_chars=100)
+
+
+def test_two_writers_interleaving_batches_see_each_other(store_target: str) -> None:
+    """Each batch first replays the other writer's commits, so copies split across two writers
+    are still matched, and the result equals one run."""
+    items = make_corpus(14, seed=31)
+    one = Deduplicator(store=open_store(store_target))
+    two = Deduplicator(store=open_store(store_target))  # opened before `one` wrote anything
+    for n, start in enumerate(range(0, len(items), 7)):
+        (one if n % 2 == 0 else two).add_many(items[start : start + 7])
+    reference = Deduplicator()
+    reference.add_many(items)
+    ref = reference.clusters()
+    assert any(c.size > 1 for c in ref)
+    for writer in (one, two):
+        assert [c.to_dict() for c in writer.clusters()] == [c.to_dict() for c in ref]
+    assert one.store.counts()["items"] == len(items)  # type: ignore[union-attr]

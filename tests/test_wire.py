@@ -204,3 +204,11 @@ def test_clean_blocks_reports_wire_from_a_footer_cut_by_a_publisher_rule() -> No
     assert result.wire == "Reuters"
     assert result.blocks == [BODY, SECOND]
     assert result.removed[0].rule == "newsmax:copyright"
+
+
+def test_reuters_signoff_line_at_the_end() -> None:
+    result = detect_wire([BODY, SECOND, "Reuter"])
+    assert result.wire == "Reuters"
+    assert result.blocks == [BODY, SECOND]
+    # Only as the last line: elsewhere it is not a sign-off.
+    assert detect_wire(["Reuter", BODY]).wire is None

@@ -605,7 +605,7 @@ def clean_blocks(
         rules=rules,
         learner=learner,
         site=site,
-        find_title=False,
+        text_mode=False,
     )
 
 
@@ -619,8 +619,10 @@ def _clean(
     rules: RuleSet | None,
     learner: BoilerplateLearner | None,
     site: str | None,
-    find_title: bool,
+    text_mode: bool,
 ) -> CleanResult:
+    """The cleaner; ``text_mode`` (plain-text exports) also recovers a title line and cuts an
+    image alt line under it."""
     rules = rules if rules is not None else RuleSet.default()
     page = _Page([b for b in (_clean_ws(x) for x in blocks) if b])
     entries = rules.match(url, lambda: "\n".join(page.blocks))
@@ -632,11 +634,13 @@ def _clean(
     found_title = ""
     if title:
         _cut_title_repeat(page, title)
-    elif find_title and len(page.blocks) >= 2 and _title_like(page.blocks[0]):
+    elif text_mode and len(page.blocks) >= 2 and _title_like(page.blocks[0]):
         found_title = page.blocks.pop(0)
         _cut_lead(page, entries)
     _cut_lines(page, entries)
-    published = _cut_head(page, has_title=bool(title or found_title))
+    # The alt-line rule is for text exports only: on HTML pages the extractor never sees image
+    # alt text, and a short first paragraph there is usually a real subheading.
+    published = _cut_head(page, alt_lines=text_mode and bool(title or found_title))
     _cut_teasers(page)
     site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
     if learner is not None and site_key:
@@ -785,7 +789,7 @@ def _line_rule(entries: Sequence[PublisherRule], block: str) -> str | None:
     return None
 
 
-def _cut_head(page: _Page, *, has_title: bool) -> datetime | None:
+def _cut_head(page: _Page, *, alt_lines: bool) -> datetime | None:
     """Date lines before the first story paragraph (the first one is the publication time) and an
     image alt/caption line directly under the title."""
     blocks = page.blocks
@@ -800,7 +804,7 @@ def _cut_head(page: _Page, *, has_title: bool) -> datetime | None:
             page.cut(f"{GENERIC}:date", blocks.pop(index))
             continue
         index += 1
-    if has_title and len(blocks) >= 2 and _alt_line(blocks[0]) and _is_prose(blocks[1]):
+    if alt_lines and len(blocks) >= 2 and _alt_line(blocks[0]) and _is_prose(blocks[1]):
         page.cut(f"{GENERIC}:alt", blocks.pop(0))
     return published
 

@@ -1,14 +1,15 @@
 """HTML page to clean :class:`Article`: metadata, main-text detection, boilerplate removal.
 
-The extractor does not trust any single signal. It (1) reads metadata and JSON-LD, (2) cuts
-elements that are boilerplate by their tag, ARIA role or class/id words (navigation, share bars,
-cookie banners, newsletter boxes, related/trending lists, comments, captions...), never cutting
-an element that holds most of the page's text, (3) scores containers by the paragraphs they hold
-(text length, commas, link density) and picks the best one plus sibling containers that are also
-content, (4) turns that subtree into text blocks with an iterative walk and drops link lists and
-stray widget lines, (5) compares the result with JSON-LD ``articleBody`` and uses the latter when
-it is sane and the DOM result is clearly worse, and (6) hands the blocks to the publisher-rule
-stage (:func:`newsdedup._boilerplate.clean_blocks`).
+The extractor does not trust any single signal. It (1) reads metadata and JSON-LD; (2) scores
+containers by the paragraphs they hold (length, commas, link density, class words) to find the
+likely article containers, which are protected; (3) cuts boilerplate elements by tag, ARIA role
+or class/id words (navigation, share bars, cookie banners, newsletter boxes, related/trending
+lists, comments, captions...), except protected ones and ones holding most of the page's text;
+(4) walks the remaining body once into text blocks, scores again, climbs from the best container
+to an ancestor holding clearly more prose (bodies split over several boxes), adds content
+siblings and a detached lead, and drops link lists and widget lines; (5) compares the result with
+the JSON-LD ``articleBody`` and uses that when it checks out and the DOM result is clearly worse;
+(6) hands the blocks to the publisher-rule stage (:func:`newsdedup._boilerplate.clean_blocks`).
 
 Every walk is iterative and every per-page cost is bounded by ``ExtractConfig`` limits, so hostile
 pages (100k nested elements, 50 MB bodies, binary blobs) end with an empty article and a
@@ -23,7 +24,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import accumulate
-from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -89,7 +89,7 @@ _DEFAULT_CONFIG = ExtractConfig()
 # --------------------------------------------------------------------------- boilerplate selectors
 
 _STRIP_TAGS = [
-    "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
+    "script", "style", "template", "svg", "math", "iframe", "object", "embed", "canvas",
     "video", "audio", "select", "button", "input", "textarea", "link", "meta", "head", "map", "dialog",
 ]  # fmt: skip
 
@@ -159,18 +159,6 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _host(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
-# --------------------------------------------------------------------------- DOM clean-up
-
-
 def _attached(node: LexborNode, root_id: int, limit: int = 400) -> bool:
     """True if ``node`` still hangs below the document root (bounded walk; deep trees say True)."""
     cur: LexborNode | None = node
@@ -221,8 +209,8 @@ def _remove_boilerplate(
             rule = classify(node, include_comments=config.include_comments, cache=cache)
             if rule is None or not _attached(node, root_id):
                 continue
-            if rule == "dom:header" and node.tag == "header" and _inside(node, _ARTICLE_TAGS):
-                continue  # an article's own <header> holds the standfirst; its byline goes by class
+            if rule == "dom:header" and _inside(node, _ARTICLE_TAGS):
+                continue  # an article's own header holds the standfirst; its byline goes by class
             text = node.text(separator=" ")
             size = len(text.strip())
             if size > guard:
@@ -233,6 +221,7 @@ def _remove_boilerplate(
 
 
 _ARTICLE_TAGS = frozenset(["article", "main"])
+_DECLARED_BODY = '[itemprop="articleBody" i], .hentry .entry-content, .post-body.entry-content'
 
 
 def _inside(node: LexborNode, tags: frozenset[str], limit: int = 30) -> bool:
@@ -443,6 +432,8 @@ def _choose_roots(
             continue
         text = block.text
         score = 1.0 + _commas(text) + min(length / 100.0, 3.0)
+        # Mass counts sentences only: teaser lists (headline, author, date) do not end in stops.
+        weight = prose if _SENTENCE_END.search(text) is not None else 0.0
         holder: LexborNode | None = owners.get(block.owner)
         if holder is not None and holder.tag in _PARA_TAGS:
             holder = holder.parent  # a <p> votes for its container
@@ -455,8 +446,9 @@ def _choose_roots(
                 mass[key] = 0.0
             if level < 3:
                 scores[key] += score if level == 0 else score / (2.0 if level == 1 else level * 3.0)
-            mass[key] += prose
-            if key == body_id:
+            mass[key] += weight
+            # Mass is only read up to 12 levels above the chosen container: bound the walk.
+            if key == body_id or level >= 16:
                 break
             holder = holder.parent
             level += 1
@@ -527,7 +519,7 @@ def _choose_roots(
 
 _LEAD_CLASS_WORDS = (
     "lead", "intro", "summary", "standfirst", "excerpt", "subtitle", "subline", "deck", "abstract", "teaser",
-    "subhead", "chapo", "chapeau", "vorspann",
+    "subhead", "chapo", "chapeau", "vorspann", "einleitung",
 )  # fmt: skip
 _LEAD_SELECTOR = ", ".join(
     [
@@ -536,9 +528,10 @@ _LEAD_SELECTOR = ", ".join(
         '[itemprop="abstract" i]',
     ]
 )
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _LEAD_WORDS = re.compile(
-    r"(?<![a-z0-9])(?:lead(?:text|-text|_text|in)?|leading-[a-z]+|intro|summary|standfirst|excerpt|subtitle|subline|"
-    r"deck|dek|abstract|article-?lead|story-?lead|teaser(?:-?text)?|sub-?head(?:line|ing)?|chapo|chapeau|vorspann)(?![a-z0-9])"
+    r"(?<![a-z0-9])(?:lead(?:text|-text|_text|in)?|intro|summary|standfirst|excerpt|subtitle|subline|"
+    r"deck|dek|abstract|article-?lead|story-?lead|teaser(?:-?text)?|sub-?head(?:line|ing)?|chapo|chapeau|vorspann|einleitung)(?![a-z0-9])"
 )
 
 
@@ -570,7 +563,8 @@ def _lead_elements(
         if key in root_ids or key in top_ancestors or _inside_any(node, root_ids):
             continue
         attrs = node.attributes
-        words = f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''}".lower()
+        # camelCase class names ("DefaultEinleitung") are split into words first.
+        words = _CAMEL.sub("-", f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''}").lower()
         if not _LEAD_WORDS.search(words) or _is_widget(node, cache):
             continue
         text = node.text(separator=" ").strip()
@@ -742,7 +736,7 @@ def _coverage(part: Sequence[str], whole: set[str]) -> float:
 
 
 def _choose_body(
-    dom_blocks: list[str], ld_body: str | None, page_tokens: set[str], config: ExtractConfig
+    dom_blocks: list[str], ld_body: str | None, page_text: str, config: ExtractConfig
 ) -> tuple[list[str], str]:
     """DOM blocks or JSON-LD blocks, and which was used ("dom" / "json-ld")."""
     if not config.use_json_ld or not ld_body or len(ld_body) < 200:
@@ -755,6 +749,7 @@ def _choose_body(
     dom_tokens = _TOKEN.findall(" ".join(dom_blocks).lower())
     # Sanity: the declared body must start with text this page shows (not a stale or foreign
     # text); the window is no longer than what the DOM result has, for paywalled teasers.
+    page_tokens = set(_TOKEN.findall(page_text.lower()))
     if _coverage(ld_tokens[: max(15, min(40, len(dom_tokens)))], page_tokens) < 0.8:
         return dom_blocks, "dom"
     if ld_text.rstrip().endswith(("...", "…")) and len(ld_text) < 1000:
@@ -898,6 +893,13 @@ def _extract_body(
         "description": meta.description,
         "source_format": "html",
     }
+    # <noscript> usually holds tracking pixels or "enable JavaScript" notes, but some sites put
+    # the whole no-JS page in it: keep the content of a noscript with real text, drop the rest.
+    for node in tree.css("noscript"):
+        if len(node.text(separator=" ").strip()) > 200:
+            node.unwrap()
+        else:
+            node.remove()  # not decompose: a nested noscript in the list must stay valid memory
     tree.strip_tags(_STRIP_TAGS)
     body = tree.body
     if body is None:
@@ -907,7 +909,9 @@ def _extract_body(
     full_text = body.text(separator=" ")
     scores, nodes = _score(body, cfg)
     protected = _protected(scores, nodes)
-    declared = body.css_first("[itemprop=articleBody i]")
+    # A body declared by schema.org microdata or the hAtom microformat ("entry-content", used by
+    # WordPress and Blogger themes) is protected too, whatever widget class wraps it.
+    declared = body.css_first(_DECLARED_BODY)
     if declared is not None:
         protected |= _ancestors(declared)
     _remove_boilerplate(body, cfg, publisher_selectors, protected, len(full_text.strip()), removed)
@@ -916,8 +920,7 @@ def _extract_body(
     dom_blocks = _filter_blocks(candidate_blocks, meta, cfg, removed)
 
     # The declared body is checked against the whole page text, before anything was cut.
-    page_tokens = set(_TOKEN.findall(full_text.lower())) if meta.article_body and cfg.use_json_ld else set()
-    blocks, source = _choose_body(dom_blocks, meta.article_body, page_tokens, cfg)
+    blocks, source = _choose_body(dom_blocks, meta.article_body, full_text, cfg)
     logger.debug("extract %s: body from %s, %d blocks", url, source, len(blocks))
 
     result = clean_blocks(

@@ -1,9 +1,10 @@
 """Structural boilerplate rules: which elements are navigation, share bars, ads, related lists...
 
-Matching happens in two steps for speed and precision. A single CSS selector list (evaluated in
-C by lexbor) finds every element whose tag, ARIA role or class/id *contains* one of the keywords;
-then :func:`classify` checks the class/id words properly (a keyword must start a word, so
-``status-publish`` or ``timeshare`` do not count) and names the rule. Keyword lists are generic
+Two cheap CSS passes (evaluated in C by lexbor) find the candidates: landmarks by tag or ARIA
+role, then every element with a class, id or hidden state. :func:`classify` then checks the
+class/id words with one trie-shaped regex (a keyword must start a word, so ``status-publish`` or
+``timeshare`` do not count; negated names such as ``non-paywall`` and ``js-*`` hooks are ignored)
+and names the rule. Keyword lists are generic
 web conventions (WordPress, Drupal, common CMS themes, ad and recommendation vendors), not
 per-site rules; publisher rules live in ``_boilerplate``.
 """
@@ -126,7 +127,6 @@ _MATCHER = re.compile(
 # JavaScript hooks ("js-truncate-related-to-my-size") describe behaviour, not content.
 _JS_HOOK = re.compile(r"(?<!\S)js[-_]\S*")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_SPLIT = _NON_ALNUM
 
 
 # Words that start like a keyword but mean something else ("commentary" is an opinion article).
@@ -202,7 +202,7 @@ def class_weight(node: LexborNode) -> float:
     words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     if not words.strip():
         return 0.0
-    tokens = [t for t in _SPLIT.split(words) if t]
+    tokens = [t for t in _NON_ALNUM.split(words) if t]
     weight = 0.0
     if any(t.startswith(_NEGATIVE) for t in tokens):
         weight -= 25.0

@@ -73,18 +73,31 @@ __all__ = [
 # Function words carry no information about the event; dropping them keeps the cosine about
 # content. (Kept small and English: other languages still work through names, numbers, quotes.)
 _STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "said", "says", "say", "told", "tell", "according", "new", "one", "two", "year", "years", "time", "like", "get", "got", "make", "made", "many", "much", "may", "might", "must", "us", "per", "via", "since", "still", "yet", "would", "us", "week", "day", "days", "today", "yesterday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mr", "mrs", "ms", "dr", "news", "reported", "report", "reports", "people", "including", "around", "another", "well", "even", "back"]
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself said says say told tell according new one two
+    year years time like get got make made many much may might must us per via since still yet
+    week day days today yesterday monday tuesday wednesday thursday friday saturday sunday
+    january february march april june july august september october november december
+    mr mrs ms dr news reported report reports people including around another well even back
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )  # fmt: skip
 
 _QUOTE = re.compile(r"\"([^\"\n]{10,600})\"")
 # A run of capitalised words (allowing short connectors inside: "Bank of England") or an acronym.
 _NAME_RUN = re.compile(
-    r"(?:\b[^\W\d_a-z][\w'\-]*)(?:\s+(?:(?:of|de|del|da|van|von|al|bin|the|and|for|la|le)\s+)?"
+    r"(?:\b[^\W\d_a-z][\w'\-]*)(?:[ \t]+(?:(?:of|de|del|da|van|von|al|bin|the|and|for|la|le)\s+)?"
     r"[^\W\d_a-z][\w'\-]*)*",
     re.UNICODE,
 )
-_SENTENCE_END = re.compile(r"[.!?:;\"()\[\]]\s*$")
+# what may precede a capital that only marks a sentence start
+_OPENERS = frozenset(".!?:;\"'“”‘’()[]-–—•*")
 _DIGITS = re.compile(r"\d")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year says little about which event it is
 # A result line ("3-1", "2 - 2"): two reports of one match share it, two matches of the same
 # teams almost never do. Not part of a longer number run (dates, phone numbers, "4-3-3").
 _SCORE = re.compile(
@@ -118,6 +131,16 @@ class StoryConfig:
     """Shared quotes that, with ``cosine_min``, join two texts on their own."""
     candidate_terms: int = 25
     """Strongest terms per profile put in the candidate index (grouping only)."""
+    min_numbers: int = 3
+    number_density: float = 0.1
+    """Two number-dense texts (at least ``min_numbers`` distinct numbers and this many per
+    content word) without one number in common report different facts (template items:
+    earnings tables, dividend notices). Narrative write-ups of one event often quote different
+    figures, so the veto is kept to number-dense texts."""
+    max_posting: int = 500
+    """A term among the strongest terms of more profiles than this proposes no candidates
+    (template words of formulaic items; the pairs they share find each other through rarer
+    terms). Bounds the candidate pairs of a large batch."""
     max_representatives: int = 7
     """Story members :func:`joins_story` compares a newcomer with (medoid first)."""
 
@@ -139,12 +162,15 @@ class StoryConfig:
         num("cosine_min", 0.0, 1.0)
         num("score_min", 0.0, 3.0)
         num("names_weight", 0.0, 2.0)
+        num("number_density", 0.0, 1.0)
         num("quote_min_ratio", 0.0, 100.0)
         integer("min_quote_words", 2)
         integer("lead_tokens", 1)
         integer("min_shared_quotes", 1)
         integer("candidate_terms", 1)
         integer("max_representatives", 1)
+        integer("max_posting", 2)
+        integer("min_numbers", 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +189,7 @@ class StoryProfile:
     names: Mapping[str, int]
     """Case-folded words of capitalised runs and acronyms (likely names), with counts."""
     numbers: frozenset[str]
+    """Numbers of two digits or more, years excluded."""
     scores: frozenset[str]
     """Result lines such as ``3-1`` (sports scores, vote tallies)."""
     quotes: tuple[str, ...]
@@ -221,6 +248,8 @@ class StoryMatch:
     """Quotations found in both texts (only searched when the cosine reaches ``cosine_min``)."""
     scores_differ: bool
     """Both texts give result lines ("3-1") and none is shared."""
+    numbers_differ: bool
+    """Both texts are number-dense (see ``StoryConfig.number_density``) and share no number."""
     hours_apart: float | None
     """Gap between the two publication-time ranges; None when either side is undated."""
 
@@ -262,18 +291,30 @@ def _content(tokens: Iterable[str]) -> list[str]:
 
 
 def _names(text: str) -> Counter[str]:
-    """Words of capitalised runs that are not just a capitalised sentence start, and acronyms."""
-    text = unicodedata.normalize("NFKC", text)
+    """Words of capitalised runs that are not just a capitalised sentence start, and acronyms.
+
+    Lines written mostly in capitals (wire headlines, tables) carry no case information and
+    are skipped, or every word of them would look like a name.
+    """
     out: Counter[str] = Counter()
-    for m in _NAME_RUN.finditer(text):
-        words = m.group(0).split()
-        before = text[max(0, m.start() - 3) : m.start()]
-        sentence_start = m.start() == 0 or bool(_SENTENCE_END.search(before)) or "\n" in before
-        if sentence_start and len(words) == 1 and not (words[0].isupper() and len(words[0]) >= 2):
-            continue  # "The", "However", "Officials": a capital because a sentence starts
-        for w in words:
-            folded = normalize_text(w).strip("'-")
-            if len(folded) > 1 and folded not in _STOPWORDS and not folded[:1].isdigit():
+    for line in unicodedata.normalize("NFKC", text).split("\n"):
+        letters = [c for c in line if c.isalpha()]
+        if not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters):
+            continue
+        for m in _NAME_RUN.finditer(line):
+            raw = m.group(0).split()
+            words = [(w, normalize_text(w).strip("'-")) for w in raw]
+            words = [(w, f) for w, f in words if len(f) > 1 and f not in _STOPWORDS and not f[:1].isdigit()]
+            before = line[: m.start()].rstrip(" \t")
+            sentence_start = not before or before[-1] in _OPENERS
+            if (
+                sentence_start
+                and len(words) == 1
+                and words[0][0] == raw[0]
+                and not (raw[0].isupper() and len(raw[0]) >= 2)
+            ):
+                continue  # "The", "However", "Pay April 1": a capital because a line starts
+            for _w, folded in words:
                 out[folded] += 1
     return out
 
@@ -319,7 +360,7 @@ def profile_from_text(
         numbers=frozenset(
             n
             for n in re.findall(r"\d+(?:[.,]\d+)*", unicodedata.normalize("NFKC", text))
-            if len(_DIGITS.findall(n)) >= 2
+            if len(_DIGITS.findall(n)) >= 2 and not _YEAR.match(n)
         ),
         scores=frozenset(f"{x}-{y}" for x, y in _SCORE.findall(normalize_text(text))),
         quotes=_quotes(text, cfg.min_quote_words),
@@ -415,10 +456,17 @@ def story_match(
         shared_numbers=tuple(sorted(a.numbers & b.numbers)),
         shared_quotes=tuple(_shared_quotes(a, b, cfg.quote_min_ratio)) if cos >= cfg.cosine_min else (),
         scores_differ=bool(a.scores and b.scores and not a.scores & b.scores),
+        numbers_differ=_number_dense(a, cfg) and _number_dense(b, cfg) and not a.numbers & b.numbers,
         hours_apart=_gap_hours(a, b),
     )
     same, rule = decide(measured, cfg)
     return dataclasses.replace(measured, same=same, rule=rule)
+
+
+def _number_dense(p: StoryProfile, cfg: StoryConfig) -> bool:
+    """A text made mostly of figures (an earnings table, a dividend notice)."""
+    n = len(p.numbers)
+    return n >= cfg.min_numbers and n >= cfg.number_density * sum(p.terms.values())
 
 
 def decide(m: StoryMatch, config: StoryConfig) -> tuple[bool, str]:
@@ -426,9 +474,11 @@ def decide(m: StoryMatch, config: StoryConfig) -> tuple[bool, str]:
 
     outside the time window -> no (``outside-window``); cosine < ``cosine_min`` -> no
     (``low-cosine``); both texts give result lines ("3-1") and share none -> no
-    (``scores-differ``: two matches of the same teams); ``cosine + names_weight * names >=
-    score_min`` -> yes (``text-and-names``); at least ``min_shared_quotes`` shared quotations
-    -> yes (``shared-quote``); else no (``weak-evidence``).
+    (``scores-differ``: two matches of the same teams); both are number-dense and share no
+    number -> no (``numbers-differ``: template items); at least one shared name and ``cosine +
+    names_weight * names >= score_min`` -> yes (``text-and-names``); at least
+    ``min_shared_quotes`` shared quotations -> yes (``shared-quote``); else no
+    (``weak-evidence``).
     """
     if config.window is not None and m.hours_apart is not None and m.hours_apart * 3600.0 > config.window:
         return False, "outside-window"
@@ -436,7 +486,9 @@ def decide(m: StoryMatch, config: StoryConfig) -> tuple[bool, str]:
         return False, "low-cosine"
     if m.scores_differ:
         return False, "scores-differ"
-    if m.cosine + config.names_weight * m.entities >= config.score_min:
+    if m.numbers_differ:
+        return False, "numbers-differ"
+    if m.shared_names and m.cosine + config.names_weight * m.entities >= config.score_min:
         return True, "text-and-names"
     if len(m.shared_quotes) >= config.min_shared_quotes:
         return True, "shared-quote"
@@ -456,7 +508,9 @@ def _top_terms(p: StoryProfile, stats: TermStats, k: int) -> list[str]:
     return scored[:k]
 
 
-def _candidates(profiles: Sequence[StoryProfile], stats: TermStats, k: int) -> list[tuple[int, int]]:
+def _candidates(
+    profiles: Sequence[StoryProfile], stats: TermStats, k: int, max_posting: int
+) -> list[tuple[int, int]]:
     """Pairs sharing at least two strong terms (an inverted index instead of all pairs)."""
     index: dict[str, list[int]] = {}
     for i, p in enumerate(profiles):
@@ -464,7 +518,7 @@ def _candidates(profiles: Sequence[StoryProfile], stats: TermStats, k: int) -> l
             index.setdefault(t, []).append(i)
     counts: Counter[tuple[int, int]] = Counter()
     for posting in index.values():
-        if len(posting) > 1:
+        if 1 < len(posting) <= max_posting:
             for x in range(len(posting)):
                 for y in range(x + 1, len(posting)):
                     counts[(posting[x], posting[y])] += 1
@@ -511,7 +565,7 @@ def group_stories(
         raise ConfigError("group_stories: profile keys must be unique")
     stats = stats if stats is not None else TermStats.from_profiles(ordered)
     links: dict[str, set[str]] = {}
-    for i, j in _candidates(ordered, stats, cfg.candidate_terms):
+    for i, j in _candidates(ordered, stats, cfg.candidate_terms, cfg.max_posting):
         if story_match(ordered[i], ordered[j], stats, config=cfg).same:
             links.setdefault(keys[i], set()).add(keys[j])
             links.setdefault(keys[j], set()).add(keys[i])

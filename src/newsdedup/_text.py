@@ -71,7 +71,7 @@ def clean_text(
         rules=rules,
         learner=learner,
         site=site,
-        find_title=not given_title,
+        text_mode=True,
     )
     body = "\n\n".join(result.blocks)
     return Article(

@@ -164,9 +164,15 @@ def detect_wire(
         order += 1
 
     dateline_done = False
-    for raw in blocks:
+    last = len(blocks) - 1
+    for position, raw in enumerate(blocks):
         block = raw.strip()
         if not block:
+            continue
+        if position == last and block == "Reuter":
+            # The Reuters wire's sign-off line (as in the Reuters-21578 collection).
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:signoff", text=block))
             continue
         match = _COPYRIGHT.match(block)
         if match and len(block) <= 400:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._exceptions import ConfigError
 from ._base import ClusterRow, EdgeRow, ItemRow, Store, Transaction, UpdateRow
+from ._redis import RedisStore  # needs the redis client only when a RedisStore is created
 from ._sqlite import SQLiteStore
 
 __all__ = [
@@ -22,14 +23,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RedisStore":  # imported on use: the redis client is an optional extra
-        from ._redis import RedisStore
-
-        return RedisStore
-    raise AttributeError(name)
-
-
 def open_store(target: str | os.PathLike[str], *, create: bool = True, **options: Any) -> Store:
     """Open (or create) a state store.
 
@@ -42,8 +35,6 @@ def open_store(target: str | os.PathLike[str], *, create: bool = True, **options
     if not text:
         raise ConfigError("store path must not be empty")
     if text.startswith(("redis://", "rediss://", "unix://")):
-        from ._redis import RedisStore
-
         return RedisStore(text, **options)
     if "://" in text:
         raise ConfigError(f"unknown store URL scheme in {text!r} (expected a file path or redis://)")
