@@ -46,6 +46,7 @@ from newsdedup._story import (
     TermStats,
     assign_stories,
     decide,
+    group_stories,
     profile_from_text,
     story_match,
 )
@@ -145,6 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_data = os.environ.get("NEWSDEDUP_DATA") or str(ROOT.parent / "shared" / "data")
     parser.add_argument("--data", default=default_data, help="data folder [default: $NEWSDEDUP_DATA]")
+    parser.add_argument(
+        "--reuters",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also group the first N Reuters-21578 stories as one batch (no time window) and report "
+        "the time and the largest stories (a scale and template-story check)",
+    )
     args = parser.parse_args(argv)
     path = Path(args.data) / "semeval2022_task8_subset" / "testing_set.csv.gz"
     if not path.exists():
@@ -189,7 +198,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_clusters, n_stories = seeds_check()
     ok = "OK" if (n_clusters, n_stories) == (5, 1) else "FAIL"
     print(f"seeds: {n_clusters} clusters -> {n_stories} story  [{ok}: expected 5 clusters, 1 story]")
+    if args.reuters:
+        reuters_check(Path(args.data) / "reuters21578" / "reuters21578.jsonl.gz", args.reuters)
     return 0
+
+
+def reuters_check(path: Path, n: int) -> None:
+    """Group ``n`` real 1987 Reuters stories (many formulaic: earnings, dividends, bond issues)."""
+    import json
+
+    docs: list[dict[str, str]] = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            if (d.get("body") or "").strip():
+                docs.append(d)
+            if len(docs) >= n:
+                break
+    t0 = time.perf_counter()
+    profiles = [profile_from_text(str(i), d.get("title") or "", d["body"]) for i, d in enumerate(docs)]
+    t1 = time.perf_counter()
+    stories = sorted(group_stories(profiles, config=StoryConfig(window=None)), key=len, reverse=True)
+    t2 = time.perf_counter()
+    print(f"Reuters-21578, first {len(docs)} stories as one batch, no time window: profiles {t1 - t0:.1f} s, "
+          f"grouping {t2 - t1:.1f} s, {len(stories)} stories; largest: {[len(s) for s in stories[:6]]}")  # fmt: skip
+    for s in stories[:3]:
+        print("  e.g. " + " | ".join(docs[int(k)].get("title", "")[:38] for k in s[:4]))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-# System packages some tests need (a real redis-server for the shared-state backend). Installed
+# System packages some tests need: a real redis-server for the shared-state backend and
+# headless chromium for the report's browser test. Installed
 # with apt when missing and possible; the tests that need them skip with a clear message if not.
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need) >/dev/null 2>&1 \
         || echo "note: could not install$need; tests that need it will be skipped" >&2

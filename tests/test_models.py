@@ -75,3 +75,22 @@ def test_cluster_contract_keys_and_extension() -> None:
 )
 def test_parse_datetime(text: object, expected: datetime | None) -> None:
     assert parse_datetime(text) == expected
+
+
+def test_cluster_explain_delegates_to_explanations() -> None:
+    import newsdedup
+
+    body = (
+        "The harbour at Port Ellis reopened on Tuesday morning after three days of closure, the port "
+        "authority said, as crews finished clearing debris left by the storm. Fishing boats were the "
+        "first to leave, followed by the ferry to the islands, which had been cancelled since Saturday."
+    )
+    items = [
+        {"id": "a", "text": body, "url": "https://a.example/harbour"},
+        {"id": "b", "text": body + " Subscribe to our newsletter for more.", "url": "https://b.example/h"},
+    ]
+    (cluster,) = newsdedup.dedup(items)
+    articles = [newsdedup.clean_text(i["text"], url=i["url"], id=i["id"]) for i in items]
+    explanation = cluster.explain(articles)
+    assert isinstance(explanation, newsdedup.ClusterExplanation)
+    assert cluster.canonical_reason

@@ -66,7 +66,7 @@ def _kill_after(proc: subprocess.Popen[bytes], db: Path, at_least: int, limit: f
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    items = make_corpus(280, seed=2)  # ~900 items: four 256-item batches
+    items = make_corpus(200, seed=2)  # ~650 items: three 256-item batches
     src = write_jsonl(tmp_path / "in.jsonl", items)
     db = tmp_path / "state.db"
     out = tmp_path / "out.jsonl"
@@ -126,7 +126,7 @@ def shared_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
 
 @pytest.mark.slow
 def test_two_processes_writing_one_store_agree_with_one_run(tmp_path: Path, shared_target: str) -> None:
-    items = make_corpus(100, seed=4)
+    items = make_corpus(70, seed=4)
     half = len(items) // 2
     a = write_jsonl(tmp_path / "a.jsonl", items[:half])
     b = write_jsonl(tmp_path / "b.jsonl", items[half:])

@@ -282,3 +282,34 @@ def test_decide_rules_in_order() -> None:
     assert decide(m, strict) == (True, "shared-quote")
     assert decide(m, StoryConfig(score_min=3.0, cosine_min=1.0)) == (False, "low-cosine")
     assert decide(dataclasses.replace(m, scores_differ=True), StoryConfig()) == (False, "scores-differ")
+
+
+def _semeval_profile(key: str, text: str) -> Any:
+    title, _, body = text.partition("\n")
+    if len(title) > 250 or not body.strip():  # some rows are one line of body text
+        title, body = "", text
+    return profile_from_text(key, title.strip(), body)
+
+
+def test_real_rated_pairs_from_semeval() -> None:
+    """Ten real pairs (first five rated 1, first five rated 4; see the fixture README)."""
+    import gzip
+
+    with gzip.open(FIXTURES / "stories" / "semeval_en_pairs.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    profiles = {}
+    for r in rows:
+        a, b = r["pair_id"].split("_")
+        profiles[a] = _semeval_profile(a, r["text_1"])
+        profiles[b] = _semeval_profile(b, r["text_2"])
+    stats = TermStats.from_profiles(profiles[k] for k in sorted(profiles))
+    joined = apart = 0
+    for r in rows:
+        a, b = r["pair_id"].split("_")
+        same = story_match(profiles[a], profiles[b], stats).same
+        if r["overall"] <= 1.5:
+            joined += same
+        else:
+            apart += not same
+    assert apart == 5  # very dissimilar pairs are never joined
+    assert joined >= 4  # the goal is >= 80 % of very similar pairs

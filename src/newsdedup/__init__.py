@@ -35,6 +35,7 @@ from ._exceptions import (
     TooManyRedirects,
     UnsupportedContent,
 )
+from ._explain import ClusterExplanation, Explanation, explain_cluster, explain_pair
 from ._extract import ExtractConfig, extract
 from ._feeds import (
     FeedEntry,
@@ -55,6 +56,18 @@ from ._fetch import (
     MemoryFetchCache,
 )
 from ._models import Article, Cluster, Removal, Source
+from ._report import render_report, write_report
+from ._story import (
+    StoryConfig,
+    StoryMatch,
+    StoryProfile,
+    TermStats,
+    assign_stories,
+    group_stories,
+    joins_story,
+    profile_from_cluster,
+    story_match,
+)
 from ._text import clean_text
 from ._urls import normalize_url
 from ._version import __version__
@@ -68,6 +81,7 @@ __all__ = [
     "BoilerplateLearner",
     "CacheEntry",
     "Cluster",
+    "ClusterExplanation",
     "ConfigError",
     "ConnectError",
     "CrawlConfig",
@@ -80,6 +94,7 @@ __all__ = [
     "Deduplicator",
     "DemoSite",
     "ErrorRecord",
+    "Explanation",
     "ExtractConfig",
     "ExtractError",
     "FeedEntry",
@@ -109,19 +124,32 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreSchemaError",
+    "StoryConfig",
+    "StoryMatch",
+    "StoryProfile",
+    "TermStats",
     "TooManyRedirects",
     "UnsupportedContent",
     "__version__",
+    "assign_stories",
     "clean_text",
     "crawl",
     "crawl_async",
     "dedup",
     "discover_article_links",
     "discover_feeds",
+    "explain_cluster",
+    "explain_pair",
     "extract",
+    "group_stories",
+    "joins_story",
     "normalize_url",
     "parse_feed",
     "parse_sitemap",
+    "profile_from_cluster",
+    "render_report",
+    "story_match",
+    "write_report",
 ]
 
 for _name in __all__:

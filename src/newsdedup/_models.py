@@ -7,7 +7,7 @@ explicit ``to_dict``/``from_dict`` pair for JSONL and stores; nothing is ever pi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -182,6 +182,18 @@ class Cluster:
     @property
     def size(self) -> int:
         return len(self.member_ids)
+
+    def explain(self, articles: Mapping[str, Article] | Iterable[Article], **options: Any) -> Any:
+        """Why these members were merged and why the canonical one was chosen.
+
+        ``articles`` are the members' clean articles (by id, or an iterable of articles with
+        ids); returns a :class:`newsdedup.ClusterExplanation`.
+        """
+        from ._explain import explain_cluster  # lazy: _explain imports this module
+
+        if not isinstance(articles, Mapping):
+            articles = {a.id: a for a in articles if a.id is not None}
+        return explain_cluster(self, articles, **options)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

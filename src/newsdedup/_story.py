@@ -9,16 +9,18 @@ explained:
 
 * ``cosine``: TF-IDF cosine of the content words of title and body (stopwords dropped,
   sublinear term frequency, IDF from the batch's document frequencies);
-* ``lead``: the same cosine over the title and the first ``lead_tokens`` content words;
-* ``title``: rapidfuzz ``token_set_ratio`` of the two headlines (0..1);
 * ``entities``: IDF-weighted overlap of the names (capitalised runs, acronyms) of both texts;
-* ``numbers``: shared informative numbers (at least two digits);
 * ``quotes``: quotations of at least ``min_quote_words`` words in one text that rapidfuzz finds
   (``partial_ratio`` >= ``quote_min_ratio``) in the other: outlets quote the same sentence
-  even when everything around it is rewritten (and some drop the quotation marks).
+  even when everything around it is rewritten (and some drop the quotation marks);
+* vetoes: different result lines ("3-1" vs "2-2": another match of the same teams), two
+  number-dense texts without a common number (template items), publication times further apart
+  than ``window``;
+* reported only: ``lead`` (cosine of title + lead), ``title`` (cosine of the headlines) and the
+  shared numbers.
 
-The decision (:func:`story_match`) is a small, documented rule over those signals; its
-thresholds were tuned on the SemEval-2022 Task 8 English pairs (see ``docs/stories.md``).
+The decision (:func:`decide`) is a small, documented rule over those signals; its thresholds
+were tuned on the SemEval-2022 Task 8 English pairs (see ``docs/stories.md``).
 
 Grouping (:func:`group_stories`) is a pure function of the batch: candidate pairs come from an
 inverted index of each profile's strongest terms, every candidate is decided by
@@ -45,6 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 import xxhash
@@ -212,6 +215,11 @@ class TermStats:
 
     n_docs: int = 0
     df: Counter[str] = field(default_factory=Counter)
+    _idf: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _vectors: dict[int, tuple[Mapping[str, int], dict[str, float], float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Unit TF-IDF vectors by ``id`` of the count mapping (which is kept alive with them)."""
 
     @classmethod
     def from_profiles(cls, profiles: Iterable[StoryProfile]) -> TermStats:
@@ -223,9 +231,26 @@ class TermStats:
     def add(self, profile: StoryProfile) -> None:
         self.n_docs += 1
         self.df.update(set(profile.terms) | set(profile.names))
+        self._idf.clear()
+        self._vectors.clear()
 
     def idf(self, term: str) -> float:
-        return math.log((1 + self.n_docs) / (1 + self.df.get(term, 0))) + 1.0
+        value = self._idf.get(term)
+        if value is None:
+            value = math.log((1 + self.n_docs) / (1 + self.df.get(term, 0))) + 1.0
+            self._idf[term] = value
+        return value
+
+    def vector(self, counts: Mapping[str, int]) -> dict[str, float]:
+        """Unit-length sublinear TF-IDF weights of a term-count mapping (cached)."""
+        hit = self._vectors.get(id(counts))
+        if hit is not None and hit[0] is counts:
+            return hit[1]
+        weights = {t: (1.0 + math.log(tf)) * self.idf(t) for t, tf in counts.items() if tf > 0}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        unit = {t: w / norm for t, w in weights.items()} if norm else {}
+        self._vectors[id(counts)] = (counts, unit, norm)
+        return unit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -387,20 +412,13 @@ def profile_from_cluster(
 
 
 def _cosine(a: Mapping[str, int], b: Mapping[str, int], stats: TermStats) -> float:
+    """TF-IDF cosine of two term-count mappings."""
     if not a or not b:
         return 0.0
-    if len(b) < len(a):
-        a, b = b, a
-
-    def weight(tf: int, term: str) -> float:
-        return (1.0 + math.log(tf)) * stats.idf(term)
-
-    dot = sum(weight(tf, t) * weight(b[t], t) for t, tf in a.items() if t in b)
-    if dot == 0.0:
-        return 0.0
-    na = math.sqrt(sum(weight(tf, t) ** 2 for t, tf in a.items()))
-    nb = math.sqrt(sum(weight(tf, t) ** 2 for t, tf in b.items()))
-    return dot / (na * nb)
+    va, vb = stats.vector(a), stats.vector(b)
+    if len(vb) < len(va):
+        va, vb = vb, va
+    return sum(w * vb[t] for t, w in va.items() if t in vb)
 
 
 def _name_overlap(a: Mapping[str, int], b: Mapping[str, int], stats: TermStats) -> tuple[float, list[str]]:
@@ -566,7 +584,13 @@ def group_stories(
     stats = stats if stats is not None else TermStats.from_profiles(ordered)
     links: dict[str, set[str]] = {}
     for i, j in _candidates(ordered, stats, cfg.candidate_terms, cfg.max_posting):
-        if story_match(ordered[i], ordered[j], stats, config=cfg).same:
+        a, b = ordered[i], ordered[j]
+        gap = _gap_hours(a, b)
+        if cfg.window is not None and gap is not None and gap * 3600.0 > cfg.window:
+            continue  # the first two rules of decide(), checked before the costlier signals
+        if _cosine(a.terms, b.terms, stats) < cfg.cosine_min:
+            continue
+        if story_match(a, b, stats, config=cfg).same:
             links.setdefault(keys[i], set()).add(keys[j])
             links.setdefault(keys[j], set()).add(keys[i])
     stories: list[list[str]] = []
@@ -629,7 +653,7 @@ def assign_stories(
     articles: Mapping[str, Article] | None = None,
     *,
     config: StoryConfig | None = None,
-    window: str | float | timedelta | object | None = ...,
+    window: str | float | timedelta | EllipsisType | None = ...,
 ) -> list[Cluster]:
     """The clusters (same order) with ``extra["story_id"]`` set; nothing else changes.
 
@@ -637,10 +661,10 @@ def assign_stories(
     ``articles`` (member id -> Article) is optional and only adds members' publication dates.
     """
     cfg = config or StoryConfig()
-    if window is not ...:
+    if not isinstance(window, EllipsisType):
         from ._dedup import parse_window
 
-        cfg = dataclasses.replace(cfg, window=parse_window(window))  # type: ignore[arg-type]
+        cfg = dataclasses.replace(cfg, window=parse_window(window))
     profiles = [profile_from_cluster(c, articles, config=cfg) for c in clusters]
     story_of: dict[str, str] = {}
     for story in group_stories(profiles, config=cfg):

@@ -17,30 +17,28 @@ from collections.abc import Iterable
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator
+from .._dedup import DedupConfig, Deduplicator, ErrorRecord
 from .._exceptions import ConfigError, InputError
 from .._explain import cluster_index, explain_pair, read_jsonl
 from .._models import Article, Cluster
-from .._records import RecordError, record_from_mapping
+from .._records import Record, RecordError, record_from_mapping
 from .._story import StoryConfig, TermStats, assign_stories, profile_from_cluster
 
 
 def deduplicate_input(path: str, config: DedupConfig) -> Deduplicator:
     """Every usable line of ``path`` added to a fresh in-memory :class:`Deduplicator`."""
     deduper = Deduplicator(config=config)
-    batch: list[object] = []
+    batch: list[Record] = []
     for number, data in read_jsonl(path):
         try:
             batch.append(record_from_mapping(data, line=number))
         except RecordError as exc:
             deduper.errors.append(_error(number, data, exc))
-    deduper.add_many(batch, first_line=None)  # type: ignore[arg-type]
+    deduper.add_many(batch)
     return deduper
 
 
-def _error(number: int, data: dict[str, object], exc: RecordError) -> object:
-    from .._dedup import ErrorRecord
-
+def _error(number: int, data: dict[str, object], exc: RecordError) -> ErrorRecord:
     rid = data.get("id")
     return ErrorRecord(
         line=number, id=rid if isinstance(rid, str) else None, reason=exc.reason, message=str(exc)
