@@ -322,3 +322,18 @@ def test_two_writers_interleaving_batches_see_each_other(store_target: str) -> N
     for writer in (one, two):
         assert [c.to_dict() for c in writer.clusters()] == [c.to_dict() for c in ref]
     assert one.store.counts()["items"] == len(items)  # type: ignore[union-attr]
+
+
+def test_a_cache_much_smaller_than_the_store_gives_the_same_result(store_target: str) -> None:
+    """Articles and docs evicted from the bounded caches are re-read from the store and re-parsed
+    (or rejected on shingles alone) with exactly the verdicts the in-memory run reaches."""
+    items = make_corpus(40, seed=8)
+    reference = Deduplicator()
+    reference.add_many(items)
+    d = Deduplicator(store=open_store(store_target), cache_items=100)
+    for start in range(0, len(items), 10):
+        d.add_many(items[start : start + 10])
+    assert len(items) > 100
+    assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in reference.clusters()]
+    verified = {k: v for k, v in reference.stats.items() if k.startswith("verified:")}
+    assert {k: v for k, v in d.stats.items() if k.startswith("verified:")} == verified

@@ -674,6 +674,25 @@ class Deduplicator:
                 self._state.shingles.put(key, doc.shingles)
         return doc
 
+    def _quick_reject(self, doc: Doc, key: str) -> Verdict | None:
+        """The verifier's first, shingle-only step for a candidate whose full doc left the cache:
+        a pair below both similarity thresholds is rejected without re-reading and re-parsing
+        the stored text (same verdict as :meth:`PairVerifier.verify`). None: verify in full."""
+        if key in self._state.docs:
+            return None
+        other = self._state.shingles.get_lru(key)
+        if other is None:
+            return None
+        sa = doc.shingles
+        if len(sa) == 0 or len(other) == 0:
+            return Verdict(False, "empty", 0.0, 0.0)
+        inter = int(np.intersect1d(sa, other, assume_unique=True).size)
+        jac = inter / (len(sa) + len(other) - inter)
+        cont = inter / min(len(sa), len(other))
+        if jac >= self.config.threshold or cont >= self.config.containment_threshold:
+            return None
+        return Verdict(False, "low-similarity", jac, cont)
+
     def _shingles(self, key: str) -> np.ndarray:
         doc = self._state.docs.get_lru(key)
         if doc is not None:
@@ -698,8 +717,9 @@ class Deduplicator:
             if self.window is not None and abs(state.meta[key].time - t) > self.window:
                 self.stats["outside-window"] += 1
                 continue
-            other = self._doc(key)
-            verdict = self._verifier.verify(doc, other)
+            verdict = self._quick_reject(doc, key)
+            if verdict is None:
+                verdict = self._verifier.verify(doc, self._doc(key))
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
                 state.add_edge(article.id, key, verdict)

@@ -418,6 +418,7 @@ def _blocks_within(
 def _choose_roots(
     body: LexborNode, blocks: list[_TextBlock], owners: dict[int, LexborNode], config: ExtractConfig
 ) -> tuple[list[LexborNode], set[int]]:
+    """The article containers, and the widget subtrees inside them to leave out."""
     scores: dict[int, float] = {}
     mass: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
@@ -457,8 +458,8 @@ def _choose_roots(
     if top is None:
         return [], set()
     # Climb to an ancestor that holds clearly more prose (bodies split into several boxes), passing
-    # through wrappers that add nothing; stop at one that adds a little (article + a widget).
-    # Widget children met on the way (comments, related lists) are excluded and do not count.
+    # through wrappers that add little; a link-heavy ancestor ends the climb. Widget children met
+    # on the way (comments, related lists) are excluded and do not count.
     excluded: set[int] = set()
     excluded_mass = 0.0
     cache: dict[str, str | None] = {}
@@ -476,7 +477,7 @@ def _choose_roots(
             child = child.next
         grown = mass[node.mem_id] - excluded_mass
         if grown >= 1.25 * top_clean:
-            if _link_density(node, len(node.text(separator=" ").strip())) > 0.35:
+            if _link_density(node, len(node.text(separator=" ").strip())) > 0.45:
                 break
             top, top_clean = node, grown
         path = node
@@ -689,7 +690,7 @@ def _filter_blocks(
         if title_key and block.kind in _HEADINGS and text.lower() == title_key:
             continue
         key = text.lower()
-        if length > 20 and key in seen:
+        if length > 60 and key in seen:
             removed.append(Removal(rule="dom:duplicate", text=_short(text)))
             continue
         seen.add(key)
