@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import os
@@ -196,6 +197,11 @@ def trafilatura_tool() -> Callable[[str | bytes, str | None], str]:
 
 
 def run_tool(run: Callable[[str | bytes, str | None], str], pages: Sequence[Page]) -> tuple[list[str], float]:
+    # Collect the garbage the previous round left (either tool's) before the clock starts: in one
+    # process, pending cyclic garbage from one tool's round otherwise slows the next round of the
+    # other tool through the collector (measured: newsdedup on scrapinghub 109 pages/s right after
+    # a trafilatura pass, 155 pages/s after gc.collect()).
+    gc.collect()
     outputs: list[str] = []
     start = time.perf_counter()
     for page in pages:
@@ -234,7 +240,7 @@ def print_table(name: str, results: Sequence[Result]) -> None:
     print("| tool | precision | recall | F1 | pages/s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in results:
-        print(f"| {r.tool} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.pages_per_second:.1f} |")
+        print(f"| {r.tool} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.4f} | {r.pages_per_second:.1f} |")
     if len(results) == 2 and results[1].f1 > 0:
         a, b = results
         print(

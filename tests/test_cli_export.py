@@ -85,3 +85,11 @@ def test_export_of_an_empty_new_store_path_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "state store" in result.output
     assert empty.read_bytes() == b""
+
+
+def test_an_unknown_state_url_is_a_usage_error(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(6, seed=2))
+    for args in (["dedup", str(src)], ["export"]):
+        result = CliRunner().invoke(main, [*args, "--state", "postgres://db.example/news"])
+        assert result.exit_code == 2
+        assert "--state" in result.output

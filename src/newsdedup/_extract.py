@@ -30,7 +30,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ._boilerplate import BoilerplateLearner, RuleSet, clean_blocks, dom_selectors
 from ._decode import decode_bytes, looks_binary
 from ._exceptions import ConfigError, ExtractError
-from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, class_weight, classify
+from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, ClassCache, class_weight, classify
 from ._metadata import PageMeta, read_metadata
 from ._models import Article, Removal
 
@@ -123,7 +123,16 @@ _JUNK_LINE = re.compile(
     r"mehr zum thema|zum weiterlesen|weiterlesen|lesen sie auch|auch interessant|"
     r"das könnte sie auch interessieren|weitere artikel|kommentieren|"
     r"lire aussi|à lire aussi|sur le même sujet|lee también|te puede interesar|leggi anche|"
-    r"czytaj (?:też|także)|zobacz (?:też|także)|lees ook)\W*$",
+    r"czytaj (?:też|także)|zobacz (?:też|także)|lees ook|"
+    # Reader-service lines: "was this helpful", "share this page", print / image controls.
+    r"schon gelesen|neueste (?:artikel|beiträge|nachrichten)|mehr themen|lesen sie auch(?: die folgenden \w+)?|"
+    r"das (?:thema|könnte dich) (?:könnte dich auch|auch) interessieren|"
+    r"war (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|(?:möchten sie )?(?:den|diesen) artikel teilen|"
+    r"seite teilen|artikel teilen|zum shop|quellen (?:ein|aus)blenden|rezept drucken(?: bei pinterest speichern)?|"
+    r"bild (?:anzeigen|vergrößern)(?: bild schließen)?|vous aimerez aussi|(?:audios et )?vidéos sur le sujet|"
+    r"veja também|leia também|was this (?:article|story|page) (?:helpful|useful)|share this page|"
+    r"latest (?:news|articles|posts|stories)|more (?:news|stories|articles)|you might also like|"
+    r"(?:permalink|permalien)(?::? https?://\S+)?)\W*$",
     re.IGNORECASE,
 )
 # A short "Updated: 3 April 2020" / "Aktualisiert am 03.04.2020" line is a timestamp, not prose.
@@ -132,6 +141,86 @@ _DATE_LINE = re.compile(
     r"publié le|actualizado|publicado|aggiornato|pubblicato|zaktualizowano|opublikowano)\b[^.!?]{0,60}\d",
     re.IGNORECASE,
 )
+
+# Metadata lines that the page template prints above or below the story: "By Jane Doe | Reuters |
+# 4 min read", "Source: Reuters · Mar 25, 1987 15:50 ET", "Posted 1987-03-25 | 3 min read". A line
+# is split at separators (| · • and spaced dashes); it is metadata when every part is a byline,
+# a date or time, a reading time, a "Source:" credit or an "Updated ..." stamp, or a short name
+# next to one of those. Parts that read as a sentence ("By the end of the day, ...") never match.
+_META_SPLIT = re.compile(r"\s*[|·•]\s*|\s+[–—-]\s+")
+_NAME = r"[A-ZÀ-ÖØ-Þ][\w.'’-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w.'’-]*|de|da|di|del|van|von|der|den|la|le|bin|al|y))*"
+_BYLINE_PART = re.compile(
+    rf"^(?i:by|von|par|por|di|door|przez|written by|reporting by|words by)\s+(?:(?i:the)\s+)?"
+    rf"{_NAME}(?:\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bi\b|\ben\b)\s*{_NAME})*"
+    r"(?:,?\s+(?i:staff writer|staff reporter|correspondent|reporter|editor|contributor|in [A-Z][\w ]{0,30}))?\.?$"
+)
+_MONTH = (
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|"
+    r"august|september|october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+    r"janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|"
+    r"marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\.?"
+)
+_WEEKDAY = (
+    r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday|rsday)?\.?|"
+    r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo"
+)
+_TIME = (
+    r"\d{1,2}[:.h]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?|uhr|h)?"
+    r"(?:\s*\(?(?:ET|EST|EDT|CT|CST|CDT|PT|PST|PDT|GMT|UTC|BST|CET|CEST|MEZ|MESZ|IST|JST|AEST|AEDT)\)?)?"
+)
+_DATE_PART = re.compile(
+    rf"^(?:(?:{_WEEKDAY}),?\s+)?(?:"
+    rf"\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?)?|"
+    rf"\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|"
+    rf"\d{{1,2}}\.?\s+{_MONTH}(?:\s+\d{{4}})?|"
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?|"
+    rf"{_MONTH}\s+\d{{4}}"
+    rf")(?:,?\s+(?:at\s+|um\s+|à\s+|a las\s+)?{_TIME})?$|^(?:at\s+)?{_TIME}$",
+    re.IGNORECASE,
+)
+_READING_PART = re.compile(
+    r"^(?:(?:reading|read|lese|lesedauer|lesezeit|temps de lecture|tiempo de lectura)\s*(?:time)?\s*:?\s*)?"
+    r"(?:about\s+|ca\.\s+|~\s*)?\d{1,3}\s*(?:-\s*)?(?:min(?:ute)?s?|minuten|minutes?|minutos?)\.?"
+    r"(?:\s+(?:read|reading|read time|lesezeit|lesedauer|de lecture|de lectura))?$",
+    re.IGNORECASE,
+)
+_SOURCE_PART = re.compile(
+    r"^(?:source|sources|quelle|fuente|fonte|źródło|bron)\s*:\s*(?P<name>[^.!?:]{2,60})$", re.IGNORECASE
+)
+# Every strong part has a digit or starts with a byline or source word: a cheap first test.
+_META_HINT = re.compile(
+    r"\d|(?:^|[|·•–—-]\s*)(?:by|von|par|por|di|door|przez|written|reporting|words|source|sources|quelle|fuente|"
+    r"fonte|źródło|bron)\b",
+    re.IGNORECASE,
+)
+_SHORT_NAME_PART = re.compile(rf"^(?:{_NAME}|[A-Z]{{2,6}}(?:/[A-Z]{{2,6}})?)$")
+
+
+def _meta_line(text: str) -> str | None:
+    """If ``text`` is a byline/dateline/reading-time/source line, the producer it names (or "")."""
+    if len(text) > 160 or (_META_HINT.search(text) is None):
+        return None
+    parts = [part for part in _META_SPLIT.split(text) if part]
+    if not parts or len(parts) > 6:
+        return None
+    strong = False
+    names: list[str] = []
+    for part in parts:
+        if len(part) > 80:
+            return None
+        if _BYLINE_PART.match(part) or _READING_PART.match(part) or _DATE_PART.match(part):
+            strong = True
+        elif (source := _SOURCE_PART.match(part)) is not None:
+            strong = True
+            names.append(source.group("name").strip())
+        elif _DATE_LINE.match(part) and len(part) < 70:
+            strong = True
+        elif _SHORT_NAME_PART.match(part) and len(part) <= 40 and len(parts) > 1:
+            names.append(part)
+        else:
+            return None
+    return ", ".join(names) if strong else None
 
 
 @dataclass(slots=True)
@@ -151,6 +240,10 @@ class _TextBlock:
     kind: str
     owner: int
     """mem_id of the block element the text belongs to."""
+
+
+_SKIPPED = -3
+_SKIP_STATE = (_SKIPPED, False)
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -178,8 +271,9 @@ def _remove_boilerplate(
     protected: set[int],
     body_len: int,
     removed: list[Removal],
+    light: bool = False,
 ) -> None:
-    """Cut boilerplate elements.
+    """Cut boilerplate elements (``light``: only the unambiguous kinds, for the second attempt).
 
     Publisher selectors always apply. Structural rules spare the elements in ``protected`` (the
     likely article container and its ancestors: a wrapper with class "comments-open" is not a
@@ -199,15 +293,22 @@ def _remove_boilerplate(
                 node.remove()
                 if text.strip():
                     removed.append(Removal(rule="rules:dom", text=_short(text)))
-    cache: dict[str, str | None] = {}
-    # Big landmarks first (cheap tag/role selector), so the class pass sees a smaller tree.
-    for selector in (LANDMARK_SELECTOR, CANDIDATE_SELECTOR):
-        for node in body.css(selector):
+    cache: ClassCache = {}
+    include_comments = config.include_comments
+    # Big landmarks first (cheap tag/role selector), so the class pass sees a smaller tree. ":is()"
+    # makes lexbor return each element once, in document order, so the candidates inside a removed
+    # element are the ones right after it: they are skipped without a walk up the tree.
+    for selector in (_LANDMARKS_IN_ORDER, _CANDIDATES_IN_ORDER):
+        matches = body.css(selector)
+        i, count = 0, len(matches)
+        while i < count:
+            node = matches[i]
+            i += 1
             key = node.mem_id
             if key in protected or key == root_id:
                 continue
-            rule = classify(node, include_comments=config.include_comments, cache=cache)
-            if rule is None or not _attached(node, root_id):
+            rule = classify(node, include_comments=include_comments, cache=cache)
+            if rule is None or (light and rule not in _LIGHT_RULES):
                 continue
             if rule == "dom:header" and _inside(node, _ARTICLE_TAGS):
                 continue  # an article's own header holds the standfirst; its byline goes by class
@@ -215,11 +316,22 @@ def _remove_boilerplate(
             size = len(text.strip())
             if size > guard:
                 continue
+            inner = len(node.css(selector)) - 1
             node.remove()
+            i += inner
             if size:
                 removed.append(Removal(rule=rule, text=_short(text)))
 
 
+_LANDMARKS_IN_ORDER = f"*:is({LANDMARK_SELECTOR})"
+# Kinds cut on the second attempt, when the first found no text: hidden elements, captions and
+# slideshows, bylines and tag lists are kept then (pages whose story sits in a slideshow or in
+# "load more" panels hidden by CSS).
+_LIGHT_RULES = frozenset([
+    "dom:nav", "dom:header", "dom:footer", "dom:aside", "dom:form", "dom:cookie", "dom:comments",
+    "dom:share", "dom:newsletter", "dom:ad", "dom:related",
+])  # fmt: skip
+_CANDIDATES_IN_ORDER = f"*:is({CANDIDATE_SELECTOR})"
 _ARTICLE_TAGS = frozenset(["article", "main"])
 _DECLARED_BODY = '[itemprop="articleBody" i], .hentry .entry-content, .post-body.entry-content'
 
@@ -238,7 +350,7 @@ def _inside(node: LexborNode, tags: frozenset[str], limit: int = 30) -> bool:
 def _ancestors(node: LexborNode | None, limit: int = 2000) -> set[int]:
     """mem_ids of the node and its ancestors, except comment sections (never worth protecting)."""
     out: set[int] = set()
-    cache: dict[str, str | None] = {}
+    cache: ClassCache = {}
     steps = 0
     while node is not None and steps < limit:
         steps += 1
@@ -300,11 +412,11 @@ def _adjusted(node: LexborNode, score: float) -> float:
     return score * (1.0 - _link_density(node, text_len))
 
 
-def _is_widget(node: LexborNode, cache: dict[str, str | None]) -> bool:
+def _is_widget(node: LexborNode, cache: ClassCache) -> bool:
     return node.tag in ("aside", "nav", "footer") or classify(node, cache=cache) in _PENALISED
 
 
-def _in_widget(node: LexborNode, cache: dict[str, str | None], levels: int = 5) -> bool:
+def _in_widget(node: LexborNode, cache: ClassCache, levels: int = 5) -> bool:
     """True if the node or one of its near ancestors is a comment box, sidebar, related list..."""
     cur: LexborNode | None = node
     for _ in range(levels):
@@ -325,7 +437,7 @@ def _ranked(
     adjusted score so far cannot matter and are not measured (link density costs a text pass).
     """
     out: list[tuple[float, int, bool]] = []
-    cache: dict[str, str | None] = {}
+    cache: ClassCache = {}
     raw = {
         key: scores[key] + class_weight(nodes[key])
         for key in heapq.nlargest(10, scores, key=scores.__getitem__)
@@ -376,9 +488,10 @@ def _final_roots(body: LexborNode, config: ExtractConfig) -> tuple[list[LexborNo
     ``<br>``s counts like ``<p>`` text.
     """
     owners: dict[int, LexborNode] = {}
-    blocks = _blocks([body], config, owners)
-    roots, excluded = _choose_roots(body, blocks, owners, config)
-    return roots, _blocks_within(roots, excluded, body, blocks, owners)
+    parents: dict[int, int] = {}
+    blocks = _blocks([body], config, owners, parents)
+    roots, excluded = _choose_roots(body, blocks, owners, parents, config)
+    return roots, _blocks_within(roots, excluded, body, blocks, parents)
 
 
 def _blocks_within(
@@ -386,7 +499,7 @@ def _blocks_within(
     excluded: set[int],
     body: LexborNode,
     blocks: list[_TextBlock],
-    owners: dict[int, LexborNode],
+    parents: dict[int, int],
 ) -> list[_TextBlock]:
     """The blocks whose element lies inside one of ``roots`` but not in an excluded subtree."""
     if not roots:
@@ -399,14 +512,13 @@ def _blocks_within(
         verdict = inside.get(block.owner)
         if verdict is None:
             path: list[int] = []
-            node: LexborNode | None = owners.get(block.owner)
-            while node is not None and len(path) < 4000:
-                key = node.mem_id
+            key: int | None = block.owner
+            while key is not None and len(path) < 4000:
                 if key in inside:
                     verdict = inside[key]
                     break
                 path.append(key)
-                node = node.parent
+                key = parents.get(key)
             verdict = bool(verdict)
             for key in path:
                 inside[key] = verdict
@@ -416,12 +528,15 @@ def _blocks_within(
 
 
 def _choose_roots(
-    body: LexborNode, blocks: list[_TextBlock], owners: dict[int, LexborNode], config: ExtractConfig
+    body: LexborNode,
+    blocks: list[_TextBlock],
+    owners: dict[int, LexborNode],
+    parents: dict[int, int],
+    config: ExtractConfig,
 ) -> tuple[list[LexborNode], set[int]]:
     """The article containers, and the widget subtrees inside them to leave out."""
     scores: dict[int, float] = {}
     mass: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
     body_id = body.mem_id
     min_chars = config.min_paragraph_chars
     for block in blocks:
@@ -435,14 +550,12 @@ def _choose_roots(
         score = 1.0 + _commas(text) + min(length / 100.0, 3.0)
         # Mass counts sentences only: teaser lists (headline, author, date) do not end in stops.
         weight = prose if _SENTENCE_END.search(text) is not None else 0.0
-        holder: LexborNode | None = owners.get(block.owner)
-        if holder is not None and holder.tag in _PARA_TAGS:
-            holder = holder.parent  # a <p> votes for its container
+        key: int | None = block.owner
+        if block.kind in _PARA_TAGS:
+            key = parents.get(block.owner)  # a <p> votes for its container
         level = 0
-        while holder is not None:
-            key = holder.mem_id
-            if key not in nodes:
-                nodes[key] = holder
+        while key is not None and key in owners:
+            if key not in mass:
                 scores[key] = 0.0
                 mass[key] = 0.0
             if level < 3:
@@ -451,9 +564,10 @@ def _choose_roots(
             # Mass is only read up to 12 levels above the chosen container: bound the walk.
             if key == body_id or level >= 16:
                 break
-            holder = holder.parent
+            key = parents.get(key)
             level += 1
     scores.pop(body_id, None)
+    nodes = {key: owners[key] for key in scores}
     top, best_score = _top(scores, nodes)
     if top is None:
         return [], set()
@@ -462,7 +576,7 @@ def _choose_roots(
     # on the way (comments, related lists) are excluded and do not count.
     excluded: set[int] = set()
     excluded_mass = 0.0
-    cache: dict[str, str | None] = {}
+    cache: ClassCache = {}
     node, path = top.parent, top
     top_clean = mass.get(top.mem_id, 0.0)
     for _ in range(12):
@@ -537,7 +651,7 @@ _LEAD_WORDS = re.compile(
 
 
 def _lead_elements(
-    top: LexborNode, roots: list[LexborNode], body_id: int, cache: dict[str, str | None]
+    top: LexborNode, roots: list[LexborNode], body_id: int, cache: ClassCache
 ) -> list[LexborNode]:
     """The article's lead/standfirst when it sits outside the body container (in the article header).
 
@@ -593,22 +707,28 @@ def _inside_any(node: LexborNode, ids: set[int], limit: int = 40) -> bool:
 
 
 def _blocks(
-    roots: Iterable[LexborNode], config: ExtractConfig, owners: dict[int, LexborNode] | None = None
+    roots: Iterable[LexborNode],
+    config: ExtractConfig,
+    owners: dict[int, LexborNode] | None = None,
+    parents: dict[int, int] | None = None,
 ) -> list[_TextBlock]:
     """Text blocks of the given subtrees, in document order (iterative pre-order walk).
 
     A block is the text between block-level boundaries; ``<br>`` splits it into lines. When
-    ``owners`` is given it receives the block elements by mem_id (for scoring).
+    ``owners`` is given it receives the element nodes by mem_id and ``parents`` the mem_id of each
+    element's parent, so that scoring can climb the tree without creating node objects again.
     """
     blocks: list[_Block] = []
+    skip_tables = not config.include_tables
+    block_tags = _BLOCK_TAGS
     for root in roots:
-        block_of: dict[int, int] = {}
-        kind_of: dict[int, str] = {}
-        in_link: dict[int, bool] = {}
+        # mem_id of an element -> (mem_id of the block it belongs to, whether it is inside a link)
+        state: dict[int, tuple[int, bool]] = {}
         parent = root.parent
         root_parent = parent.mem_id if parent is not None else -1
-        block_of[root_parent] = root_parent
-        kind_of[root_parent] = "div"
+        outside = (root_parent, False)
+        state[root_parent] = outside
+        kind_of: dict[int, str] = {root_parent: "div", _SKIPPED: "skip"}
         current: _Block | None = None
         current_id = -2
         for node in root.traverse(include_text=True):
@@ -618,41 +738,40 @@ def _blocks(
                 if not text:
                     continue
                 p = node.parent
-                pid = p.mem_id if p is not None else root_parent
-                bid = block_of.get(pid, root_parent)
-                if current is None or bid != current_id:
-                    if not text.strip():
+                bid, linked = state.get(p.mem_id, outside) if p is not None else outside
+                if bid != current_id or current is None:
+                    if text.isspace():
                         continue
                     current = _Block([[]], [0], kind_of.get(bid, "div"), bid)
                     current_id = bid
                     blocks.append(current)
                 current.lines[-1].append(text)
-                if in_link.get(pid, False):
+                if linked:
                     current.links[-1] += len(text.strip())
                 continue
-            if tag is None or tag.startswith("-"):
+            if tag is None or tag[0] == "-":
                 continue
             mid = node.mem_id
             p = node.parent
             pid = p.mem_id if p is not None else root_parent
-            if tag in _BLOCK_TAGS:
-                if not config.include_tables and tag == "table":
-                    block_of[mid] = -3
-                    kind_of[mid] = "skip"
+            if owners is not None:
+                owners[mid] = node
+                if parents is not None:
+                    parents[mid] = pid
+            if tag in block_tags:
+                up_bid, up_linked = state.get(pid, outside)
+                if up_bid == _SKIPPED or (skip_tables and tag == "table"):
+                    state[mid] = _SKIP_STATE  # everything inside a left-out table stays out
                 else:
-                    block_of[mid] = mid
+                    state[mid] = (mid, up_linked)
                     kind_of[mid] = tag
-                    if owners is not None:
-                        owners[mid] = node
             elif tag == "br":
-                if current is not None and current_id == block_of.get(pid, root_parent):
+                if current is not None and current_id == state.get(pid, outside)[0]:
                     current.lines.append([])
                     current.links.append(0)
-                continue
             else:
-                bid = block_of.get(pid, root_parent)
-                block_of[mid] = bid
-            in_link[mid] = tag == "a" or in_link.get(pid, False)
+                bid, linked = state.get(pid, outside)
+                state[mid] = (bid, linked or tag == "a")
     out: list[_TextBlock] = []
     for block in blocks:
         if block.kind == "skip":
@@ -668,9 +787,18 @@ def _blocks(
 
 
 def _filter_blocks(
-    blocks: list[_TextBlock], meta: PageMeta, config: ExtractConfig, removed: list[Removal]
+    blocks: list[_TextBlock],
+    meta: PageMeta,
+    config: ExtractConfig,
+    removed: list[Removal],
+    meta_lines: list[str] | None = None,
 ) -> list[str]:
-    """Drop link lists, widget one-liners, a repeated headline and duplicates; join split lines."""
+    """Drop link lists, widget one-liners, byline and date lines, a repeated headline and duplicates.
+
+    Dropped byline/source lines are appended to ``meta_lines``: they still name the producer.
+    """
+    if meta_lines is None:
+        meta_lines = []
     title_key = _WS.sub(" ", meta.title).strip().lower()
     kept: list[_TextBlock] = []
     seen: set[str] = set()
@@ -686,6 +814,12 @@ def _filter_blocks(
             continue
         if length < 90 and _DATE_LINE.match(text):
             removed.append(Removal(rule="dom:byline", text=_short(text)))
+            continue
+        if length <= 160 and block.kind not in _HEADINGS and (producer := _meta_line(text)) is not None:
+            removed.append(Removal(rule="dom:byline", text=_short(text)))
+            meta_lines.append(text)
+            if producer:
+                meta_lines.append(f"source={producer}")
             continue
         if title_key and block.kind in _HEADINGS and text.lower() == title_key:
             continue
@@ -870,6 +1004,13 @@ def extract(
 
     meta = read_metadata(tree, url)
     article = _extract_body(tree, html, url, meta, cfg, rules, learner)
+    if article.reason == "no-main-text" and len(html) > 2000:
+        # Nothing left after the structural cut: try once more on a fresh tree, cutting only the
+        # unambiguous boilerplate (the story may sit in a slideshow or in CSS-hidden panels).
+        retry = _extract_body(LexborHTMLParser(html), html, url, meta, cfg, rules, learner, light=True)
+        if retry.reason is None:
+            logger.debug("extract %s: text found only with the light boilerplate cut", url)
+            return retry
     return article
 
 
@@ -881,6 +1022,7 @@ def _extract_body(
     cfg: ExtractConfig,
     rules: RuleSet | None,
     learner: BoilerplateLearner | None,
+    light: bool = False,
 ) -> Article:
     removed: list[Removal] = []
     base = {
@@ -915,10 +1057,11 @@ def _extract_body(
     declared = body.css_first(_DECLARED_BODY)
     if declared is not None:
         protected |= _ancestors(declared)
-    _remove_boilerplate(body, cfg, publisher_selectors, protected, len(full_text.strip()), removed)
+    _remove_boilerplate(body, cfg, publisher_selectors, protected, len(full_text.strip()), removed, light)
 
     _, candidate_blocks = _final_roots(body, cfg)
-    dom_blocks = _filter_blocks(candidate_blocks, meta, cfg, removed)
+    meta_lines: list[str] = []
+    dom_blocks = _filter_blocks(candidate_blocks, meta, cfg, removed, meta_lines)
 
     # The declared body is checked against the whole page text, before anything was cut.
     blocks, source = _choose_body(dom_blocks, meta.article_body, full_text, cfg)
@@ -929,7 +1072,7 @@ def _extract_body(
         url=url,
         title=meta.title,
         authors=meta.authors,
-        hints=meta.hints,
+        hints=(*meta.hints, *meta_lines[:6]),
         rules=rules,
         learner=learner,
     )

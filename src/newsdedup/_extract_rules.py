@@ -15,7 +15,7 @@ import re
 
 from selectolax.lexbor import LexborNode
 
-__all__ = ["CANDIDATE_SELECTOR", "LANDMARK_SELECTOR", "class_weight", "classify"]
+__all__ = ["CANDIDATE_SELECTOR", "LANDMARK_SELECTOR", "ClassCache", "class_weight", "classify"]
 
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
@@ -79,7 +79,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "skip_link", "skip_to", "pagination", "pager$", "jump_link",
     ),
     "dom:header": ("masthead", "site_header", "page_header", "global_header", "top_bar", "header$"),
-    "dom:footer": ("footer", "site_info", "copyright"),
+    "dom:footer": ("footer", "site_info", "copyright", "disclaimer"),
     "dom:aside": ("sidebar", "side_bar", "widget", "rail$", "right_col", "left_col"),
 }  # fmt: skip
 
@@ -160,40 +160,66 @@ _NEGATIVE = (
 
 LANDMARK_SELECTOR = ", ".join([*_TAG_RULES, "[role]"])
 """Boilerplate by tag or ARIA role: cheap to find, and usually the biggest chunks."""
-CANDIDATE_SELECTOR = '[class], [id], [hidden], [aria-hidden], [style*="none" i]'
+CANDIDATE_SELECTOR = '[class], [id], [hidden], [aria-hidden], [style*="none" i], [itemprop]'
 """Elements that *might* be boilerplate by their class/id or hidden state; :func:`classify` decides."""
 
 
+ClassCache = dict[tuple[str | None, str | None], str | None]
+"""Per-page memo of class/id verdicts, keyed by the raw ``(class, id)`` values."""
+
+
 def classify(
-    node: LexborNode, *, include_comments: bool = False, cache: dict[str, str | None] | None = None
+    node: LexborNode, *, include_comments: bool = False, cache: ClassCache | None = None
 ) -> str | None:
     """The structural rule that makes ``node`` boilerplate, or None.
 
-    ``cache`` memoises the class/id verdict within one page (menus repeat the same classes).
+    ``cache`` memoises the class/id verdict within one page (menus repeat the same classes). This
+    runs for every element with a class or id, so the common path is kept short.
     """
-    tag = node.tag or ""
-    rule = _TAG_RULES.get(tag)
+    tag = node.tag
+    rule = _TAG_RULES.get(tag or "")
     if rule is not None:
         return rule
     attrs = node.attributes
-    role = attrs.get("role")
-    if role and role.strip().lower() in _ROLE_RULES:
-        return _ROLE_RULES[role.strip().lower()]
-    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+    get = attrs.get
+    role = get("role")
+    if role:
+        rule = _ROLE_RULES.get(role.strip().lower())
+        if rule is not None:
+            return rule
+    if "hidden" in attrs:
         return "dom:hidden"
-    style = attrs.get("style")
+    aria = get("aria-hidden")
+    if aria and aria.lower() == "true":
+        return "dom:hidden"
+    style = get("style")
     if style and "none" in style and _DISPLAY_NONE.search(style):
         return "dom:hidden"
-    words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
-    if cache is not None and words in cache:
-        rule = cache[words]
+    prop = get("itemprop")
+    if prop and tag in _META_BLOCK_TAGS and prop.strip().lower() in _META_ITEMPROPS:
+        return "dom:byline"  # inline ones ("Edited by <span itemprop=author>...") are in sentences
+    key = (get("class"), get("id"))
+    if cache is None:
+        rule = _rule_for_words(f"{key[0] or ''} {key[1] or ''}".lower())
     else:
-        rule = _rule_for_words(words)
-        if cache is not None:
-            cache[words] = rule
+        rule = cache.get(key, _MISSING)
+        if rule is _MISSING:
+            rule = cache[key] = _rule_for_words(f"{key[0] or ''} {key[1] or ''}".lower())
     if rule == "dom:comments" and include_comments:
         return None
     return rule
+
+
+_MISSING = "<missing>"
+# schema.org microdata properties that hold page metadata, not story text (the visible byline
+# and date, or invisible copies for crawlers: "2019-11-19T08:57:40+01:00", logo URLs, "500").
+_META_ITEMPROPS = frozenset([
+    "datepublished", "datemodified", "datecreated", "uploaddate", "author", "creator", "publisher",
+    "keywords", "logo", "width", "height", "thumbnailurl", "copyrightholder", "copyrightyear",
+])  # fmt: skip
+_META_BLOCK_TAGS = frozenset(
+    ["div", "p", "section", "ul", "ol", "li", "dl", "dd", "dt", "address", "table", "td"]
+)
 
 
 def class_weight(node: LexborNode) -> float:

@@ -31,7 +31,7 @@ from typing import IO, Any
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
-from .._exceptions import ConfigError, StoreError
+from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._records import Record, RecordError, parse_line
 
 _BATCH = 256
@@ -214,7 +214,12 @@ def command(
         if state is not None:
             from .._store import open_store
 
-            store = open_store(state)
+            try:
+                store = open_store(state)
+            except ConfigError as exc:
+                raise click.BadParameter(str(exc), param_hint="--state") from exc
+            except MissingDependency as exc:
+                raise click.ClickException(str(exc)) from exc
             base = _known_settings(store.stored_config() or {})
         try:
             config = DedupConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})

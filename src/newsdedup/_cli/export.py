@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .._dedup import DedupConfig, Deduplicator
-from .._exceptions import ConfigError, StoreError
+from .._exceptions import ConfigError, MissingDependency, StoreError
 from .dedup import _atomic_writer
 
 
@@ -36,6 +36,10 @@ def command(state: str, output: Path | None) -> None:
         store = open_store(state, create=False) if "://" not in state else open_store(state)
     except StoreError as exc:
         raise click.ClickException(f"state store: {exc}") from exc
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from exc
+    except MissingDependency as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         stored = store.stored_config()
         if stored is None:
