@@ -57,6 +57,7 @@ from ._fetch import (
 )
 from ._models import Article, Cluster, Removal, Source
 from ._report import render_report, write_report
+from ._store import RedisStore, SQLiteStore, Store, open_store
 from ._story import (
     StoryConfig,
     StoryMatch,
@@ -111,15 +112,18 @@ __all__ = [
     "MemoryFetchCache",
     "MissingDependency",
     "NewsdedupError",
+    "RedisStore",
     "Removal",
     "ResponseTooLarge",
     "RobotsDisallowed",
     "RobotsUnreachable",
     "RuleError",
     "RuleSet",
+    "SQLiteStore",
     "Sitemap",
     "SitemapEntry",
     "Source",
+    "Store",
     "StoreBusy",
     "StoreCorrupt",
     "StoreError",
@@ -144,6 +148,7 @@ __all__ = [
     "group_stories",
     "joins_story",
     "normalize_url",
+    "open_store",
     "parse_feed",
     "parse_sitemap",
     "profile_from_cluster",

@@ -1,7 +1,7 @@
 """Structural boilerplate rules: which elements are navigation, share bars, ads, related lists...
 
 Two cheap CSS passes (evaluated in C by lexbor) find the candidates: landmarks by tag or ARIA
-role, then every element with a class, id or hidden state. :func:`classify` then checks the
+role, then every element with a class, id, hidden state or ``itemprop``. :func:`classify` then checks the
 class/id words with one trie-shaped regex (a keyword must start a word, so ``status-publish`` or
 ``timeshare`` do not count; negated names such as ``non-paywall`` and ``js-*`` hooks are ignored)
 and names the rule. Keyword lists are generic
