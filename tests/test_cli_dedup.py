@@ -26,7 +26,7 @@ CONTRACT = {
     "wire",
     "sources",
 }
-EXTENSIONS = {"first_seen", "last_seen", "canonical_reason"}
+EXTENSIONS = {"first_seen", "last_seen", "canonical_reason", "story_id"}
 
 
 def _seed_lines() -> list[str]:
@@ -192,3 +192,33 @@ def test_progress_flags_do_not_change_output(tmp_path: Path, flag: str) -> None:
     result = _run([str(src), flag])
     assert result.exit_code == 0
     assert sum(1 for line in result.stdout.splitlines() if line.startswith("{")) == 2
+
+
+def test_the_five_seeds_are_five_clusters_of_one_story(tmp_path: Path) -> None:
+    src = _write(tmp_path / "in.jsonl", _seed_lines()[:5])
+    out = tmp_path / "out.jsonl"
+    assert _run([str(src), "-o", str(out)]).exit_code == 0
+    rows = _read_jsonl(out)
+    assert len(rows) == 5
+    assert all(set(row) == CONTRACT | EXTENSIONS for row in rows)
+    assert len({row["story_id"] for row in rows}) == 1
+    assert rows[0]["story_id"].startswith("s")
+    plain = tmp_path / "plain.jsonl"
+    assert _run([str(src), "-o", str(plain), "--no-stories"]).exit_code == 0
+    assert all(set(row) == CONTRACT | EXTENSIONS - {"story_id"} for row in _read_jsonl(plain))
+    # a story window shorter than the 4 days between the seeds splits the story
+    short = tmp_path / "short.jsonl"
+    assert _run([str(src), "-o", str(short), "--story-window", "1h"]).exit_code == 0
+    assert len({row["story_id"] for row in _read_jsonl(short)}) > 1
+    assert _run([str(src), "--story-window", "soon"]).exit_code == 2
+
+
+def test_api_dedup_assigns_story_ids_by_default() -> None:
+    import newsdedup
+
+    items = [json.loads(line) for line in _seed_lines()]
+    clusters = newsdedup.dedup(items)
+    assert len({c.extra["story_id"] for c in clusters}) == 1
+    plain = newsdedup.dedup(items, stories=False)
+    assert all("story_id" not in c.extra for c in plain)
+    assert [c.member_ids for c in plain] == [c.member_ids for c in clusters]

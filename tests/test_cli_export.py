@@ -55,6 +55,25 @@ def test_runs_emit_new_or_grown_clusters_and_export_equals_one_run(tmp_path: Pat
     assert to_stdout.exit_code == 0
     assert to_stdout.stdout_bytes == one_shot.read_bytes()
 
+    # story ids written by each run equal those of one stateless run over the inputs so far
+    for n, rows in enumerate(outs):
+        so_far = tmp_path / f"so_far{n}.jsonl"
+        _invoke("dedup", *map(str, srcs[: n + 1]), "-o", str(so_far))
+        expected = {r["cluster_id"]: r["story_id"] for r in _rows(so_far)}
+        assert rows
+        assert all(r["story_id"] == expected[r["cluster_id"]] for r in rows)
+    final_stories = {r["story_id"] for r in _rows(one_shot)}
+    assert 1 < len(final_stories) < len(_rows(one_shot))  # stories group several clusters here
+
+
+def test_no_stories_omits_the_story_id(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(5, seed=3))
+    _invoke("dedup", str(src), "--no-stories", "-o", str(tmp_path / "a.jsonl"))
+    _invoke("dedup", str(src), "-o", str(tmp_path / "b.jsonl"))
+    plain, with_ids = _rows(tmp_path / "a.jsonl"), _rows(tmp_path / "b.jsonl")
+    assert all("story_id" not in r for r in plain)
+    assert [{k: v for k, v in r.items() if k != "story_id"} for r in with_ids] == plain
+
 
 def test_window_option_and_bad_values(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", make_corpus(6, seed=2))

@@ -169,3 +169,34 @@ def test_cli_exit_codes(input_file: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2
     r = runner.invoke(main, ["explain", "newsmax", "unn", "-i", str(input_file), "--story-window", "soon"])
     assert r.exit_code == 2
+
+
+def test_cli_explain_from_a_state_store_equals_explain_from_the_input(
+    input_file: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    state = tmp_path / "state.db"
+    lines = input_file.read_text(encoding="utf-8").splitlines()
+    # two runs fill the store, so the pair's items were added in different runs
+    for n, part in enumerate((lines[:2], lines[2:])):
+        src = tmp_path / f"part{n}.jsonl"
+        src.write_text("\n".join(part) + "\n", encoding="utf-8")
+        r = runner.invoke(
+            main, ["dedup", str(src), "--state", str(state), "-o", str(tmp_path / f"o{n}.jsonl")]
+        )
+        assert r.exit_code == 0, r.output
+    before = state.read_bytes()
+    for pair in (["newsmax", "other"], ["newsmax", "unn"]):
+        from_input = runner.invoke(main, ["explain", *pair, "-i", str(input_file), "--json"])
+        from_store = runner.invoke(main, ["explain", *pair, "--state", str(state), "--json"])
+        assert from_store.exit_code == 0, from_store.output
+        assert json.loads(from_store.output) == json.loads(from_input.output)
+    assert state.read_bytes() == before  # explaining never writes to the store
+    r = runner.invoke(main, ["explain", "newsmax", "nope", "--state", str(state)])
+    assert r.exit_code == 2
+    assert "'nope' is not in the input" in r.output
+    r = runner.invoke(main, ["explain", "newsmax", "unn", "--state", str(state), "-i", str(input_file)])
+    assert r.exit_code == 2  # exactly one source
+    r = runner.invoke(main, ["explain", "newsmax", "unn", "--state", str(tmp_path / "missing.db")])
+    assert r.exit_code == 1
+    assert "state store" in r.output

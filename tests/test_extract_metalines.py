@@ -1,4 +1,4 @@
-"""newsdedup.extract: byline / dateline / reading-time / source lines, disclaimers, the light retry,
+"""newsdedup.extract: byline / dateline / reading-time / source lines, disclaimers, tickers, the light retry,
 left-out tables and the one-removal-per-cut log."""
 
 from __future__ import annotations
@@ -150,3 +150,19 @@ def test_a_cut_element_is_logged_once_not_its_nested_widgets_again() -> None:
     assert sum("Share on Facebook" in t for t in texts) == 1
     assert sum("morning briefing" in t for t in texts) == 1
     assert "morning briefing" not in article.text
+
+
+def test_breaking_news_ticker_is_cut_but_a_breaking_story_is_kept() -> None:
+    ticker = (
+        '<div class="breaking-news"><div class="breaking-title"><b>Breaking News</b></div><ul>'
+        '<li><a href="/a">Court delays ruling on port expansion</a> The decision is now expected next week.</li>'
+        '<li><a href="/b">Storm warning for the north coast</a> Forecasters expect gusts of up to 90 km/h.</li>'
+        "</ul></div>"
+    )
+    article = extract(_page(ticker + _story_html()), URL)
+    assert "Storm warning" not in article.text
+    assert any("Storm warning" in r.text for r in article.removed if r.rule == "dom:related")
+    assert STORY[2] in article.text
+    # The same class on the story itself: it is the article container and is protected.
+    story = extract(_page(f'<div class="breaking-news">{_story_html()}</div>'), URL)
+    assert STORY[2] in story.text

@@ -174,7 +174,7 @@ def test_from_dict_rejects_foreign_state() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"min_pages": 1}, {"min_fraction": 0.0}, {"min_fraction": 1.5}, {"max_chars": 0}]
+    "kwargs", [{"min_pages": 1}, {"min_fraction": -0.1}, {"min_fraction": 1.5}, {"max_chars": 0}]
 )
 def test_bad_parameters(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
@@ -186,3 +186,39 @@ def test_clean_blocks_uses_site_when_there_is_no_url() -> None:
     blocks = [*STORIES[0][1], PROMO]
     assert clean_blocks(blocks, site=SITE, learner=learner).blocks == STORIES[0][1]
     assert clean_blocks(blocks, learner=learner).blocks == blocks  # no site: nothing to look up
+
+
+def test_page_key_counts_lines_once_per_unit_and_merges_its_pages() -> None:
+    """``page=`` names the unit a line is counted in: several versions of one story (one unit)
+    sharing their lines are not boilerplate; a line under three different units is."""
+    story = ["The council approved the budget after a four-hour debate on Tuesday night."]
+    pitch = "Subscribe to the Evening Bulletin for every council story."
+    learner = BoilerplateLearner(min_pages=3, min_fraction=0.0, max_chars=None)
+    for version in range(4):  # four updates of one story, one unit
+        learner.observe(
+            SITE,
+            [*story, f"Update {version}: reaction from the mayor's office number {version}", pitch],
+            page="story-1",
+        )
+    assert learner.pages(SITE) == 1
+    assert not learner.is_boilerplate(SITE, story[0])
+    learner.observe(SITE, ["A different story about the harbour.", pitch], page="story-2")
+    assert not learner.is_boilerplate(SITE, pitch)  # 2 units
+    learner.observe(SITE, ["Another story about the school board.", pitch], page="story-3")
+    assert learner.is_boilerplate(SITE, pitch)  # 3 units
+    assert not learner.is_boilerplate(SITE, story[0])
+    # without a page key the four versions would be four pages and the story line boilerplate
+    plain = BoilerplateLearner(min_pages=3, min_fraction=0.0)
+    for version in range(4):
+        plain.observe(SITE, [*story, f"Version {'x' * version} of the text"])
+    assert plain.is_boilerplate(SITE, story[0])
+
+
+def test_observe_keys_takes_precomputed_keys_and_round_trips() -> None:
+    learner = BoilerplateLearner(min_pages=2, min_fraction=0.0, max_chars=None)
+    learner.observe_keys("www.Example.com", ["00ff", "1234"], page="a")
+    learner.observe_keys("example.com", ["00ff", "9999"], page="b")
+    assert learner.boilerplate("example.com") == frozenset({"00ff"})  # keys kept as given
+    again = BoilerplateLearner.from_dict(json.loads(json.dumps(learner.to_dict())))
+    assert again == learner
+    assert again.max_chars is None

@@ -136,7 +136,9 @@ def test_escaping_of_untrusted_text() -> None:
 
 
 def test_stories_computed_when_input_has_no_story_id() -> None:
-    plain = dedup([{"id": f"seed-{p.stem[:3]}", "text": p.read_text(encoding="utf-8")} for p in SEEDS])
+    plain = dedup(
+        [{"id": f"seed-{p.stem[:3]}", "text": p.read_text(encoding="utf-8")} for p in SEEDS], stories=False
+    )
     assert all("story_id" not in c.extra for c in plain)
     page = render_report(plain)
     assert "stories computed from the cluster texts" in page

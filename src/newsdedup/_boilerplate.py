@@ -858,10 +858,13 @@ class BoilerplateLearner:
 
     A line (normalised: case-folded, digits and whitespace collapsed) counts once per distinct
     page; it becomes boilerplate for a site when it appears on at least ``min_pages`` pages and on
-    at least ``min_fraction`` of that site's pages, and is at most ``max_chars`` long. Identical
-    pages (the same story fetched twice) count once. The result depends only on the set of pages
-    seen, never on their order. Caveat: several versions of one story from the same site (updates)
-    share their story lines; in a small batch those lines can pass the thresholds.
+    at least ``min_fraction`` of that site's pages (0: no share needed), and is at most
+    ``max_chars`` long (None: any length). Identical pages (the same story fetched twice) count
+    once. The result depends only on the set of pages seen, never on their order. Caveat: several
+    versions of one story from the same site (updates) share their story lines; in a small batch
+    those lines can pass the thresholds -- unless the caller names the unit to count with
+    ``page=`` (the deduplicator passes one key per cluster of copies, so a paragraph is
+    boilerplate only when a site prints it under that many *different stories*).
     """
 
     __slots__ = ("_lines", "_pages", "max_chars", "min_chars", "min_fraction", "min_pages")
@@ -871,14 +874,14 @@ class BoilerplateLearner:
         *,
         min_pages: int = 3,
         min_fraction: float = 0.3,
-        max_chars: int = 400,
+        max_chars: int | None = 400,
         min_chars: int = 2,
     ) -> None:
         if min_pages < 2:
             raise ConfigError("min_pages must be at least 2")
-        if not 0.0 < min_fraction <= 1.0:
-            raise ConfigError("min_fraction must be in (0, 1]")
-        if max_chars < 1 or min_chars < 1 or min_chars > max_chars:
+        if not 0.0 <= min_fraction <= 1.0:
+            raise ConfigError("min_fraction must be in [0, 1]")
+        if min_chars < 1 or (max_chars is not None and (max_chars < 1 or min_chars > max_chars)):
             raise ConfigError("need 1 <= min_chars <= max_chars")
         self.min_pages = min_pages
         self.min_fraction = min_fraction
@@ -892,20 +895,35 @@ class BoilerplateLearner:
         key = site_of(site) if "/" in site else site.strip().lower().removeprefix("www.")
         return key or site.strip().lower()
 
-    def observe(self, site: str, blocks: Iterable[str]) -> None:
-        """Record one page of ``site`` (its blocks or lines)."""
-        site = self._site(site)
-        keys = sorted({k for k in (_norm(b) for b in blocks) if self.min_chars <= len(k) <= self.max_chars})
+    def observe(self, site: str, blocks: Iterable[str], *, page: str | None = None) -> None:
+        """Record one page of ``site`` (its blocks or lines).
+
+        ``page`` names what a line is counted once per (default: the page's content, so an
+        identical page counts once); lines observed under the same ``page`` key are merged."""
+        top = self.max_chars
+        keys = {
+            k
+            for k in (_norm(b) for b in blocks)
+            if len(k) >= self.min_chars and (top is None or len(k) <= top)
+        }
+        self.observe_keys(site, keys, page=page)
+
+    def observe_keys(self, site: str, keys: Iterable[str], *, page: str | None = None) -> None:
+        """Like :meth:`observe` for lines already reduced to comparison keys (no normalisation,
+        no length limits): e.g. hashes of normalised paragraphs when the text is not at hand.
+        :meth:`boilerplate` then returns such keys."""
+        keys = sorted(set(keys))
         if not keys:
             return
-        fingerprint = hashlib.blake2b("\n".join(keys).encode("utf-8"), digest_size=8).hexdigest()
-        pages = self._pages.setdefault(site, set())
-        if fingerprint in pages:
-            return
-        pages.add(fingerprint)
+        site = self._site(site)
+        if page is None:
+            page = hashlib.blake2b("\n".join(keys).encode("utf-8"), digest_size=8).hexdigest()
+            if page in self._pages.get(site, ()):
+                return
+        self._pages.setdefault(site, set()).add(page)
         lines = self._lines.setdefault(site, {})
         for key in keys:
-            lines.setdefault(key, set()).add(fingerprint)
+            lines.setdefault(key, set()).add(page)
 
     def fit(self, pages: Iterable[tuple[str, Iterable[str]]]) -> BoilerplateLearner:
         """Observe a batch of ``(site, blocks)`` pairs; returns self."""
@@ -966,7 +984,7 @@ class BoilerplateLearner:
             learner = cls(
                 min_pages=int(data.get("min_pages", 3)),
                 min_fraction=float(data.get("min_fraction", 0.3)),
-                max_chars=int(data.get("max_chars", 400)),
+                max_chars=None if data.get("max_chars", 400) is None else int(data.get("max_chars", 400)),
                 min_chars=int(data.get("min_chars", 2)),
             )
             for site, state in dict(data.get("sites", {})).items():

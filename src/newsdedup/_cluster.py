@@ -157,6 +157,27 @@ def _ts(value: datetime | None) -> float:
     return value.timestamp()
 
 
+def _supported(members: Sequence[MemberInfo], sizes: Sequence[int]) -> list[int]:
+    """Per member, how many of its shingles at least one other member has.
+
+    Each member's shingles are unique, so a value is shared exactly when it occurs twice in the
+    concatenation: one stable sort of it marks every shared position, and a cumulative sum
+    counts them per member (instead of ``np.unique`` plus one ``np.isin`` per member)."""
+    all_sh = np.concatenate([m.shingles for m in members])
+    if len(all_sh) == 0:
+        return [0] * len(members)
+    order = np.argsort(all_sh, kind="stable")
+    same = all_sh[order[1:]] == all_sh[order[:-1]]
+    shared_sorted = np.zeros(len(all_sh), dtype=bool)
+    shared_sorted[1:] = same
+    shared_sorted[:-1] |= same
+    shared = np.empty(len(all_sh), dtype=bool)
+    shared[order] = shared_sorted
+    ends = np.cumsum(sizes)
+    totals = np.concatenate(([0], np.cumsum(shared, dtype=np.int64)))
+    return (totals[ends] - totals[ends - np.asarray(sizes)]).tolist()
+
+
 def choose_canonical(
     members: Sequence[MemberInfo], *, containment_threshold: float = 0.8, truncation_ratio: float = 1.5
 ) -> tuple[str, str]:
@@ -171,11 +192,8 @@ def choose_canonical(
     """
     if len(members) == 1:
         return members[0].id, "only-member"
-    all_sh = np.concatenate([m.shingles for m in members])
-    uniq, counts = np.unique(all_sh, return_counts=True)
-    shared = uniq[counts >= 2]
-
     sizes = [len(m.shingles) for m in members]
+    supported_counts = _supported(members, sizes)
     keys: list[tuple[object, ...]] = []
     for i, m in enumerate(members):
         truncated = False
@@ -186,7 +204,7 @@ def choose_canonical(
             if inter / sizes[i] >= containment_threshold:
                 truncated = True
                 break
-        supported = int(np.isin(m.shingles, shared, assume_unique=True).sum()) if sizes[i] else 0
+        supported = supported_counts[i]
         completeness = supported - (sizes[i] - supported)
         keys.append(
             (

@@ -9,6 +9,11 @@ Nothing a single URL does can stop the crawl: fetch, feed and extraction failure
 :class:`~newsdedup.FetchErrorRecord` values in :attr:`CrawlResult.errors`. The whole crawl is
 bounded by ``max_pages`` (article fetches), ``max_feed_entries``, ``max_sitemap_depth`` and
 ``max_sitemaps``.
+
+With a state store (``store=``) runs continue each other: the store's conditional-GET cache makes
+re-fetching feeds, sitemaps and homepages cheap (304s), article URLs already ingested by an
+earlier run are not fetched again, the per-site learned boilerplate is loaded, extended with
+this run's pages and saved, and the result holds only the clusters that gained a member.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError, FeedError, FetchError
@@ -38,6 +43,10 @@ from ._feeds import (
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
 from ._models import Article, Cluster
 from ._urls import normalize_url, site_of
+
+if TYPE_CHECKING:
+    from ._boilerplate import BoilerplateLearner
+    from ._store._base import Store
 
 __all__ = ["CrawlConfig", "CrawlResult", "CrawlStats", "crawl", "crawl_async"]
 
@@ -90,6 +99,8 @@ class CrawlStats:
     articles: int = 0
     errors: int = 0
     from_cache: int = 0
+    skipped_seen: int = 0
+    """Article URLs not fetched because an earlier run (same state store) ingested them."""
     skipped_max_pages: int = 0
     bytes: int = 0
     queued: int = 0
@@ -135,8 +146,14 @@ class _Crawl:
         on_progress: ProgressFn | None,
         pool: Executor | None = None,
         deduper: Any = None,
+        store: Store | None = None,
+        learner: BoilerplateLearner | None = None,
     ) -> None:
         self.pool = pool
+        self.store = store
+        self.learner = learner
+        self.ingested_urls: list[str] = []
+        """URLs (task and final) of the articles in ``pending``: marked seen once committed."""
         self.deduper = deduper
         self.pending: list[Article] = []
         self.fetcher = fetcher
@@ -151,6 +168,23 @@ class _Crawl:
         self.stats = CrawlStats()
         self.page_budget = config.max_pages
         self.sitemap_budget = config.max_sitemaps
+
+    def enqueue_pages(self, tasks: list[_Task]) -> None:
+        """Enqueue article tasks, minus those an earlier run of the same store ingested (asked
+        in one batch)."""
+        if self.store is not None and tasks:
+            keys = [normalize_url(t.url) for t in tasks]
+            fresh = set(self.store.unseen([k for k in keys if k not in self.seen]))
+            kept = []
+            for key, task in zip(keys, tasks, strict=True):
+                if key in fresh or key in self.seen:
+                    kept.append(task)
+                else:
+                    self.seen.add(key)
+                    self.stats.skipped_seen += 1
+            tasks = kept
+        for task in tasks:
+            self.enqueue(task)
 
     def enqueue(self, task: _Task) -> None:
         key = normalize_url(task.url)
@@ -225,8 +259,7 @@ class _Crawl:
         except FeedError as exc:
             self.error(task.url, "feed-error", str(exc), result.attempts)
             return
-        for entry in entries:
-            self.enqueue(_Task(entry.url, "page", title=entry.title, published=entry.published))
+        self.enqueue_pages([_Task(e.url, "page", title=e.title, published=e.published) for e in entries])
 
     def on_sitemap(self, task: _Task, result: FetchResult) -> None:
         self.stats.sitemaps += 1
@@ -244,10 +277,12 @@ class _Crawl:
                     self.enqueue(_Task(child, "sitemap", depth=task.depth + 1))
         # News sitemaps list newest first; sort by date when dates are given.
         entries = sorted(sitemap.urls, key=_entry_time, reverse=True)
-        for entry in entries[: self.config.max_feed_entries]:
-            self.enqueue(
-                _Task(entry.url, "page", title=entry.title, published=entry.published or entry.lastmod)
-            )
+        self.enqueue_pages(
+            [
+                _Task(e.url, "page", title=e.title, published=e.published or e.lastmod)
+                for e in entries[: self.config.max_feed_entries]
+            ]
+        )
 
     async def on_homepage(self, task: _Task, result: FetchResult) -> None:
         self.stats.homepages += 1
@@ -264,8 +299,7 @@ class _Crawl:
             return
         links = discover_article_links(html, result.final_url, max_links=self.config.max_links_per_page)
         if links:
-            for link in links:
-                self.enqueue(_Task(link, "page"))
+            self.enqueue_pages([_Task(link, "page") for link in links])
             return
         await self.on_page(task, result)  # a homepage with nothing to follow may itself be a story
 
@@ -277,9 +311,10 @@ class _Crawl:
         self.final_seen.add(final_key)
         page: str | bytes = result.text if result.text is not None else result.body
         content_type = result.headers.get("content-type")
+        learner = self.learner
         try:
             article = None
-            if self.pool is not None:
+            if self.pool is not None and learner is None:
                 loop = asyncio.get_running_loop()
                 try:
                     data = await loop.run_in_executor(
@@ -290,7 +325,12 @@ class _Crawl:
                     logger.warning("crawl: extraction worker died; extracting in-process from now on")
                     self.pool = None
             if article is None:
-                article = self.extract(page, url=result.final_url, content_type=content_type)
+                if learner is not None:
+                    article = self.extract(
+                        page, url=result.final_url, content_type=content_type, learner=learner
+                    )
+                else:
+                    article = self.extract(page, url=result.final_url, content_type=content_type)
         except Exception as exc:  # extraction bugs are per-page failures
             reason = getattr(exc, "reason", None) or "extract-failed"
             self.error(
@@ -308,9 +348,13 @@ class _Crawl:
             title=article.title or task.title,
             published=article.published or task.published,
         )
+        if learner is not None:
+            # keyed by the page's host, as the extractor looks learned lines up
+            learner.observe(result.final_url, _page_lines(article))
         self.articles.append(article)
         if self.deduper is not None:
             self.pending.append(article)
+            self.ingested_urls.extend({normalize_url(task.url), final_key})
             if len(self.pending) >= _DEDUP_BATCH:
                 self.flush_dedup()
         self.stats.articles += 1
@@ -321,7 +365,10 @@ class _Crawl:
         extraction workers instead of all happening at the end."""
         if self.deduper is not None and self.pending:
             batch, self.pending = self.pending, []
+            urls, self.ingested_urls = self.ingested_urls, []
             self.deduper.add_many(batch)
+            if self.store is not None:
+                self.store.mark_seen(urls)  # only after the batch is committed
 
     async def run(self, seeds: Sequence[str]) -> None:
         for seed in seeds:
@@ -342,6 +389,15 @@ def _extract_to_dict(page: str | bytes, url: str, content_type: str | None) -> d
     return extract(page, url=url, content_type=content_type).to_dict()
 
 
+def _page_lines(article: Article) -> list[str]:
+    """The lines a page showed, for the learner: its paragraphs plus the lines already cut as
+    learned boilerplate (otherwise a learned line would stop being counted and be forgotten as
+    pages accumulate). Removals are stored shortened; a shortened one cannot match its line."""
+    lines = list(article.paragraphs)
+    lines.extend(r.text for r in article.removed if r.rule.startswith("learned") and not r.text.endswith("…"))
+    return lines
+
+
 def _make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
@@ -360,13 +416,41 @@ def _entry_time(entry: SitemapEntry) -> float:
     return when.timestamp()
 
 
-def _finish_dedup(state: _Crawl) -> tuple[list[Cluster], list[FetchErrorRecord]]:
+def _finish_dedup(
+    state: _Crawl,
+    write: Callable[[list[Cluster]], None] | None = None,
+    story_window: str | float | timedelta | bool | None = False,
+) -> tuple[list[Cluster], list[FetchErrorRecord]]:
+    """Without a store: every cluster. With one: the clusters that gained a member this run,
+    handed to ``write`` (if given) before they are recorded as emitted. ``story_window`` False:
+    no story ids; else story ids over every cluster (the whole store with one)."""
     state.flush_dedup()
     deduper = state.deduper
     errors = [
         FetchErrorRecord(url=e.id or "", error=e.reason, detail=e.message, attempts=0) for e in deduper.errors
     ]
-    return deduper.clusters(), errors
+    if state.store is None:
+        clusters = deduper.clusters()
+        if story_window is not False:
+            from ._story import assign_stories
+
+            clusters = assign_stories(clusters, window=story_window)
+        if write is not None:
+            write(clusters)
+        return clusters, errors
+    out: list[Cluster] = []
+
+    def record(clusters: list[Cluster]) -> None:
+        if story_window is not False:
+            from ._story import stories_from
+
+            clusters = stories_from(clusters, deduper.iter_clusters(refresh=False), window=story_window)
+        out.extend(clusters)
+        if write is not None:
+            write(clusters)
+
+    deduper.emit_changed(record)
+    return out, errors
 
 
 async def crawl_async(
@@ -380,6 +464,12 @@ async def crawl_async(
     cache: FetchCache | None = None,
     extract: ExtractFn | None = None,
     on_progress: ProgressFn | None = None,
+    store: Store | None = None,
+    window: str | float | timedelta | None = None,
+    learner_name: str = "default",
+    write: Callable[[list[Cluster]], None] | None = None,
+    stories: bool = True,
+    story_window: str | float | timedelta | None = "72h",
 ) -> CrawlResult:
     """Crawl ``seeds`` and return clusters; see :func:`crawl` (this is its async form).
 
@@ -396,21 +486,34 @@ async def crawl_async(
     started = time.monotonic()
     from ._dedup import Deduplicator  # clusters do not depend on the order items are added
 
-    deduper = Deduplicator(threshold, **dict(dedup_settings or {}))
-    pool = _make_pool(cfg.extract_workers) if custom_extract is None else None
+    learner = None
+    if store is not None:
+        deduper = Deduplicator(threshold, store=store, window=window, **dict(dedup_settings or {}))
+        if cache is None:
+            cache = store.fetch_cache()
+        if custom_extract is None:
+            from ._boilerplate import BoilerplateLearner
+
+            learner = store.load_learner(learner_name) or BoilerplateLearner()
+    else:
+        deduper = Deduplicator(threshold, window=window, **dict(dedup_settings or {}))
+    # the learner lives in this process, so extraction with a learner runs here too
+    pool = _make_pool(cfg.extract_workers) if custom_extract is None and learner is None else None
     try:
         if fetcher is None:
             async with Fetcher(fetch_config, cache=cache) as own:
-                state = _Crawl(own, cfg, extract, on_progress, pool, deduper)
+                state = _Crawl(own, cfg, extract, on_progress, pool, deduper, store, learner)
                 await state.run(seed_list)
         else:
-            state = _Crawl(fetcher, cfg, extract, on_progress, pool, deduper)
+            state = _Crawl(fetcher, cfg, extract, on_progress, pool, deduper, store, learner)
             await state.run(seed_list)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     dedup_start = time.monotonic()
-    clusters, dedup_errors = _finish_dedup(state)
+    clusters, dedup_errors = _finish_dedup(state, write, story_window if stories else False)
+    if store is not None and learner is not None:
+        store.save_learner(learner, learner_name)
     state.stats.dedup_seconds = time.monotonic() - dedup_start
     state.stats.clusters = len(clusters)
     state.stats.errors += len(dedup_errors)
@@ -433,12 +536,27 @@ def crawl(
     cache: FetchCache | None = None,
     extract: ExtractFn | None = None,
     on_progress: ProgressFn | None = None,
+    store: Store | None = None,
+    window: str | float | timedelta | None = None,
+    learner_name: str = "default",
+    write: Callable[[list[Cluster]], None] | None = None,
+    stories: bool = True,
+    story_window: str | float | timedelta | None = "72h",
 ) -> CrawlResult:
     """Crawl feeds, sitemaps, homepages or articles and collapse syndicated copies.
 
     Synchronous wrapper around :func:`crawl_async` (runs its own event loop, so call it from
     plain code, not from inside a running loop). ``threshold`` and ``dedup_settings`` go to the
     deduplicator; failures are in ``result.errors``, never raised.
+
+    ``store`` (see :func:`newsdedup.open_store`; the caller closes it) continues earlier runs:
+    its fetch cache is used unless ``cache`` is given, article URLs it has ingested are skipped,
+    the learner ``learner_name`` is loaded, used by the default extractor and saved, and
+    ``result.clusters`` holds only the clusters that gained a member in this run. ``write``
+    receives the output clusters before a store records them as emitted (so a crash while
+    writing emits them again next run). ``window`` as for :class:`Deduplicator`. With
+    ``stories`` every output cluster gets ``extra["story_id"]`` (``story_window``: None for no
+    limit); with a store they are computed over every stored cluster.
     """
     return asyncio.run(
         crawl_async(
@@ -450,5 +568,11 @@ def crawl(
             cache=cache,
             extract=extract,
             on_progress=on_progress,
+            store=store,
+            window=window,
+            learner_name=learner_name,
+            write=write,
+            stories=stories,
+            story_window=story_window,
         )
     )

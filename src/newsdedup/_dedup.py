@@ -23,6 +23,7 @@ do not depend on arrival order, several runs give the same partition as one run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import logging
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
+from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import MinHashSigner, WordShingler
@@ -814,7 +816,7 @@ class Deduplicator:
             for g in part:
                 yield self._make_cluster(g, repeated, articles)
 
-    def _groups(self) -> tuple[list[list[str]], set[tuple[str, int]]]:
+    def _groups(self) -> tuple[list[list[str]], _Repeats]:
         state = self._state
         groups = partition(state.meta.keys(), state.edges, self._priority)
         return groups, self._site_repeats(groups)
@@ -844,39 +846,41 @@ class Deduplicator:
     def _priority(self, key: str) -> tuple[object, ...]:
         return (-self._state.meta[key].n_shingles, key)
 
-    def _site_repeats(self, groups: list[list[str]]) -> set[tuple[str, int]]:
-        """(site, paragraph hash) pairs seen in at least ``site_repeat_min`` different clusters.
+    def _site_repeats(self, groups: list[list[str]]) -> _Repeats:
+        """Per site, the paragraphs it prints under at least ``site_repeat_min`` different clusters.
 
         A paragraph that one site prints under several *different* stories (a disclaimer, a
-        subscription pitch the extractor kept) is that site's boilerplate, not story text.
-        Computed over everything added so far, so it does not depend on input order.
+        subscription pitch the extractor kept) is that site's boilerplate, not story text. This is
+        :class:`BoilerplateLearner` counting each cluster as one page (copies of one story from one
+        site share their story lines, so they must count once) over the stored paragraph hashes;
+        computed over everything added so far, so it does not depend on input order.
         """
         min_clusters = self.config.site_repeat_min
         if not min_clusters:
-            return set()
+            return _no_repeats
+        learner = BoilerplateLearner(min_pages=min_clusters, min_fraction=0.0, max_chars=None)
         meta = self._state.meta
-        seen: dict[tuple[str, int], set[int]] = {}
         for n, group in enumerate(groups):
+            page = str(n)
             for i in group:
                 m = meta[i]
-                if not m.site:
-                    continue
-                for ph in m.paras:
-                    seen.setdefault((m.site, ph), set()).add(n)
-        return {key for key, where in seen.items() if len(where) >= min_clusters}
+                if m.site and m.paras:
+                    learner.observe_keys(m.site, map(_para_key, m.paras), page=page)
+        return functools.lru_cache(maxsize=None)(learner.boilerplate)
 
-    def _clean_canonical(self, article: Article, repeated: set[tuple[str, int]]) -> str:
-        if not repeated or not article.site:
+    def _clean_canonical(self, article: Article, repeated: _Repeats) -> str:
+        if not article.site:
+            return article.text
+        known = repeated(article.site)
+        if not known:
             return article.text
         paras = article.paragraphs
-        kept = [p for p in paras if (article.site, _para_hash(p)) not in repeated]
+        kept = [p for p in paras if _para_key(_para_hash(p)) not in known]
         if not kept:  # never empty a text: keep it whole rather than return nothing
             return article.text
         return "\n\n".join(kept) if len(kept) < len(paras) else article.text
 
-    def _make_cluster(
-        self, ids: list[str], repeated: set[tuple[str, int]], articles: Mapping[str, Article]
-    ) -> Cluster:
+    def _make_cluster(self, ids: list[str], repeated: _Repeats, articles: Mapping[str, Article]) -> Cluster:
         meta = self._state.meta
         infos = []
         for i in ids:
@@ -935,6 +939,19 @@ def _para_hash(paragraph: str) -> int:
     return xxhash.xxh3_64_intdigest(normalize_text(paragraph).encode("utf-8"))
 
 
+def _para_key(para_hash: int) -> str:
+    """A paragraph hash as a :class:`BoilerplateLearner` key."""
+    return f"{para_hash:016x}"
+
+
+_Repeats = Callable[[str], frozenset[str]]
+"""Site -> keys of the paragraphs that are that site's boilerplate."""
+
+
+def _no_repeats(site: str) -> frozenset[str]:
+    return frozenset()
+
+
 def _text_hash(text: str) -> str:
     return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
 
@@ -950,14 +967,26 @@ def cluster_id_for(member_ids: Iterable[str]) -> str:
 
 
 def dedup(
-    items: Iterable[Item], *, errors: list[ErrorRecord] | None = None, **settings: Any
+    items: Iterable[Item],
+    *,
+    errors: list[ErrorRecord] | None = None,
+    stories: bool = True,
+    story_window: str | float | timedelta | None = "72h",
+    **settings: Any,
 ) -> list[Cluster]:
     """One call: items in, clusters out. Unusable items are skipped (and appended to ``errors``
-    when a list is given); ``settings`` are :class:`DedupConfig` fields."""
+    when a list is given); ``settings`` are :class:`DedupConfig` fields. With ``stories`` (the
+    default, as in the CLI) every cluster gets ``extra["story_id"]``: clusters reporting the same
+    event within ``story_window`` (None: no limit) share it."""
     config = settings.pop("config", None)
     threshold = settings.pop("threshold", None)
     deduper = Deduplicator(threshold, config=config, **settings)
     deduper.add_many(items, first_line=1)
     if errors is not None:
         errors.extend(deduper.errors)
-    return deduper.clusters()
+    clusters = deduper.clusters()
+    if not stories:
+        return clusters
+    from ._story import assign_stories
+
+    return assign_stories(clusters, window=story_window)

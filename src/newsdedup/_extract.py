@@ -331,7 +331,7 @@ _LIGHT_RULES = frozenset([
     "dom:nav", "dom:header", "dom:footer", "dom:aside", "dom:form", "dom:cookie", "dom:comments",
     "dom:share", "dom:newsletter", "dom:ad", "dom:related",
 ])  # fmt: skip
-_CANDIDATES_IN_ORDER = f"*:is({CANDIDATE_SELECTOR}):not(a, img, i, b, em, strong, br, picture, source)"
+_CANDIDATES_IN_ORDER = f"*:is({CANDIDATE_SELECTOR}):not(img, picture, source, br, hr)"  # no text to cut
 _ARTICLE_TAGS = frozenset(["article", "main"])
 _DECLARED_BODY = '[itemprop="articleBody" i], .hentry .entry-content, .post-body.entry-content'
 

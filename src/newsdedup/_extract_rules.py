@@ -52,7 +52,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "related", "recommend", "trending", "most_read", "most_popular", "most_viewed", "most_shared",
         "most_commented", "popular", "more_stories", "more_news", "more_articles", "more_from", "more_on",
         "also_read", "outbrain", "taboola", "teaser_list", "next_article", "next_post", "promo",
-        "you_may", "further_reading", "recirc", "up_next", "see_also", "read_next",
+        "you_may", "further_reading", "recirc", "up_next", "see_also", "read_next", "breaking_news",
     ),
     "dom:newsletter": ("newsletter", "subscri", "sign_up", "paywall", "regwall", "inline_cta", "optin"),
     "dom:cookie": ("cookie", "consent", "gdpr", "modal", "popup", "interstitial"),

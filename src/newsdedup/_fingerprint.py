@@ -56,10 +56,13 @@ class Signer(Protocol):
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps modulo 2**64)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = x + np.uint64(0x9E3779B97F4A7C15)  # a fresh array: the rest works in place
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 class WordShingler:
@@ -79,18 +82,20 @@ class WordShingler:
         self._mult = rng.integers(1, 1 << 63, size=shingle_size, dtype=np.uint64) | np.uint64(1)
 
     def token_hashes(self, tokens: Sequence[str]) -> np.ndarray:
+        """uint64 hash per token. Only tokens missing from the cache are hashed (once each,
+        however often they repeat); the array is then filled in one ``fromiter`` pass."""
         cache = self._cache
         if len(cache) > self._cache_size:
             cache.clear()
+        lookup = cache.__getitem__
+        try:
+            return np.fromiter(map(lookup, tokens), dtype=np.uint64, count=len(tokens))
+        except KeyError:
+            pass
         seed = self.seed
-        out = np.empty(len(tokens), dtype=np.uint64)
-        for i, tok in enumerate(tokens):
-            h = cache.get(tok)
-            if h is None:
-                h = xxhash.xxh3_64_intdigest(tok.encode("utf-8"), seed)
-                cache[tok] = h
-            out[i] = h
-        return out
+        for tok in set(tokens).difference(cache):
+            cache[tok] = xxhash.xxh3_64_intdigest(tok.encode("utf-8"), seed)
+        return np.fromiter(map(lookup, tokens), dtype=np.uint64, count=len(tokens))
 
     def shingles(self, tokens: Sequence[str]) -> np.ndarray:
         th = self.token_hashes(tokens)
@@ -101,10 +106,24 @@ class WordShingler:
             combined = (th * self._mult[:n]).sum(dtype=np.uint64)
             return _splitmix64(np.array([combined], dtype=np.uint64))
         m = n - k + 1
-        acc = np.zeros(m, dtype=np.uint64)
-        for j in range(k):
-            acc += th[j : j + m] * self._mult[j]
-        return np.unique(_splitmix64(acc))
+        acc = np.multiply(th[:m], self._mult[0])
+        tmp = np.empty(m, dtype=np.uint64)
+        for j in range(1, k):
+            np.multiply(th[j : j + m], self._mult[j], out=tmp)
+            acc += tmp
+        return _sorted_unique(_splitmix64(acc))
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` for a 1-d array we own: sort in place and mask repeats (several times
+    faster than ``np.unique``, which also hashes)."""
+    x.sort()
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x if keep.all() else x[keep]
 
 
 class MinHashSigner:
@@ -135,42 +154,71 @@ class MinHashSigner:
 
     def permute(self, x: np.ndarray) -> np.ndarray:
         """``(a*x + b) mod p`` for every (value, permutation); ``x`` must already be ``< p``."""
-        v = np.multiply(x[:, None], self._a[None, :])  # < 2**62: exact
-        v += self._b[None, :]
-        for _ in range(2):  # Mersenne folds: v < 2**32, then v <= p
-            high = v >> np.uint64(31)
-            v &= PRIME
-            v += high
+        v = np.empty((len(x), self.num_perm), dtype=np.uint64)
+        self._permute_into(x, v, np.empty_like(v))
         np.subtract(v, PRIME, out=v, where=v >= PRIME)
         return v
 
-    def _min_rows(self, x: np.ndarray) -> np.ndarray:
+    def _permute_into(self, x: np.ndarray, v: np.ndarray, high: np.ndarray) -> None:
+        """``(a*x + b)`` folded to ``[0, p + 1]`` into the caller's buffers (no allocation): the
+        result is ``mod p`` except that ``p`` and ``p + 1`` stand for 0 and 1."""
+        np.multiply(x[:, None], self._a[None, :], out=v)  # < 2**62: exact
+        v += self._b[None, :]
+        for _ in range(2):  # Mersenne folds: v < 2**32, then v <= p + 1
+            np.right_shift(v, np.uint64(31), out=high)
+            v &= PRIME
+            v += high
+
+    def _block_min(self, x: np.ndarray, offsets: np.ndarray | None, work: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Per-document (``offsets``) or overall (None) minimum of the permuted rows of ``x``.
+
+        The last reduction mod ``p`` is skipped when no value reached ``p`` (a one-pass check):
+        values below ``p`` are already reduced, so their minimum is the same."""
+        v, high = work[0][: len(x)], work[1][: len(x)]
+        self._permute_into(x, v, high)
+        if v.max() >= PRIME:
+            np.subtract(v, PRIME, out=v, where=v >= PRIME)
+        if offsets is None:
+            return v.min(axis=0)
+        return np.minimum.reduceat(v, offsets, axis=0)
+
+    def _work(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = (max(1, min(rows, self._chunk)), self.num_perm)
+        return np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint64)
+
+    def _min_rows(self, x: np.ndarray, work: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Per-permutation minimum over one large document, in cache-sized row slices."""
+        work = work if work is not None else self._work(len(x))
         best = np.full(self.num_perm, _EMPTY_SLOT, dtype=np.uint64)
         for start in range(0, len(x), self._chunk):
-            np.minimum(best, self.permute(x[start : start + self._chunk]).min(axis=0), out=best)
+            np.minimum(best, self._block_min(x[start : start + self._chunk], None, work), out=best)
         return best
 
     def sign_many(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         n = len(shingle_sets)
         out = np.full((n, self.num_perm), _EMPTY_SLOT, dtype=np.uint64)
+        sizes = [len(s) for s in shingle_sets]
+        if not any(sizes):
+            return out
         # Documents are processed in groups of about ``chunk_rows`` shingles: the temporary
-        # (rows x num_perm) matrix then stays in cache, which is several times faster.
+        # (rows x num_perm) matrix then stays in cache, which is several times faster. The two
+        # work buffers are allocated once per call and reused by every group.
+        work = self._work(sum(sizes))
         start = 0
         while start < n:
             total = 0
             stop = start
-            while stop < n and (stop == start or total + len(shingle_sets[stop]) <= self._chunk):
-                total += len(shingle_sets[stop])
+            while stop < n and (stop == start or total + sizes[stop] <= self._chunk):
+                total += sizes[stop]
                 stop += 1
-            group = [i for i in range(start, stop) if len(shingle_sets[i])]
+            group = [i for i in range(start, stop) if sizes[i]]
             if len(group) == 1 and total > self._chunk:
-                out[group[0]] = self._min_rows(self.to_field(shingle_sets[group[0]]))
+                out[group[0]] = self._min_rows(self.to_field(shingle_sets[group[0]]), work)
             elif group:
                 parts = [shingle_sets[i] for i in group]
-                x = self.to_field(np.concatenate(parts))
-                offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
-                out[group] = np.minimum.reduceat(self.permute(x), offsets, axis=0)
+                x = self.to_field(np.concatenate(parts)) if len(parts) > 1 else self.to_field(parts[0])
+                offsets = np.cumsum([0] + [sizes[i] for i in group[:-1]])
+                out[group] = self._block_min(x, offsets, work)
             start = stop
         return out
 

@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Entities", "entities", "normalize_text", "tokenize"]
+__all__ = ["Entities", "entities", "names", "normalize_text", "tokenize"]
 
 # Typographic variants folded to one ASCII form before tokenising.
 _FOLD = str.maketrans(
@@ -28,22 +28,35 @@ _FOLD = str.maketrans(
     }
 )  # fmt: skip
 
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_INNER_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+# The literal comes first and the look-behind after it (``,(?<=\d,)`` is ``(?<=\d),``): the regex
+# engine then jumps between commas/apostrophes instead of trying a look-behind at every character.
+_THOUSANDS = re.compile(r",(?<=\d,)(?=\d{3}\b)")
+_INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 # A token is a run of letters/digits; a decimal point or slash between digits stays inside
-# ("2.27", "6-3/16" -> "6", "3/16") so numbers survive as one unit for the entity guard.
-_TOKEN = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_]+(?:\d+[^\W\d_]*)*", re.UNICODE)
-_WS = re.compile(r"\s+")
+# ("2.27", "6-3/16" -> "6", "3/16") so numbers survive as one unit for the entity guard. A token
+# that starts with a letter takes every letter and digit after it ("b52", "covid19").
+_TOKEN = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_][^\W_]*", re.UNICODE)
+
+
+def _fold(text: str) -> str:
+    """NFKC plus the typographic folds. ASCII text is already NFKC and only its backtick is in
+    the fold table, so the common case skips both passes."""
+    if text.isascii():
+        return text.replace("`", "'") if "`" in text else text
+    return unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
 def normalize_text(text: str) -> str:
     """NFKC, quotes/dashes folded, case-folded, thousands separators and inner apostrophes
     dropped, whitespace collapsed. Punctuation is kept (the tokenizer ignores it) so the same
     string is usable for rapidfuzz alignment."""
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    text = _THOUSANDS.sub("", text)
-    text = _INNER_APOSTROPHE.sub("", text)
-    return _WS.sub(" ", text.casefold()).strip()
+    text = _fold(text)
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    if "'" in text:
+        text = _INNER_APOSTROPHE.sub("", text)
+    # str.split() and the regex ``\s`` agree on what whitespace is (both use Py_UNICODE_ISSPACE)
+    return " ".join(text.casefold().split())
 
 
 def tokenize(normalized: str) -> list[str]:
@@ -55,6 +68,10 @@ _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 _CAPWORD = re.compile(r"\b[^\W\d_a-z][^\W_]+", re.UNICODE)
 # the first word of the text, of a line, or after sentence punctuation (and an opening quote)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[^\W\d_][^\W_]*", re.UNICODE)
+# The same two patterns for ASCII text (almost all text once folded), where "letter" is [A-Za-z]
+# and "capitalised" is [A-Z]: narrower classes the regex engine rejects faster.
+_CAPWORD_ASCII = re.compile(r"\b[A-Z][A-Za-z0-9]+")
+_SENTENCE_START_ASCII = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[A-Za-z][A-Za-z0-9]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +88,26 @@ def entities(text: str) -> Entities:
     Template stories (dividend notices, "Fed adds reserves", sports results) share almost every
     word and differ in exactly these tokens, so they are what the guard compares.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    text = _THOUSANDS.sub("", text)
+    text = _fold(text)
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
     numbers = Counter(m.group(0).rstrip(".,") for m in _NUMBER.finditer(text))
+    return Entities(numbers=numbers, names=Counter(_names(text)))
+
+
+def names(text: str) -> set[str]:
+    """The distinct names :func:`entities` finds (what verification keeps), without counting
+    the numbers."""
+    text = _fold(text)
+    if "," in text:
+        text = _THOUSANDS.sub("", text)
+    return set(_names(text))
+
+
+def _names(folded: str) -> list[str]:
     # sentence-initial capitals say nothing about names: blank those words out first
-    body = _SENTENCE_START.sub(" ", text)
-    names = Counter(w.casefold() for w in _CAPWORD.findall(body) if w[0].isupper())
-    return Entities(numbers=numbers, names=names)
+    if folded.isascii():
+        body = _SENTENCE_START_ASCII.sub(" ", folded)
+        return [w.lower() for w in _CAPWORD_ASCII.findall(body)]
+    body = _SENTENCE_START.sub(" ", folded)
+    return [w.casefold() for w in _CAPWORD.findall(body) if w[0].isupper()]

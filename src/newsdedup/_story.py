@@ -69,6 +69,7 @@ __all__ = [
     "medoid",
     "profile_from_cluster",
     "profile_from_text",
+    "stories_from",
     "story_id_for",
     "story_match",
 ]
@@ -671,4 +672,25 @@ def assign_stories(
         sid = story_id_for(story)
         for key in story:
             story_of[key] = sid
+    return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]
+
+
+def stories_from(
+    clusters: Sequence[Cluster],
+    everything: Iterable[Cluster],
+    *,
+    config: StoryConfig | None = None,
+    window: str | float | timedelta | EllipsisType | None = ...,
+) -> list[Cluster]:
+    """``clusters`` (same order) with the ``story_id`` they get when stories are assigned over
+    ``everything`` (e.g. every cluster of a state store), so ids written by incremental runs
+    equal those of one run over all items. ``clusters`` missing from ``everything`` are added to
+    it. Costs one :func:`assign_stories` over the whole set per call."""
+    pool = {c.cluster_id: c for c in everything}
+    for c in clusters:
+        pool[c.cluster_id] = c
+    ordered = [pool[k] for k in sorted(pool)]
+    story_of = {
+        c.cluster_id: c.extra["story_id"] for c in assign_stories(ordered, config=config, window=window)
+    }
     return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]

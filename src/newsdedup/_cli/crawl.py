@@ -4,6 +4,10 @@ Contract (extend, never break): each URL may be a feed, a sitemap, a homepage or
 the output is the same cluster JSONL as ``newsdedup dedup`` (``Cluster.to_dict()`` per line,
 item ids are final URLs); per-URL failures go to ``--errors`` as ``{url, error, detail,
 attempts}`` lines and do not change the exit code (0 when the crawl completes).
+
+``--state PATH|URL`` continues earlier runs (conditional GET, seen article URLs, learned
+boilerplate, dedup state): OUT then holds only the clusters that gained a member in this run.
+A store that cannot be used is an error (exit code 1); the store is never overwritten.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from typing import Any
 import click
 
 from .._crawl import CrawlConfig, CrawlStats, crawl
-from .._exceptions import ConfigError
+from .._dedup import parse_window
+from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._fetch import FetchConfig
+from .._models import Cluster
+from .dedup import parse_story_window, story_options
 
 
 def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
@@ -99,6 +106,23 @@ def summary_line(stats: CrawlStats) -> str:
     help="Processes for article extraction (0: in the crawler process).",
 )
 @click.option(
+    "--state",
+    "state",
+    type=str,
+    default=None,
+    metavar="PATH|URL",
+    help="Persistent state (SQLite file or redis://...): feeds are re-fetched with conditional "
+    "GET, articles ingested by earlier runs are skipped, OUT gets only new or grown clusters.",
+)
+@click.option(
+    "--window",
+    type=str,
+    default=None,
+    metavar="DURATION",
+    help="Only match items published within this span of each other (30m, 72h, 7d) [default: no window].",
+)
+@story_options
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress on stderr [default: on when stderr is a terminal].",
@@ -115,6 +139,10 @@ def command(
     timeout: float,
     threshold: float | None,
     extract_workers: int,
+    state: str | None,
+    window: str | None,
+    story_window: str,
+    stories: bool,
     progress: bool | None,
 ) -> None:
     """Crawl URL... (feeds, sitemaps, homepages or articles) and print story clusters as JSONL.
@@ -133,8 +161,72 @@ def command(
         config = CrawlConfig(max_pages=max_pages, concurrency=concurrency, extract_workers=extract_workers)
         if threshold is not None and not 0 < threshold <= 1:
             raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
+        window_seconds = parse_window(window)
+        story_seconds = parse_story_window(story_window)
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
+    store = None
+    if state is not None:
+        from .._store import open_store
+
+        try:
+            store = open_store(state)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--state") from exc
+        except MissingDependency as exc:
+            raise click.ClickException(str(exc)) from exc
+        except StoreError as exc:
+            raise click.ClickException(f"state store: {exc}") from exc
+    try:
+        _crawl(urls, output, errors_path, fetch_config, config, threshold, progress, store,
+               window_seconds, story_seconds if stories else False)  # fmt: skip
+    except StoreError as exc:
+        raise click.ClickException(f"state store: {exc}") from exc
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _crawl(
+    urls: tuple[str, ...],
+    output: Path | None,
+    errors_path: Path | None,
+    fetch_config: FetchConfig,
+    config: CrawlConfig,
+    threshold: float | None,
+    progress: bool | None,
+    store: Any,
+    window: float | None,
+    story_window: float | bool | None,
+) -> None:
+    """Run the crawl; OUT is written before a store records the clusters as emitted."""
+    dedup_settings: dict[str, Any] = {}
+    if store is not None:
+        from .._dedup import DedupConfig
+
+        stored = store.stored_config() or {}
+        dedup_settings = {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
+        stored_threshold = dedup_settings.pop("threshold", None)
+        if threshold is None:
+            threshold = stored_threshold
+
+    def write(clusters: list[Cluster]) -> None:
+        try:
+            write_jsonl(output, (c.to_dict() for c in clusters))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
+
+    options: dict[str, Any] = {
+        "fetch_config": fetch_config,
+        "config": config,
+        "threshold": threshold,
+        "dedup_settings": dedup_settings,
+        "store": store,
+        "window": window,
+        "write": write,
+        "stories": story_window is not False,
+        "story_window": None if isinstance(story_window, bool) else story_window,
+    }
 
     show = progress if progress is not None else sys.stderr.isatty()
     from rich.console import Console
@@ -149,13 +241,11 @@ def command(
                     f"{stats.errors} errors, {stats.queued - stats.fetched - stats.errors} queued"
                 )
 
-            result = crawl(list(urls), fetch_config=fetch_config, config=config, threshold=threshold,
-                           on_progress=on_progress)  # fmt: skip
+            result = crawl(list(urls), on_progress=on_progress, **options)
     else:
-        result = crawl(list(urls), fetch_config=fetch_config, config=config, threshold=threshold)
+        result = crawl(list(urls), **options)
 
     try:
-        write_jsonl(output, (c.to_dict() for c in result.clusters))
         if errors_path is not None:
             write_jsonl(errors_path, (e.to_dict() for e in result.errors))
     except OSError as exc:

@@ -5,7 +5,8 @@ The contract (other tools depend on it; extend, never break):
 * input lines: ``id`` (string), ``html`` or ``text``, optional ``url``, ``title``,
   ``published`` (ISO 8601), ``site``; files may be gzip (``.gz``) and ``-`` is stdin;
 * output: one JSON object per cluster with ``cluster_id``, ``canonical_id``, ``member_ids``,
-  ``title``, ``text``, ``url``, ``published``, ``wire``, ``sources`` (plus extension fields);
+  ``title``, ``text``, ``url``, ``published``, ``wire``, ``sources`` (plus extension fields,
+  among them ``story_id`` unless ``--no-stories``);
   every usable input id is in exactly one cluster (with ``--state``: every cluster that gained
   a member since the last output written from that store, new or grown);
 * unusable lines go to ``--errors`` as ``{line, id, reason}`` (+ ``file`` with several inputs,
@@ -32,6 +33,7 @@ import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
 from .._exceptions import ConfigError, MissingDependency, StoreError
+from .._models import Cluster
 from .._records import Record, RecordError, parse_line
 
 _BATCH = 256
@@ -109,6 +111,47 @@ def _write_jsonl(target: Path | None, rows: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def parse_story_window(value: str) -> float | None:
+    """``--story-window``: a duration, or ``none``/``off``/``0`` for no time limit."""
+    if value.strip().lower() in {"none", "off", "0"}:
+        return None
+    return parse_window(value)
+
+
+def with_stories(
+    deduper: Deduplicator, clusters: list[Cluster], window: float | None, enabled: bool = True
+) -> list[Cluster]:
+    """``clusters`` with their ``story_id``. Without a store they are all the clusters; with one,
+    stories are assigned over every stored cluster (the deduplicator's current replica) and
+    copied onto ``clusters``, so ids equal those of one run over everything -- at the cost of
+    one story grouping over the whole store per run."""
+    if not enabled:
+        return clusters
+    from .._story import assign_stories, stories_from
+
+    if deduper.store is None:
+        return assign_stories(clusters, window=window)
+    return stories_from(clusters, deduper.iter_clusters(refresh=False), window=window)
+
+
+def story_options(f: Any) -> Any:
+    """``--story-window`` and ``--stories/--no-stories`` (shared by dedup, crawl and export)."""
+    f = click.option(
+        "--stories/--no-stories",
+        default=True,
+        show_default=True,
+        help="Give every cluster a story_id (clusters reporting the same event share one).",
+    )(f)
+    return click.option(
+        "--story-window",
+        type=str,
+        default="72h",
+        show_default=True,
+        metavar="DURATION",
+        help="Clusters published further apart are never one story (30m, 72h, 7d; 'none': no limit).",
+    )(f)
+
+
 def _progress(enabled: bool) -> Any:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -168,6 +211,7 @@ def _progress(enabled: bool) -> Any:
     help="Only match items published within this span of each other (30m, 72h, 7d); older "
     "items leave the index [default: no window].",
 )
+@story_options
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -184,6 +228,8 @@ def command(
     min_chars: int | None,
     state: str | None,
     window: str | None,
+    story_window: str,
+    stories: bool,
     progress: bool | None,
 ) -> None:
     """Group syndicated copies in JSONL INPUT files (.gz ok, - for stdin) into clusters.
@@ -196,6 +242,9 @@ def command(
     With --state, runs continue each other: an id already in the store is not added again, and
     the output holds the clusters that gained a member since the last output (use
     "newsdedup export" for all of them). A killed run loses at most its last batch.
+
+    Every cluster gets a story_id (clusters reporting the same event share it; with --state it
+    is computed over every stored cluster, so it equals a one-shot run's); --no-stories skips it.
     """
     settings = {
         "threshold": threshold,
@@ -208,6 +257,10 @@ def command(
         window_seconds = parse_window(window)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--window") from exc
+    try:
+        story_seconds = parse_story_window(story_window)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--story-window") from exc
     store = None
     try:
         base: dict[str, Any] = {}
@@ -226,7 +279,7 @@ def command(
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
         deduper = Deduplicator(config=config, store=store, window=window_seconds)
-        _run(deduper, inputs, output, errors_path, progress)
+        _run(deduper, inputs, output, errors_path, progress, story_seconds if stories else False)
     except StoreError as exc:
         raise click.ClickException(f"state store: {exc}") from exc
     finally:
@@ -244,7 +297,9 @@ def _run(
     output: Path | None,
     errors_path: Path | None,
     progress: bool | None,
+    story_window: float | bool | None = False,
 ) -> None:
+    """``story_window`` False: no story ids; otherwise the story window (None: no limit)."""
     several = len(inputs) > 1
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
@@ -282,7 +337,14 @@ def _run(
     if errors_path is not None:
         _write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
     # with a store, clusters are recorded as emitted only after OUT was written
-    emitted = deduper.emit_changed(lambda clusters: _write_jsonl(output, [c.to_dict() for c in clusters]))
+    enabled = story_window is not False
+    story_seconds = None if isinstance(story_window, bool) else story_window
+
+    def write(clusters: list[Cluster]) -> None:
+        clusters = with_stories(deduper, clusters, story_seconds, enabled)
+        _write_jsonl(output, [c.to_dict() for c in clusters])
+
+    emitted = deduper.emit_changed(write)
     n_err = len(deduper.errors)
     what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(

@@ -1,11 +1,14 @@
-"""``newsdedup explain A B --input FILE.jsonl [--json]``: why two items were (not) merged.
+"""``newsdedup explain A B (--input FILE.jsonl | --state PATH|URL) [--json]``: why two items
+were (not) merged.
 
 The input file (``dedup`` input format) is deduplicated exactly as ``newsdedup dedup`` would
-with the same settings, stories are assigned, then the pair is explained: similarity scores,
+with the same settings -- or, with ``--state``, the items and verified pairs come from a state
+store (read only, with the settings it was built with) --, stories are assigned over all
+clusters, then the pair is explained: similarity scores,
 the verifier's verdict, shared passages side by side, the canonical rule, the boilerplate cut
 from each and the story signals.
 
-Exit codes: 0 explained; 1 the input cannot be read; 2 bad usage, including an id that is not
+Exit codes: 0 explained; 1 the input or the store cannot be read; 2 bad usage, including an id that is not
 in the input or whose line was unusable (the reason is printed).
 """
 
@@ -18,7 +21,7 @@ from collections.abc import Iterable
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord
-from .._exceptions import ConfigError, InputError
+from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
 from .._explain import cluster_index, explain_pair, read_jsonl
 from .._models import Article, Cluster
 from .._records import Record, RecordError, record_from_mapping
@@ -66,8 +69,12 @@ def get_articles(deduper: Deduplicator, ids: Iterable[str]) -> dict[str, Article
 @click.argument("a", type=str)
 @click.argument("b", type=str)
 @click.option(
-    "-i", "--input", "input_path", required=True, type=str, metavar="FILE.jsonl",
+    "-i", "--input", "input_path", default=None, type=str, metavar="FILE.jsonl",
     help="The dedup input (JSONL, .gz ok, - for stdin) that holds both ids.",
+)  # fmt: skip
+@click.option(
+    "--state", "state", default=None, type=str, metavar="PATH|URL",
+    help="Take the items from this state store (as written by dedup/crawl --state) instead of --input.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--threshold", type=float, default=None, help="Dedup Jaccard threshold [default: 0.5].")
@@ -81,13 +88,18 @@ def get_articles(deduper: Deduplicator, ids: Iterable[str]) -> dict[str, Article
 def command(
     a: str,
     b: str,
-    input_path: str,
+    input_path: str | None,
+    state: str | None,
     as_json: bool,
     threshold: float | None,
     containment: float | None,
     story_window: str,
 ) -> None:
-    """Explain why items A and B were or were not merged, and whether they share a story."""
+    """Explain why items A and B were or were not merged, and whether they share a story.
+
+    The items come from --input (deduplicated here) or from a --state store (exactly one)."""
+    if (input_path is None) == (state is None):
+        raise click.UsageError("give exactly one of --input FILE.jsonl or --state PATH|URL")
     settings: dict[str, float] = {}
     if threshold is not None:
         settings["threshold"] = threshold
@@ -98,11 +110,50 @@ def command(
         story_config = _story_config(story_window)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if state is not None:
+        _explain_stored(a, b, state, settings, story_config, as_json)
+        return
+    assert input_path is not None
     try:
         deduper = deduplicate_input(input_path, config)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    _explain(deduper, a, b, story_config, as_json)
+
+
+def _explain_stored(
+    a: str, b: str, state: str, settings: dict[str, float], story_config: StoryConfig, as_json: bool
+) -> None:
+    """Explain a pair held by a store: its settings (plus --threshold/--containment, which
+    must not change signatures), its items, its verified pairs; nothing is written to it."""
+    from .._store import open_store
+
+    try:
+        store = open_store(state, create=False) if "://" not in state else open_store(state)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from exc
+    except (StoreError, MissingDependency) as exc:
+        raise click.ClickException(f"state store: {exc}") from exc
+    try:
+        stored = store.stored_config()
+        if stored is None:
+            raise click.ClickException(f"state store: {state} holds no dedup state yet")
+        known = {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
+        try:
+            config = DedupConfig(**{**known, **settings})
+        except (ConfigError, TypeError) as exc:
+            raise click.UsageError(str(exc)) from None
+        deduper = Deduplicator(config=config, store=store)
+        _explain(deduper, a, b, story_config, as_json)
+    except StoreError as exc:
+        raise click.ClickException(f"state store: {exc}") from exc
+    finally:
+        store.close()
+
+
+def _explain(deduper: Deduplicator, a: str, b: str, story_config: StoryConfig, as_json: bool) -> None:
+    config = deduper.config
     articles = get_articles(deduper, [a, b])
     clusters: list[Cluster] = assign_stories(deduper.clusters(), config=story_config)
     profiles = [profile_from_cluster(c, config=story_config) for c in clusters]

@@ -3,20 +3,24 @@
 Same JSONL contract as ``newsdedup dedup`` (one cluster per line, sorted by ``cluster_id``),
 recomputed from the stored items and verified pairs, so it is right even after a killed run.
 ``-o`` is written atomically (temp file in the same directory, fsync, ``os.replace``). The store
-is only read: an export never marks clusters as emitted and never creates a store.
+is only read: an export never marks clusters as emitted and never creates a store. Story ids
+(``story_id``, as ``dedup`` writes them) are assigned over all clusters, which then are held in
+memory; ``--no-stories`` streams them without.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 from .._dedup import DedupConfig, Deduplicator
 from .._exceptions import ConfigError, MissingDependency, StoreError
-from .dedup import _atomic_writer
+from .._models import Cluster
+from .dedup import _atomic_writer, parse_story_window, story_options
 
 
 @click.command("export")
@@ -28,9 +32,15 @@ from .dedup import _atomic_writer
     default=None,
     help="Write clusters here (atomically) instead of stdout.",
 )
-def command(state: str, output: Path | None) -> None:
+@story_options
+def command(state: str, output: Path | None, story_window: str, stories: bool) -> None:
     """Write every cluster of a --state store as JSONL (the dedup output contract)."""
     from .._store import open_store
+
+    try:
+        story_seconds = parse_story_window(story_window)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--story-window") from exc
 
     try:
         store = open_store(state, create=False) if "://" not in state else open_store(state)
@@ -49,16 +59,21 @@ def command(state: str, output: Path | None) -> None:
         except (ConfigError, TypeError) as exc:
             raise click.ClickException(f"state store: stored configuration is unusable: {exc}") from exc
         deduper = Deduplicator(config=config, store=store)
+        clusters: Iterable[Cluster] = deduper.iter_clusters(refresh=False)
+        if stories:
+            from .._story import assign_stories
+
+            clusters = assign_stories(list(clusters), window=story_seconds)
         count = 0
         if output is None or str(output) == "-":
             out = sys.stdout.buffer
-            for cluster in deduper.iter_clusters(refresh=False):
+            for cluster in clusters:
                 out.write((json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n").encode("utf-8"))
                 count += 1
             out.flush()
         else:
             with _atomic_writer(output) as fh:
-                for cluster in deduper.iter_clusters(refresh=False):
+                for cluster in clusters:
                     fh.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
                     count += 1
         click.echo(f"newsdedup export: {len(deduper)} items, {count} clusters", err=True)
