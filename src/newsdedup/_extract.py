@@ -904,18 +904,6 @@ def _choose_body(
     if ld_in_dom < 0.8 or (dom_in_ld < 0.75 and len(ld_tokens) > 0.5 * len(dom_tokens)):
         return ld_blocks, "json-ld"
     return dom_blocks, "dom"
-    if ld_text.rstrip().endswith(("...", "…")) and len(ld_text) < 1000:
-        return dom_blocks, "dom"  # a teaser, not the body
-    dom_tokens = _TOKEN.findall(" ".join(dom_blocks).lower())
-    if not dom_tokens:
-        return ld_blocks, "json-ld"
-    ld_set = set(ld_tokens)
-    dom_in_ld = _coverage(dom_tokens, ld_set)
-    ld_in_dom = _coverage(ld_tokens, set(dom_tokens))
-    # The DOM result missed much of the declared body, or carries much that it does not have.
-    if ld_in_dom < 0.8 or (dom_in_ld < 0.75 and len(ld_tokens) > 0.5 * len(dom_tokens)):
-        return ld_blocks, "json-ld"
-    return dom_blocks, "dom"
 
 
 # --------------------------------------------------------------------------- entry point
