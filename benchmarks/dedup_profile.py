@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def load_articles(data: Path, stories: int, seed: int, cache: Path | None) -> list:
     if cache is not None and cache.exists():
         with cache.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own cache file
+            return pickle.load(fh)  # our own cache file, written below
     from _syndicate import build
 
     from newsdedup._records import to_article

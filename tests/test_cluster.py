@@ -119,3 +119,20 @@ def test_wire_own_site() -> None:
     assert not is_wire_own_site("Reuters", "newsmax.com", "https://www.newsmax.com/x")
     assert not is_wire_own_site("Reuters", "notreuters.com", None)
     assert not is_wire_own_site(None, "reuters.com", None)
+
+
+def test_supported_counts_match_unique_and_isin() -> None:
+    from newsdedup._cluster import _supported
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        base = rng.choice(10_000, size=300, replace=False).astype(np.uint64)
+        members = []
+        for j in range(int(rng.integers(2, 6))):
+            size = 0 if rng.random() < 0.15 else int(rng.integers(1, 200))
+            sh = np.unique(rng.choice(base, size=size, replace=False)) if size else np.empty(0, np.uint64)
+            members.append(MemberInfo(id=f"m{j}", shingles=sh, text_len=size))
+        uniq, counts = np.unique(np.concatenate([m.shingles for m in members]), return_counts=True)
+        shared = uniq[counts >= 2]
+        expected = [int(np.isin(m.shingles, shared).sum()) for m in members]
+        assert _supported(members, [len(m.shingles) for m in members]) == expected

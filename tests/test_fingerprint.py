@@ -163,3 +163,60 @@ def test_estimate_is_a_probability_and_identity_is_one(words: list[str]) -> None
     other = signer.sign(sh.shingles([*words, "zz"]))
     assert 0.0 <= estimate_jaccard(sig, other) <= 1.0
     assert np.array_equal(s, np.unique(s))  # sorted and unique
+
+
+def _ref_shingles(sh: WordShingler, tokens: list[str]) -> np.ndarray:
+    """The shingle definition written plainly: per-token xxh3, one combination per window."""
+    import xxhash
+
+    th = np.array([xxhash.xxh3_64_intdigest(t.encode(), sh.seed) for t in tokens], dtype=np.uint64)
+    k = sh.shingle_size
+    if len(th) == 0:
+        return np.empty(0, dtype=np.uint64)
+    windows = [th] if len(th) < k else [th[i : i + k] for i in range(len(th) - k + 1)]
+    out = []
+    for w in windows:
+        combined = (w * sh._mult[: len(w)]).sum(dtype=np.uint64)
+        out.append(combined)
+    from newsdedup._fingerprint import _splitmix64
+
+    return np.unique(_splitmix64(np.array(out, dtype=np.uint64)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "said", "1.5", "é", "x"]), max_size=40))
+def test_shingles_match_the_plain_definition(tokens: list[str]) -> None:
+    sh = WordShingler(3, cache_size=4)  # a tiny cache: cleared and refilled between calls
+    assert np.array_equal(sh.shingles(tokens), _ref_shingles(sh, tokens))
+    assert np.array_equal(sh.shingles(tokens), _ref_shingles(sh, tokens))  # warm cache
+
+
+def test_subsets_are_signed_as_if_appended() -> None:
+    rng = random.Random(11)
+    words = [f"w{i}" for i in range(400)]
+    sh = WordShingler()
+    sets, subs = [], []
+    for n in (0, 3, 40, 90, 200, 700):  # 700 tokens: more rows than one chunk
+        tokens = [rng.choice(words) for _ in range(n)]
+        sets.append(sh.shingles(tokens))
+        subs.append(sh.shingles(tokens[:80]))
+    # not subsets: foreign values, a superset, an unsorted copy; and an empty subset
+    sets += [sets[3], sets[2], sets[4], sets[4]]
+    subs += [np.array([1, 2], dtype=np.uint64), sets[3], sets[4][::-1].copy(), np.empty(0, dtype=np.uint64)]
+    for chunk in (64, 512):
+        signer = MinHashSigner(64, chunk_rows=chunk)
+        expected = signer.sign_many(sets + subs)
+        assert np.array_equal(signer.sign_many(sets, subsets=subs), expected)
+        # and the batch equals signing every set on its own
+        assert np.array_equal(np.stack([signer.sign(s) for s in sets + subs]), expected)
+    with pytest.raises(ValueError, match="subsets for"):
+        MinHashSigner(8).sign_many(sets, subsets=subs[:2])
+
+
+def test_permute_is_reduced_mod_p() -> None:
+    signer = MinHashSigner(16)
+    x = np.array([0, 1, 2**31 - 2, 12345], dtype=np.uint64)
+    a = [int(v) for v in signer._a]
+    b = [int(v) for v in signer._b]
+    expected = [[(ai * int(xi) + bi) % (2**31 - 1) for ai, bi in zip(a, b, strict=True)] for xi in x]
+    assert signer.permute(x).tolist() == expected

@@ -99,3 +99,16 @@ def test_signature_too_short_for_the_index() -> None:
     lsh = BandedLSH(bands=20, rows=8)
     with pytest.raises(ValueError, match="slots"):
         lsh.insert("x", np.zeros(64, dtype=np.uint64))
+
+
+def test_band_keys_are_the_wrapping_multiply_sum() -> None:
+    lsh = BandedLSH(bands=6, rows=4)
+    rng = np.random.default_rng(9)
+    sig = rng.integers(0, 2**63, size=30, dtype=np.uint64) | np.uint64(1 << 63)  # products wrap
+    expected = []
+    for band in range(6):
+        acc = 0
+        for r in range(4):
+            acc = (acc + int(sig[band * 4 + r]) * int(lsh._mult[r])) % 2**64
+        expected.append(acc ^ (acc >> 29))
+    assert lsh.band_keys(sig) == expected

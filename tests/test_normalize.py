@@ -2,7 +2,66 @@
 
 from __future__ import annotations
 
-from newsdedup._normalize import entities, normalize_text, tokenize
+import re
+import unicodedata
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsdedup._normalize import _FOLD, entities, names, normalize_text, tokenize
+
+# The definitions, written the slow obvious way: the fast paths (ASCII shortcuts, literal-first
+# regexes, str.split for whitespace) must agree with them on every input.
+_REF_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_REF_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+_REF_TOKEN = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_]+(?:\d+[^\W\d_]*)*")
+
+
+_REF_NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
+_REF_CAPWORD = re.compile(r"\b[^\W\d_a-z][^\W_]+")
+_REF_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[^\W\d_][^\W_]*")
+
+
+def _ref_names(text: str) -> list[str]:
+    text = _REF_THOUSANDS.sub("", unicodedata.normalize("NFKC", text).translate(_FOLD))
+    body = _REF_SENTENCE_START.sub(" ", text)
+    return [w.casefold() for w in _REF_CAPWORD.findall(body) if w[0].isupper()]
+
+
+def _ref_normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = _REF_APOSTROPHE.sub("", _REF_THOUSANDS.sub("", text))
+    return re.sub(r"\s+", " ", text.casefold()).strip()
+
+
+# text built from pieces that exercise every branch: digits with separators, apostrophes,
+# backticks, capitals after sentence ends, odd whitespace (NBSP, U+001C, U+2028), non-ASCII
+_PIECES = [
+    "Acme", "the", "B52", "iPhone", "US", "x", "1,000", "12,34", "9", "2.27", "3/16", "_Q", "a_B",
+    "don't", "O'Neil", "`quoted`", " ", "  ", ". ", "! ", "? ", ": ", "\n", "\t", "(", '"', "'",
+    "\u00a0", "\x1c", "\u2028", "\u2019", "\u2014", "\u00e9t\u00e9", "\u00c9mile", "\uff11\uff12",
+    "\u0661\u0662", "\u00b2", "\ufb01", "\u0130", "Stra\u00dfe", "\u00ad", "-",
+]  # fmt: skip
+_texts = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_texts, st.text(max_size=60)))
+def test_fast_paths_match_the_reference(text: str) -> None:
+    norm = normalize_text(text)
+    assert norm == _ref_normalize(text)
+    for s in (text, norm):  # tokenize is exact on any string, normalised or not
+        assert tokenize(s) == _REF_TOKEN.findall(s)
+    expected = _ref_names(text)
+    assert names(text) == set(expected)
+    assert entities(text).names == Counter(expected)
+
+
+def test_names_of_ascii_and_unicode_text_agree() -> None:
+    text = "Talks began. Acme Corp and \u00c9mile Zola met Pfizer in B52 hangar, said IG Metall."
+    assert names(text) == {"corp", "\u00e9mile", "zola", "pfizer", "b52", "ig", "metall"}
+    assert names(text.replace("\u00c9", "E")) == {"corp", "emile", "zola", "pfizer", "b52", "ig", "metall"}
 
 
 def test_quotes_dashes_case_and_space_are_folded() -> None:

@@ -117,3 +117,11 @@ def test_substitutions_count_aligned_slots_not_insertions() -> None:
     assert nums == 1  # "1.5" -> "two" fills the same slot
     assert names == 1  # "John Smith" -> "Mary Jones"
     assert substitutions(a, c) == (0, 0)  # trailing junk is an insertion
+
+
+def test_count_numbers_counts_like_is_number() -> None:
+    from newsdedup._verify import count_numbers, is_number
+
+    tokens = ["", "1", "one", ":", "/", "0", "9x", ":9", "\u0661\u0662", "\u00b2", "twenty", "Two", "a", "10"]
+    assert count_numbers(tokens) == sum(1 for t in tokens if is_number(t)) == 8
+    assert count_numbers([]) == 0

@@ -912,12 +912,12 @@ class BoilerplateLearner:
         """Like :meth:`observe` for lines already reduced to comparison keys (no normalisation,
         no length limits): e.g. hashes of normalised paragraphs when the text is not at hand.
         :meth:`boilerplate` then returns such keys."""
-        keys = sorted(set(keys))
+        keys = set(keys)
         if not keys:
             return
         site = self._site(site)
         if page is None:
-            page = hashlib.blake2b("\n".join(keys).encode("utf-8"), digest_size=8).hexdigest()
+            page = hashlib.blake2b("\n".join(sorted(keys)).encode("utf-8"), digest_size=8).hexdigest()
             if page in self._pages.get(site, ()):
                 return
         self._pages.setdefault(site, set()).add(page)

@@ -169,8 +169,16 @@ class MinHashSigner:
             v &= PRIME
             v += high
 
-    def _block_min(self, x: np.ndarray, offsets: np.ndarray | None, work: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Per-document (``offsets``) or overall (None) minimum of the permuted rows of ``x``.
+    def _block_min(
+        self,
+        x: np.ndarray,
+        offsets: np.ndarray | None,
+        work: tuple[np.ndarray, np.ndarray],
+        sub_rows: np.ndarray | None = None,
+        sub_offsets: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-document (``offsets``) or overall (None) minimum of the permuted rows of ``x``,
+        and the per-subset minimum over the rows ``sub_rows`` (grouped by ``sub_offsets``).
 
         The last reduction mod ``p`` is skipped when no value reached ``p`` (a one-pass check):
         values below ``p`` are already reduced, so their minimum is the same."""
@@ -178,9 +186,11 @@ class MinHashSigner:
         self._permute_into(x, v, high)
         if v.max() >= PRIME:
             np.subtract(v, PRIME, out=v, where=v >= PRIME)
-        if offsets is None:
-            return v.min(axis=0)
-        return np.minimum.reduceat(v, offsets, axis=0)
+        mins = v.min(axis=0) if offsets is None else np.minimum.reduceat(v, offsets, axis=0)
+        sub = None
+        if sub_rows is not None and sub_offsets is not None and len(sub_rows):
+            sub = np.minimum.reduceat(v[sub_rows], sub_offsets, axis=0)
+        return mins, sub
 
     def _work(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
         shape = (max(1, min(rows, self._chunk)), self.num_perm)
@@ -191,15 +201,49 @@ class MinHashSigner:
         work = work if work is not None else self._work(len(x))
         best = np.full(self.num_perm, _EMPTY_SLOT, dtype=np.uint64)
         for start in range(0, len(x), self._chunk):
-            np.minimum(best, self._block_min(x[start : start + self._chunk], None, work), out=best)
+            np.minimum(best, self._block_min(x[start : start + self._chunk], None, work)[0], out=best)
         return best
 
-    def sign_many(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
+    def sign_many(
+        self, shingle_sets: Sequence[np.ndarray], *, subsets: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """One signature row per set; with ``subsets`` (one per set, e.g. the shingles of the
+        lead), ``len(shingle_sets)`` more rows follow, one per subset, exactly as if the subsets
+        had been appended to ``shingle_sets``. A subset that really is contained in its set is
+        signed from the set's permuted rows (no second permutation); any other is signed on
+        its own."""
         n = len(shingle_sets)
-        out = np.full((n, self.num_perm), _EMPTY_SLOT, dtype=np.uint64)
+        if subsets is not None and len(subsets) != n:
+            raise ValueError(f"{len(subsets)} subsets for {n} shingle sets")
+        m = n if subsets is None else 2 * n
+        out = np.full((m, self.num_perm), _EMPTY_SLOT, dtype=np.uint64)
         sizes = [len(s) for s in shingle_sets]
-        if not any(sizes):
-            return out
+        # positions of each subset's values inside its (sorted) set; None: sign it on its own
+        inside: list[np.ndarray | None] = [None] * n
+        alone: list[int] = []
+        if subsets is not None:
+            for i, sub in enumerate(subsets):
+                if len(sub) == 0:
+                    continue
+                pos = _positions(shingle_sets[i], sub)
+                if pos is None or sizes[i] > self._chunk:
+                    alone.append(i)
+                else:
+                    inside[i] = pos
+        if any(sizes):
+            self._sign_into(shingle_sets, sizes, inside, out)
+        if alone and subsets is not None:
+            out[[n + i for i in alone]] = self.sign_many([subsets[i] for i in alone])
+        return out
+
+    def _sign_into(
+        self,
+        shingle_sets: Sequence[np.ndarray],
+        sizes: list[int],
+        inside: list[np.ndarray | None],
+        out: np.ndarray,
+    ) -> None:
+        n = len(shingle_sets)
         # Documents are processed in groups of about ``chunk_rows`` shingles: the temporary
         # (rows x num_perm) matrix then stays in cache, which is several times faster. The two
         # work buffers are allocated once per call and reused by every group.
@@ -218,12 +262,31 @@ class MinHashSigner:
                 parts = [shingle_sets[i] for i in group]
                 x = self.to_field(np.concatenate(parts)) if len(parts) > 1 else self.to_field(parts[0])
                 offsets = np.cumsum([0] + [sizes[i] for i in group[:-1]])
-                out[group] = self._block_min(x, offsets, work)
+                with_sub = [(k, i) for k, i in enumerate(group) if inside[i] is not None]
+                rows = sub_offsets = None
+                if with_sub:
+                    pieces = [inside[i] + offsets[k] for k, i in with_sub]  # type: ignore[operator]
+                    rows = np.concatenate(pieces)
+                    sub_offsets = np.cumsum([0] + [len(p) for p in pieces[:-1]])
+                mins, sub = self._block_min(x, offsets, work, rows, sub_offsets)
+                out[group] = mins
+                if sub is not None:
+                    out[[n + i for _, i in with_sub]] = sub
             start = stop
-        return out
 
     def sign(self, shingle_set: np.ndarray) -> np.ndarray:
         return self.sign_many([shingle_set])[0]
+
+
+def _positions(values: np.ndarray, sub: np.ndarray) -> np.ndarray | None:
+    """Indexes of ``sub``'s values in the sorted array ``values``; None unless all are there."""
+    if len(sub) > len(values):
+        return None
+    pos = np.searchsorted(values, sub)
+    np.minimum(pos, len(values) - 1, out=pos)
+    if not np.array_equal(values[pos], sub):
+        return None
+    return pos
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

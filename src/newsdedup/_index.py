@@ -97,8 +97,8 @@ class BandedLSH:
         need = self.bands * self.rows
         if signature.shape[-1] < need:
             raise ValueError(f"signature has {signature.shape[-1]} slots, index needs {need}")
-        block = signature[:need].reshape(self.bands, self.rows)
-        combined = (block * self._mult[None, :]).sum(axis=1, dtype=np.uint64)
+        # uint64 matmul wraps modulo 2**64 like the multiply-and-sum it replaces, in one call
+        combined = signature[:need].reshape(self.bands, self.rows) @ self._mult
         combined ^= combined >> np.uint64(29)
         return combined.tolist()
 

@@ -27,6 +27,7 @@ _FOLD = str.maketrans(
         "\ufeff": None,
     }
 )  # fmt: skip
+_FOLD_PAIRS = tuple((chr(k), v or "") for k, v in _FOLD.items())
 
 # The literal comes first and the look-behind after it (``,(?<=\d,)`` is ``(?<=\d),``): the regex
 # engine then jumps between commas/apostrophes instead of trying a look-behind at every character.
@@ -36,6 +37,10 @@ _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
 # ("2.27", "6-3/16" -> "6", "3/16") so numbers survive as one unit for the entity guard. A token
 # that starts with a letter takes every letter and digit after it ("b52", "covid19").
 _TOKEN = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_][^\W_]*", re.UNICODE)
+# The same pattern for ASCII text, and for ASCII text without capitals (what normalize_text
+# returns for almost every page): narrower classes the regex engine checks faster.
+_TOKEN_ASCII = re.compile(r"[0-9]+(?:[./][0-9]+)*|[A-Za-z][A-Za-z0-9]*")
+_TOKEN_ASCII_LOWER = re.compile(r"[0-9]+(?:[./][0-9]+)*|[a-z][a-z0-9]*")
 
 
 def _fold(text: str) -> str:
@@ -43,7 +48,14 @@ def _fold(text: str) -> str:
     the fold table, so the common case skips both passes."""
     if text.isascii():
         return text.replace("`", "'") if "`" in text else text
-    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text)
+    # str.translate looks every character up in a dict; a scan per folded character (a fast
+    # memchr-like search) and a replace for those present is several times cheaper. No
+    # replacement is itself a key, so the order of the replaces does not matter.
+    for char, repl in _FOLD_PAIRS:
+        if char in text:
+            text = text.replace(char, repl)
+    return text
 
 
 def normalize_text(text: str) -> str:
@@ -61,6 +73,9 @@ def normalize_text(text: str) -> str:
 
 def tokenize(normalized: str) -> list[str]:
     """Word tokens of an already normalised text (punctuation is a separator)."""
+    if normalized.isascii():
+        # islower(): at least one letter and no capital, so [a-z] is every letter there is
+        return (_TOKEN_ASCII_LOWER if normalized.islower() else _TOKEN_ASCII).findall(normalized)
     return _TOKEN.findall(normalized)
 
 
