@@ -39,7 +39,8 @@ class Record:
     """One raw input item, before extraction."""
 
     id: str
-    html: str | None = None
+    html: str | bytes | None = None
+    """A page as text or as the raw bytes a fetcher got (decoded by the extractor)."""
     text: str | None = None
     url: str | None = None
     title: str | None = None
@@ -65,9 +66,10 @@ def record_from_mapping(data: Mapping[str, Any], *, line: int | None = None) -> 
     html, text = data.get("html"), data.get("text")
     if html is None and text is None:
         raise RecordError("record has neither html nor text", reason="missing-body", line=line, id=rid)
-    for name, value in (("html", html), ("text", text)):
-        if value is not None and not isinstance(value, str):
-            raise RecordError(f"{name} must be a string", reason="bad-body", line=line, id=rid)
+    if html is not None and not isinstance(html, str | bytes):
+        raise RecordError("html must be a string (or bytes)", reason="bad-body", line=line, id=rid)
+    if text is not None and not isinstance(text, str):
+        raise RecordError("text must be a string", reason="bad-body", line=line, id=rid)
     published = data.get("published")
     parsed = parse_datetime(published)
     if published not in (None, "") and parsed is None:
