@@ -220,3 +220,15 @@ def test_permute_is_reduced_mod_p() -> None:
     b = [int(v) for v in signer._b]
     expected = [[(ai * int(xi) + bi) % (2**31 - 1) for ai, bi in zip(a, b, strict=True)] for xi in x]
     assert signer.permute(x).tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=60), st.sets(st.integers(0, 2**64 - 1), max_size=60))
+def test_intersection_size_matches_intersect1d(a: set[int], b: set[int]) -> None:
+    from newsdedup._fingerprint import intersection_size
+
+    shared = sorted(a)[: len(a) // 2]  # make overlaps common
+    x = np.array(sorted(a), dtype=np.uint64)
+    y = np.array(sorted(b | set(shared)), dtype=np.uint64)
+    expected = np.intersect1d(x, y, assume_unique=True).size
+    assert intersection_size(x, y) == intersection_size(y, x) == expected

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ._fingerprint import intersection_size
+
 __all__ = ["MemberInfo", "choose_canonical", "components", "is_wire_own_site", "partition"]
 
 Priority = Callable[[str], tuple[object, ...]]
@@ -200,7 +202,7 @@ def choose_canonical(
         for j, other in enumerate(members):
             if j == i or sizes[j] < truncation_ratio * max(sizes[i], 1) or sizes[i] == 0:
                 continue
-            inter = np.intersect1d(m.shingles, other.shingles, assume_unique=True).size
+            inter = intersection_size(m.shingles, other.shingles)
             if inter / sizes[i] >= containment_threshold:
                 truncated = True
                 break

@@ -29,6 +29,7 @@ __all__ = [
     "WordShingler",
     "estimate_jaccard",
     "exact_jaccard",
+    "intersection_size",
 ]
 
 PRIME = np.uint64((1 << 31) - 1)
@@ -296,9 +297,19 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.count_nonzero(sig_a == sig_b)) / sig_a.shape[-1]
 
 
+def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
+    """``|a ∩ b|`` of two sorted unique arrays, as ``np.intersect1d(a, b, assume_unique=True).size``.
+
+    Stable sort (a merge sort) of the two sorted runs is one merge pass, and a shared value shows
+    up as two equal neighbours; cheaper than ``intersect1d``'s general path."""
+    both = np.concatenate((a, b))
+    both.sort(kind="stable")
+    return int(np.count_nonzero(both[1:] == both[:-1]))
+
+
 def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard of two sorted unique shingle-hash arrays (0.0 when either is empty)."""
     if len(a) == 0 or len(b) == 0:
         return 0.0
-    inter = np.intersect1d(a, b, assume_unique=True).size
+    inter = intersection_size(a, b)
     return inter / (len(a) + len(b) - inter)

@@ -84,9 +84,13 @@ _CAPWORD = re.compile(r"\b[^\W\d_a-z][^\W_]+", re.UNICODE)
 # the first word of the text, of a line, or after sentence punctuation (and an opening quote)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[^\W\d_][^\W_]*", re.UNICODE)
 # The same two patterns for ASCII text (almost all text once folded), where "letter" is [A-Za-z]
-# and "capitalised" is [A-Z]: narrower classes the regex engine rejects faster.
-_CAPWORD_ASCII = re.compile(r"\b[A-Z][A-Za-z0-9]+")
-_SENTENCE_START_ASCII = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(\[]*[A-Za-z][A-Za-z0-9]*")
+# and "capitalised" is [A-Z], each written to start with a character class so the regex engine
+# can skip ahead to candidate positions: the word boundary becomes a look-behind after the
+# capital, and the sentence start is split into the text's first word (``^``) and the words
+# after sentence punctuation or a newline (the lookbehind picks ``\n\s*`` or ``[.!?:]\s+``).
+_CAPWORD_ASCII = re.compile(r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Za-z0-9]+")
+_FIRST_WORD_ASCII = re.compile(r"[\"'(\[]*[A-Za-z][A-Za-z0-9]*")
+_SENTENCE_START_ASCII = re.compile(r"[.!?:\n](?:(?<=\n)\s*|\s+)[\"'(\[]*[A-Za-z][A-Za-z0-9]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +126,11 @@ def names(text: str) -> set[str]:
 def _names(folded: str) -> list[str]:
     # sentence-initial capitals say nothing about names: blank those words out first
     if folded.isascii():
-        body = _SENTENCE_START_ASCII.sub(" ", folded)
+        first = _FIRST_WORD_ASCII.match(folded)
+        if first is None:
+            body = _SENTENCE_START_ASCII.sub(" ", folded)
+        else:
+            body = " " + _SENTENCE_START_ASCII.sub(" ", folded[first.end() :])
         return [w.lower() for w in _CAPWORD_ASCII.findall(body)]
     body = _SENTENCE_START.sub(" ", folded)
     return [w.casefold() for w in _CAPWORD.findall(body) if w[0].isupper()]

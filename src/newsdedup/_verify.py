@@ -31,7 +31,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from ._fingerprint import Shingler
+from ._fingerprint import Shingler, intersection_size
 from ._normalize import names, normalize_text, tokenize
 
 __all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "substitutions"]
@@ -167,7 +167,7 @@ class PairVerifier:
         sa, sb = a.shingles, b.shingles
         if len(sa) == 0 or len(sb) == 0:
             return Verdict(False, "empty", 0.0, 0.0)
-        inter = int(np.intersect1d(sa, sb, assume_unique=True).size)
+        inter = intersection_size(sa, sb)
         jac = inter / (len(sa) + len(sb) - inter)
         cont = inter / min(len(sa), len(sb))
         if jac >= self.threshold:
