@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/dedup_profile.py [--stories 800] [--seed 7] [--repeat 3]
-        [--profile] [--dump clusters.json] [--cache /tmp/articles.pickle]
+        [--profile] [--dump clusters.json] [--cache /tmp/articles.jsonl]
 
 Pages come from ``_syndicate.py`` (Reuters-21578 stories republished on publisher templates,
 plus hard-negative look-alikes). They are extracted once, outside the timed region (optionally
@@ -19,7 +19,6 @@ import cProfile
 import gc
 import json
 import os
-import pickle
 import pstats
 import sys
 import time
@@ -28,11 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from newsdedup import Article
+
 
 def load_articles(data: Path, stories: int, seed: int, cache: Path | None) -> list:
     if cache is not None and cache.exists():
-        with cache.open("rb") as fh:
-            return pickle.load(fh)  # our own cache file, written below
+        with cache.open(encoding="utf-8") as fh:
+            return [Article.from_dict(json.loads(line)) for line in fh]
     from _syndicate import build
 
     from newsdedup._records import to_article
@@ -43,8 +44,8 @@ def load_articles(data: Path, stories: int, seed: int, cache: Path | None) -> li
         rec = {"id": p.id, "html": p.html, "url": p.url, "site": p.site, "published": p.published}
         articles.append(to_article(rec))
     if cache is not None:
-        with cache.open("wb") as fh:
-            pickle.dump(articles, fh)
+        with cache.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in articles)
     return articles
 
 
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="print the top cProfile entries of one run")
     ap.add_argument("--dump", type=Path, default=None, help="write clusters/decisions as JSON")
-    ap.add_argument("--cache", type=Path, default=None, help="pickle of the extracted articles")
+    ap.add_argument("--cache", type=Path, default=None, help="JSONL cache of the extracted articles")
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
