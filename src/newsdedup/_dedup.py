@@ -268,25 +268,6 @@ class _KeyedLSH(BandedLSH):
             np.asarray(BandedLSH.band_keys(self, signature), dtype=np.uint64) & np.uint64(0xFFFFFFFF)
         ).tolist()
 
-    def query_keys(self, bkeys: list[int]) -> set[str]:
-        found: set[str] = set()
-        for table, bk in zip(self._tables, bkeys, strict=True):
-            bucket = table.get(bk)
-            if bucket:
-                found.update(bucket)  # type: ignore[arg-type]
-        return found
-
-    def insert_keys(self, key: str, bkeys: list[int]) -> None:
-        if key in self._keys:
-            self.remove(key)
-        for table, bk in zip(self._tables, bkeys, strict=True):
-            bucket = table.get(bk)
-            if bucket is None:
-                table[bk] = [key]
-            else:
-                bucket.append(key)
-        self._keys[key] = bkeys
-
 
 @dataclass(slots=True)
 class MemoryState:

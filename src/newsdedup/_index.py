@@ -104,9 +104,12 @@ class BandedLSH:
 
     def insert(self, key: Hashable, signature: np.ndarray) -> None:
         """Insert or replace ``key`` (idempotent: re-inserting never raises)."""
+        self.insert_keys(key, self.band_keys(signature))
+
+    def insert_keys(self, key: Hashable, bkeys: list[int]) -> None:
+        """Insert or replace ``key`` with precomputed band keys (e.g. replayed from a store)."""
         if key in self._keys:
             self.remove(key)
-        bkeys = self.band_keys(signature)
         for table, bk in zip(self._tables, bkeys, strict=True):
             bucket = table.get(bk)
             if bucket is None:
@@ -116,8 +119,12 @@ class BandedLSH:
         self._keys[key] = bkeys
 
     def query(self, signature: np.ndarray) -> set[Hashable]:
+        return self.query_keys(self.band_keys(signature))
+
+    def query_keys(self, bkeys: list[int]) -> set[Hashable]:
+        """Keys sharing at least one band key with ``bkeys``."""
         found: set[Hashable] = set()
-        for table, bk in zip(self._tables, self.band_keys(signature), strict=True):
+        for table, bk in zip(self._tables, bkeys, strict=True):
             bucket = table.get(bk)
             if bucket:
                 found.update(bucket)

@@ -12,11 +12,7 @@ A store that cannot be used is an error (exit code 1); the store is never overwr
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +23,16 @@ from .._dedup import parse_window
 from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._fetch import FetchConfig
 from .._models import Cluster
-from .dedup import parse_story_window, story_options
-
-
-def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows as JSON lines to ``target`` atomically (temp file + rename), or to stdout."""
-    if target is None:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-        return
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from ._common import (
+    errors_option,
+    output_option,
+    parse_story_window,
+    progress_option,
+    state_option,
+    story_options,
+    window_option,
+    write_jsonl,
+)
 
 
 def summary_line(stats: CrawlStats) -> str:
@@ -61,20 +45,8 @@ def summary_line(stats: CrawlStats) -> str:
 
 @click.command("crawl")
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write clusters here (atomically) instead of stdout.",
-)
-@click.option(
-    "--errors",
-    "errors_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write per-URL failures here as {url, error, detail, attempts} lines.",
-)
+@output_option
+@errors_option("Write per-URL failures here as {url, error, detail, attempts} lines.")
 @click.option(
     "--allow-private",
     is_flag=True,
@@ -105,28 +77,13 @@ def summary_line(stats: CrawlStats) -> str:
     show_default=True,
     help="Processes for article extraction (0: in the crawler process).",
 )
-@click.option(
-    "--state",
-    "state",
-    type=str,
-    default=None,
-    metavar="PATH|URL",
-    help="Persistent state (SQLite file or redis://...): feeds are re-fetched with conditional "
-    "GET, articles ingested by earlier runs are skipped, OUT gets only new or grown clusters.",
+@state_option(
+    "Persistent state (SQLite file or redis://...): feeds are re-fetched with conditional "
+    "GET, articles ingested by earlier runs are skipped, OUT gets only new or grown clusters."
 )
-@click.option(
-    "--window",
-    type=str,
-    default=None,
-    metavar="DURATION",
-    help="Only match items published within this span of each other (30m, 72h, 7d) [default: no window].",
-)
+@window_option
 @story_options
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress on stderr [default: on when stderr is a terminal].",
-)
+@progress_option
 def command(
     urls: tuple[str, ...],
     output: Path | None,

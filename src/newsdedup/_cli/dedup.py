@@ -18,12 +18,8 @@ The contract (other tools depend on it; extend, never break):
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import json
-import os
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +31,16 @@ from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
 from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._models import Cluster
 from .._records import Record, RecordError, parse_line
+from ._common import (
+    errors_option,
+    output_option,
+    parse_story_window,
+    progress_option,
+    state_option,
+    story_options,
+    window_option,
+    write_jsonl,
+)
 
 _BATCH = 256
 
@@ -76,48 +82,6 @@ def _lines(name: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
-@contextlib.contextmanager
-def _atomic_writer(path: Path) -> Iterator[IO[str]]:
-    """Write to a temp file next to ``path`` and rename it into place only on success."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _write_jsonl(target: Path | None, rows: list[dict[str, Any]]) -> None:
-    if target is None or str(target) == "-":
-        # UTF-8 bytes whatever the locale says (a C locale would make stdout ASCII-only)
-        sys.stdout.flush()
-        binary = getattr(sys.stdout, "buffer", None)
-        for row in rows:
-            line = json.dumps(row, ensure_ascii=False) + "\n"
-            if binary is not None:
-                binary.write(line.encode("utf-8"))
-            else:
-                sys.stdout.write(line)
-        (binary or sys.stdout).flush()
-        return
-    with _atomic_writer(target) as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def parse_story_window(value: str) -> float | None:
-    """``--story-window``: a duration, or ``none``/``off``/``0`` for no time limit."""
-    if value.strip().lower() in {"none", "off", "0"}:
-        return None
-    return parse_window(value)
-
-
 def with_stories(
     deduper: Deduplicator, clusters: list[Cluster], window: float | None, enabled: bool = True
 ) -> list[Cluster]:
@@ -132,24 +96,6 @@ def with_stories(
     if deduper.store is None:
         return assign_stories(clusters, window=window)
     return stories_from(clusters, deduper.iter_clusters(refresh=False), window=window)
-
-
-def story_options(f: Any) -> Any:
-    """``--story-window`` and ``--stories/--no-stories`` (shared by dedup, crawl and export)."""
-    f = click.option(
-        "--stories/--no-stories",
-        default=True,
-        show_default=True,
-        help="Give every cluster a story_id (clusters reporting the same event share one).",
-    )(f)
-    return click.option(
-        "--story-window",
-        type=str,
-        default="72h",
-        show_default=True,
-        metavar="DURATION",
-        help="Clusters published further apart are never one story (30m, 72h, 7d; 'none': no limit).",
-    )(f)
 
 
 def _progress(enabled: bool) -> Any:
@@ -169,20 +115,8 @@ def _progress(enabled: bool) -> Any:
 
 @click.command("dedup")
 @click.argument("inputs", nargs=-1, required=True, type=str, metavar="INPUT...")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write clusters here (atomically) instead of stdout.",
-)
-@click.option(
-    "--errors",
-    "errors_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write unusable input lines here as {line, id, reason}.",
-)
+@output_option
+@errors_option("Write unusable input lines here as {line, id, reason}.")
 @click.option(
     "--threshold", type=float, default=None, help="Word-shingle Jaccard for near-duplicates [default: 0.5]."
 )
@@ -194,29 +128,13 @@ def _progress(enabled: bool) -> Any:
 @click.option(
     "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 150]."
 )
-@click.option(
-    "--state",
-    "state",
-    type=str,
-    default=None,
-    metavar="PATH|URL",
-    help="Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
-    "Items are matched against everything stored; OUT gets only new or grown clusters.",
+@state_option(
+    "Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
+    "Items are matched against everything stored; OUT gets only new or grown clusters."
 )
-@click.option(
-    "--window",
-    type=str,
-    default=None,
-    metavar="DURATION",
-    help="Only match items published within this span of each other (30m, 72h, 7d); older "
-    "items leave the index [default: no window].",
-)
+@window_option
 @story_options
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress on stderr [default: on when stderr is a terminal].",
-)
+@progress_option
 def command(
     inputs: tuple[str, ...],
     output: Path | None,
@@ -335,14 +253,14 @@ def _run(
                 break
 
     if errors_path is not None:
-        _write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
+        write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
     # with a store, clusters are recorded as emitted only after OUT was written
     enabled = story_window is not False
     story_seconds = None if isinstance(story_window, bool) else story_window
 
     def write(clusters: list[Cluster]) -> None:
         clusters = with_stories(deduper, clusters, story_seconds, enabled)
-        _write_jsonl(output, [c.to_dict() for c in clusters])
+        write_jsonl(output, [c.to_dict() for c in clusters])
 
     emitted = deduper.emit_changed(write)
     n_err = len(deduper.errors)

@@ -13,7 +13,8 @@ import click
 
 from .._crawl import CrawlResult
 from .._urls import host_of
-from .crawl import summary_line, write_jsonl
+from ._common import write_jsonl
+from .crawl import summary_line
 
 
 def _outlets(result: CrawlResult, names: dict[str, str]) -> list[list[str]]:

@@ -20,18 +20,12 @@ import click
 from .._dedup import DedupConfig, Deduplicator
 from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._models import Cluster
-from .dedup import _atomic_writer, parse_story_window, story_options
+from ._common import atomic_writer, output_option, parse_story_window, story_options
 
 
 @click.command("export")
 @click.option("--state", "state", required=True, metavar="PATH|URL", help="The store to export.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write clusters here (atomically) instead of stdout.",
-)
+@output_option
 @story_options
 def command(state: str, output: Path | None, story_window: str, stories: bool) -> None:
     """Write every cluster of a --state store as JSONL (the dedup output contract)."""
@@ -72,7 +66,7 @@ def command(state: str, output: Path | None, story_window: str, stories: bool) -
                 count += 1
             out.flush()
         else:
-            with _atomic_writer(output) as fh:
+            with atomic_writer(output) as fh:
                 for cluster in clusters:
                     fh.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
                     count += 1

@@ -33,7 +33,9 @@ def command(file: Path, url: str | None, fmt: str, compact: bool) -> None:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
     if fmt == "auto":
         head = data[:4096].lstrip().lower()
-        is_text = file.suffix.lower() == ".txt" or not (head.startswith(b"<") or b"<html" in head or b"<p" in head)
+        is_text = file.suffix.lower() == ".txt" or not (
+            head.startswith(b"<") or b"<html" in head or b"<p" in head
+        )
         fmt = "text" if is_text else "html"
     try:
         if fmt == "text":

@@ -1,0 +1,139 @@
+"""Pieces shared by the commands: atomic JSONL output and the options several commands take.
+
+One definition each, so ``dedup``, ``crawl``, ``demo`` and ``export`` cannot drift apart in how
+they write the contract files or spell an option.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from .._dedup import parse_window
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "atomic_writer",
+    "errors_option",
+    "output_option",
+    "parse_story_window",
+    "progress_option",
+    "state_option",
+    "story_options",
+    "window_option",
+    "write_jsonl",
+]
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """Write to a temp file next to ``path`` and rename it into place only on success, so a
+    killed run never leaves a half-written output where the previous one was."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
+    """Rows as JSON lines to ``target`` (atomically) or, for None or ``-``, to stdout as UTF-8."""
+    if target is None or str(target) == "-":
+        # UTF-8 bytes whatever the locale says (a C locale would make stdout ASCII-only)
+        sys.stdout.flush()
+        binary = getattr(sys.stdout, "buffer", None)
+        for row in rows:
+            line = json.dumps(row, ensure_ascii=False) + "\n"
+            if binary is not None:
+                binary.write(line.encode("utf-8"))
+            else:
+                sys.stdout.write(line)
+        (binary or sys.stdout).flush()
+        return
+    with atomic_writer(target) as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def parse_story_window(value: str) -> float | None:
+    """``--story-window``: a duration, or ``none``/``off``/``0`` for no time limit."""
+    if value.strip().lower() in {"none", "off", "0"}:
+        return None
+    return parse_window(value)
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write clusters here (atomically) instead of stdout.",
+    )(f)
+
+
+def errors_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--errors",
+        "errors_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=help,
+    )
+
+
+def state_option(help: str) -> Callable[[F], F]:
+    return click.option("--state", "state", type=str, default=None, metavar="PATH|URL", help=help)
+
+
+def window_option(f: F) -> F:
+    return click.option(
+        "--window",
+        type=str,
+        default=None,
+        metavar="DURATION",
+        help="Only match items published within this span of each other (30m, 72h, 7d); older "
+        "items leave the index [default: no window].",
+    )(f)
+
+
+def progress_option(f: F) -> F:
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress on stderr [default: on when stderr is a terminal].",
+    )(f)
+
+
+def story_options(f: F) -> F:
+    """``--story-window`` and ``--stories/--no-stories`` (shared by dedup, crawl, demo and export)."""
+    f = click.option(
+        "--stories/--no-stories",
+        default=True,
+        show_default=True,
+        help="Give every cluster a story_id (clusters reporting the same event share one).",
+    )(f)
+    return click.option(
+        "--story-window",
+        type=str,
+        default="72h",
+        show_default=True,
+        metavar="DURATION",
+        help="Clusters published further apart are never one story (30m, 72h, 7d; 'none': no limit).",
+    )(f)
