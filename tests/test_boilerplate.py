@@ -352,3 +352,47 @@ def test_clean_blocks_never_raises_and_never_adds_text(blocks: list[str], title:
     assert kept <= sum(len(b) for b in blocks)
     assert all(b and b == b.strip() for b in result.blocks)
     assert all(len(r.text) <= 200 for r in result.removed)
+
+
+def test_first_character_precheck_never_skips_a_match() -> None:
+    """``Pattern.may_match`` is an exact shortcut: whenever the regex matches, it says True."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from newsdedup._boilerplate import _first_chars
+
+    patterns = [
+        p
+        for entry in RuleSet.default()
+        for kind in ("line_patterns", "trailing_markers", "lead_markers")
+        for p in getattr(entry, kind)
+    ]
+    assert any(p.first is not None for p in patterns)  # the shortcut is in use
+    tricky = [
+        "Source link",
+        "source LINK",
+        "\u212aeep reading",
+        "ſign up",
+        "İstanbul",
+        "",
+        " Tags: x",
+        "ADVERTISEMENT",
+        "Leave a Reply",
+        "Visited 3 times, 1 visit(s) today",
+        "(MENAFN) x",
+    ]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.sampled_from(tricky), st.text(max_size=40)))
+    def check(block: str) -> None:
+        for p in patterns:
+            if p.regex.match(block) or (p.regex.search(block) and p.first is not None):
+                assert p.may_match(block) or (p.max_len is not None and len(block) > p.max_len)
+
+    check()
+    assert _first_chars(re.compile(r"(?i)^(?:read|see) more")) == frozenset("rRsS")
+    assert _first_chars(re.compile(r"(?m)^Newsmax")) is None
+    assert _first_chars(re.compile(r"^\s*Tags")) is None
+    assert _first_chars(re.compile(r"Tags")) is None

@@ -94,6 +94,87 @@ class Pattern:
     label: str
     max_len: int | None = None
     """Blocks longer than this are never cut by this pattern (None: no limit)."""
+    first: frozenset[str] | None = None
+    """For a start-anchored pattern, the ASCII characters a match can begin with (None: any)."""
+
+    def may_match(self, block: str) -> bool:
+        """Cheap exact pre-check: False only when the pattern cannot match at the block's start.
+
+        Most rule patterns are anchored at the start of a block, so a block whose first
+        character cannot begin a match is skipped without running the regex; this is most of
+        the rule stage's time on ordinary paragraphs. Non-ASCII first characters always run the
+        regex (case folding maps some of them, e.g. the Kelvin sign, onto ASCII letters).
+        """
+        if self.max_len is not None and len(block) > self.max_len:
+            return False
+        first = self.first
+        return first is None or not block or not block[0].isascii() or block[0] in first
+
+
+def _first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
+    """The ASCII characters a match of a start-anchored (``^``/``\\A``) pattern can begin with.
+
+    None whenever that cannot be told for sure (multiline, unanchored, optional first item,
+    classes with categories, non-ASCII, scoped flags), so the pre-check never skips a match.
+    """
+    from re import _constants as sre_c
+    from re import _parser as sre_parse
+
+    if regex.flags & re.MULTILINE:
+        return None
+    try:
+        items = list(sre_parse.parse(regex.pattern, regex.flags & ~re.UNICODE))
+    except Exception:  # the private parser changed: go without the pre-check
+        return None
+    if (
+        not items
+        or items[0][0] is not sre_c.AT
+        or items[0][1]
+        not in (
+            sre_c.AT_BEGINNING,
+            sre_c.AT_BEGINNING_STRING,
+        )
+    ):
+        return None
+    chars = _first_of(items[1:], sre_c)
+    if chars is None or not all(c.isascii() for c in chars):
+        return None
+    if regex.flags & re.IGNORECASE:
+        chars = {c.lower() for c in chars} | {c.upper() for c in chars}
+    return frozenset(chars)
+
+
+def _first_of(items: list[Any], sre_c: Any) -> set[str] | None:
+    if not items:
+        return None
+    op, av = items[0]
+    if op is sre_c.LITERAL:
+        return {chr(av)}
+    if op is sre_c.IN:
+        out: set[str] = set()
+        for item_op, item_av in av:
+            if item_op is sre_c.LITERAL:
+                out.add(chr(item_av))
+            elif item_op is sre_c.RANGE and item_av[1] < 128:
+                out.update(chr(c) for c in range(item_av[0], item_av[1] + 1))
+            else:
+                return None
+        return out
+    if op is sre_c.BRANCH:
+        out = set()
+        for alternative in av[1]:
+            chars = _first_of(list(alternative), sre_c)
+            if chars is None:
+                return None
+            out |= chars
+        return out
+    if op is sre_c.SUBPATTERN:
+        if av[1] or av[2]:  # scoped flags change how the group matches
+            return None
+        return _first_of(list(av[3]), sre_c)
+    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT) and av[0] >= 1:
+        return _first_of(list(av[2]), sre_c)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +283,8 @@ def _compile(name: str, key: str, source: str, flags: int) -> re.Pattern[str]:
 
 def _pattern(name: str, key: str, item: Any, label: str, flags: int, default_len: int | None) -> Pattern:
     if isinstance(item, str):
-        return Pattern(_compile(name, key, item, flags), label, default_len)
+        regex = _compile(name, key, item, flags)
+        return Pattern(regex, label, default_len, _first_chars(regex))
     if not isinstance(item, Mapping):
         raise RuleError(f"entry {name!r}: {key!r} items must be strings or tables")
     unknown = sorted(set(item) - _PATTERN_KEYS)
@@ -217,7 +299,8 @@ def _pattern(name: str, key: str, item: Any, label: str, flags: int, default_len
     max_len = item.get("max_len", default_len)
     if max_len is not None and (not isinstance(max_len, int) or isinstance(max_len, bool) or max_len <= 0):
         raise RuleError(f"entry {name!r}: 'max_len' in {key!r} must be a positive integer")
-    return Pattern(_compile(name, key, source, flags), item_label, max_len)
+    regex = _compile(name, key, source, flags)
+    return Pattern(regex, item_label, max_len, _first_chars(regex))
 
 
 def _check_selector(name: str, selector: str) -> None:
@@ -669,7 +752,7 @@ def _marker_at(
     window: str | None = None
     for entry in entries:
         for pattern in getattr(entry, kind):
-            if pattern.max_len is not None and len(blocks[index]) > pattern.max_len:
+            if not pattern.may_match(blocks[index]):
                 continue
             if window is None:
                 window = _window(blocks, index)
@@ -782,9 +865,7 @@ def _cut_lines(page: _Page, entries: Sequence[PublisherRule]) -> None:
 def _line_rule(entries: Sequence[PublisherRule], block: str) -> str | None:
     for entry in entries:
         for pattern in entry.line_patterns:
-            if pattern.max_len is not None and len(block) > pattern.max_len:
-                continue
-            if pattern.regex.search(block):
+            if pattern.may_match(block) and pattern.regex.search(block):
                 return f"{entry.name}:{pattern.label}"
     return None
 
