@@ -18,12 +18,14 @@ from typing import IO, Any, TypeVar
 import click
 
 from .._dedup import parse_window
+from .._exceptions import ConfigError, MissingDependency, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "atomic_writer",
     "errors_option",
+    "open_state",
     "output_option",
     "parse_story_window",
     "progress_option",
@@ -69,6 +71,23 @@ def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
     with atomic_writer(target) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def open_state(state: str, *, read_only: bool = False) -> Any:
+    """Open the ``--state`` store, turning its failures into the CLI's messages and exit codes.
+
+    ``read_only`` commands (export, explain) never create an SQLite file that is not there.
+    """
+    from .._store import open_store
+
+    try:
+        return open_store(state, create=False) if read_only and "://" not in state else open_store(state)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from exc
+    except MissingDependency as exc:
+        raise click.ClickException(str(exc)) from exc
+    except StoreError as exc:
+        raise click.ClickException(f"state store: {exc}") from exc
 
 
 def parse_story_window(value: str) -> float | None:

@@ -20,11 +20,12 @@ import click
 
 from .._crawl import CrawlConfig, CrawlStats, crawl
 from .._dedup import parse_window
-from .._exceptions import ConfigError, MissingDependency, StoreError
+from .._exceptions import ConfigError, StoreError
 from .._fetch import FetchConfig
 from .._models import Cluster
 from ._common import (
     errors_option,
+    open_state,
     output_option,
     parse_story_window,
     progress_option,
@@ -124,16 +125,7 @@ def command(
         raise click.BadParameter(str(exc)) from exc
     store = None
     if state is not None:
-        from .._store import open_store
-
-        try:
-            store = open_store(state)
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="--state") from exc
-        except MissingDependency as exc:
-            raise click.ClickException(str(exc)) from exc
-        except StoreError as exc:
-            raise click.ClickException(f"state store: {exc}") from exc
+        store = open_state(state)
     try:
         _crawl(urls, output, errors_path, fetch_config, config, threshold, progress, store,
                window_seconds, story_seconds if stories else False)  # fmt: skip

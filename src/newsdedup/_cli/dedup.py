@@ -28,11 +28,12 @@ from typing import IO, Any
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
-from .._exceptions import ConfigError, MissingDependency, StoreError
+from .._exceptions import ConfigError, StoreError
 from .._models import Cluster
 from .._records import Record, RecordError, parse_line
 from ._common import (
     errors_option,
+    open_state,
     output_option,
     parse_story_window,
     progress_option,
@@ -183,14 +184,7 @@ def command(
     try:
         base: dict[str, Any] = {}
         if state is not None:
-            from .._store import open_store
-
-            try:
-                store = open_store(state)
-            except ConfigError as exc:
-                raise click.BadParameter(str(exc), param_hint="--state") from exc
-            except MissingDependency as exc:
-                raise click.ClickException(str(exc)) from exc
+            store = open_state(state)
             base = _known_settings(store.stored_config() or {})
         try:
             config = DedupConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})

@@ -21,11 +21,12 @@ from collections.abc import Iterable
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord
-from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
+from .._exceptions import ConfigError, InputError, StoreError
 from .._explain import cluster_index, explain_pair, read_jsonl
 from .._models import Article, Cluster
 from .._records import Record, RecordError, record_from_mapping
 from .._story import StoryConfig, TermStats, assign_stories, profile_from_cluster
+from ._common import open_state
 
 
 def deduplicate_input(path: str, config: DedupConfig) -> Deduplicator:
@@ -127,14 +128,7 @@ def _explain_stored(
 ) -> None:
     """Explain a pair held by a store: its settings (plus --threshold/--containment, which
     must not change signatures), its items, its verified pairs; nothing is written to it."""
-    from .._store import open_store
-
-    try:
-        store = open_store(state, create=False) if "://" not in state else open_store(state)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--state") from exc
-    except (StoreError, MissingDependency) as exc:
-        raise click.ClickException(f"state store: {exc}") from exc
+    store = open_state(state, read_only=True)
     try:
         stored = store.stored_config()
         if stored is None:

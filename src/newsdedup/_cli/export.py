@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 
 from .._dedup import DedupConfig, Deduplicator
-from .._exceptions import ConfigError, MissingDependency, StoreError
+from .._exceptions import ConfigError, StoreError
 from .._models import Cluster
-from ._common import atomic_writer, output_option, parse_story_window, story_options
+from ._common import atomic_writer, open_state, output_option, parse_story_window, story_options
 
 
 @click.command("export")
@@ -29,21 +29,12 @@ from ._common import atomic_writer, output_option, parse_story_window, story_opt
 @story_options
 def command(state: str, output: Path | None, story_window: str, stories: bool) -> None:
     """Write every cluster of a --state store as JSONL (the dedup output contract)."""
-    from .._store import open_store
-
     try:
         story_seconds = parse_story_window(story_window)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--story-window") from exc
 
-    try:
-        store = open_store(state, create=False) if "://" not in state else open_store(state)
-    except StoreError as exc:
-        raise click.ClickException(f"state store: {exc}") from exc
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--state") from exc
-    except MissingDependency as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = open_state(state, read_only=True)
     try:
         stored = store.stored_config()
         if stored is None:
