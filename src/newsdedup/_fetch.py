@@ -76,6 +76,7 @@ __all__ = [
     "Fetcher",
     "MemoryFetchCache",
     "parse_retry_after",
+    "worth_caching",
 ]
 
 logger = logging.getLogger("newsdedup")
@@ -281,6 +282,12 @@ class FetchCache(Protocol):
     ) -> None: ...
 
 
+def worth_caching(etag: str | None, last_modified: str | None, body: bytes, max_bytes: int) -> bool:
+    """The rule every :class:`FetchCache` applies: keep a body only when it can be revalidated
+    (an ETag or Last-Modified to send back) and it fits the cache's byte budget."""
+    return bool(etag or last_modified) and len(body) <= max_bytes
+
+
 class MemoryFetchCache:
     """A bounded in-memory :class:`FetchCache` (least recently used entries are dropped)."""
 
@@ -312,9 +319,7 @@ class MemoryFetchCache:
         final_url: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not etag and not last_modified:
-            return
-        if len(body) > self._max_bytes:
+        if not worth_caching(etag, last_modified, body, self._max_bytes):
             return
         old = self._data.pop(url, None)
         if old is not None:

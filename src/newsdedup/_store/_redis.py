@@ -44,6 +44,7 @@ from .._exceptions import (
     StoreError,
     StoreSchemaError,
 )
+from .._fetch import worth_caching
 from .._models import Article
 from ._base import (
     SCHEMA_VERSION,
@@ -253,7 +254,7 @@ class _FetchCache:
         final_url: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if (not etag and not last_modified) or len(body) > self._max_bytes:
+        if not worth_caching(etag, last_modified, body, self._max_bytes):
             return
         key = f"{self._store._base}:fetch:{url}"
         mapping = {

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
+from .._fetch import worth_caching
 from .._models import Article
 from ._base import (
     SCHEMA_VERSION,
@@ -293,9 +294,7 @@ class _FetchCache:
         final_url: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not etag and not last_modified:
-            return  # nothing to revalidate with
-        if len(body) > self._max_bytes:
+        if not worth_caching(etag, last_modified, body, self._max_bytes):
             return
         store = self._store
         with self._lock, _errors(store.url, "writing the fetch cache"):
