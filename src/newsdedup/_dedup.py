@@ -182,6 +182,17 @@ class DedupConfig:
         )
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
+    def verifier(self) -> PairVerifier:
+        """The pair verifier these settings describe (the deduplicator's and the explainer's)."""
+        return PairVerifier(
+            threshold=self.threshold,
+            containment_threshold=self.containment_threshold,
+            min_align=self.min_align,
+            max_number_mismatch=self.max_number_mismatch,
+            max_name_mismatch=self.max_name_mismatch,
+            tokens_per_substitution=self.tokens_per_substitution,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -357,14 +368,7 @@ class Deduplicator:
         self._cache_items = cache_items
         self._shingler = WordShingler(cfg.shingle_size, seed=cfg.seed)
         self._signer = MinHashSigner(cfg.num_perm, seed=cfg.seed)
-        self._verifier = PairVerifier(
-            threshold=cfg.threshold,
-            containment_threshold=cfg.containment_threshold,
-            min_align=cfg.min_align,
-            max_number_mismatch=cfg.max_number_mismatch,
-            max_name_mismatch=cfg.max_name_mismatch,
-            tokens_per_substitution=cfg.tokens_per_substitution,
-        )
+        self._verifier = cfg.verifier()
         self._state = self._new_state()
         self.errors: list[ErrorRecord] = []
         self.decisions: dict[str, Decision] = {}

@@ -12,23 +12,20 @@ canonical item (``Cluster.canonical_reason``) are reported too.
 from __future__ import annotations
 
 import difflib
-import gzip
 import json
 import logging
 import re
-import sys
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from ._dedup import DedupConfig
-from ._exceptions import InputError
 from ._fingerprint import MinHashSigner, WordShingler, estimate_jaccard
 from ._models import Article, Cluster, Removal
 from ._normalize import normalize_text, tokenize
+from ._records import read_lines
 from ._story import StoryConfig, StoryMatch, TermStats, profile_from_text, story_match
-from ._verify import Doc, PairVerifier, Verdict
+from ._verify import Doc, Verdict
 
 __all__ = [
     "ClusterExplanation",
@@ -253,17 +250,6 @@ def aligned_passages(a: str, b: str, *, min_words: int = 6) -> tuple[list[Shared
     return out, shared, len(raw_a), len(raw_b)
 
 
-def _verifier(cfg: DedupConfig) -> PairVerifier:
-    return PairVerifier(
-        threshold=cfg.threshold,
-        containment_threshold=cfg.containment_threshold,
-        min_align=cfg.min_align,
-        max_number_mismatch=cfg.max_number_mismatch,
-        max_name_mismatch=cfg.max_name_mismatch,
-        tokens_per_substitution=cfg.tokens_per_substitution,
-    )
-
-
 _REASONS = {
     "near-duplicate": "exact shingle Jaccard {j:.2f} reaches the threshold {t:g} and the texts align",
     "truncated": "{c:.0%} of the shorter text's shingles are in the longer one and it starts at its top",
@@ -305,12 +291,12 @@ def explain_pair(
             eligible = False
         docs.append(Doc.from_text(art.id or "", art.text, shingler, norm=norm, tokens=tokens))
     if eligible:
-        verdict = _verifier(cfg).verify(docs[0], docs[1])
+        verdict = cfg.verifier().verify(docs[0], docs[1])
         signer = MinHashSigner(cfg.num_perm, seed=cfg.seed)
         sigs = signer.sign_many([docs[0].shingles, docs[1].shingles])
         estimate: float | None = float(estimate_jaccard(sigs[0], sigs[1]))
     else:
-        base = _verifier(cfg).verify(docs[0], docs[1])
+        base = cfg.verifier().verify(docs[0], docs[1])
         verdict = Verdict(False, "too-short", base.jaccard, base.containment, base.align)
         estimate = None
     passages, shared, na, nb = aligned_passages(a.text, b.text, min_words=min_passage_words)
@@ -410,36 +396,15 @@ def read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of a JSONL file (``.gz`` ok, ``-`` for stdin); blank lines and
     lines that are not JSON objects are skipped with a log message. Raises :class:`InputError`
     when the file cannot be read."""
-    try:
-        if path == "-":
-            stream: IO[bytes] = sys.stdin.buffer
-        elif path.endswith(".gz"):
-            stream = gzip.open(path, "rb")  # type: ignore[assignment]  # noqa: SIM115 - closed below
+    for number, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            logger.info("%s:%d: not JSON, skipped", path, number)
+            continue
+        if isinstance(data, dict):
+            yield number, data
         else:
-            stream = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        number = 0
-        while True:
-            try:
-                raw = stream.readline()
-            except (OSError, EOFError, zlib.error) as exc:
-                raise InputError(f"cannot read {path} after line {number}: {exc}") from exc
-            if not raw:
-                return
-            number += 1
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except (ValueError, RecursionError):
-                logger.info("%s:%d: not JSON, skipped", path, number)
-                continue
-            if isinstance(data, dict):
-                yield number, data
-            else:
-                logger.info("%s:%d: not a JSON object, skipped", path, number)
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+            logger.info("%s:%d: not a JSON object, skipped", path, number)

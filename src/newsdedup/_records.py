@@ -9,13 +9,16 @@ errors file: ``bad-encoding``, ``bad-json``, ``not-an-object``, ``missing-id``, 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import logging
 import re
-from collections.abc import Mapping
+import sys
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from ._exceptions import ExtractError, InputError
@@ -183,3 +186,32 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
         title=record.title or article.title,
         published=record.published or article.published,
     )
+
+
+def read_lines(name: str) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, raw line) of a JSONL input: a path, a ``.gz`` path, or ``-`` for
+    stdin. Any failure to open or read (missing file, broken gzip) raises :class:`InputError`
+    after the lines read so far were yielded, so a caller keeps what it already processed."""
+    try:
+        if name == "-":
+            stream: IO[bytes] = sys.stdin.buffer
+        elif name.endswith(".gz"):
+            stream = gzip.open(name, "rb")  # type: ignore[assignment]  # noqa: SIM115 - closed below
+        else:
+            stream = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    try:
+        number = 0
+        while True:
+            try:
+                raw = stream.readline()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(f"cannot read {name}: after line {number}: {exc}") from exc
+            if not raw:
+                return
+            number += 1
+            yield number, raw
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()

@@ -18,19 +18,16 @@ The contract (other tools depend on it; extend, never break):
 
 from __future__ import annotations
 
-import gzip
 import sys
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
-from .._exceptions import ConfigError, StoreError
+from .._exceptions import ConfigError, InputError, StoreError
 from .._models import Cluster
-from .._records import Record, RecordError, parse_line
+from .._records import Record, RecordError, parse_line, read_lines
 from ._common import (
     errors_option,
     open_state,
@@ -44,43 +41,6 @@ from ._common import (
 )
 
 _BATCH = 256
-
-
-class _InputUnreadable(Exception):
-    def __init__(self, name: str, detail: str) -> None:
-        super().__init__(f"cannot read {name}: {detail}")
-
-
-def _open(name: str) -> IO[bytes]:
-    if name == "-":
-        return sys.stdin.buffer
-    path = Path(name)
-    raw = path.open("rb")
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
-
-
-def _lines(name: str) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line) of one input; read failures become _InputUnreadable."""
-    try:
-        stream = _open(name)
-    except OSError as exc:
-        raise _InputUnreadable(name, exc.strerror or str(exc)) from exc
-    try:
-        number = 0
-        while True:
-            try:
-                raw = stream.readline()
-            except (OSError, EOFError, zlib.error) as exc:
-                raise _InputUnreadable(name, f"after line {number}: {exc}") from exc
-            if not raw:
-                return
-            number += 1
-            yield number, raw
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
 
 
 def with_stories(
@@ -223,7 +183,7 @@ def _run(
             bar.update(task, description=name)
             batch: list[Record] = []
             try:
-                for number, raw in _lines(name):
+                for number, raw in read_lines(name):
                     bar.advance(task)
                     if not raw.strip():
                         continue  # blank lines are not records
@@ -239,7 +199,7 @@ def _run(
                     if len(batch) >= _BATCH:
                         deduper.add_many(batch, file=file_key)
                         batch = []
-            except _InputUnreadable as exc:
+            except InputError as exc:
                 failure = str(exc)
             if batch:
                 deduper.add_many(batch, file=file_key)
