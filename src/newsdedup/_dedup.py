@@ -30,7 +30,7 @@ import logging
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ import xxhash
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
-from ._fingerprint import MinHashSigner, WordShingler
+from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler
 from ._index import BandedLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -173,6 +173,7 @@ class DedupConfig:
     def fingerprint(self) -> str:
         """Short hash of everything that changes signatures or buckets (for stores)."""
         parts = (
+            "oph-1",  # signature scheme: one-permutation MinHash over byte-hashed tokens
             self.num_perm,
             self.shingle_size,
             self.seed,
@@ -275,9 +276,21 @@ class _KeyedLSH(BandedLSH):
     which verification rejects, and memory and store runs use the same keys, so they agree."""
 
     def band_keys(self, signature: np.ndarray) -> list[int]:
-        return (
-            np.asarray(BandedLSH.band_keys(self, signature), dtype=np.uint64) & np.uint64(0xFFFFFFFF)
-        ).tolist()
+        return self.band_keys_many(signature[None, :])[0].tolist()
+
+    def band_keys_many(self, signatures: np.ndarray) -> np.ndarray:
+        """``(n, bands)`` uint64 array of 32-bit bucket keys, one row per signature."""
+        return BandedLSH.band_keys_many(self, signatures) & np.uint64(0xFFFFFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprints:
+    """What :meth:`Deduplicator.fingerprint` computes for a batch of articles, in their order."""
+
+    docs: list[Doc | None]
+    """Verification doc per article; None for texts too short to match."""
+    keys: list[tuple[list[int], list[int]] | None]
+    """(whole-text band keys, lead band keys) per article; None for too-short texts."""
 
 
 @dataclass(slots=True)
@@ -367,7 +380,8 @@ class Deduplicator:
         self.store = store
         self._cache_items = cache_items
         self._shingler = WordShingler(cfg.shingle_size, seed=cfg.seed)
-        self._signer = MinHashSigner(cfg.num_perm, seed=cfg.seed)
+        self._batch = BatchShingler(cfg.shingle_size, seed=cfg.seed)
+        self._signer = OnePermSigner(cfg.num_perm, seed=cfg.seed)
         self._verifier = cfg.verifier()
         self._state = self._new_state()
         self.errors: list[ErrorRecord] = []
@@ -561,7 +575,7 @@ class Deduplicator:
         self, prepared: list[tuple[Article | Decision, int | None]], file: str | None, ingested: float
     ) -> list[Decision]:
         out: list[Decision | None] = []
-        pending: list[tuple[int, Article, str, list[str]]] = []
+        pending: list[tuple[int, Article]] = []
         batch_ids: set[str] = set()
         for prep, line in prepared:
             if isinstance(prep, Decision):
@@ -575,16 +589,8 @@ class Deduplicator:
             if seen is not None:
                 out.append(seen)
                 continue
-            parts = self._doc_parts(prep)
-            if parts is None:
-                self._store(prep, None, ingested, None)
-                decision = Decision(id=prep.id, status="too-short", reason="too-short")
-                self.decisions[prep.id] = decision
-                self.stats["too-short"] += 1
-                out.append(decision)
-                continue
             out.append(None)
-            pending.append((len(out) - 1, prep, *parts))
+            pending.append((len(out) - 1, prep))
             batch_ids.add(prep.id)
         self._flush(pending, out, ingested)
         self._expire()
@@ -628,24 +634,62 @@ class Deduplicator:
         self._clusters = None
         return t
 
-    def _flush(
-        self, pending: list[tuple[int, Article, str, list[str]]], out: list[Decision | None], ingested: float
-    ) -> None:
+    def _flush(self, pending: list[tuple[int, Article]], out: list[Decision | None], ingested: float) -> None:
+        """Fingerprint a batch at once (tokens, shingles, signatures and band keys as arrays),
+        then match its items one by one in input order."""
         if not pending:
             return
+        fp = self.fingerprint([article for _, article in pending])
+        for (slot, article), doc, keys in zip(pending, fp.docs, fp.keys, strict=True):
+            if doc is None:
+                self._store(article, None, ingested, None)
+                decision = Decision(id=article.id, status="too-short", reason="too-short")
+                self.decisions[article.id or ""] = decision
+                self.stats["too-short"] += 1
+                out[slot] = decision
+            else:
+                assert keys is not None
+                out[slot] = self._insert(article, doc, keys[0], keys[1], ingested)
+
+    def fingerprint(self, articles: Sequence[Article]) -> Fingerprints:
+        """Verification docs and LSH band keys of clean articles, computed as one batch; no
+        state is read or changed (the Dask engine calls this on its partitions)."""
         cfg = self.config
-        docs = [
-            Doc.from_text(article.id or "", article.text, self._shingler, norm=norm, tokens=tokens)
-            for _, article, norm, tokens in pending
-        ]
-        shingle_sets = [doc.shingles for doc in docs]
-        lead_sets = [self._shingler.shingles(tokens[: cfg.lead_tokens]) for _, _, _, tokens in pending]
-        sigs = self._signer.sign_many(shingle_sets + (lead_sets if cfg.lead_tokens else []))
-        n = len(pending)
-        for i, (slot, article, _norm, _tokens) in enumerate(pending):
-            doc = docs[i]
-            lead_sig = sigs[n + i] if cfg.lead_tokens else None
-            out[slot] = self._insert(article, doc, sigs[i], lead_sig, ingested)
+        norms = [normalize_text(a.text) for a in articles]
+        tb = self._batch.tokens(norms)
+        counts = tb.counts()
+        sb = self._batch.shingles(tb, lead_tokens=cfg.lead_tokens)
+        sigs = self._signer.sign_flat(sb.hashes, sb.offsets)
+        assert self._state.main is not None
+        main_bands = self._state.main.band_keys_many(sigs)
+        lead_bands = None
+        if cfg.lead_tokens and self._state.lead is not None:
+            lead_bands = self._state.lead.band_keys_many(self._lead_signatures(sb, norms))
+        docs: list[Doc | None] = []
+        keys: list[tuple[list[int], list[int]] | None] = []
+        main_rows = main_bands.tolist()
+        lead_rows = lead_bands.tolist() if lead_bands is not None else None
+        for i, article in enumerate(articles):
+            if counts[i] < cfg.min_tokens or len(article.text.strip()) < cfg.min_chars:
+                docs.append(None)
+                keys.append(None)
+                continue
+            docs.append(Doc(article.id or "", norms[i], sb.shingle_set(i), text=article.text))
+            keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))
+        return Fingerprints(docs, keys)
+
+    def _lead_signatures(self, sb: ShingleBatch, norms: list[str]) -> np.ndarray:
+        k, lead = self.config.shingle_size, self.config.lead_tokens
+        if lead >= k:
+            per_doc = np.diff(sb.offsets)
+            within = np.arange(len(sb.hashes), dtype=np.int64) - np.repeat(sb.offsets[:-1], per_doc)
+            mask = within < np.repeat(sb.lead, per_doc)
+            offsets = np.zeros(len(per_doc) + 1, dtype=np.int64)
+            np.cumsum(sb.lead, out=offsets[1:])
+            return self._signer.sign_flat(sb.hashes[mask], offsets)
+        # a lead shorter than one shingle: its single shingle over the first tokens
+        sets = [self._shingler.shingles(tokenize(norm)[:lead]) for norm in norms]
+        return self._signer.sign_many(sets)
 
     def _doc(self, key: str) -> Doc:
         """The verification doc of a stored item (recomputed from its text when not cached)."""
@@ -688,13 +732,11 @@ class Deduplicator:
         return cached if cached is not None else self._doc(key).shingles
 
     def _insert(
-        self, article: Article, doc: Doc, sig: np.ndarray, lead_sig: np.ndarray | None, ingested: float
+        self, article: Article, doc: Doc, main_keys: list[int], lead_keys: list[int], ingested: float
     ) -> Decision:
         state = self._state
         assert state.main is not None
         assert article.id is not None
-        main_keys = state.main.band_keys(sig)
-        lead_keys = state.lead.band_keys(lead_sig) if lead_sig is not None and state.lead is not None else []
         candidates = state.main.query_keys(main_keys)
         if lead_keys and state.lead is not None:
             candidates |= state.lead.query_keys(lead_keys)

@@ -16,16 +16,20 @@ the verifier.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import xxhash
 
 __all__ = [
     "PRIME",
+    "BatchShingler",
     "MinHashSigner",
+    "OnePermSigner",
+    "ShingleBatch",
     "Shingler",
     "Signer",
+    "TokenBatch",
     "WordShingler",
     "estimate_jaccard",
     "exact_jaccard",
@@ -37,6 +41,8 @@ PRIME = np.uint64((1 << 31) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _EMPTY_SLOT = np.uint64((1 << 64) - 1)
 """Signature value of a document without shingles; such documents are never indexed."""
+_EMPTY32 = np.uint64(0xFFFFFFFF)
+"""Empty bin of a one-permutation signature (values are 32-bit)."""
 
 
 class Shingler(Protocol):
@@ -67,36 +73,22 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 class WordShingler:
-    """Contiguous word ``k``-shingles hashed to uint64.
+    """Contiguous word ``k``-shingles hashed to uint64, for one already tokenised text.
 
     A text shorter than ``k`` tokens yields one shingle over all its tokens, and no tokens yield
-    an empty set. The token-hash cache is bounded (cleared when it grows past ``cache_size``).
+    an empty set. The engine itself uses :class:`BatchShingler`, which gives the same hashes for
+    a whole batch without a Python object per token.
     """
 
-    def __init__(self, shingle_size: int = 5, *, seed: int = 1, cache_size: int = 500_000) -> None:
+    def __init__(self, shingle_size: int = 5, *, seed: int = 1) -> None:
         self.shingle_size = shingle_size
         self.seed = seed
-        self._cache: dict[str, int] = {}
-        self._cache_size = cache_size
-        rng = np.random.default_rng(seed)
-        # one odd multiplier per window position: an order-sensitive combination
-        self._mult = rng.integers(1, 1 << 63, size=shingle_size, dtype=np.uint64) | np.uint64(1)
+        self._batch = BatchShingler(shingle_size, seed=seed)
+        self._mult = self._batch._mult
 
     def token_hashes(self, tokens: Sequence[str]) -> np.ndarray:
-        """uint64 hash per token. Only tokens missing from the cache are hashed (once each,
-        however often they repeat); the array is then filled in one ``fromiter`` pass."""
-        cache = self._cache
-        if len(cache) > self._cache_size:
-            cache.clear()
-        lookup = cache.__getitem__
-        try:
-            return np.fromiter(map(lookup, tokens), dtype=np.uint64, count=len(tokens))
-        except KeyError:
-            pass
-        seed = self.seed
-        for tok in set(tokens).difference(cache):
-            cache[tok] = xxhash.xxh3_64_intdigest(tok.encode("utf-8"), seed)
-        return np.fromiter(map(lookup, tokens), dtype=np.uint64, count=len(tokens))
+        """uint64 hash per token: the same values :class:`BatchShingler` gives a whole batch."""
+        return self._batch.token_hashes(tokens)
 
     def shingles(self, tokens: Sequence[str]) -> np.ndarray:
         th = self.token_hashes(tokens)
@@ -313,3 +305,301 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     inter = intersection_size(a, b)
     return inter / (len(a) + len(b) - inter)
+
+
+# -- vectorised batch tokenising, shingling and one-permutation signatures ------------------
+
+# Byte classes of normalised ASCII text, one ``bytes.translate`` pass (C speed): letters,
+# digits, the two characters that may join digits inside a number ("2.27", "3/16"), other.
+_C_OTHER, _C_LETTER, _C_DIGIT, _C_JOIN = 0, 1, 2, 3
+_ASCII_CLASSES = bytes(
+    _C_LETTER if 97 <= i <= 122 else _C_DIGIT if 48 <= i <= 57 else _C_JOIN if i in (46, 47) else _C_OTHER
+    for i in range(256)
+)
+# For texts tokenised in Python (non-ASCII): tokens joined by spaces, every other byte a letter.
+_SPACED_CLASSES = bytes(_C_OTHER if i == 32 else _C_LETTER for i in range(256))
+_DIGIT_BYTES = np.zeros(256, dtype=bool)
+_DIGIT_BYTES[48:58] = True
+_LEN_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+# (previous class, next class) pairs where something happens: a letter/digit run starts or
+# ends, or a digit is followed by a letter (a number ends and a word starts inside one run)
+_ALNUM = (_C_LETTER, _C_DIGIT)
+_RUN_START = np.zeros(16, dtype=bool)
+_RUN_END = np.zeros(16, dtype=bool)
+for _p in range(4):
+    for _n in range(4):
+        _RUN_START[_p * 4 + _n] = _p not in _ALNUM and _n in _ALNUM
+        _RUN_END[_p * 4 + _n] = _p in _ALNUM and _n not in _ALNUM
+_DIGIT_LETTER = _C_DIGIT * 4 + _C_LETTER
+_DIGIT_JOIN = _C_DIGIT * 4 + _C_JOIN
+_EVENT = _RUN_START | _RUN_END
+_EVENT[_DIGIT_LETTER] = True
+_BYTE_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _token_spans(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) byte offsets of the word tokens in an array of byte classes.
+
+    Reproduces ``[0-9]+(?:[./][0-9]+)*|[a-z][a-z0-9]*`` without a regex and without touching
+    every byte more than twice: only the positions where the class changes are examined. A run
+    of letters and digits that starts with a letter is one token; one that starts with a digit
+    is a number up to its first letter and a word from there; ``.`` or ``/`` between two digits
+    joins two runs when the run before it is digits only. ``classes`` must start and end with two "other" bytes.
+    """
+    at = np.flatnonzero(classes[1:] != classes[:-1]) + 1  # the byte after each class change
+    kind = (classes[at - 1] << 2) | classes[at]
+    useful = _EVENT[kind]
+    at, kind = at[useful], kind[useful]
+    starts = at[_RUN_START[kind]]
+    ends = at[_RUN_END[kind]]
+    if not len(starts):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    digit_start = classes[starts] == _C_DIGIT
+    # the first digit->letter change inside a run that starts with a digit splits it
+    split_at = at[kind == _DIGIT_LETTER]
+    split_run = np.searchsorted(starts, split_at, side="right") - 1
+    first = np.ones(len(split_at), dtype=bool)
+    first[1:] = split_run[1:] != split_run[:-1]
+    keep = first & digit_start[split_run]
+    split_at, split_run = split_at[keep], split_run[keep]
+    all_digits = digit_start.copy()
+    all_digits[split_run] = False
+    # segments: each run, cut at its split point (splits are rare: "5th", "10am")
+    seg_start, seg_end = starts, ends
+    if len(split_at):
+        where = split_run + 1
+        seg_end = ends.copy()
+        seg_end[split_run] = split_at
+        seg_start = np.insert(starts, where, split_at)
+        seg_end = np.insert(seg_end, where, ends[split_run])
+    # joins: "." or "/" right after an all-digit run and right before a digit
+    joins = ends[(classes[ends] == _C_JOIN) & (classes[ends + 1] == _C_DIGIT) & all_digits]
+    if len(joins):
+        cont = np.zeros(len(seg_start), dtype=bool)
+        cont[np.searchsorted(seg_start, joins + 1)] = True
+        head = np.flatnonzero(~cont)
+        last = np.append(head[1:], len(seg_start)) - 1
+        return seg_start[head], seg_end[last]
+    return seg_start, seg_end
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBatch:
+    """Word tokens of a batch of normalised texts, as arrays (no Python object per token)."""
+
+    hashes: np.ndarray
+    """uint64 hash per token, all documents concatenated in order."""
+    offsets: np.ndarray
+    """int64, ``len(docs) + 1``: document ``i``'s tokens are ``hashes[offsets[i]:offsets[i+1]]``."""
+    numeric: np.ndarray
+    """bool per token: starts with an ASCII digit."""
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+@dataclass(frozen=True, slots=True)
+class ShingleBatch:
+    """Shingle hashes of a batch, in text order per document (repeats kept)."""
+
+    hashes: np.ndarray
+    offsets: np.ndarray
+    """int64, ``len(docs) + 1``."""
+    lead: np.ndarray
+    """int64 per document: its first ``lead[i]`` shingles are the shingles of its lead."""
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def shingle_set(self, i: int) -> np.ndarray:
+        """Sorted unique shingle hashes of document ``i`` (what verification compares)."""
+        return _sorted_unique(self.hashes[self.offsets[i] : self.offsets[i + 1]].copy())
+
+
+class BatchShingler:
+    """Tokens, shingles and their hashes for a whole batch of normalised texts at once.
+
+    The batch is one byte array; token boundaries come from vectorised byte classes, token
+    hashes from a polynomial over each token's bytes (summed per token with
+    ``np.add.reduceat``) finished by splitmix64, and shingle hashes from the token hashes
+    exactly as :class:`WordShingler` combines them. ASCII texts (almost all, once
+    normalised) never become Python token lists; other texts are tokenised with
+    :func:`newsdedup._normalize.tokenize` and joined, and hash to the same values.
+    """
+
+    def __init__(self, shingle_size: int = 5, *, seed: int = 1) -> None:
+        self.shingle_size = shingle_size
+        self.seed = seed
+        self._seed_mix = _splitmix64(np.array([seed], dtype=np.uint64))[0]
+        rng = np.random.default_rng(seed)
+        self._mult = rng.integers(1, 1 << 63, size=shingle_size, dtype=np.uint64) | np.uint64(1)
+
+    def tokens(self, norms: Sequence[str]) -> TokenBatch:
+        from ._normalize import tokenize
+
+        n = len(norms)
+        parts: list[bytes] = []
+        class_parts: list[bytes] = []
+        for text in norms:
+            if text.isascii():
+                raw = text.encode("ascii")
+                cls = raw.translate(_ASCII_CLASSES)
+            else:
+                raw = " ".join(tokenize(text)).encode("utf-8")
+                cls = raw.translate(_SPACED_CLASSES)
+            parts.append(raw)
+            class_parts.append(cls)
+        # one leading separator, one between documents, and 8 trailing zero bytes so every
+        # token can be read as whole 64-bit words
+        data = b"\n" + b"\n".join(parts) + b"\n" + bytes(8)
+        classes = np.frombuffer(b"\x00" + b"\x00".join(class_parts) + b"\x00\x00", dtype=np.uint8)
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=n)
+        doc_start = np.ones(n + 1, dtype=np.int64)
+        np.cumsum(lengths + 1, out=doc_start[1:])
+        doc_start[1:] += 1
+        start, end = _token_spans(classes)
+        hashes = self._hash_spans(data, start, end)
+        buf = np.frombuffer(data, dtype=np.uint8)
+        offsets = np.searchsorted(start, doc_start, side="left").astype(np.int64)
+        return TokenBatch(hashes, offsets, _DIGIT_BYTES[buf[start]])
+
+    def _hash_spans(self, data: bytes, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """xor-fold of splitmix64 over each token's 8-byte words, seeded by its length: a few
+        vector operations per *token* (an overlapping uint64 view reads any 8 bytes at once)."""
+        if not len(start):
+            return np.empty(0, dtype=np.uint64)
+        words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+        length = end - start
+        h = length.astype(np.uint64) * _LEN_MIX + self._seed_mix
+        rest = length
+        sel = np.arange(len(start))
+        offset = start
+        while True:
+            chunk = words[offset] & _BYTE_MASKS[np.minimum(rest, 8)]
+            h[sel] = _splitmix64(h[sel] ^ chunk)
+            more = rest > 8
+            if not more.any():
+                break
+            sel, offset, rest = sel[more], offset[more] + 8, rest[more] - 8
+        return h
+
+    def token_hashes(self, tokens: Sequence[str]) -> np.ndarray:
+        """Hashes of already split tokens (the same values :meth:`tokens` gives)."""
+        if not tokens:
+            return np.empty(0, dtype=np.uint64)
+        raw = " ".join(tokens).encode("utf-8")
+        data = b"\n" + raw + b"\n" + bytes(8)
+        classes = np.frombuffer(b"\x00" + raw.translate(_SPACED_CLASSES) + b"\x00\x00", dtype=np.uint8)
+        start, end = _token_spans(classes)
+        return self._hash_spans(data, start, end)
+
+    def shingles(self, tb: TokenBatch, *, lead_tokens: int = 0) -> ShingleBatch:
+        """Shingle hashes per document in text order; ``lead`` counts those of the first
+        ``lead_tokens`` tokens (a text shorter than ``k`` tokens has one shingle over all)."""
+        k = self.shingle_size
+        counts = tb.counts()
+        n = len(counts)
+        ntok = len(tb.hashes)
+        # k - 1 zero tokens after every document: a window never mixes two documents, and a
+        # short document's single shingle is the sum over its own tokens (zeros add nothing)
+        pad = k - 1
+        doc_of_token = np.repeat(np.arange(n, dtype=np.int64), counts)
+        padded = np.zeros(ntok + n * pad + k, dtype=np.uint64)
+        placed = np.arange(ntok, dtype=np.int64) + doc_of_token * pad
+        padded[placed] = tb.hashes
+        m = len(padded) - k + 1
+        acc = padded[:m] * self._mult[0]
+        tmp = np.empty(m, dtype=np.uint64)
+        for j in range(1, k):
+            np.multiply(padded[j : j + m], self._mult[j], out=tmp)
+            acc += tmp
+        # windows kept per document: max(n - k + 1, 1) of them, or none for an empty document
+        per_doc = np.where(counts >= k, counts - k + 1, np.minimum(counts, 1))
+        starts = tb.offsets[:-1] + np.arange(n, dtype=np.int64) * pad
+        keep = np.repeat(starts, per_doc) + (
+            np.arange(int(per_doc.sum()), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
+        )
+        hashes = _splitmix64(acc[keep])
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(per_doc, out=offsets[1:])
+        if lead_tokens >= k:
+            lead = np.minimum(per_doc, lead_tokens - k + 1)
+        elif lead_tokens > 0:
+            lead = np.minimum(per_doc, 1)  # not used by the engine's sign path (see OnePermSigner)
+        else:
+            lead = np.zeros(n, dtype=np.int64)
+        return ShingleBatch(hashes, offsets, lead)
+
+
+class OnePermSigner:
+    """One-permutation MinHash with optimal densification (Shrivastava, ICML 2017).
+
+    Each shingle hash is mixed once; its top bits pick one of ``num_perm`` bins and its low 32
+    bits are the value, and each bin keeps its minimum (one ``np.minimum.at`` over the whole
+    batch). A bin no shingle fell into borrows the value of the first non-empty bin along its
+    own fixed pseudo-random probe sequence, the same in every document, so two documents agree
+    on a slot with probability equal to their Jaccard similarity. Cost: a few vector operations
+    per shingle instead of ``num_perm`` per shingle.
+    """
+
+    def __init__(self, num_perm: int = 128, *, seed: int = 1, max_probes: int | None = None) -> None:
+        self.num_perm = num_perm
+        self.seed = seed
+        self._mix = _splitmix64(np.array([seed ^ 0x0E7A5EED], dtype=np.uint64))[0]
+        probes = max_probes if max_probes is not None else 4 * num_perm
+        rng = np.random.default_rng([seed, 0xDE45])
+        self._probe = rng.integers(0, num_perm, size=(probes, num_perm), dtype=np.int64)
+
+    def sign_flat(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """One uint64 signature row per document of a flat ``(hashes, offsets)`` batch."""
+        n = len(offsets) - 1
+        p = self.num_perm
+        sig = np.full(n * p, _EMPTY32, dtype=np.uint64)
+        if len(hashes):
+            h = _splitmix64(hashes ^ self._mix)
+            bins = ((h >> np.uint64(32)) * np.uint64(p)) >> np.uint64(32)
+            doc = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
+            np.minimum.at(sig, doc * np.uint64(p) + bins, h & _MASK32)
+        sig = sig.reshape(n, p)
+        empty = sig == _EMPTY32
+        if empty.any():
+            self._densify(sig, empty)
+        return sig
+
+    def _densify(self, sig: np.ndarray, empty: np.ndarray) -> None:
+        rows = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+        if not len(rows):
+            return
+        orig = sig[rows]
+        todo_r, todo_c = np.nonzero(empty[rows])
+        for probe in self._probe:
+            if not len(todo_r):
+                break
+            src = probe[todo_c]
+            val = orig[todo_r, src]
+            found = val != _EMPTY32
+            sig[rows[todo_r[found]], todo_c[found]] = val[found]
+            todo_r, todo_c = todo_r[~found], todo_c[~found]
+        for r, c in zip(todo_r.tolist(), todo_c.tolist(), strict=True):  # rare: walk the row
+            row = orig[r]
+            j = (c + 1) % self.num_perm
+            while row[j] == _EMPTY32:
+                j = (j + 1) % self.num_perm
+            sig[rows[r], c] = row[j]
+
+    def sign_many(
+        self, shingle_sets: Sequence[np.ndarray], *, subsets: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The :class:`Signer` interface: one row per set, then one per subset if given."""
+        sets = list(shingle_sets) + (list(subsets) if subsets is not None else [])
+        sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        offsets = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        flat = np.concatenate(sets) if sets else np.empty(0, dtype=np.uint64)
+        return self.sign_flat(flat.astype(np.uint64, copy=False), offsets)
+
+    def sign(self, shingle_set: np.ndarray) -> np.ndarray:
+        return self.sign_many([shingle_set])[0]

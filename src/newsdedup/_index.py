@@ -94,13 +94,19 @@ class BandedLSH:
 
     def band_keys(self, signature: np.ndarray) -> list[int]:
         """One 64-bit bucket key per band."""
+        return self.band_keys_many(signature[None, :])[0].tolist()
+
+    def band_keys_many(self, signatures: np.ndarray) -> np.ndarray:
+        """``(n, bands)`` uint64 bucket keys for ``n`` signatures (one matrix product)."""
         need = self.bands * self.rows
-        if signature.shape[-1] < need:
-            raise ValueError(f"signature has {signature.shape[-1]} slots, index needs {need}")
+        if signatures.shape[-1] < need:
+            raise ValueError(f"signature has {signatures.shape[-1]} slots, index needs {need}")
+        n = signatures.shape[0]
         # uint64 matmul wraps modulo 2**64 like the multiply-and-sum it replaces, in one call
-        combined = signature[:need].reshape(self.bands, self.rows) @ self._mult
+        rows = signatures[:, :need].astype(np.uint64, copy=False).reshape(n, self.bands, self.rows)
+        combined = rows @ self._mult
         combined ^= combined >> np.uint64(29)
-        return combined.tolist()
+        return combined
 
     def insert(self, key: Hashable, signature: np.ndarray) -> None:
         """Insert or replace ``key`` (idempotent: re-inserting never raises)."""

@@ -37,21 +37,61 @@ from ._normalize import names, normalize_text, tokenize
 __all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "substitutions"]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Doc:
-    """What verification needs of one eligible item."""
+    """What verification needs of one eligible item.
 
-    key: str
-    norm: str
-    """Normalised text (see :func:`newsdedup._normalize.normalize_text`)."""
-    tokens: list[str]
-    """Word tokens of ``norm``."""
-    shingles: np.ndarray
-    """Sorted unique shingle hashes."""
-    names: frozenset[str]
-    """Case-folded mid-sentence capitalised words of the original text (likely names)."""
-    numbers: int
-    """How many number tokens the text has."""
+    The shingle set is always there (every candidate pair compares it first); the word tokens,
+    names and number count are computed on first use, because most candidate pairs are decided
+    on the shingles alone and the engine never makes a Python object per token otherwise.
+    """
+
+    __slots__ = ("_names", "_numbers", "_tokens", "key", "norm", "shingles", "text")
+
+    def __init__(
+        self,
+        key: str,
+        norm: str,
+        shingles: np.ndarray,
+        *,
+        text: str | None = None,
+        tokens: list[str] | None = None,
+        names: frozenset[str] | None = None,
+        numbers: int | None = None,
+    ) -> None:
+        self.key = key
+        self.norm = norm
+        """Normalised text (see :func:`newsdedup._normalize.normalize_text`)."""
+        self.shingles = shingles
+        """Sorted unique shingle hashes."""
+        self.text = text
+        """The clean text the names are read from (None: ``names`` was given)."""
+        self._tokens = tokens
+        self._names = names
+        self._numbers = numbers
+
+    @property
+    def tokens(self) -> list[str]:
+        """Word tokens of ``norm``."""
+        if self._tokens is None:
+            self._tokens = tokenize(self.norm)
+        return self._tokens
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Case-folded mid-sentence capitalised words of the original text (likely names)."""
+        if self._names is None:
+            self._names = frozenset(names(self.text if self.text is not None else self.norm))
+        return self._names
+
+    @property
+    def numbers(self) -> int:
+        """How many number tokens the text has."""
+        if self._numbers is None:
+            self._numbers = count_numbers(self.tokens)
+        return self._numbers
+
+    def __repr__(self) -> str:
+        return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
 
     @classmethod
     def from_text(
@@ -66,14 +106,7 @@ class Doc:
         """Everything verification needs, from a clean text (``norm``/``tokens`` if already known)."""
         norm = normalize_text(text) if norm is None else norm
         tokens = tokenize(norm) if tokens is None else tokens
-        return cls(
-            key=key,
-            norm=norm,
-            tokens=tokens,
-            shingles=shingler.shingles(tokens),
-            names=frozenset(names(text)),
-            numbers=count_numbers(tokens),
-        )
+        return cls(key, norm, shingler.shingles(tokens), text=text, tokens=tokens)
 
 
 @dataclass(frozen=True, slots=True)
