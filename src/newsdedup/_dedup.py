@@ -777,6 +777,40 @@ class Deduplicator:
         logger.debug("dedup %s: %s", article.id, decision)
         return decision
 
+    def verify(self, a: Doc, b: Doc) -> Verdict:
+        """The engine's decision on one candidate pair (symmetric; reads no state)."""
+        return self._verifier.verify(a, b)
+
+    def add_resolved(
+        self,
+        articles: Sequence[Article],
+        docs: Sequence[Doc | None],
+        edges: Iterable[tuple[str, str, Verdict]],
+        *,
+        ingested: float | None = None,
+    ) -> None:
+        """Load items whose matching was done elsewhere (e.g. by :mod:`newsdedup.dask`): every
+        article with its doc from :meth:`fingerprint` (None: too short) and every accepted pair.
+        :meth:`clusters` then gives what :meth:`add_many` over the same items would; no store,
+        no window, and ``decisions`` stay empty (they depend on arrival order)."""
+        if self.store is not None or self.window is not None:
+            raise ConfigError("add_resolved works on a deduplicator without store and window")
+        now = time.time() if ingested is None else ingested
+        for article, doc in zip(articles, docs, strict=True):
+            if article.id is None:
+                raise ConfigError("add_resolved needs articles with ids")
+            if article.id in self._state.meta:
+                raise ConfigError(f"add_resolved: id {article.id!r} given twice")
+            self._store(article, doc, now, None)
+            if doc is None:
+                self.stats["too-short"] += 1
+        for a, b, verdict in edges:
+            if a not in self._state.meta or b not in self._state.meta:
+                raise ConfigError(f"add_resolved: edge {a} - {b} names an unknown item")
+            if verdict.accepted:
+                self._state.add_edge(a, b, verdict)
+        self._clusters = None
+
     # -- output --------------------------------------------------------------------------
 
     def __len__(self) -> int:
