@@ -222,3 +222,138 @@ def test_api_dedup_assigns_story_ids_by_default() -> None:
     plain = newsdedup.dedup(items, stories=False)
     assert all("story_id" not in c.extra for c in plain)
     assert [c.member_ids for c in plain] == [c.member_ids for c in clusters]
+
+
+# -- WARC and Parquet inputs, Parquet output (docs/formats.md) ---------------------------------
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    pq = pytest.importorskip("pyarrow.parquet")
+    return pq.read_table(path).to_pylist()
+
+
+def _needs_extras() -> None:
+    pytest.importorskip("pyarrow")  # the parquet and warc extras (in the test extra)
+    pytest.importorskip("warcio")
+
+
+def test_warc_in_parquet_out_clusters_copies_and_records_skips(tmp_path: Path) -> None:
+    _needs_extras()
+    from test_io import news_warc
+
+    warc = tmp_path / "crawl.warc.gz"
+    ids = news_warc(warc)
+    out, err = tmp_path / "clusters.parquet", tmp_path / "errors.jsonl"
+    result = _run([str(warc), "-o", str(out), "--errors", str(err)])
+    assert result.exit_code == 0, result.output
+    rows = _read_parquet(out)
+    assert all(set(row) >= CONTRACT | EXTENSIONS for row in rows)
+    # the same story on two outlets at different URLs is one cluster; the other story is not in it
+    assert sorted(sorted(r["member_ids"]) for r in rows) == sorted(
+        [sorted([ids["globe"], ids["courier"]]), [ids["other"]]]
+    )
+    story = next(r for r in rows if ids["globe"] in r["member_ids"])
+    assert {s["site"] for s in story["sources"]} == {"dailyglobe.example", "rivertown.example"}
+    assert "North Korea" in story["text"]
+    assert not list(tmp_path.glob(".clusters.parquet.*"))
+    # every capture that is not a usable page is in the errors file with its reason and position
+    position = {rid: n for n, rid in enumerate(ids.values(), start=1)}
+    assert sorted((e["id"], e["reason"], e["line"]) for e in _read_jsonl(err)) == sorted(
+        [
+            (ids["robots"], "not-html", position[ids["robots"]]),
+            (ids["logo"], "not-html", position[ids["logo"]]),
+            (ids["missing"], "http-status", position[ids["missing"]]),
+            (ids["revisit"], "revisit", position[ids["revisit"]]),
+            (ids["cut"], "truncated", position[ids["cut"]]),
+        ]
+    )
+
+
+def test_truncated_warc_still_writes_what_was_read_and_exits_1(tmp_path: Path) -> None:
+    _needs_extras()
+    from test_io import news_warc
+
+    full = tmp_path / "full.warc.gz"
+    ids = news_warc(full)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[:-40])
+    out, err = tmp_path / "out.parquet", tmp_path / "err.jsonl"
+    result = _run([str(cut), "-o", str(out), "--errors", str(err)])
+    assert result.exit_code == 1
+    assert "cut.warc.gz" in result.output
+    assert "truncated" in result.output
+    members = sorted(m for r in _read_parquet(out) for m in r["member_ids"])
+    assert members == sorted([ids["globe"], ids["courier"], ids["other"]])
+    assert {e["reason"] for e in _read_jsonl(err)} == {"not-html", "http-status", "revisit"}
+
+
+def test_parquet_input_gives_the_same_clusters_as_jsonl(tmp_path: Path) -> None:
+    _needs_extras()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lines = _seed_lines()
+    objects = [json.loads(line) for line in lines]
+    table = pa.Table.from_pylist(
+        [{k: o.get(k) for k in ("id", "text", "html", "url", "published", "site")} for o in objects]
+    )
+    items = tmp_path / "items.parquet"
+    pq.write_table(table, items, row_group_size=2)
+    from_jsonl, from_parquet = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert _run([str(_write(tmp_path / "in.jsonl", lines)), "-o", str(from_jsonl)]).exit_code == 0
+    result = _run([str(items), "-o", str(from_parquet)])
+    assert result.exit_code == 0, result.output
+
+    def stable(rows: list[dict]) -> list[dict]:  # last_seen of an undated item is its ingest time
+        return [{k: v for k, v in row.items() if k not in ("first_seen", "last_seen")} for row in rows]
+
+    assert stable(_read_jsonl(from_parquet)) == stable(_read_jsonl(from_jsonl))
+
+
+def test_explicit_formats_and_parquet_needs_a_file(tmp_path: Path) -> None:
+    _needs_extras()
+    from test_io import news_warc
+
+    warc = tmp_path / "crawl.dat"  # no telling extension
+    ids = news_warc(warc, gz=False)
+    out = tmp_path / "clusters.out"
+    result = _run([str(warc), "--input-format", "warc", "--output-format", "parquet", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ids["other"] in {m for r in _read_parquet(out) for m in r["member_ids"]}
+    # without --input-format an unknown extension is JSONL, as it always was
+    assert _run([str(warc), "-o", str(tmp_path / "x.jsonl")]).exit_code == 0
+    usage = _run([str(warc), "--input-format", "warc", "--output-format", "parquet"])
+    assert usage.exit_code == 2
+    assert "Parquet output needs a file" in usage.output
+    assert _run([str(warc), "--input-format", "csv"]).exit_code == 2
+
+
+def test_missing_extra_fails_before_reading_with_the_pip_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _write(tmp_path / "in.jsonl", _seed_lines()[:2])
+    out = tmp_path / "out.parquet"
+    for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    result = _run([str(src), "-o", str(out)])
+    assert result.exit_code == 1
+    assert 'pip install "newsdedup[parquet]"' in result.output
+    assert not out.exists()
+
+
+def test_export_writes_parquet(tmp_path: Path) -> None:
+    _needs_extras()
+    state = tmp_path / "state.db"
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    assert _run([str(src), "--state", str(state), "-o", str(tmp_path / "run.jsonl")]).exit_code == 0
+    jsonl, parquet = tmp_path / "all.jsonl", tmp_path / "all.parquet"
+    runner = CliRunner()
+    assert runner.invoke(main, ["export", "--state", str(state), "-o", str(jsonl)]).exit_code == 0
+    result = runner.invoke(main, ["export", "--state", str(state), "-o", str(parquet)])
+    assert result.exit_code == 0, result.output
+    from newsdedup._models import Cluster
+
+    expected = _read_jsonl(jsonl)
+    assert [Cluster.from_dict(r).to_dict() for r in _read_parquet(parquet)] == expected

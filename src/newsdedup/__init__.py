@@ -55,6 +55,7 @@ from ._fetch import (
     FetchResult,
     MemoryFetchCache,
 )
+from ._io import read_jsonl, read_parquet, read_records, read_warc, write_parquet
 from ._models import Article, Cluster, Removal, Source
 from ._report import render_report, write_report
 from ._store import RedisStore, SQLiteStore, Store, open_store
@@ -152,8 +153,13 @@ __all__ = [
     "parse_feed",
     "parse_sitemap",
     "profile_from_cluster",
+    "read_jsonl",
+    "read_parquet",
+    "read_records",
+    "read_warc",
     "render_report",
     "story_match",
+    "write_parquet",
     "write_report",
 ]
 

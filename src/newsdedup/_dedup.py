@@ -42,7 +42,7 @@ from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler
-from ._index import BandedLSH, optimal_bands
+from ._index import ArrayLSH, BandedLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
@@ -95,6 +95,9 @@ class DedupConfig:
     tokens_per_substitution: int = 100
     """Number substitutions are tolerated while the smaller text has this many tokens per
     substitution (a stray junk number on long copies); template stories are short."""
+    decisive_jaccard: float = 0.9
+    """A pair with at least this exact Jaccard and the same numbers in both texts is accepted
+    on its shingles alone (no alignment, no formulaic-story guard); 1.0 turns this off."""
     reject_junk_pages: bool = True
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
@@ -117,7 +120,7 @@ class DedupConfig:
         def is_int(v: object) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
-        for name in ("threshold", "containment_threshold", "lead_threshold"):
+        for name in ("threshold", "containment_threshold", "lead_threshold", "decisive_jaccard"):
             v = getattr(self, name)
             check(name, is_num(v) and 0.0 < v <= 1.0, "must be a number in (0, 1]")
         if self.candidate_threshold is not None:
@@ -192,6 +195,7 @@ class DedupConfig:
             max_number_mismatch=self.max_number_mismatch,
             max_name_mismatch=self.max_name_mismatch,
             tokens_per_substitution=self.tokens_per_substitution,
+            decisive_jaccard=self.decisive_jaccard,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,7 +274,7 @@ class _Cache(OrderedDict[str, Any]):
                 self.popitem(last=False)
 
 
-class _KeyedLSH(BandedLSH):
+class _KeyedLSH(ArrayLSH):
     """BandedLSH with 32-bit bucket keys that can also be fed precomputed keys (replayed from a
     store). 32 bits halve the stored keys; a chance bucket collision only adds a candidate,
     which verification rejects, and memory and store runs use the same keys, so they agree."""
@@ -280,7 +284,7 @@ class _KeyedLSH(BandedLSH):
 
     def band_keys_many(self, signatures: np.ndarray) -> np.ndarray:
         """``(n, bands)`` uint64 array of 32-bit bucket keys, one row per signature."""
-        return BandedLSH.band_keys_many(self, signatures) & np.uint64(0xFFFFFFFF)
+        return ArrayLSH.band_keys_many(self, signatures) & np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,7 +678,12 @@ class Deduplicator:
                 docs.append(None)
                 keys.append(None)
                 continue
-            docs.append(Doc(article.id or "", norms[i], sb.shingle_set(i), text=article.text))
+            docs.append(
+                Doc(
+                    article.id or "", norms[i], sb.shingle_set(i), text=article.text,
+                    number_key=int(tb.number_keys[i]),
+                )
+            )  # fmt: skip
             keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))
         return Fingerprints(docs, keys)
 

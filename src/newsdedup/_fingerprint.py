@@ -396,6 +396,8 @@ class TokenBatch:
     """int64, ``len(docs) + 1``: document ``i``'s tokens are ``hashes[offsets[i]:offsets[i+1]]``."""
     numeric: np.ndarray
     """bool per token: starts with an ASCII digit."""
+    number_keys: np.ndarray
+    """uint64 per document: the multiset of its number tokens (see :func:`number_key_of`)."""
 
     def counts(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -436,6 +438,7 @@ class BatchShingler:
         self._seed_mix = _splitmix64(np.array([seed], dtype=np.uint64))[0]
         rng = np.random.default_rng(seed)
         self._mult = rng.integers(1, 1 << 63, size=shingle_size, dtype=np.uint64) | np.uint64(1)
+        self._number_words: np.ndarray | None = None
 
     def tokens(self, norms: Sequence[str]) -> TokenBatch:
         from ._normalize import tokenize
@@ -464,7 +467,22 @@ class BatchShingler:
         hashes = self._hash_spans(data, start, end)
         buf = np.frombuffer(data, dtype=np.uint8)
         offsets = np.searchsorted(start, doc_start, side="left").astype(np.int64)
-        return TokenBatch(hashes, offsets, _DIGIT_BYTES[buf[start]])
+        numeric = _DIGIT_BYTES[buf[start]]
+        # number tokens: digits first, or a number word; keyed with the fixed seed 0
+        is_num = numeric | np.isin(hashes, self._number_word_hashes())
+        num_hashes = _NUMBER_HASHER._hash_spans(data, start[is_num], end[is_num])
+        doc = np.searchsorted(offsets, np.flatnonzero(is_num), side="right") - 1
+        keys = np.zeros(n, dtype=np.uint64)
+        np.add.at(keys, doc, _splitmix64(num_hashes))
+        keys += np.bincount(doc, minlength=n).astype(np.uint64) << np.uint64(56)
+        return TokenBatch(hashes, offsets, numeric, keys)
+
+    def _number_word_hashes(self) -> np.ndarray:
+        if self._number_words is None:
+            from ._verify import _NUMBER_WORDS
+
+            self._number_words = np.sort(self.token_hashes(sorted(_NUMBER_WORDS)))
+        return self._number_words
 
     def _hash_spans(self, data: bytes, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """xor-fold of splitmix64 over each token's 8-byte words, seeded by its length: a few
@@ -532,6 +550,18 @@ class BatchShingler:
         else:
             lead = np.zeros(n, dtype=np.int64)
         return ShingleBatch(hashes, offsets, lead)
+
+
+_NUMBER_HASHER = BatchShingler(1, seed=0)
+"""Token hashes for number keys: a fixed seed, so a key never depends on the dedup seed."""
+
+
+def number_key_of(numbers: Sequence[str]) -> int:
+    """The multiset of number tokens as one 64-bit value: their count in the top 8 bits plus
+    the sum of their mixed hashes (order-independent, any change of a number changes it)."""
+    h = _NUMBER_HASHER.token_hashes(numbers)
+    total = int(_splitmix64(h).sum(dtype=np.uint64)) if len(h) else 0
+    return (total + (len(numbers) << 56)) & ((1 << 64) - 1)
 
 
 class OnePermSigner:

@@ -50,6 +50,8 @@ class Record:
     published: datetime | None = None
     site: str | None = None
     line: int | None = None
+    content_type: str | None = None
+    """The HTTP Content-Type ``html`` bytes came with (its charset guides decoding), if known."""
 
 
 def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
@@ -160,7 +162,7 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
 
     try:
         if record.html is not None:
-            article = extract(record.html, url=record.url)
+            article = extract(record.html, url=record.url, content_type=record.content_type)
         else:
             assert record.text is not None
             article = clean_text(record.text, record.url, id=record.id, title=record.title, site=record.site)

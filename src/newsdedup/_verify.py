@@ -45,7 +45,7 @@ class Doc:
     on the shingles alone and the engine never makes a Python object per token otherwise.
     """
 
-    __slots__ = ("_names", "_numbers", "_tokens", "key", "norm", "shingles", "text")
+    __slots__ = ("_names", "_number_key", "_numbers", "_tokens", "key", "norm", "shingles", "text")
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class Doc:
         tokens: list[str] | None = None,
         names: frozenset[str] | None = None,
         numbers: int | None = None,
+        number_key: int | None = None,
     ) -> None:
         self.key = key
         self.norm = norm
@@ -68,6 +69,7 @@ class Doc:
         self._tokens = tokens
         self._names = names
         self._numbers = numbers
+        self._number_key = number_key
 
     @property
     def tokens(self) -> list[str]:
@@ -89,6 +91,14 @@ class Doc:
         if self._numbers is None:
             self._numbers = count_numbers(self.tokens)
         return self._numbers
+
+    @property
+    def number_key(self) -> int:
+        """Order-independent hash of the multiset of number tokens (see :func:`number_key`):
+        equal keys mean both texts carry the same numbers, so no number was substituted."""
+        if self._number_key is None:
+            self._number_key = number_key(self.tokens)
+        return self._number_key
 
     def __repr__(self) -> str:
         return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
@@ -146,6 +156,18 @@ def count_numbers(tokens: list[str]) -> int:
     return len([t for t in tokens if t in _NUMBER_WORDS or t[:1].isdigit()])
 
 
+def number_key(tokens: list[str]) -> int:
+    """The multiset of a text's number tokens (:func:`is_number`) as one 64-bit value: the sum
+    of their mixed token hashes plus their count in the top bits -- what
+    :meth:`newsdedup._fingerprint.BatchShingler.number_keys` computes for a whole batch."""
+    from ._fingerprint import number_key_of
+
+    return number_key_of([t for t in tokens if t in _NUMBER_WORDS or t[:1] in _DIGITS])
+
+
+_DIGITS = frozenset("0123456789")
+
+
 def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     """(numbers substituted, names substituted) between two texts.
 
@@ -186,8 +208,10 @@ class PairVerifier:
         max_number_mismatch: float = 0.05,
         max_name_mismatch: float = 0.1,
         tokens_per_substitution: int = 100,
+        decisive_jaccard: float = 0.9,
     ) -> None:
         self.threshold = threshold
+        self.decisive_jaccard = decisive_jaccard
         self.containment_threshold = containment_threshold
         self.min_align = min_align
         self.head_chars = head_chars
@@ -203,6 +227,11 @@ class PairVerifier:
         inter = intersection_size(sa, sb)
         jac = inter / (len(sa) + len(sb) - inter)
         cont = inter / min(len(sa), len(sb))
+        if jac >= max(self.decisive_jaccard, self.threshold) and a.number_key == b.number_key:
+            # nearly all shingles shared and not one number changed: decided on the shingles.
+            # The alignment and the guard are skipped; they could only still reject a long
+            # text whose few differences are two or more swapped names (see docs/dedup.md)
+            return Verdict(True, "near-duplicate", jac, cont, 0.0)
         if jac >= self.threshold:
             kind = "near-duplicate"
         elif cont >= self.containment_threshold:

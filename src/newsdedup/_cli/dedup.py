@@ -4,14 +4,24 @@ The contract (other tools depend on it; extend, never break):
 
 * input lines: ``id`` (string), ``html`` or ``text``, optional ``url``, ``title``,
   ``published`` (ISO 8601), ``site``; files may be gzip (``.gz``) and ``-`` is stdin;
+* other inputs (``--input-format``, by default chosen by extension; anything not listed is
+  JSONL): WARC (``.warc``, ``.warc.gz``; the ``warc`` extra): each
+  HTTP 200 HTML response is an item with ``id`` = its WARC-Record-ID (``urn:uuid:...``),
+  ``url`` = WARC-Target-URI, ``html`` = the payload; Parquet (``.parquet``, ``.pq``; the
+  ``parquet`` extra): the columns of the JSONL fields, one item per row. Every unusable WARC
+  record or Parquet row goes to ``--errors`` like an unusable line, ``line`` being its 1-based
+  record or row number (see docs/formats.md for the reasons);
 * output: one JSON object per cluster with ``cluster_id``, ``canonical_id``, ``member_ids``,
   ``title``, ``text``, ``url``, ``published``, ``wire``, ``sources`` (plus extension fields,
-  among them ``story_id`` unless ``--no-stories``);
+  among them ``story_id`` unless ``--no-stories``); with ``-o OUT.parquet`` (or
+  ``--output-format parquet``) the same fields as the columns of one Parquet row per cluster;
   every usable input id is in exactly one cluster (with ``--state``: every cluster that gained
   a member since the last output written from that store, new or grown);
 * unusable lines go to ``--errors`` as ``{line, id, reason}`` (+ ``file`` with several inputs,
-  + ``message``) and the run goes on; exit code 0 unless an input file cannot be read, in
-  which case what was read so far is still deduplicated and written, and the exit code is 1.
+  + ``message``) and the run goes on; exit code 0 unless an input file cannot be read
+  (missing, truncated gzip or WARC, damaged Parquet), in which case what was read so far is
+  still deduplicated and written, and the exit code is 1. A format whose extra is not
+  installed is an error with the ``pip install`` that fixes it, before anything is read.
   A store that cannot be used (``--state``: corrupt, foreign, busy, other configuration) is an
   error with a message and exit code 1; the store file is never overwritten.
 """
@@ -25,9 +35,10 @@ from typing import Any
 import click
 
 from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
-from .._exceptions import ConfigError, InputError, StoreError
+from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
+from .._io import input_format, output_format, read_records, require_format, write_parquet
 from .._models import Cluster
-from .._records import Record, RecordError, parse_line, read_lines
+from .._records import Record, RecordError
 from ._common import (
     errors_option,
     open_state,
@@ -66,7 +77,7 @@ def _progress(enabled: bool) -> Any:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TextColumn("{task.completed} lines"),
+        TextColumn("{task.completed} records"),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         disable=not enabled,
@@ -77,6 +88,22 @@ def _progress(enabled: bool) -> Any:
 @click.command("dedup")
 @click.argument("inputs", nargs=-1, required=True, type=str, metavar="INPUT...")
 @output_option
+@click.option(
+    "--input-format",
+    "input_format_name",
+    type=click.Choice(["auto", "jsonl", "warc", "parquet"]),
+    default="auto",
+    metavar="FORMAT",
+    help="jsonl, warc or parquet, for every INPUT [default: auto: .warc[.gz], .parquet, .pq; else jsonl].",
+)
+@click.option(
+    "--output-format",
+    "output_format_name",
+    type=click.Choice(["auto", "jsonl", "parquet"]),
+    default="auto",
+    metavar="FORMAT",
+    help="jsonl or parquet [default: auto: parquet for -o *.parquet or *.pq, else jsonl].",
+)
 @errors_option("Write unusable input lines here as {line, id, reason}.")
 @click.option(
     "--threshold", type=float, default=None, help="Word-shingle Jaccard for near-duplicates [default: 0.5]."
@@ -99,6 +126,8 @@ def _progress(enabled: bool) -> Any:
 def command(
     inputs: tuple[str, ...],
     output: Path | None,
+    input_format_name: str,
+    output_format_name: str,
     errors_path: Path | None,
     threshold: float | None,
     containment: float | None,
@@ -113,7 +142,10 @@ def command(
 ) -> None:
     """Group syndicated copies in JSONL INPUT files (.gz ok, - for stdin) into clusters.
 
-    Each line: {"id", "html" or "text", "url", "title", "published", "site"}. Each output line
+    Each line: {"id", "html" or "text", "url", "title", "published", "site"}. WARC files
+    (.warc, .warc.gz: each HTTP 200 HTML capture is an item, its id the WARC-Record-ID) and
+    Parquet files (.parquet, .pq: columns named like the JSONL fields) are read too, and -o
+    OUT.parquet writes Parquet; see docs/formats.md. Each output line
     is one cluster with its canonical clean text and every member outlet. An id seen again on
     a later line is ignored (the first line wins) and reported as "duplicate-id" unless its
     text is identical. Texts too short to fingerprint are output as singleton clusters.
@@ -140,6 +172,15 @@ def command(
         story_seconds = parse_story_window(story_window)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--story-window") from exc
+    try:
+        formats = [input_format(name, input_format_name) for name in inputs]
+        out_format = output_format(output, output_format_name)
+        for fmt in {*formats, out_format}:
+            require_format(fmt)
+    except MissingDependency as exc:
+        raise click.ClickException(str(exc)) from exc
+    if out_format == "parquet" and (output is None or str(output) == "-"):
+        raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
     store = None
     try:
         base: dict[str, Any] = {}
@@ -151,7 +192,16 @@ def command(
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
         deduper = Deduplicator(config=config, store=store, window=window_seconds)
-        _run(deduper, inputs, output, errors_path, progress, story_seconds if stories else False)
+        _run(
+            deduper,
+            inputs,
+            output,
+            errors_path,
+            progress,
+            story_seconds if stories else False,
+            formats=formats,
+            out_format=out_format,
+        )
     except StoreError as exc:
         raise click.ClickException(f"state store: {exc}") from exc
     finally:
@@ -170,32 +220,37 @@ def _run(
     errors_path: Path | None,
     progress: bool | None,
     story_window: float | bool | None = False,
+    *,
+    formats: list[str] | None = None,
+    out_format: str = "jsonl",
 ) -> None:
-    """``story_window`` False: no story ids; otherwise the story window (None: no limit)."""
+    """``story_window`` False: no story ids; otherwise the story window (None: no limit).
+    ``formats``: the reader of each input (default: chosen by extension)."""
     several = len(inputs) > 1
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
 
     with _progress(show) as bar:
         task = bar.add_task("dedup", total=None)
-        for name in inputs:
+        for n, name in enumerate(inputs):
             file_key = name if several else None
             bar.update(task, description=name)
             batch: list[Record] = []
             try:
-                for number, raw in read_lines(name):
+                for item in read_records(name, format=formats[n] if formats else "auto"):
                     bar.advance(task)
-                    if not raw.strip():
-                        continue  # blank lines are not records
-                    try:
-                        batch.append(parse_line(raw, line=number))
-                    except RecordError as exc:
+                    if isinstance(item, RecordError):
                         deduper.errors.append(
                             ErrorRecord(
-                                line=number, id=exc.id, reason=exc.reason, message=str(exc), file=file_key
+                                line=item.line,
+                                id=item.id,
+                                reason=item.reason,
+                                message=str(item),
+                                file=file_key,
                             )
                         )
                         continue
+                    batch.append(item)
                     if len(batch) >= _BATCH:
                         deduper.add_many(batch, file=file_key)
                         batch = []
@@ -214,7 +269,11 @@ def _run(
 
     def write(clusters: list[Cluster]) -> None:
         clusters = with_stories(deduper, clusters, story_seconds, enabled)
-        write_jsonl(output, [c.to_dict() for c in clusters])
+        if out_format == "parquet":
+            assert output is not None
+            write_parquet(output, clusters)
+        else:
+            write_jsonl(output, [c.to_dict() for c in clusters])
 
     emitted = deduper.emit_changed(write)
     n_err = len(deduper.errors)

@@ -1,11 +1,12 @@
-"""``newsdedup export --state PATH|URL [-o OUT.jsonl]``: every cluster a store holds.
+"""``newsdedup export --state PATH|URL [-o OUT.jsonl|OUT.parquet]``: every cluster a store holds.
 
 Same JSONL contract as ``newsdedup dedup`` (one cluster per line, sorted by ``cluster_id``),
 recomputed from the stored items and verified pairs, so it is right even after a killed run.
 ``-o`` is written atomically (temp file in the same directory, fsync, ``os.replace``). The store
 is only read: an export never marks clusters as emitted and never creates a store. Story ids
 (``story_id``, as ``dedup`` writes them) are assigned over all clusters, which then are held in
-memory; ``--no-stories`` streams them without.
+memory; ``--no-stories`` streams them without. ``-o OUT.parquet`` (or ``.pq``) writes the same
+fields as a Parquet file instead (the ``parquet`` extra; see docs/formats.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import click
 
 from .._dedup import DedupConfig, Deduplicator
-from .._exceptions import ConfigError, StoreError
+from .._exceptions import ConfigError, MissingDependency, StoreError
+from .._io import output_format, require_format, write_parquet
 from .._models import Cluster
 from ._common import atomic_writer, open_state, output_option, parse_story_window, story_options
 
@@ -28,11 +30,20 @@ from ._common import atomic_writer, open_state, output_option, parse_story_windo
 @output_option
 @story_options
 def command(state: str, output: Path | None, story_window: str, stories: bool) -> None:
-    """Write every cluster of a --state store as JSONL (the dedup output contract)."""
+    """Write every cluster of a --state store as JSONL (the dedup output contract).
+
+    OUT ending in .parquet or .pq gets the same fields as a Parquet file instead.
+    """
     try:
         story_seconds = parse_story_window(story_window)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--story-window") from exc
+    parquet = output_format(output) == "parquet"
+    if parquet:
+        try:
+            require_format("parquet")
+        except MissingDependency as exc:
+            raise click.ClickException(str(exc)) from exc
 
     store = open_state(state, read_only=True)
     try:
@@ -50,7 +61,10 @@ def command(state: str, output: Path | None, story_window: str, stories: bool) -
 
             clusters = assign_stories(list(clusters), window=story_seconds)
         count = 0
-        if output is None or str(output) == "-":
+        if parquet:
+            assert output is not None
+            count = write_parquet(output, clusters)
+        elif output is None or str(output) == "-":
             out = sys.stdout.buffer
             for cluster in clusters:
                 out.write((json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n").encode("utf-8"))

@@ -1,0 +1,680 @@
+"""Input readers (JSONL, WARC, Parquet) and the Parquet writer: mapping, skips with reasons,
+truncated and damaged files, bounded payloads, atomic output, missing extras."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import io
+import json
+import os
+import re
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import pytest
+
+pa = pytest.importorskip("pyarrow")  # the parquet and warc extras (in the test extra)
+pq = pytest.importorskip("pyarrow.parquet")
+pytest.importorskip("warcio")
+
+from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
+from warcio.warcwriter import WARCWriter  # noqa: E402
+
+from newsdedup._exceptions import ConfigError, InputError, MissingDependency  # noqa: E402
+from newsdedup._io import (  # noqa: E402
+    input_format,
+    output_format,
+    read_jsonl,
+    read_parquet,
+    read_records,
+    read_warc,
+    require_format,
+    write_parquet,
+)
+from newsdedup._models import Cluster, Source  # noqa: E402
+from newsdedup._records import Record, RecordError, to_article  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
+ZELENSKYY = "Zelenskyy: NKorean Officers Deployed Alongside Russians"
+
+
+# -- helpers shared with test_cli_dedup.py ----------------------------------------------------
+
+
+def article_page(template: str, seed: int, *, title: str, url: str) -> str:
+    """A publisher page (one of the fixture templates) carrying the body of a seed article."""
+    text = SEEDS[seed].read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n\n") if p.strip()][3:]  # skip tags, title, dateline
+    body = "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    raw = (FIXTURES / "dedup" / template).read_text(encoding="utf-8")
+    return Template(raw).substitute(title=html.escape(title), body=body, url=url, date="2024-10-17")
+
+
+def read_until_error(items: Iterator[Any]) -> tuple[list[Any], InputError]:
+    """Everything a reader yielded before the InputError it must end with, and that error."""
+    got: list[Any] = []
+    try:
+        for item in items:
+            got.append(item)
+    except InputError as exc:
+        return got, exc
+    raise AssertionError(f"no InputError after {len(got)} items")
+
+
+def http(status: str, headers: list[tuple[str, str]]) -> StatusAndHeaders:
+    return StatusAndHeaders(status, headers, protocol="HTTP/1.1")
+
+
+class WarcBuilder:
+    """Writes real WARC records with warcio, remembering the WARC-Record-ID of each."""
+
+    def __init__(self, fh: Any, *, gz: bool) -> None:
+        self.writer = WARCWriter(fh, gzip=gz)
+        self.ids: list[str] = []
+
+    def _write(self, record: Any) -> str:
+        self.writer.write_record(record)
+        rid = record.rec_headers.get_header("WARC-Record-ID").strip("<>")
+        self.ids.append(rid)
+        return rid
+
+    def warcinfo(self) -> str:
+        return self._write(
+            self.writer.create_warcinfo_record("news.warc.gz", {"software": "newsdedup-tests"})
+        )
+
+    def request(self, url: str) -> str:
+        headers = http("GET / HTTP/1.1", [("Host", url.split("/")[2]), ("User-Agent", "test")])
+        headers.protocol = ""
+        return self._write(
+            self.writer.create_warc_record(url, "request", payload=io.BytesIO(b""), http_headers=headers)
+        )
+
+    def response(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        status: str = "200 OK",
+        content_type: str | None = "text/html; charset=utf-8",
+        extra: list[tuple[str, str]] | None = None,
+        warc_headers: dict[str, str] | None = None,
+    ) -> str:
+        headers = [("Content-Type", content_type)] if content_type is not None else []
+        record = self.writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            http_headers=http(status, headers + (extra or [])),
+            warc_headers_dict=warc_headers or {},
+        )
+        return self._write(record)
+
+    def resource(self, url: str, body: bytes, content_type: str) -> str:
+        record = self.writer.create_warc_record(
+            url, "resource", payload=io.BytesIO(body), warc_content_type=content_type
+        )
+        return self._write(record)
+
+    def revisit(self, url: str) -> str:
+        record = self.writer.create_revisit_record(
+            url,
+            digest="sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ",
+            refers_to_uri=url,
+            refers_to_date="2024-10-17T10:00:00Z",
+            http_headers=http("200 OK", [("Content-Type", "text/html")]),
+        )
+        return self._write(record)
+
+    def metadata(self, url: str) -> str:
+        record = self.writer.create_warc_record(
+            url,
+            "metadata",
+            payload=io.BytesIO(b"fetchTimeMs: 120\r\n"),
+            warc_content_type="application/warc-fields",
+        )
+        return self._write(record)
+
+
+def news_warc(path: Path, *, gz: bool = True) -> dict[str, str]:
+    """A small crawl: the same Reuters story on two outlets, another story, and the records a
+    real crawl also holds (warcinfo, requests, metadata, an image, robots.txt, a 404, a revisit,
+    a crawler-truncated capture). Returns name -> WARC-Record-ID."""
+    ids: dict[str, str] = {}
+    with path.open("wb") as fh:
+        w = WarcBuilder(fh, gz=gz)
+        ids["warcinfo"] = w.warcinfo()
+        globe_url = "https://dailyglobe.example/world/2024/10/17/nkorea-officers"
+        ids["request-globe"] = w.request(globe_url)
+        globe = article_page("globe_portal.html", 2, title=ZELENSKYY, url=globe_url)
+        ids["globe"] = w.response(globe_url, globe.encode("utf-8"))
+        ids["metadata"] = w.metadata(globe_url)
+        ids["robots"] = w.response(
+            "https://dailyglobe.example/robots.txt",
+            b"User-agent: *\nDisallow: /search\n",
+            content_type="text/plain",
+        )
+        ids["logo"] = w.response(
+            "https://dailyglobe.example/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(200), content_type="image/png"
+        )
+        courier_url = "https://rivertown.example/nation-world/ukraine-north-korea-officers"
+        courier = article_page("rivertown_courier.html", 2, title="Ukraine says North Korean officers on its soil", url=courier_url)  # fmt: skip
+        # served gzip-compressed and chunked, as many servers do (the WARC keeps it that way)
+        compressed = gzip.compress(courier.encode("utf-8"))
+        half = len(compressed) // 2
+        chunked = b"".join(
+            [
+                b"%x\r\n" % half,
+                compressed[:half],
+                b"\r\n",
+                b"%x\r\n" % (len(compressed) - half),
+                compressed[half:],
+                b"\r\n0\r\n\r\n",
+            ]
+        )
+        ids["courier"] = w.response(
+            courier_url,
+            chunked,
+            extra=[("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")],
+        )
+        ids["missing"] = w.response(
+            "https://dailyglobe.example/gone",
+            b"<html><body><h1>404 Not Found</h1></body></html>",
+            status="404 Not Found",
+        )
+        ids["revisit"] = w.revisit(globe_url)
+        hub_url = "https://newsbrief.example/p/7"
+        hub = article_page("newsbrief_hub.html", 4, title="A different report", url=hub_url)
+        ids["other"] = w.response(hub_url, hub.encode("utf-8"))
+        ids["cut"] = w.response(
+            "https://rivertown.example/long-read",
+            hub.encode("utf-8")[:300],
+            warc_headers={"WARC-Truncated": "length"},
+        )
+    return ids
+
+
+# -- format selection --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("items.jsonl", "jsonl"),
+        ("items.jsonl.gz", "jsonl"),
+        ("items.json", "jsonl"),
+        ("items", "jsonl"),
+        ("-", "jsonl"),
+        ("items.txt", "jsonl"),
+        ("CC-NEWS-20241017.warc.gz", "warc"),
+        ("crawl.WARC", "warc"),
+        ("old.arc.gz", "jsonl"),  # legacy ARC is not read
+        ("table.parquet", "parquet"),
+        ("table.pq", "parquet"),
+    ],
+)
+def test_input_format_by_extension(name: str, expected: str) -> None:
+    assert input_format(name) == expected
+
+
+def test_explicit_formats_win_and_bad_ones_are_config_errors() -> None:
+    assert input_format("dump.bin", "warc") == "warc"
+    assert output_format("out.jsonl", "parquet") == "parquet"
+    assert output_format("out.parquet") == "parquet"
+    assert output_format(None) == "jsonl"
+    assert output_format("out.json") == "jsonl"
+    with pytest.raises(ConfigError):
+        input_format("x.jsonl", "csv")
+    with pytest.raises(ConfigError):
+        output_format("x.jsonl", "warc")
+
+
+# -- JSONL --------------------------------------------------------------------------------------
+
+
+def test_jsonl_reader_keeps_line_numbers_and_skips_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl.gz"
+    lines = [
+        json.dumps({"id": "a", "text": "first", "published": "2024-10-17T12:00:00Z"}),
+        "",
+        "{broken",
+        json.dumps({"id": "b", "html": "<p>x</p>", "url": "https://e.example/b"}),
+    ]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    items = list(read_records(path))
+    assert [type(i) for i in items] == [Record, RecordError, Record]
+    assert [i.line for i in items] == [1, 3, 4]
+    assert items[0].published == datetime(2024, 10, 17, 12, tzinfo=UTC)
+    assert isinstance(items[1], RecordError)
+    assert items[1].reason == "bad-json"
+    assert [(type(i), i.line, i.id) for i in read_jsonl(path)] == [(type(i), i.line, i.id) for i in items]
+
+
+def test_jsonl_broken_gzip_raises_after_the_lines_read(tmp_path: Path) -> None:
+    data = gzip.compress(
+        "".join(json.dumps({"id": f"i{n}", "text": "word " * 50}) + "\n" for n in range(2000)).encode()
+    )
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    got, error = read_until_error(read_records(path))
+    assert "cannot read" in str(error)
+    assert got
+    assert all(isinstance(i, Record) for i in got)
+
+
+# -- WARC ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["warc.gz", "warc"])
+def test_warc_pages_become_records_and_the_rest_are_reasoned_skips(tmp_path: Path, gz: bool) -> None:
+    path = tmp_path / ("crawl.warc.gz" if gz else "crawl.warc")
+    ids = news_warc(path, gz=gz)
+    items = list(read_records(path))
+    records = {i.id: i for i in items if isinstance(i, Record)}
+    skips = {i.id: i for i in items if isinstance(i, RecordError)}
+
+    assert set(records) == {ids["globe"], ids["courier"], ids["other"]}
+    assert all(rid.startswith("urn:uuid:") for rid in records)
+    globe = records[ids["globe"]]
+    assert globe.url == "https://dailyglobe.example/world/2024/10/17/nkorea-officers"
+    assert globe.content_type == "text/html; charset=utf-8"
+    assert globe.published is None  # WARC-Date is the crawl date, not the story's
+    assert isinstance(globe.html, bytes)
+    assert b"The Daily Globe" in globe.html
+    # chunked + gzip content coding undone
+    courier = records[ids["courier"]]
+    assert isinstance(courier.html, bytes)
+    assert courier.html.startswith(b"<!DOCTYPE html>")
+    assert b"Rivertown Courier" in courier.html
+
+    assert {rid: e.reason for rid, e in skips.items()} == {
+        ids["robots"]: "not-html",
+        ids["logo"]: "not-html",
+        ids["missing"]: "http-status",
+        ids["revisit"]: "revisit",
+        ids["cut"]: "truncated",
+    }
+    assert "404" in str(skips[ids["missing"]])
+    # warcinfo, request and metadata records are not captures: neither records nor errors
+    assert not {ids["warcinfo"], ids["request-globe"], ids["metadata"]} & (set(records) | set(skips))
+    # ``line`` is the record's 1-based position in the file
+    position = {rid: n for n, rid in enumerate(ids.values(), start=1)}
+    assert all(item.line == position[item.id] for item in items)
+
+
+def test_warc_records_extract_to_the_same_story(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.warc.gz"
+    ids = news_warc(path)
+    records = {i.id: i for i in read_warc(path) if isinstance(i, Record)}
+    globe, courier = to_article(records[ids["globe"]]), to_article(records[ids["courier"]])
+    assert globe.url == "https://dailyglobe.example/world/2024/10/17/nkorea-officers"
+    assert globe.site == "dailyglobe.example"
+    for article in (globe, courier):
+        assert "North Korea" in article.text
+        assert "Most read" not in article.text
+        assert "Subscribe today" not in article.text
+
+
+def test_warc_http_charset_is_used_for_decoding(tmp_path: Path) -> None:
+    # the page's <meta> names the wrong charset; the HTTP header is right and must win
+    text = (
+        "Le café du coin a rouvert ses portes ce matin. « Nous avons attendu trois ans », a déclaré "
+        "la propriétaire, qui a rénové la salle et la terrasse avec l'aide de la mairie. "
+    ) * 4
+    page = (
+        '<html><head><meta charset="iso-8859-5"><title>Réouverture</title></head><body>'
+        f"<article><h1>Réouverture du café</h1><p>{text}</p><p>{text}</p></article></body></html>"
+    )
+    path = tmp_path / "latin.warc"
+    with path.open("wb") as fh:
+        w = WarcBuilder(fh, gz=False)
+        w.response(
+            "https://cafe.example/fr/1", page.encode("cp1252"), content_type="text/html; charset=windows-1252"
+        )
+    (record,) = list(read_warc(path))
+    assert isinstance(record, Record)
+    article = to_article(record)
+    assert "Le café du coin" in article.text
+    assert "« Nous avons" in article.text
+
+
+def test_warc_resource_records_and_missing_content_type(tmp_path: Path) -> None:
+    page = article_page("globe_portal.html", 1, title="Resource capture", url="https://r.example/1").encode()
+    path = tmp_path / "res.warc.gz"
+    with path.open("wb") as fh:
+        w = WarcBuilder(fh, gz=True)
+        res = w.resource("https://r.example/1", page, "text/html; charset=utf-8")
+        pdf = w.resource("https://r.example/doc.pdf", b"%PDF-1.7\n" + bytes(100), "application/pdf")
+        bare = w.response("https://r.example/2", page, content_type=None)
+    items = {i.id: i for i in read_warc(path)}
+    assert isinstance(items[res], Record)
+    assert items[res].html == page
+    assert isinstance(items[pdf], RecordError)
+    assert items[pdf].reason == "not-html"
+    # no Content-Type at all: let the extractor look at the bytes
+    assert isinstance(items[bare], Record)
+    assert items[bare].content_type is None
+
+
+def test_warc_payload_cap_stops_a_compression_bomb_without_memory(tmp_path: Path) -> None:
+    bomb = gzip.compress(b"<html><body>" + b" " * 60_000_000, compresslevel=9)
+    small = b"<html><body><p>" + b"fine " * 100 + b"</p></body></html>"
+    path = tmp_path / "bomb.warc.gz"
+    with path.open("wb") as fh:
+        w = WarcBuilder(fh, gz=True)
+        big = w.response("https://bomb.example/", bomb, extra=[("Content-Encoding", "gzip")])
+        plain = w.response("https://bomb.example/big-plain", b"<p>" + b"x" * 3_000_000)
+        ok = w.response("https://bomb.example/ok", small)
+    tracemalloc.start()
+    try:
+        items = {i.id: i for i in read_warc(path, max_bytes=1_000_000)}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(items[big], RecordError)
+    assert items[big].reason == "too-large"
+    assert isinstance(items[plain], RecordError)
+    assert items[plain].reason == "too-large"
+    assert isinstance(items[ok], Record)
+    assert items[ok].html == small
+    assert peak < 12_000_000, peak  # nowhere near the 60 MB the bomb expands to
+
+
+def test_warc_broken_content_coding_is_a_skip(tmp_path: Path) -> None:
+    path = tmp_path / "badgz.warc"
+    with path.open("wb") as fh:
+        w = WarcBuilder(fh, gz=False)
+        bad = w.response("https://x.example/1", b"\x1f\x8b\x08\x00garbage-not-deflate" * 20, extra=[("Content-Encoding", "gzip")])  # fmt: skip
+        odd = w.response("https://x.example/2", b"<p>hi</p>", extra=[("Content-Encoding", "x-unknown")])
+        page = b"<!DOCTYPE html><html><body><p>already decoded by the crawler</p></body></html>"
+        stored = w.response("https://x.example/3", page, extra=[("Content-Encoding", "gzip")])
+    items = {i.id: i for i in read_warc(path)}
+    assert items[bad].reason == "bad-content-encoding"
+    assert items[odd].reason == "bad-content-encoding"
+    assert isinstance(items[stored], Record)
+    assert items[stored].html == page
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["warc.gz", "warc"])
+def test_truncated_warc_yields_what_was_read_then_fails(tmp_path: Path, gz: bool) -> None:
+    full = tmp_path / "full.warc"
+    ids = news_warc(full, gz=gz)
+    data = full.read_bytes()
+    cut = tmp_path / ("cut.warc.gz" if gz else "cut.warc")
+    cut.write_bytes(data[:-40])  # the tail of the last record is gone
+    got, error = read_until_error(read_warc(cut))
+    assert re.search(rf"record {len(ids)} .*truncated or corrupt", str(error))
+    assert ids["globe"] in {i.id for i in got}
+    assert ids["other"] in {i.id for i in got}
+    assert ids["cut"] not in {i.id for i in got}
+
+
+def test_warc_damaged_or_missing_files_are_input_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(b"this is not a web archive\n" * 10)
+    with pytest.raises(InputError, match="cannot read"):
+        list(read_warc(junk))
+    with pytest.raises(InputError, match="cannot read"):
+        list(read_warc(tmp_path / "nope.warc.gz"))
+    with pytest.raises(ConfigError):
+        list(read_warc(junk, max_bytes=0))
+
+
+# -- Parquet input ------------------------------------------------------------------------------
+
+
+def _table_rows() -> list[dict[str, Any]]:
+    return [
+        {"id": "p1", "text": SEEDS[0].read_text(encoding="utf-8"), "html": None, "url": "https://a.example/1",
+         "title": "One", "published": datetime(2024, 10, 15, 9, tzinfo=UTC), "site": "A", "lang": "en"},
+        {"id": None, "text": "no id", "html": None, "url": None, "title": None, "published": None, "site": None,
+         "lang": None},
+        {"id": "p3", "text": None, "html": None, "url": None, "title": None, "published": None, "site": None,
+         "lang": None},
+        {"id": "p4", "text": None, "html": article_page("globe_portal.html", 2, title=ZELENSKYY, url="https://g.example/4"),
+         "url": "https://g.example/4", "title": None, "published": None, "site": None, "lang": "en"},
+        {"id": "  ", "text": "blank id", "html": None, "url": None, "title": None, "published": None, "site": None,
+         "lang": None},
+    ]  # fmt: skip
+
+
+def test_parquet_rows_map_like_jsonl_objects(tmp_path: Path) -> None:
+    path = tmp_path / "items.parquet"
+    pq.write_table(pa.Table.from_pylist(_table_rows()), path, row_group_size=2)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    items = list(read_records(path, batch_size=2))
+    assert [i.line for i in items] == [1, 2, 3, 4, 5]  # row numbers run on across row groups
+    first, no_id, no_body, page, blank = items
+    assert isinstance(first, Record)
+    assert (first.id, first.url, first.title, first.site) == ("p1", "https://a.example/1", "One", "A")
+    assert first.published == datetime(2024, 10, 15, 9, tzinfo=UTC)
+    assert isinstance(page, Record)
+    assert page.html is not None
+    assert "The Daily Globe" in page.html
+    assert [(e.reason, e.line) for e in (no_id, no_body, blank)] == [
+        ("missing-id", 2),
+        ("missing-body", 3),
+        ("bad-id", 5),
+    ]  # type: ignore[union-attr]
+    assert "North Korea" in to_article(page).text
+
+
+def test_parquet_string_dates_and_text_only_files(tmp_path: Path) -> None:
+    path = tmp_path / "t.pq"
+    table = pa.table(
+        {
+            "id": ["a", "b"],
+            "text": ["alpha " * 40, "beta " * 40],
+            "published": ["2024-10-17T08:00:00+02:00", "not a date"],
+        }
+    )
+    pq.write_table(table, path)
+    a, b = read_parquet(path)
+    assert isinstance(a, Record)
+    assert a.published == datetime(2024, 10, 17, 6, tzinfo=UTC)
+    assert isinstance(b, Record)
+    assert b.published is None
+
+
+def test_parquet_only_reads_the_columns_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"id": ["a"], "text": ["x " * 10], "embedding": [[0.1] * 512]}), path)
+    seen: list[Any] = []
+    original = pq.ParquetFile.iter_batches
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        seen.append(kwargs.get("columns"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    assert [i.id for i in read_parquet(path)] == ["a"]
+    assert seen == [["id", "text"]]
+
+
+def test_parquet_without_needed_columns_is_an_input_error(tmp_path: Path) -> None:
+    no_id = tmp_path / "noid.parquet"
+    pq.write_table(pa.table({"key": ["a"], "text": ["x"]}), no_id)
+    with pytest.raises(InputError, match="no 'id' column"):
+        list(read_parquet(no_id))
+    no_body = tmp_path / "nobody.parquet"
+    pq.write_table(pa.table({"id": ["a"], "title": ["x"]}), no_body)
+    with pytest.raises(InputError, match="neither an 'html' nor a 'text' column"):
+        list(read_parquet(no_body))
+    with pytest.raises(InputError, match="stdin"):
+        list(read_records("-", format="parquet"))
+
+
+def test_damaged_parquet_is_an_input_error(tmp_path: Path) -> None:
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"id": [str(n) for n in range(100)], "text": ["t " * 50] * 100}), good)
+    data = good.read_bytes()
+    for name, content in [("junk.parquet", b"PAR1 not really"), ("cut.parquet", data[: len(data) // 2])]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(InputError, match="cannot read"):
+            list(read_parquet(path))
+    with pytest.raises(InputError, match="cannot read"):
+        list(read_parquet(tmp_path / "missing.parquet"))
+
+
+# -- Parquet output -----------------------------------------------------------------------------
+
+
+def _clusters(n: int) -> list[Cluster]:
+    out = []
+    for i in range(n):
+        when = datetime(2024, 10, 17, 12, i, tzinfo=UTC)
+        sources = tuple(
+            Source(
+                id=f"c{i}-{k}",
+                url=f"https://s{k}.example/{i}",
+                site=f"s{k}.example",
+                title=f"T{i}",
+                published=when,
+            )
+            for k in range(i % 3 + 1)
+        )
+        out.append(
+            Cluster(
+                cluster_id=f"cl{i:03d}",
+                canonical_id=sources[0].id,
+                member_ids=tuple(s.id for s in sources),
+                title=f"Title {i} — ünïcode",
+                text=f"Body of story {i}.",
+                url=sources[0].url,
+                published=when if i % 2 == 0 else None,
+                wire="Reuters" if i % 2 else None,
+                sources=sources,
+                first_seen=when,
+                last_seen=when,
+                canonical_reason="earliest",
+                extra={"story_id": f"st{i // 2}"},
+            )
+        )
+    return out
+
+
+def test_write_parquet_round_trips_the_jsonl_fields_in_row_groups(tmp_path: Path) -> None:
+    clusters = _clusters(7)
+    path = tmp_path / "clusters.parquet"
+    assert write_parquet(path, iter(clusters), row_group_size=3) == 7
+    handle = pq.ParquetFile(path)
+    assert handle.metadata.num_row_groups == 3
+    schema = handle.schema_arrow
+    assert schema.field("member_ids").type == pa.list_(pa.string())
+    assert pa.types.is_struct(schema.field("sources").type.value_type)
+    assert schema.field("story_id").type == pa.string()
+    rows = handle.read().to_pylist()
+    for row, cluster in zip(rows, clusters, strict=True):
+        expected = cluster.to_dict()
+        assert set(row) == set(expected)
+        back = Cluster.from_dict(row)
+        assert back.to_dict() == expected
+    assert [f.name for f in schema][:9] == [
+        "cluster_id", "canonical_id", "member_ids", "title", "text", "url", "published", "wire", "sources",
+    ]  # fmt: skip
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_write_parquet_typed_and_json_extension_fields(tmp_path: Path) -> None:
+    base = _clusters(2)
+    clusters = [
+        Cluster(**{**{f: getattr(c, f) for f in c.__dataclass_fields__}, "extra": extra})  # type: ignore[arg-type]
+        for c, extra in zip(base, [{"score": 0.5, "tags": ["a", "b"]}, {"score": None, "n": 3}], strict=True)
+    ]
+    path = tmp_path / "ext.parquet"
+    write_parquet(path, clusters)
+    table = pq.read_table(path)
+    assert table.schema.field("score").type == pa.float64()
+    assert table.schema.field("n").type == pa.int64()
+    assert table.column("tags").to_pylist() == ['["a", "b"]', None]
+    assert table.column("n").to_pylist() == [None, 3]
+
+
+def test_write_parquet_is_atomic(tmp_path: Path) -> None:
+    path = tmp_path / "out.parquet"
+    write_parquet(path, _clusters(2))
+    before = path.read_bytes()
+    late = _clusters(3)
+    object.__setattr__(late[2], "extra", {"story_id": "x", "surprise": 1})
+
+    with pytest.raises(ConfigError, match="surprise"):  # an iterator's late new field cannot be a column
+        write_parquet(path, iter(late), row_group_size=2)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
+    # from a list every field is known up front
+    write_parquet(path, late, row_group_size=2)
+    assert pq.read_table(path).column("surprise").to_pylist() == [None, None, 1]
+
+
+def test_write_parquet_accepts_dicts_and_empty_input(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    assert write_parquet(path, [c.to_dict() for c in _clusters(2)]) == 2
+    assert pq.read_table(path).column("story_id").to_pylist() == ["st0", "st0"]
+    empty = tmp_path / "empty.parquet"
+    assert write_parquet(empty, []) == 0
+    assert pq.read_table(empty).num_rows == 0
+
+
+# -- missing extras -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "module", "extra"), [("warc", "warcio", "warc"), ("parquet", "pyarrow", "parquet")]
+)
+def test_missing_extra_names_the_pip_install(
+    monkeypatch: pytest.MonkeyPatch, fmt: str, module: str, extra: str
+) -> None:
+    for name in list(sys.modules):
+        if name == module or name.startswith(module + "."):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(MissingDependency, match=rf'pip install "newsdedup\[{extra}\]"'):
+        require_format(fmt)
+    require_format("jsonl")  # needs nothing
+    with pytest.raises(MissingDependency):
+        list(read_records(os.devnull, format=fmt))
+
+
+def test_parquet_date_columns_and_unconvertible_cells(tmp_path: Path) -> None:
+    import datetime as dt
+
+    dates = tmp_path / "dates.parquet"
+    pq.write_table(pa.table({"id": ["a"], "text": ["t " * 30], "published": [dt.date(2024, 10, 17)]}), dates)
+    (a,) = read_parquet(dates)
+    assert isinstance(a, Record)
+    assert a.published == datetime(2024, 10, 17, tzinfo=UTC)
+    # seconds since the epoch far past year 9999: pyarrow stores it, Python cannot hold it
+    far = pa.array([1_700_000_000, 400_000_000_000], type=pa.timestamp("s", tz="UTC"))
+    odd = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"id": ["ok", "far"], "text": ["t " * 30, "u " * 30], "published": far}), odd)
+    first, second = read_parquet(odd)
+    assert isinstance(first, Record)
+    assert first.published == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert isinstance(second, Record)  # the bad date is dropped, the row is kept (as in JSONL)
+    assert second.published is None
+
+
+def test_parquet_reading_holds_row_groups_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "groups.parquet"
+    writer = None
+    for group in range(8):  # 8 row groups of about 1 MB each
+        table = pa.table({"id": [f"{group}-{i}" for i in range(200)], "text": [os.urandom(2500).hex() for _ in range(200)]})  # fmt: skip
+        writer = writer or pq.ParquetWriter(path, table.schema, compression="none")
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+    size = path.stat().st_size
+    peak, count = 0, 0
+    for _ in read_parquet(path):
+        count += 1
+        peak = max(peak, pa.total_allocated_bytes())
+    assert count == 1600
+    assert peak < 0.75 * size, (peak, size)  # pyarrow's default read-ahead buffers the whole file
