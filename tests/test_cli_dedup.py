@@ -357,3 +357,24 @@ def test_export_writes_parquet(tmp_path: Path) -> None:
 
     expected = _read_jsonl(jsonl)
     assert [Cluster.from_dict(r).to_dict() for r in _read_parquet(parquet)] == expected
+
+
+def test_jobs_give_the_same_output(tmp_path: Path) -> None:
+    lines = _seed_lines()
+    extra = [
+        json.dumps({"id": f"copy{i}", "text": json.loads(line)["text"][: 400 + 50 * i]})
+        for i, line in enumerate(lines)
+        if "text" in json.loads(line)
+    ]
+    src = _write(tmp_path / "in.jsonl", [*lines, "{broken", *extra])
+    outs = []
+    for jobs in ("1", "2"):
+        out, err = tmp_path / f"out{jobs}.jsonl", tmp_path / f"err{jobs}.jsonl"
+        result = _run([str(src), "-o", str(out), "--errors", str(err), "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        outs.append(
+            ([(r["cluster_id"], r["member_ids"], r["text"], r["story_id"]) for r in rows], err.read_text())
+        )
+    assert outs[0] == outs[1]
+    assert '"reason": "bad-json"' in outs[0][1]

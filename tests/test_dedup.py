@@ -337,3 +337,56 @@ def test_large_cluster_raises_an_alarm_but_is_not_capped(caplog: pytest.LogCaptu
         clusters = dedup(items, cluster_size_alarm=3)
     assert [c.size for c in clusters] == [4]
     assert any("4 members" in r.getMessage() for r in caplog.records)
+
+
+def _stream_corpus() -> list[object]:
+    """Seeds, edited and truncated copies, a page, junk, a too-short item, a repeated id and a
+    reader error, in an order that makes copies arrive in different batches."""
+    from newsdedup._records import RecordError
+
+    rng = random.Random(5)
+    items: list[object] = []
+    for i in range(len(SEEDS)):
+        text = _clean(i)
+        paras = _paras(text)
+        items.append({"id": f"s{i}", "text": text, "url": f"https://a{i}.example/x"})
+        items.append({"id": f"s{i}-cut", "text": "\n\n".join(paras[: max(2, len(paras) // 2)])})
+        edited = [p.replace(" the ", " a ", 1) for p in paras]
+        rng.shuffle(edited[2:])
+        items.append({"id": f"s{i}-ed", "text": "\n\n".join(edited), "site": f"b{i}.example"})
+    items.append({"id": "short", "text": "Too short to match."})
+    items.append({"id": "s0", "text": "a different text under a repeated id " * 10})
+    items.append(RecordError("invalid JSON", reason="bad-json", line=99))
+    items.append(
+        {"id": "wall", "text": "Checking your browser before accessing the site. Enable JavaScript."}
+    )
+    rng.shuffle(items)
+    return items
+
+
+def _partition(d: Deduplicator) -> list[tuple[str, tuple[str, ...], str]]:
+    return sorted((c.canonical_id, c.member_ids, c.text) for c in d.clusters())
+
+
+def test_add_stream_with_worker_processes_equals_one_process() -> None:
+    items = _stream_corpus()
+    one = Deduplicator()
+    assert one.add_stream(items, batch_size=3) == len(items)
+    two = Deduplicator(jobs=2)
+    seen: list[int] = []
+    assert two.add_stream(items, batch_size=3, on_batch=seen.append) == len(items)
+    assert sum(seen) == len(items)
+    assert _partition(two) == _partition(one)
+    assert [e.to_dict() for e in two.errors] == [e.to_dict() for e in one.errors]
+    assert {e.reason for e in one.errors} == {"bad-json", "duplicate-id", "junk-page"}
+    # and streaming equals one add_many over everything
+    whole = Deduplicator()
+    whole.add_many([i for i in items if isinstance(i, dict)])
+    assert _partition(whole) == _partition(one)
+
+
+def test_jobs_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="jobs"):
+        Deduplicator(jobs=0)
+    with pytest.raises(ConfigError, match="batch_size"):
+        Deduplicator().add_stream([], batch_size=0)

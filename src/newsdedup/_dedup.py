@@ -27,9 +27,10 @@ import functools
 import hashlib
 import heapq
 import logging
+import os
 import re
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler
-from ._index import ArrayLSH, BandedLSH, optimal_bands
+from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
@@ -368,6 +369,7 @@ class Deduplicator:
         window: str | float | timedelta | None = None,
         name: str = "default",
         cache_items: int = 20_000,
+        jobs: int = 1,
         **overrides: Any,
     ) -> None:
         base = config or DedupConfig()
@@ -379,6 +381,9 @@ class Deduplicator:
         self.config = DedupConfig(**{**base.to_dict(), **overrides}) if overrides else base
         if not isinstance(cache_items, int) or cache_items < 100:
             raise ConfigError(f"cache_items must be an int >= 100, got {cache_items!r}")
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+            raise ConfigError(f"jobs must be an int >= 1, got {jobs!r}")
+        self.jobs = jobs
         cfg = self.config
         self.window = parse_window(window)
         self.store = store
@@ -475,9 +480,13 @@ class Deduplicator:
 
     # -- input ---------------------------------------------------------------------------
 
-    def _prepare(self, item: Item, line: int | None, file: str | None) -> Article | Decision:
-        """Extraction and validation; needs no state (so it runs outside store transactions)."""
+    def _prepare(self, item: Item | RecordError, line: int | None, file: str | None) -> Article | Decision:
+        """Extraction and validation; needs no state (so it runs outside store transactions).
+        A :class:`RecordError` item (a line a reader could not parse) is recorded in its place,
+        so the errors keep input order."""
         try:
+            if isinstance(item, RecordError):
+                raise item
             article = to_article(item)
         except RecordError as exc:
             rec = ErrorRecord(
@@ -538,18 +547,68 @@ class Deduplicator:
     ) -> list[Decision]:
         """Add items; their signatures are computed in one numpy batch. With a store the batch
         is matched and committed in one transaction (extraction happens before it)."""
-        prepared: list[tuple[Article | Decision, int | None]] = []
-        for n, item in enumerate(items):
-            line = first_line + n if first_line is not None else None
-            if isinstance(item, Record) and item.line is not None:
-                line = item.line
-            prepared.append((self._prepare(item, line, file), line))
+        return self._add_prepared(_prepare_batch(self, list(items), first_line, file), file)
+
+    def add_stream(
+        self,
+        items: Iterable[Item | RecordError],
+        *,
+        file: str | None = None,
+        batch_size: int = 256,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Add a stream of items in batches of ``batch_size`` and return how many were read.
+
+        With ``jobs > 1`` the stateless part of each batch (extraction, validation, tokens,
+        shingles, signatures and band keys) runs in that many worker processes, a few batches
+        ahead, while this process matches the batches in input order; the result is the same
+        as with one job. ``on_batch`` is called with each batch's size once it is matched (for
+        progress). Items may be :class:`RecordError`s from a reader: they are recorded as
+        errors in their place."""
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+        count = 0
+        batches = _chunks(items, batch_size)
+        if self.jobs == 1:
+            for batch in batches:
+                self._add_prepared(_prepare_batch(self, batch, None, file), file)
+                count += len(batch)
+                if on_batch is not None:
+                    on_batch(len(batch))
+            return count
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
+        with cf.ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
+        ) as pool:
+            window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
+            for batch in batches:
+                window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
+                if len(window) > 2 * self.jobs:
+                    count += self._take(window.popleft(), file, on_batch)
+            while window:
+                count += self._take(window.popleft(), file, on_batch)
+        return count
+
+    def _take(self, job: tuple[int, Any], file: str | None, on_batch: Callable[[int], None] | None) -> int:
+        size, future = job
+        prepared: _Prepared = future.result()
+        self.errors.extend(prepared.errors)
+        self.stats.update(prepared.stats)
+        self._add_prepared(prepared, file)
+        if on_batch is not None:
+            on_batch(size)
+        return size
+
+    def _add_prepared(self, prepared: _Prepared, file: str | None) -> list[Decision]:
         if self.store is None:
-            return self._match(prepared, file, time.time())
+            return self._match(prepared.items, file, time.time())
         try:
             with self.store.transaction() as txn:
                 self._sync(txn)
-                out = self._match(prepared, file, time.time())
+                out = self._match(prepared.items, file, time.time())
                 self._commit(txn)
         except BaseException:
             # the replica may now hold items the store does not: rebuild it from the store
@@ -575,13 +634,11 @@ class Deduplicator:
         state.edge_seq = max([state.edge_seq, *edge_seqs])
         self._pending_rows, self._pending_edges, self._pending_updates = [], [], []
 
-    def _match(
-        self, prepared: list[tuple[Article | Decision, int | None]], file: str | None, ingested: float
-    ) -> list[Decision]:
+    def _match(self, prepared: list[_PreparedItem], file: str | None, ingested: float) -> list[Decision]:
         out: list[Decision | None] = []
-        pending: list[tuple[int, Article]] = []
+        pending: list[tuple[int, Article, _Fingerprint | None]] = []
         batch_ids: set[str] = set()
-        for prep, line in prepared:
+        for prep, line, fp in prepared:
             if isinstance(prep, Decision):
                 out.append(prep)
                 continue
@@ -594,7 +651,7 @@ class Deduplicator:
                 out.append(seen)
                 continue
             out.append(None)
-            pending.append((len(out) - 1, prep))
+            pending.append((len(out) - 1, prep, fp))
             batch_ids.add(prep.id)
         self._flush(pending, out, ingested)
         self._expire()
@@ -638,13 +695,22 @@ class Deduplicator:
         self._clusters = None
         return t
 
-    def _flush(self, pending: list[tuple[int, Article]], out: list[Decision | None], ingested: float) -> None:
-        """Fingerprint a batch at once (tokens, shingles, signatures and band keys as arrays),
-        then match its items one by one in input order."""
+    def _flush(
+        self,
+        pending: list[tuple[int, Article, _Fingerprint | None]],
+        out: list[Decision | None],
+        ingested: float,
+    ) -> None:
+        """Fingerprint a batch at once (tokens, shingles, signatures and band keys as arrays)
+        unless a worker already did, then match its items one by one in input order."""
         if not pending:
             return
-        fp = self.fingerprint([article for _, article in pending])
-        for (slot, article), doc, keys in zip(pending, fp.docs, fp.keys, strict=True):
+        if all(fp is not None for _, _, fp in pending):
+            fp = Fingerprints([f[0] for _, _, f in pending], [f[1] for _, _, f in pending])  # type: ignore[index]
+        else:
+            fp = self.fingerprint([article for _, article, _ in pending])
+        candidates = self._candidates(fp)
+        for n, ((slot, article, _), doc, keys) in enumerate(zip(pending, fp.docs, fp.keys, strict=True)):
             if doc is None:
                 self._store(article, None, ingested, None)
                 decision = Decision(id=article.id, status="too-short", reason="too-short")
@@ -653,7 +719,32 @@ class Deduplicator:
                 out[slot] = decision
             else:
                 assert keys is not None
-                out[slot] = self._insert(article, doc, keys[0], keys[1], ingested)
+                out[slot] = self._insert(article, doc, keys[0], keys[1], ingested, candidates[n])
+
+    def _candidates(self, fp: Fingerprints) -> list[set[str]]:
+        """For every item of a batch, the indexed items and the *earlier* items of the same batch
+        it shares a bucket with: the same pairs as querying and inserting one item at a time,
+        found with one array lookup per index and one sort over the batch."""
+        state = self._state
+        assert state.main is not None
+        n = len(fp.docs)
+        found: list[set[str]] = [set() for _ in range(n)]
+        rows = [i for i, k in enumerate(fp.keys) if k is not None]
+        if not rows:
+            return found
+        ids = [fp.docs[i].key for i in rows]  # type: ignore[union-attr]
+        indexes: list[tuple[ArrayLSH, int]] = [(state.main, 0)]
+        if state.lead is not None and self.config.lead_tokens:
+            indexes.append((state.lead, 1))
+        batch_keys: list[np.ndarray] = []
+        for index, which in indexes:
+            keys = np.array([fp.keys[i][which] for i in rows], dtype=np.uint64)  # type: ignore[index]
+            for r, hits in zip(rows, index.query_many(keys), strict=True):
+                found[r] |= hits  # type: ignore[arg-type]
+            batch_keys.append(index._combined(keys) | np.uint64(which << 63))
+        for later, earlier in _shared_bucket_pairs(np.hstack(batch_keys)):
+            found[rows[later]].add(ids[earlier])
+        return found
 
     def fingerprint(self, articles: Sequence[Article]) -> Fingerprints:
         """Verification docs and LSH band keys of clean articles, computed as one batch; no
@@ -741,14 +832,17 @@ class Deduplicator:
         return cached if cached is not None else self._doc(key).shingles
 
     def _insert(
-        self, article: Article, doc: Doc, main_keys: list[int], lead_keys: list[int], ingested: float
+        self,
+        article: Article,
+        doc: Doc,
+        main_keys: list[int],
+        lead_keys: list[int],
+        ingested: float,
+        candidates: set[str],
     ) -> Decision:
         state = self._state
         assert state.main is not None
         assert article.id is not None
-        candidates = state.main.query_keys(main_keys)
-        if lead_keys and state.lead is not None:
-            candidates |= state.lead.query_keys(lead_keys)
         t = self._item_time(article, ingested)
         best: tuple[float, str, Verdict] | None = None
         for key in sorted(candidates):
@@ -1005,8 +1099,103 @@ class Deduplicator:
         return cluster
 
 
+_Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None"]
+_PreparedItem = tuple[Article | Decision, int | None, _Fingerprint | None]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A batch after its stateless part: items in input order, with their fingerprints when a
+    worker computed them, and the errors and counts the worker recorded."""
+
+    items: list[_PreparedItem]
+    errors: list[ErrorRecord] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+
+
+def _prepare_batch(
+    deduper: Deduplicator,
+    items: list[Item | RecordError],
+    first_line: int | None,
+    file: str | None,
+    *,
+    fingerprint: bool = False,
+) -> _Prepared:
+    out: list[_PreparedItem] = []
+    for n, item in enumerate(items):
+        line = first_line + n if first_line is not None else None
+        if isinstance(item, Record | RecordError) and item.line is not None:
+            line = item.line
+        out.append((deduper._prepare(item, line, file), line, None))
+    if fingerprint:
+        where = [i for i, (p, _, _) in enumerate(out) if isinstance(p, Article)]
+        fp = deduper.fingerprint([out[i][0] for i in where])  # type: ignore[misc]
+        for i, doc, keys in zip(where, fp.docs, fp.keys, strict=True):
+            out[i] = (out[i][0], out[i][1], (doc, keys))
+    return _Prepared(out)
+
+
+_WORKER: Deduplicator | None = None
+
+
+def _worker_init(config: DedupConfig) -> None:
+    global _WORKER
+    _WORKER = Deduplicator(config=config)
+
+
+def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepared:
+    """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`)."""
+    assert _WORKER is not None
+    _WORKER.errors, _WORKER.stats = [], Counter()
+    prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True)
+    prepared.errors, prepared.stats = _WORKER.errors, _WORKER.stats
+    return prepared
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """(later row, earlier row) for every two rows of ``keys`` that share a value anywhere
+    (values are made unique per band by the caller), each pair once."""
+    m, b = keys.shape
+    if m < 2:
+        return []
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")  # ties keep row order
+    sk = flat[order]
+    row = order // b
+    new = np.empty(len(sk), dtype=bool)
+    new[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    start = np.flatnonzero(new)
+    group_start = np.repeat(start, np.diff(np.append(start, len(sk))))
+    before = np.arange(len(sk)) - group_start  # earlier members of the same bucket
+    if not before.any():
+        return []
+    later_pos = np.repeat(np.arange(len(sk)), before)
+    earlier_pos = np.repeat(group_start, before) + (
+        np.arange(int(before.sum())) - np.repeat(np.cumsum(before) - before, before)
+    )
+    later, earlier = row[later_pos], row[earlier_pos]
+    keep = later != earlier
+    pairs = np.unique(later[keep] * m + earlier[keep])
+    return list(zip((pairs // m).tolist(), (pairs % m).tolist(), strict=True))
+
+
 def _para_hash(paragraph: str) -> int:
-    return xxhash.xxh3_64_intdigest(normalize_text(paragraph).encode("utf-8"))
+    """Identity of a paragraph for site boilerplate: case and spacing folded. A site repeats
+    its boilerplate verbatim, so the full text normalisation (a few regex passes) is not
+    needed here."""
+    return xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
 
 
 def _para_key(para_hash: int) -> str:

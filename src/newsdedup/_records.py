@@ -36,6 +36,14 @@ class RecordError(InputError):
         super().__init__(message, line=line, id=id)
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only fields: rebuild explicitly (records cross process boundaries with --jobs)
+        return (_record_error, (str(self), self.reason, self.line, self.id))
+
+
+def _record_error(message: str, reason: str, line: int | None, id: str | None) -> RecordError:
+    return RecordError(message, reason=reason, line=line, id=id)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
@@ -128,9 +136,27 @@ def junk_page_reason(article: Article) -> str | None:
     text = article.text.strip()
     if len(text) > _JUNK_PAGE_MAX_CHARS:
         return None
-    if _JUNK_PAGE.search(text) or _JUNK_PAGE.search(article.title or ""):
+    title = article.title or ""
+    if not _may_be_junk(text) and not _may_be_junk(title):
+        return None
+    if _JUNK_PAGE.search(text) or _JUNK_PAGE.search(title):
         return "junk-page"
     return None
+
+
+# Every alternative of _JUNK_PAGE contains one of these words (lower case): a text without
+# any of them cannot match, which spares the case-insensitive regex on almost every article.
+_JUNK_WORDS = (
+    "checking", "enable", "verify", "robot", "unusual", "denied", "attention", "forbidden",
+    "found", "subscribe", "privacy", "cookie",
+)  # fmt: skip
+
+
+def _may_be_junk(text: str) -> bool:
+    if not text.isascii():  # Unicode case folding has exotic equivalents: let the regex decide
+        return True
+    low = text.lower()
+    return any(word in low for word in _JUNK_WORDS)
 
 
 def _site_of(url: str | None) -> str | None:

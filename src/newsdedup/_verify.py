@@ -45,7 +45,7 @@ class Doc:
     on the shingles alone and the engine never makes a Python object per token otherwise.
     """
 
-    __slots__ = ("_names", "_number_key", "_numbers", "_tokens", "key", "norm", "shingles", "text")
+    __slots__ = ("_lower", "_names", "_number_key", "_numbers", "_tokens", "key", "norm", "shingles", "text")
 
     def __init__(
         self,
@@ -70,6 +70,7 @@ class Doc:
         self._names = names
         self._numbers = numbers
         self._number_key = number_key
+        self._lower: str | None = None
 
     @property
     def tokens(self) -> list[str]:
@@ -99,6 +100,13 @@ class Doc:
         if self._number_key is None:
             self._number_key = number_key(self.tokens)
         return self._number_key
+
+    def text_lower(self) -> tuple[str, str | None]:
+        """(the text names come from, its lower-cased copy when ASCII -- same offsets -- else None)."""
+        text = self.text if self.text is not None else self.norm
+        if self._lower is None:
+            self._lower = text.lower() if text.isascii() else ""
+        return text, (self._lower if self._lower or not text else None)
 
     def __repr__(self) -> str:
         return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
@@ -168,6 +176,24 @@ def number_key(tokens: list[str]) -> int:
 _DIGITS = frozenset("0123456789")
 
 
+def _capitalised_in(tokens: list[str], doc: Doc) -> bool:
+    """False only when no token can be one of the doc's names: a name is a capitalised word of
+    the text, so some occurrence of the token must start with a capital. Checked before the
+    names are extracted (a regex pass per text); exact for ASCII texts, True otherwise."""
+    text, low = doc.text_lower()
+    if low is None:
+        return True
+    for t in tokens:
+        if not t[:1].isalpha():
+            continue
+        i = low.find(t)
+        while i >= 0:
+            if text[i].isupper():
+                return True
+            i = low.find(t, i + 1)
+    return False
+
+
 def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     """(numbers substituted, names substituted) between two texts.
 
@@ -189,7 +215,12 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
             continue
         if any(map(is_number, left)) and any(map(is_number, right)):
             nums += 1
-        elif any(t in a.names for t in left) and any(t in b.names for t in right):
+        elif (
+            _capitalised_in(left, a)
+            and _capitalised_in(right, b)
+            and any(t in a.names for t in left)
+            and any(t in b.names for t in right)
+        ):
             names += 1
     return nums, names
 
@@ -259,7 +290,6 @@ class PairVerifier:
             and num_subs * self.tokens_per_substitution > size
         ):
             return Verdict(False, "numbers-differ", jac, cont, score)
-        small_names = min(len(a.names), len(b.names))
-        if name_subs >= 2 and name_subs > self.max_name_mismatch * small_names:
+        if name_subs >= 2 and name_subs > self.max_name_mismatch * min(len(a.names), len(b.names)):
             return Verdict(False, "names-differ", jac, cont, score)
         return Verdict(True, kind, jac, cont, score)

@@ -28,13 +28,15 @@ The contract (other tools depend on it; extend, never break):
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator, ErrorRecord, parse_window
+from .._dedup import DedupConfig, Deduplicator, parse_window
 from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
 from .._io import input_format, output_format, read_records, require_format, write_parquet
 from .._models import Cluster
@@ -121,6 +123,15 @@ def _progress(enabled: bool) -> Any:
     "Items are matched against everything stored; OUT gets only new or grown clusters."
 )
 @window_option
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes for extraction and fingerprints (0: one per CPU). Matching stays in "
+    "this process, in input order, so the result does not depend on it.",
+)
 @story_options
 @progress_option
 def command(
@@ -136,6 +147,7 @@ def command(
     min_chars: int | None,
     state: str | None,
     window: str | None,
+    jobs: int,
     story_window: str,
     stories: bool,
     progress: bool | None,
@@ -191,7 +203,8 @@ def command(
             config = DedupConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
-        deduper = Deduplicator(config=config, store=store, window=window_seconds)
+        workers = jobs or os.cpu_count() or 1
+        deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers)
         _run(
             deduper,
             inputs,
@@ -207,6 +220,21 @@ def command(
     finally:
         if store is not None:
             store.close()
+
+
+class _Source:
+    """The records of one input; a read failure ends it and is kept in ``failure``, so the
+    records before it are still deduplicated and written."""
+
+    def __init__(self, name: str, fmt: str) -> None:
+        self.name, self.fmt = name, fmt
+        self.failure: str | None = None
+
+    def __iter__(self) -> Iterator[Record | RecordError]:
+        try:
+            yield from read_records(self.name, format=self.fmt)
+        except InputError as exc:
+            self.failure = str(exc)
 
 
 def _known_settings(stored: dict[str, Any]) -> dict[str, Any]:
@@ -235,30 +263,12 @@ def _run(
         for n, name in enumerate(inputs):
             file_key = name if several else None
             bar.update(task, description=name)
-            batch: list[Record] = []
-            try:
-                for item in read_records(name, format=formats[n] if formats else "auto"):
-                    bar.advance(task)
-                    if isinstance(item, RecordError):
-                        deduper.errors.append(
-                            ErrorRecord(
-                                line=item.line,
-                                id=item.id,
-                                reason=item.reason,
-                                message=str(item),
-                                file=file_key,
-                            )
-                        )
-                        continue
-                    batch.append(item)
-                    if len(batch) >= _BATCH:
-                        deduper.add_many(batch, file=file_key)
-                        batch = []
-            except InputError as exc:
-                failure = str(exc)
-            if batch:
-                deduper.add_many(batch, file=file_key)
-            if failure is not None:
+            source = _Source(name, formats[n] if formats else "auto")
+            deduper.add_stream(
+                source, file=file_key, batch_size=_BATCH, on_batch=lambda k: bar.advance(task, k)
+            )
+            if source.failure is not None:
+                failure = source.failure
                 break
 
     if errors_path is not None:
