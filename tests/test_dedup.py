@@ -364,7 +364,7 @@ def _stream_corpus() -> list[object]:
     return items
 
 
-def _partition(d: Deduplicator) -> list[tuple[str, tuple[str, ...], str]]:
+def _canonicals(d: Deduplicator) -> list[tuple[str, tuple[str, ...], str]]:
     return sorted((c.canonical_id, c.member_ids, c.text) for c in d.clusters())
 
 
@@ -376,13 +376,13 @@ def test_add_stream_with_worker_processes_equals_one_process() -> None:
     seen: list[int] = []
     assert two.add_stream(items, batch_size=3, on_batch=seen.append) == len(items)
     assert sum(seen) == len(items)
-    assert _partition(two) == _partition(one)
+    assert _canonicals(two) == _canonicals(one)
     assert [e.to_dict() for e in two.errors] == [e.to_dict() for e in one.errors]
     assert {e.reason for e in one.errors} == {"bad-json", "duplicate-id", "junk-page"}
     # and streaming equals one add_many over everything
     whole = Deduplicator()
     whole.add_many([i for i in items if isinstance(i, dict)])
-    assert _partition(whole) == _partition(one)
+    assert _canonicals(whole) == _canonicals(one)
 
 
 def test_jobs_must_be_positive() -> None:
@@ -390,3 +390,19 @@ def test_jobs_must_be_positive() -> None:
         Deduplicator(jobs=0)
     with pytest.raises(ConfigError, match="batch_size"):
         Deduplicator().add_stream([], batch_size=0)
+
+
+def test_spill_keeps_texts_on_disk_and_gives_the_same_clusters() -> None:
+    items = [i for i in _stream_corpus() if isinstance(i, dict)]
+    memory = Deduplicator()
+    memory.add_many(items)
+    spilled = Deduplicator(spill=True, cache_items=100)
+    for start in range(0, len(items), 4):
+        spilled.add_many(items[start : start + 4])
+    assert len(spilled._state.articles) <= 100
+    assert _canonicals(spilled) == _canonicals(memory)
+    # an article that left the memory cache is read back from the spill file
+    spilled._state.articles.clear()
+    spilled._state.docs.clear()
+    assert spilled.article("s1").text == memory.article("s1").text
+    assert _canonicals(spilled) == _canonicals(memory)

@@ -254,6 +254,39 @@ class _Meta:
     """Paragraph hashes (for site boilerplate); empty when the item has no site."""
 
 
+class _Spill:
+    """Articles kept on disk instead of in memory: each one pickled and appended to an
+    anonymous temporary file (deleted when closed or when the process ends), read back by
+    offset. With it, the deduplicator's memory grows with its index and per-item metadata, not
+    with the texts of its input."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._fh = tempfile.TemporaryFile(prefix="newsdedup-")  # noqa: SIM115 - lives with the deduplicator
+        self._where: dict[str, tuple[int, int]] = {}
+        self._end = 0
+
+    def put(self, key: str, article: Article) -> None:
+        import pickle
+
+        data = pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
+        self._fh.seek(self._end)
+        self._fh.write(data)
+        self._where[key] = (self._end, len(data))
+        self._end += len(data)
+
+    def get(self, key: str) -> Article:
+        import pickle
+
+        offset, size = self._where[key]
+        self._fh.seek(offset)
+        return pickle.loads(self._fh.read(size))  # our own file, written above
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 class _Cache(OrderedDict[str, Any]):
     """Dict that forgets its least recently used entries past ``maxsize`` (None: never)."""
 
@@ -357,7 +390,10 @@ class Deduplicator:
     is matched against everything the store holds and committed in one transaction, so runs
     continue each other and a killed run loses at most the batch in flight. ``window`` (``"72h"``,
     seconds or a timedelta) only matches items whose times are at most that far apart and drops
-    older items from the index. ``cache_items`` bounds the articles kept in memory with a store.
+    older items from the index. ``cache_items`` bounds the articles kept in memory with a store
+    or with ``spill=True`` (no store: texts go to a temporary file, so memory stays bounded on
+    inputs of any size). ``jobs`` worker processes run the stateless part of
+    :meth:`add_stream`.
     """
 
     def __init__(
@@ -370,6 +406,7 @@ class Deduplicator:
         name: str = "default",
         cache_items: int = 20_000,
         jobs: int = 1,
+        spill: bool = False,
         **overrides: Any,
     ) -> None:
         base = config or DedupConfig()
@@ -384,6 +421,7 @@ class Deduplicator:
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ConfigError(f"jobs must be an int >= 1, got {jobs!r}")
         self.jobs = jobs
+        self._spill = _Spill() if spill and store is None else None
         cfg = self.config
         self.window = parse_window(window)
         self.store = store
@@ -407,7 +445,7 @@ class Deduplicator:
     def _new_state(self) -> MemoryState:
         b, r = self.config.bands()
         lb, lr = self.config.lead_bands()
-        bounded = self._cache_items if self.store is not None else None
+        bounded = self._cache_items if self.store is not None or self._spill is not None else None
         return MemoryState(
             articles=_Cache(bounded),
             docs=_Cache(bounded),
@@ -679,9 +717,11 @@ class Deduplicator:
             paras=paras,
         )
         state.articles.put(article.id, article)
+        if self._spill is not None:
+            self._spill.put(article.id, article)
         if doc is not None:
             state.docs.put(article.id, doc)
-            if self.store is not None:
+            if self.store is not None or self._spill is not None:
                 state.shingles.put(article.id, doc.shingles)
         state.high_water = max(state.high_water, min(t, ingested))
         if self.store is not None:
@@ -801,7 +841,7 @@ class Deduplicator:
                 raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
             doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
             self._state.docs.put(key, doc)
-            if self.store is not None:
+            if self.store is not None or self._spill is not None:
                 self._state.shingles.put(key, doc.shingles)
         return doc
 
@@ -925,7 +965,13 @@ class Deduplicator:
     def article(self, item_id: str) -> Article:
         article = self._state.articles.get_lru(item_id)
         if article is None:
-            if item_id not in self._state.meta or self.store is None:
+            if item_id not in self._state.meta:
+                raise KeyError(item_id)
+            if self._spill is not None:
+                article = self._spill.get(item_id)
+                self._state.articles.put(item_id, article)
+                return article
+            if self.store is None:
                 raise KeyError(item_id)
             found = self.store.get_articles([item_id])
             if item_id not in found:
@@ -944,6 +990,9 @@ class Deduplicator:
                 missing.append(i)
             else:
                 out[i] = a
+        if missing and self._spill is not None:
+            out.update((i, self._spill.get(i)) for i in missing)
+            missing = []
         if missing:
             if self.store is None:
                 raise KeyError(missing[0])

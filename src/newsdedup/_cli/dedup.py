@@ -204,7 +204,8 @@ def command(
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
         workers = jobs or os.cpu_count() or 1
-        deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers)
+        # without a store, texts are spilled to a temporary file: memory stays bounded
+        deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers, spill=True)
         _run(
             deduper,
             inputs,
