@@ -45,7 +45,7 @@ def test_identical_and_lightly_edited_copies_are_near_duplicates(story: str) -> 
     assert verdict.accepted
     assert verdict.kind == "near-duplicate"
     assert verdict.jaccard > 0.9
-    assert verdict.align == 0.0  # decided on the shingles: same numbers, Jaccard >= 0.9
+    assert verdict.align == 0.0  # decided on the shingles: no new number, Jaccard >= 0.8
     full = PairVerifier(decisive_jaccard=1.0).verify(_doc("a", story), _doc("b", edited))
     assert (full.accepted, full.kind) == (True, "near-duplicate")
     assert full.align >= 80
@@ -53,6 +53,8 @@ def test_identical_and_lightly_edited_copies_are_near_duplicates(story: str) -> 
 
 def test_decisive_shortcut_needs_the_same_numbers(story: str) -> None:
     """A near-identical text with one changed number goes through the full check."""
+    from newsdedup._verify import numbers_within
+
     paras = _paras(story)
     import re
 
@@ -60,7 +62,7 @@ def test_decisive_shortcut_needs_the_same_numbers(story: str) -> None:
     changed = list(paras)
     changed[first] = re.sub(r"\d+", lambda m: str(int(m.group()) + 7), changed[first], count=1)
     a, b = _doc("a", story), _doc("b", "\n\n".join(changed))
-    assert a.number_key != b.number_key
+    assert not numbers_within(a.number_hashes, b.number_hashes)
     verdict = PairVerifier().verify(a, b)
     assert verdict.align > 0.0  # the alignment ran
 

@@ -96,9 +96,10 @@ class DedupConfig:
     tokens_per_substitution: int = 100
     """Number substitutions are tolerated while the smaller text has this many tokens per
     substitution (a stray junk number on long copies); template stories are short."""
-    decisive_jaccard: float = 0.9
-    """A pair with at least this exact Jaccard and the same numbers in both texts is accepted
-    on its shingles alone (no alignment, no formulaic-story guard); 1.0 turns this off."""
+    decisive_jaccard: float = 0.8
+    """A pair with at least this exact Jaccard whose smaller text has no number the larger one
+    lacks is accepted on its shingles alone (no alignment, no formulaic-story guard); 1.0
+    turns this off."""
     reject_junk_pages: bool = True
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
@@ -812,7 +813,7 @@ class Deduplicator:
             docs.append(
                 Doc(
                     article.id or "", norms[i], sb.shingle_set(i), text=article.text,
-                    number_key=int(tb.number_keys[i]),
+                    number_hashes=tb.number_hashes[tb.number_offsets[i] : tb.number_offsets[i + 1]],
                 )
             )  # fmt: skip
             keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))

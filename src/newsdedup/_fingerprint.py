@@ -396,8 +396,10 @@ class TokenBatch:
     """int64, ``len(docs) + 1``: document ``i``'s tokens are ``hashes[offsets[i]:offsets[i+1]]``."""
     numeric: np.ndarray
     """bool per token: starts with an ASCII digit."""
-    number_keys: np.ndarray
-    """uint64 per document: the multiset of its number tokens (see :func:`number_key_of`)."""
+    number_hashes: np.ndarray
+    """Hashes of the number tokens (see :func:`number_hashes_of`), sorted within each document."""
+    number_offsets: np.ndarray
+    """int64, ``len(docs) + 1``: document ``i``'s numbers are ``number_hashes[o[i]:o[i+1]]``."""
 
     def counts(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -472,10 +474,10 @@ class BatchShingler:
         is_num = numeric | np.isin(hashes, self._number_word_hashes())
         num_hashes = _NUMBER_HASHER._hash_spans(data, start[is_num], end[is_num])
         doc = np.searchsorted(offsets, np.flatnonzero(is_num), side="right") - 1
-        keys = np.zeros(n, dtype=np.uint64)
-        np.add.at(keys, doc, _splitmix64(num_hashes))
-        keys += np.bincount(doc, minlength=n).astype(np.uint64) << np.uint64(56)
-        return TokenBatch(hashes, offsets, numeric, keys)
+        order = np.lexsort((num_hashes, doc))  # by document, then hash
+        num_offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(doc, minlength=n), out=num_offsets[1:])
+        return TokenBatch(hashes, offsets, numeric, num_hashes[order], num_offsets)
 
     def _number_word_hashes(self) -> np.ndarray:
         if self._number_words is None:
@@ -556,12 +558,12 @@ _NUMBER_HASHER = BatchShingler(1, seed=0)
 """Token hashes for number keys: a fixed seed, so a key never depends on the dedup seed."""
 
 
-def number_key_of(numbers: Sequence[str]) -> int:
-    """The multiset of number tokens as one 64-bit value: their count in the top 8 bits plus
-    the sum of their mixed hashes (order-independent, any change of a number changes it)."""
+def number_hashes_of(numbers: Sequence[str]) -> np.ndarray:
+    """Sorted fixed-seed hashes of number tokens: the multiset of a text's numbers, the same
+    values :meth:`BatchShingler.tokens` gives for a whole batch."""
     h = _NUMBER_HASHER.token_hashes(numbers)
-    total = int(_splitmix64(h).sum(dtype=np.uint64)) if len(h) else 0
-    return (total + (len(numbers) << 56)) & ((1 << 64) - 1)
+    h.sort()
+    return h
 
 
 class OnePermSigner:

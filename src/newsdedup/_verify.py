@@ -34,7 +34,7 @@ from rapidfuzz.distance import Levenshtein
 from ._fingerprint import Shingler, intersection_size
 from ._normalize import names, normalize_text, tokenize
 
-__all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "substitutions"]
+__all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "numbers_within", "substitutions"]
 
 
 class Doc:
@@ -45,7 +45,7 @@ class Doc:
     on the shingles alone and the engine never makes a Python object per token otherwise.
     """
 
-    __slots__ = ("_lower", "_names", "_number_key", "_numbers", "_tokens", "key", "norm", "shingles", "text")
+    __slots__ = ("_lower", "_names", "_number_hashes", "_numbers", "_tokens", "key", "norm", "shingles", "text")
 
     def __init__(
         self,
@@ -57,7 +57,7 @@ class Doc:
         tokens: list[str] | None = None,
         names: frozenset[str] | None = None,
         numbers: int | None = None,
-        number_key: int | None = None,
+        number_hashes: np.ndarray | None = None,
     ) -> None:
         self.key = key
         self.norm = norm
@@ -69,7 +69,7 @@ class Doc:
         self._tokens = tokens
         self._names = names
         self._numbers = numbers
-        self._number_key = number_key
+        self._number_hashes = number_hashes
         self._lower: str | None = None
 
     @property
@@ -94,12 +94,11 @@ class Doc:
         return self._numbers
 
     @property
-    def number_key(self) -> int:
-        """Order-independent hash of the multiset of number tokens (see :func:`number_key`):
-        equal keys mean both texts carry the same numbers, so no number was substituted."""
-        if self._number_key is None:
-            self._number_key = number_key(self.tokens)
-        return self._number_key
+    def number_hashes(self) -> np.ndarray:
+        """The multiset of the text's number tokens (:func:`is_number`) as sorted hashes."""
+        if self._number_hashes is None:
+            self._number_hashes = number_hashes(self.tokens)
+        return self._number_hashes
 
     def text_lower(self) -> tuple[str, str | None]:
         """(the text names come from, its lower-cased copy when ASCII -- same offsets -- else None)."""
@@ -164,13 +163,27 @@ def count_numbers(tokens: list[str]) -> int:
     return len([t for t in tokens if t in _NUMBER_WORDS or t[:1].isdigit()])
 
 
-def number_key(tokens: list[str]) -> int:
-    """The multiset of a text's number tokens (:func:`is_number`) as one 64-bit value: the sum
-    of their mixed token hashes plus their count in the top bits -- what
-    :meth:`newsdedup._fingerprint.BatchShingler.number_keys` computes for a whole batch."""
-    from ._fingerprint import number_key_of
+def number_hashes(tokens: list[str]) -> np.ndarray:
+    """Sorted hashes of the number tokens (:func:`is_number`) -- what
+    :meth:`newsdedup._fingerprint.BatchShingler.tokens` computes for a whole batch."""
+    from ._fingerprint import number_hashes_of
 
-    return number_key_of([t for t in tokens if t in _NUMBER_WORDS or t[:1] in _DIGITS])
+    return number_hashes_of([t for t in tokens if t in _NUMBER_WORDS or t[:1] in _DIGITS])
+
+
+def numbers_within(small: np.ndarray, large: np.ndarray) -> bool:
+    """Whether every number of ``small`` is also in ``large`` (as multisets of sorted hashes):
+    then no number of the smaller text was replaced by another one."""
+    if len(small) > len(large):
+        return False
+    if not len(small):
+        return True
+    lo = np.searchsorted(large, small, side="left")
+    hi = np.searchsorted(large, small, side="right")
+    # the k-th copy of a value in small needs a k-th copy in large
+    first = np.searchsorted(small, small, side="left")
+    rank = np.arange(len(small)) - first
+    return bool(np.all(hi - lo > rank))
 
 
 _DIGITS = frozenset("0123456789")
@@ -239,7 +252,7 @@ class PairVerifier:
         max_number_mismatch: float = 0.05,
         max_name_mismatch: float = 0.1,
         tokens_per_substitution: int = 100,
-        decisive_jaccard: float = 0.9,
+        decisive_jaccard: float = 0.8,
     ) -> None:
         self.threshold = threshold
         self.decisive_jaccard = decisive_jaccard
@@ -258,8 +271,13 @@ class PairVerifier:
         inter = intersection_size(sa, sb)
         jac = inter / (len(sa) + len(sb) - inter)
         cont = inter / min(len(sa), len(sb))
-        if jac >= max(self.decisive_jaccard, self.threshold) and a.number_key == b.number_key:
-            # nearly all shingles shared and not one number changed: decided on the shingles.
+        small, large = (a, b) if (len(sa), a.key) < (len(sb), b.key) else (b, a)
+        if jac >= max(self.decisive_jaccard, self.threshold) and numbers_within(
+            small.number_hashes, large.number_hashes
+        ):
+            # nearly all shingles shared and every number of the smaller text is in the larger
+            # (the smaller text is the one with fewer shingles, ties by key: symmetric):
+            # decided on the shingles.
             # The alignment and the guard are skipped; they could only still reject a long
             # text whose few differences are two or more swapped names (see docs/dedup.md)
             return Verdict(True, "near-duplicate", jac, cont, 0.0)
@@ -270,8 +288,6 @@ class PairVerifier:
         else:
             return Verdict(False, "low-similarity", jac, cont)
 
-        # the smaller text (by shingles; ties broken by key so the check is symmetric)
-        small, large = (a, b) if (len(sa), a.key) < (len(sb), b.key) else (b, a)
         head = small.norm[: self.head_chars]
         al = fuzz.partial_ratio_alignment(head, large.norm)
         score = float(al.score) if al is not None else 0.0
