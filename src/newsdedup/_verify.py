@@ -289,7 +289,17 @@ class PairVerifier:
             return Verdict(False, "low-similarity", jac, cont)
 
         head = small.norm[: self.head_chars]
-        al = fuzz.partial_ratio_alignment(head, large.norm)
+        al = None
+        if kind == "near-duplicate":
+            # a copy's head is usually near the other's start: a pass in that window is a
+            # pass anywhere (the full search can only score higher), so search it first
+            window = large.norm[: 3 * len(head) + 200]
+            if len(window) < len(large.norm):
+                al = fuzz.partial_ratio_alignment(head, window, score_cutoff=self.min_align)
+        if al is None:
+            al = fuzz.partial_ratio_alignment(head, large.norm, score_cutoff=self.min_align)
+        if al is None:  # below the cutoff: measure the score for the record (rare)
+            al = fuzz.partial_ratio_alignment(head, large.norm)
         score = float(al.score) if al is not None else 0.0
         if score < self.min_align:
             return Verdict(False, "misaligned", jac, cont, score)
