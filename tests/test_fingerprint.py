@@ -14,7 +14,14 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsdedup._fingerprint import MinHashSigner, WordShingler, estimate_jaccard, exact_jaccard
+from newsdedup._fingerprint import (
+    BatchShingler,
+    MinHashSigner,
+    OnePermSigner,
+    WordShingler,
+    estimate_jaccard,
+    exact_jaccard,
+)
 from newsdedup._normalize import normalize_text, tokenize
 
 SEEDS = sorted((Path(__file__).parent / "fixtures" / "seeds").glob("*.txt"))
@@ -246,3 +253,74 @@ def test_intersection_size_matches_intersect1d(a: set[int], b: set[int]) -> None
     y = np.array(sorted(b | set(shared)), dtype=np.uint64)
     expected = np.intersect1d(x, y, assume_unique=True).size
     assert intersection_size(x, y) == intersection_size(y, x) == expected
+
+
+# -- the batch path: tokens, shingles and one-permutation signatures -----------------------
+
+
+_TRICKY = [
+    "1.2.3 a1.5 1a.2 12.3b x/y 3/16 ..5 5.. 1/2/3 4./5 6/.7 8.9a.1 b52 007b 1a2.3",
+    "Ça coûte 2,5 € — «très» cher… naïve café ÉTÉ",
+    "",
+    "   ",
+    "one",
+    "The U.S. economy grew 2.3 pct in the third quarter, the Commerce Department said.",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="ab1 2./,-'’éÉ\n€x", max_size=60) | st.sampled_from(_TRICKY),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_batch_tokens_and_shingles_equal_the_regex_path(texts: list[str]) -> None:
+    """No Python token list in the batch path, yet the same tokens, hashes and shingles as
+    tokenising each text with the regex tokenizer."""
+    norms = [normalize_text(t) for t in texts]
+    batch, single = BatchShingler(3, seed=2), WordShingler(3, seed=2)
+    tb = batch.tokens(norms)
+    sb = batch.shingles(tb, lead_tokens=4)
+    for i, norm in enumerate(norms):
+        tokens = tokenize(norm)
+        assert tb.hashes[tb.offsets[i] : tb.offsets[i + 1]].tolist() == single.token_hashes(tokens).tolist()
+        assert sb.shingle_set(i).tolist() == single.shingles(tokens).tolist()
+        lead = np.unique(sb.hashes[sb.offsets[i] : sb.offsets[i] + sb.lead[i]])
+        assert lead.tolist() == single.shingles(tokens[:4]).tolist()
+
+
+def test_one_permutation_estimates_jaccard() -> None:
+    """Densified one-permutation MinHash: unbiased, with an error close to k-permutation
+    MinHash's sqrt(J(1-J)/k)."""
+    rng = random.Random(4)
+    vocab = [f"w{i}" for i in range(3000)]
+    sh, signer = WordShingler(5), OnePermSigner(128)
+    errors = []
+    for _ in range(300):
+        base = [rng.choice(vocab) for _ in range(rng.randint(30, 400))]
+        other = list(base)
+        for _ in range(rng.randint(0, len(base) // 4)):
+            other[rng.randrange(len(other))] = rng.choice(vocab)
+        if rng.random() < 0.3:
+            other = other[: max(5, int(len(other) * rng.uniform(0.3, 1.0)))]
+        a, b = sh.shingles(base), sh.shingles(other)
+        sigs = signer.sign_many([a, b])
+        errors.append(estimate_jaccard(sigs[0], sigs[1]) - exact_jaccard(a, b))
+    err = np.array(errors)
+    assert abs(err.mean()) < 0.01
+    assert np.abs(err).mean() < 0.045
+
+
+def test_one_permutation_fills_every_slot_and_is_deterministic() -> None:
+    signer = OnePermSigner(64, seed=9)
+    few = np.array([11, 22, 33], dtype=np.uint64)  # three shingles for 64 slots: densified
+    sig = signer.sign(few)
+    assert (sig != np.uint64(0xFFFFFFFF)).all()
+    assert set(sig.tolist()) <= set(signer.sign_flat(few, np.array([0, 3]))[0].tolist())
+    assert np.array_equal(sig, OnePermSigner(64, seed=9).sign(few))
+    empty = signer.sign(np.empty(0, dtype=np.uint64))
+    assert (empty == np.uint64(0xFFFFFFFF)).all()  # nothing to sign: never indexed
+    flat = signer.sign_flat(np.concatenate([few, few]), np.array([0, 3, 6]))
+    assert np.array_equal(flat[0], flat[1])

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasketch.lsh import _optimal_param
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsdedup._exceptions import ConfigError
 from newsdedup._fingerprint import MinHashSigner, WordShingler
-from newsdedup._index import BandedLSH, collision_probability, optimal_bands
+from newsdedup._index import ArrayLSH, BandedLSH, collision_probability, optimal_bands
 
 
 @pytest.mark.parametrize("threshold", [0.2, 0.35, 0.5, 0.7, 0.9])
@@ -112,3 +114,68 @@ def test_band_keys_are_the_wrapping_multiply_sum() -> None:
             acc = (acc + int(sig[band * 4 + r]) * int(lsh._mult[r])) % 2**64
         expected.append(acc ^ (acc >> 29))
     assert lsh.band_keys(sig) == expected
+
+
+# -- ArrayLSH: the engine's index, against BandedLSH as the reference ------------------------
+
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["insert", "remove", "query"]),
+        st.integers(0, 30),  # item key
+        st.lists(st.integers(0, 5), min_size=3, max_size=3),  # bucket keys (few: many collisions)
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_ops)
+def test_array_lsh_answers_like_the_dict_index(ops: list[tuple[str, int, list[int]]]) -> None:
+    ref, arr = BandedLSH(bands=3, rows=1), ArrayLSH(bands=3, rows=1)
+    for op, key, bkeys in ops:
+        if op == "insert":
+            ref.insert_keys(key, bkeys)
+            arr.insert_keys(key, bkeys)
+        elif op == "remove":
+            ref.remove(key)
+            arr.remove(key)
+        else:
+            assert arr.query_keys(bkeys) == ref.query_keys(bkeys)
+        assert len(arr) == len(ref)
+        assert (key in arr) == (key in ref)
+    queries = np.array([[b, b, b] for b in range(6)], dtype=np.uint64)
+    assert arr.query_many(queries) == [ref.query_keys(q.tolist()) for q in queries]
+
+
+def test_array_lsh_merges_runs_and_compacts_removed_items() -> None:
+    rng = np.random.default_rng(3)
+    arr = ArrayLSH(bands=4, rows=1)
+    keys = rng.integers(0, 1 << 32, size=(20_000, 4), dtype=np.uint64)
+    for start in range(0, len(keys), 500):  # one run per "batch", merged as they come
+        for i in range(start, start + 500):
+            arr.insert_keys(i, keys[i].tolist())
+        arr.query_many(keys[start : start + 1])
+    assert len(arr._runs) < 10  # log-structured: few runs, not one per batch
+    assert arr.query_keys(keys[123].tolist()) == {123}
+    for i in range(15_000):
+        arr.remove(i)
+    arr.query_many(keys[:1])
+    # compacted when the removed items became the majority (at 10,001 of 20,000)
+    assert sum(len(k) for k, _ in arr._runs) <= 4 * 10_000
+    assert arr.query_keys(keys[123].tolist()) == set()
+    assert arr.query_keys(keys[19_999].tolist()) == {19_999}
+    arr.insert_keys(123, keys[123].tolist())  # re-insert after removal
+    assert arr.query_keys(keys[123].tolist()) == {123}
+    with pytest.raises(ValueError, match="band keys"):
+        arr.insert_keys(1, [1, 2])
+
+
+def test_band_keys_many_equals_one_at_a_time() -> None:
+    rng = np.random.default_rng(5)
+    sigs = rng.integers(0, 1 << 32, size=(50, 128), dtype=np.uint64)
+    lsh = BandedLSH(bands=20, rows=6)
+    many = lsh.band_keys_many(sigs)
+    assert many.shape == (50, 20)
+    assert [row.tolist() for row in many] == [lsh.band_keys(s) for s in sigs]
