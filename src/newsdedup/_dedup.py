@@ -42,7 +42,7 @@ import xxhash
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
-from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler
+from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -100,6 +100,10 @@ class DedupConfig:
     """A pair with at least this exact Jaccard whose smaller text has no number the larger one
     lacks is accepted on its shingles alone (no alignment, no formulaic-story guard); 1.0
     turns this off."""
+    decisive_containment: float = 0.9
+    """A truncated copy (containment at least this) whose head is in the first fifth of the
+    larger text and which adds no number is accepted on its shingles alone; 1.0 turns this
+    off."""
     reject_junk_pages: bool = True
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
@@ -122,7 +126,9 @@ class DedupConfig:
         def is_int(v: object) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
-        for name in ("threshold", "containment_threshold", "lead_threshold", "decisive_jaccard"):
+        for name in (
+            "threshold", "containment_threshold", "lead_threshold", "decisive_jaccard", "decisive_containment",
+        ):  # fmt: skip
             v = getattr(self, name)
             check(name, is_num(v) and 0.0 < v <= 1.0, "must be a number in (0, 1]")
         if self.candidate_threshold is not None:
@@ -198,6 +204,7 @@ class DedupConfig:
             max_name_mismatch=self.max_name_mismatch,
             tokens_per_substitution=self.tokens_per_substitution,
             decisive_jaccard=self.decisive_jaccard,
+            decisive_containment=self.decisive_containment,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -810,10 +817,12 @@ class Deduplicator:
                 docs.append(None)
                 keys.append(None)
                 continue
+            head, prefix = head_and_prefix(sb.hashes[sb.offsets[i] : sb.offsets[i + 1]])
             docs.append(
                 Doc(
                     article.id or "", norms[i], sb.shingle_set(i), text=article.text,
                     number_hashes=tb.number_hashes[tb.number_offsets[i] : tb.number_offsets[i + 1]],
+                    head=head, prefix=prefix,
                 )
             )  # fmt: skip
             keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))

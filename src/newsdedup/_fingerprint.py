@@ -33,6 +33,7 @@ __all__ = [
     "WordShingler",
     "estimate_jaccard",
     "exact_jaccard",
+    "head_and_prefix",
     "intersection_size",
 ]
 
@@ -91,6 +92,10 @@ class WordShingler:
         return self._batch.token_hashes(tokens)
 
     def shingles(self, tokens: Sequence[str]) -> np.ndarray:
+        return _sorted_unique(self.sequence(tokens))
+
+    def sequence(self, tokens: Sequence[str]) -> np.ndarray:
+        """Shingle hashes in text order, repeats kept."""
         th = self.token_hashes(tokens)
         n, k = len(th), self.shingle_size
         if n == 0:
@@ -104,7 +109,16 @@ class WordShingler:
         for j in range(1, k):
             np.multiply(th[j : j + m], self._mult[j], out=tmp)
             acc += tmp
-        return _sorted_unique(_splitmix64(acc))
+        return _splitmix64(acc)
+
+
+def head_and_prefix(
+    sequence: np.ndarray, *, head: int = 3, share: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """A text's first ``head`` shingles (in order) and the sorted set of the shingles in its
+    first ``share`` (at least 8 shingles): what the truncated-copy shortcut compares."""
+    cut = max(8, int(np.ceil(share * len(sequence))))
+    return sequence[:head].copy(), np.unique(sequence[:cut])
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:

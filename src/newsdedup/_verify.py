@@ -45,7 +45,10 @@ class Doc:
     on the shingles alone and the engine never makes a Python object per token otherwise.
     """
 
-    __slots__ = ("_lower", "_names", "_number_hashes", "_numbers", "_tokens", "key", "norm", "shingles", "text")
+    __slots__ = (
+        "_lower", "_names", "_number_hashes", "_numbers", "_tokens", "head", "key", "norm", "prefix",
+        "shingles", "text",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -58,6 +61,8 @@ class Doc:
         names: frozenset[str] | None = None,
         numbers: int | None = None,
         number_hashes: np.ndarray | None = None,
+        head: np.ndarray | None = None,
+        prefix: np.ndarray | None = None,
     ) -> None:
         self.key = key
         self.norm = norm
@@ -70,6 +75,10 @@ class Doc:
         self._names = names
         self._numbers = numbers
         self._number_hashes = number_hashes
+        self.head = head
+        """The first shingles in text order (None: unknown, no truncated-copy shortcut)."""
+        self.prefix = prefix
+        """Sorted shingles of the first fifth of the text (see ``head_and_prefix``)."""
         self._lower: str | None = None
 
     @property
@@ -123,7 +132,14 @@ class Doc:
         """Everything verification needs, from a clean text (``norm``/``tokens`` if already known)."""
         norm = normalize_text(text) if norm is None else norm
         tokens = tokenize(norm) if tokens is None else tokens
-        return cls(key, norm, shingler.shingles(tokens), text=text, tokens=tokens)
+        sequence = getattr(shingler, "sequence", None)
+        if sequence is None:
+            return cls(key, norm, shingler.shingles(tokens), text=text, tokens=tokens)
+        from ._fingerprint import _sorted_unique, head_and_prefix
+
+        seq = sequence(tokens)
+        head, prefix = head_and_prefix(seq)
+        return cls(key, norm, _sorted_unique(seq.copy()), text=text, tokens=tokens, head=head, prefix=prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +269,11 @@ class PairVerifier:
         max_name_mismatch: float = 0.1,
         tokens_per_substitution: int = 100,
         decisive_jaccard: float = 0.8,
+        decisive_containment: float = 0.9,
     ) -> None:
         self.threshold = threshold
         self.decisive_jaccard = decisive_jaccard
+        self.decisive_containment = decisive_containment
         self.containment_threshold = containment_threshold
         self.min_align = min_align
         self.head_chars = head_chars
@@ -285,6 +303,16 @@ class PairVerifier:
             kind = "near-duplicate"
         elif cont >= self.containment_threshold:
             kind = "truncated"
+            if (
+                cont >= self.decisive_containment
+                and small.head is not None
+                and large.prefix is not None
+                and np.isin(small.head, large.prefix, assume_unique=False).any()
+                and numbers_within(small.number_hashes, large.number_hashes)
+            ):
+                # the smaller text is (nearly) all inside the larger, starts where the larger
+                # one starts and adds no number: a truncated copy, decided on the shingles
+                return Verdict(True, "truncated", jac, cont, 0.0)
         else:
             return Verdict(False, "low-similarity", jac, cont)
 
