@@ -5,17 +5,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import unicodedata
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsdedup import Cluster, ConfigError, dedup
+from newsdedup._normalize import normalize_text
 from newsdedup._story import (
+    _NAME_RUN,
+    _OPENERS,
     StoryConfig,
     TermStats,
+    _names,
+    _number_dense,
+    _profile,
+    _run_words,
     _split,
+    _story_links,
+    _top_terms,
     assign_stories,
     decide,
     group_stories,
@@ -313,3 +326,195 @@ def test_real_rated_pairs_from_semeval() -> None:
             apart += not same
     assert apart == 5  # very dissimilar pairs are never joined
     assert joined >= 4  # the goal is >= 80 % of very similar pairs
+
+
+# -- the batch path (numpy) makes the decisions of the pairwise reference ------------------------
+
+
+def _reference_links(ordered: list[Any], stats: TermStats, cfg: StoryConfig) -> list[tuple[int, int]]:
+    """The grouping's links computed the slow, obvious way: an inverted index of every profile's
+    strongest terms, pairs sharing two of them, and story_match on each."""
+    index: dict[str, list[int]] = {}
+    for i, p in enumerate(ordered):
+        for t in _top_terms(p, stats, cfg.candidate_terms):
+            index.setdefault(t, []).append(i)
+    shared: dict[tuple[int, int], int] = {}
+    for posting in index.values():
+        if 1 < len(posting) <= cfg.max_posting:
+            for x, i in enumerate(posting):
+                for j in posting[x + 1 :]:
+                    shared[(i, j)] = shared.get((i, j), 0) + 1
+    return sorted(
+        pair
+        for pair, n in shared.items()
+        if n >= 2 and story_match(ordered[pair[0]], ordered[pair[1]], stats, config=cfg).same
+    )
+
+
+def _mixed_profiles() -> list[Any]:
+    """Seeds, hard cases and the SemEval fixture texts; some dated (spread over ten days), some
+    not, so the time window both applies and does not."""
+    import gzip
+
+    texts: list[tuple[str, str, str]] = [
+        (f"seed-{p.stem[:3]}", "", p.read_text(encoding="utf-8")) for p in SEEDS
+    ]
+    hard, _ = _hard_items()
+    texts += [(h["id"], h.get("title", ""), h["text"]) for h in hard]
+    with gzip.open(FIXTURES / "stories" / "semeval_en_pairs.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            a, b = r["pair_id"].split("_")
+            texts += [(a, "", r["text_1"]), (b, "", r["text_2"])]
+    rng = random.Random(5)
+    base = datetime(2024, 10, 20, tzinfo=UTC)
+    out = []
+    for key, title, text in texts:
+        dates = [] if rng.random() < 0.3 else [base + timedelta(hours=rng.randint(0, 240))]
+        out.append(profile_from_text(key, title, text, published=dates))
+    return sorted(out, key=lambda p: p.key)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        StoryConfig(),
+        StoryConfig(window=None),
+        StoryConfig(window=6 * 3600.0),
+        StoryConfig(window=None, candidate_terms=8, max_posting=3),
+        StoryConfig(window=None, cosine_min=0.05, score_min=0.2),
+        StoryConfig(window=None, cosine_min=0.05, score_min=3.0),  # only quotes join
+    ],
+)
+def test_batch_links_equal_the_pairwise_reference(cfg: StoryConfig) -> None:
+    ordered = _mixed_profiles()
+    stats = TermStats.from_profiles(ordered)
+    expected = _reference_links(ordered, stats, cfg)
+    assert _story_links(ordered, stats, cfg) == expected
+    if cfg.window is None and cfg.score_min < 1.0:
+        assert expected  # the comparison is not vacuous
+
+
+def test_grouping_profiles_leave_out_only_what_no_decision_reads() -> None:
+    hard, _ = _hard_items()
+    clusters = dedup(_seed_items() + hard, stories=False)
+    full = [profile_from_cluster(c) for c in clusters]
+    # assign_stories groups the lean profiles: the stories of the full ones
+    by_full = {k: story_id_for(s) for s in group_stories(full) for k in s}
+    assert {c.cluster_id: c.extra["story_id"] for c in assign_stories(clusters)} == by_full
+    assert len(set(by_full.values())) < len(by_full)  # some clusters do share a story
+    cfg = StoryConfig()
+    for c, b in zip(clusters, full, strict=True):
+        a = _profile(c.cluster_id, c.title, c.text, [], cfg, for_grouping=True)
+        assert (a.terms, a.names, a.scores, a.quotes, a.norm) == (
+            b.terms,
+            b.names,
+            b.scores,
+            b.quotes,
+            b.norm,
+        )
+        assert a.numbers == (b.numbers if _number_dense(b, cfg) else frozenset())
+        assert not a.lead
+        assert not a.title_terms
+
+
+def test_term_stats_in_one_pass_equal_one_by_one() -> None:
+    ordered = _mixed_profiles()
+    one_by_one = TermStats()
+    for p in ordered:
+        one_by_one.add(p)
+    batch = TermStats.from_profiles(ordered)
+    assert (batch.n_docs, batch.df) == (one_by_one.n_docs, one_by_one.df)
+
+
+def _reference_split(comp: list[str], links: dict[str, set[str]]) -> list[list[str]]:
+    """The star peeling with the centre recomputed from scratch each round."""
+    remaining, out = set(comp), []
+    while remaining:
+        center = min(remaining, key=lambda n: (-len(links.get(n, set()) & remaining), n))
+        members = {center} | (links.get(center, set()) & remaining)
+        while len(members) > 2:
+            need = (len(members) - 1) / 2
+            weak = {m: len(links.get(m, set()) & members) for m in members if m != center}
+            weak = {m: k for m, k in weak.items() if k < need}
+            if not weak:
+                break
+            lowest = min(weak.values())
+            members.discard(max(m for m, k in weak.items() if k == lowest))
+        out.append(sorted(members))
+        remaining -= members
+    return out
+
+
+def test_split_equals_the_from_scratch_reference_on_random_graphs() -> None:
+    rng = random.Random(9)
+    for _ in range(200):
+        nodes = [f"n{i:02d}" for i in range(rng.randint(2, 30))]
+        p = rng.choice((0.1, 0.3, 0.6))
+        links: dict[str, set[str]] = {}
+        for x, a in enumerate(nodes):
+            for b in nodes[x + 1 :]:
+                if rng.random() < p:
+                    links.setdefault(a, set()).add(b)
+                    links.setdefault(b, set()).add(a)
+        assert _split(nodes, links) == _reference_split(nodes, links)
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("aAbZ019 ,.'\"-\n\t\u00a0\u2019\u201cΣσςé\u0301İﬁ²")), max_size=60
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=_TEXT, text=_TEXT)
+def test_profile_norm_is_the_normalised_full_text(title: str, text: str) -> None:
+    p = profile_from_text("k", title, text)
+    assert p.norm == normalize_text(f"{title}\n{text}" if title else text)
+
+
+def _reference_names(text: str) -> Counter[str]:
+    """Names line by line, letters counted character by character (the definition)."""
+    out: Counter[str] = Counter()
+    for line in unicodedata.normalize("NFKC", text).split("\n"):
+        letters = [c for c in line if c.isalpha()]
+        if not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters):
+            continue
+        for m in _NAME_RUN.finditer(line):
+            words, opener = _run_words(m.group(0))
+            before = line[: m.start()].rstrip(" \t")
+            if opener and (not before or before[-1] in _OPENERS):
+                continue
+            out.update(words)
+    return out
+
+
+_WORDS = [
+    "Bank",
+    "of",
+    "England",
+    "the",
+    "NATO",
+    "Rutte",
+    "said",
+    "É",
+    "école",
+    "Ünal",
+    "x1",
+    "2024",
+    "Mr",
+    "A",
+    "b",
+]
+_GAPS = [" ", " ", "  ", "\t", "\n", "\r", "\x0b", "\x1c", ".", ":", "'", "-", '"', "\u2019", "(", "_"]
+_NAME_PIECES = st.sampled_from([*_WORDS, *_GAPS])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.lists(_NAME_PIECES, max_size=40).map("".join) | st.text(alphabet=list("AbCdE xy.:\n\t-'ÉéÜ_1"))
+)
+def test_names_in_one_pass_equal_the_per_line_reference(text: str) -> None:
+    got = _names(text)
+    want = _reference_names(text)
+    assert got == want
+    assert list(got) == list(want)  # insertion order feeds float sums: it must match too

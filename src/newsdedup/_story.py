@@ -23,12 +23,16 @@ The decision (:func:`decide`) is a small, documented rule over those signals; it
 were tuned on the SemEval-2022 Task 8 English pairs (see ``docs/stories.md``).
 
 Grouping (:func:`group_stories`) is a pure function of the batch: candidate pairs come from an
-inverted index of each profile's strongest terms, every candidate is decided by
-:func:`story_match` (outside the time window never matches), and each connected component of
+inverted index of each profile's strongest terms, every candidate gets the decision
+:func:`story_match` would give it (outside the time window never matches), and each connected component of
 the "same story" graph is split against chaining like clusters of copies are: a centre (most
 links) takes its neighbours, and a member stays only while it matches at least half of the
 other members. ``story_id`` = ``"s"`` + xxh3 of the smallest cluster id of the story, so the
-partition and the ids do not depend on input order.
+partition and the ids do not depend on input order. For speed the batch is decided with numpy
+(:func:`_story_links`): candidates are paired only within the time window (exact pruning), and
+the cosine and name overlap are computed with the same float operations in the same order as
+:func:`story_match`, so the decisions are the same bit for bit (``tests/test_story.py``
+compares the two on every candidate).
 
 Incremental use (a state store): :func:`joins_story` is the pure "does this new cluster join
 that story" test -- it must match the story's medoid and at least half of its representatives.
@@ -40,8 +44,12 @@ profiles are rebuilt from the stored canonical text) and the document-frequency 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import heapq
+import itertools
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,6 +58,7 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
+import numpy as np
 import xxhash
 from rapidfuzz import fuzz
 
@@ -98,12 +107,23 @@ _NAME_RUN = re.compile(
     r"[^\W\d_a-z][\w'\-]*)*",
     re.UNICODE,
 )
+# The same runs found in a whole text at once: a connector's space may not be a line break, and
+# the first capital comes before its word-boundary test (a look-behind) so the regex engine can
+# jump from capital to capital; for ASCII text the classes are spelled out ([A-Z] is what
+# [^\W\d_a-z] means there), which is faster still.
+_CONNECTOR = r"(?:(?:of|de|del|da|van|von|al|bin|the|and|for|la|le)[^\S\n]+)?"
+_NAME_RUN_TEXT = re.compile(r"[^\W\d_a-z](?<!\w\w)[\w'\-]*(?:[ \t]+" + _CONNECTOR + r"[^\W\d_a-z][\w'\-]*)*")
+_NAME_RUN_ASCII = re.compile(
+    r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Za-z0-9_'\-]*(?:[ \t]+" + _CONNECTOR + r"[A-Z][A-Za-z0-9_'\-]*)*"
+)
 # what may precede a capital that only marks a sentence start
 _OPENERS = frozenset(".!?:;\"'“”‘’()[]-–—•*")
-_DIGITS = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year says little about which event it is
 # A result line ("3-1", "2 - 2"): two reports of one match share it, two matches of the same
 # teams almost never do. Not part of a longer number run (dates, phone numbers, "4-3-3").
+# every result line contains this; the plain pattern rules most texts out much faster
+_SCORE_HINT = re.compile(r"\d ?- ?\d")
 _SCORE = re.compile(
     r"(?<![\d\-./:])(\d{1,3}) ?- ?(\d{1,3})(?![\d\-./:]|\s?(?:year|month|week|day|hour|minute)s?\b)"
 )
@@ -224,9 +244,11 @@ class TermStats:
 
     @classmethod
     def from_profiles(cls, profiles: Iterable[StoryProfile]) -> TermStats:
+        """The statistics of ``profiles`` (the same as :meth:`add` one by one, in one pass)."""
         stats = cls()
-        for p in profiles:
-            stats.add(p)
+        seen = [p.terms.keys() | p.names.keys() for p in profiles]
+        stats.n_docs = len(seen)
+        stats.df.update(itertools.chain.from_iterable(seen))
         return stats
 
     def add(self, profile: StoryProfile) -> None:
@@ -313,40 +335,80 @@ class StoryMatch:
 
 
 def _content(tokens: Iterable[str]) -> list[str]:
-    return [t for t in tokens if len(t) > 1 and t not in _STOPWORDS and not t[:1].isdigit()]
+    """Content words, interned: a batch holds every profile at once, and one string per word
+    instead of one per profile cuts what the term counters weigh by about a fifth."""
+    words = [t for t in tokens if len(t) > 1 and t not in _STOPWORDS and not t[:1].isdigit()]
+    shared = {t: _intern_word(t) for t in set(words)}
+    return list(map(shared.__getitem__, words))
+
+
+_intern_word = sys.intern
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_ASCII_UPPER = bytes(range(65, 91))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _run_words(run: str) -> tuple[tuple[str, ...], bool]:
+    """The name words of one capitalised run, and whether the run is a single word whose capital
+    may only mark a sentence start. Depends on the run's text alone, so it is cached: the same
+    names recur in every text of a batch."""
+    raw = run.split()
+    words = [(w, normalize_text(w).strip("'-")) for w in raw]
+    words = [(w, f) for w, f in words if len(f) > 1 and f not in _STOPWORDS and not f[:1].isdigit()]
+    opener = len(words) == 1 and words[0][0] == raw[0] and not (raw[0].isupper() and len(raw[0]) >= 2)
+    return tuple(f for _w, f in words), opener
+
+
+def _mostly_capitals(line: str) -> bool:
+    """No letters, or more than 60 % of them capitals: the line carries no case information.
+    ASCII lines are counted with two ``bytes.translate`` passes (C speed)."""
+    if line.isascii():
+        raw = line.encode("ascii")
+        n_letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+        n_upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+    else:
+        letters = [c for c in line if c.isalpha()]
+        n_letters = len(letters)
+        n_upper = sum(c.isupper() for c in letters)
+    return not n_letters or n_upper > 0.6 * n_letters
 
 
 def _names(text: str) -> Counter[str]:
     """Words of capitalised runs that are not just a capitalised sentence start, and acronyms.
 
     Lines written mostly in capitals (wire headlines, tables) carry no case information and
-    are skipped, or every word of them would look like a name.
+    are skipped, or every word of them would look like a name. The runs are those of
+    :data:`_NAME_RUN` on each line, found in one pass over the whole text (a run never crosses
+    a line break), and only lines with a run are counted.
     """
-    out: Counter[str] = Counter()
-    for line in unicodedata.normalize("NFKC", text).split("\n"):
-        letters = [c for c in line if c.isalpha()]
-        if not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters):
+    norm = unicodedata.normalize("NFKC", text)
+    found: list[str] = []
+    line_start, line_end, skip = 0, -1, False  # the line of the current run: norm[start:end]
+    for m in (_NAME_RUN_ASCII if norm.isascii() else _NAME_RUN_TEXT).finditer(norm):
+        at = m.start()
+        if at > line_end:
+            line_start = norm.rfind("\n", 0, at) + 1
+            line_end = norm.find("\n", at)
+            if line_end < 0:
+                line_end = len(norm)
+            skip = _mostly_capitals(norm[line_start:line_end])
+        if skip:
             continue
-        for m in _NAME_RUN.finditer(line):
-            raw = m.group(0).split()
-            words = [(w, normalize_text(w).strip("'-")) for w in raw]
-            words = [(w, f) for w, f in words if len(f) > 1 and f not in _STOPWORDS and not f[:1].isdigit()]
-            before = line[: m.start()].rstrip(" \t")
-            sentence_start = not before or before[-1] in _OPENERS
-            if (
-                sentence_start
-                and len(words) == 1
-                and words[0][0] == raw[0]
-                and not (raw[0].isupper() and len(raw[0]) >= 2)
-            ):
+        words, opener = _run_words(m.group(0))
+        if not words:
+            continue
+        if opener:
+            j = at - 1
+            while j >= line_start and norm[j] in " \t":
+                j -= 1
+            if j < line_start or norm[j] in _OPENERS:
                 continue  # "The", "However", "Pay April 1": a capital because a line starts
-            for _w, folded in words:
-                out[folded] += 1
-    return out
+        found.extend(words)
+    return Counter(found)  # first-occurrence order, like counting one by one
 
 
-def _quotes(text: str, min_words: int) -> tuple[str, ...]:
-    folded = normalize_text(text)
+def _quotes(folded: str, min_words: int) -> tuple[str, ...]:
+    """Quotations of at least ``min_words`` words in an already normalised text."""
     found = []
     for m in _QUOTE.finditer(folded):
         q = m.group(1).strip(" ,.;:")
@@ -370,30 +432,60 @@ def profile_from_text(
     config: StoryConfig | None = None,
 ) -> StoryProfile:
     """The story profile of one text (title + body); ``published`` are its members' dates."""
-    cfg = config or StoryConfig()
+    return _profile(key, title, text, published, config or StoryConfig(), for_grouping=False)
+
+
+def _profile(
+    key: str,
+    title: str,
+    text: str,
+    published: Iterable[datetime | None],
+    cfg: StoryConfig,
+    *,
+    for_grouping: bool,
+) -> StoryProfile:
+    """:func:`profile_from_text`; ``for_grouping`` leaves out what no grouping decision reads
+    (``lead`` and ``title_terms`` are only reported; the numbers of a text that is not
+    number-dense can never veto), which halves the memory a batch of profiles takes."""
     full = f"{title}\n{text}" if title else text
-    norm = normalize_text(full)
-    body_tokens = _content(tokenize(normalize_text(text)))
-    title_tokens = _content(tokenize(normalize_text(title)))
+    body_norm = normalize_text(text)
+    title_norm = normalize_text(title)
+    # == normalize_text(full): every step of the normalisation is character-local or stops at
+    # the line break between title and body, and the result's whitespace is single spaces
+    norm = " ".join(x for x in (title_norm, body_norm) if x)
+    body_tokens = _content(tokenize(body_norm))
+    title_tokens = _content(tokenize(title_norm))
+    words = title_tokens + body_tokens
+    numbers = frozenset(
+        n
+        for n in _NUMBER.findall(unicodedata.normalize("NFKC", text))
+        # only digits, "." and "," in a match: the rest are digits
+        if len(n) - n.count(".") - n.count(",") >= 2 and not _YEAR.match(n)
+    )
     times = [t for t in (_ts(p) for p in published) if t is not None]
     return StoryProfile(
         key=key,
         title=title,
-        title_terms=Counter(title_tokens),
-        terms=Counter(title_tokens + body_tokens),
-        lead=Counter(title_tokens + body_tokens[: cfg.lead_tokens]),
+        title_terms=Counter() if for_grouping else Counter(title_tokens),
+        terms=Counter(words),
+        lead=Counter() if for_grouping else Counter(title_tokens + body_tokens[: cfg.lead_tokens]),
         names=_names(full),
-        numbers=frozenset(
-            n
-            for n in re.findall(r"\d+(?:[.,]\d+)*", unicodedata.normalize("NFKC", text))
-            if len(_DIGITS.findall(n)) >= 2 and not _YEAR.match(n)
-        ),
-        scores=frozenset(f"{x}-{y}" for x, y in _SCORE.findall(normalize_text(text))),
-        quotes=_quotes(text, cfg.min_quote_words),
+        numbers=numbers if not for_grouping or _dense(len(numbers), len(words), cfg) else frozenset(),
+        scores=frozenset(f"{x}-{y}" for x, y in _SCORE.findall(body_norm))
+        if _SCORE_HINT.search(body_norm)
+        else frozenset(),
+        quotes=_quotes(body_norm, cfg.min_quote_words),
         norm=norm,
         start=min(times) if times else None,
         end=max(times) if times else None,
     )
+
+
+def _cluster_dates(cluster: Cluster, articles: Mapping[str, Article] | None) -> list[datetime | None]:
+    dates: list[datetime | None] = [s.published for s in cluster.sources]
+    if articles is not None:
+        dates += [articles[m].published for m in cluster.member_ids if m in articles]
+    return dates or [cluster.published]
 
 
 def profile_from_cluster(
@@ -401,11 +493,7 @@ def profile_from_cluster(
 ) -> StoryProfile:
     """Profile of a cluster's canonical text; its time range comes from the members' real
     ``published`` dates (never ``first_seen``, which falls back to ingest time)."""
-    dates: list[datetime | None] = [s.published for s in cluster.sources]
-    if articles is not None:
-        dates += [articles[m].published for m in cluster.member_ids if m in articles]
-    if not dates:
-        dates = [cluster.published]
+    dates = _cluster_dates(cluster, articles)
     return profile_from_text(cluster.cluster_id, cluster.title, cluster.text, published=dates, config=config)
 
 
@@ -484,8 +572,11 @@ def story_match(
 
 def _number_dense(p: StoryProfile, cfg: StoryConfig) -> bool:
     """A text made mostly of figures (an earnings table, a dividend notice)."""
-    n = len(p.numbers)
-    return n >= cfg.min_numbers and n >= cfg.number_density * sum(p.terms.values())
+    return _dense(len(p.numbers), sum(p.terms.values()), cfg)
+
+
+def _dense(n_numbers: int, n_words: int, cfg: StoryConfig) -> bool:
+    return n_numbers >= cfg.min_numbers and n_numbers >= cfg.number_density * n_words
 
 
 def decide(m: StoryMatch, config: StoryConfig) -> tuple[bool, str]:
@@ -523,33 +614,326 @@ def story_id_for(cluster_ids: Iterable[str]) -> str:
 
 
 def _top_terms(p: StoryProfile, stats: TermStats, k: int) -> list[str]:
+    """The ``k`` strongest terms of one profile (sublinear TF x IDF, ties by the term)."""
     scored = sorted(p.terms, key=lambda t: (-(1.0 + math.log(p.terms[t])) * stats.idf(t), t))
     return scored[:k]
 
 
-def _candidates(
-    profiles: Sequence[StoryProfile], stats: TermStats, k: int, max_posting: int
+@dataclass(frozen=True, slots=True)
+class _Sparse:
+    """Rows of a batch as flat arrays: row ``r`` is entries ``offsets[r]:offsets[r + 1]``.
+
+    ``weight`` is computed with the same float operations, in the same order, as the pure
+    Python path (:meth:`TermStats.vector`, :func:`_name_overlap`), so the batch path reproduces
+    its numbers bit for bit. ``probe`` is what a row contributes when another row looks its
+    terms up (the weight itself for a dot product, 1.0 for a membership count).
+    """
+
+    offsets: np.ndarray
+    ids: np.ndarray
+    weight: np.ndarray
+    probe: np.ndarray
+    n_terms: int
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Entry indices of the given rows, concatenated, and the position in ``rows`` of each."""
+        starts, lens = self.offsets[rows], self.lengths[rows]
+        owner = np.repeat(np.arange(len(rows)), lens)
+        first = np.cumsum(lens) - lens
+        return starts[owner] + (np.arange(int(lens.sum())) - first[owner]), owner
+
+
+def _intern(rows: Iterable[Iterable[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Term ids (first-seen order) of every row's terms, in each row's order; row offsets."""
+    lens: list[int] = []
+    flat: list[str] = []
+    for row in rows:
+        before = len(flat)
+        flat.extend(row)
+        lens.append(len(flat) - before)
+    words = list(dict.fromkeys(flat))
+    index = {t: i for i, t in enumerate(words)}
+    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    return offsets, np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat)), words
+
+
+def _idf_array(stats: TermStats, words: list[str]) -> np.ndarray:
+    """``stats.idf`` of every word, computed once per distinct document frequency (the same
+    float operations, so the same values)."""
+    df = np.fromiter(map(stats.df.get, words, itertools.repeat(0)), dtype=np.int64, count=len(words))
+    uniq, inverse = np.unique(df, return_inverse=True)
+    n = stats.n_docs
+    per_df = np.array([math.log((1 + n) / (1 + int(d))) + 1.0 for d in uniq], dtype=np.float64)
+    return per_df[inverse.reshape(-1)]
+
+
+def _rank(words: list[str]) -> np.ndarray:
+    """Position of each word in sorted (code point) order: the tie-break of the Python sorts."""
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[np.array(sorted(range(len(words)), key=words.__getitem__), dtype=np.int64)] = np.arange(len(words))
+    return rank
+
+
+def _term_matrix(
+    ordered: Sequence[StoryProfile], stats: TermStats
+) -> tuple[_Sparse, np.ndarray, list[str], np.ndarray]:
+    """Unit sublinear TF-IDF rows of ``terms``, the row of every entry, the vocabulary and the
+    raw weights ``(1 + log tf) * idf`` (which rank a profile's strongest terms)."""
+    offsets, ids, words = _intern(p.terms for p in ordered)
+    row_of = np.repeat(np.arange(len(ordered), dtype=np.int64), np.diff(offsets))
+    tf = np.fromiter(
+        itertools.chain.from_iterable(p.terms.values() for p in ordered), dtype=np.int64, count=len(ids)
+    )
+    idf = _idf_array(stats, words)
+    uniq, inverse = np.unique(tf, return_inverse=True)
+    sub = np.array([1.0 + math.log(int(x)) for x in uniq], dtype=np.float64)
+    raw = sub[inverse.reshape(-1)] * idf[ids]  # (1 + log tf) * idf, as TermStats.vector
+    # per-row sums in insertion order: np.bincount adds in input order, exactly as sum() does
+    norm = np.sqrt(np.bincount(row_of, raw * raw, minlength=len(ordered)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a zero norm gives TermStats.vector an empty vector: every cosine with it is 0.0
+        unit = np.where(norm[row_of] > 0.0, raw / norm[row_of], 0.0)
+    return _Sparse(offsets, ids, unit, unit, max(1, len(words))), row_of, words, raw
+
+
+def _candidate_pairs(
+    ordered: Sequence[StoryProfile],
+    matrix: _Sparse,
+    row_of: np.ndarray,
+    words: list[str],
+    raw: np.ndarray,
+    cfg: StoryConfig,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> np.ndarray:
+    """Pairs (``i < j``, as ``i * n + j``) sharing at least two of their ``candidate_terms``
+    strongest terms, counted only in postings of at most ``max_posting`` profiles.
+
+    Pairs that cannot be within the time window are never generated (exact pruning: each
+    posting is sorted by start hour and a profile is paired only with those starting no later
+    than its end + window, rounded outwards); :func:`_window_ok` then applies the exact test.
+    """
+    n = len(ordered)
+    if n < 2 or not len(raw):
+        return np.zeros(0, dtype=np.int64)
+    ids = matrix.ids
+    # per row: strongest first, ties by the term itself (as _top_terms sorts)
+    order = np.lexsort((_rank(words)[ids], -raw, row_of))
+    within = np.arange(len(order)) - matrix.offsets[row_of[order]]
+    top = order[within < cfg.candidate_terms]
+    t_term, t_row = ids[top], row_of[top]
+    df = np.bincount(t_term, minlength=matrix.n_terms)
+    keep = (df[t_term] > 1) & (df[t_term] <= cfg.max_posting)
+    t_term, t_row = t_term[keep], t_row[keep]
+    if not len(t_term):
+        return np.zeros(0, dtype=np.int64)
+    dated = ~np.isnan(start)
+    if cfg.window is None or not dated.any():
+        hour = np.zeros(n, dtype=np.int64)
+        bound = np.full(n, (1 << 32) - 1, dtype=np.int64)
+    else:
+        t0 = float(np.nanmin(start))
+        with np.errstate(invalid="ignore"):
+            hour = np.where(dated, np.floor((start - t0) / 3600.0) + 1, 0).astype(np.int64)
+            reach = np.floor((end - t0 + float(cfg.window)) / 3600.0) + 2
+        bound = np.where(dated, np.minimum(reach, (1 << 32) - 2), (1 << 32) - 1).astype(np.int64)
+    # undated profiles sort first (hour 0) and reach everything after them
+    srt = np.lexsort((t_row, hour[t_row], t_term))
+    t_term, t_row = t_term[srt], t_row[srt]
+    composite = (t_term << 32) + hour[t_row]
+    hi = np.searchsorted(composite, (t_term << 32) + bound[t_row], side="right")
+    fan = hi - np.arange(len(t_term)) - 1
+    total = int(fan.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    first = np.repeat(np.arange(len(t_term), dtype=np.int64), fan)
+    second = first + 1 + (np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(fan) - fan, fan))
+    a, b = t_row[first], t_row[second]
+    codes = np.minimum(a, b) * n + np.maximum(a, b)
+    del first, second, a, b
+    codes.sort()
+    # a code seen at least twice equals its predecessor; keep the first such of each run
+    twice = codes[1:][codes[1:] == codes[:-1]]
+    if not len(twice):
+        return twice
+    return twice[np.concatenate(([True], twice[1:] != twice[:-1]))]
+
+
+def _window_ok(
+    i: np.ndarray, j: np.ndarray, start: np.ndarray, end: np.ndarray, window: float | None
+) -> np.ndarray:
+    """Not ``outside-window``: the exact float test of :func:`decide` (undated: always)."""
+    if window is None:
+        return np.ones(len(i), dtype=bool)
+    sa, sb, ea, eb = start[i], start[j], end[i], end[j]
+    undated = np.isnan(sa) | np.isnan(sb) | np.isnan(ea) | np.isnan(eb)
+    with np.errstate(invalid="ignore"):
+        gap = np.maximum(0.0, np.maximum(sa, sb) - np.minimum(ea, eb)) / 3600.0
+        outside = gap * 3600.0 > window
+    return undated | ~outside
+
+
+def _pair_dot(
+    matrix: _Sparse, i: np.ndarray, j: np.ndarray, chunk: int = 1 << 22
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: the sum over shared ids of ``weight`` (walked row) x ``probe`` (other row), and
+    the number of shared ids.
+
+    The row with fewer entries (``i`` on ties, as :func:`_cosine` does) is walked in its own
+    order and the products are summed sequentially (``np.bincount``), so the sum equals the
+    Python generator sum bit for bit (a missing id adds ``0.0``, which changes nothing). The
+    other row is spread into a dense array once for all its pairs, so a look-up is one gather.
+    """
+    lens = matrix.lengths
+    walk_j = lens[j] < lens[i]
+    walk = np.where(walk_j, j, i)
+    other = np.where(walk_j, i, j)
+    by_other = np.argsort(other, kind="stable")
+    walk, other = walk[by_other], other[by_other]
+    dots = np.zeros(len(i))
+    shared = np.zeros(len(i), dtype=np.int64)
+    dense = np.zeros(matrix.n_terms)
+    offsets, ids, probe = matrix.offsets, matrix.ids, matrix.probe
+    cum = np.cumsum(lens[walk])
+    lo = 0
+    while lo < len(walk):  # chunks of about `chunk` entries bound the memory
+        hi = int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + chunk, side="right"))
+        hi = max(hi, lo + 1)
+        entries, owner = matrix.entries(walk[lo:hi])
+        look = ids[entries]
+        got = np.zeros(len(entries))
+        rows = other[lo:hi]
+        heads = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))  # one per other row
+        bounds = np.searchsorted(owner, np.append(heads, len(rows))).tolist()
+        for g, row in enumerate(rows[heads].tolist()):
+            e0, e1 = bounds[g], bounds[g + 1]
+            if e0 != e1:
+                mine = ids[offsets[row] : offsets[row + 1]]
+                dense[mine] = probe[offsets[row] : offsets[row + 1]]
+                got[e0:e1] = dense[look[e0:e1]]
+                dense[mine] = 0.0
+        dots[lo:hi] = np.bincount(owner, matrix.weight[entries] * got, minlength=hi - lo)
+        # counts shared ids where the probe is never 0.0 (names: 1.0); unused for the cosine
+        shared[lo:hi] = np.bincount(owner, got != 0.0, minlength=hi - lo)
+        lo = hi
+    out_dots = np.empty_like(dots)
+    out_shared = np.empty_like(shared)
+    out_dots[by_other] = dots
+    out_shared[by_other] = shared
+    return out_dots, out_shared
+
+
+def _name_matrix(ordered: Sequence[StoryProfile], stats: TermStats) -> tuple[_Sparse, np.ndarray]:
+    """Names of every profile as rows of IDF weights, each row sorted strongest first (ties by
+    name), which is the order :func:`_name_overlap` sums the shared names in; plus each row's
+    total IDF summed in insertion order (its ``wa``)."""
+    offsets, ids, words = _intern(p.names for p in ordered)
+    row_of = np.repeat(np.arange(len(ordered), dtype=np.int64), np.diff(offsets))
+    weight = _idf_array(stats, words)[ids]
+    total = np.bincount(row_of, weight, minlength=len(ordered))  # insertion order, like sum()
+    order = np.lexsort((_rank(words)[ids], -weight, row_of))
+    ones = np.ones(len(ids))
+    return _Sparse(offsets, ids[order], weight[order], ones, max(1, len(words))), total
+
+
+def _story_links(
+    ordered: Sequence[StoryProfile], stats: TermStats, cfg: StoryConfig
 ) -> list[tuple[int, int]]:
-    """Pairs sharing at least two strong terms (an inverted index instead of all pairs)."""
-    index: dict[str, list[int]] = {}
-    for i, p in enumerate(profiles):
-        for t in _top_terms(p, stats, k):
-            index.setdefault(t, []).append(i)
-    counts: Counter[tuple[int, int]] = Counter()
-    for posting in index.values():
-        if 1 < len(posting) <= max_posting:
-            for x in range(len(posting)):
-                for y in range(x + 1, len(posting)):
-                    counts[(posting[x], posting[y])] += 1
-    return sorted(pair for pair, n in counts.items() if n >= 2)
+    """Every candidate pair (see :func:`_candidate_pairs`) that :func:`story_match` joins.
+
+    The same decision as calling :func:`story_match` on each candidate, computed for the whole
+    batch with numpy: the time window, the cosine and the name overlap are reproduced with the
+    same float operations in the same order (bit-identical values, so no threshold can flip);
+    the vetoes are set tests on the few pairs that need them and the quote search runs only for
+    pairs that the other rules leave undecided.
+    """
+    n = len(ordered)
+    if n < 2:
+        return []
+    start = np.array([np.nan if p.start is None else p.start for p in ordered], dtype=np.float64)
+    end = np.array([np.nan if p.end is None else p.end for p in ordered], dtype=np.float64)
+    matrix, row_of, words, raw = _term_matrix(ordered, stats)
+    codes = _candidate_pairs(ordered, matrix, row_of, words, raw, cfg, start, end)
+    i, j = codes // n, codes % n
+    keep = _window_ok(i, j, start, end, cfg.window)
+    i, j = i[keep], j[keep]
+    cos, _ = _pair_dot(matrix, i, j)
+    keep = ~(cos < cfg.cosine_min)
+    i, j, cos = i[keep], j[keep], cos[keep]
+    if not len(i):
+        return []
+    names, total = _name_matrix(ordered, stats)
+    # each row is sorted strongest first, so whichever row is walked, the shared names are
+    # summed in the order _name_overlap sorts them
+    ws, n_shared = _pair_dot(names, i, j)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ent = ws / np.minimum(total[i], total[j])
+    score = cos + cfg.names_weight * ent
+    names_ok = (n_shared > 0) & (score >= cfg.score_min)
+    # a zero total name weight (possible only with foreign statistics): the reference decides
+    odd = (n_shared > 0) & ~np.isfinite(ent)
+    has_scores = np.array([bool(p.scores) for p in ordered])
+    dense = np.array([_number_dense(p, cfg) for p in ordered])
+    has_quotes = np.array([bool(p.quotes) for p in ordered])
+    links: list[tuple[int, int]] = []
+    check = np.flatnonzero(
+        names_ok
+        | odd
+        | has_quotes[i]
+        | has_quotes[j]
+        | (has_scores[i] & has_scores[j])
+        | (dense[i] & dense[j])
+    )
+    for x in check.tolist():
+        pair = (int(i[x]), int(j[x]))
+        a, b = ordered[pair[0]], ordered[pair[1]]
+        if odd[x]:
+            same = story_match(a, b, stats, config=cfg).same
+        elif a.scores and b.scores and not a.scores & b.scores:
+            same = False  # scores-differ
+        elif dense[pair[0]] and dense[pair[1]] and not a.numbers & b.numbers:
+            same = False  # numbers-differ
+        else:
+            same = bool(names_ok[x]) or _has_shared_quotes(a, b, cfg.quote_min_ratio, cfg.min_shared_quotes)
+        if same:
+            links.append(pair)
+    return links
+
+
+def _has_shared_quotes(a: StoryProfile, b: StoryProfile, min_ratio: float, need: int) -> bool:
+    """``len(_shared_quotes(a, b)) >= need``, stopping at the ``need``-th quote found."""
+    found: list[str] = []
+    for q in a.quotes:
+        if fuzz.partial_ratio(q, b.norm, score_cutoff=min_ratio):
+            found.append(q)
+            if len(found) >= need:
+                return True
+    for q in b.quotes:
+        if q not in found and fuzz.partial_ratio(q, a.norm, score_cutoff=min_ratio):
+            found.append(q)
+            if len(found) >= need:
+                return True
+    return False
 
 
 def _split(comp: list[str], links: Mapping[str, set[str]]) -> list[list[str]]:
     """Chaining-resistant split of one connected component (see the module docstring)."""
     remaining = set(comp)
     out: list[list[str]] = []
+    # links into `remaining`, kept up to date; the centre is the member with most of them
+    # (ties: smallest id), taken from a heap whose stale entries are skipped
+    degree = {n: len(links.get(n, set()) & remaining) for n in comp}
+    heap = [(-d, n) for n, d in degree.items()]
+    heapq.heapify(heap)
     while remaining:
-        center = min(remaining, key=lambda n: (-len(links.get(n, set()) & remaining), n))
+        neg, center = heapq.heappop(heap)
+        if center not in remaining or -neg != degree[center]:
+            continue
         members = {center} | (links.get(center, set()) & remaining)
         while len(members) > 2:
             need = (len(members) - 1) / 2
@@ -564,6 +948,14 @@ def _split(comp: list[str], links: Mapping[str, set[str]]) -> list[list[str]]:
             members.discard(max(m for m, n in weak.items() if n == lowest))
         out.append(sorted(members))
         remaining -= members
+        touched: set[str] = set()
+        for m in members:
+            for nb in links.get(m, ()):
+                if nb in remaining:
+                    degree[nb] -= 1
+                    touched.add(nb)
+        for nb in touched:
+            heapq.heappush(heap, (-degree[nb], nb))
     return out
 
 
@@ -584,16 +976,9 @@ def group_stories(
         raise ConfigError("group_stories: profile keys must be unique")
     stats = stats if stats is not None else TermStats.from_profiles(ordered)
     links: dict[str, set[str]] = {}
-    for i, j in _candidates(ordered, stats, cfg.candidate_terms, cfg.max_posting):
-        a, b = ordered[i], ordered[j]
-        gap = _gap_hours(a, b)
-        if cfg.window is not None and gap is not None and gap * 3600.0 > cfg.window:
-            continue  # the first two rules of decide(), checked before the costlier signals
-        if _cosine(a.terms, b.terms, stats) < cfg.cosine_min:
-            continue
-        if story_match(a, b, stats, config=cfg).same:
-            links.setdefault(keys[i], set()).add(keys[j])
-            links.setdefault(keys[j], set()).add(keys[i])
+    for i, j in _story_links(ordered, stats, cfg):
+        links.setdefault(keys[i], set()).add(keys[j])
+        links.setdefault(keys[j], set()).add(keys[i])
     stories: list[list[str]] = []
     seen: set[str] = set()
     for start in keys:  # connected components, iteratively
@@ -608,7 +993,8 @@ def group_stories(
                     comp.append(nb)
                     stack.append(nb)
         comp.sort()
-        complete = all(len(links.get(n, set()) & set(comp)) == len(comp) - 1 for n in comp)
+        members = set(comp)
+        complete = all(len(links.get(n, set()) & members) == len(comp) - 1 for n in comp)
         stories.extend([comp] if complete else _split(comp, links))
     return sorted(stories, key=lambda s: s[0])
 
@@ -666,7 +1052,10 @@ def assign_stories(
         from ._dedup import parse_window
 
         cfg = dataclasses.replace(cfg, window=parse_window(window))
-    profiles = [profile_from_cluster(c, articles, config=cfg) for c in clusters]
+    profiles = [
+        _profile(c.cluster_id, c.title, c.text, _cluster_dates(c, articles), cfg, for_grouping=True)
+        for c in clusters
+    ]
     story_of: dict[str, str] = {}
     for story in group_stories(profiles, config=cfg):
         sid = story_id_for(story)
