@@ -381,9 +381,13 @@ class SQLiteStore:
     def _prepare(self, sync: str) -> None:
         db = self._db
         with _errors(self.url, "opening"):
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            # one statement, one snapshot: read separately, another process could commit its
+            # first migration between the reads (id still 0, version already set)
+            app_id, version, tables = db.execute(
+                "SELECT (SELECT application_id FROM pragma_application_id()),"
+                " (SELECT user_version FROM pragma_user_version()),"
+                " (SELECT count(*) FROM sqlite_master)"
+            ).fetchone()
             if app_id != APPLICATION_ID and (app_id != 0 or version != 0 or tables != 0):
                 raise StoreCorrupt(
                     f"{self.url}: an SQLite database of another application, not a newsdedup store;"
