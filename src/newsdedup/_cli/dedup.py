@@ -24,6 +24,9 @@ The contract (other tools depend on it; extend, never break):
   installed is an error with the ``pip install`` that fixes it, before anything is read.
   A store that cannot be used (``--state``: corrupt, foreign, busy, other configuration) is an
   error with a message and exit code 1; the store file is never overwritten.
+* ``--engine dask`` (the ``dask`` extra) gives the same clusters, errors file and exit code
+  from a Dask cluster: ``--dask-scheduler ADDRESS``, or a local one of ``--dask-workers N``
+  processes started for the run; it does not take ``--state`` or ``--window``.
 """
 
 from __future__ import annotations
@@ -134,6 +137,25 @@ def _progress(enabled: bool) -> Any:
 )
 @story_options
 @progress_option
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    help="local: this process; dask: a Dask cluster (the dask extra; not with --state or --window).",
+)
+@click.option(
+    "--dask-scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="With --engine dask: the scheduler to use (tcp://host:8786) [default: start a local cluster].",
+)
+@click.option(
+    "--dask-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --engine dask: worker processes of the local cluster [default: one per CPU].",
+)
 def command(
     inputs: tuple[str, ...],
     output: Path | None,
@@ -151,6 +173,9 @@ def command(
     story_window: str,
     stories: bool,
     progress: bool | None,
+    engine: str,
+    dask_scheduler: str | None,
+    dask_workers: int | None,
 ) -> None:
     """Group syndicated copies in JSONL INPUT files (.gz ok, - for stdin) into clusters.
 
@@ -193,6 +218,14 @@ def command(
         raise click.ClickException(str(exc)) from exc
     if out_format == "parquet" and (output is None or str(output) == "-"):
         raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
+    if engine == "dask":
+        _run_dask(
+            inputs, output, errors_path, settings, formats, out_format, state, window,
+            story_seconds if stories else False, dask_scheduler, dask_workers,
+        )  # fmt: skip
+        return
+    if dask_scheduler is not None or dask_workers is not None:
+        raise click.UsageError("--dask-scheduler and --dask-workers need --engine dask")
     store = None
     try:
         base: dict[str, Any] = {}
@@ -236,6 +269,41 @@ class _Source:
             yield from read_records(self.name, format=self.fmt)
         except InputError as exc:
             self.failure = str(exc)
+
+
+def _run_dask(
+    inputs: tuple[str, ...],
+    output: Path | None,
+    errors_path: Path | None,
+    settings: dict[str, Any],
+    formats: list[str],
+    out_format: str,
+    state: str | None,
+    window: str | None,
+    story_window: float | bool | None,
+    scheduler: str | None,
+    workers: int | None,
+) -> None:
+    """``--engine dask``: the same output and exit code from a Dask cluster (newsdedup.dask)."""
+    if state is not None or window is not None:
+        raise click.UsageError("--state and --window are not supported with --engine dask")
+    try:
+        config = DedupConfig(**{k: v for k, v in settings.items() if v is not None})
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        from ..dask import run_cli
+
+        code = run_cli(
+            list(inputs), output, errors_path, config, workers=workers, scheduler=scheduler,
+            story_window=story_window, formats=formats, out_format=out_format,
+        )  # fmt: skip
+    except MissingDependency as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if code:
+        sys.exit(code)
 
 
 def _known_settings(stored: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,93 @@
+"""One ``newsdedup dedup`` run over a million generated items: wall time, peak memory, items/s.
+
+Usage::
+
+    .venv/bin/python benchmarks/million.py [--items 1000000] [--seed 1]
+        [--newsdedup-args "--jobs 2"] [--cache /tmp/newsdedup-bench] [--json million.json]
+
+The corpus is the one ``speed.py`` uses (``_corpus.py``: Reuters-21578 stories republished as
+perturbed text copies; at 1M items each of the ~10k base stories has about 100 copies), streamed
+to disk once per ``(items, seed)`` and cached (about 1.5 GB at 1M items). Generation is not
+timed. The timed part is one fresh ``newsdedup dedup ITEMS -o OUT`` process: wall clock from
+spawn to exit; peak memory the larger of its ``ru_maxrss`` (``os.wait4``) and the polled RSS
+sum of its process tree (workers with ``--jobs``). Pair precision/recall/F1 against the gold
+stories are computed afterwards from contingency counts (a few arrays of 1M integers). Goal of
+the issue: at most 5 minutes and 4 GB on the development machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _corpus import ensure_corpus, pair_scores
+from speed import newsdedup_command, run_measured
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--newsdedup-args", default="", help='extra CLI flags, e.g. "--jobs 2"')
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
+    ap.add_argument("--data", type=Path, default=None, help="default: $NEWSDEDUP_DATA or ../shared/data")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    corpus = ensure_corpus(args.cache, n=args.items, seed=args.seed, data=args.data)
+    meta = corpus.meta()
+    print(
+        f"corpus {corpus.items}: {meta['items']} items, {meta['bytes'] / 1e6:.0f} MB, "
+        f"{meta['gold_stories']} gold stories (ready in {time.perf_counter() - t0:.1f} s)",
+        file=sys.stderr,
+    )
+    out = args.cache / f"million-out-n{args.items}-s{args.seed}.jsonl"
+    out.unlink(missing_ok=True)
+    cmd = [*newsdedup_command(shlex.split(args.newsdedup_args)), str(corpus.items), "-o", str(out)]
+    load_before = os.getloadavg()
+    run = run_measured(cmd, out.with_suffix(".log"))
+    if run.returncode != 0:
+        tail = out.with_suffix(".log").read_text(errors="replace")[-2000:]
+        raise SystemExit(f"newsdedup failed (exit {run.returncode}):\n{tail}")
+    scores = pair_scores(out, corpus.gold())
+    res = {
+        "items": args.items,
+        "seed": args.seed,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": load_before,
+        "newsdedup_args": args.newsdedup_args,
+        "wall_s": run.wall,
+        "peak_rss_mb": run.peak_rss_mb,
+        "ru_maxrss_mb": run.maxrss_mb,
+        "polled_tree_rss_mb": run.tree_rss_mb,
+        "items_per_s": args.items / run.wall,
+        "corpus": meta,
+        **scores.to_dict(),
+    }
+    print(f"{args.items} items, seed {args.seed}, {res['when']}, load before {load_before[0]:.2f}")
+    print(f"wall        {run.wall:10.1f} s   (goal <= 300 s)")
+    print(
+        f"peak RSS    {run.peak_rss_mb:10.0f} MB  (goal <= 4096 MB; ru_maxrss {run.maxrss_mb:.0f}, "
+        f"polled process tree {run.tree_rss_mb:.0f})"
+    )
+    print(f"items/s     {res['items_per_s']:10.0f}")
+    print(f"clusters    {scores.clusters:10d}   (gold stories {meta['gold_stories']})")
+    print(f"pair P/R/F1 {scores.precision:.4f} / {scores.recall:.4f} / {scores.f1:.4f}")
+    if scores.missing or scores.repeated:
+        print(f"ids missing from the output: {scores.missing}, in several clusters: {scores.repeated}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

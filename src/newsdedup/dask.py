@@ -1,0 +1,798 @@
+"""Scale-out deduplication on Dask (the ``dask`` extra): same clusters as the local engine.
+
+:func:`dedup_bag`, :func:`dedup_dataframe` and :func:`dedup_files` take items spread over Dask
+partitions and return the same partition into clusters, with the same canonical items and
+texts, as ``Deduplicator().add_many(items)`` over the items in partition order. What runs where:
+
+1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
+   records -> clean articles (HTML extraction, the expensive part) -> verification docs and
+   LSH band keys (:meth:`Deduplicator.fingerprint`). Unusable items become
+   :class:`~newsdedup.ErrorRecord` s exactly as in the local engine.
+2. **Ids** (client): a small summary per item (id, text hash, line) is gathered; the first
+   occurrence of an id in input order wins, a later one with another text is a
+   ``duplicate-id`` error, with the same text it is ignored (``already-seen``).
+3. **Candidates** (Dask shuffle): every eligible item emits one ``(bucket, item)`` row per LSH
+   band (whole-text and lead index; 16 bytes a row), routed by bucket hash to ``groups`` tasks
+   that sort their rows and pair the members of every bucket holding two or more items. Pairs
+   are split by the pair of input partitions their items live in.
+4. **Verification** (Dask tasks): one task per pair of input partitions that has candidates;
+   it gets both prepared partitions (Dask moves them to the task's worker: at most one copy of
+   each partition per worker) and verifies every pair there with :meth:`Deduplicator.verify`.
+   Only accepted edges (two ids and a verdict) come back to the client.
+5. **Clusters** (client): the articles, plus the shingle sets of items that have an accepted
+   edge, are gathered and :meth:`Deduplicator.add_resolved` + :meth:`Deduplicator.clusters`
+   give the partition and canonical items (canonical choice uses a site-wide paragraph
+   statistic over *all* clusters, so this step is global). The client therefore holds every
+   clean article at the end: about the size of the clean texts, not of the raw pages.
+
+``window`` and ``store`` are not supported here (they make matching depend on arrival order and
+on state outside the run): passing them raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord
+from ._exceptions import ConfigError, InputError, MissingDependency
+from ._models import Article, Cluster
+from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
+from ._verify import Doc, Verdict
+
+__all__ = ["DaskResult", "dedup_bag", "dedup_dataframe", "dedup_files", "run_cli"]
+
+logger = logging.getLogger("newsdedup")
+
+DEFAULT_BLOCKSIZE = 16 * 1024 * 1024
+"""Bytes of an uncompressed JSONL file read by one prepare task."""
+
+_JUNK_MESSAGE = "a bot challenge, consent/paywall wall or error page, not an article"
+_MAIN, _LEAD = 0, 1
+
+
+def _require_dask() -> Any:
+    try:
+        import dask
+        import dask.delayed
+    except ImportError as exc:
+        raise MissingDependency(f'the Dask engine needs dask: pip install "newsdedup[dask]" ({exc})') from exc
+    return dask
+
+
+# --------------------------------------------------------------------------------------------
+# Data passed between tasks
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Raw items of one input partition. ``lines``: lines (or records) of the file the chunk
+    covers, to number the next chunk of the same file; ``failure``: why reading stopped early."""
+
+    items: list[Any]
+    file: str | None = None
+    """The ``file`` of error records (the input name when there are several inputs)."""
+    source: str | None = None
+    """Which input the chunk is of (``"<input number>:<path>"``; None: a bag partition):
+    consecutive chunks of one input continue its line numbers."""
+    from_file: bool = False
+    lines: int = 0
+    failure: str | None = None
+
+
+@dataclass(slots=True)
+class _Row:
+    seq: int
+    line: int | None
+    relative: bool
+    article: Article
+    text_hash: str
+    doc: Doc | None
+    keys: tuple[list[int], list[int]] | None
+
+
+@dataclass(slots=True)
+class _Part:
+    """A prepared input partition (lives on a worker)."""
+
+    index: int
+    items: int
+    lines: int
+    from_file: bool
+    failure: str | None
+    file: str | None
+    source: str | None
+    rows: list[_Row]
+    errors: list[tuple[int, bool, ErrorRecord]]
+    """(seq, line is relative, error) in item order."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    index: int
+    items: int
+    lines: int
+    from_file: bool
+    failure: str | None
+    file: str | None
+    source: str | None
+    rows: list[tuple[int, str, str, int | None, bool]]
+    """(seq, id, text hash, line, relative) of every usable item."""
+    errors: list[tuple[int, bool, ErrorRecord]]
+
+
+@dataclass(frozen=True, slots=True)
+class DaskResult:
+    """What :func:`dedup_files` produced: clusters, unusable items, and whether an input could
+    not be read to its end (``failure``; inputs after it were not used, as in the local CLI)."""
+
+    clusters: list[Cluster]
+    errors: list[ErrorRecord]
+    items: int
+    """Usable items (each in exactly one cluster)."""
+    failure: str | None = None
+    stats: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Sizes and phase timings of the run (partitions, bucket rows, candidate pairs, edges,
+    seconds of each phase), for capacity planning."""
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side
+
+
+@functools.lru_cache(maxsize=4)
+def _deduper(config: DedupConfig) -> Deduplicator:
+    """One stateless deduplicator per config and worker process (only ``fingerprint`` and
+    ``verify`` are used, neither reads or changes state)."""
+    return Deduplicator(config=config)
+
+
+def _text_hash(text: str) -> str:
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
+
+
+def _frame_items(frame: Any) -> list[dict[str, Any]]:
+    """A pandas partition as record dicts; missing cells (None, NaN, NaT) are left out, as a
+    JSONL line would leave the field out, and timestamps become datetimes."""
+    import pandas as pd
+
+    out: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if value is None or (not isinstance(value, str | bytes) and bool(pd.isna(value))):
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.to_pydatetime()
+            item[str(key)] = value
+        out.append(item)
+    return out
+
+
+def _bag_chunk(items: Any) -> _Chunk:
+    if not isinstance(items, list):
+        items = _frame_items(items) if hasattr(items, "to_dict") else list(items)
+    return _Chunk(items)
+
+
+def _read_block(name: str, start: int, end: int, file: str | None, source: str) -> _Chunk:
+    """The JSONL lines that *start* in bytes ``[start, end)`` of an uncompressed file, parsed;
+    line numbers are relative to the block (fixed on the client)."""
+    items: list[Any] = []
+    number = 0
+    failure = None
+    try:
+        with open(name, "rb") as fh:
+            if start > 0:
+                fh.seek(start - 1)
+                if fh.read(1) != b"\n":
+                    fh.readline()  # the rest of a line that started in the previous block
+            while fh.tell() < end:
+                raw = fh.readline()
+                if not raw:
+                    break
+                number += 1
+                if not raw.strip():
+                    continue
+                try:
+                    items.append(parse_line(raw, line=number))
+                except RecordError as exc:
+                    items.append(exc)
+    except OSError as exc:
+        failure = f"cannot read {name}: after line {number} of a block: {exc.strerror or exc}"
+    return _Chunk(items, file=file, source=source, from_file=True, lines=number, failure=failure)
+
+
+def _read_whole(name: str, fmt: str, file: str | None, source: str) -> _Chunk:
+    """A compressed JSONL, WARC or Parquet file in one task, with the local engine's reader."""
+    from ._io import read_records
+
+    items: list[Any] = []
+    failure = None
+    try:
+        items.extend(read_records(name, format=fmt))
+    except InputError as exc:
+        failure = str(exc)
+    return _Chunk(items, file=file, source=source, from_file=True, lines=0, failure=failure)
+
+
+def _prepare(chunk: _Chunk, index: int, config: DedupConfig) -> _Part:
+    """Records -> articles -> docs and band keys, with the local engine's per-item rules."""
+    deduper = _deduper(config)
+    rows: list[_Row] = []
+    errors: list[tuple[int, bool, ErrorRecord]] = []
+    for seq, item in enumerate(chunk.items):
+        if isinstance(item, RecordError):
+            rec = ErrorRecord(
+                line=item.line, id=item.id, reason=item.reason, message=str(item), file=chunk.file
+            )
+            errors.append((seq, chunk.from_file, rec))
+            continue
+        # a file's records carry block-relative lines; a bag item is numbered by its position
+        # unless it is a Record with its own line (as ``add_many(first_line=...)`` does)
+        line: int | None
+        if isinstance(item, Record) and item.line is not None:
+            line, relative = item.line, chunk.from_file
+        else:
+            line, relative = seq, True
+        try:
+            article = to_article(item)
+        except RecordError as exc:
+            rec = ErrorRecord(
+                line=exc.line or line, id=exc.id, reason=exc.reason, message=str(exc), file=chunk.file
+            )
+            errors.append((seq, relative, rec))
+            continue
+        assert article.id is not None
+        junk = junk_page_reason(article) if config.reject_junk_pages else None
+        if junk is not None:
+            rec = ErrorRecord(line=line, id=article.id, reason=junk, message=_JUNK_MESSAGE, file=chunk.file)
+            errors.append((seq, relative, rec))
+            continue
+        rows.append(_Row(seq, line, relative, article, _text_hash(article.text), None, None))
+    fp = deduper.fingerprint([r.article for r in rows])
+    for row, doc, keys in zip(rows, fp.docs, fp.keys, strict=True):
+        row.doc, row.keys = doc, keys
+    return _Part(
+        index,
+        len(chunk.items),
+        chunk.lines,
+        chunk.from_file,
+        chunk.failure,
+        chunk.file,
+        chunk.source,
+        rows,
+        errors,
+    )
+
+
+def _summary(part: _Part) -> _Summary:
+    rows = [(r.seq, r.article.id or "", r.text_hash, r.line, r.relative) for r in part.rows]
+    return _Summary(
+        part.index,
+        part.items,
+        part.lines,
+        part.from_file,
+        part.failure,
+        part.file,
+        part.source,
+        rows,
+        part.errors,
+    )
+
+
+def _mix(codes: np.ndarray) -> np.ndarray:
+    """A well-spread 64-bit hash of bucket codes (routing must not follow band order)."""
+    x = codes * np.uint64(0x9E3779B97F4A7C15)
+    return x ^ (x >> np.uint64(29))
+
+
+def _bucket_rows(
+    part: _Part, keep: frozenset[int] | None, groups: int
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """``(bucket code, item position)`` rows of the kept eligible items, split by bucket group.
+
+    A code is ``index kind << 47 | band << 32 | 32-bit key``: two items are candidates iff
+    they share a code. A position is ``partition << 32 | seq``."""
+    chunks_c: list[np.ndarray] = []
+    chunks_q: list[np.ndarray] = []
+    rows = [r for r in part.rows if r.keys is not None and (keep is None or r.seq in keep)]
+    seqs = np.asarray([r.seq for r in rows], dtype=np.int64) | np.int64(part.index << 32)
+    for kind in (_MAIN, _LEAD):
+        keys = [r.keys[kind] for r in rows if r.keys is not None]
+        if not keys or not keys[0]:
+            continue
+        table = np.asarray(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)  # (items, bands)
+        bands = np.arange(table.shape[1], dtype=np.uint64) << np.uint64(32)
+        chunks_c.append((table | bands[None, :] | np.uint64(kind << 47)).ravel())
+        chunks_q.append(np.repeat(seqs, table.shape[1]))
+    c = np.concatenate(chunks_c) if chunks_c else np.empty(0, dtype=np.uint64)
+    q = np.concatenate(chunks_q) if chunks_q else np.empty(0, dtype=np.int64)
+    group = (_mix(c) % np.uint64(groups)).astype(np.int64) if len(c) else np.empty(0, dtype=np.int64)
+    order = np.argsort(group, kind="stable")
+    c, q, group = c[order], q[order], group[order]
+    bounds = np.searchsorted(group, np.arange(groups + 1))
+    return tuple((c[bounds[g] : bounds[g + 1]], q[bounds[g] : bounds[g + 1]]) for g in range(groups))
+
+
+_Pairs = tuple[dict[tuple[int, int], np.ndarray], int]
+"""Candidate pairs of one bucket group keyed by their two partitions, and the group's row count."""
+
+
+def _pairs(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> _Pairs:
+    """Candidate pairs of one bucket group, deduplicated, keyed by their two partitions."""
+    codes = np.concatenate([p[0] for p in pieces]) if pieces else np.empty(0, dtype=np.uint64)
+    pos = np.concatenate([p[1] for p in pieces]) if pieces else np.empty(0, dtype=np.int64)
+    n_rows = len(codes)
+    if n_rows < 2:
+        return {}, n_rows
+    order = np.lexsort((pos, codes))
+    codes, pos = codes[order], pos[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(codes)])
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    for k in np.unique(sizes[sizes >= 2]).tolist():
+        at = starts[sizes == k]
+        i, j = np.triu_indices(k, 1)
+        firsts.append(pos[(at[:, None] + i[None, :]).ravel()])
+        seconds.append(pos[(at[:, None] + j[None, :]).ravel()])
+    if not firsts:
+        return {}, n_rows
+    pairs = np.unique(np.stack([np.concatenate(firsts), np.concatenate(seconds)], axis=1), axis=0)
+    blocks = pairs >> 32
+    key = blocks[:, 0] * (1 << 31) + blocks[:, 1]
+    order = np.argsort(key, kind="stable")
+    pairs, key = pairs[order], key[order]
+    cuts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for s, e in zip(cuts.tolist(), [*cuts[1:].tolist(), len(key)], strict=True):
+        out[(int(blocks[order[s], 0]), int(blocks[order[s], 1]))] = pairs[s:e]
+    return out, n_rows
+
+
+def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], int]:
+    return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
+
+
+def _take_block(pairs: _Pairs, block: tuple[int, int]) -> np.ndarray:
+    return pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
+
+
+def _verify_block(
+    config: DedupConfig, pairs: Sequence[np.ndarray], a: _Part, b: _Part | None = None
+) -> list[tuple[str, str, Verdict]]:
+    """Verify the candidate pairs between partitions ``a`` and ``b`` (or within ``a``)."""
+    deduper = _deduper(config)
+    docs = {(a.index << 32) | r.seq: r.doc for r in a.rows}
+    if b is not None:
+        docs.update({(b.index << 32) | r.seq: r.doc for r in b.rows})
+    unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
+    edges: list[tuple[str, str, Verdict]] = []
+    for x, y in unique.tolist():
+        da, db = docs[x], docs[y]
+        assert da is not None
+        assert db is not None
+        verdict = deduper.verify(da, db)
+        if verdict.accepted:
+            edges.append((da.key, db.key, verdict))
+    return edges
+
+
+def _collect(
+    part: _Part, keep: frozenset[int] | None, linked: frozenset[int]
+) -> list[tuple[Article, np.ndarray | int | None]]:
+    """The kept articles of a partition with what clustering needs of their docs: the shingle
+    set of an item with an accepted edge (canonical choice compares them); of any other
+    eligible item only the shingle *count* (member order), so its set is not shipped; None for
+    a too-short item."""
+    out: list[tuple[Article, np.ndarray | int | None]] = []
+    for row in part.rows:
+        if keep is not None and row.seq not in keep:
+            continue
+        doc = row.doc
+        if doc is None:
+            out.append((row.article, None))
+        elif row.seq in linked:
+            out.append((row.article, doc.shingles))
+        else:
+            out.append((row.article, len(doc.shingles)))
+    return out
+
+
+def _client_doc(article: Article, shingles: np.ndarray | int | None) -> Doc | None:
+    """A doc for :meth:`Deduplicator.add_resolved`: real shingles for linked items, else a
+    zero-stride array of the right length (singletons only need the count; no memory)."""
+    if shingles is None:
+        return None
+    if isinstance(shingles, int):
+        shingles = np.broadcast_to(np.uint64(0), (shingles,))
+    return Doc(article.id or "", "", shingles)
+
+
+# --------------------------------------------------------------------------------------------
+# Client side
+
+
+def _config(config: DedupConfig | None, settings: dict[str, Any]) -> DedupConfig:
+    for name in ("window", "store", "state"):
+        if settings.get(name) is not None:
+            raise ConfigError(
+                f"the Dask engine does not support {name}= (matching would depend on arrival order "
+                "or on state outside the run); use the local engine"
+            )
+        settings.pop(name, None)
+    return Deduplicator(config=config, **settings).config
+
+
+def _resolve_ids(
+    summaries: list[_Summary], first_line: int | None
+) -> tuple[list[frozenset[int] | None], list[ErrorRecord], int, str | None, int]:
+    """First occurrence of an id wins (input order = partition order, then item order).
+
+    Returns per-partition kept seqs (None: every usable item; empty for partitions past a read
+    failure), the errors in input order with absolute line numbers, the number of kept items,
+    the first read failure and how many partitions are used (those up to the failing one, as
+    the local CLI stops reading at a failing file)."""
+    seen: dict[str, str] = {}
+    errors: list[ErrorRecord] = []
+    keeps: list[frozenset[int] | None] = []
+    kept = 0
+    failure: str | None = None
+    used = len(summaries)
+    file_lines: dict[str, int] = {}
+    items_before = 0
+    for s in summaries:
+        if failure is not None:
+            keeps.append(frozenset())
+            continue
+        if s.source is not None:  # file partitions number lines 1.. within their block
+            base: int | None = file_lines.get(s.source, 0)
+            file_lines[s.source] = (base or 0) + s.lines
+        else:  # bag items are numbered 0.. within their partition
+            base = first_line + items_before if first_line is not None else None
+        items_before += s.items
+
+        def fix(line: int | None, relative: bool, base: int | None = base) -> int | None:
+            if line is None or not relative:
+                return line
+            return None if base is None else base + line
+
+        events: list[tuple[int, int, Any]] = [(seq, 0, (rel, rec)) for seq, rel, rec in s.errors]
+        events.extend((r[0], 1, r) for r in s.rows)
+        events.sort(key=lambda e: (e[0], e[1]))
+        drop: set[int] = set()
+        for _, kind, payload in events:
+            if kind == 0:
+                relative, rec = payload
+                errors.append(dataclasses.replace(rec, line=fix(rec.line, relative)))
+                continue
+            seq, item_id, text_hash, line, relative = payload
+            known = seen.get(item_id)
+            if known is None:
+                seen[item_id] = text_hash
+                kept += 1
+                continue
+            drop.add(seq)
+            if known != text_hash:
+                errors.append(
+                    ErrorRecord(
+                        line=fix(line, relative),
+                        id=item_id,
+                        reason="duplicate-id",
+                        message="id already added with a different text; first one kept",
+                        file=s.file,
+                    )
+                )
+        keeps.append(frozenset(r[0] for r in s.rows if r[0] not in drop) if drop else None)
+        if s.failure is not None:
+            failure = s.failure
+            used = s.index + 1
+    return keeps, errors, kept, failure, used
+
+
+def _run(
+    chunks: list[Any],
+    config: DedupConfig,
+    *,
+    first_line: int | None,
+    groups: int | None,
+    scheduler: Any,
+) -> DaskResult:
+    """The whole pipeline over delayed ``_Chunk`` objects, one per input partition."""
+    dask = _require_dask()
+    delayed = dask.delayed
+    opts = {"scheduler": scheduler} if scheduler is not None else {}
+    ingested = time.time()
+    t0 = time.perf_counter()
+    parts = [delayed(_prepare, pure=False)(c, i, config) for i, c in enumerate(chunks)]
+    (*parts,) = dask.persist(*parts, **opts) if parts else ()
+    summaries = list(dask.compute(*[delayed(_summary)(p) for p in parts], **opts))
+    keeps, errors, kept, failure, used = _resolve_ids(summaries, first_line)
+    t1 = time.perf_counter()
+
+    # a task shuffle has partitions x groups pieces: about 2 * sqrt(partitions) groups keeps
+    # that count modest while each group's sort stays small
+    n_groups = groups or max(1, min(len(parts), 2 * math.isqrt(max(1, len(parts)))))
+    live = [i for i in range(len(parts)) if i < used]
+    rows = {i: delayed(_bucket_rows, nout=n_groups, pure=True)(parts[i], keeps[i], n_groups) for i in live}
+    pair_groups = [delayed(_pairs)([rows[i][g] for i in live]) for g in range(n_groups)]
+    pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
+    sizes = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
+    blocks: dict[tuple[int, int], list[int]] = {}
+    n_pairs = 0
+    n_rows = 0
+    for g, (per_block, rows_in_group) in enumerate(sizes):
+        n_rows += rows_in_group
+        for block, n in per_block.items():
+            blocks.setdefault(block, []).append(g)
+            n_pairs += n
+    t2 = time.perf_counter()
+
+    tasks = []
+    for (pa, pb), gs in sorted(blocks.items()):
+        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
+        other = parts[pb] if pb != pa else None
+        tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other))
+    edge_lists = dask.compute(*tasks, **opts) if tasks else ()
+    edges = [e for chunk in edge_lists for e in chunk]
+    t3 = time.perf_counter()
+
+    linked_ids = {a for a, _, _ in edges} | {b for _, b, _ in edges}
+    linked: dict[int, set[int]] = {}
+    for s in summaries:
+        for seq, item_id, *_ in s.rows:
+            if item_id in linked_ids:
+                linked.setdefault(s.index, set()).add(seq)
+    collected = dask.compute(
+        *[delayed(_collect)(parts[i], keeps[i], frozenset(linked.get(i, ()))) for i in live], **opts
+    )
+    articles: list[Article] = []
+    docs: list[Doc | None] = []
+    for chunk in collected:
+        for article, shingles in chunk:
+            articles.append(article)
+            docs.append(_client_doc(article, shingles))
+    del parts, pair_groups
+    deduper = Deduplicator(config=config)
+    deduper.add_resolved(articles, docs, edges, ingested=ingested)
+    clusters = deduper.clusters()
+    t4 = time.perf_counter()
+    logger.info(
+        "dask dedup: %d partitions, %d items kept, %d candidate pairs, %d edges, %d clusters; "
+        "prepare %.1fs, candidates %.1fs, verify %.1fs, clusters %.1fs",
+        len(chunks), kept, n_pairs, len(edges), len(clusters), t1 - t0, t2 - t1, t3 - t2, t4 - t3,
+    )  # fmt: skip
+    stats = {
+        "partitions": len(chunks),
+        "groups": n_groups,
+        "items": kept,
+        "bucket_rows": n_rows,
+        "candidate_pairs": n_pairs,
+        "verify_tasks": len(tasks),
+        "edges": len(edges),
+        "clusters": len(clusters),
+        "prepare_seconds": round(t1 - t0, 3),
+        "candidates_seconds": round(t2 - t1, 3),
+        "verify_seconds": round(t3 - t2, 3),
+        "clusters_seconds": round(t4 - t3, 3),
+    }
+    return DaskResult(clusters, errors, kept, failure, stats)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def _finish(
+    clusters: list[Cluster], stories: bool, story_window: str | float | timedelta | None
+) -> list[Cluster]:
+    if not stories:
+        return clusters
+    from ._story import assign_stories
+
+    return assign_stories(clusters, window=story_window)
+
+
+def dedup_bag(
+    bag: Any,
+    *,
+    config: DedupConfig | None = None,
+    errors: list[ErrorRecord] | None = None,
+    first_line: int | None = None,
+    stories: bool = True,
+    story_window: str | float | timedelta | None = "72h",
+    groups: int | None = None,
+    scheduler: Any = None,
+    **settings: Any,
+) -> list[Cluster]:
+    """Deduplicate a Dask bag of items (dicts, :class:`~newsdedup.Record` s or
+    :class:`~newsdedup.Article` s with ids): the clusters ``Deduplicator().add_many`` gives over
+    the items in partition order, with stories as :func:`newsdedup.dedup` adds them.
+
+    Unusable items go to ``errors`` (when a list is given) in input order; their ``line`` is the
+    item's position counted from ``first_line`` (None: no line), as in ``add_many``. ``groups``
+    is the number of bucket groups of the candidate shuffle (default: about twice the square
+    root of the number of partitions).
+    ``scheduler`` is passed to ``dask.compute`` (default: the active distributed client, else
+    Dask's default). ``settings`` are :class:`DedupConfig` fields.
+    """
+    delayed = _require_dask().delayed
+    cfg = _config(config, settings)
+    chunks = [delayed(_bag_chunk)(p) for p in bag.to_delayed()]
+    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
+    if errors is not None:
+        errors.extend(result.errors)
+    return _finish(result.clusters, stories, story_window)
+
+
+def dedup_dataframe(
+    df: Any,
+    *,
+    config: DedupConfig | None = None,
+    errors: list[ErrorRecord] | None = None,
+    first_line: int | None = None,
+    stories: bool = True,
+    story_window: str | float | timedelta | None = "72h",
+    groups: int | None = None,
+    scheduler: Any = None,
+    **settings: Any,
+) -> list[Cluster]:
+    """:func:`dedup_bag` for a Dask dataframe whose columns are the item fields (``id``,
+    ``html`` or ``text``, ``url``, ``title``, ``published``, ``site``); an empty cell (None,
+    NaN, NaT) is a missing field, as an absent key in a JSONL line."""
+    delayed = _require_dask().delayed
+    cfg = _config(config, settings)
+    chunks = [delayed(_bag_chunk)(p) for p in df.to_delayed()]
+    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
+    if errors is not None:
+        errors.extend(result.errors)
+    return _finish(result.clusters, stories, story_window)
+
+
+def _file_chunks(inputs: Sequence[str], formats: Sequence[str] | None, blocksize: int) -> Iterator[Any]:
+    """One delayed chunk per block of an uncompressed JSONL file, one per other input file;
+    stdin (``-``) is read on the client."""
+    from ._io import input_format, read_records
+
+    delayed = _require_dask().delayed
+    several = len(inputs) > 1
+    for n, name in enumerate(inputs):
+        fmt = formats[n] if formats else input_format(name)
+        key = name if several else None
+        if name == "-":
+            items: list[Any] = []
+            failure = None
+            try:
+                items.extend(read_records(name, format=fmt))
+            except InputError as exc:
+                failure = str(exc)
+            yield delayed(_Chunk(items, file=key, source=f"{n}:{name}", from_file=True, failure=failure))
+            continue
+        size = None
+        if fmt == "jsonl" and not name.lower().endswith(".gz"):
+            try:
+                size = os.path.getsize(name)
+            except OSError:
+                size = None  # the reader task reports it as the local engine does
+        if size is None:
+            yield delayed(_read_whole, pure=False)(name, fmt, key, f"{n}:{name}")
+            continue
+        for b in range(max(1, math.ceil(size / blocksize))):
+            yield delayed(_read_block, pure=False)(
+                name, b * blocksize, min(size, (b + 1) * blocksize), key, f"{n}:{name}"
+            )
+
+
+def dedup_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    config: DedupConfig | None = None,
+    formats: Sequence[str] | None = None,
+    blocksize: int = DEFAULT_BLOCKSIZE,
+    groups: int | None = None,
+    scheduler: Any = None,
+    **settings: Any,
+) -> DaskResult:
+    """Deduplicate input files (the ``newsdedup dedup`` formats; ``formats[i]``: the reader of
+    ``inputs[i]``, default by extension) on Dask, as the local CLI does (without stories).
+
+    Uncompressed JSONL is split into ``blocksize`` byte ranges read by the workers (a worker
+    must see the same path); ``.gz`` JSONL, WARC and Parquet files are one task each. Errors
+    carry the same ``line`` (and ``file`` with several inputs) as the local CLI's. An input that
+    cannot be read to its end stops the run there as in the local CLI: what was read before is
+    used, later inputs are not, and ``failure`` says why.
+    """
+    if not isinstance(blocksize, int) or blocksize < 1024:
+        raise ConfigError(f"blocksize must be an int >= 1024, got {blocksize!r}")
+    _require_dask()
+    cfg = _config(config, settings)
+    names = [str(i) for i in inputs]
+    chunks = list(_file_chunks(names, formats, blocksize))
+    return _run(chunks, cfg, first_line=None, groups=groups, scheduler=scheduler)
+
+
+def run_cli(
+    inputs: Sequence[str],
+    output: Path | None,
+    errors_path: Path | None,
+    config: DedupConfig,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    story_window: float | bool | None = False,
+    formats: Sequence[str] | None = None,
+    out_format: str = "jsonl",
+    window: str | float | None = None,
+    state: str | None = None,
+    blocksize: int = DEFAULT_BLOCKSIZE,
+) -> int:
+    """``newsdedup dedup --engine dask``: the same files, output and exit code as the local
+    engine. Connects to ``scheduler`` (a ``tcp://host:port`` address) or starts a
+    ``LocalCluster`` of ``workers`` single-threaded processes (default: one per CPU) for the
+    run. ``story_window`` False: no story ids, else the story window (None: no limit).
+    Returns the exit code (1 when an input could not be read to its end)."""
+    import click
+
+    if state is not None:
+        raise ConfigError("--state is not supported with --engine dask (use the local engine)")
+    if window is not None:
+        raise ConfigError("--window is not supported with --engine dask (use the local engine)")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"--dask-workers must be an int >= 1, got {workers!r}")
+    _require_dask()
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise MissingDependency(
+            f'the Dask engine needs distributed: pip install "newsdedup[dask]" ({exc})'
+        ) from exc
+    from ._cli._common import write_jsonl
+    from ._io import write_parquet
+
+    if scheduler is not None:
+        client = Client(scheduler)
+        cluster = None
+    else:
+        n = workers or max(1, os.cpu_count() or 1)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        result = dedup_files(inputs, config=config, formats=formats, blocksize=blocksize, scheduler=client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if errors_path is not None:
+        write_jsonl(errors_path, [e.to_dict() for e in result.errors])
+    clusters = result.clusters
+    if story_window is not False:
+        clusters = _finish(clusters, True, None if isinstance(story_window, bool) else story_window)
+    if out_format == "parquet":
+        if output is None:
+            raise ConfigError("Parquet output needs a file: -o OUT.parquet")
+        write_parquet(output, clusters)
+    else:
+        write_jsonl(output, [c.to_dict() for c in clusters])
+    click.echo(
+        f"newsdedup dedup: {result.items} items, {len(clusters)} clusters, {len(result.errors)} unusable lines",
+        err=True,
+    )
+    if result.failure is not None:
+        click.echo(
+            f"Error: {result.failure}; the {result.items} items read before it were written.", err=True
+        )
+        return 1
+    return 0

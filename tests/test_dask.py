@@ -1,0 +1,318 @@
+"""``newsdedup.dask``: on a two-worker ``LocalCluster`` the Dask engine gives the local engine's
+clusters (partition, cluster ids, canonical ids and texts) and errors, from bags, dataframes
+and files, and a bad record does not stop the run."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+pd = pytest.importorskip("pandas")
+
+import dask.bag as db  # noqa: E402
+import dask.dataframe as dd  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+from newsdedup._cli import main  # noqa: E402
+from newsdedup._dedup import DedupConfig, Deduplicator, ErrorRecord  # noqa: E402
+from newsdedup._exceptions import ConfigError, MissingDependency  # noqa: E402
+from newsdedup._models import Cluster  # noqa: E402
+from newsdedup._story import assign_stories  # noqa: E402
+from newsdedup._text import clean_text  # noqa: E402
+from newsdedup.dask import dedup_bag, dedup_dataframe, dedup_files, run_cli  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
+TEMPLATES = ("globe_portal.html", "newsbrief_hub.html", "rivertown_courier.html")
+SITES = (
+    "dailyglobe.example", "newsbrief.example", "rivertown.example", "metro-times.example",
+    "valley-post.example", "harbor-news.example", "capital-wire.example", "eastside-daily.example",
+)  # fmt: skip
+JUNK_LINES = (
+    "Subscribe to our newsletter for the latest headlines.",
+    "Advertisement",
+    "Read more: Weather service issues frost warning for the weekend",
+    "Share this article on social media",
+    "Trending now: Local team wins regional final",
+)
+WALL = "Checking your browser before accessing the site. Please enable JavaScript and cookies to continue."
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def _page(template: str, title: str, paragraphs: list[str], url: str) -> str:
+    body = "\n".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    raw = (FIXTURES / "dedup" / template).read_text(encoding="utf-8")
+    return Template(raw).substitute(title=html.escape(title), body=body, url=url, date="2024-10-17")
+
+
+def _bases() -> list[tuple[str, str, list[str]]]:
+    """(key, title, paragraphs) of every base story: the seeds (five different stories on one
+    topic), the hand-written story fixtures and the formulaic look-alike pairs (hard negatives)."""
+    out = []
+    for p in SEEDS:
+        art = clean_text(p.read_text(encoding="utf-8"))
+        paras = [x for x in art.text.split("\n\n") if x.strip()]
+        out.append((p.stem[:3], art.title or paras[0][:80], paras))
+    for line in (FIXTURES / "stories" / "hard_cases.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        out.append((d["id"], d["title"], [x for x in d["text"].split("\n\n") if x.strip()]))
+    for pair in json.loads((FIXTURES / "dedup" / "formulaic_pairs.json").read_text(encoding="utf-8"))[
+        "pairs"
+    ]:
+        for side in ("a", "b"):
+            d = pair[side]
+            out.append((d["id"], d["title"], [x for x in d["text"].split("\n\n") if x.strip()]))
+    return out
+
+
+def corpus(seed: int = 7) -> list[dict[str, Any]]:
+    """Originals plus syndicated copies (truncated, with junk lines, on publisher HTML pages),
+    too-short items, junk pages, unusable records and repeated ids, shuffled."""
+    rng = random.Random(seed)
+    items: list[dict[str, Any]] = []
+    for key, title, paras in _bases():
+        items.append({"id": f"{key}-orig", "text": "\n\n".join(paras), "title": title,
+                      "url": f"https://origin.example/{key}", "published": "2024-10-17T10:00:00Z"})  # fmt: skip
+        for c in range(rng.randint(0, 6)):
+            site = rng.choice(SITES)
+            kind = rng.choice(["trunc", "junk", "html", "html", "same"])
+            ps = list(paras)
+            if kind == "trunc" and len(ps) > 3:
+                ps = ps[: max(2, int(len(ps) * rng.uniform(0.4, 0.8)))]
+            elif kind == "junk":
+                ps = [rng.choice(JUNK_LINES), *ps, rng.choice(JUNK_LINES)]
+            url = f"https://{site}/news/{key}-{c}"
+            if kind == "html":
+                items.append(
+                    {"id": f"{key}-c{c}", "html": _page(rng.choice(TEMPLATES), title, ps, url), "url": url}
+                )
+            else:
+                items.append(
+                    {"id": f"{key}-c{c}", "text": "\n\n".join(ps), "title": title, "url": url, "site": site}
+                )
+    items += [
+        {"id": "short-1", "text": "Markets closed higher on Friday.", "url": "https://a.example/s1"},
+        {"id": "short-2", "text": "Markets closed higher on Friday.", "url": "https://b.example/s2"},
+        {"id": "wall-1", "text": WALL, "url": "https://c.example/x"},
+        {"id": "wall-2", "text": WALL, "url": "https://d.example/x"},
+        {"id": "", "text": "An item without an id but with a long enough text. " * 6},
+        {"id": "nobody", "url": "https://e.example/none"},
+        {"id": 12, "text": "A numeric id is not an id."},
+        {"id": "empty-page", "html": "<html><body><nav>Home | World | Sport</nav></body></html>"},
+    ]
+    rng.shuffle(items)
+    items.append(dict(items[3]))  # the same id and text again: ignored
+    items.append({**items[5], "text": "A different text under a known id. " * 8, "html": None})
+    items.insert(10, dict(items[30]))  # an earlier copy: the later original becomes the repeat
+    return items
+
+
+def _key(clusters: list[Cluster]) -> list[tuple[Any, ...]]:
+    return sorted((c.cluster_id, c.canonical_id, c.member_ids, c.text, c.title, c.wire) for c in clusters)
+
+
+def _local(items: list[Any], first_line: int | None = None) -> tuple[list[Cluster], list[ErrorRecord]]:
+    d = Deduplicator()
+    d.add_many(items, first_line=first_line)
+    return d.clusters(), d.errors
+
+
+def test_bag_equals_local_engine(client: Client) -> None:
+    items = corpus()
+    local, local_errors = _local(items, first_line=1)
+    errors: list[ErrorRecord] = []
+    got = dedup_bag(db.from_sequence(items, npartitions=5), errors=errors, first_line=1, stories=False)
+    assert _key(got) == _key(local)
+    assert [e.to_dict() for e in errors] == [e.to_dict() for e in local_errors]
+    # the corpus exercises what it should: copies cluster, and every kind of error is there
+    assert sum(c.size > 1 for c in local) >= 10
+    assert {e.reason for e in errors} >= {
+        "junk-page",
+        "duplicate-id",
+        "bad-id",
+        "missing-body",
+        "no-main-text",
+    }
+    # different stories on one topic and template look-alikes stay apart
+    canon = {c.canonical_id: set(c.member_ids) for c in got}
+    members = [set(m) for m in canon.values()]
+    assert not any({"000-orig", "001-orig"} <= m for m in members)
+    assert not any({"div-a-orig", "div-b-orig"} <= m for m in members)
+
+
+def test_partitioning_does_not_change_the_result(client: Client) -> None:
+    items = corpus(seed=11)
+    local, _ = _local(items)
+    for npartitions, groups in ((1, 1), (7, 3)):
+        got = dedup_bag(db.from_sequence(items, npartitions=npartitions), groups=groups, stories=False)
+        assert _key(got) == _key(local)
+
+
+def test_stories_as_in_dedup(client: Client) -> None:
+    items = corpus(seed=3)
+    local, _ = _local(items)
+    got = dedup_bag(db.from_sequence(items, npartitions=3), story_window="72h")
+    expected = {c.cluster_id: c.extra["story_id"] for c in assign_stories(local, window="72h")}
+    assert {c.cluster_id: c.extra["story_id"] for c in got} == expected
+
+
+def test_dataframe_equals_local_engine(client: Client) -> None:
+    items = [i for i in corpus(seed=5) if isinstance(i.get("id"), str)]
+    frame = pd.DataFrame(items, columns=["id", "text", "html", "title", "url", "site", "published"])
+    # what a JSONL line would say: absent fields left out
+    as_dicts = [{k: v for k, v in i.items() if v is not None} for i in items]
+    local, local_errors = _local(as_dicts)
+    errors: list[ErrorRecord] = []
+    got = dedup_dataframe(dd.from_pandas(frame, npartitions=4), errors=errors, stories=False)
+    assert _key(got) == _key(local)
+    assert [e.to_dict() for e in errors] == [e.to_dict() for e in local_errors]
+
+
+def _write_jsonl(path: Path, items: list[Any], *, extra: list[str] = ()) -> None:
+    lines = [json.dumps(i) for i in items]
+    for n, raw in enumerate(extra):
+        lines.insert(7 + 13 * n, raw)
+    text = "\n".join(lines) + "\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode("utf-8")))
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _cli_local(args: list[str]) -> Any:
+    return CliRunner().invoke(main, ["dedup", *args], catch_exceptions=False)
+
+
+def test_files_equal_local_cli(client: Client, tmp_path: Path) -> None:
+    items = corpus(seed=9)
+    half = len(items) // 2
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    _write_jsonl(a, items[:half], extra=["", "{not json", "[1, 2]", "   "])
+    _write_jsonl(b, items[half:], extra=['{"id": "x"}'])
+    out, err = tmp_path / "local.jsonl", tmp_path / "local-errors.jsonl"
+    # a.jsonl twice: its lines are numbered again from 1 and its ids are already seen
+    res = _cli_local([str(a), str(b), str(a), "-o", str(out), "--errors", str(err), "--no-stories"])
+    assert res.exit_code == 0, res.output
+    local = [Cluster.from_dict(json.loads(x)) for x in out.read_text(encoding="utf-8").splitlines()]
+    local_errors = sorted(json.dumps(json.loads(x), sort_keys=True) for x in err.read_text().splitlines())
+
+    # small blocks: a.jsonl is read by many tasks whose lines are numbered on the client
+    result = dedup_files([a, b, a], blocksize=8192)
+    assert result.failure is None
+    assert _key(result.clusters) == _key(local)
+    assert sorted(json.dumps(e.to_dict(), sort_keys=True) for e in result.errors) == local_errors
+    assert {e["reason"] for e in map(json.loads, local_errors)} >= {
+        "bad-json",
+        "not-an-object",
+        "missing-body",
+    }
+
+
+def test_run_cli_writes_the_cli_contract(client: Client, tmp_path: Path) -> None:
+    items = corpus(seed=9)
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, items, extra=["{broken"])
+    out, err = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    local_out, local_err = tmp_path / "l.jsonl", tmp_path / "le.jsonl"
+    assert _cli_local([str(src), "-o", str(local_out), "--errors", str(local_err)]).exit_code == 0
+    scheduler = client.scheduler.address
+    code = run_cli([str(src)], out, err, DedupConfig(), scheduler=scheduler, story_window=72 * 3600.0)
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    local_rows = [json.loads(x) for x in local_out.read_text(encoding="utf-8").splitlines()]
+    strip = ("first_seen", "last_seen")  # ingest times of undated items differ between runs
+    assert [{k: v for k, v in r.items() if k not in strip} for r in rows] == [
+        {k: v for k, v in r.items() if k not in strip} for r in local_rows
+    ]
+    assert sorted(err.read_text().splitlines()) == sorted(local_err.read_text().splitlines())
+
+
+def test_unreadable_input_stops_there_like_the_local_cli(client: Client, tmp_path: Path) -> None:
+    items = corpus(seed=2)
+    first, broken, last = tmp_path / "1.jsonl", tmp_path / "2.jsonl.gz", tmp_path / "3.jsonl"
+    _write_jsonl(first, items[:40])
+    _write_jsonl(broken, items[40:80])
+    broken.write_bytes(broken.read_bytes()[: len(broken.read_bytes()) * 2 // 3])  # truncated gzip
+    _write_jsonl(last, items[80:])
+    out, err = tmp_path / "local.jsonl", tmp_path / "local-errors.jsonl"
+    res = _cli_local(
+        [str(first), str(broken), str(last), "-o", str(out), "--errors", str(err), "--no-stories"]
+    )
+    assert res.exit_code == 1
+    local = [Cluster.from_dict(json.loads(x)) for x in out.read_text(encoding="utf-8").splitlines()]
+    result = dedup_files([first, broken, last], blocksize=16384)
+    assert result.failure is not None
+    assert "2.jsonl.gz" in result.failure
+    assert _key(result.clusters) == _key(local)
+    # nothing of the file after the broken one was used
+    ids = {i for c in result.clusters for i in c.member_ids}
+    early = {i["id"] for i in items[:80] if isinstance(i.get("id"), str)}
+    late_only = {i["id"] for i in items[80:] if isinstance(i.get("id"), str)} - early
+    assert late_only
+    assert not ids & late_only
+
+
+def test_bad_records_do_not_stop_the_run(client: Client) -> None:
+    good = [i for i in corpus(seed=4) if str(i.get("id")).endswith("-orig")][:30]
+    bad: list[Any] = [
+        {"id": "b1", "html": 42},
+        {"id": "b2", "text": None, "html": None},
+        {"id": ["list"], "text": "x"},
+        {"id": "b3", "published": "not a date", "text": "Some text. " * 30},
+        {"id": "b4", "html": b"\xff\xfe\x00garbage\x00" * 50},
+    ]
+    items = good[:10] + bad + good[10:]
+    errors: list[ErrorRecord] = []
+    got = dedup_bag(db.from_sequence(items, npartitions=3), errors=errors, stories=False)
+    local, local_errors = _local(items)
+    assert _key(got) == _key(local)
+    assert [e.to_dict() for e in errors] == [e.to_dict() for e in local_errors]
+    assert {e.id for e in errors} >= {"b1", "b2"}
+    assert {i for c in got for i in c.member_ids} >= {i["id"] for i in good}
+
+
+def test_window_and_state_are_refused(client: Client, tmp_path: Path) -> None:
+    bag = db.from_sequence(corpus()[:5], npartitions=1)
+    with pytest.raises(ConfigError, match="window"):
+        dedup_bag(bag, window="72h")
+    with pytest.raises(ConfigError, match="state"):
+        run_cli(["x.jsonl"], None, None, DedupConfig(), state=str(tmp_path / "s.db"))
+    with pytest.raises(ConfigError, match="window"):
+        run_cli(["x.jsonl"], None, None, DedupConfig(), window="72h")
+    with pytest.raises(ConfigError, match="threshold"):
+        dedup_bag(bag, threshold=2.0)
+
+
+def test_missing_dask_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask", None)
+    with pytest.raises(MissingDependency, match=r'pip install "newsdedup\[dask\]"'):
+        dedup_bag([], stories=False)
+
+
+def test_importing_newsdedup_does_not_import_dask() -> None:
+    code = "import sys, newsdedup; print('dask' in sys.modules, 'distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
