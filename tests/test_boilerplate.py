@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -396,3 +397,288 @@ def test_first_character_precheck_never_skips_a_match() -> None:
     assert _first_chars(re.compile(r"(?m)^Newsmax")) is None
     assert _first_chars(re.compile(r"^\s*Tags")) is None
     assert _first_chars(re.compile(r"Tags")) is None
+
+
+# --- fast path == reference path -------------------------------------------------------------
+# The cleaner skips blocks with whole-page pre-checks (combined regexes, first characters,
+# required literals, cached rule plans). These tests hold it to the reference implementation
+# (``_clean(..., fast=False)``: every pattern on every block) on adversarial inputs.
+
+_JUNK = [
+    P1,
+    P2,
+    P3,
+    "Advertisement",
+    "ADVERTISEMENT",
+    "advertisement ",
+    "Story continues below advertisement",
+    "Click here to read more about the plan",
+    "Read more: How the dykes were built",
+    "Related Stories",
+    "Related stories:",
+    "Trending now",
+    "Most read",
+    "Sign up for our daily newsletter",
+    "Share this article",
+    "Follow us on Twitter for updates",
+    "This website uses cookies to improve your experience.",
+    "© 2024 Thomson/Reuters. All rights reserved.",
+    "Copyright 2024 The Associated Press. All rights reserved.",
+    "© Daily Example Media",
+    "This material may not be published, broadcast, rewritten or redistributed.",
+    "Photo: Reuters/Jane Doe",
+    "(Photo by Jane Doe)",
+    "AP Photo/John Smith",
+    "FILE - A man walks past the building.",
+    "By JANE DOE and JOHN ROE",
+    "By Jane Doe | Reuters",
+    "Tags: markets | economy",
+    "3 comments",
+    "Source link",
+    "Visited 12 times, 1 visits today",
+    "Leave a Reply",
+    "Your email address will not be published. Required fields are marked *",
+    "Post Comment",
+    "Newsmax Media, Inc.",
+    "Join the Newsmax Community",
+    "Sign up for Newsmax's Daily Newsletter",
+    "Tags: ukraine | russia",
+    "(MENAFN- Jordan Times) The ministry said on Sunday",
+    "(MENAFN- Reuters)",
+    "MENAFN0201202000450000ID1099497208",
+    "The dykes will be raised.MENAFN0201202000450000ID1099497208",
+    "Legal Disclaimer:",
+    "Legal Disclaimer: MENAFN provides the information as is",
+    "Kyiv • UNN",
+    "UNN reports that the talks resumed",
+    "LONDON (Reuters) - The regional council approved the plan",
+    "WASHINGTON (AP) — Officials said",
+    "(Reporting by Jane Doe; Editing by John Roe)",
+    "Associated Press writer Jane Doe contributed to this report.",
+    "Our Standards: The Thomson Reuters Trust Principles.",
+    "Reuter",
+    "AP",
+    "Thursday, 17 October 2024 05:13 PM EDT",
+    "2024-13-17",
+    "5.8 C",
+    "Amsterdam",
+    "Sunday, January 12, 2025",
+    "Council approves flood defence plan after decade of delays",
+    "A summary of the regional council approved a new flood defence plan on Monday...",
+    "\u212aeep reading",
+    "\u017fign up for our newsletter",
+    "İstanbul",
+    "ÉDITION SPÉCIALE",
+    "Tags:",
+    "EXCLUSIVE: The council",
+    "More from Daily Example",
+    "Daily Example newsroom",
+    "The plan [DX-1234] was approved",
+]
+_PIECE = st.one_of(
+    st.sampled_from(_JUNK),
+    st.builds(
+        lambda line, case, pad: (
+            pad[0] + (line.upper() if case == 1 else line.lower() if case == 2 else line) + pad[1]
+        ),
+        st.sampled_from(_JUNK),
+        st.integers(0, 2),
+        st.tuples(*[st.sampled_from(["", " ", "  ", "\t", "\u00a0", "\u200b", "x ", ". "])] * 2),
+    ),
+    st.text(alphabet=st.sampled_from("aAkK\u212a\u017fT(©:.-| \n\t1"), max_size=30),
+)
+_URLS = st.sampled_from(
+    [
+        None,
+        "https://www.newsmax.com/world/x/2024/1/1/id/1/",
+        "https://menafn.com/1",
+        "https://unn.ua/en/news/1",
+        "https://dailyexample.com/a",
+        "https://example.org/story",
+    ]
+)
+
+
+@functools.cache
+def _rules(toml: str) -> RuleSet:
+    """Default rules plus an extra file, built once (a RuleSet compiles its plans on first use)."""
+    return RuleSet.default().extend(RuleSet.from_toml(toml))
+
+
+def _both(blocks: list[str], rules: RuleSet | None, **kw: object) -> None:
+    from newsdedup._boilerplate import _clean
+
+    args = {
+        "title": "",
+        "authors": (),
+        "hints": (),
+        "rules": rules,
+        "learner": None,
+        "site": None,
+        "text_mode": False,
+    }
+    args.update(kw)
+    fast = _clean(blocks, fast=True, **args)  # type: ignore[arg-type]
+    slow = _clean(blocks, fast=False, **args)  # type: ignore[arg-type]
+    assert fast == slow
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    blocks=st.lists(_PIECE, max_size=24),
+    url=_URLS,
+    title=st.sampled_from(["", "Council approves flood defence plan after decade of delays"]),
+    text_mode=st.booleans(),
+    extended=st.booleans(),
+)
+def test_fast_cleaner_matches_reference(
+    blocks: list[str], url: str | None, title: str, text_mode: bool, extended: bool
+) -> None:
+    rules = _rules(EXAMPLE_TOML) if extended else None
+    _both(blocks, rules, url=url, title=title, text_mode=text_mode)
+
+
+UNSAFE_TOML = r"""
+version = 1
+
+[[publisher]]
+name = "odd"
+hosts = ["odd.example"]
+signatures = ['(?i)odd\s+wire', '(?m)^Odd Media$']
+lead_markers = ['^(?=EXCLUSIVE)EXCLUSIVE:\s*']
+trailing_markers = ['\AMore from Odd$', '(?x) ^ Odd \s footer $ # a comment']
+line_patterns = [
+    { pattern = '^(?P<w>\w+) (?P=w)$', label = "echo" },
+    { pattern = '(?<!x)odd promo$', label = "promo" },
+    { pattern = '^(?P<agency>Odd) newsroom$', label = "newsroom" },
+    { pattern = '(?i)^\u212aeep$', label = "kelvin" },
+]
+inline_patterns = [{ pattern = '\s*\[ODD-\d+\]', label = "tracking" }]
+"""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blocks=st.lists(
+        st.one_of(
+            _PIECE,
+            st.sampled_from(
+                [
+                    "EXCLUSIVE: Odd news",
+                    "More from Odd",
+                    "Odd footer",
+                    "word word",
+                    "an odd promo",
+                    "xodd promo",
+                    "Odd newsroom",
+                    "keep",
+                    "KEEP",
+                    "The plan [ODD-7] was approved",
+                    "Odd Media",
+                    "the odd  wire",
+                ]
+            ),
+        ),
+        max_size=16,
+    ),
+    url=st.sampled_from([None, "https://odd.example/a"]),
+)
+def test_fast_cleaner_matches_reference_on_unusual_patterns(blocks: list[str], url: str | None) -> None:
+    """Lookarounds, backreferences, \\A, verbose mode, named groups: pre-checks step aside or cope."""
+    _both(blocks, _rules(UNSAFE_TOML), url=url, text_mode=True)
+
+
+def test_prefilters_step_aside_for_patterns_they_cannot_reason_about() -> None:
+    rules = _rules(UNSAFE_TOML)
+    plan = rules._plan("https://odd.example/a", ["x"])
+    assert plan.names == ("odd", "generic")
+    assert plan.lead.prefilter is None  # lookahead
+    assert plan.trailing.prefilter is None  # \A
+    assert plan.line.prefilter is None  # backreference, lookbehind
+    assert plan.inline.prefilter is not None
+    default = RuleSet.default()._plan(None, ["x"])
+    assert default.line.prefilter is not None
+    assert default.trailing.prefilter is not None
+
+
+def test_candidates_cover_every_block_a_pattern_matches() -> None:
+    """The guarantee behind the pre-checks, pattern by pattern, on the default rules."""
+    from newsdedup._boilerplate import _Plan
+
+    plan = _Plan.build(list(RuleSet.default()))  # every entry at once
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(_JUNK).map(str.strip).filter(bool), min_size=1, max_size=12))
+    def check(blocks: list[str]) -> None:
+        text = "\n" + "\n".join(blocks)
+        for kind, at_start in (
+            (plan.line, False),
+            (plan.inline, False),
+            (plan.trailing, True),
+            (plan.lead, True),
+        ):
+            found = kind.candidates(blocks, text)
+            assert found is not None
+            for index, block in enumerate(blocks):
+                window = "\n".join(blocks[index : index + 8])
+                for _, pattern in kind.rules:
+                    hit = pattern.regex.match(window) if at_start else pattern.regex.search(block)
+                    if hit:
+                        assert index in found, (pattern.regex.pattern, block)
+
+    check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.just(""),
+            st.just("a b"),
+            st.text(alphabet=st.sampled_from("ab \t\n\u00a0\u200b\u2028\x1c."), max_size=12),
+        ),
+        max_size=8,
+    )
+)
+def test_clean_all_is_clean_ws_per_block(blocks: list[str]) -> None:
+    from newsdedup._boilerplate import _clean_all, _clean_ws
+
+    assert _clean_all(blocks) == [b for b in (_clean_ws(x) for x in blocks) if b]
+
+
+def test_first_set_and_required_literal_are_sound() -> None:
+    import re
+
+    from newsdedup._boilerplate import _first_set, _required_literal
+
+    regexes = [p.regex for e in RuleSet.default() for k in ("line_patterns",) for p in getattr(e, k)]
+    assert _first_set(re.compile(r"(?i)^(?:the\s+)?ap\b"), anchored=True) == frozenset("tTaA")
+    assert _first_set(re.compile(r"(?i)^\u212a"), anchored=True) is None  # Kelvin folds onto "k"
+    assert _first_set(re.compile(r"^©\s*x"), anchored=True) == frozenset()  # non-ASCII starts only
+    assert _first_set(re.compile(r"^a?"), anchored=True) is None  # can match empty
+    assert _first_set(re.compile(r"Tags"), anchored=True) is None  # not anchored
+    assert _required_literal(re.compile(r"\bUNN reports\b")) == "UNN reports"
+    assert _required_literal(re.compile(r"(?i)^(?:a|b)x\s+contributed")) == "contributed"
+    assert _required_literal(re.compile(r"(?i)\u212aelvin x")) is None
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.one_of(
+            st.sampled_from(_JUNK), st.text(alphabet=st.sampled_from("kK\u212as\u017fiİı©(Tt :"), max_size=12)
+        )
+    )
+    def check(block: str) -> None:
+        for regex in regexes:
+            if not regex.search(block):
+                continue
+            first = _first_set(regex, anchored=True)
+            if first is not None:
+                assert not block[0].isascii() or block[0] in first, (regex.pattern, block)
+            literal = _required_literal(regex)
+            if literal is not None:
+                if regex.flags & re.IGNORECASE:
+                    assert not block.isascii() or literal.lower() in block.lower()
+                else:
+                    assert literal in block
+
+    check()

@@ -212,3 +212,56 @@ def test_reuters_signoff_line_at_the_end() -> None:
     assert result.blocks == [BODY, SECOND]
     # Only as the last line: elsewhere it is not a sign-off.
     assert detect_wire(["Reuter", BODY]).wire is None
+
+
+def test_attribution_precheck_gives_the_same_result_as_checking_every_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """detect_wire skips blocks the combined pre-check rules out; without it the result is the same."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from newsdedup import _wire
+
+    lines = [
+        "LONDON (Reuters) - The council approved the plan on Monday.",
+        "© 2024 Thomson/Reuters. All rights reserved.",
+        "Copyright 2024 The Associated Press. All rights reserved.",
+        "(Reporting by Jane Doe; Editing by John Roe)",
+        "Our Standards: The Thomson Reuters Trust Principles.",
+        "Associated Press writer Jane Doe in Kyiv contributed to this report.",
+        "By Jane Doe | Reuters",
+        "By The Associated Press",
+        "AP",
+        "Reuters/Jane Doe",
+        "AFP via Getty Images",
+        "(MENAFN- Jordan Times) The ministry said",
+        "(MENAFN- Reuters)",
+        "New Delhi, Oct 17 (IANS) The talks resumed.",
+        "MOSCOW, October 17. /TASS/. The ministry said",
+        "(ANSA) - ROME, OCT 17 - The talks resumed",
+        "The officials told the Associated Press (AP) that the talks resumed.",
+        "Reuter",
+        "the regional council approved a new flood defence plan",
+        "\u212aYODO contributed",
+        "  padded line  ",
+        "",
+        "two\nlines",
+    ]
+    texts = st.one_of(
+        st.sampled_from(lines),
+        st.sampled_from(lines).map(str.upper),
+        st.text(alphabet=st.sampled_from("APRTbeuy()© -\u212a/\n"), max_size=20),
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(texts, max_size=12), st.lists(st.sampled_from(lines), max_size=2))
+    def check(blocks: list[str], evidence: list[str]) -> None:
+        fast = _wire.detect_wire(blocks, evidence=evidence)
+        with monkeypatch.context() as patch:
+            patch.setattr(_wire, "_attribution_candidates", lambda _blocks: None)
+            slow = _wire.detect_wire(blocks, evidence=evidence)
+        assert fast == slow
+
+    check()
+    assert _wire._prefilter() is not None  # the pre-check is in use

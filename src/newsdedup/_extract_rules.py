@@ -11,6 +11,7 @@ per-site rules; publisher rules live in ``_boilerplate``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from selectolax.lexbor import LexborNode
@@ -200,14 +201,21 @@ def classify(
         return "dom:byline"  # inline ones ("Edited by <span itemprop=author>...") are in sentences
     key = (get("class"), get("id"))
     if cache is None:
-        rule = _rule_for_words(f"{key[0] or ''} {key[1] or ''}".lower())
+        rule = _verdict(*key)
     else:
         rule = cache.get(key, _MISSING)
         if rule is _MISSING:
-            rule = cache[key] = _rule_for_words(f"{key[0] or ''} {key[1] or ''}".lower())
+            rule = cache[key] = _verdict(*key)
     if rule == "dom:comments" and include_comments:
         return None
     return rule
+
+
+@functools.lru_cache(maxsize=8192)
+def _verdict(classes: str | None, id_: str | None) -> str | None:
+    """The class/id keyword verdict; remembered across pages, since template class names
+    ("container", "row", "entry-content", "site-footer") recur from page to page and site to site."""
+    return _rule_for_words(f"{classes or ''} {id_ or ''}".lower())
 
 
 _MISSING = "<missing>"
@@ -225,7 +233,12 @@ _META_BLOCK_TAGS = frozenset(
 def class_weight(node: LexborNode) -> float:
     """Readability-style prior from the element's class/id words: + for content, - for widgets."""
     attrs = node.attributes
-    words = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    return _class_weight(attrs.get("class"), attrs.get("id"))
+
+
+@functools.lru_cache(maxsize=8192)
+def _class_weight(classes: str | None, id_: str | None) -> float:
+    words = f"{classes or ''} {id_ or ''}".lower()
     if not words.strip():
         return 0.0
     tokens = [t for t in _NON_ALNUM.split(words) if t]

@@ -15,11 +15,16 @@ signal found names the wire; ties go to the earliest one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ._models import Removal
+
+if TYPE_CHECKING:
+    from ._boilerplate import _LineFilter
 
 __all__ = ["WIRES", "WireResult", "canonical_wire", "detect_wire"]
 
@@ -156,6 +161,8 @@ def detect_wire(
     kept: list[str] = []
     removed: list[Removal] = []
     order = 0
+    blocks = [raw.strip() for raw in blocks]
+    todo = _attribution_candidates(blocks)
 
     def note(kind: str, wire: str | None) -> None:
         nonlocal order
@@ -165,49 +172,50 @@ def detect_wire(
 
     dateline_done = False
     last = len(blocks) - 1
-    for position, raw in enumerate(blocks):
-        block = raw.strip()
+    for position, block in enumerate(blocks):
         if not block:
             continue
-        if position == last and block == "Reuter":
-            # The Reuters wire's sign-off line (as in the Reuters-21578 collection).
-            note("credit", "Reuters")
-            removed.append(Removal(rule="wire:signoff", text=block))
-            continue
-        match = _COPYRIGHT.match(block)
-        if match and len(block) <= 400:
-            note("copyright", _from_alias(match.group("agency")))
-            removed.append(Removal(rule="wire:copyright", text=_short(block)))
-            continue
-        if _CREDIT_REUTERS.match(block) and len(block) <= 500:
-            note("credit", "Reuters")
-            removed.append(Removal(rule="wire:credit", text=_short(block)))
-            continue
-        if _CREDIT_TRUST.match(block):
-            note("credit", "Reuters")
-            removed.append(Removal(rule="wire:credit", text=_short(block)))
-            continue
-        if _CONTRIB.match(block) and len(block) <= 300:
-            removed.append(Removal(rule="wire:contributors", text=_short(block)))
-            continue
-        match = _BYLINE.match(block)
-        if match and len(block) <= 120:
-            note("byline", _from_alias(match.group("agency")))
-            removed.append(Removal(rule="wire:byline", text=_short(block)))
-            continue
-        if _PHOTO_CREDIT.match(block) and len(block) <= 80:
-            # A picture credit such as "AP" or "Reuters/Jane Doe": not an attribution of the text.
-            removed.append(Removal(rule="wire:photo-credit", text=_short(block)))
-            continue
-        marker = _MARKER.search(block)
-        if marker and marker.start() <= 3:
-            wire = canonical_wire(marker.group("source"))
-            note("marker", wire)
-            rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
-            removed.append(Removal(rule="wire:marker", text=_short(marker.group(0))))
-            if not rest:
+        if todo is None or position in todo:
+            # Attribution lines (skipped where the page pre-check rules every pattern out).
+            if position == last and block == "Reuter":
+                # The Reuters wire's sign-off line (as in the Reuters-21578 collection).
+                note("credit", "Reuters")
+                removed.append(Removal(rule="wire:signoff", text=block))
                 continue
-            block = rest
+            match = _COPYRIGHT.match(block)
+            if match and len(block) <= 400:
+                note("copyright", _from_alias(match.group("agency")))
+                removed.append(Removal(rule="wire:copyright", text=_short(block)))
+                continue
+            if _CREDIT_REUTERS.match(block) and len(block) <= 500:
+                note("credit", "Reuters")
+                removed.append(Removal(rule="wire:credit", text=_short(block)))
+                continue
+            if _CREDIT_TRUST.match(block):
+                note("credit", "Reuters")
+                removed.append(Removal(rule="wire:credit", text=_short(block)))
+                continue
+            if _CONTRIB.match(block) and len(block) <= 300:
+                removed.append(Removal(rule="wire:contributors", text=_short(block)))
+                continue
+            match = _BYLINE.match(block)
+            if match and len(block) <= 120:
+                note("byline", _from_alias(match.group("agency")))
+                removed.append(Removal(rule="wire:byline", text=_short(block)))
+                continue
+            if _PHOTO_CREDIT.match(block) and len(block) <= 80:
+                # A picture credit such as "AP" or "Reuters/Jane Doe": not an attribution of the text.
+                removed.append(Removal(rule="wire:photo-credit", text=_short(block)))
+                continue
+            marker = _MARKER.search(block)
+            if marker and marker.start() <= 3:
+                wire = canonical_wire(marker.group("source"))
+                note("marker", wire)
+                rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
+                removed.append(Removal(rule="wire:marker", text=_short(marker.group(0))))
+                if not rest:
+                    continue
+                block = rest
         if not dateline_done and len(kept) < dateline_window:
             cut = _cut_dateline(block)
             if cut is not None:
@@ -223,8 +231,11 @@ def detect_wire(
             # Datelines open the story: once real prose has passed, stop looking for one.
             dateline_done = True
 
-    for text in evidence:
-        text = text.strip()
+    texts = [text.strip() for text in evidence]
+    todo = _attribution_candidates(texts)  # the strong signals below are all in the pre-check
+    for index, text in enumerate(texts):
+        if todo is not None and index not in todo:
+            continue
         match = _COPYRIGHT.match(text)
         if match and len(text) <= 400:
             note("copyright", _from_alias(match.group("agency")))
@@ -249,8 +260,36 @@ def detect_wire(
     return WireResult(wire=wire, blocks=kept, removed=removed)
 
 
+def _attribution_candidates(blocks: Sequence[str]) -> set[int] | None:
+    """Indexes of the blocks an attribution pattern may match (None: all of them).
+
+    One combined check per block (see ``_boilerplate._LineFilter``) instead of seven patterns
+    per block; the last block is always checked (the "Reuter" sign-off)."""
+    if not blocks:
+        return set()
+    prefilter = _prefilter()
+    text = "\n" + "\n".join(blocks)
+    if prefilter is None or text.count("\n") != len(blocks):
+        return None
+    found = set(prefilter.candidates(blocks, text))
+    found.add(len(blocks) - 1)
+    return found
+
+
+@functools.cache
+def _prefilter() -> _LineFilter | None:
+    from ._boilerplate import _LineFilter  # imported late: _boilerplate imports this module
+
+    return _LineFilter.build(
+        [_COPYRIGHT, _CREDIT_REUTERS, _CREDIT_TRUST, _CONTRIB, _BYLINE, _PHOTO_CREDIT, _MARKER],
+        at_start=False,
+    )
+
+
 def _cut_dateline(block: str) -> tuple[str, str, str] | None:
     """Split "LONDON (Reuters) - Text" into (prefix, wire, "Text"), or None."""
+    if "(" not in block and "/TASS/" not in block:
+        return None  # every dateline form has "(agency)" or "/TASS/" (cheap exact pre-check)
     for pattern in (_DATELINE_ANSA, _DATELINE_TASS, _DATELINE):
         match = pattern.match(block)
         if not match:
