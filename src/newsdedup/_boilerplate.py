@@ -1480,27 +1480,33 @@ def _cut_lead_fast(page: _Page, kind: _Kind) -> None:
             return
         rule, match = hit
         end = match.end()
-        pos = 0
-        consumed = 0
-        for block in blocks[:_WINDOW]:
-            block_end = pos + len(block)
-            if end >= block_end:
-                page.cut(rule, block)
-                consumed += 1
-                pos = block_end + 1
-                continue
-            if end <= pos:
-                break
-            cut_text = block[: end - pos]
-            rest = block[end - pos :].strip()
-            page.cut(rule, cut_text)
-            if rest:
-                blocks[consumed] = rest
-            else:
-                consumed += 1
-            break
-        del blocks[:consumed]
+        _consume_lead(page, blocks, rule, end)
 
+
+
+def _consume_lead(page: _Page, blocks: list[str], rule: str, end: int) -> None:
+    """Cut the leading text up to offset ``end`` of the blocks joined by newlines: whole blocks
+    before it, the head of the block it falls in (its rest stays as the first block)."""
+    pos = 0
+    consumed = 0
+    for block in blocks[:_WINDOW]:
+        block_end = pos + len(block)
+        if end >= block_end:
+            page.cut(rule, block)
+            consumed += 1
+            pos = block_end + 1
+            continue
+        if end <= pos:
+            break
+        cut_text = block[: end - pos]
+        rest = block[end - pos :].strip()
+        page.cut(rule, cut_text)
+        if rest:
+            blocks[consumed] = rest
+        else:
+            consumed += 1
+        break
+    del blocks[:consumed]
 
 def _cut_lines_fast(page: _Page, line: _Kind, inline: _Kind) -> None:
     """:func:`_cut_lines` on the blocks the pre-checks cannot rule out; the others stay as they are."""
@@ -1613,26 +1619,7 @@ def _cut_lead(page: _Page, entries: Sequence[PublisherRule]) -> None:
         entry, pattern, match = hit
         rule = f"{entry.name}:{pattern.label}"
         end = match.end()
-        pos = 0
-        consumed = 0
-        for block in blocks[:_WINDOW]:
-            block_end = pos + len(block)
-            if end >= block_end:
-                page.cut(rule, block)
-                consumed += 1
-                pos = block_end + 1
-                continue
-            if end <= pos:
-                break
-            cut_text = block[: end - pos]
-            rest = block[end - pos :].strip()
-            page.cut(rule, cut_text)
-            if rest:
-                blocks[consumed] = rest
-            else:
-                consumed += 1
-            break
-        del blocks[:consumed]
+        _consume_lead(page, blocks, rule, end)
 
 
 def _cut_title_repeat(page: _Page, title: str) -> None:

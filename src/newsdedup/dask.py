@@ -606,6 +606,26 @@ def _finish(
     return assign_stories(clusters, window=story_window)
 
 
+def _dedup_partitions(
+    partitions: Sequence[Any],
+    cfg: DedupConfig,
+    errors: list[ErrorRecord] | None,
+    first_line: int | None,
+    stories: bool,
+    story_window: str | float | timedelta | None,
+    groups: int | None,
+    scheduler: Any,
+) -> list[Cluster]:
+    """What :func:`dedup_bag` and :func:`dedup_dataframe` share: their partitions as delayed
+    objects, prepared, matched and clustered."""
+    delayed = _require_dask().delayed
+    chunks = [delayed(_bag_chunk)(p) for p in partitions]
+    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
+    if errors is not None:
+        errors.extend(result.errors)
+    return _finish(result.clusters, stories, story_window)
+
+
 def dedup_bag(
     bag: Any,
     *,
@@ -629,13 +649,17 @@ def dedup_bag(
     ``scheduler`` is passed to ``dask.compute`` (default: the active distributed client, else
     Dask's default). ``settings`` are :class:`DedupConfig` fields.
     """
-    delayed = _require_dask().delayed
-    cfg = _config(config, settings)
-    chunks = [delayed(_bag_chunk)(p) for p in bag.to_delayed()]
-    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
-    if errors is not None:
-        errors.extend(result.errors)
-    return _finish(result.clusters, stories, story_window)
+    _require_dask()  # a missing extra is reported before the input is touched
+    return _dedup_partitions(
+        bag.to_delayed(),
+        _config(config, settings),
+        errors,
+        first_line,
+        stories,
+        story_window,
+        groups,
+        scheduler,
+    )
 
 
 def dedup_dataframe(
@@ -653,13 +677,17 @@ def dedup_dataframe(
     """:func:`dedup_bag` for a Dask dataframe whose columns are the item fields (``id``,
     ``html`` or ``text``, ``url``, ``title``, ``published``, ``site``); an empty cell (None,
     NaN, NaT) is a missing field, as an absent key in a JSONL line."""
-    delayed = _require_dask().delayed
-    cfg = _config(config, settings)
-    chunks = [delayed(_bag_chunk)(p) for p in df.to_delayed()]
-    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
-    if errors is not None:
-        errors.extend(result.errors)
-    return _finish(result.clusters, stories, story_window)
+    _require_dask()  # a missing extra is reported before the input is touched
+    return _dedup_partitions(
+        df.to_delayed(),
+        _config(config, settings),
+        errors,
+        first_line,
+        stories,
+        story_window,
+        groups,
+        scheduler,
+    )
 
 
 def _file_chunks(inputs: Sequence[str], formats: Sequence[str] | None, blocksize: int) -> Iterator[Any]:
