@@ -465,21 +465,30 @@ def write_parquet(
     extras = _extra_columns(pa, scan)
     schema = _cluster_schema(pa, extras)
 
+    count = 0
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+        group = first
+        while group:
+            writer.write_table(_cluster_table(pa, schema, group, extras), row_group_size=row_group_size)
+            count += len(group)
+            group = []
+            for item in iterator:
+                group.append(_as_cluster(item))
+                if len(group) >= row_group_size:
+                    break
+    return count
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[str]:
+    """A temporary file next to ``target`` that replaces it only when the block completes (and
+    is synced to disk first), so a killed run never leaves a half-written output where the
+    previous one was; on an error the temporary file is removed."""
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
-    count = 0
     try:
-        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
-            group = first
-            while group:
-                writer.write_table(_cluster_table(pa, schema, group, extras), row_group_size=row_group_size)
-                count += len(group)
-                group = []
-                for item in iterator:
-                    group.append(_as_cluster(item))
-                    if len(group) >= row_group_size:
-                        break
+        yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -487,7 +496,6 @@ def write_parquet(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return count
 
 
 def _as_cluster(item: Cluster | Mapping[str, Any]) -> Cluster:
