@@ -39,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None, help="default: $NEWSDEDUP_DATA or ../shared/data")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop the run after this long and report how far it got (items read, from the "
+        "input file offset, and memory every 15 s) instead of the final scores",
+    )
     args = ap.parse_args(argv)
 
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     out.unlink(missing_ok=True)
     cmd = [*newsdedup_command(shlex.split(args.newsdedup_args)), str(corpus.items), "-o", str(out)]
     load_before = os.getloadavg()
+    if args.time_limit is not None:
+        return run_limited(cmd, corpus.items, args.items, args.time_limit, args.json)
     run = run_measured(cmd, out.with_suffix(".log"))
     if run.returncode != 0:
         tail = out.with_suffix(".log").read_text(errors="replace")[-2000:]
@@ -86,6 +96,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ids missing from the output: {scores.missing}, in several clusters: {scores.repeated}")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
+    return 0
+
+
+def run_limited(cmd: list[str], items_path: Path, items: int, limit: float, json_path: Path | None) -> int:
+    """Run ``cmd`` for at most ``limit`` seconds, sampling every 15 s the process tree's RSS and
+    how far the child has read its input (the file offset, as a share of the items)."""
+    import subprocess
+
+    import psutil
+
+    size = items_path.stat().st_size
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ps = psutil.Process(proc.pid)
+    samples: list[tuple[float, float, int]] = []
+    print("elapsed s   RSS MB   items read (from the file offset)")
+    while proc.poll() is None and time.perf_counter() - t0 < limit:
+        time.sleep(15)
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in tree) / 1e6
+            offset = max((f.position for f in ps.open_files() if Path(f.path) == items_path), default=0)
+        except psutil.Error:
+            continue
+        samples.append((time.perf_counter() - t0, rss, round(offset / size * items)))
+        print(f"{samples[-1][0]:9.0f} {rss:8.0f}   {samples[-1][2]:9d}", flush=True)
+    finished = proc.poll() is not None
+    if not finished:
+        proc.kill()
+        proc.wait()
+    status = "finished" if finished else f"stopped after {time.perf_counter() - t0:.0f} s"
+    print(f"{status}; peak RSS {max((s[1] for s in samples), default=0):.0f} MB")
+    if json_path:
+        json_path.write_text(json.dumps({"status": status, "samples": samples}, indent=1))
     return 0
 
 
