@@ -144,3 +144,43 @@ def test_count_numbers_counts_like_is_number() -> None:
     tokens = ["", "1", "one", ":", "/", "0", "9x", ":9", "\u0661\u0662", "\u00b2", "twenty", "Two", "a", "10"]
     assert count_numbers(tokens) == sum(1 for t in tokens if is_number(t)) == 8
     assert count_numbers([]) == 0
+
+
+def test_decisive_truncated_copy_and_a_quote_from_the_middle(story: str, other_story: str) -> None:
+    """A copy cut after its first paragraphs is accepted on the shingles (head found at the
+    start, no new number); the same paragraphs quoted inside another page are not a prefix and
+    go through the full check, which rejects them."""
+    paras = _paras(story)
+    cut = "\n\n".join(paras[: max(2, len(paras) // 2)])
+    verdict = PairVerifier().verify(_doc("full", story), _doc("cut", cut))
+    assert (verdict.accepted, verdict.kind, verdict.align) == (True, "truncated", 0.0)
+    full_check = PairVerifier(decisive_containment=1.0).verify(_doc("full", story), _doc("cut", cut))
+    assert (full_check.accepted, full_check.kind) == (True, "truncated")
+    assert full_check.align >= 80
+
+    middle = "\n\n".join(paras[len(paras) // 2 :])
+    host = "\n\n".join([*_paras(other_story), middle, *_paras(other_story)])
+    quoted = PairVerifier().verify(_doc("host", host), _doc("quote", middle))
+    assert not quoted.accepted
+    assert quoted.kind in {"not-a-prefix", "misaligned", "low-similarity"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Checking your browser before accessing example.com. This process is automatic.",
+        "PLEASE ENABLE JAVASCRIPT to view this page.",
+        "Access to this page has been Denied. Reference ID 12.",
+        "Subscribe now to continue reading. Already a subscriber? Log in.",
+        "We Value Your Privacy. We and our partners use cookies.",
+        "Sorry, the page you requested was not found.",
+    ],
+)
+def test_junk_pages_are_found_in_any_case(text: str) -> None:
+    from newsdedup._models import Article
+    from newsdedup._records import junk_page_reason
+
+    assert junk_page_reason(Article(id="x", text=text)) == "junk-page"
+    assert junk_page_reason(Article(id="x", text="The central bank raised rates by a quarter point.")) is None
+    # non-ASCII text skips the keyword pre-check and is still judged by the pattern
+    assert junk_page_reason(Article(id="x", text=text + " — ünïcode")) == "junk-page"

@@ -290,8 +290,10 @@ class PairVerifier:
         jac = inter / (len(sa) + len(sb) - inter)
         cont = inter / min(len(sa), len(sb))
         small, large = (a, b) if (len(sa), a.key) < (len(sb), b.key) else (b, a)
-        if jac >= max(self.decisive_jaccard, self.threshold) and numbers_within(
-            small.number_hashes, large.number_hashes
+        if (
+            self.decisive_jaccard < 1.0
+            and jac >= max(self.decisive_jaccard, self.threshold)
+            and numbers_within(small.number_hashes, large.number_hashes)
         ):
             # nearly all shingles shared and every number of the smaller text is in the larger
             # (the smaller text is the one with fewer shingles, ties by key: symmetric):
@@ -304,7 +306,8 @@ class PairVerifier:
         elif cont >= self.containment_threshold:
             kind = "truncated"
             if (
-                cont >= self.decisive_containment
+                self.decisive_containment < 1.0
+                and cont >= self.decisive_containment
                 and small.head is not None
                 and large.prefix is not None
                 and np.isin(small.head, large.prefix, assume_unique=False).any()
