@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _syndicate import Story, load_stories
+from _syndicate import Story, _curly, load_stories
 
 __all__ = [
     "CORPUS_VERSION",
@@ -146,19 +146,6 @@ def _title_case(title: str) -> str:
     return " ".join(
         w.lower() if i and w.lower() in _SMALL else w.lower().capitalize() for i, w in enumerate(words)
     )
-
-
-def _curly(text: str) -> str:
-    out, open_q = [], True
-    for ch in text:
-        if ch == '"':
-            out.append("\u201c" if open_q else "\u201d")
-            open_q = not open_q
-        elif ch == "'":
-            out.append("\u2019")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _typo(text: str, rng: random.Random) -> str:

@@ -1324,18 +1324,7 @@ def _clean(
     site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
     if learner is not None and site_key:
         _cut_learned(page, learner, site_key)
-    wire = detect_wire(
-        page.blocks, title=title or found_title, authors=authors, hints=hints, evidence=page.evidence
-    )
-    page.removed.extend(wire.removed)
-    return CleanResult(
-        blocks=wire.blocks,
-        removed=page.removed,
-        wire=wire.wire,
-        published=published,
-        title=found_title,
-        publishers=tuple(e.name for e in entries),
-    )
+    return _finish_clean(page, title, found_title, authors, hints, published, tuple(e.name for e in entries))
 
 
 def _clean_all(blocks: Sequence[str]) -> list[str]:
@@ -1398,18 +1387,7 @@ def _clean_fast(
     site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
     if learner is not None and site_key:
         _cut_learned(page, learner, site_key)
-    wire = detect_wire(
-        page.blocks, title=title or found_title, authors=authors, hints=hints, evidence=page.evidence
-    )
-    page.removed.extend(wire.removed)
-    return CleanResult(
-        blocks=wire.blocks,
-        removed=page.removed,
-        wire=wire.wire,
-        published=published,
-        title=found_title,
-        publishers=plan.names,
-    )
+    return _finish_clean(page, title, found_title, authors, hints, published, plan.names)
 
 
 def _marker_fast(kind: _Kind, blocks: list[str], index: int) -> tuple[str, re.Match[str]] | None:
@@ -1482,6 +1460,30 @@ def _cut_lead_fast(page: _Page, kind: _Kind) -> None:
         end = match.end()
         _consume_lead(page, blocks, rule, end)
 
+
+
+def _finish_clean(
+    page: _Page,
+    title: str | None,
+    found_title: str | None,
+    authors: Sequence[str],
+    hints: Sequence[str],
+    published: datetime | None,
+    publishers: tuple[str, ...],
+) -> CleanResult:
+    """The last step both cleaning paths share: wire detection on what is left."""
+    wire = detect_wire(
+        page.blocks, title=title or found_title, authors=authors, hints=hints, evidence=page.evidence
+    )
+    page.removed.extend(wire.removed)
+    return CleanResult(
+        blocks=wire.blocks,
+        removed=page.removed,
+        wire=wire.wire,
+        published=published,
+        title=found_title,
+        publishers=publishers,
+    )
 
 
 def _consume_lead(page: _Page, blocks: list[str], rule: str, end: int) -> None:
