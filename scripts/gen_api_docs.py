@@ -111,7 +111,34 @@ def render() -> str:
                 if methods:
                     out += ["Methods:", "", *methods, ""]
         out.append("")
+    out += _dask_section()
     return "\n".join(out).rstrip() + "\n"
+
+
+def _dask_section() -> list[str]:
+    """``newsdedup.dask``: a module of its own (the ``dask`` extra), imported only when used."""
+    import newsdedup.dask as nd
+
+    out = [
+        "## `newsdedup.dask` (extra `dask`)",
+        "",
+        "Imported as `newsdedup.dask`; `import newsdedup` does not import Dask. See [scale.md](scale.md).",
+        "",
+    ]
+    for name in nd.__all__:
+        obj = getattr(nd, name)
+        if inspect.isclass(obj):
+            out += [f"### `{name}`", "", "```python", f"class {_signature(obj, name)}", "```", ""]
+        else:
+            out += [f"### `{name}`", "", "```python", _signature(obj, name), "```", ""]
+        doc = _doc(obj)
+        if doc:
+            out += [doc, ""]
+        if inspect.isclass(obj):
+            fields = _fields(obj)
+            if fields:
+                out += [*fields, ""]
+    return out
 
 
 def main() -> int:
