@@ -1419,30 +1419,12 @@ def _cut_trailing_fast(page: _Page, kind: _Kind) -> None:
         if not todo:
             return
         start = min(todo)
-    # Every block before ``start`` is kept (no marker can match there), as the loop below would.
-    prose = [_prose_len(b) for b in blocks]
-    before = sum(prose[:start])
-    after = sum(prose[start:])
-    kept = blocks[:start]
-    index = start
-    while index < len(blocks):
+    # Every block before ``start`` is kept (no marker can match there), as the loop would.
+    def rule_at(index: int) -> str | None:
         hit = _marker_fast(kind, blocks, index) if todo is None or index in todo else None
-        if hit is None:
-            kept.append(blocks[index])
-            before += prose[index]
-            after -= prose[index]
-            index += 1
-            continue
-        rule = hit[0]
-        if after <= before:
-            for block in blocks[index:]:
-                page.cut(rule, block)
-            break
-        logger.debug("trailing marker %s at block %d kept the rest (story follows)", rule, index)
-        page.cut(rule, blocks[index])
-        after -= prose[index]
-        index += 1
-    page.blocks = kept
+        return hit[0] if hit is not None else None
+
+    _cut_from_trailing_marker(page, [_prose_len(b) for b in blocks], start, rule_at)
 
 
 def _cut_lead_fast(page: _Page, kind: _Kind) -> None:
@@ -1581,23 +1563,34 @@ def _cut_trailing(page: _Page, entries: Sequence[PublisherRule]) -> None:
     half of the story with it: then only the marker block itself is cut.
     """
     blocks = page.blocks
-    prose = [len(b) if _is_prose(b) else 0 for b in blocks]
-    before = 0
-    after = sum(prose)
-    index = 1 if blocks else 0
-    if blocks:
-        before, after = prose[0], after - prose[0]
-    kept = blocks[:index]
-    while index < len(blocks):
+
+    def rule_at(index: int) -> str | None:
         hit = _marker_at(entries, "trailing_markers", blocks, index)
-        if hit is None:
+        return f"{hit[0].name}:{hit[1].label}" if hit is not None else None
+
+    _cut_from_trailing_marker(page, [len(b) if _is_prose(b) else 0 for b in blocks], 1, rule_at)
+
+
+def _cut_from_trailing_marker(
+    page: _Page, prose: list[int], start: int, rule_at: Callable[[int], str | None]
+) -> None:
+    """The trailing cut both rule paths share: from ``start`` on, the first block where
+    ``rule_at`` names a marker ends the page when no more prose follows than precedes it;
+    otherwise only that block is cut and the walk goes on."""
+    blocks = page.blocks
+    start = min(start, len(blocks))
+    before = sum(prose[:start])
+    after = sum(prose[start:])
+    kept = blocks[:start]
+    index = start
+    while index < len(blocks):
+        rule = rule_at(index)
+        if rule is None:
             kept.append(blocks[index])
             before += prose[index]
             after -= prose[index]
             index += 1
             continue
-        entry, pattern, _ = hit
-        rule = f"{entry.name}:{pattern.label}"
         if after <= before:
             for block in blocks[index:]:
                 page.cut(rule, block)
