@@ -96,20 +96,7 @@ def render() -> str:
                 bases = ", ".join(b.__name__ for b in obj.__bases__)
                 out.append(f"- `{name}({bases})`: {(_doc(obj).splitlines() or [''])[0]}")
                 continue
-            if inspect.isclass(obj):
-                out += [f"### `{name}`", "", "```python", f"class {_signature(obj, name)}", "```", ""]
-            else:
-                out += [f"### `{name}`", "", "```python", _signature(obj, name), "```", ""]
-            doc = _doc(obj)
-            if doc:
-                out += [doc, ""]
-            if inspect.isclass(obj):
-                fields = _fields(obj)
-                if fields:
-                    out += [*fields, ""]
-                methods = _methods(obj)
-                if methods:
-                    out += ["Methods:", "", *methods, ""]
+            out += _entry(name, obj)
         out.append("")
     out += _dask_section()
     return "\n".join(out).rstrip() + "\n"
@@ -126,18 +113,25 @@ def _dask_section() -> list[str]:
         "",
     ]
     for name in nd.__all__:
-        obj = getattr(nd, name)
-        if inspect.isclass(obj):
-            out += [f"### `{name}`", "", "```python", f"class {_signature(obj, name)}", "```", ""]
-        else:
-            out += [f"### `{name}`", "", "```python", _signature(obj, name), "```", ""]
-        doc = _doc(obj)
-        if doc:
-            out += [doc, ""]
-        if inspect.isclass(obj):
-            fields = _fields(obj)
-            if fields:
-                out += [*fields, ""]
+        out += _entry(name, getattr(nd, name), methods=False)
+    return out
+
+
+def _entry(name: str, obj: object, *, methods: bool = True) -> list[str]:
+    """One function or class: signature, docstring, dataclass fields and (optionally) methods."""
+    is_class = inspect.isclass(obj)
+    signature = f"class {_signature(obj, name)}" if is_class else _signature(obj, name)
+    out = [f"### `{name}`", "", "```python", signature, "```", ""]
+    doc = _doc(obj)
+    if doc:
+        out += [doc, ""]
+    if is_class:
+        fields = _fields(obj)  # type: ignore[arg-type]
+        if fields:
+            out += [*fields, ""]
+        listed = _methods(obj) if methods else []  # type: ignore[arg-type]
+        if listed:
+            out += ["Methods:", "", *listed, ""]
     return out
 
 
