@@ -263,6 +263,31 @@ class CacheEntry:
     headers: Mapping[str, str] = field(default_factory=dict)
     stored_at: float = 0.0
 
+    @classmethod
+    def of(
+        cls,
+        url: str,
+        *,
+        final_url: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None,
+        stored_at: float,
+    ) -> CacheEntry:
+        """An entry as every cache stores it: the final URL defaults to the URL, headers copied."""
+        return cls(
+            url=url,
+            final_url=final_url or url,
+            etag=etag,
+            last_modified=last_modified,
+            body=body,
+            content_type=content_type,
+            headers=dict(headers or {}),
+            stored_at=stored_at,
+        )
+
 
 class FetchCache(Protocol):
     """Storage for validators + bodies; a persistent store can implement the same two methods."""
@@ -324,14 +349,14 @@ class MemoryFetchCache:
         old = self._data.pop(url, None)
         if old is not None:
             self._bytes -= len(old.body)
-        self._data[url] = CacheEntry(
-            url=url,
-            final_url=final_url or url,
+        self._data[url] = CacheEntry.of(
+            url,
+            final_url=final_url,
             etag=etag,
             last_modified=last_modified,
             body=body,
             content_type=content_type,
-            headers=dict(headers or {}),
+            headers=headers,
             stored_at=time.time(),
         )
         self._bytes += len(body)

@@ -233,15 +233,15 @@ def cache_entry(
     headers: Mapping[str, str] | None,
     stored_at: float,
 ) -> CacheEntry:
-    from .._fetch import CacheEntry
+    from .._fetch import CacheEntry  # imported here: httpx is only loaded when fetching
 
-    return CacheEntry(
-        url=url,
-        final_url=final_url or url,
+    return CacheEntry.of(
+        url,
+        final_url=final_url,
         etag=etag,
         last_modified=last_modified,
         body=body,
         content_type=content_type,
-        headers=dict(headers or {}),
+        headers=headers,
         stored_at=stored_at,
     )
