@@ -31,7 +31,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from ._fingerprint import Shingler, intersection_size
+from ._fingerprint import Shingler, _sorted_unique, head_and_prefix, intersection_size, number_hashes_of
 from ._normalize import names, normalize_text, tokenize
 
 __all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "numbers_within", "substitutions"]
@@ -135,8 +135,6 @@ class Doc:
         sequence = getattr(shingler, "sequence", None)
         if sequence is None:
             return cls(key, norm, shingler.shingles(tokens), text=text, tokens=tokens)
-        from ._fingerprint import _sorted_unique, head_and_prefix
-
         seq = sequence(tokens)
         head, prefix = head_and_prefix(seq)
         return cls(key, norm, _sorted_unique(seq.copy()), text=text, tokens=tokens, head=head, prefix=prefix)
@@ -182,8 +180,6 @@ def count_numbers(tokens: list[str]) -> int:
 def number_hashes(tokens: list[str]) -> np.ndarray:
     """Sorted hashes of the number tokens (:func:`is_number`) -- what
     :meth:`newsdedup._fingerprint.BatchShingler.tokens` computes for a whole batch."""
-    from ._fingerprint import number_hashes_of
-
     return number_hashes_of([t for t in tokens if t in _NUMBER_WORDS or t[:1] in _DIGITS])
 
 
