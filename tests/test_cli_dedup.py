@@ -156,6 +156,29 @@ def test_bad_threshold_is_a_usage_error(tmp_path: Path) -> None:
     assert "threshold" in result.output
 
 
+@pytest.mark.parametrize(
+    ("flag", "stored"), [([], 8), (["--max-verify", "0"], None), (["--max-verify", "12"], 12)]
+)
+def test_max_verify_option_reaches_the_engine(tmp_path: Path, flag: list[str], stored: int | None) -> None:
+    from newsdedup._cli._common import open_state
+
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    db = tmp_path / "state.sqlite"
+    result = _run([str(src), "--state", str(db), "-o", str(tmp_path / "out.jsonl"), *flag])
+    assert result.exit_code == 0, result.output
+    store = open_state(str(db), read_only=True)
+    try:
+        assert (store.stored_config() or {})["max_verify"] == stored
+    finally:
+        store.close()
+
+
+def test_max_verify_below_four_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run([str(_write(tmp_path / "in.jsonl", _seed_lines()[:1])), "--max-verify", "2"])
+    assert result.exit_code == 2
+    assert "max_verify" in result.output
+
+
 def test_threshold_option_changes_the_result(tmp_path: Path) -> None:
     text = SEEDS[2].read_text(encoding="utf-8")
     paras = text.split("\n\n")

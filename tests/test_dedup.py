@@ -406,3 +406,79 @@ def test_spill_keeps_texts_on_disk_and_gives_the_same_clusters() -> None:
     spilled._state.docs.clear()
     assert spilled.article("s1").text == memory.article("s1").text
     assert _canonicals(spilled) == _canonicals(memory)
+
+
+# -- big stories: bounded verification ------------------------------------------------------
+
+
+def _copies(story: str, prefix: str, n: int, rng: random.Random) -> list[dict[str, str]]:
+    """``n`` syndicated copies of ``story``: a dropped paragraph, a typo, a truncation now and
+    then, and each site's own footer line."""
+    paras = _paras(story)
+    out = []
+    for i in range(n):
+        kept = list(paras)
+        if len(kept) > 4 and rng.random() < 0.5:
+            del kept[rng.randrange(3, len(kept))]
+        if rng.random() < 0.25:
+            kept = kept[: max(2, int(len(kept) * rng.uniform(0.6, 0.9)))]
+        words = kept[0].split()
+        j = rng.randrange(len(words))
+        if len(words[j]) > 3:  # a typo in the lead: two letters swapped
+            w = words[j]
+            words[j] = w[0] + w[2] + w[1] + w[3:]
+        kept[0] = " ".join(words)
+        kept.append(f"Copyright 2024 {prefix.upper()} Site {i}. All rights reserved.")
+        out.append({"id": f"{prefix}{i:02d}", "text": "\n\n".join(kept)})
+    return out
+
+
+def _big_stories() -> tuple[list[dict[str, str]], set[str], set[str]]:
+    rng = random.Random(7)
+    gold = json.loads((FIXTURES / "extract" / "aeb_gold.json").read_text(encoding="utf-8"))
+    a = _copies(_clean(2), "a", 40, rng)
+    b = _copies(gold["14cc2a0ca59c"]["articleBody"], "b", 30, rng)
+    # a roundup page quoting the start of both stories must not join them
+    roundup = "\n\n".join([*_paras(_clean(2))[:3], *_paras(gold["14cc2a0ca59c"]["articleBody"])[:3]])
+    items = [*a, *b, {"id": "roundup", "text": roundup}]
+    rng.shuffle(items)
+    return items, {x["id"] for x in a}, {x["id"] for x in b}
+
+
+def _verified(d: Deduplicator) -> int:
+    return sum(n for key, n in d.stats.items() if key.startswith("verified:"))
+
+
+def test_big_stories_stay_whole_with_bounded_verification() -> None:
+    items, a_ids, b_ids = _big_stories()
+    limited = Deduplicator()  # max_verify=8
+    limited.add_many(items)
+    full = Deduplicator(max_verify=None)
+    full.add_many(items)
+    for d in (limited, full):
+        groups = [set(c.member_ids) for c in d.clusters()]
+        big = sorted((g for g in groups if len(g) > 1), key=len, reverse=True)
+        assert big[0] - {"roundup"} == a_ids  # every copy of A in one cluster, nothing of B
+        assert big[1] - {"roundup"} == b_ids
+    assert limited.stats["verify-limited"] > 0
+    assert _verified(limited) <= limited.config.max_verify * len(items)
+    # without the limit every candidate pair is verified: about half of all pairs per story
+    assert _verified(full) > 2 * _verified(limited)
+    assert full.stats["verify-limited"] == 0
+
+
+def test_big_stories_partition_does_not_depend_on_order_here() -> None:
+    items, _, _ = _big_stories()
+    reference = _partition(dedup(items))
+    for seed in (1, 2):
+        shuffled = list(items)
+        random.Random(seed).shuffle(shuffled)
+        assert _partition(dedup(shuffled)) == reference
+
+
+def test_max_verify_is_validated() -> None:
+    assert DedupConfig(max_verify=None).max_need is None
+    assert DedupConfig(max_verify=16).max_need == 2
+    for bad in (3, 0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="max_verify"):
+            DedupConfig(max_verify=bad)

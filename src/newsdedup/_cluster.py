@@ -14,7 +14,9 @@ member of a cluster therefore verifies against the centre and, in clusters of fo
 against a third of the cluster. (A majority was tried first; with copies that keep page junk,
 verification between two junky copies fails often enough that a majority split real
 syndication groups.)
-Nothing is capped: a component is peeled until every node is assigned.
+Nothing is capped: a component is peeled until every node is assigned. The engine verifies a
+copy of a big story against a few well-connected hubs only (``DedupConfig.max_verify``), so it
+passes ``max_need``: the third is then capped at that many neighbours.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def components(nodes: Iterable[str], edges: Mapping[str, set[str]]) -> list[list
     return out
 
 
-def _peel(comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority) -> list[list[str]]:
+def _peel(
+    comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority, max_need: int | None
+) -> list[list[str]]:
     remaining = set(comp)
     clusters: list[list[str]] = []
     while remaining:
@@ -62,6 +66,8 @@ def _peel(comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority
         members = {center} | (edges.get(center, set()) & remaining)
         while len(members) > 1:
             need = (len(members) - 1) // 3
+            if max_need is not None:
+                need = min(need, max_need)
             outside_pool = remaining - members
             margin: dict[str, int] = {}
             for m in members:
@@ -81,11 +87,15 @@ def _peel(comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority
     return clusters
 
 
-def partition(nodes: Iterable[str], edges: Mapping[str, set[str]], priority: Priority) -> list[list[str]]:
+def partition(
+    nodes: Iterable[str], edges: Mapping[str, set[str]], priority: Priority, *, max_need: int | None = None
+) -> list[list[str]]:
     """Partition ``nodes`` into chaining-resistant clusters (see the module docstring).
 
     ``priority(node)`` must be a total, input-order-independent key (smaller is better) ending
-    in the node id, so ties never depend on iteration order.
+    in the node id, so ties never depend on iteration order. ``max_need`` caps the verified
+    neighbours asked of a member (the engine's ``max_verify // 4``: a copy of a big story
+    verified against a bounded number of hubs, not against a third of the story).
     """
     out: list[list[str]] = []
     for comp in components(nodes, edges):
@@ -93,7 +103,7 @@ def partition(nodes: Iterable[str], edges: Mapping[str, set[str]], priority: Pri
             out.append(comp)
             continue
         complete = all(len(edges.get(n, set()) & set(comp)) == len(comp) - 1 for n in comp)
-        out.extend([comp] if complete else _peel(comp, edges, priority))
+        out.extend([comp] if complete else _peel(comp, edges, priority, max_need))
     return sorted(out, key=lambda c: c[0])
 
 

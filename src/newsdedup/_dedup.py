@@ -2,7 +2,8 @@
 
 Per item: extraction (HTML or text) -> eligibility (``min_chars`` / ``min_tokens``) ->
 normalisation and word shingles -> two MinHash signatures (whole text, and the lead) -> LSH
-candidates from both indexes -> verification of *every* candidate -> verified edges. Clusters
+candidates from both indexes -> verification of every candidate, or of the ``max_verify`` best
+connected ones when a big story offers more -> verified edges. Clusters
 are computed from the edge graph on demand (:meth:`Deduplicator.clusters`), so they can be
 queried at any time and do not depend on the order items arrived in.
 
@@ -107,6 +108,13 @@ class DedupConfig:
     reject_junk_pages: bool = True
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
+    max_verify: int | None = 8
+    """At most this many LSH candidates of a new item are verified: when there are more (a
+    story with many copies), those with the most verified neighbours go first (ties: smallest
+    id), so a big story's copies all verify against the same well-connected hubs and the work
+    per item stays bounded instead of growing with the story. Clustering then asks a member to
+    verify against at most ``max_verify // 4`` others (see ``_cluster``). None verifies every
+    candidate (quadratic in a story's copies)."""
     cluster_size_alarm: int = 200
     """Log a warning for any cluster with more members than this (nothing is capped)."""
     site_repeat_min: int = 3
@@ -143,6 +151,11 @@ class DedupConfig:
         check("min_tokens", is_int(self.min_tokens) and self.min_tokens >= 1, "must be an int >= 1")
         check("lead_tokens", is_int(self.lead_tokens) and self.lead_tokens >= 0, "must be an int >= 0")
         check("reject_junk_pages", isinstance(self.reject_junk_pages, bool), "must be a bool")
+        check(
+            "max_verify",
+            self.max_verify is None or (is_int(self.max_verify) and self.max_verify >= 4),
+            "must be None (verify every candidate) or an int >= 4",
+        )
         check(
             "cluster_size_alarm",
             is_int(self.cluster_size_alarm) and self.cluster_size_alarm >= 2,
@@ -206,6 +219,11 @@ class DedupConfig:
             decisive_jaccard=self.decisive_jaccard,
             decisive_containment=self.decisive_containment,
         )
+
+    @property
+    def max_need(self) -> int | None:
+        """The cap on how many verified neighbours clustering asks of a member (``_cluster``)."""
+        return None if self.max_verify is None else self.max_verify // 8
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -895,15 +913,30 @@ class Deduplicator:
         assert article.id is not None
         t = self._item_time(article, ingested)
         best: tuple[float, str, Verdict] | None = None
-        for key in sorted(candidates):
-            if self.window is not None and abs(state.meta[key].time - t) > self.window:
-                self.stats["outside-window"] += 1
+        keys = sorted(candidates)
+        if self.window is not None:
+            inside = [k for k in keys if abs(state.meta[k].time - t) <= self.window]
+            self.stats["outside-window"] += len(keys) - len(inside)
+            keys = inside
+        limit = self.config.max_verify
+        enough = len(keys)
+        if limit is not None and len(keys) > limit:
+            # a big story: its best-connected members first, and only until a few accept
+            edges = state.edges
+            keys = sorted(keys, key=lambda k: -len(edges.get(k, ())))[:limit]  # stable: ties by id
+            enough = limit // 4
+            self.stats["verify-limited"] += 1
+        accepted = 0
+        for key in keys:
+            if accepted >= enough:
+                self.stats["not-verified"] += 1
                 continue
             verdict = self._quick_reject(doc, key)
             if verdict is None:
                 verdict = self._verifier.verify(doc, self._doc(key))
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
+                accepted += 1
                 state.add_edge(article.id, key, verdict)
                 if self.store is not None:
                     a, b = (article.id, key) if article.id < key else (key, article.id)
@@ -1041,7 +1074,7 @@ class Deduplicator:
 
     def _groups(self) -> tuple[list[list[str]], _Repeats]:
         state = self._state
-        groups = partition(state.meta.keys(), state.edges, self._priority)
+        groups = partition(state.meta.keys(), state.edges, self._priority, max_need=self.config.max_need)
         return groups, self._site_repeats(groups)
 
     def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:

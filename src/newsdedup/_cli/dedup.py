@@ -121,6 +121,14 @@ def _progress(enabled: bool) -> Any:
 @click.option(
     "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 150]."
 )
+@click.option(
+    "--max-verify",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Verify at most N candidates of an item (a big story's best-connected copies first); "
+    "0 verifies every candidate [default: 8].",
+)
 @state_option(
     "Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
     "Items are matched against everything stored; OUT gets only new or grown clusters."
@@ -167,6 +175,7 @@ def command(
     num_perm: int | None,
     shingle_size: int | None,
     min_chars: int | None,
+    max_verify: int | None,
     state: str | None,
     window: str | None,
     jobs: int,
@@ -200,6 +209,7 @@ def command(
         "num_perm": num_perm,
         "shingle_size": shingle_size,
         "min_chars": min_chars,
+        "max_verify": max_verify,
     }
     try:
         window_seconds = parse_window(window)
@@ -233,7 +243,7 @@ def command(
             store = open_state(state)
             base = _known_settings(store.stored_config() or {})
         try:
-            config = DedupConfig(**{**base, **{k: v for k, v in settings.items() if v is not None}})
+            config = _config(base, settings)
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
         workers = jobs or os.cpu_count() or 1
@@ -254,6 +264,14 @@ def command(
     finally:
         if store is not None:
             store.close()
+
+
+def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
+    """Stored settings overridden by the flags given (``--max-verify 0``: no limit)."""
+    given = {k: v for k, v in settings.items() if v is not None}
+    if given.get("max_verify") == 0:
+        given["max_verify"] = None
+    return DedupConfig(**{**base, **given})
 
 
 class _Source:
@@ -288,7 +306,7 @@ def _run_dask(
     if state is not None or window is not None:
         raise click.UsageError("--state and --window are not supported with --engine dask")
     try:
-        config = DedupConfig(**{k: v for k, v in settings.items() if v is not None})
+        config = _config({}, settings)
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
