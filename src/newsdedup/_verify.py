@@ -323,6 +323,8 @@ class PairVerifier:
             score, start = 100.0, found
         else:
             score, start = self._align(kind, head, large.norm)
+            if score < self.min_align:
+                score, start = self._align_halves(kind, head, large.norm)
         if score < self.min_align:
             return Verdict(False, "misaligned", jac, cont, score)
         if kind == "truncated":
@@ -341,6 +343,23 @@ class PairVerifier:
         if name_subs >= 2 and name_subs > self.max_name_mismatch * min(len(a.names), len(b.names)):
             return Verdict(False, "names-differ", jac, cont, score)
         return Verdict(True, kind, jac, cont, score)
+
+    def _align_halves(self, kind: str, head: str, large: str) -> tuple[float, int]:
+        """A head whose two halves each align, the second after the first, is aligned too: one
+        sentence inserted or dropped inside the head (a newsletter line, a dateline, a dropped
+        second sentence) breaks the whole head's score but not its halves'. Scored by the
+        weaker half; the match starts where the first half does."""
+        half = len(head) // 2
+        if half < 60:
+            return 0.0, 0
+        first, start = self._align(kind, head[:half], large)
+        if first < self.min_align:
+            return 0.0, 0
+        rest = large[start + half // 2 :]
+        second, _ = self._align("near-duplicate", head[half:], rest)
+        if second < self.min_align:
+            return 0.0, 0
+        return min(first, second), start
 
     def _align(self, kind: str, head: str, large: str) -> tuple[float, int]:
         """(rapidfuzz partial_ratio of ``head`` inside ``large``, where the best match starts)."""
