@@ -184,3 +184,24 @@ def test_junk_pages_are_found_in_any_case(text: str) -> None:
     assert junk_page_reason(Article(id="x", text="The central bank raised rates by a quarter point.")) is None
     # non-ASCII text skips the keyword pre-check and is still judged by the pattern
     assert junk_page_reason(Article(id="x", text=text + " — ünïcode")) == "junk-page"
+
+
+def test_a_sentence_inserted_inside_the_head_does_not_misalign_a_copy(story: str) -> None:
+    """The head is the smaller text's first 300 characters: a newsletter line printed right after
+    the first sentence of the other copy breaks the whole head's score; both halves of the head
+    still align, in order, so the pair is checked on (and accepted)."""
+    paras = _paras(story)
+    lead = paras[0][:140].rsplit(" ", 1)[0]
+    rest = paras[0][len(lead) :]
+    short = "\n\n".join([paras[0], *paras[1:3]])
+    junk = "Get the Morning Brief delivered to your inbox every day, free. Unsubscribe at any time."
+    page = "\n\n".join([lead, junk + " " + junk, rest, *paras[1:]])
+    off = PairVerifier(decisive_jaccard=1.0, decisive_containment=1.0)
+    a, b = _doc("page", page), _doc("short", short)
+    assert off._align("truncated", b.norm[:300], a.norm)[0] < 80  # the whole head fails
+    verdict = off.verify(a, b)
+    assert (verdict.accepted, verdict.kind) == (True, "truncated")
+    assert verdict.align >= 80
+    # halves out of order (the second half before the first) are not an alignment
+    swapped = "\n\n".join([rest, lead, *paras[1:]])
+    assert not off.verify(_doc("swapped", swapped), b).accepted
