@@ -171,6 +171,21 @@ def test_partitioning_does_not_change_the_result(client: Client) -> None:
         assert _key(got) == _key(local)
 
 
+def test_big_stories_equal_the_local_engine_verifying_every_candidate(client: Client) -> None:
+    """The Dask engine verifies every candidate pair: on two stories of 40 and 30 copies it gives
+    what the local engine gives with ``max_verify=None`` (the default limits the local engine's
+    verifications in such stories, see test_dedup)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_dedup import _big_stories
+
+    items, a_ids, b_ids = _big_stories()
+    full = Deduplicator(max_verify=None)
+    full.add_many(items)
+    got = dedup_bag(db.from_sequence(items, npartitions=3), stories=False)
+    assert _key(got) == _key(full.clusters())
+    assert {frozenset(c.member_ids) for c in got if c.size > 1} == {frozenset(a_ids), frozenset(b_ids)}
+
+
 def test_stories_as_in_dedup(client: Client) -> None:
     items = corpus(seed=3)
     local, _ = _local(items)
