@@ -2,13 +2,19 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/memory.py [--items 20000] [--cache-items 1000]
+    .venv/bin/python benchmarks/memory.py [--items 20000] [--cache-items 1000] [--max-verify 8]
 
 Reads the generated corpus of ``speed.py`` (``_corpus.py``, cached under ``/tmp/newsdedup-bench``),
 adds it to ``Deduplicator(spill=True, cache_items=N)`` in 256-item batches (as the CLI does
 without ``--state``) and prints the resident set size before and after, the growth per item,
 the accepted pairs per item (each one an edge and a verdict kept in memory) and the bytes of the
 array LSH index. Clusters are not built: this is the state a long stream keeps.
+
+The engine's caches are bounded (``cache_items`` articles and verification docs, ten times as
+many shingle sets) and fill during the first ``10 * cache_items`` items, so the growth over the
+whole run overstates what each further item costs. The script therefore also prints the RSS
+every ~10 % of the run and the growth per item over the second half (after the caches are
+full when ``items >= 20 * cache_items``): the slope a longer stream keeps.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache-items", type=int, default=1000)
+    ap.add_argument("--max-verify", type=int, default=0, help="DedupConfig.max_verify (0: every candidate)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -48,19 +55,39 @@ def main(argv: list[str] | None = None) -> int:
                 except RecordError as exc:
                     yield exc
 
-    d = Deduplicator(spill=True, cache_items=args.cache_items)
+    d = Deduplicator(spill=True, cache_items=args.cache_items, max_verify=args.max_verify or None)
     gc.collect()
     before = proc.memory_info().rss
     t0 = time.perf_counter()
-    n = d.add_stream(records())
+    marks: list[tuple[int, int]] = []
+    seen = 0
+    step = max(1, args.items // 10)
+
+    def on_batch(size: int) -> None:
+        nonlocal seen
+        seen += size
+        if not marks or seen - marks[-1][0] >= step:
+            marks.append((seen, proc.memory_info().rss))
+
+    n = d.add_stream(records(), on_batch=on_batch)
     seconds = time.perf_counter() - t0
     gc.collect()
     after = proc.memory_info().rss
     state = d._state
     pairs = len(state.verdicts)
     lsh = (state.main.nbytes() if state.main else 0) + (state.lead.nbytes() if state.lead else 0)
-    print(f"{n} items of {corpus.items} in {seconds:.1f} s; cache_items {args.cache_items}; spill on")
+    print(
+        f"{n} items of {corpus.items} in {seconds:.1f} s; cache_items {args.cache_items}; spill on; "
+        f"max_verify {args.max_verify or None}"
+    )
     print(f"RSS before {before / 1e6:.0f} MB, after {after / 1e6:.0f} MB: {(after - before) / n:.0f} B per item")
+    print("items read   RSS MB")
+    for count, rss in marks:
+        print(f"{count:10d} {rss / 1e6:8.0f}")
+    half = [(c, r) for c, r in marks if c >= n // 2]
+    if len(half) >= 2 and half[-1][0] > half[0][0]:
+        (c0, r0), (c1, r1) = half[0], half[-1]
+        print(f"growth per item over the second half ({c0} -> {c1} items): {(r1 - r0) / (c1 - c0):.0f} B")
     print(f"accepted pairs kept: {pairs} ({pairs / n:.2f} per item); array LSH: {lsh / n:.0f} B per item")
     return 0
 

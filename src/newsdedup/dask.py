@@ -2,9 +2,8 @@
 
 :func:`dedup_bag`, :func:`dedup_dataframe` and :func:`dedup_files` take items spread over Dask
 partitions and return the same partition into clusters, with the same canonical items and
-texts, as ``Deduplicator(max_verify=None).add_many(items)`` over the items in partition order
-(the default ``max_verify`` gives the same unless an item has more candidates than that: a
-story with many copies, see docs/dedup.md). What runs where:
+texts, as ``Deduplicator().add_many(items)`` over the items in partition order (every candidate
+pair is verified: ``max_verify`` is not used here). What runs where:
 
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
    records -> clean articles (HTML extraction, the expensive part) -> verification docs and
@@ -515,7 +514,7 @@ def _run(
 ) -> DaskResult:
     """The whole pipeline over delayed ``_Chunk`` objects, one per input partition."""
     # every candidate pair is verified here (there is no arrival order to pick hubs by), so the
-    # clusters are built exactly as the local engine builds them with max_verify=None
+    # clusters are built as the local engine builds them by default, with max_verify=None
     config = dataclasses.replace(config, max_verify=None)
     dask = _require_dask()
     delayed = dask.delayed
