@@ -1,18 +1,22 @@
 """Crawl throughput: fetch + extract + dedup of ~2,000 pages from a local server.
 
-    .venv/bin/python benchmarks/crawl.py [--pages 2000] [--concurrency 16]
+    .venv/bin/python benchmarks/crawl.py [--pages 2000] [--concurrency 16] [--extract-workers 1]
+    .venv/bin/python benchmarks/crawl.py --fetch-only   # the HTTP client alone
 
 The pages are syndicated copies of real Reuters-21578 stories on publisher templates
 (``benchmarks/_syndicate.py``, data from ``$NEWSDEDUP_DATA``, default ``../shared/data``);
 without the data set, copies of the demo site's invented stories are used instead. They are
 served by a ``ThreadingHTTPServer`` in a **separate process** (so the server does not share the
 crawler's GIL) and discovered through one sitemap. Politeness delays are off and loopback is
-allowed; robots.txt is still fetched and obeyed. Prints pages/s and the crawler's peak RSS.
+allowed; robots.txt is still fetched and obeyed. Prints pages/s, the crawler process's CPU
+time per page (much less sensitive to other load on the machine than pages/s), the server's CPU
+and the crawler's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import multiprocessing as mp
 import os
@@ -27,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from newsdedup._crawl import CrawlConfig, crawl  # noqa: E402
-from newsdedup._fetch import FetchConfig  # noqa: E402
+from newsdedup._fetch import FetchConfig, Fetcher, FetchErrorRecord  # noqa: E402
 
 
 def build_pages(n: int, seed: int) -> list[str]:
@@ -106,6 +110,34 @@ def serve(pages: list[str], port_queue: mp.Queue) -> None:  # type: ignore[type-
     server.serve_forever(poll_interval=0.1)
 
 
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds used so far by process ``pid`` (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _fetch_only(port: int, n: int, fetch_config: FetchConfig, concurrency: int) -> int:
+    """The fetcher alone: the HTTP client's cost per page without extraction and dedup."""
+    urls = [f"http://127.0.0.1:{port}/news/{i}-story" for i in range(n)]
+
+    async def run() -> tuple[float, float, int]:
+        async with Fetcher(fetch_config) as fetcher:
+            await fetcher.fetch(urls[0])  # robots.txt and the first connection are not counted
+            start, cpu_start = time.perf_counter(), time.process_time()
+            results = await fetcher.fetch_many(urls, concurrency=concurrency)
+            errors = sum(1 for r in results if isinstance(r, FetchErrorRecord))
+            return time.perf_counter() - start, time.process_time() - cpu_start, errors
+
+    elapsed, cpu, errors = asyncio.run(run())
+    print(f"fetch only: {n} pages in {elapsed:.2f}s ({n / elapsed:.0f} pages/s), errors: {errors}, "
+          f"concurrency {concurrency}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"crawler process CPU: {cpu:.2f}s ({cpu / n * 1000:.2f} ms/page)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000)
@@ -116,6 +148,11 @@ def main() -> int:
         type=int,
         default=1,
         help="extraction processes (0: extract in the crawler's event loop)",
+    )
+    parser.add_argument(
+        "--fetch-only",
+        action="store_true",
+        help="only fetch the article URLs with Fetcher.fetch_many (no discovery, extraction or dedup)",
     )
     args = parser.parse_args()
 
@@ -135,14 +172,19 @@ def main() -> int:
         )
         config = CrawlConfig(max_pages=args.pages, concurrency=args.concurrency, max_feed_entries=args.pages,
                              extract_workers=args.extract_workers)  # fmt: skip
+        if args.fetch_only:
+            return _fetch_only(port, args.pages, fetch_config, args.concurrency)
         import newsdedup._dedup
         import newsdedup._extract  # noqa: F401  (one-time import cost is not crawl throughput)
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
+        cpu_start = time.process_time()
         result = crawl([f"http://127.0.0.1:{port}/sitemap.xml.gz"], fetch_config=fetch_config, config=config)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        server_cpu = _process_cpu(proc.pid)
     finally:
         proc.terminate()
         proc.join(timeout=5)
@@ -159,6 +201,13 @@ def main() -> int:
         f"fetch+extract phase: {fetch_phase:.2f}s ({s.pages / fetch_phase:.0f} pages/s)  dedup phase: {s.dedup_seconds:.2f}s"
     )
     print(f"elapsed: {elapsed:.2f}s  throughput: {s.pages / elapsed:.0f} pages/s (fetch + extract + dedup)")
+    # CPU of the crawler process alone (not the server, not extraction workers): what the
+    # fetcher and crawler cost per page, much less sensitive to other load than pages/s.
+    print(f"crawler process CPU: {cpu:.2f}s ({cpu / max(1, s.pages) * 1000:.2f} ms/page)")
+    if server_cpu is not None:
+        print(
+            f"server process CPU (whole run): {server_cpu:.2f}s ({server_cpu / max(1, s.pages) * 1000:.2f} ms/page)"
+        )
     print(
         f"peak RSS of the crawler process: {peak / 1024:.0f} MiB (before crawl: {rss_before / 1024:.0f} MiB)"
     )

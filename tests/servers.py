@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -48,7 +50,9 @@ Handler = Callable[[Request], Response]
 class LocalServer:
     """``with LocalServer() as srv: srv.route("/a", Response(body="hi")); srv.url("/a")``."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> None:
+        self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.routes: dict[str, Handler] = {}
         self.hits: defaultdict[str, int] = defaultdict(int)
         self.requests: list[Request] = []
@@ -106,8 +110,10 @@ class LocalServer:
                     return
                 self.wfile.write(body)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:  # the handshake runs in accept(); a refused one just drops that client
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
@@ -122,7 +128,7 @@ class LocalServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -165,3 +171,25 @@ def article_html(title: str, paragraphs: list[str], *, site: str = "Test Gazette
 {extra}
 <footer><p>Copyright 2026 {site}. All rights reserved. Subscribe to our newsletter for more news.</p></footer>
 </body></html>"""
+
+
+def self_signed_tls(directory: str, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext, list[str]] | None:
+    """A server context with a fresh self-signed certificate for ``host``, a client context
+    that trusts only it, and the list the server appends each client's SNI name to. None when
+    the ``openssl`` command is not available."""
+    cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    try:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={host}",
+             "-addext", f"subjectAltName=DNS:{host}"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names: list[str] = []
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    server.sni_callback = lambda _sock, name, _ctx: names.append(name or "")  # type: ignore[assignment,misc]
+    client = ssl.create_default_context(cafile=cert)
+    return server, client, names

@@ -16,7 +16,7 @@ from newsdedup._cli import main
 from newsdedup._crawl import CrawlConfig, crawl, crawl_async
 from newsdedup._demo.site import load_stories
 from newsdedup._exceptions import ConfigError
-from newsdedup._fetch import FetchConfig, Fetcher
+from newsdedup._fetch import FetchConfig, Fetcher, MemoryFetchCache
 from servers import LocalServer, Response, article_html, gzip_bomb
 
 STORIES = {s["slug"]: s for s in load_stories()["wire"]}
@@ -246,6 +246,38 @@ def test_recrawl_uses_conditional_get() -> None:
     assert second.articles[0].text == first.articles[0].text
 
 
+def test_recrawl_revalidates_a_redirected_article_at_its_final_url() -> None:
+    seen: list[str | None] = []
+
+    def moved(req: Any) -> Response:
+        seen.append(req.headers.get("if-none-match"))
+        if req.headers.get("if-none-match") == '"fire-v2"':
+            return Response(304, b"", content_type=None, headers={"ETag": '"fire-v2"'})
+        return Response(body=story_page(FIRE, site="Courier"), headers={"ETag": '"fire-v2"'})
+
+    with LocalServer() as srv:
+        srv.route("/old/fire", Response(301, "", headers={"Location": "/world/2026/11/20/fire"}))
+        srv.route("/world/2026/11/20/fire", moved)
+        srv.route("/feed.xml", Response(
+            body=f'<rss version="2.0"><channel><title>c</title><item><link>{srv.base}/old/fire</link></item></channel></rss>',
+            content_type="application/rss+xml"))  # fmt: skip
+        cache = MemoryFetchCache()
+
+        async def crawl_once() -> Any:
+            async with Fetcher(cfg(), cache=cache) as fetcher:  # a new fetcher: only the cache is kept
+                return await crawl_async([srv.url("/feed.xml")], fetcher=fetcher)
+
+        first = asyncio.run(crawl_once())
+        second = asyncio.run(crawl_once())
+        old_hits = srv.hits["/old/fire"]
+    assert seen == [None, '"fire-v2"']  # revalidated at B, answered 304, not downloaded again
+    assert old_hits == 2  # A is still asked each time: where it points may change
+    assert (first.stats.from_cache, second.stats.from_cache) == (0, 1)
+    final = f"{srv.base}/world/2026/11/20/fire"
+    assert [a.id for a in second.articles] == [a.id for a in first.articles] == [final]
+    assert second.articles[0].text == first.articles[0].text
+
+
 def test_crawl_config_validation() -> None:
     with pytest.raises(ConfigError, match="max_pages"):
         CrawlConfig(max_pages=0)
@@ -304,3 +336,34 @@ def test_cli_crawl_with_progress_and_stdout(site: LocalServer) -> None:
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert sorted(len(c["member_ids"]) for c in lines) == [1, 1]
+
+
+def test_extract_batches_deliver_each_page_its_outcome() -> None:
+    """Pages go to the extraction pool a few at a time; each gets its own article dict, or an
+    error triple when the extractor raised, and a dead pool is reported as BrokenExecutor."""
+    from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
+
+    from newsdedup._crawl import _ExtractBatches
+
+    page = story_page(BANK, site="Courier")
+
+    async def go(pool: ThreadPoolExecutor) -> list[Any]:
+        batches = _ExtractBatches(pool, 2)
+        futures = [
+            batches.extract(page, "http://a.test/business/2026/11/20/bank", "text/html"),
+            batches.extract(12345, "http://a.test/broken", None),  # type: ignore[arg-type]
+            batches.extract(page, "http://b.test/business/2026/11/20/bank", "text/html"),  # timer flush
+        ]
+        return list(await asyncio.gather(*futures))
+
+    with ThreadPoolExecutor(1) as pool:
+        first, broken, third = asyncio.run(go(pool))
+    assert first["url"] == "http://a.test/business/2026/11/20/bank"
+    assert first["title"]
+    assert third["url"] == "http://b.test/business/2026/11/20/bank"
+    assert broken == ("extract-failed", "TypeError", "extract() needs str or bytes, not int")
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    with pytest.raises(BrokenExecutor):
+        asyncio.run(go(pool))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import ssl
 import time
 import tracemalloc
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import brotli
+import httpcore
 import pytest
 
 from newsdedup._exceptions import (
@@ -30,9 +33,10 @@ from newsdedup._fetch import (
     Fetcher,
     FetchErrorRecord,
     MemoryFetchCache,
+    _AsyncioBackend,
     parse_retry_after,
 )
-from servers import LocalServer, Response, article_html, deflate_bytes, gzip_bomb, gzip_bytes
+from servers import LocalServer, Response, article_html, deflate_bytes, gzip_bomb, gzip_bytes, self_signed_tls
 
 T = TypeVar("T")
 
@@ -473,3 +477,326 @@ def test_server_cookies_are_not_kept(srv: LocalServer) -> None:
 
     run(go())
     assert "cookie" not in srv.requests[-1].headers
+
+
+# --------------------------------------------------------------------------------------------
+# DNS rebinding: the connection goes to an address the SSRF check approved, never re-resolved
+
+
+class FlipResolver:
+    """A hostile DNS server: ``first`` for the first lookup of a name, ``later`` afterwards."""
+
+    def __init__(self, first: list[str], later: list[str]) -> None:
+        self.first, self.later = first, later
+        self.calls: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        return self.first if self.calls.count(host) == 1 else self.later
+
+
+class LoopbackOnlyBackend(httpcore.AsyncNetworkBackend):
+    """The socket layer of a test with no outside network: records every connect; a public
+    address is unreachable; a *name* is resolved with the test's DNS (as an unpinned client
+    would) and connected to."""
+
+    def __init__(self, dns: FlipResolver) -> None:
+        self.dns = dns
+        self.inner = httpcore.AnyIOBackend()
+        self.connects: list[tuple[str, int]] = []
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:  # fmt: skip
+        self.connects.append((host, port))
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            host = (await self.dns(host, port))[0]
+            ip = ipaddress.ip_address(host)
+        if ip.is_global:
+            raise httpcore.ConnectError(f"no route to {host} in the test sandbox")
+        return await self.inner.connect_tcp(host, port, timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def test_dns_rebinding_does_not_reach_loopback(srv: LocalServer) -> None:
+    srv.page("/admin", "<h1>internal admin</h1>")
+    dns = FlipResolver(["93.184.216.34"], ["127.0.0.1"])  # public for the check, loopback after
+    backend = LoopbackOnlyBackend(dns)
+
+    async def go() -> Any:
+        async with Fetcher(cfg(allow_private=False, obey_robots=False, max_attempts=1), resolver=dns,
+                           network_backend=backend) as f:  # fmt: skip
+            return await f.fetch(f"http://rebind.test:{srv.port}/admin")
+
+    with pytest.raises(ConnectError):
+        run(go())
+    assert dns.calls == ["rebind.test"]  # resolved once, by the check
+    assert backend.connects == [("93.184.216.34", srv.port)]  # the checked address, not the name
+    assert srv.hits["/admin"] == 0
+
+
+def _second_loopback(port: int) -> LocalServer:
+    try:
+        return LocalServer("127.0.0.2", port)
+    except OSError:  # pragma: no cover - 127.0.0.2 is not configured on every system
+        pytest.skip("127.0.0.2 is not bindable here")
+
+
+def test_connection_uses_the_checked_address_with_private_allowed(srv: LocalServer) -> None:
+    """Two real servers on one port: the checked 127.0.0.2 and the rebinding answer 127.0.0.1
+    (what the system resolver gives for ``localhost``). Only the checked one may be reached."""
+    srv.page("/story", PAGE.replace("Harbour cranes", "Rebound cranes"))
+    with _second_loopback(srv.port) as checked:
+        checked.page("/story", PAGE)
+        checked.route("/hop", Response(302, "", headers={"Location": f"http://localhost:{srv.port}/story"}))
+        dns = FlipResolver(["127.0.0.2"], ["127.0.0.2"])
+
+        async def go() -> tuple[Any, Any]:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=1), resolver=dns) as f:
+                direct = await f.fetch(f"http://localhost:{srv.port}/story")
+                via_redirect = await f.fetch(f"{checked.base}/hop")  # the hop is re-checked and pinned
+                return direct, via_redirect
+
+        direct, via_redirect = run(go())
+    assert "Harbour cranes" in (direct.text or "")
+    assert via_redirect.final_url == f"http://localhost:{srv.port}/story"
+    assert "Harbour cranes" in (via_redirect.text or "")
+    assert checked.hits["/story"] == 2
+    assert srv.hits["/story"] == 0
+
+
+def test_pooled_connection_does_not_outlive_a_failed_check(srv: LocalServer) -> None:
+    srv.page("/a", PAGE)
+    dns = FlipResolver(["127.0.0.1"], ["169.254.169.254"])
+
+    async def go() -> Any:
+        async with Fetcher(cfg(obey_robots=False, max_attempts=1), resolver=dns) as f:
+            await f.fetch(f"http://pool.test:{srv.port}/a")  # leaves a keep-alive connection
+            return await f.fetch(f"http://pool.test:{srv.port}/a")
+
+    with pytest.raises(BlockedURL, match="metadata"):
+        run(go())
+    assert srv.hits["/a"] == 1
+
+
+class TLSRecorder(httpcore.AsyncNetworkBackend):
+    """An in-memory https server: records where the socket went, the TLS handshake parameters
+    and the request bytes, and answers with one canned response."""
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+        self.connects: list[tuple[str, int]] = []
+        self.tls: list[tuple[Any, str | None]] = []
+        self.sent = bytearray()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:  # fmt: skip
+        self.connects.append((host, port))
+        return _RecordingStream(self)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _RecordingStream(httpcore.AsyncNetworkStream):
+    def __init__(self, owner: TLSRecorder) -> None:
+        self.owner = owner
+        self.pending = owner.response
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        out, self.pending = self.pending[:max_bytes], self.pending[max_bytes:]
+        return out
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.owner.sent += buffer
+
+    async def aclose(self) -> None:
+        pass
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> Any:  # fmt: skip
+        self.owner.tls.append((ssl_context, server_hostname))
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        return None
+
+
+def test_https_pinned_connection_verifies_the_host_name() -> None:
+    body = PAGE.encode()
+    canned = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body), body)  # fmt: skip
+    tls = TLSRecorder(canned)
+    dns = FlipResolver(["93.184.216.34"], ["127.0.0.1"])
+
+    async def go() -> Any:
+        async with Fetcher(cfg(allow_private=False, obey_robots=False, max_attempts=1), resolver=dns,
+                           network_backend=tls) as f:  # fmt: skip
+            return await f.fetch("https://news.example/world/harbour")
+
+    result = run(go())
+    assert tls.connects == [("93.184.216.34", 443)]  # the socket goes to the checked address...
+    ((context, server_hostname),) = tls.tls
+    assert server_hostname == "news.example"  # ...but SNI and the certificate check use the name
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert b"\r\nHost: news.example\r\n" in bytes(tls.sent)
+    assert result.final_url == "https://news.example/world/harbour"
+    assert "Harbour cranes" in (result.text or "")
+
+
+# --------------------------------------------------------------------------------------------
+# Conditional GET after a redirect: validators belong to the URL that answered
+
+
+def _etag_page(body: str, etag: str, seen: list[str | None]) -> Any:
+    def handler(req: Any) -> Response:
+        seen.append(req.headers.get("if-none-match"))
+        if req.headers.get("if-none-match") == etag:
+            return Response(304, b"", content_type=None, headers={"ETag": etag})
+        return Response(body=body, headers={"ETag": etag, "Cache-Control": "max-age=60"})
+
+    return handler
+
+
+def test_conditional_get_revalidates_the_redirect_target(srv: LocalServer) -> None:
+    b_seen: list[str | None] = []
+    srv.route("/a", Response(301, "", headers={"Location": "/b"}))
+    srv.route("/b", _etag_page(PAGE, '"b-1"', b_seen))
+    cache = MemoryFetchCache()
+
+    async def go() -> tuple[Any, Any]:
+        async with Fetcher(cfg(), cache=cache) as f:
+            return await f.fetch(srv.url("/a")), await f.fetch(srv.url("/a"))
+
+    first, second = run(go())
+    assert b_seen == [None, '"b-1"']  # the second fetch revalidated B and got a 304
+    assert all("if-none-match" not in r.headers for r in srv.requests if r.path == "/a")
+    assert not first.from_cache
+    assert second.from_cache
+    assert second.url == srv.url("/a")
+    assert second.final_url == srv.url("/b") == first.final_url
+    assert second.redirects == (srv.url("/b"),)
+    assert second.body == first.body
+    assert second.text == first.text
+    assert second.headers["cache-control"] == "max-age=60"  # B's headers, rebuilt from the cache
+    assert second.content_type == "text/html"
+    assert cache.get(srv.url("/b")) is not None
+    assert cache.get(srv.url("/a")) is None
+
+
+def test_entry_stored_under_a_redirecting_url_is_not_sent_there(srv: LocalServer) -> None:
+    """A cache written by an older version keyed B's validators by A: they are not sent to A."""
+    b_seen: list[str | None] = []
+    srv.route("/a", Response(301, "", headers={"Location": "/b"}))
+    srv.route("/b", _etag_page(PAGE, '"b-1"', b_seen))
+    cache = MemoryFetchCache()
+    cache.put(srv.url("/a"), etag='"b-1"', last_modified=None, body=b"stale", content_type="text/html",
+              final_url=srv.url("/b"))  # fmt: skip
+
+    async def go() -> Any:
+        async with Fetcher(cfg(), cache=cache) as f:
+            return await f.fetch(srv.url("/a"))
+
+    result = run(go())
+    assert b_seen == [None]
+    assert all("if-none-match" not in r.headers for r in srv.requests)
+    assert not result.from_cache
+    assert result.body == PAGE.encode()
+
+
+def test_https_through_the_pinned_socket_checks_the_certificate_name(tmp_path: Any) -> None:
+    """A real TLS server on 127.0.0.1 with a certificate for ``news.test`` only: reached as
+    news.test it answers (SNI news.test); reached as other.test on the same checked address
+    the certificate does not match and the fetch fails."""
+    tls = self_signed_tls(str(tmp_path), "news.test")
+    if tls is None:  # pragma: no cover - depends on the system
+        pytest.skip("openssl command not available")
+    server_ctx, client_ctx, sni_names = tls
+
+    async def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    with LocalServer(tls=server_ctx) as srv:
+        srv.page("/story", PAGE)
+
+        async def go(host: str) -> Any:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=1), resolver=loopback,
+                               ssl_context=client_ctx) as f:  # fmt: skip
+                return await f.fetch(f"https://{host}:{srv.port}/story")
+
+        result = run(go("news.test"))
+        with pytest.raises(ConnectError, match=r"(?i)certificate"):
+            run(go("other.test"))
+    assert "Harbour cranes" in (result.text or "")
+    assert result.final_url == f"https://news.test:{srv.port}/story"
+    assert sni_names[:2] == ["news.test", "other.test"]
+    assert srv.hits["/story"] == 1
+
+
+class CountingBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self) -> None:
+        self.inner = _AsyncioBackend()
+        self.connects = 0
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> Any:  # fmt: skip
+        self.connects += 1
+        return await self.inner.connect_tcp(host, port, timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def test_keep_alive_reuse_and_closed_connections_replaced(srv: LocalServer) -> None:
+    srv.page("/a", PAGE)
+    srv.page("/closing", PAGE, headers={"Connection": "close"})
+    backend = CountingBackend()
+
+    async def go() -> list[int]:
+        counts = []
+        async with Fetcher(cfg(obey_robots=False), network_backend=backend) as f:
+            for path in ("/a", "/a", "/a"):
+                await f.fetch(srv.url(path))
+            counts.append(backend.connects)
+            for path in ("/closing", "/a", "/a"):
+                await f.fetch(srv.url(path))
+            counts.append(backend.connects)
+        return counts
+
+    assert run(go()) == [1, 2]  # one connection for three pages; a new one after the server closed
+    assert srv.hits["/a"] == 5
+
+
+def test_connection_slot_freed_after_a_deadline_cut(srv: LocalServer) -> None:
+    """With one connection allowed, a request cut off mid-body must give its slot back."""
+    srv.route("/drip", Response(body="<p>" + "x" * 100 + "</p>", drip=0.05))
+    srv.page("/a", PAGE)
+
+    async def go() -> Any:
+        async with Fetcher(cfg(max_connections=1, total_timeout=0.5, max_attempts=1)) as f:
+            with pytest.raises(FetchTimeout):
+                await f.fetch(srv.url("/drip"))
+            return await asyncio.wait_for(f.fetch(srv.url("/a")), 5)
+
+    assert "Harbour cranes" in (run(go()).text or "")
+
+
+def test_unresolvable_name_is_a_connect_error_without_a_connection() -> None:
+    async def nxdomain(host: str, port: int) -> list[str]:
+        raise OSError("Name or service not known")
+
+    backend = CountingBackend()
+
+    async def go() -> Any:
+        async with Fetcher(
+            cfg(obey_robots=False, max_attempts=1), resolver=nxdomain, network_backend=backend
+        ) as f:
+            return await f.fetch("http://gone.test/story")
+
+    with pytest.raises(ConnectError, match="did not resolve"):
+        run(go())
+    assert backend.connects == 0

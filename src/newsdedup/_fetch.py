@@ -23,19 +23,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import http.cookiejar
 import logging
 import random
+import select
+import socket
+import ssl
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from ._decode import decode_bytes, looks_binary
@@ -53,7 +56,7 @@ from ._exceptions import (
     TooManyRedirects,
     UnsupportedContent,
 )
-from ._guard import check_url
+from ._guard import Resolver, check_url
 from ._robots import RobotsCache
 from ._urls import host_of, normalize_url
 from ._version import __version__
@@ -487,6 +490,359 @@ def _media_type(content_type: str | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Connections: asyncio sockets, address pinning (DNS rebinding), keep-alive pool
+
+
+def _socket_readable(sock: socket.socket | None) -> bool:
+    """True when ``recv`` would return at once: for an idle keep-alive connection that means
+    the server closed it (or sent junk), so httpcore drops it instead of reusing it."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _SocketStream(httpcore.AsyncNetworkStream):
+    """A plain TCP connection driven directly by the asyncio event loop.
+
+    httpcore's default asyncio backend goes through anyio, whose per-call bookkeeping (cancel
+    scopes, typed-attribute lookups on every keep-alive check) cost more CPU than the HTTP
+    parsing itself on a fast local crawl; these few loop calls are all a crawler needs.
+    """
+
+    __slots__ = ("_loop", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._loop = asyncio.get_running_loop()
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._loop.sock_recv(self._sock, max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout(f"no data for {timeout}s") from None
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._loop.sock_sendall(self._sock, buffer)
+        except TimeoutError:
+            raise httpcore.WriteTimeout(f"could not send for {timeout}s") from None
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        self._sock.close()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        """TLS on this socket; the certificate is verified for ``server_hostname`` (httpcore
+        passes the URL's host name, never the pinned address)."""
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    sock=self._sock, ssl=ssl_context, server_hostname=server_hostname,
+                    ssl_handshake_timeout=timeout or None,
+                )  # fmt: skip
+        except TimeoutError:
+            self._sock.close()
+            raise httpcore.ConnectTimeout(f"TLS handshake took more than {timeout}s") from None
+        except (OSError, ssl.SSLError) as exc:
+            self._sock.close()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
+        return _TLSStream(reader, writer, self._sock)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _socket_readable(self._sock)
+        if info == "socket":
+            return self._sock
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "client_addr":
+            return self._sock.getsockname()
+        return None
+
+
+class _TLSStream(httpcore.AsyncNetworkStream):
+    """A TLS connection (asyncio's SSL transport over the pinned socket)."""
+
+    __slots__ = ("_reader", "_sock", "_writer")
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sock: socket.socket
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._sock = sock
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout(f"no data for {timeout}s") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError:
+            raise httpcore.WriteTimeout(f"could not send for {timeout}s") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        self._writer.close()  # no wait for the peer's close_notify: a hostile server may never send it
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # the transport reads eagerly, so buffered bytes or EOF show up here, not on the socket
+            return self._writer.is_closing() or self._reader.at_eof() or _socket_readable(self._sock)
+        if info in ("ssl_object", "server_addr", "client_addr"):
+            name = {"server_addr": "peername", "client_addr": "sockname"}.get(info, info)
+            return self._writer.get_extra_info(name)
+        if info == "socket":
+            return self._sock
+        return None
+
+
+class _AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Connects to a numeric address (the pinned one) with the event loop; no name lookup."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:  # numeric only: this backend must never resolve a name
+            family, kind, proto, _name, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+            )[0]
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"not a numeric address {host!r}: {exc}") from None
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if local_address:
+                sock.bind((local_address, 0))
+            async with asyncio.timeout(timeout):
+                await asyncio.get_running_loop().sock_connect(sock, address)
+        except TimeoutError:
+            sock.close()
+            raise httpcore.ConnectTimeout(f"no connection to {host}:{port} within {timeout}s") from None
+        except OSError as exc:
+            sock.close()
+            raise httpcore.ConnectError(f"{host}:{port}: {exc.strerror or exc}") from None
+        except BaseException:
+            sock.close()
+            raise
+        return _SocketStream(sock)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used by the fetcher")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to addresses the SSRF guard checked for that host name.
+
+    httpcore hands ``connect_tcp`` the URL's host; resolving it again here would let a DNS
+    server answer "public" to the check and "127.0.0.1" to the connection (DNS rebinding). So
+    the name is looked up in ``pins`` (filled by :meth:`Fetcher._check_hop` right before each
+    request) and the socket goes to one of those addresses; a host without pins is refused.
+    TLS is started by httpcore on the returned stream with the URL's host name as SNI and for
+    certificate verification, and the Host header comes from the URL, so neither changes.
+    """
+
+    def __init__(
+        self, pins: Mapping[str, tuple[str, ...]], inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self._pins = pins
+        self._inner: httpcore.AsyncNetworkBackend = inner if inner is not None else _AsyncioBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = self._pins.get(host.lower())
+        if not addresses:
+            raise httpcore.ConnectError(f"no checked address for {host} (the name did not resolve)")
+        failure: Exception | None = None
+        for address in addresses:  # in resolver order, like socket.create_connection
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)  # fmt: skip
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used by the fetcher")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _ConnectionPool:
+    """Keep-alive HTTP/1.1 connections per origin, with constant work per request.
+
+    httpcore's pool re-scans every connection (a ``poll`` per idle one) on each request and
+    each response close, which on a busy crawl cost more CPU than parsing the responses. Here
+    a request takes an idle connection of its origin (checked once for expiry) or opens one;
+    closing the response puts the connection back if it is reusable. ``max_connections``
+    bounds the requests in flight, ``max_keepalive`` the idle connections kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        max_connections: int,
+        max_keepalive: int,
+        keepalive_expiry: float | None,
+        network_backend: httpcore.AsyncNetworkBackend,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._slots = asyncio.Semaphore(max_connections)
+        self._max_keepalive = max_keepalive
+        self._keepalive_expiry = keepalive_expiry
+        self._backend = network_backend
+        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
+        self._idle_count = 0
+        self._closed = False
+
+    async def _checkout(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
+        idle = self._idle.get((origin.scheme, origin.host, origin.port))
+        while idle:
+            conn = idle.pop()  # the most recently used one is the least likely to have expired
+            self._idle_count -= 1
+            if conn.is_available() and not conn.has_expired():
+                return conn
+            await conn.aclose()
+        return httpcore.AsyncHTTPConnection(origin=origin, ssl_context=self._ssl_context,
+                                            keepalive_expiry=self._keepalive_expiry,
+                                            network_backend=self._backend)  # fmt: skip
+
+    async def _checkin(self, conn: httpcore.AsyncHTTPConnection, origin: httpcore.Origin) -> None:
+        self._slots.release()
+        if self._closed or not conn.is_idle() or self._idle_count >= self._max_keepalive:
+            await conn.aclose()
+            return
+        self._idle.setdefault((origin.scheme, origin.host, origin.port), []).append(conn)
+        self._idle_count += 1
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        if self._closed:
+            raise httpcore.ConnectError("the fetcher is closed")
+        origin = request.url.origin
+        await self._slots.acquire()
+        try:
+            conn = await self._checkout(origin)
+            try:
+                response = await conn.handle_async_request(request)
+            except BaseException:
+                await conn.aclose()
+                raise
+        except BaseException:
+            self._slots.release()
+            raise
+        return httpcore.Response(status=response.status, headers=response.headers,
+                                 content=_PooledBody(response.stream, self, conn, origin),
+                                 extensions=response.extensions)  # fmt: skip
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle, self._idle_count = self._idle, {}, 0
+        for conns in idle.values():
+            for conn in conns:
+                await conn.aclose()
+
+
+class _PooledBody:
+    """A response body that hands its connection back to the pool when it is closed."""
+
+    __slots__ = ("_conn", "_done", "_origin", "_pool", "_stream")
+
+    def __init__(self, stream: Any, pool: _ConnectionPool, conn: httpcore.AsyncHTTPConnection,
+                 origin: httpcore.Origin) -> None:  # fmt: skip
+        self._stream = stream
+        self._pool = pool
+        self._conn = conn
+        self._origin = origin
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            if hasattr(self._stream, "aclose"):
+                await self._stream.aclose()  # an unfinished body closes the connection itself
+        finally:
+            await self._pool._checkin(self._conn, self._origin)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (request/response mapping, error mapping) over a connection pool
+    whose network backend is :class:`_PinnedBackend`. Pooled connections are per origin
+    (scheme, host name, port), and each was opened to a checked address of that name."""
+
+    def __init__(
+        self,
+        pins: Mapping[str, tuple[str, ...]],
+        *,
+        verify: bool | ssl.SSLContext,
+        limits: httpx.Limits,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
+        self._pool = _ConnectionPool(  # type: ignore[assignment]
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections or 100,
+            max_keepalive=limits.max_keepalive_connections or 100,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(pins, backend),
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # The fetcher
 
 
@@ -532,12 +888,33 @@ class Fetcher:
         *,
         cache: FetchCache | None = None,
         transport: Any = None,
+        resolver: Resolver | None = None,
+        network_backend: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``resolver`` replaces ``getaddrinfo`` for the SSRF check (tests, custom DNS); the
+        connection then goes to an address it returned. ``network_backend`` (an httpcore
+        ``AsyncNetworkBackend``) is the socket layer under that pinning. ``ssl_context``
+        replaces the default certificate checks (e.g. an intranet CA; ``verify_tls`` is then
+        ignored). A custom ``transport`` replaces all three, and with them the pinning: it is
+        then the caller's job."""
         self.config = config or FetchConfig()
         self.cache: FetchCache = cache if cache is not None else MemoryFetchCache()
         self.stats = FetchStats()
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._resolver = resolver
+        self._network_backend = network_backend
+        self._ssl_context = ssl_context
+        self._pins: dict[str, tuple[str, ...]] = {}
+        """Host name -> the addresses its last SSRF check approved (what connections may use)."""
+        self._http: httpx.AsyncBaseTransport | None = None
+        self._headers: dict[str, str] = {
+            "User-Agent": self.config.user_agent, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING,
+        }  # fmt: skip
+        self._timeouts: dict[str, float | None] = {
+            "connect": self.config.connect_timeout, "read": self.config.read_timeout,
+            "write": self.config.read_timeout, "pool": None,
+        }  # fmt: skip
         self._hosts: dict[str, _Host] = {}
         self._robots = RobotsCache(
             self._fetch_robots,
@@ -553,30 +930,29 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         cfg = self.config
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None
-            ),
-            limits=httpx.Limits(
-                max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
-            ),
-            headers={"User-Agent": cfg.user_agent, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-            verify=cfg.verify_tls,
-            trust_env=False,
-            # No cookie jar: server cookies would track the crawler across sites and hops.
-            cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
-            transport=self._transport,
+        limits = httpx.Limits(
+            max_connections=cfg.max_connections, max_keepalive_connections=cfg.max_connections
         )
+        transport = self._transport
+        if transport is None:
+            verify = self._ssl_context if self._ssl_context is not None else cfg.verify_tls
+            transport = _PinnedTransport(
+                self._pins, verify=verify, limits=limits, backend=self._network_backend
+            )
+        # Requests go straight to the transport, not through ``httpx.AsyncClient``: the fetcher
+        # does its own redirects, sends no auth, keeps no cookies (they would track the crawler
+        # across sites) and sets headers and timeouts itself, and the client's per-request
+        # layers for those (cookie extraction above all) cost more CPU than the HTTP exchange.
+        self._http = transport
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -647,6 +1023,8 @@ class Fetcher:
         return state
 
     async def _wait_turn(self, state: _Host) -> None:
+        if state.delay <= 0 and state.next_start <= time.monotonic():
+            return  # no delay configured and none pending: nothing to serialise
         async with state.lock:
             now = time.monotonic()
             wait = state.next_start - now
@@ -660,10 +1038,20 @@ class Fetcher:
                                 robots=False, conditional=False, page=False, truncate=True)  # fmt: skip
         return raw.status, raw.body
 
-    async def _check_hop(self, url: str, *, robots: bool) -> None:
+    async def _check_hop(self, url: str, *, robots: bool) -> httpx.URL:
+        """SSRF check, address pinning and robots.txt for one hop; returns the parsed URL the
+        request is made with (parsed once, so the pinned host is the one connected to)."""
         if len(url) > self.config.max_url_length:
             raise BlockedURL(f"URL longer than {self.config.max_url_length} characters", url=url)
-        await check_url(url, allow_private=self.config.allow_private)
+        addresses = await check_url(url, allow_private=self.config.allow_private, resolver=self._resolver)
+        try:
+            parsed = httpx.URL(url)
+            host = parsed.raw_host.decode("ascii").lower()  # as httpcore passes it to connect_tcp
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise BlockedURL(f"malformed URL: {exc}", url=url) from None
+        # Pin the connection to what was just checked (DNS rebinding); a name that did not
+        # resolve gets no addresses, and the connection attempt fails as a connect error.
+        self._pins[host] = tuple(dict.fromkeys(addresses))
         if robots:
             verdict = await self._robots.check(url)
             if not verdict.allowed:
@@ -673,6 +1061,7 @@ class Fetcher:
             if verdict.crawl_delay is not None:
                 state = self._host(url)
                 state.delay = max(self.config.per_host_delay, verdict.crawl_delay)
+        return parsed
 
     async def _chain(
         self,
@@ -687,20 +1076,20 @@ class Fetcher:
         truncate: bool = False,
     ) -> _Raw:
         """Follow redirects by hand from ``url``; return the final exchange."""
-        if self._client is None:
+        if self._http is None:
             raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
         current = url
         redirects: list[str] = []
-        seen = {normalize_url(url, strip_tracking=False)}
-        cached = self.cache.get(url) if conditional else None
+        seen: set[str] | None = None  # normalised URLs of this chain, built at the first redirect
         while True:
-            await self._check_hop(current, robots=robots)
+            parsed = await self._check_hop(current, robots=robots)
+            cached = self._validators(current) if conditional else None
             state = self._host(current)
             async with state.semaphore:
                 await self._wait_turn(state)
                 try:
                     async with asyncio.timeout(self.config.total_timeout):
-                        raw = await self._exchange(current, max_bytes=max_bytes, cached=cached, page=page,
+                        raw = await self._exchange(current, parsed, max_bytes=max_bytes, cached=cached, page=page,
                                                    allow_gzip_file=allow_gzip_file, truncate=truncate)  # fmt: skip
                 except TimeoutError:
                     exc = FetchTimeout(f"no complete response within {self.config.total_timeout}s (deadline)",
@@ -709,6 +1098,8 @@ class Fetcher:
                     raise exc from None
             if isinstance(raw, str):  # a redirect target
                 target = raw
+                if seen is None:
+                    seen = {normalize_url(url, strip_tracking=False)}
                 key = normalize_url(target, strip_tracking=False)
                 if key in seen:
                     raise TooManyRedirects(f"redirect loop back to {target}", url=url)
@@ -717,7 +1108,6 @@ class Fetcher:
                 seen.add(key)
                 redirects.append(target)
                 current = target
-                cached = None
                 continue
             raw.redirects = redirects
             if raw.status == 304 and cached is not None:
@@ -734,14 +1124,28 @@ class Fetcher:
                     merged["content-type"] = cached.content_type
                 raw.headers = merged
             elif page and 200 <= raw.status < 300 and conditional:
-                self.cache.put(url, etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
+                # Validators belong to the URL that answered: after a redirect that is the final
+                # URL, which the next fetch of ``url`` reaches (and revalidates) again.
+                self.cache.put(raw.final_url, etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
                                body=raw.body, content_type=raw.headers.get("content-type", ""),
                                final_url=raw.final_url, headers=raw.headers)  # fmt: skip
             return raw
 
+    def _validators(self, url: str) -> CacheEntry | None:
+        """The cached entry to revalidate ``url`` with, if its validators belong to ``url``.
+
+        Entries are stored under the URL that answered 200. An older cache may hold an entry
+        under a URL that redirected elsewhere (``final_url`` differs): its validators are the
+        target's, so they are not sent to the redirecting URL."""
+        entry = self.cache.get(url)
+        if entry is None or (entry.final_url and entry.final_url != url):
+            return None
+        return entry
+
     async def _exchange(
         self,
         url: str,
+        parsed: httpx.URL,
         *,
         max_bytes: int,
         cached: CacheEntry | None,
@@ -750,22 +1154,26 @@ class Fetcher:
         truncate: bool,
     ) -> _Raw | str:
         """One request/response. Returns the redirect target (str) or the response."""
-        assert self._client is not None
-        headers: dict[str, str] = {}
+        assert self._http is not None
+        headers = self._headers
         if cached is not None:
+            headers = dict(headers)
             if cached.etag:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
         self.stats.requests += 1
         try:
-            async with self._client.stream("GET", url, headers=headers) as resp:
+            request = httpx.Request("GET", parsed, headers=headers, extensions={"timeout": self._timeouts})
+            resp = await self._http.handle_async_request(request)
+            resp.request = request
+            try:
                 status = resp.status_code
                 resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-                if status in _REDIRECT_STATUSES and resp.headers.get("location"):
+                if status in _REDIRECT_STATUSES and resp_headers.get("location"):
                     # The body of a 3xx is never read; closing the stream discards it.
                     try:
-                        return urljoin(url, resp.headers["location"].strip())
+                        return urljoin(url, resp_headers["location"].strip())
                     except ValueError as exc:
                         raise BlockedURL(f"malformed redirect target: {exc}", url=url) from None
                 if status == 304 and cached is not None:
@@ -774,19 +1182,21 @@ class Fetcher:
                     err = HTTPStatusError(
                         f"HTTP {status} {resp.reason_phrase}".strip(), url=url, status=status
                     )
-                    err.retry_after = parse_retry_after(resp.headers.get("retry-after"))  # type: ignore[attr-defined]
+                    err.retry_after = parse_retry_after(resp_headers.get("retry-after"))  # type: ignore[attr-defined]
                     raise err
-                media = _media_type(resp.headers.get("content-type"))
+                media = _media_type(resp_headers.get("content-type"))
                 if page:
                     self._check_type(url, media, allow_gzip_file)
                 if not truncate:
-                    declared = resp.headers.get("content-length", "")
-                    codings = _content_codings(resp.headers.get("content-encoding"))
+                    declared = resp_headers.get("content-length", "")
+                    codings = _content_codings(resp_headers.get("content-encoding"))
                     if declared.isdigit() and not codings and int(declared) > max_bytes:
                         raise ResponseTooLarge(
                             f"Content-Length {declared} exceeds {max_bytes} bytes", url=url
                         )
                 body = await self._read_body(resp, url, max_bytes, truncate=truncate)
+            finally:
+                await resp.aclose()
         except httpx.TimeoutException as exc:
             raise FetchTimeout(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:

@@ -7,8 +7,10 @@ be http(s) and **every** address the name resolves to must be public. Addresses 
 IPv4 address inside IPv6 (mapped, compatible, 6to4, NAT64, Teredo) are checked as that IPv4
 address too. Cloud metadata endpoints stay blocked even when private networks are allowed.
 
-Known gap (see docs/security.md): the connection is made by name after the check, so a DNS
-server that answers differently a moment later (DNS rebinding) is not stopped here.
+:func:`check_url` returns the addresses it approved. The fetcher connects only to those (it
+never resolves the name again), so a DNS server that answers "public" to the check and
+"loopback" a moment later (DNS rebinding) cannot redirect the connection; see
+``_fetch._PinnedBackend`` and docs/security.md.
 """
 
 from __future__ import annotations
