@@ -397,14 +397,28 @@ def test_spill_keeps_texts_on_disk_and_gives_the_same_clusters() -> None:
     memory = Deduplicator()
     memory.add_many(items)
     spilled = Deduplicator(spill=True, cache_items=100)
+    assert spilled._spill is not None
+    spilled._state.articles.maxsize = 5  # the corpus is small: a smaller cache makes articles leave it
     for start in range(0, len(items), 4):
         spilled.add_many(items[start : start + 4])
-    assert len(spilled._state.articles) <= 100
-    assert _canonicals(spilled) == _canonicals(memory)
-    # an article that left the memory cache is read back from the spill file
-    spilled._state.articles.clear()
+    assert len(spilled._state.articles) == 5
+    # exactly the articles that left the cache were written to the spill file
+    assert set(spilled._spill._where) == set(spilled._state.meta) - set(spilled._state.articles)
+    # ... and are read back from it: the same texts and clusters as in memory
     spilled._state.docs.clear()
-    assert spilled.article("s1").text == memory.article("s1").text
+    gone = sorted(set(spilled._spill._where))
+    assert [spilled.article(i).text for i in gone] == [memory.article(i).text for i in gone]
+    assert _canonicals(spilled) == _canonicals(memory)
+
+
+def test_spill_writes_nothing_while_the_cache_holds_every_article() -> None:
+    items = [i for i in _stream_corpus() if isinstance(i, dict)]
+    memory = Deduplicator()
+    memory.add_many(items)
+    spilled = Deduplicator(spill=True, cache_items=100)
+    spilled.add_many(items)
+    assert spilled._spill is not None
+    assert spilled._spill._where == {}
     assert _canonicals(spilled) == _canonicals(memory)
 
 

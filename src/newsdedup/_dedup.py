@@ -288,7 +288,8 @@ class _Spill:
     """Articles kept on disk instead of in memory: each one pickled and appended to an
     anonymous temporary file (deleted when closed or when the process ends), read back by
     offset. With it, the deduplicator's memory grows with its index and per-item metadata, not
-    with the texts of its input."""
+    with the texts of its input. An article is written when it leaves the bounded article
+    cache, so a run that fits in the cache never writes (nor pickles) anything."""
 
     def __init__(self) -> None:
         import tempfile
@@ -300,6 +301,8 @@ class _Spill:
     def put(self, key: str, article: Article) -> None:
         import pickle
 
+        if key in self._where:  # articles never change: the copy on disk is still right
+            return
         data = pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
         self._fh.seek(self._end)
         self._fh.write(data)
@@ -318,11 +321,13 @@ class _Spill:
 
 
 class _Cache(OrderedDict[str, Any]):
-    """Dict that forgets its least recently used entries past ``maxsize`` (None: never)."""
+    """Dict that forgets its least recently used entries past ``maxsize`` (None: never),
+    handing each one to ``on_evict`` first when given."""
 
-    def __init__(self, maxsize: int | None) -> None:
+    def __init__(self, maxsize: int | None, on_evict: Callable[[str, Any], None] | None = None) -> None:
         super().__init__()
         self.maxsize = maxsize
+        self.on_evict = on_evict
 
     def get_lru(self, key: str) -> Any:
         value = self.get(key)
@@ -335,7 +340,9 @@ class _Cache(OrderedDict[str, Any]):
         if self.maxsize is not None:
             self.move_to_end(key)
             while len(self) > self.maxsize:
-                self.popitem(last=False)
+                old_key, old_value = self.popitem(last=False)
+                if self.on_evict is not None:
+                    self.on_evict(old_key, old_value)
 
 
 class _KeyedLSH(ArrayLSH):
@@ -477,7 +484,7 @@ class Deduplicator:
         lb, lr = self.config.lead_bands()
         bounded = self._cache_items if self.store is not None or self._spill is not None else None
         return MemoryState(
-            articles=_Cache(bounded),
+            articles=_Cache(bounded, on_evict=self._spill.put if self._spill is not None else None),
             docs=_Cache(bounded),
             shingles=_Cache(bounded * 10 if bounded is not None else None),
             main=_KeyedLSH(bands=b, rows=r),
@@ -746,9 +753,7 @@ class Deduplicator:
             site=article.site,
             paras=paras,
         )
-        state.articles.put(article.id, article)
-        if self._spill is not None:
-            self._spill.put(article.id, article)
+        state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
         if doc is not None:
             state.docs.put(article.id, doc)
             if self.store is not None or self._spill is not None:
