@@ -24,6 +24,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [*newsdedup_command(shlex.split(args.newsdedup_args)), str(corpus.items), "-o", str(out)]
     load_before = os.getloadavg()
     if args.time_limit is not None:
-        return run_limited(cmd, corpus.items, args.items, args.time_limit, args.json)
+        return run_limited(cmd, corpus.items, args.items, args.time_limit, args.json, out, corpus.gold())
     run = run_measured(cmd, out.with_suffix(".log"))
     if run.returncode != 0:
         tail = out.with_suffix(".log").read_text(errors="replace")[-2000:]
@@ -99,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_limited(cmd: list[str], items_path: Path, items: int, limit: float, json_path: Path | None) -> int:
+def run_limited(
+    cmd: list[str], items_path: Path, items: int, limit: float, json_path: Path | None, out: Path, gold: Any
+) -> int:
     """Run ``cmd`` for at most ``limit`` seconds, sampling every 15 s the process tree's RSS and
-    how far the child has read its input (the file offset, as a share of the items)."""
+    how far the child has read its input (the file offset, as a share of the items); a run that
+    finishes in time is scored like a full one."""
     import subprocess
 
     import psutil
@@ -126,10 +130,18 @@ def run_limited(cmd: list[str], items_path: Path, items: int, limit: float, json
     if not finished:
         proc.kill()
         proc.wait()
-    status = "finished" if finished else f"stopped after {time.perf_counter() - t0:.0f} s"
-    print(f"{status}; peak RSS {max((s[1] for s in samples), default=0):.0f} MB")
+    wall = time.perf_counter() - t0
+    status = f"finished in {wall:.0f} s (exit {proc.returncode})" if finished else f"stopped after {wall:.0f} s"
+    print(f"{status}; peak RSS {max((s[1] for s in samples), default=0):.0f} MB (sampled every 15 s)")
+    result: dict[str, Any] = {"status": status, "samples": samples}
+    if finished and proc.returncode == 0:
+        scores = pair_scores(out, gold)
+        print(f"items/s     {items / wall:10.0f}")
+        print(f"clusters    {scores.clusters:10d}")
+        print(f"pair P/R/F1 {scores.precision:.4f} / {scores.recall:.4f} / {scores.f1:.4f}")
+        result.update(wall_s=wall, **scores.to_dict())
     if json_path:
-        json_path.write_text(json.dumps({"status": status, "samples": samples}, indent=1))
+        json_path.write_text(json.dumps(result, indent=1))
     return 0
 
 
