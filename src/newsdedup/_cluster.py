@@ -14,9 +14,10 @@ member of a cluster therefore verifies against the centre and, in clusters of fo
 against a third of the cluster. (A majority was tried first; with copies that keep page junk,
 verification between two junky copies fails often enough that a majority split real
 syndication groups.)
-Nothing is capped: a component is peeled until every node is assigned. The engine verifies a
-copy of a big story against a few well-connected hubs only (``DedupConfig.max_verify``), so it
-passes ``max_need``: the third is then capped at that many neighbours.
+Nothing is capped: a component is peeled until every node is assigned. With
+``DedupConfig.max_verify`` the engine verifies a copy of a big story against a few hubs only
+(the story's lowest-ranked copies), so it passes ``max_need``: the third is then capped at that
+many neighbours.
 """
 
 from __future__ import annotations

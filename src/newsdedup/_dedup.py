@@ -24,6 +24,7 @@ do not depend on arrival order, several runs give the same partition as one run.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import heapq
@@ -31,6 +32,7 @@ import logging
 import os
 import re
 import time
+from array import array
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -109,14 +111,12 @@ class DedupConfig:
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
     max_verify: int | None = None
-    """None (default) verifies every LSH candidate, so the partition is a pure function of the
-    items (any input order, several processes sharing a store) but a story with ``n`` copies
-    costs ``n(n-1)/2`` verifications. An int bounds the work for big streams: an item with more
-    candidates than that is verified against the best-connected ones (most verified neighbours,
-    ties: smallest id) until ``max_verify // 4`` accept it, and clustering asks a member for at
-    most ``max_verify // 8`` verified neighbours (see ``_cluster``). Which copies are the best
-    connected depends on what arrived before, so for such stories the partition can depend on
-    the input order."""
+    """None (default) verifies every LSH candidate: a story with ``n`` copies costs ``n(n-1)/2``
+    verifications. ``K`` bounds that for big streams without making the result depend on the
+    input order: each item keeps its ``K`` lowest-ranked candidates (rank: a hash of the id),
+    a pair is verified when either side is among the other's, and clustering uses the accepted
+    pairs in that relation for the final lists (see :meth:`Deduplicator._hub_pairs`), asking a
+    member for at most ``K // 4`` verified neighbours (see ``_cluster``)."""
     cluster_size_alarm: int = 200
     """Log a warning for any cluster with more members than this (nothing is capped)."""
     site_repeat_min: int = 3
@@ -225,7 +225,7 @@ class DedupConfig:
     @property
     def max_need(self) -> int | None:
         """The cap on how many verified neighbours clustering asks of a member (``_cluster``)."""
-        return None if self.max_verify is None else self.max_verify // 8
+        return None if self.max_verify is None else self.max_verify // 4
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -380,6 +380,9 @@ class MemoryState:
     """Shingle sets of items whose docs left the cache (canonical choice needs only these)."""
     edges: dict[str, set[str]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
+    hubs: dict[str, array[int]] = field(default_factory=dict)
+    """With ``max_verify``: per item, the sorted ranks of its lowest-ranked candidates (an
+    unsigned 64-bit array: about 130 bytes per item for 8 ranks, a list would take 380)."""
     main: _KeyedLSH | None = None
     lead: _KeyedLSH | None = None
     indexed: list[tuple[float, str]] = field(default_factory=list)
@@ -512,6 +515,8 @@ class Deduplicator:
             )  # fmt: skip
             if row.bands is not None:
                 keys = decode_u32(row.bands)
+                if self.config.max_verify is not None:  # the hub lists as the writer updated them
+                    self._hub_pairs(row.id, self._replay_candidates(row.id, row.time, keys[:nb], keys[nb:]))
                 self._index(row.id, row.time, keys[:nb], keys[nb:])
             state.item_seq = max(state.item_seq, row.seq)
         for e in edges:
@@ -523,6 +528,19 @@ class Deduplicator:
         if items or edges:
             self._clusters = None
         self._expire()
+
+    def _replay_candidates(self, key: str, t: float, main_keys: Any, lead_keys: Any) -> list[str]:
+        """The indexed items a replayed store row shares a bucket with (inside the window), as
+        its writer saw them when it matched the row."""
+        state = self._state
+        assert state.main is not None
+        found: set[str] = set(state.main.query_keys(list(main_keys)))  # type: ignore[arg-type]
+        if state.lead is not None and len(lead_keys):
+            found |= state.lead.query_keys(list(lead_keys))  # type: ignore[arg-type]
+        found.discard(key)
+        if self.window is not None:
+            found = {k for k in found if abs(state.meta[k].time - t) <= self.window}
+        return sorted(found)
 
     def _index(self, key: str, t: float, main_keys: list[int], lead_keys: list[int]) -> None:
         state = self._state
@@ -927,25 +945,14 @@ class Deduplicator:
             inside = [k for k in keys if abs(state.meta[k].time - t) <= self.window]
             self.stats["outside-window"] += len(keys) - len(inside)
             keys = inside
-        limit = self.config.max_verify
-        enough = len(keys)
-        if limit is not None and len(keys) > limit:
-            # a big story: its best-connected members first, and only until a few accept
-            edges = state.edges
-            keys = sorted(keys, key=lambda k: -len(edges.get(k, ())))[:limit]  # stable: ties by id
-            enough = limit // 4
-            self.stats["verify-limited"] += 1
-        accepted = 0
+        if self.config.max_verify is not None:
+            keys = self._hub_pairs(article.id, keys)
         for key in keys:
-            if accepted >= enough:
-                self.stats["not-verified"] += 1
-                continue
             verdict = self._quick_reject(doc, key)
             if verdict is None:
                 verdict = self._verifier.verify(doc, self._doc(key))
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
-                accepted += 1
                 state.add_edge(article.id, key, verdict)
                 if self.store is not None:
                     a, b = (article.id, key) if article.id < key else (key, article.id)
@@ -971,6 +978,61 @@ class Deduplicator:
         self.decisions[article.id] = decision
         logger.debug("dedup %s: %s", article.id, decision)
         return decision
+
+    def _hub_pairs(self, key: str, candidates: list[str]) -> list[str]:
+        """With ``max_verify = K``: the candidates a new item must be verified against, and its
+        own and its candidates' hub lists updated.
+
+        Every item keeps the ranks (a hash of the id) of the ``K`` lowest-ranked items it shares
+        a bucket with, whenever they arrived. A pair is verified when either side is among the
+        other's ``K`` lowest; a rank only ever drops out of a list, so every pair that is in
+        that relation at the end was verified when its later item arrived, whatever the order.
+        :meth:`_hub_edges` keeps only those pairs for clustering: the partition is a function of
+        the items, not of their order."""
+        limit = self.config.max_verify
+        assert limit is not None
+        hubs = self._state.hubs
+        mine = _rank(key)
+        ranked = sorted((_rank(k), k) for k in candidates)
+        own = array("Q", [r for r, _ in ranked[:limit]])
+        own_kth = own[-1] if len(own) == limit else _NO_RANK
+        chosen: list[str] = []
+        for r, k in ranked:
+            theirs = hubs.setdefault(k, array("Q"))
+            kth = theirs[-1] if len(theirs) == limit else _NO_RANK
+            if r <= own_kth or mine <= kth:
+                chosen.append(k)
+            if mine < kth:
+                bisect.insort(theirs, mine)
+                if len(theirs) > limit:
+                    theirs.pop()
+        hubs[key] = own
+        skipped = len(candidates) - len(chosen)
+        if skipped:
+            self.stats["verify-limited"] += 1
+            self.stats["not-verified"] += skipped
+        return sorted(chosen)
+
+    def _hub_edges(self) -> Mapping[str, set[str]]:
+        """The verified edges clustering uses: all of them, or with ``max_verify`` only the
+        pairs where one side is among the other's lowest-ranked candidates (see
+        :meth:`_hub_pairs`) -- the same set in any input order."""
+        state, limit = self._state, self.config.max_verify
+        if limit is None:
+            return state.edges
+        hubs = state.hubs
+
+        def kth(node: str) -> int:
+            own = hubs.get(node, ())
+            return own[-1] if len(own) == limit else _NO_RANK
+
+        out: dict[str, set[str]] = {}
+        for a, nbs in state.edges.items():
+            ra, ka = _rank(a), kth(a)
+            kept = {b for b in nbs if _rank(b) <= ka or ra <= kth(b)}
+            if kept:
+                out[a] = kept
+        return out
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
         """The engine's decision on one candidate pair (symmetric; reads no state)."""
@@ -1083,7 +1145,9 @@ class Deduplicator:
 
     def _groups(self) -> tuple[list[list[str]], _Repeats]:
         state = self._state
-        groups = partition(state.meta.keys(), state.edges, self._priority, max_need=self.config.max_need)
+        groups = partition(
+            state.meta.keys(), self._hub_edges(), self._priority, max_need=self.config.max_need
+        )
         return groups, self._site_repeats(groups)
 
     def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:
@@ -1290,6 +1354,15 @@ def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
     keep = later != earlier
     pairs = np.unique(later[keep] * m + earlier[keep])
     return list(zip((pairs // m).tolist(), (pairs % m).tolist(), strict=True))
+
+
+_NO_RANK = 1 << 64
+"""Above every rank: a hub list that is not full yet accepts any candidate."""
+
+
+def _rank(item_id: str) -> int:
+    """A fixed pseudo-random rank per id: big stories' hubs are their lowest-ranked copies."""
+    return xxhash.xxh3_64_intdigest(item_id.encode("utf-8"), seed=0x6875_6273)
 
 
 def _para_hash(paragraph: str) -> int:

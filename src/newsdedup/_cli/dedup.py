@@ -126,9 +126,9 @@ def _progress(enabled: bool) -> Any:
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="Verify at most N candidates of an item (a big story's best-connected copies first): "
-    "bounded work on big streams, but the clusters of stories with more than N copies can then "
-    "depend on the input order; 0 verifies every candidate [default: 0].",
+    help="Bound the verifications per item in big stories: each item is verified against its N "
+    "lowest-ranked candidates (a fixed rank per id), the same clusters in any input order; 0 "
+    "verifies every candidate [default: 0].",
 )
 @state_option(
     "Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
