@@ -171,17 +171,21 @@ def test_partitioning_does_not_change_the_result(client: Client) -> None:
         assert _key(got) == _key(local)
 
 
-def test_big_stories_equal_the_local_engine_verifying_every_candidate(client: Client) -> None:
-    """The Dask engine verifies every candidate pair, even when given ``max_verify``: on two
-    stories of 40 and 30 copies it gives what the local engine gives by default."""
+@pytest.mark.parametrize("limit", [None, 4])
+def test_big_stories_equal_the_local_engine(client: Client, limit: int | None) -> None:
+    """Two stories of 40 and 30 copies: with ``max_verify`` the Dask engine still verifies every
+    candidate pair, but builds the hub lists from the candidate pairs, so it clusters on the
+    local engine's pairs and gives its clusters."""
     sys.path.insert(0, str(Path(__file__).parent))
     from test_dedup import _big_stories
 
     items, a_ids, b_ids = _big_stories()
-    full = Deduplicator()
-    full.add_many(items)
-    got = dedup_bag(db.from_sequence(items, npartitions=3), config=DedupConfig(max_verify=8), stories=False)
-    assert _key(got) == _key(full.clusters())
+    local = Deduplicator(max_verify=limit)
+    local.add_many(items)
+    got = dedup_bag(
+        db.from_sequence(items, npartitions=3), config=DedupConfig(max_verify=limit), stories=False
+    )
+    assert _key(got) == _key(local.clusters())
     assert {frozenset(c.member_ids) for c in got if c.size > 1} == {frozenset(a_ids), frozenset(b_ids)}
 
 

@@ -992,8 +992,8 @@ class Deduplicator:
         limit = self.config.max_verify
         assert limit is not None
         hubs = self._state.hubs
-        mine = _rank(key)
-        ranked = sorted((_rank(k), k) for k in candidates)
+        mine = item_rank(key)
+        ranked = sorted((item_rank(k), k) for k in candidates)
         own = array("Q", [r for r, _ in ranked[:limit]])
         own_kth = own[-1] if len(own) == limit else _NO_RANK
         chosen: list[str] = []
@@ -1028,8 +1028,8 @@ class Deduplicator:
 
         out: dict[str, set[str]] = {}
         for a, nbs in state.edges.items():
-            ra, ka = _rank(a), kth(a)
-            kept = {b for b in nbs if _rank(b) <= ka or ra <= kth(b)}
+            ra, ka = item_rank(a), kth(a)
+            kept = {b for b in nbs if item_rank(b) <= ka or ra <= kth(b)}
             if kept:
                 out[a] = kept
         return out
@@ -1045,13 +1045,23 @@ class Deduplicator:
         edges: Iterable[tuple[str, str, Verdict]],
         *,
         ingested: float | None = None,
+        hubs: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         """Load items whose matching was done elsewhere (e.g. by :mod:`newsdedup.dask`): every
         article with its doc from :meth:`fingerprint` (None: too short) and every accepted pair.
         :meth:`clusters` then gives what :meth:`add_many` over the same items would; no store,
-        no window, and ``decisions`` stay empty (they depend on arrival order)."""
+        no window, and ``decisions`` stay empty (they depend on arrival order). With
+        ``max_verify``, ``hubs`` gives each item's lowest candidate ranks (:func:`item_rank` of
+        every item it shares a bucket with; at least the ``max_verify`` lowest), so clustering
+        keeps the same pairs as :meth:`add_many` would have verified."""
         if self.store is not None or self.window is not None:
             raise ConfigError("add_resolved works on a deduplicator without store and window")
+        limit = self.config.max_verify
+        if limit is not None and hubs is None:
+            raise ConfigError("add_resolved with max_verify needs hubs (each item's lowest candidate ranks)")
+        if limit is not None and hubs is not None:
+            for key, found in hubs.items():
+                self._state.hubs[key] = array("Q", sorted(found)[:limit])
         now = time.time() if ingested is None else ingested
         for article, doc in zip(articles, docs, strict=True):
             if article.id is None:
@@ -1360,7 +1370,7 @@ _NO_RANK = 1 << 64
 """Above every rank: a hub list that is not full yet accepts any candidate."""
 
 
-def _rank(item_id: str) -> int:
+def item_rank(item_id: str) -> int:
     """A fixed pseudo-random rank per id: big stories' hubs are their lowest-ranked copies."""
     return xxhash.xxh3_64_intdigest(item_id.encode("utf-8"), seed=0x6875_6273)
 

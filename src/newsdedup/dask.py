@@ -2,8 +2,9 @@
 
 :func:`dedup_bag`, :func:`dedup_dataframe` and :func:`dedup_files` take items spread over Dask
 partitions and return the same partition into clusters, with the same canonical items and
-texts, as ``Deduplicator().add_many(items)`` over the items in partition order (every candidate
-pair is verified: ``max_verify`` is not used here). What runs where:
+texts, as ``Deduplicator().add_many(items)`` over the items in partition order (with
+``max_verify`` every candidate pair is still verified here, and the hub lists are computed from
+the candidate pairs, so clustering uses the same pairs as the local engine). What runs where:
 
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
    records -> clean articles (HTML extraction, the expensive part) -> verification docs and
@@ -47,7 +48,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from ._dedup import DedupConfig, Deduplicator, ErrorRecord
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord, item_rank
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
@@ -372,16 +373,25 @@ def _take_block(pairs: _Pairs, block: tuple[int, int]) -> np.ndarray:
     return pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
 
 
+_Verified = tuple[list[tuple[str, str, "Verdict"]], dict[str, list[int]]]
+"""Accepted edges of a block, and per item the lowest ranks of its candidates in the block."""
+
+
 def _verify_block(
     config: DedupConfig, pairs: Sequence[np.ndarray], a: _Part, b: _Part | None = None
-) -> list[tuple[str, str, Verdict]]:
-    """Verify the candidate pairs between partitions ``a`` and ``b`` (or within ``a``)."""
+) -> _Verified:
+    """Verify the candidate pairs between partitions ``a`` and ``b`` (or within ``a``). With
+    ``max_verify`` also return, per item, the ``max_verify`` lowest ranks among its candidates
+    here: a pair lies in exactly one block, so the client's merge of these lists is the item's
+    hub list, as the local engine keeps it (every pair is still verified here)."""
     deduper = _deduper(config)
     docs = {(a.index << 32) | r.seq: r.doc for r in a.rows}
     if b is not None:
         docs.update({(b.index << 32) | r.seq: r.doc for r in b.rows})
     unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
     edges: list[tuple[str, str, Verdict]] = []
+    ranks: dict[str, list[int]] = {}
+    limit = config.max_verify
     for x, y in unique.tolist():
         da, db = docs[x], docs[y]
         assert da is not None
@@ -389,7 +399,12 @@ def _verify_block(
         verdict = deduper.verify(da, db)
         if verdict.accepted:
             edges.append((da.key, db.key, verdict))
-    return edges
+        if limit is not None:
+            ranks.setdefault(da.key, []).append(item_rank(db.key))
+            ranks.setdefault(db.key, []).append(item_rank(da.key))
+    if limit is not None:
+        ranks = {k: sorted(v)[:limit] for k, v in ranks.items()}
+    return edges, ranks
 
 
 def _collect(
@@ -513,9 +528,6 @@ def _run(
     scheduler: Any,
 ) -> DaskResult:
     """The whole pipeline over delayed ``_Chunk`` objects, one per input partition."""
-    # every candidate pair is verified here (there is no arrival order to pick hubs by), so the
-    # clusters are built as the local engine builds them by default, with max_verify=None
-    config = dataclasses.replace(config, max_verify=None)
     dask = _require_dask()
     delayed = dask.delayed
     opts = {"scheduler": scheduler} if scheduler is not None else {}
@@ -550,8 +562,15 @@ def _run(
         pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
         other = parts[pb] if pb != pa else None
         tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other))
-    edge_lists = dask.compute(*tasks, **opts) if tasks else ()
-    edges = [e for chunk in edge_lists for e in chunk]
+    results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
+    edges = [e for chunk, _ in results for e in chunk]
+    hubs: dict[str, list[int]] | None = None
+    if config.max_verify is not None:
+        hubs = {}
+        for _, part_ranks in results:
+            for key, found in part_ranks.items():
+                hubs.setdefault(key, []).extend(found)
+        hubs = {k: sorted(v)[: config.max_verify] for k, v in hubs.items()}
     t3 = time.perf_counter()
 
     linked_ids = {a for a, _, _ in edges} | {b for _, b, _ in edges}
@@ -571,7 +590,7 @@ def _run(
             docs.append(_client_doc(article, shingles))
     del parts, pair_groups
     deduper = Deduplicator(config=config)
-    deduper.add_resolved(articles, docs, edges, ingested=ingested)
+    deduper.add_resolved(articles, docs, edges, ingested=ingested, hubs=hubs)
     clusters = deduper.clusters()
     t4 = time.perf_counter()
     logger.info(
