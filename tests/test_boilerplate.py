@@ -682,3 +682,38 @@ def test_first_set_and_required_literal_are_sound() -> None:
                     assert literal in block
 
     check()
+
+
+# --- whitespace helpers keep their regex definitions --------------------------------------------
+
+
+def test_other_whitespace_class_lists_every_whitespace_character_but_newline_and_space() -> None:
+    import re
+    import sys
+
+    from newsdedup._boilerplate import _OTHER_WS
+
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert set(_OTHER_WS.findall(everything)) == {c for c in everything if c.isspace()} - {"\n", " "}
+    assert _OTHER_WS.findall(everything) == re.findall(r"[^\S\n ]", everything)
+
+
+_WS_TEXT = st.text(
+    alphabet=st.sampled_from(list("aZ9 .,-'“(\t\n\r\x0b\x0c\x1c\x85\u00a0\u2002\u2028\u3000\u200b٣İß")),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WS_TEXT)
+def test_whitespace_helpers_equal_their_regex_forms(text: str) -> None:
+    import re
+
+    from newsdedup._boilerplate import _clean_ws, _norm
+    from newsdedup._metadata import _clean
+
+    ws = re.compile(r"\s+")
+    assert _clean_ws(text) == ws.sub(" ", text.replace("\u00a0", " ").replace("\u200b", "")).strip()
+    folded = ws.sub(" ", text.replace("\u00a0", " ")).strip().casefold()
+    assert _norm(text) == re.sub(r"\d+", "0", folded).strip(" .,:;!?|-–—•·*\"'“”‘’()[]")
+    assert _clean(text, 20) == ws.sub(" ", text).strip()[:20]

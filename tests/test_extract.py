@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 import newsdedup._extract as extract_module
 from newsdedup import Article, ConfigError, ExtractConfig, Removal, extract
@@ -441,3 +444,119 @@ def test_page_wrapped_in_noscript_is_read_and_tracking_noscripts_are_dropped() -
     )
     article = extract(html)
     assert article.paragraphs == PARAS
+
+
+# --------------------------------------------------------------------------- fast paths keep the reference behaviour
+
+
+def _strip_reference(tree: LexborHTMLParser) -> None:
+    """The straightforward form of the strip step: every noscript first, then tag by tag."""
+    for node in tree.css("noscript"):
+        if len(node.text(separator=" ").strip()) > 200:
+            node.unwrap()
+        else:
+            node.remove()
+    tree.strip_tags(extract_module._STRIP_TAGS)
+
+
+STRIP_PAGES = [
+    # A text-rich noscript holding a script, a short noscript and a nested one.
+    "<p>Intro text.</p><noscript><div><script>var x = 1;</script>"
+    + PARAS[0]
+    + PARAS[1]
+    + "<noscript>inner note</noscript></div></noscript><noscript><img src=p.gif> enable JS</noscript>",
+    # Noscripts inside elements that are stripped anyway, and stripped tags inside a kept one.
+    "<svg><noscript>"
+    + PARAS[2] * 2
+    + "</noscript><style>.a{}</style></svg><button><noscript>"
+    + PARAS[3] * 2
+    + "</noscript>Buy</button><noscript><p>"
+    + PARAS[0]
+    + "</p><iframe src=x></iframe><select><option>a</option></select><p>"
+    + PARAS[1]
+    + "</p></noscript>",
+    # A noscript that passes the 200-character mark only with the script inside it counted: it is
+    # measured before that script is stripped.
+    "<noscript><p>" + PARAS[1][:150] + "</p><script>window.dataLayer = window.dataLayer || []; track('nojs');"
+    "</script></noscript><p>" + PARAS[3] + "</p>",
+    # Head content, a template, media and form controls around the body text.
+    "<template><p>hidden</p></template><video><source src=a.mp4>No video</video><form><input value=q>"
+    "<textarea>typed</textarea></form><p>" + PARAS[2] + "</p><map><area href=#></map><dialog>Hi</dialog>",
+]
+
+
+@pytest.mark.parametrize("body", STRIP_PAGES)
+def test_strip_pass_equals_noscript_then_tag_by_tag(body: str) -> None:
+    html = _page(body, head='<script>var y = 2;</script><style>p{}</style><link rel="x" href="/y">')
+    fast, reference = LexborHTMLParser(html), LexborHTMLParser(html)
+    extract_module._strip_non_text(fast)
+    _strip_reference(reference)
+    assert fast.html == reference.html
+    assert "<script" not in fast.html
+    assert "<noscript" not in fast.html
+
+
+def test_blocks_split_lines_count_link_text_and_skip_left_out_tables() -> None:
+    tree = LexborHTMLParser(
+        "<body><div id=a>Lead <b>bold</b> <i>italic</i><br>second <a href=/x>line link</a><!-- c -->"
+        "<p>Para <a href=/y><span>nested</span> link</a>.</p>tail</div>"
+        "<table><tr><td>cell one</td><td>cell two</td></tr></table><ul><li>one</li> <li>two</li></ul></body>"
+    )
+    body = tree.body
+    owners: dict[int, Any] = {}
+    parents: dict[int, int] = {}
+    config = ExtractConfig(include_tables=False)
+    blocks = extract_module._blocks([body], config, owners, parents)
+    got = [(b.text, b.link_chars, b.kind) for b in blocks]
+    assert got == [
+        ("Lead bold italic", 0, "div"),
+        ("second line link", 9, "div"),
+        ("Para nested link.", 10, "p"),  # link text is counted per text piece, stripped
+        ("tail", 0, "div"),
+        ("one", 0, "li"),
+        ("two", 0, "li"),
+    ]
+    div = body.css_first("div")
+    para = body.css_first("p")
+    assert blocks[0].owner == div.mem_id
+    assert blocks[2].owner == para.mem_id
+    # Every element is recorded with its parent, tables included (only their text is left out).
+    assert parents[para.mem_id] == div.mem_id
+    assert parents[div.mem_id] == body.mem_id
+    assert body.css_first("td").mem_id in owners
+    assert len(owners) == len(body.css("*"))
+    with_tables = [b.text for b in extract_module._blocks([body], ExtractConfig())]
+    assert "cell one" in with_tables
+    assert "cell two" in with_tables
+
+
+_TOKEN_TEXT = st.text(alphabet=st.sampled_from(list("ab_Zé9٣İΣς ,.'-\t\n\u00a0\u3000\u2028ßﬁ!")), max_size=80)
+
+
+@given(_TOKEN_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_token_set_equals_the_regex_token_set(text: str) -> None:
+    for variant in (text, text.lower()):
+        assert extract_module._token_set(variant) == set(re.findall(r"\w+", variant))
+
+
+def test_str_and_utf8_bytes_give_the_same_article() -> None:
+    body = "".join(f"<p>{p} Zürich café – “quoted”.</p>" for p in PARAS)
+    html = _page(body, head="<title>Water plan</title>")
+    assert extract(html.encode("utf-8"), NEWS_URL) == extract(html, NEWS_URL)
+    with_nul = html.replace("<p>", "<p>\x00", 1)
+    assert extract(with_nul.encode("utf-8"), NEWS_URL) == extract(with_nul, NEWS_URL)
+    assert extract(with_nul, NEWS_URL).text == extract(html, NEWS_URL).text
+
+
+def test_link_density_memo_gives_the_same_value() -> None:
+    tree = LexborHTMLParser(
+        "<body><div id=o><div id=i><a href=1>first link</a> words <a href=2> second </a></div>"
+        "<p>more plain words here <a href=3>x</a></p></div></body>"
+    )
+    outer, inner = tree.css_first("#o"), tree.css_first("#i")
+    memo: dict[int, int] = {}
+    for node in (inner, outer, inner):
+        size = len(node.text(separator=" ").strip())
+        assert extract_module._link_density(node, size, memo) == extract_module._link_density(node, size)
+    assert sorted(memo.values()) == [1, 6, 10]

@@ -196,3 +196,24 @@ def test_metadata_flows_into_the_article() -> None:
     assert article.published == datetime(2018, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert article.lang == "fr"
     assert article.site == "exemple.fr"
+
+
+def test_json_ld_scripts_found_anywhere_and_marked_elements_only_in_the_body() -> None:
+    ld = json.dumps({"@type": "NewsArticle", "headline": "Budget agreed", "author": {"name": "Ana Lima"}})
+    html = f"""<html><head><title class="credit">Head title credit</title>
+    <script type="Application/LD+JSON" class="copyright">{ld}</script></head><body>
+    <p class="Byline-CREDIT">Photo: Jane Roe</p>{BODY}
+    <div class="copyright">© Daily Courier 2021</div><div class="copyright">second notice</div></body></html>"""
+    meta = _meta(html)
+    assert meta.title == "Budget agreed"
+    assert meta.authors == ("Ana Lima",)
+    assert "Photo: Jane Roe" in meta.hints
+    assert "© Daily Courier 2021" in meta.hints
+    assert "Head title credit" not in meta.hints
+    assert "second notice" not in meta.hints
+
+
+def test_lang_comes_from_the_root_element() -> None:
+    assert _meta(f'<html lang=" pt_BR "><head></head><body>{BODY}</body></html>').lang == "pt-BR"
+    assert _meta(f'<html xml:lang="fr"><body>{BODY}</body></html>').lang == "fr"
+    assert _meta(f"<p>{BODY}</p>").lang is None

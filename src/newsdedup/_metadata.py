@@ -45,7 +45,6 @@ _MAX_JSON_LD_CHARS = 2_000_000
 _MAX_WALK = 5_000  # dicts visited per JSON-LD document: bounds hostile nesting
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»«/]{1,2}\s+")
-_WS = re.compile(r"\s+")
 _BY = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
 _DATE_META_KEYS = (
     "article:published_time", "og:published_time", "datepublished", "publishdate", "publish-date",
@@ -81,7 +80,7 @@ class PageMeta:
 def _clean(value: Any, limit: int = 2000) -> str:
     if not isinstance(value, str):
         return ""
-    return _WS.sub(" ", value).strip()[:limit]
+    return " ".join(value.split())[:limit]  # split() breaks at exactly what "\s+" matches
 
 
 def parse_date(value: Any) -> datetime | None:
@@ -327,16 +326,43 @@ def trim_title(title: str, site: str | None) -> str:
 def _meta_map(tree: LexborHTMLParser | LexborNode) -> dict[str, str]:
     """First content per lower-cased meta property/name/itemprop/http-equiv."""
     out: dict[str, str] = {}
+    setdefault = out.setdefault
     for node in tree.css("meta"):
         attrs = node.attributes
         content = attrs.get("content")
         if not content:
             continue
-        for key in ("property", "name", "itemprop", "http-equiv"):
-            name = attrs.get(key)
-            if name:
-                out.setdefault(name.strip().lower(), content)
+        get = attrs.get
+        # The four name attributes in this order ("property" first), unrolled: runs per <meta>.
+        if name := get("property"):
+            setdefault(name.strip().lower(), content)
+        if name := get("name"):
+            setdefault(name.strip().lower(), content)
+        if name := get("itemprop"):
+            setdefault(name.strip().lower(), content)
+        if name := get("http-equiv"):
+            setdefault(name.strip().lower(), content)
     return out
+
+
+_MARK_WORDS = ("dateline", "copyright", "credit")
+_SCRIPTS_AND_MARKED = (
+    "*:is("
+    + ", ".join(['script[type*="ld+json" i]', *(f'[class*="{word}" i]' for word in _MARK_WORDS)])
+    + ")"
+)
+# CSS "i" attribute matching folds ASCII letters only; str.lower() would fold more.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _within(node: LexborNode, ancestor_id: int) -> bool:
+    """Whether ``node`` is the element ``ancestor_id`` or lies below it."""
+    cur: LexborNode | None = node
+    while cur is not None:
+        if cur.mem_id == ancestor_id:
+            return True
+        cur = cur.parent
+    return False
 
 
 def _first_text(tree: LexborHTMLParser | LexborNode, selector: str, limit: int = 500) -> str:
@@ -349,7 +375,16 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
     # <meta>, <link> and <title> belong in <head>; searching only there saves full-tree passes.
     head = tree.head if tree.head is not None else tree
     meta = _meta_map(head)
-    scripts = [s.text(deep=True) for s in tree.css('script[type*="ld+json" i]')]
+    # JSON-LD scripts and the dateline/copyright/credit elements come from one selector pass.
+    scripts: list[str] = []
+    marked: list[tuple[LexborNode, str]] = []
+    for node in tree.css(_SCRIPTS_AND_MARKED):
+        attrs = node.attributes
+        if node.tag == "script" and "ld+json" in (attrs.get("type") or "").translate(_ASCII_LOWER):
+            scripts.append(node.text(deep=True))
+        cls = attrs.get("class") or ""
+        if any(word in cls.translate(_ASCII_LOWER) for word in _MARK_WORDS):
+            marked.append((node, cls))
     ld = parse_json_ld(scripts) if scripts else JsonLdInfo()
 
     site = _clean(meta.get("og:site_name"), 200) or ld.publisher or _clean(meta.get("application-name"), 200)
@@ -362,14 +397,13 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
             break
     canonical = canonical or _resolve(meta.get("og:url"), url)
 
-    h1 = _first_text(tree, "h1")
-    raw_title = _first_text(head, "title")
+    # The <h1> and <title> are fallbacks: searched for only when the page declares no title.
     title = (
         _clean(meta.get("og:title"), 500)
         or _clean(meta.get("twitter:title"), 500)
         or ld.headline
-        or h1
-        or raw_title
+        or _first_text(tree, "h1")
+        or _first_text(head, "title")
     )
     title = trim_title(title, site if site != _host(url) else None) if title else ""
 
@@ -397,7 +431,8 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
     authors = [a for a in dict.fromkeys(_BY.sub("", a).strip() for a in authors) if a][:10]
 
     lang = None
-    html = tree.css_first("html")
+    root = tree.root  # the document element: <html> for every parsed page, found without a search
+    html = root if root is not None and root.tag == "html" else tree.css_first("html")
     if html is not None:
         lang = (html.attributes.get("lang") or html.attributes.get("xml:lang") or "").strip() or None
     lang = lang or ld.lang or meta.get("og:locale") or meta.get("content-language") or meta.get("language")
@@ -423,13 +458,15 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
         value = _clean(meta.get(key), 200)
         if value and not value.startswith(("http://", "https://")):
             hints.append(value)
-    if tree.body is not None:
-        # The first dateline, copyright and credit element each (one CSS pass for all three).
+    body = tree.body
+    if body is not None and marked:
+        # The first dateline, copyright and credit element each, inside <body>.
         found: dict[str, str] = {}
-        for node in tree.body.css('[class*="dateline" i], [class*="copyright" i], [class*="credit" i]'):
-            cls = (node.attributes.get("class") or "").lower()
-            kind = next((k for k in ("dateline", "copyright", "credit") if k in cls), None)
-            if kind and kind not in found:
+        body_id = body.mem_id
+        for node, raw_cls in marked:
+            cls = raw_cls.lower()
+            kind = next((k for k in _MARK_WORDS if k in cls), None)
+            if kind and kind not in found and _within(node, body_id):
                 text = _clean(node.text(separator=" "), 200)
                 if text:
                     found[kind] = text
