@@ -157,7 +157,7 @@ def test_bad_threshold_is_a_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("flag", "stored"), [([], None), (["--max-verify", "0"], None), (["--max-verify", "12"], 12)]
+    ("flag", "stored"), [([], 8), (["--max-verify", "0"], None), (["--max-verify", "12"], 12)]
 )
 def test_max_verify_option_reaches_the_engine(tmp_path: Path, flag: list[str], stored: int | None) -> None:
     from newsdedup._cli._common import open_state

@@ -2,8 +2,8 @@
 
 Per item: extraction (HTML or text) -> eligibility (``min_chars`` / ``min_tokens``) ->
 normalisation and word shingles -> two MinHash signatures (whole text, and the lead) -> LSH
-candidates from both indexes -> verification of every candidate, or of the ``max_verify`` best
-connected ones when a big story offers more -> verified edges. Clusters
+candidates from both indexes -> verification of every candidate, or in a big story of a
+bounded set of them (``max_verify``: each item's lowest-ranked candidates) -> verified edges. Clusters
 are computed from the edge graph on demand (:meth:`Deduplicator.clusters`), so they can be
 queried at any time and do not depend on the order items arrived in.
 
@@ -110,9 +110,9 @@ class DedupConfig:
     reject_junk_pages: bool = True
     """Short texts that are bot challenges, consent/paywall walls or error pages go to
     ``errors`` as ``junk-page`` instead of clustering with every other host's copy."""
-    max_verify: int | None = None
-    """None (default) verifies every LSH candidate: a story with ``n`` copies costs ``n(n-1)/2``
-    verifications. ``K`` bounds that for big streams without making the result depend on the
+    max_verify: int | None = 8
+    """None verifies every LSH candidate: a story with ``n`` copies costs ``n(n-1)/2``
+    verifications. ``K`` (default 8) bounds that without making the result depend on the
     input order: each item keeps its ``K`` lowest-ranked candidates (rank: a hash of the id),
     a pair is verified when either side is among the other's, and clustering uses the accepted
     pairs in that relation for the final lists (see :meth:`Deduplicator._hub_pairs`), asking a

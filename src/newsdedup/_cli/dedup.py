@@ -128,7 +128,7 @@ def _progress(enabled: bool) -> Any:
     metavar="N",
     help="Bound the verifications per item in big stories: each item is verified against its N "
     "lowest-ranked candidates (a fixed rank per id), the same clusters in any input order; 0 "
-    "verifies every candidate [default: 0].",
+    "verifies every candidate [default: 8].",
 )
 @state_option(
     "Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
