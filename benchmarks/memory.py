@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache-items", type=int, default=1000)
-    ap.add_argument("--max-verify", type=int, default=0, help="DedupConfig.max_verify (0: every candidate)")
+    ap.add_argument("--max-verify", type=int, default=8, help="DedupConfig.max_verify (0: every candidate)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None)
     args = ap.parse_args(argv)
