@@ -538,9 +538,14 @@ class Deduplicator:
         if state.lead is not None and len(lead_keys):
             found |= state.lead.query_keys(list(lead_keys))  # type: ignore[arg-type]
         found.discard(key)
-        if self.window is not None:
-            found = {k for k in found if abs(state.meta[k].time - t) <= self.window}
-        return sorted(found)
+        return self._in_window(sorted(found), t)
+
+    def _in_window(self, keys: list[str], t: float) -> list[str]:
+        """The items of ``keys`` published within the window of time ``t`` (all without one)."""
+        if self.window is None:
+            return keys
+        meta = self._state.meta
+        return [k for k in keys if abs(meta[k].time - t) <= self.window]
 
     def _index(self, key: str, t: float, main_keys: list[int], lead_keys: list[int]) -> None:
         state = self._state
@@ -940,13 +945,15 @@ class Deduplicator:
         assert article.id is not None
         t = self._item_time(article, ingested)
         best: tuple[float, str, Verdict] | None = None
-        keys = sorted(candidates)
-        if self.window is not None:
-            inside = [k for k in keys if abs(state.meta[k].time - t) <= self.window]
-            self.stats["outside-window"] += len(keys) - len(inside)
-            keys = inside
+        keys = self._in_window(sorted(candidates), t)
+        if len(keys) < len(candidates):
+            self.stats["outside-window"] += len(candidates) - len(keys)
         if self.config.max_verify is not None:
-            keys = self._hub_pairs(article.id, keys)
+            chosen = self._hub_pairs(article.id, keys)
+            if len(chosen) < len(keys):
+                self.stats["verify-limited"] += 1
+                self.stats["not-verified"] += len(keys) - len(chosen)
+            keys = chosen
         for key in keys:
             verdict = self._quick_reject(doc, key)
             if verdict is None:
@@ -995,11 +1002,11 @@ class Deduplicator:
         mine = item_rank(key)
         ranked = sorted((item_rank(k), k) for k in candidates)
         own = array("Q", [r for r, _ in ranked[:limit]])
-        own_kth = own[-1] if len(own) == limit else _NO_RANK
+        own_kth = _kth(own, limit)
         chosen: list[str] = []
         for r, k in ranked:
             theirs = hubs.setdefault(k, array("Q"))
-            kth = theirs[-1] if len(theirs) == limit else _NO_RANK
+            kth = _kth(theirs, limit)
             if r <= own_kth or mine <= kth:
                 chosen.append(k)
             if mine < kth:
@@ -1007,10 +1014,6 @@ class Deduplicator:
                 if len(theirs) > limit:
                     theirs.pop()
         hubs[key] = own
-        skipped = len(candidates) - len(chosen)
-        if skipped:
-            self.stats["verify-limited"] += 1
-            self.stats["not-verified"] += skipped
         return sorted(chosen)
 
     def _hub_edges(self) -> Mapping[str, set[str]]:
@@ -1021,15 +1024,10 @@ class Deduplicator:
         if limit is None:
             return state.edges
         hubs = state.hubs
-
-        def kth(node: str) -> int:
-            own = hubs.get(node, ())
-            return own[-1] if len(own) == limit else _NO_RANK
-
         out: dict[str, set[str]] = {}
         for a, nbs in state.edges.items():
-            ra, ka = item_rank(a), kth(a)
-            kept = {b for b in nbs if item_rank(b) <= ka or ra <= kth(b)}
+            ra, ka = item_rank(a), _kth(hubs.get(a, ()), limit)
+            kept = {b for b in nbs if item_rank(b) <= ka or ra <= _kth(hubs.get(b, ()), limit)}
             if kept:
                 out[a] = kept
         return out
@@ -1368,6 +1366,11 @@ def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
 
 _NO_RANK = 1 << 64
 """Above every rank: a hub list that is not full yet accepts any candidate."""
+
+
+def _kth(ranks: Sequence[int], limit: int) -> int:
+    """The highest rank a full hub list holds; above every rank while it is not full."""
+    return ranks[-1] if len(ranks) == limit else _NO_RANK
 
 
 def item_rank(item_id: str) -> int:
