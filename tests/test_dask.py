@@ -176,7 +176,6 @@ def test_big_stories_equal_the_local_engine(client: Client, limit: int | None) -
     """Two stories of 40 and 30 copies: with ``max_verify`` the Dask engine still verifies every
     candidate pair, but builds the hub lists from the candidate pairs, so it clusters on the
     local engine's pairs and gives its clusters."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from test_dedup import _big_stories
 
     items, a_ids, b_ids = _big_stories()
