@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/engine_phases.py [--items 20000] [--seed 1]
+    .venv/bin/python benchmarks/engine_phases.py [--items 20000] [--seed 1] [--max-verify 8]
 
 Reads the generated corpus of ``speed.py`` (``_corpus.py``, cached under ``/tmp/newsdedup-bench``)
 and runs the CLI's steps one after the other in this process, timing each by CPU time: parsing
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-verify", type=int, default=8, help="DedupConfig.max_verify (0: every candidate)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     t = phase("parse JSONL", t)
     articles = [to_article(r) for r in records]
     t = phase("clean articles (clean_text)", t)
-    d = Deduplicator()
+    d = Deduplicator(max_verify=args.max_verify or None)
     for start in range(0, len(articles), 256):
         d.add_many(articles[start : start + 256])
     t = phase("fingerprint + match", t)
