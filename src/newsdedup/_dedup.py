@@ -764,7 +764,7 @@ class Deduplicator:
         assert article.id is not None
         state = self._state
         t = self._item_time(article, ingested)
-        paras = encode_u64([_para_hash(p) for p in article.paragraphs]) if article.site else b""
+        paras = stored_paras(article)
         text_hash = _text_hash(article.text)
         n = len(doc.shingles) if doc is not None else 0
         state.meta[article.id] = _Meta(
@@ -1017,20 +1017,8 @@ class Deduplicator:
         return sorted(chosen)
 
     def _hub_edges(self) -> Mapping[str, set[str]]:
-        """The verified edges clustering uses: all of them, or with ``max_verify`` only the
-        pairs where one side is among the other's lowest-ranked candidates (see
-        :meth:`_hub_pairs`) -- the same set in any input order."""
-        state, limit = self._state, self.config.max_verify
-        if limit is None:
-            return state.edges
-        hubs = state.hubs
-        out: dict[str, set[str]] = {}
-        for a, nbs in state.edges.items():
-            ra, ka = item_rank(a), _kth(hubs.get(a, ()), limit)
-            kept = {b for b in nbs if item_rank(b) <= ka or ra <= _kth(hubs.get(b, ()), limit)}
-            if kept:
-                out[a] = kept
-        return out
+        """The verified edges clustering uses (see :func:`hub_edges`)."""
+        return hub_edges(self._state.edges, self._state.hubs, self.config.max_verify)
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
         """The engine's decision on one candidate pair (symmetric; reads no state)."""
@@ -1184,92 +1172,170 @@ class Deduplicator:
         return (-self._state.meta[key].n_shingles, key)
 
     def _site_repeats(self, groups: list[list[str]]) -> _Repeats:
-        """Per site, the paragraphs it prints under at least ``site_repeat_min`` different clusters.
-
-        A paragraph that one site prints under several *different* stories (a disclaimer, a
-        subscription pitch the extractor kept) is that site's boilerplate, not story text. This is
-        :class:`BoilerplateLearner` counting each cluster as one page (copies of one story from one
-        site share their story lines, so they must count once) over the stored paragraph hashes;
-        computed over everything added so far, so it does not depend on input order.
-        """
+        """Per site, the paragraphs it prints under at least ``site_repeat_min`` different clusters
+        (see :func:`repeated_keys`), counted over everything added so far, so it does not
+        depend on input order."""
         min_clusters = self.config.site_repeat_min
         if not min_clusters:
             return _no_repeats
-        learner = BoilerplateLearner(min_pages=min_clusters, min_fraction=0.0, max_chars=None)
         meta = self._state.meta
-        for n, group in enumerate(groups):
-            page = str(n)
-            for i in group:
-                m = meta[i]
-                if m.site and m.paras:
-                    learner.observe_keys(m.site, map(_para_key, decode_u64(m.paras).tolist()), page=page)
-        return functools.lru_cache(maxsize=None)(learner.boilerplate)
-
-    def _clean_canonical(self, article: Article, repeated: _Repeats) -> str:
-        if not article.site:
-            return article.text
-        known = repeated(article.site)
-        if not known:
-            return article.text
-        paras = article.paragraphs
-        kept = [p for p in paras if _para_key(_para_hash(p)) not in known]
-        if not kept:  # never empty a text: keep it whole rather than return nothing
-            return article.text
-        return "\n\n".join(kept) if len(kept) < len(paras) else article.text
+        rows = repeat_rows((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
+        return repeats_from(repeated_keys(rows, min_clusters))
 
     def _make_cluster(self, ids: list[str], repeated: _Repeats, articles: Mapping[str, Article]) -> Cluster:
         meta = self._state.meta
-        infos = []
-        for i in ids:
-            a = articles[i]
-            if len(ids) > 1 and meta[i].n_shingles:
-                shingles = self._shingles(i)
-            else:
-                shingles = np.empty(0, dtype=np.uint64)
-            infos.append(
-                MemberInfo(
-                    id=i, shingles=shingles, text_len=len(a.text), wire=a.wire, site=a.site, url=a.url,
-                    published=a.published,
-                )
-            )  # fmt: skip
-        canonical_id, reason = choose_canonical(
-            infos, containment_threshold=self.config.containment_threshold
+        empty = np.empty(0, dtype=np.uint64)
+        return build_cluster(
+            ids,
+            articles,
+            lambda i: self._shingles(i) if meta[i].n_shingles else empty,
+            lambda i: meta[i].ingested,
+            repeated,
+            self.config,
         )
-        canon = articles[canonical_id]
-        times = [
-            _aware(articles[i].published) if articles[i].published is not None
-            else datetime.fromtimestamp(meta[i].ingested, UTC)
-            for i in ids
-        ]  # fmt: skip
-        wires = Counter(articles[i].wire for i in ids if articles[i].wire)
-        wire = canon.wire or (min(wires, key=lambda w: (-wires[w], w)) if wires else None)
-        sources = tuple(
-            Source(id=i, url=articles[i].url, site=articles[i].site,
-                   title=articles[i].title, published=articles[i].published)
-            for i in ids
+
+
+def build_cluster(
+    ids: Sequence[str],
+    articles: Mapping[str, Article],
+    shingles: Callable[[str], np.ndarray],
+    ingested: Callable[[str], float],
+    repeated: _Repeats,
+    config: DedupConfig,
+) -> Cluster:
+    """One output cluster from its members (in partition order): canonical choice, sources,
+    first/last seen. Needs only the members, so the Dask engine builds clusters on workers.
+    ``shingles(id)``: a member's shingle set (asked only of members of clusters of two or
+    more); ``ingested(id)``: its ingest time (the time of a member without ``published``)."""
+    infos = []
+    for i in ids:
+        a = articles[i]
+        infos.append(
+            MemberInfo(
+                id=i, shingles=shingles(i) if len(ids) > 1 else np.empty(0, dtype=np.uint64),
+                text_len=len(a.text), wire=a.wire, site=a.site, url=a.url, published=a.published,
+            )
         )  # fmt: skip
-        cluster = Cluster(
-            cluster_id=cluster_id_for(ids),
-            canonical_id=canonical_id,
-            member_ids=tuple(ids),
-            title=canon.title,
-            text=self._clean_canonical(canon, repeated),
-            url=canon.url,
-            published=canon.published,
-            wire=wire,
-            sources=sources,
-            first_seen=min(times),
-            last_seen=max(times),
-            canonical_reason=reason,
-        )
-        if cluster.size > self.config.cluster_size_alarm:
-            # an abnormally large cluster usually means junk pages or a template slipped
-            # through; nothing is capped, so say so loudly
-            logger.warning(
-                "dedup: cluster %s has %d members (alarm above %d); canonical %s",
-                cluster.cluster_id, cluster.size, self.config.cluster_size_alarm, cluster.canonical_id,
-            )  # fmt: skip
-        return cluster
+    canonical_id, reason = choose_canonical(infos, containment_threshold=config.containment_threshold)
+    canon = articles[canonical_id]
+    times = [
+        _aware(articles[i].published) if articles[i].published is not None
+        else datetime.fromtimestamp(ingested(i), UTC)
+        for i in ids
+    ]  # fmt: skip
+    wires = Counter(articles[i].wire for i in ids if articles[i].wire)
+    wire = canon.wire or (min(wires, key=lambda w: (-wires[w], w)) if wires else None)
+    sources = tuple(
+        Source(id=i, url=articles[i].url, site=articles[i].site,
+               title=articles[i].title, published=articles[i].published)
+        for i in ids
+    )  # fmt: skip
+    cluster = Cluster(
+        cluster_id=cluster_id_for(ids),
+        canonical_id=canonical_id,
+        member_ids=tuple(ids),
+        title=canon.title,
+        text=clean_canonical(canon, repeated),
+        url=canon.url,
+        published=canon.published,
+        wire=wire,
+        sources=sources,
+        first_seen=min(times),
+        last_seen=max(times),
+        canonical_reason=reason,
+    )
+    if cluster.size > config.cluster_size_alarm:
+        # an abnormally large cluster usually means junk pages or a template slipped
+        # through; nothing is capped, so say so loudly
+        logger.warning(
+            "dedup: cluster %s has %d members (alarm above %d); canonical %s",
+            cluster.cluster_id, cluster.size, config.cluster_size_alarm, cluster.canonical_id,
+        )  # fmt: skip
+    return cluster
+
+
+def clean_canonical(article: Article, repeated: _Repeats) -> str:
+    """The canonical text without the paragraphs its site prints under other stories too."""
+    if not article.site:
+        return article.text
+    known = repeated(article.site)
+    if not known:
+        return article.text
+    paras = article.paragraphs
+    kept = [p for p in paras if _para_key(_para_hash(p)) not in known]
+    if not kept:  # never empty a text: keep it whole rather than return nothing
+        return article.text
+    return "\n\n".join(kept) if len(kept) < len(paras) else article.text
+
+
+def hub_edges(
+    edges: Mapping[str, set[str]], hubs: Mapping[str, Sequence[int]], limit: int | None
+) -> Mapping[str, set[str]]:
+    """The verified edges clustering uses: all of them, or with ``max_verify`` (``limit``) only
+    the pairs where one side is among the other's lowest-ranked candidates (see
+    :meth:`Deduplicator._hub_pairs`) -- the same set in any input order."""
+    if limit is None:
+        return edges
+    out: dict[str, set[str]] = {}
+    for a, nbs in edges.items():
+        ra, ka = item_rank(a), _kth(hubs.get(a, ()), limit)
+        kept = {b for b in nbs if item_rank(b) <= ka or ra <= _kth(hubs.get(b, ()), limit)}
+        if kept:
+            out[a] = kept
+    return out
+
+
+def _site_hash(site: str) -> int:
+    return xxhash.xxh3_64_intdigest(BoilerplateLearner._site(site).encode("utf-8"))
+
+
+def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
+    """``(site, paragraph hashes as stored, cluster number)`` per member -> unique uint64 rows
+    ``(site hash, paragraph hash, cluster number)``: a cluster counts once per site and
+    paragraph, however many of its copies come from that site (they share their story lines)."""
+    sites: list[np.ndarray] = []
+    paras: list[np.ndarray] = []
+    tokens: list[np.ndarray] = []
+    for site, stored, token in members:
+        if not site or not stored:
+            continue
+        hashes = decode_u64(stored)
+        paras.append(hashes)
+        sites.append(np.full(len(hashes), _site_hash(site), dtype=np.uint64))
+        tokens.append(np.full(len(hashes), token, dtype=np.uint64))
+    if not paras:
+        return np.empty((0, 3), dtype=np.uint64)
+    return np.unique(
+        np.column_stack([np.concatenate(sites), np.concatenate(paras), np.concatenate(tokens)]), axis=0
+    )
+
+
+def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
+    """The ``(site hash, paragraph hash)`` pairs printed under at least ``min_clusters``
+    different clusters. A paragraph one site prints under several *different* stories (a
+    disclaimer, a subscription pitch the extractor kept) is that site's boilerplate, not story
+    text: :class:`BoilerplateLearner`'s rule with each cluster counted as one page."""
+    if not len(rows):
+        return np.empty((0, 2), dtype=np.uint64)
+    rows = np.unique(rows, axis=0)
+    keys, counts = np.unique(rows[:, :2], axis=0, return_counts=True)
+    return keys[counts >= min_clusters]
+
+
+def repeats_from(keys: np.ndarray) -> _Repeats:
+    """Site -> its repeated paragraph keys, from :func:`repeated_keys` rows."""
+    by_site: dict[int, set[str]] = {}
+    for site, para in keys.tolist():
+        by_site.setdefault(site, set()).add(_para_key(para))
+    frozen = {site: frozenset(paras) for site, paras in by_site.items()}
+    if not frozen:
+        return _no_repeats
+
+    @functools.cache
+    def repeated(site: str) -> frozenset[str]:
+        return frozen.get(_site_hash(site), frozenset())
+
+    return repeated
 
 
 _Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None"]
@@ -1383,6 +1449,11 @@ def _para_hash(paragraph: str) -> int:
     its boilerplate verbatim, so the full text normalisation (a few regex passes) is not
     needed here."""
     return xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
+
+
+def stored_paras(article: Article) -> bytes:
+    """The paragraph hashes kept per item for site boilerplate (empty without a site)."""
+    return encode_u64([_para_hash(p) for p in article.paragraphs]) if article.site else b""
 
 
 def _para_key(para_hash: int) -> str:

@@ -21,11 +21,15 @@ the candidate pairs, so clustering uses the same pairs as the local engine). Wha
    it gets both prepared partitions (Dask moves them to the task's worker: at most one copy of
    each partition per worker) and verifies every pair there with :meth:`Deduplicator.verify`.
    Only accepted edges (two ids and a verdict) come back to the client.
-5. **Clusters** (client): the articles, plus the shingle sets of items that have an accepted
-   edge, are gathered and :meth:`Deduplicator.add_resolved` + :meth:`Deduplicator.clusters`
-   give the partition and canonical items (canonical choice uses a site-wide paragraph
-   statistic over *all* clusters, so this step is global). The client therefore holds every
-   clean article at the end: about the size of the clean texts, not of the raw pages.
+5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
+   bytes per item, no texts), the same chaining-resistant partition as the local engine.
+6. **Site boilerplate** (Dask shuffle): every partition emits ``(site, paragraph, cluster)``
+   rows, routed by ``(site, paragraph)`` to tasks that count the clusters each paragraph of a
+   site is printed under; the pairs at ``site_repeat_min`` or more come back (a few per site).
+7. **Clusters** (Dask tasks): single-item clusters are built in their own partition; members of
+   bigger clusters (article and shingle set) are routed by cluster number to tasks that make
+   the canonical choice and the output cluster (:func:`newsdedup._dedup.build_cluster`, the
+   local engine's code). Only the clusters come back to the client, which sorts them by id.
 
 ``window`` and ``store`` are not supported here (they make matching depend on arrival order and
 on state outside the run): passing them raises :class:`ConfigError`.
@@ -48,7 +52,19 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from ._dedup import DedupConfig, Deduplicator, ErrorRecord, item_rank
+from ._cluster import partition
+from ._dedup import (
+    DedupConfig,
+    Deduplicator,
+    ErrorRecord,
+    build_cluster,
+    hub_edges,
+    item_rank,
+    repeat_rows,
+    repeated_keys,
+    repeats_from,
+    stored_paras,
+)
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
@@ -130,8 +146,9 @@ class _Summary:
     failure: str | None
     file: str | None
     source: str | None
-    rows: list[tuple[int, str, str, int | None, bool]]
-    """(seq, id, text hash, line, relative) of every usable item."""
+    rows: list[tuple[int, str, str, int | None, bool, int]]
+    """(seq, id, text hash, line, relative, shingle count: 0 when too short) of every usable
+    item."""
     errors: list[tuple[int, bool, ErrorRecord]]
 
 
@@ -281,7 +298,10 @@ def _prepare(chunk: _Chunk, index: int, config: DedupConfig) -> _Part:
 
 
 def _summary(part: _Part) -> _Summary:
-    rows = [(r.seq, r.article.id or "", r.text_hash, r.line, r.relative) for r in part.rows]
+    rows = [
+        (r.seq, r.article.id or "", r.text_hash, r.line, r.relative, len(r.doc.shingles) if r.doc else 0)
+        for r in part.rows
+    ]
     return _Summary(
         part.index,
         part.items,
@@ -407,35 +427,81 @@ def _verify_block(
     return edges, ranks
 
 
-def _collect(
-    part: _Part, keep: frozenset[int] | None, linked: frozenset[int]
-) -> list[tuple[Article, np.ndarray | int | None]]:
-    """The kept articles of a partition with what clustering needs of their docs: the shingle
-    set of an item with an accepted edge (canonical choice compares them); of any other
-    eligible item only the shingle *count* (member order), so its set is not shipped; None for
-    a too-short item."""
-    out: list[tuple[Article, np.ndarray | int | None]] = []
-    for row in part.rows:
-        if keep is not None and row.seq not in keep:
-            continue
-        doc = row.doc
-        if doc is None:
-            out.append((row.article, None))
-        elif row.seq in linked:
-            out.append((row.article, doc.shingles))
+def _kept_rows(part: _Part, keep: frozenset[int] | None) -> list[_Row]:
+    return [r for r in part.rows if keep is None or r.seq in keep]
+
+
+def _repeat_rows(
+    part: _Part, keep: frozenset[int] | None, assign: dict[int, int], singles: int, shards: int
+) -> tuple[np.ndarray, ...]:
+    """Site-boilerplate rows (:func:`repeat_rows`) of a partition's kept items, split by
+    ``(site, paragraph)`` into ``shards``: every row of one pair lands in one shard. A member
+    of a cluster of two or more carries the cluster's number; a single item a number of its
+    own (``singles`` + its global position, above every cluster number)."""
+    members = [
+        (r.article.site, stored_paras(r.article), assign.get(r.seq, singles + ((part.index << 32) | r.seq)))
+        for r in _kept_rows(part, keep)
+    ]
+    rows = repeat_rows(members)
+    shard = (_mix(rows[:, 0] ^ _mix(rows[:, 1])) % np.uint64(shards)).astype(np.int64)
+    return tuple(rows[shard == k] for k in range(shards))
+
+
+def _repeat_keys(pieces: Sequence[np.ndarray], min_clusters: int) -> np.ndarray:
+    rows = np.concatenate(pieces) if pieces else np.empty((0, 3), dtype=np.uint64)
+    return repeated_keys(rows, min_clusters)
+
+
+_Member = tuple[Article, np.ndarray]
+
+
+def _member_rows(
+    part: _Part,
+    keep: frozenset[int] | None,
+    assign: dict[int, int],
+    shards: int,
+    keys: np.ndarray,
+    ingested: float,
+    config: DedupConfig,
+) -> tuple[list[Cluster], tuple[dict[str, _Member], ...]]:
+    """A partition's single-item clusters, built here, and the members of bigger clusters
+    (article and shingle set) split by cluster number into ``shards``."""
+    repeated = repeats_from(keys)
+    singles: list[Cluster] = []
+    out: tuple[dict[str, _Member], ...] = tuple({} for _ in range(shards))
+    empty = np.empty(0, dtype=np.uint64)
+    for row in _kept_rows(part, keep):
+        key = row.article.id or ""
+        number = assign.get(row.seq)
+        if number is None:
+            singles.append(
+                build_cluster(
+                    [key], {key: row.article}, lambda _: empty, lambda _: ingested, repeated, config
+                )
+            )
         else:
-            out.append((row.article, len(doc.shingles)))
-    return out
+            shingles = row.doc.shingles if row.doc is not None else empty
+            out[number % shards][key] = (row.article, shingles)
+    return singles, out
 
 
-def _client_doc(article: Article, shingles: np.ndarray | int | None) -> Doc | None:
-    """A doc for :meth:`Deduplicator.add_resolved`: real shingles for linked items, else a
-    zero-stride array of the right length (singletons only need the count; no memory)."""
-    if shingles is None:
-        return None
-    if isinstance(shingles, int):
-        shingles = np.broadcast_to(np.uint64(0), (shingles,))
-    return Doc(article.id or "", "", shingles)
+def _build_clusters(
+    pieces: Sequence[dict[str, _Member]],
+    groups: list[list[str]],
+    keys: np.ndarray,
+    ingested: float,
+    config: DedupConfig,
+) -> list[Cluster]:
+    """The clusters of two or more members whose numbers fall in one shard."""
+    repeated = repeats_from(keys)
+    members: dict[str, _Member] = {}
+    for piece in pieces:
+        members.update(piece)
+    articles = {k: m[0] for k, m in members.items()}
+    return [
+        build_cluster(ids, articles, lambda i: members[i][1], lambda _: ingested, repeated, config)
+        for ids in groups
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,7 +561,7 @@ def _resolve_ids(
                 relative, rec = payload
                 errors.append(dataclasses.replace(rec, line=fix(rec.line, relative)))
                 continue
-            seq, item_id, text_hash, line, relative = payload
+            seq, item_id, text_hash, line, relative, _ = payload
             known = seen.get(item_id)
             if known is None:
                 seen[item_id] = text_hash
@@ -573,25 +639,63 @@ def _run(
         hubs = {k: sorted(v)[: config.max_verify] for k, v in hubs.items()}
     t3 = time.perf_counter()
 
-    linked_ids = {a for a, _, _ in edges} | {b for _, b, _ in edges}
-    linked: dict[int, set[int]] = {}
-    for s in summaries:
-        for seq, item_id, *_ in s.rows:
-            if item_id in linked_ids:
-                linked.setdefault(s.index, set()).add(seq)
-    collected = dask.compute(
-        *[delayed(_collect)(parts[i], keeps[i], frozenset(linked.get(i, ()))) for i in live], **opts
+    # the partition is computed here from ids, shingle counts and accepted edges only;
+    # canonical choice and the output texts are built on the workers
+    sizes: dict[str, int] = {}
+    where: dict[str, tuple[int, int]] = {}
+    for s in summaries[:used]:
+        keep = keeps[s.index]
+        for seq, item_id, _, _, _, n in s.rows:
+            if keep is None or seq in keep:
+                sizes[item_id] = n
+                where[item_id] = (s.index, seq)
+    graph: dict[str, set[str]] = {}
+    for a, b, _ in edges:
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set()).add(a)
+    groups_all = partition(
+        sizes,
+        hub_edges(graph, hubs or {}, config.max_verify),
+        lambda k: (-sizes[k], k),
+        max_need=config.max_need,
     )
-    articles: list[Article] = []
-    docs: list[Doc | None] = []
-    for chunk in collected:
-        for article, shingles in chunk:
-            articles.append(article)
-            docs.append(_client_doc(article, shingles))
-    del parts, pair_groups
-    deduper = Deduplicator(config=config)
-    deduper.add_resolved(articles, docs, edges, ingested=ingested, hubs=hubs)
-    clusters = deduper.clusters()
+    assign: dict[int, dict[int, int]] = {i: {} for i in live}
+    shard_groups: list[list[list[str]]] = [[] for _ in range(n_groups)]
+    n_multi = 0
+    for group in groups_all:
+        if len(group) < 2:
+            continue
+        for item_id in group:
+            i, seq = where[item_id]
+            assign[i][seq] = n_multi
+        shard_groups[n_multi % n_groups].append(group)
+        n_multi += 1
+    del where, graph
+    if config.site_repeat_min:
+        shards = {
+            i: delayed(_repeat_rows, nout=n_groups)(parts[i], keeps[i], assign[i], n_multi, n_groups)
+            for i in live
+        }
+        found = [
+            delayed(_repeat_keys)([shards[i][g] for i in live], config.site_repeat_min)
+            for g in range(n_groups)
+        ]
+        found_keys = [k for k in dask.compute(*found, **opts) if len(k)]
+        keys = np.concatenate(found_keys) if found_keys else np.empty((0, 2), dtype=np.uint64)
+    else:
+        keys = np.empty((0, 2), dtype=np.uint64)
+    members = {
+        i: delayed(_member_rows, nout=2)(parts[i], keeps[i], assign[i], n_groups, keys, ingested, config)
+        for i in live
+    }
+    built = [
+        delayed(_build_clusters)([members[i][1][g] for i in live], shard_groups[g], keys, ingested, config)
+        for g in range(n_groups)
+        if shard_groups[g]
+    ]
+    pieces = dask.compute(*[members[i][0] for i in live], *built, **opts)
+    del parts, pair_groups, members
+    clusters = sorted((c for piece in pieces for c in piece), key=lambda c: c.cluster_id)
     t4 = time.perf_counter()
     logger.info(
         "dask dedup: %d partitions, %d items kept, %d candidate pairs, %d edges, %d clusters; "
