@@ -425,6 +425,31 @@ def test_spill_writes_nothing_while_the_cache_holds_every_article() -> None:
 # -- big stories: bounded verification ------------------------------------------------------
 
 
+def test_candidates_whose_doc_left_the_cache_are_decided_on_their_sketch() -> None:
+    """With a small doc cache (long runs), a candidate whose full doc was evicted is rejected or
+    decisively accepted from its sketch (shingles, numbers, head) without re-reading its text;
+    every verdict is the one the full docs give."""
+    items, _, _ = _big_stories()
+    memory = Deduplicator(max_verify=None)
+    memory.add_many(items)
+    small = Deduplicator(max_verify=None, spill=True, cache_items=100)
+    small._state.docs.maxsize = 4  # the corpus is small: a smaller cache makes docs leave it
+    for start in range(0, len(items), 3):
+        small.add_many(items[start : start + 3])
+    assert small.stats["decided-on-sketch"] > 0
+    assert small._state.verdicts == memory._state.verdicts
+    assert _canonicals(small) == _canonicals(memory)
+    # without sketches every such candidate's doc is rebuilt from the stored text
+    bare = Deduplicator(max_verify=None, spill=True, cache_items=100)
+    bare._state.docs.maxsize = 4
+    bare._state.sketches.maxsize = 0
+    for start in range(0, len(items), 3):
+        bare.add_many(items[start : start + 3])
+    assert bare.stats["decided-on-sketch"] == 0
+    assert bare.stats["doc-rebuilds"] >= small.stats["doc-rebuilds"] + small.stats["decided-on-sketch"]
+    assert bare._state.verdicts == memory._state.verdicts
+
+
 def _copies(story: str, prefix: str, n: int, rng: random.Random) -> list[dict[str, str]]:
     """``n`` syndicated copies of ``story``: a dropped paragraph, a typo, a truncation now and
     then, and each site's own footer line."""

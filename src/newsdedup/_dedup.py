@@ -60,7 +60,7 @@ from ._store._base import (
     encode_u32,
     encode_u64,
 )
-from ._verify import Doc, PairVerifier, Verdict
+from ._verify import Doc, PairVerifier, Sketch, Verdict
 
 if TYPE_CHECKING:
     from ._store._base import Store, Transaction
@@ -376,7 +376,7 @@ class MemoryState:
     meta: dict[str, _Meta] = field(default_factory=dict)
     articles: _Cache = field(default_factory=lambda: _Cache(None))
     docs: _Cache = field(default_factory=lambda: _Cache(None))
-    shingles: _Cache = field(default_factory=lambda: _Cache(None))
+    sketches: _Cache = field(default_factory=lambda: _Cache(None))
     """Shingle sets of items whose docs left the cache (canonical choice needs only these)."""
     edges: dict[str, set[str]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
@@ -489,7 +489,7 @@ class Deduplicator:
         return MemoryState(
             articles=_Cache(bounded, on_evict=self._spill.put if self._spill is not None else None),
             docs=_Cache(bounded),
-            shingles=_Cache(bounded * 10 if bounded is not None else None),
+            sketches=_Cache(bounded * 10 if bounded is not None else None),
             main=_KeyedLSH(bands=b, rows=r),
             lead=_KeyedLSH(bands=lb, rows=lr) if self.config.lead_tokens else None,
         )
@@ -780,7 +780,7 @@ class Deduplicator:
         if doc is not None:
             state.docs.put(article.id, doc)
             if self.store is not None or self._spill is not None:
-                state.shingles.put(article.id, doc.shingles)
+                state.sketches.put(article.id, Sketch(doc))
         state.high_water = max(state.high_water, min(t, ingested))
         if self.store is not None:
             self._pending_rows.append(
@@ -895,6 +895,7 @@ class Deduplicator:
         """The verification doc of a stored item (recomputed from its text when not cached)."""
         doc = self._state.docs.get_lru(key)
         if doc is None:
+            self.stats["doc-rebuilds"] += 1
             article = self.article(key)
             parts = self._doc_parts(article)
             if parts is None:
@@ -902,34 +903,30 @@ class Deduplicator:
             doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
             self._state.docs.put(key, doc)
             if self.store is not None or self._spill is not None:
-                self._state.shingles.put(key, doc.shingles)
+                self._state.sketches.put(key, Sketch(doc))
         return doc
 
-    def _quick_reject(self, doc: Doc, key: str) -> Verdict | None:
-        """The verifier's first, shingle-only step for a candidate whose full doc left the cache:
-        a pair below both similarity thresholds is rejected without re-reading and re-parsing
-        the stored text (same verdict as :meth:`PairVerifier.verify`). None: verify in full."""
+    def _quick_verdict(self, doc: Doc, key: str) -> Verdict | None:
+        """The verdict on a candidate whose full doc left the cache, from its :class:`Sketch`
+        when the shingles and numbers decide it (a rejection below both thresholds, a decisive
+        near-duplicate or truncated copy: the verifier's own first step), so its stored text is
+        not re-read and re-parsed. None: verify in full."""
         if key in self._state.docs:
             return None
-        other = self._state.shingles.get_lru(key)
-        if other is None:
+        sketch = self._state.sketches.get_lru(key)
+        if sketch is None:
             return None
-        sa = doc.shingles
-        if len(sa) == 0 or len(other) == 0:
-            return Verdict(False, "empty", 0.0, 0.0)
-        inter = int(np.intersect1d(sa, other, assume_unique=True).size)
-        jac = inter / (len(sa) + len(other) - inter)
-        cont = inter / min(len(sa), len(other))
-        if jac >= self.config.threshold or cont >= self.config.containment_threshold:
-            return None
-        return Verdict(False, "low-similarity", jac, cont)
+        verdict = self._verifier.decide_on_shingles(doc, sketch)
+        if verdict is not None:
+            self.stats["decided-on-sketch"] += 1
+        return verdict
 
     def _shingles(self, key: str) -> np.ndarray:
         doc = self._state.docs.get_lru(key)
         if doc is not None:
             return doc.shingles
-        cached = self._state.shingles.get_lru(key)
-        return cached if cached is not None else self._doc(key).shingles
+        sketch = self._state.sketches.get_lru(key)
+        return sketch.shingles if sketch is not None else self._doc(key).shingles
 
     def _insert(
         self,
@@ -955,7 +952,7 @@ class Deduplicator:
                 self.stats["not-verified"] += len(keys) - len(chosen)
             keys = chosen
         for key in keys:
-            verdict = self._quick_reject(doc, key)
+            verdict = self._quick_verdict(doc, key)
             if verdict is None:
                 verdict = self._verifier.verify(doc, self._doc(key))
             self.stats["verified:" + verdict.kind] += 1

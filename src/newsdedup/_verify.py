@@ -34,7 +34,16 @@ from rapidfuzz.distance import Levenshtein
 from ._fingerprint import Shingler, _sorted_unique, head_and_prefix, intersection_size, number_hashes_of
 from ._normalize import names, normalize_text, tokenize
 
-__all__ = ["Doc", "PairVerifier", "Verdict", "Verifier", "is_number", "numbers_within", "substitutions"]
+__all__ = [
+    "Doc",
+    "PairVerifier",
+    "Sketch",
+    "Verdict",
+    "Verifier",
+    "is_number",
+    "numbers_within",
+    "substitutions",
+]
 
 
 class Doc:
@@ -138,6 +147,24 @@ class Doc:
         seq = sequence(tokens)
         head, prefix = head_and_prefix(seq)
         return cls(key, norm, _sorted_unique(seq.copy()), text=text, tokens=tokens, head=head, prefix=prefix)
+
+
+class Sketch:
+    """The part of a :class:`Doc` the shingle-only verdicts need (a few KB, no text): kept for
+    many more items than full docs, so a candidate whose doc left the cache is rejected, or
+    decisively accepted, without re-reading and re-parsing its stored text."""
+
+    __slots__ = ("head", "key", "number_hashes", "prefix", "shingles")
+
+    def __init__(self, doc: Doc) -> None:
+        self.key = doc.key
+        self.shingles = doc.shingles
+        self.number_hashes = doc.number_hashes
+        self.head = doc.head
+        self.prefix = doc.prefix
+
+    def __repr__(self) -> str:
+        return f"Sketch({self.key!r}, {len(self.shingles)} shingles)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,41 +306,12 @@ class PairVerifier:
         self.tokens_per_substitution = tokens_per_substitution
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
-        sa, sb = a.shingles, b.shingles
-        if len(sa) == 0 or len(sb) == 0:
-            return Verdict(False, "empty", 0.0, 0.0)
-        inter = intersection_size(sa, sb)
-        jac = inter / (len(sa) + len(sb) - inter)
-        cont = inter / min(len(sa), len(sb))
-        small, large = (a, b) if (len(sa), a.key) < (len(sb), b.key) else (b, a)
-        if (
-            self.decisive_jaccard < 1.0
-            and jac >= max(self.decisive_jaccard, self.threshold)
-            and numbers_within(small.number_hashes, large.number_hashes)
-        ):
-            # nearly all shingles shared and every number of the smaller text is in the larger
-            # (the smaller text is the one with fewer shingles, ties by key: symmetric):
-            # decided on the shingles.
-            # The alignment and the guard are skipped; they could only still reject a long
-            # text whose few differences are two or more swapped names (see docs/dedup.md)
-            return Verdict(True, "near-duplicate", jac, cont, 0.0)
-        if jac >= self.threshold:
-            kind = "near-duplicate"
-        elif cont >= self.containment_threshold:
-            kind = "truncated"
-            if (
-                self.decisive_containment < 1.0
-                and cont >= self.decisive_containment
-                and small.head is not None
-                and large.prefix is not None
-                and np.isin(small.head, large.prefix, assume_unique=False).any()
-                and numbers_within(small.number_hashes, large.number_hashes)
-            ):
-                # the smaller text is (nearly) all inside the larger, starts where the larger
-                # one starts and adds no number: a truncated copy, decided on the shingles
-                return Verdict(True, "truncated", jac, cont, 0.0)
-        else:
-            return Verdict(False, "low-similarity", jac, cont)
+        first = self._on_shingles(a, b)
+        if isinstance(first, Verdict):
+            return first
+        kind, jac, cont, small, large = first
+        assert isinstance(small, Doc)
+        assert isinstance(large, Doc)
 
         head = small.norm[: self.head_chars]
         found = large.norm.find(head) if head else -1
@@ -343,6 +341,55 @@ class PairVerifier:
         if name_subs >= 2 and name_subs > self.max_name_mismatch * min(len(a.names), len(b.names)):
             return Verdict(False, "names-differ", jac, cont, score)
         return Verdict(True, kind, jac, cont, score)
+
+    def decide_on_shingles(self, a: Sketch | Doc, b: Sketch | Doc) -> Verdict | None:
+        """The verdict when the shingle sets and number hashes alone decide it (a rejection
+        below both thresholds, or a decisive near-duplicate / truncated copy), exactly as
+        :meth:`verify` would give it; None when the text must be aligned. Needs only a
+        :class:`Sketch` of each side, so a candidate whose full doc left the cache is often
+        decided without re-reading its text."""
+        first = self._on_shingles(a, b)
+        return first if isinstance(first, Verdict) else None
+
+    def _on_shingles(
+        self, a: Sketch | Doc, b: Sketch | Doc
+    ) -> Verdict | tuple[str, float, float, Sketch | Doc, Sketch | Doc]:
+        """The shingle-only first step: a verdict, or (kind, jaccard, containment, smaller,
+        larger) for the alignment and the guard."""
+        sa, sb = a.shingles, b.shingles
+        if len(sa) == 0 or len(sb) == 0:
+            return Verdict(False, "empty", 0.0, 0.0)
+        inter = intersection_size(sa, sb)
+        jac = inter / (len(sa) + len(sb) - inter)
+        cont = inter / min(len(sa), len(sb))
+        small, large = (a, b) if (len(sa), a.key) < (len(sb), b.key) else (b, a)
+        if (
+            self.decisive_jaccard < 1.0
+            and jac >= max(self.decisive_jaccard, self.threshold)
+            and numbers_within(small.number_hashes, large.number_hashes)
+        ):
+            # nearly all shingles shared and every number of the smaller text is in the larger
+            # (the smaller text is the one with fewer shingles, ties by key: symmetric):
+            # decided on the shingles.
+            # The alignment and the guard are skipped; they could only still reject a long
+            # text whose few differences are two or more swapped names (see docs/dedup.md)
+            return Verdict(True, "near-duplicate", jac, cont, 0.0)
+        if jac >= self.threshold:
+            return "near-duplicate", jac, cont, small, large
+        if cont < self.containment_threshold:
+            return Verdict(False, "low-similarity", jac, cont)
+        if (
+            self.decisive_containment < 1.0
+            and cont >= self.decisive_containment
+            and small.head is not None
+            and large.prefix is not None
+            and np.isin(small.head, large.prefix, assume_unique=False).any()
+            and numbers_within(small.number_hashes, large.number_hashes)
+        ):
+            # the smaller text is (nearly) all inside the larger, starts where the larger
+            # one starts and adds no number: a truncated copy, decided on the shingles
+            return Verdict(True, "truncated", jac, cont, 0.0)
+        return "truncated", jac, cont, small, large
 
     def _align_halves(self, kind: str, head: str, large: str) -> tuple[float, int]:
         """A head whose two halves each align, the second after the first, is aligned too: one
