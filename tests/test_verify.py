@@ -205,3 +205,21 @@ def test_a_sentence_inserted_inside_the_head_does_not_misalign_a_copy(story: str
     # halves out of order (the second half before the first) are not an alignment
     swapped = "\n\n".join([rest, lead, *paras[1:]])
     assert not off.verify(_doc("swapped", swapped), b).accepted
+
+
+def test_numbers_within_is_multiset_inclusion_on_every_path() -> None:
+    """Equal sizes, the short merge walk and the numpy path all agree with a Counter."""
+    from collections import Counter
+
+    import numpy as np
+
+    from newsdedup._verify import numbers_within
+
+    rng = np.random.default_rng(5)
+    for _ in range(3000):
+        n, m = (int(x) for x in rng.integers(0, 90, 2))
+        small = np.sort(rng.integers(0, 8, n).astype(np.uint64))
+        large = np.sort(rng.integers(0, 8, m).astype(np.uint64))
+        expect = not (Counter(small.tolist()) - Counter(large.tolist()))
+        assert numbers_within(small, large) == expect
+        assert numbers_within(small, np.sort(np.concatenate([small, large]))) is True
