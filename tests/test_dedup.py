@@ -438,6 +438,19 @@ def test_candidates_whose_doc_left_the_cache_are_decided_on_their_sketch() -> No
         small.add_many(items[start : start + 3])
     assert small.stats["decided-on-sketch"] > 0
     assert small._state.verdicts == memory._state.verdicts
+    # a doc rebuilt on top of its sketch equals one computed from the text alone
+    import numpy as np
+
+    from newsdedup._verify import Doc
+
+    for key in list(small._state.meta)[:12]:
+        small._state.docs.pop(key, None)
+        rebuilt = small._doc(key)
+        fresh = Doc.from_text(key, small.article(key).text, small._shingler)
+        for name in ("shingles", "number_hashes", "head", "prefix"):
+            assert np.array_equal(getattr(rebuilt, name), getattr(fresh, name)), name
+        assert rebuilt.norm == fresh.norm
+        assert rebuilt.tokens == fresh.tokens
     assert _canonicals(small) == _canonicals(memory)
     # without sketches every such candidate's doc is rebuilt from the stored text
     bare = Deduplicator(max_verify=None, spill=True, cache_items=100)

@@ -900,10 +900,17 @@ class Deduplicator:
             parts = self._doc_parts(article)
             if parts is None:
                 raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
-            doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
+            sketch = self._state.sketches.get_lru(key)
+            if sketch is not None:  # its shingles, numbers and head are known: only the text is parsed
+                doc = Doc(
+                    key, parts[0], sketch.shingles, text=article.text, tokens=parts[1],
+                    number_hashes=sketch.number_hashes, head=sketch.head, prefix=sketch.prefix,
+                )  # fmt: skip
+            else:
+                doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
+                if self.store is not None or self._spill is not None:
+                    self._state.sketches.put(key, Sketch(doc))
             self._state.docs.put(key, doc)
-            if self.store is not None or self._spill is not None:
-                self._state.sketches.put(key, Sketch(doc))
         return doc
 
     def _quick_verdict(self, doc: Doc, key: str) -> Verdict | None:
