@@ -3,13 +3,18 @@
 Usage::
 
     .venv/bin/python benchmarks/engine_phases.py [--items 20000] [--seed 1] [--max-verify 8]
+        [--corpus-items 1000000] [--cache-items 20000]
 
 Reads the generated corpus of ``speed.py`` (``_corpus.py``, cached under ``/tmp/newsdedup-bench``)
 and runs the CLI's steps one after the other in this process, timing each by CPU time: parsing
 the JSONL lines, turning records into clean articles (``clean_text``), fingerprinting and
 matching (``Deduplicator.add_many`` in 256-item batches), building clusters, story ids, and
 JSON output. Then it prints the verification counts: every verified candidate pair by verdict,
-and how many accepted pairs were decided on the shingles alone (``align == 0``).
+and how many accepted pairs were decided on the shingles alone (``align == 0``). The deduplicator
+spills texts to disk as the CLI does (``cache_items`` docs and articles in memory); with
+``--corpus-items`` it reads the first ``--items`` items of a bigger corpus (e.g. the 1M one, where
+old copies' docs leave the cache), and it prints how many verifications were decided on an
+evicted candidate's sketch and how many docs were rebuilt from stored text.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-verify", type=int, default=8, help="DedupConfig.max_verify (0: every candidate)")
+    ap.add_argument("--corpus-items", type=int, default=None, help="read the first --items of this corpus")
+    ap.add_argument("--cache-items", type=int, default=20_000, help="Deduplicator(cache_items=...)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None)
     args = ap.parse_args(argv)
-    corpus = ensure_corpus(args.cache, n=args.items, seed=args.seed, data=args.data)
+    corpus = ensure_corpus(args.cache, n=args.corpus_items or args.items, seed=args.seed, data=args.data)
 
     times: list[tuple[str, float]] = []
 
@@ -49,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t = time.process_time()
     with corpus.items.open("rb") as fh:
-        records = [parse_line(raw, line=n) for n, raw in enumerate(fh, 1)]
+        records = [parse_line(raw, line=n) for n, raw in zip(range(1, args.items + 1), fh, strict=False)]
     t = phase("parse JSONL", t)
     articles = [to_article(r) for r in records]
     t = phase("clean articles (clean_text)", t)
-    d = Deduplicator(max_verify=args.max_verify or None)
+    d = Deduplicator(max_verify=args.max_verify or None, spill=True, cache_items=args.cache_items)
     for start in range(0, len(articles), 256):
         d.add_many(articles[start : start + 256])
     t = phase("fingerprint + match", t)
@@ -77,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"verified pairs: {sum(verified.values())} {verified}")
     shortcut = sum(v for (_, quick), v in accepted.items() if quick)
     print(f"accepted pairs: {sum(accepted.values())}, decided on the shingles alone: {shortcut}")
+    print(
+        f"candidates whose doc had left the cache: {d.stats['decided-on-sketch']} decided on their sketch, "
+        f"{d.stats['doc-rebuilds']} docs rebuilt from the stored text"
+    )
     return 0
 
 
