@@ -1280,10 +1280,13 @@ def hub_edges(
     :meth:`Deduplicator._hub_pairs`) -- the same set in any input order."""
     if limit is None:
         return edges
+    # each node's rank and the highest rank of its full hub list, once per node, not per edge
+    rank = {a: item_rank(a) for a in edges}
+    kth = {a: _kth(hubs.get(a, ()), limit) for a in edges}
     out: dict[str, set[str]] = {}
     for a, nbs in edges.items():
-        ra, ka = item_rank(a), _kth(hubs.get(a, ()), limit)
-        kept = {b for b in nbs if item_rank(b) <= ka or ra <= _kth(hubs.get(b, ()), limit)}
+        ra, ka = rank[a], kth[a]
+        kept = {b for b in nbs if rank[b] <= ka or ra <= kth[b]}
         if kept:
             out[a] = kept
     return out
