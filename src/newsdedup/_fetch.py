@@ -32,7 +32,7 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -57,6 +57,7 @@ from ._exceptions import (
     UnsupportedContent,
 )
 from ._guard import Resolver, check_url
+from ._models import CacheEntry
 from ._robots import RobotsCache
 from ._urls import host_of, normalize_url
 from ._version import __version__
@@ -251,45 +252,6 @@ class FetchErrorRecord:
 
 # --------------------------------------------------------------------------------------------
 # Conditional-GET cache
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CacheEntry:
-    """What a conditional GET needs to revalidate a URL and to rebuild the result on 304."""
-
-    url: str
-    final_url: str
-    etag: str | None
-    last_modified: str | None
-    body: bytes
-    content_type: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    stored_at: float = 0.0
-
-    @classmethod
-    def of(
-        cls,
-        url: str,
-        *,
-        final_url: str | None,
-        etag: str | None,
-        last_modified: str | None,
-        body: bytes,
-        content_type: str,
-        headers: Mapping[str, str] | None,
-        stored_at: float,
-    ) -> CacheEntry:
-        """An entry as every cache stores it: the final URL defaults to the URL, headers copied."""
-        return cls(
-            url=url,
-            final_url=final_url or url,
-            etag=etag,
-            last_modified=last_modified,
-            body=body,
-            content_type=content_type,
-            headers=dict(headers or {}),
-            stored_at=stored_at,
-        )
 
 
 class FetchCache(Protocol):

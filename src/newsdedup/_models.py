@@ -266,3 +266,42 @@ def _opt_str(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheEntry:
+    """What a conditional GET needs to revalidate a URL and to rebuild the result on 304."""
+
+    url: str
+    final_url: str
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stored_at: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        url: str,
+        *,
+        final_url: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None,
+        stored_at: float,
+    ) -> CacheEntry:
+        """An entry as every cache stores it: the final URL defaults to the URL, headers copied."""
+        return cls(
+            url=url,
+            final_url=final_url or url,
+            etag=etag,
+            last_modified=last_modified,
+            body=body,
+            content_type=content_type,
+            headers=dict(headers or {}),
+            stored_at=stored_at,
+        )

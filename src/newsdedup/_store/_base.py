@@ -28,7 +28,6 @@ from .._models import Article
 
 if TYPE_CHECKING:
     from .._boilerplate import BoilerplateLearner
-    from .._fetch import CacheEntry
 
 __all__ = [
     "ClusterRow",
@@ -220,28 +219,3 @@ def edge_key(a: str, b: str) -> tuple[str, str]:
 
 def now() -> float:
     return time.time()
-
-
-def cache_entry(
-    url: str,
-    *,
-    final_url: str | None,
-    etag: str | None,
-    last_modified: str | None,
-    body: bytes,
-    content_type: str,
-    headers: Mapping[str, str] | None,
-    stored_at: float,
-) -> CacheEntry:
-    from .._fetch import CacheEntry  # imported here: httpx is only loaded when fetching
-
-    return CacheEntry.of(
-        url,
-        final_url=final_url,
-        etag=etag,
-        last_modified=last_modified,
-        body=body,
-        content_type=content_type,
-        headers=headers,
-        stored_at=stored_at,
-    )

@@ -45,14 +45,13 @@ from .._exceptions import (
     StoreSchemaError,
 )
 from .._fetch import worth_caching
-from .._models import Article
+from .._models import Article, CacheEntry
 from ._base import (
     SCHEMA_VERSION,
     ClusterRow,
     EdgeRow,
     ItemRow,
     UpdateRow,
-    cache_entry,
     decode_article,
     encode_article,
     now,
@@ -60,7 +59,6 @@ from ._base import (
 
 if TYPE_CHECKING:
     from .._boilerplate import BoilerplateLearner
-    from .._fetch import CacheEntry
 
 __all__ = ["RedisStore"]
 
@@ -238,7 +236,7 @@ class _FetchCache:
             headers = json.loads(row[5] or b"{}")
         except ValueError as exc:
             raise StoreCorrupt(f"{self._store.url}: fetch cache headers for {url} are damaged") from exc
-        return cache_entry(
+        return CacheEntry.of(
             url, final_url=_s(row[0]), etag=_s(row[1]) or None, last_modified=_s(row[2]) or None,
             body=row[3], content_type=_s(row[4]) or "", headers=headers, stored_at=float(row[6] or 0),
         )  # fmt: skip

@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
 from .._fetch import worth_caching
-from .._models import Article
+from .._models import Article, CacheEntry
 from ._base import (
     SCHEMA_VERSION,
     ClusterRow,
     EdgeRow,
     ItemRow,
     UpdateRow,
-    cache_entry,
     decode_article,
     encode_article,
     now,
@@ -40,7 +39,6 @@ from ._base import (
 
 if TYPE_CHECKING:
     from .._boilerplate import BoilerplateLearner
-    from .._fetch import CacheEntry
 
 __all__ = ["SQLiteStore"]
 
@@ -278,7 +276,7 @@ class _FetchCache:
             headers = json.loads(row[5])
         except ValueError as exc:
             raise StoreCorrupt(f"{store.url}: fetch cache headers for {url} are damaged") from exc
-        return cache_entry(
+        return CacheEntry.of(
             url, final_url=row[0], etag=row[1], last_modified=row[2], body=bytes(row[3]),
             content_type=row[4], headers=headers, stored_at=row[6],
         )  # fmt: skip
