@@ -690,13 +690,16 @@ class _ConnectionPool:
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        verify: bool | ssl.SSLContext,
         max_connections: int,
         max_keepalive: int,
         keepalive_expiry: float | None,
         network_backend: httpcore.AsyncNetworkBackend,
     ) -> None:
-        self._ssl_context = ssl_context
+        self._verify = verify
+        self._ssl_context: ssl.SSLContext | None = None
+        """Made on the first https connection: loading the CA bundle takes 0.1-0.2 s, which a
+        plain-HTTP crawl (the offline demo, an intranet) never needs."""
         self._slots = asyncio.Semaphore(max_connections)
         self._max_keepalive = max_keepalive
         self._keepalive_expiry = keepalive_expiry
@@ -713,6 +716,8 @@ class _ConnectionPool:
             if conn.is_available() and not conn.has_expired():
                 return conn
             await conn.aclose()
+        if origin.scheme == b"https" and self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(verify=self._verify, trust_env=False)
         return httpcore.AsyncHTTPConnection(origin=origin, ssl_context=self._ssl_context,
                                             keepalive_expiry=self._keepalive_expiry,
                                             network_backend=self._backend)  # fmt: skip
@@ -793,10 +798,11 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits,
         backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
-        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
+        # httpx's own pool is replaced below: its TLS context (no CA bundle with verify=False)
+        # is never used; the pool makes the real one on its first https connection
+        super().__init__(verify=False, limits=limits, trust_env=False)
         self._pool = _ConnectionPool(  # type: ignore[assignment]
-            ssl_context=ssl_context,
+            verify=verify,
             max_connections=limits.max_connections or 100,
             max_keepalive=limits.max_keepalive_connections or 100,
             keepalive_expiry=limits.keepalive_expiry,
