@@ -45,7 +45,7 @@ import xxhash
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
-from ._fingerprint import BatchShingler, OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
+from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -467,7 +467,7 @@ class Deduplicator:
         self.store = store
         self._cache_items = cache_items
         self._shingler = WordShingler(cfg.shingle_size, seed=cfg.seed)
-        self._batch = BatchShingler(cfg.shingle_size, seed=cfg.seed)
+        self._batch = self._shingler.batch  # one hasher: the per-text and batch paths agree
         self._signer = OnePermSigner(cfg.num_perm, seed=cfg.seed)
         self._verifier = cfg.verifier()
         self._state = self._new_state()

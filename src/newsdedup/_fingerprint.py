@@ -84,12 +84,13 @@ class WordShingler:
     def __init__(self, shingle_size: int = 5, *, seed: int = 1) -> None:
         self.shingle_size = shingle_size
         self.seed = seed
-        self._batch = BatchShingler(shingle_size, seed=seed)
-        self._mult = self._batch._mult
+        self.batch = BatchShingler(shingle_size, seed=seed)
+        """The batch hasher behind this one (same seed and hashes)."""
+        self._mult = self.batch._mult
 
     def token_hashes(self, tokens: Sequence[str]) -> np.ndarray:
         """uint64 hash per token: the same values :class:`BatchShingler` gives a whole batch."""
-        return self._batch.token_hashes(tokens)
+        return self.batch.token_hashes(tokens)
 
     def shingles(self, tokens: Sequence[str]) -> np.ndarray:
         return _sorted_unique(self.sequence(tokens))
