@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import codecs
 import re
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Decoded", "decode_bytes", "looks_binary"]
+from ._exceptions import DecodingError, ResponseTooLarge
+
+__all__ = ["HAVE_BROTLI", "ContentDecoder", "Decoded", "decode_bytes", "looks_binary"]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -134,3 +138,102 @@ def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
         enc = declared[0][0]
         return Decoded(data.decode(enc, "replace"), enc, declared[0][1] + "-lossy")
     return Decoded(data.decode("utf-8", "replace"), "utf-8", "fallback")
+
+
+try:  # brotli is optional; only a version with a bounded decoder (output_buffer_limit) is used
+    import brotli as _brotli
+
+    HAVE_BROTLI = hasattr(_brotli.Decompressor(), "can_accept_more_data")
+except ImportError:  # pragma: no cover - depends on the environment
+    _brotli = None
+    HAVE_BROTLI = False
+
+
+class ContentDecoder:
+    """One content coding (gzip, deflate, br), producing at most ``cap`` bytes in total (else
+    ResponseTooLarge): a decompression bomb stops at the cap. Used by the fetcher on response
+    bodies and by the readers on compressed files."""
+
+    def __init__(self, coding: str, cap: int) -> None:
+        self.coding = coding
+        self.cap = cap
+        self.produced = 0
+        self._zlib: Any = None
+        self._br: Any = None
+        self._pending_deflate = b""
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._zlib = None  # chosen on the first bytes: zlib-wrapped or raw
+        elif coding == "br" and HAVE_BROTLI and _brotli is not None:
+            self._br = _brotli.Decompressor()
+        else:
+            raise DecodingError(f"unsupported content-encoding {coding!r}")
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.produced += len(chunk)
+        if self.produced > self.cap:
+            raise ResponseTooLarge(f"body exceeds {self.cap} bytes after decompression")
+        return chunk
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            if self._br is not None:
+                return self._feed_br(data)
+            if self.coding == "deflate" and self._zlib is None:
+                self._pending_deflate += data
+                if len(self._pending_deflate) < 2:
+                    return b""
+                b0, b1 = self._pending_deflate[0], self._pending_deflate[1]
+                wrapped = (b0 & 0x0F) == 8 and (b0 * 256 + b1) % 31 == 0
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+                data, self._pending_deflate = self._pending_deflate, b""
+            return self._feed_zlib(data)
+        except (zlib.error, ValueError) as exc:
+            raise DecodingError(f"broken {self.coding} stream: {exc}") from None
+        except Exception as exc:
+            if _brotli is not None and isinstance(exc, _brotli.error):
+                raise DecodingError(f"broken br stream: {exc}") from None
+            raise
+
+    def _feed_zlib(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        buf = data
+        while buf:
+            d = self._zlib
+            chunk = d.decompress(buf, self.cap - self.produced + 1)
+            out.append(self._count(chunk))
+            if d.eof:
+                # gzip allows several members; anything after a deflate/zlib stream is junk.
+                rest = d.unused_data
+                if rest and self.coding in ("gzip", "x-gzip") and rest.lstrip(b"\x00"):
+                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    buf = rest.lstrip(b"\x00")
+                    continue
+                break
+            buf = d.unconsumed_tail
+            if not chunk and buf:
+                raise DecodingError(f"{self.coding} decoder made no progress")
+        return b"".join(out)
+
+    def _feed_br(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        limit = max(1, self.cap - self.produced + 1)
+        out.append(self._count(self._br.process(data, output_buffer_limit=limit)))
+        while not self._br.can_accept_more_data():
+            limit = max(1, self.cap - self.produced + 1)
+            chunk = self._br.process(b"", output_buffer_limit=limit)
+            out.append(self._count(chunk))
+            if not chunk:
+                break
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._zlib is not None:
+            try:
+                return self._count(self._zlib.flush())
+            except zlib.error as exc:
+                raise DecodingError(f"broken {self.coding} stream: {exc}") from None
+        if self.coding == "deflate" and self._pending_deflate:
+            return self.feed(b"")
+        return b""

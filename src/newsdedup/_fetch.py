@@ -29,7 +29,6 @@ import select
 import socket
 import ssl
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from ._decode import decode_bytes, looks_binary
+from ._decode import HAVE_BROTLI, ContentDecoder, decode_bytes, looks_binary
 from ._exceptions import (
     BlockedURL,
     ConfigError,
@@ -62,14 +61,6 @@ from ._robots import RobotsCache
 from ._urls import host_of, normalize_url
 from ._version import __version__
 
-try:  # brotli is optional; only a version with a bounded decoder (output_buffer_limit) is used
-    import brotli as _brotli
-
-    _HAVE_BROTLI = hasattr(_brotli.Decompressor(), "can_accept_more_data")
-except ImportError:  # pragma: no cover - depends on the environment
-    _brotli = None
-    _HAVE_BROTLI = False
-
 __all__ = [
     "DEFAULT_USER_AGENT",
     "CacheEntry",
@@ -86,7 +77,7 @@ __all__ = [
 logger = logging.getLogger("newsdedup")
 
 DEFAULT_USER_AGENT = f"newsdedup/{__version__} (+https://github.com/newsdedup/newsdedup)"
-ACCEPT_ENCODING = "gzip, deflate, br" if _HAVE_BROTLI else "gzip, deflate"
+ACCEPT_ENCODING = "gzip, deflate, br" if HAVE_BROTLI else "gzip, deflate"
 _ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
     "application/feed+json,application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,*/*;q=0.5"
@@ -332,94 +323,6 @@ class MemoryFetchCache:
 
 # --------------------------------------------------------------------------------------------
 # Bounded content decoding
-
-
-class _Decoder:
-    """One content coding, producing at most ``cap`` bytes in total (else ResponseTooLarge)."""
-
-    def __init__(self, coding: str, cap: int) -> None:
-        self.coding = coding
-        self.cap = cap
-        self.produced = 0
-        self._zlib: Any = None
-        self._br: Any = None
-        self._pending_deflate = b""
-        if coding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            self._zlib = None  # chosen on the first bytes: zlib-wrapped or raw
-        elif coding == "br" and _HAVE_BROTLI and _brotli is not None:
-            self._br = _brotli.Decompressor()
-        else:
-            raise DecodingError(f"unsupported content-encoding {coding!r}")
-
-    def _count(self, chunk: bytes) -> bytes:
-        self.produced += len(chunk)
-        if self.produced > self.cap:
-            raise ResponseTooLarge(f"body exceeds {self.cap} bytes after decompression")
-        return chunk
-
-    def feed(self, data: bytes) -> bytes:
-        try:
-            if self._br is not None:
-                return self._feed_br(data)
-            if self.coding == "deflate" and self._zlib is None:
-                self._pending_deflate += data
-                if len(self._pending_deflate) < 2:
-                    return b""
-                b0, b1 = self._pending_deflate[0], self._pending_deflate[1]
-                wrapped = (b0 & 0x0F) == 8 and (b0 * 256 + b1) % 31 == 0
-                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-                data, self._pending_deflate = self._pending_deflate, b""
-            return self._feed_zlib(data)
-        except (zlib.error, ValueError) as exc:
-            raise DecodingError(f"broken {self.coding} stream: {exc}") from None
-        except Exception as exc:
-            if _brotli is not None and isinstance(exc, _brotli.error):
-                raise DecodingError(f"broken br stream: {exc}") from None
-            raise
-
-    def _feed_zlib(self, data: bytes) -> bytes:
-        out: list[bytes] = []
-        buf = data
-        while buf:
-            d = self._zlib
-            chunk = d.decompress(buf, self.cap - self.produced + 1)
-            out.append(self._count(chunk))
-            if d.eof:
-                # gzip allows several members; anything after a deflate/zlib stream is junk.
-                rest = d.unused_data
-                if rest and self.coding in ("gzip", "x-gzip") and rest.lstrip(b"\x00"):
-                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    buf = rest.lstrip(b"\x00")
-                    continue
-                break
-            buf = d.unconsumed_tail
-            if not chunk and buf:
-                raise DecodingError(f"{self.coding} decoder made no progress")
-        return b"".join(out)
-
-    def _feed_br(self, data: bytes) -> bytes:
-        out: list[bytes] = []
-        limit = max(1, self.cap - self.produced + 1)
-        out.append(self._count(self._br.process(data, output_buffer_limit=limit)))
-        while not self._br.can_accept_more_data():
-            limit = max(1, self.cap - self.produced + 1)
-            chunk = self._br.process(b"", output_buffer_limit=limit)
-            out.append(self._count(chunk))
-            if not chunk:
-                break
-        return b"".join(out)
-
-    def flush(self) -> bytes:
-        if self._zlib is not None:
-            try:
-                return self._count(self._zlib.flush())
-            except zlib.error as exc:
-                raise DecodingError(f"broken {self.coding} stream: {exc}") from None
-        if self.coding == "deflate" and self._pending_deflate:
-            return self.feed(b"")
-        return b""
 
 
 def _content_codings(header: str | None) -> list[str]:
@@ -1189,7 +1092,7 @@ class Fetcher:
             raise DecodingError(f"{len(codings)} chained content-encodings (max {self.config.max_encodings})",
                                 url=url)  # fmt: skip
         try:
-            decoders = [_Decoder(c, max_bytes) for c in reversed(codings)]
+            decoders = [ContentDecoder(c, max_bytes) for c in reversed(codings)]
         except DecodingError as exc:
             exc.url = url
             raise

@@ -299,13 +299,13 @@ def _read_payload(rec: Any, max_bytes: int, codings: list[str], chunked: bool) -
     output (the decoders stop there, so a compression bomb costs no memory)."""
     from warcio.bufferedreaders import ChunkedDataReader
 
+    from ._decode import ContentDecoder  # the fetcher's bounded gzip/deflate/br decoder
     from ._exceptions import DecodingError, ResponseTooLarge
-    from ._fetch import _Decoder  # the fetcher's bounded gzip/deflate/br decoder
 
     stream: Any = ChunkedDataReader(rec.raw_stream) if chunked else rec.raw_stream
     try:
         # applied in the order listed, so undone in reverse
-        decoders = [_Decoder(c, max_bytes) for c in reversed(codings)]
+        decoders = [ContentDecoder(c, max_bytes) for c in reversed(codings)]
         out = bytearray()
         first = True
         while True:
