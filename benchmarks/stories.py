@@ -3,6 +3,12 @@
 Usage::
 
     .venv/bin/python benchmarks/stories.py [--data PATH] [--reuters N] [--scale N [N ...]]
+    .venv/bin/python benchmarks/stories.py --assign ITEMS.jsonl [--baseline OLD_story.py] [--repeat N]
+
+``--assign`` only times story assignment: the items (JSONL, as ``newsdedup dedup`` reads them)
+are deduplicated once, then :func:`newsdedup._story.assign_stories` runs ``--repeat`` times on
+the same clusters (CPU seconds, min and median). With ``--baseline`` (a saved copy of an older
+``_story.py``) the two run alternately on the same clusters and must give the same story ids.
 
 Data: ``$NEWSDEDUP_DATA/semeval2022_task8_subset/testing_set.csv.gz`` (default
 ``../shared/data`` relative to the repository root). Only English-English pairs whose
@@ -29,6 +35,7 @@ import dataclasses
 import gzip
 import io
 import itertools
+import json
 import os
 import re
 import sys
@@ -163,7 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="time profiles and grouping (default config, 72 h window) of N dated texts: Reuters-21578 "
         "stories and rewrites of them (sentences dropped, moved 0-20 days), printed per cluster",
     )
+    parser.add_argument("--assign", metavar="ITEMS", help="only time assign_stories on these items")
+    parser.add_argument("--baseline", metavar="PY", help="an older _story.py to compare with (--assign)")
+    parser.add_argument("--repeat", type=int, default=5, metavar="N", help="timed runs each (--assign)")
     args = parser.parse_args(argv)
+    if args.assign:
+        return assign_timing(Path(args.assign), Path(args.baseline) if args.baseline else None, args.repeat)
     path = Path(args.data) / "semeval2022_task8_subset" / "testing_set.csv.gz"
     if not path.exists():
         print(f"missing {path}; set NEWSDEDUP_DATA", file=sys.stderr)
@@ -275,6 +287,52 @@ def scale_check(path: Path, n: int) -> None:
     print(f"scale: {n} dated texts -> {len(stories)} stories; CPU per cluster: profile "
           f"{1e6 * (t1 - t0) / n:.0f} us, grouping {1e6 * (t2 - t1) / n:.0f} us; "
           f"max RSS {rss:.0f} MB")  # fmt: skip
+
+
+def assign_timing(items_path: Path, baseline: Path | None, repeat: int) -> int:
+    """CPU seconds of assign_stories on one set of clusters (see the module docstring)."""
+    import gc
+    import importlib.util
+    import statistics
+
+    from newsdedup import _story
+
+    with items_path.open(encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh if line.strip()]
+    clusters = dedup(items, stories=False)
+    window = StoryConfig().window
+    modules = {"current": _story}
+    if baseline is not None:
+        spec = importlib.util.spec_from_file_location("newsdedup._story_baseline", baseline)
+        if spec is None or spec.loader is None:
+            print(f"cannot load {baseline}", file=sys.stderr)
+            return 2
+        old = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = old
+        spec.loader.exec_module(old)
+        modules = {"baseline": old, "current": _story}
+    times: dict[str, list[float]] = {name: [] for name in modules}
+    ids: dict[str, list[str]] = {}
+    for _ in range(repeat):
+        for name, mod in modules.items():
+            for cached in ("_run_words", "_run_words_after"):  # every run starts cold
+                if hasattr(mod, cached):
+                    getattr(mod, cached).cache_clear()
+            gc.collect()
+            t0 = time.process_time()
+            out = mod.assign_stories(clusters, window=window)
+            times[name].append(time.process_time() - t0)
+            ids[name] = [c.extra["story_id"] for c in out]
+    print(f"assign_stories on {len(clusters)} clusters of {len(items)} items ({items_path}), CPU s:")
+    for name, ts in times.items():
+        print(f"  {name:9s} min {min(ts):.3f}  median {statistics.median(ts):.3f}  ({repeat} runs)")
+    if baseline is not None:
+        same = ids["baseline"] == ids["current"]
+        print(
+            f"  speed-up (min) {min(times['baseline']) / min(times['current']):.2f}x; same story ids: {same}"
+        )
+        return 0 if same else 1
+    return 0
 
 
 if __name__ == "__main__":

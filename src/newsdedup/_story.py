@@ -107,23 +107,36 @@ _NAME_RUN = re.compile(
     r"[^\W\d_a-z][\w'\-]*)*",
     re.UNICODE,
 )
-# The same runs found in a whole text at once: a connector's space may not be a line break, and
-# the first capital comes before its word-boundary test (a look-behind) so the regex engine can
-# jump from capital to capital; for ASCII text the classes are spelled out ([A-Z] is what
-# [^\W\d_a-z] means there), which is faster still.
 _CONNECTOR = r"(?:(?:of|de|del|da|van|von|al|bin|the|and|for|la|le)[^\S\n]+)?"
-_NAME_RUN_TEXT = re.compile(r"[^\W\d_a-z](?<!\w\w)[\w'\-]*(?:[ \t]+" + _CONNECTOR + r"[^\W\d_a-z][\w'\-]*)*")
-_NAME_RUN_ASCII = re.compile(
-    r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Za-z0-9_'\-]*(?:[ \t]+" + _CONNECTOR + r"[A-Z][A-Za-z0-9_'\-]*)*"
-)
 # what may precede a capital that only marks a sentence start
 _OPENERS = frozenset(".!?:;\"'“”‘’()[]-–—•*")
+# The same runs, found in a line at once (a connector's space may not be a line break), each
+# telling whether it starts a sentence once blanks are single spaces: a group captures the run's
+# first capital when the character before it, or before the one space before it, is neither an
+# opener nor a line break; both stay empty at a sentence start. (The capital, not that character,
+# is captured, so a cache keyed by the result sees few variants.) The first capital comes before
+# the look-behinds (its word-boundary test too), so the regex engine can jump from capital to
+# capital; for ASCII text the classes are spelled out ([A-Z] is what [^\W\d_a-z] means there),
+# which is faster still.
+_NOT_OPENER = "[^" + "".join(re.escape(c) for c in sorted(_OPENERS)) + r" \t\n]"
+_AFTER = r"(?:(?<=" + _NOT_OPENER + r"([^\n]))|(?<=" + _NOT_OPENER + r" ([^\n])))?"
+_NAME_CTX_TEXT = re.compile(
+    r"([^\W\d_a-z](?<!\w\w)" + _AFTER + r"[\w'\-]*(?:[ \t]+" + _CONNECTOR + r"[^\W\d_a-z][\w'\-]*)*)"
+)
+_NAME_CTX_ASCII = re.compile(
+    r"([A-Z](?<![A-Za-z0-9_][A-Z])"
+    + _AFTER
+    + r"[A-Za-z0-9_'\-]*(?:[ \t]+"
+    + _CONNECTOR
+    + r"[A-Z][A-Za-z0-9_'\-]*)*)"
+)
+_BLANKS = re.compile(r"[ \t]{2,}|\t")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year says little about which event it is
 # A result line ("3-1", "2 - 2"): two reports of one match share it, two matches of the same
 # teams almost never do. Not part of a longer number run (dates, phone numbers, "4-3-3").
 # every result line contains this; the plain pattern rules most texts out much faster
-_SCORE_HINT = re.compile(r"\d ?- ?\d")
+_SCORE_HINT = re.compile(r"-(?:(?<=\d-)|(?<=\d -))(?= ?\d)")  # "\d ?- ?\d", found from the "-"
 _SCORE = re.compile(
     r"(?<![\d\-./:])(\d{1,3}) ?- ?(\d{1,3})(?![\d\-./:]|\s?(?:year|month|week|day|hour|minute)s?\b)"
 )
@@ -246,9 +259,10 @@ class TermStats:
     def from_profiles(cls, profiles: Iterable[StoryProfile]) -> TermStats:
         """The statistics of ``profiles`` (the same as :meth:`add` one by one, in one pass)."""
         stats = cls()
-        seen = [p.terms.keys() | p.names.keys() for p in profiles]
+        # each profile's terms, then its names that are not terms: its distinct words once
+        seen = [(p.terms, p.names.keys() - p.terms.keys()) for p in profiles]
         stats.n_docs = len(seen)
-        stats.df.update(itertools.chain.from_iterable(seen))
+        stats.df.update(itertools.chain.from_iterable(itertools.chain.from_iterable(seen)))
         return stats
 
     def add(self, profile: StoryProfile) -> None:
@@ -342,6 +356,62 @@ def _content(tokens: Iterable[str]) -> list[str]:
     return list(map(shared.__getitem__, words))
 
 
+def _is_content(token: str) -> bool:
+    """What :func:`_content` keeps."""
+    return len(token) > 1 and token not in _STOPWORDS and not token[:1].isdigit()
+
+
+class _Vocabulary(dict[str, str]):
+    """Word chunk -> its interned content word, or ``""`` when it yields none.
+
+    Shared by every profile of a batch: a word's test and interning run once per batch instead
+    of once per occurrence, and a look-up that hits is a plain dict look-up (from C, through
+    ``map``). A key is a token of :func:`tokenize` or, for ASCII text, a maximal run of ASCII
+    letters and digits (see :func:`_chunks`): leading digits are a number token of their own, so
+    the word is what follows them."""
+
+    __slots__ = ()
+
+    def __missing__(self, chunk: str) -> str:
+        token = chunk
+        if chunk[:1].isdigit():
+            # an ASCII run's letters after its digits; a number token of tokenize() has none
+            token = chunk.lstrip(_DIGITS)
+            if not (token[:1].isascii() and token[:1].isalpha()):
+                token = ""
+        word = _intern_word(token) if _is_content(token) else ""
+        self[chunk] = word
+        return word
+
+
+_DIGITS = "0123456789"
+# every ASCII character that is not a letter or digit becomes a space
+_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
+
+def _chunks(normalized: str) -> list[str]:
+    """For ASCII text, the maximal runs of letters and digits; else :func:`tokenize`.
+
+    In ASCII text a letter token (``[A-Za-z][A-Za-z0-9]*``) always runs to the end of such a run
+    and starts at its first letter; a number token can only cover digits (and the ``.``/``/``
+    between them), so each run yields at most one letter token, the run without its leading
+    digits, and number tokens are never content words."""
+    if normalized.isascii():
+        return normalized.translate(_ASCII_SEPARATORS).split()
+    return tokenize(normalized)
+
+
+def _content_counts(title_norm: str, body_norm: str, vocab: _Vocabulary) -> Counter[str]:
+    """``Counter(_content(tokenize(title_norm)) + _content(tokenize(body_norm)))``, with the
+    same keys in the same order and the same counts, counted in C: every chunk is mapped to its
+    word (``""`` for none) and the words are counted in order ("52nd" and "nd" both count
+    "nd", as their tokens do)."""
+    counts = Counter(map(vocab.__getitem__, _chunks(title_norm)))
+    counts.update(map(vocab.__getitem__, _chunks(body_norm)))
+    counts.pop("", None)
+    return counts
+
+
 _intern_word = sys.intern
 _ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 _ASCII_UPPER = bytes(range(65, 91))
@@ -352,8 +422,15 @@ def _run_words(run: str) -> tuple[tuple[str, ...], bool]:
     """The name words of one capitalised run, and whether the run is a single word whose capital
     may only mark a sentence start. Depends on the run's text alone, so it is cached: the same
     names recur in every text of a batch."""
+    # an ASCII word without an apostrophe normalises to its lower case (no fold, no comma)
+    fast = run.isascii() and "'" not in run
+    if fast and " " not in run and "\t" not in run:  # one ASCII word, the common run
+        f = run.lower().strip("-")
+        if len(f) > 1 and f not in _STOPWORDS and not f[:1].isdigit():
+            return (f,), not (run.isupper() and len(run) >= 2)
+        return (), False
     raw = run.split()
-    words = [(w, normalize_text(w).strip("'-")) for w in raw]
+    words = [(w, (w.lower() if fast else normalize_text(w)).strip("'-")) for w in raw]
     words = [(w, f) for w, f in words if len(f) > 1 and f not in _STOPWORDS and not f[:1].isdigit()]
     opener = len(words) == 1 and words[0][0] == raw[0] and not (raw[0].isupper() and len(raw[0]) >= 2)
     return tuple(f for _w, f in words), opener
@@ -367,9 +444,9 @@ def _mostly_capitals(line: str) -> bool:
         n_letters = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
         n_upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
     else:
-        letters = [c for c in line if c.isalpha()]
+        letters = list(filter(str.isalpha, line))  # the same per-character tests, looped in C
         n_letters = len(letters)
-        n_upper = sum(c.isupper() for c in letters)
+        n_upper = sum(map(str.isupper, letters))
     return not n_letters or n_upper > 0.6 * n_letters
 
 
@@ -378,33 +455,33 @@ def _names(text: str) -> Counter[str]:
 
     Lines written mostly in capitals (wire headlines, tables) carry no case information and
     are skipped, or every word of them would look like a name. The runs are those of
-    :data:`_NAME_RUN` on each line, found in one pass over the whole text (a run never crosses
-    a line break), and only lines with a run are counted.
+    :data:`_NAME_RUN` on each line (a run never crosses a line break). Blanks are made single
+    spaces first (a run's words and a line's letters stay the same), so one look-behind sees
+    whether a run starts a sentence and the whole line is handled in C: ``findall`` gives each
+    run with that context, and :func:`_run_words_after` (cached) its words.
     """
     norm = unicodedata.normalize("NFKC", text)
+    if "\t" in norm or "  " in norm:
+        norm = _BLANKS.sub(" ", norm)
+    ascii_text = norm.isascii()
+    findall = (_NAME_CTX_ASCII if ascii_text else _NAME_CTX_TEXT).findall
     found: list[str] = []
-    line_start, line_end, skip = 0, -1, False  # the line of the current run: norm[start:end]
-    for m in (_NAME_RUN_ASCII if norm.isascii() else _NAME_RUN_TEXT).finditer(norm):
-        at = m.start()
-        if at > line_end:
-            line_start = norm.rfind("\n", 0, at) + 1
-            line_end = norm.find("\n", at)
-            if line_end < 0:
-                line_end = len(norm)
-            skip = _mostly_capitals(norm[line_start:line_end])
-        if skip:
-            continue
-        words, opener = _run_words(m.group(0))
-        if not words:
-            continue
-        if opener:
-            j = at - 1
-            while j >= line_start and norm[j] in " \t":
-                j -= 1
-            if j < line_start or norm[j] in _OPENERS:
-                continue  # "The", "However", "Pay April 1": a capital because a line starts
-        found.extend(words)
+    for line in norm.split("\n"):
+        if not line or (ascii_text and line.islower()):
+            continue  # an ASCII run starts with a capital
+        runs = findall(line)
+        if runs and not _mostly_capitals(line):
+            found += itertools.chain.from_iterable(itertools.starmap(_run_words_after, runs))
     return Counter(found)  # first-occurrence order, like counting one by one
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _run_words_after(run: str, mid: str, mid_after_space: str) -> tuple[str, ...]:
+    """The name words of a run found by :data:`_NAME_CTX_ASCII` / :data:`_NAME_CTX_TEXT` (``mid``
+    or ``mid_after_space`` is set when the run does not start a sentence): none for a lone
+    capitalised word that starts a sentence ("However", "Shares", "Pay April 1")."""
+    words, opener = _run_words(run)
+    return () if opener and not (mid or mid_after_space) else words
 
 
 def _quotes(folded: str, min_words: int) -> tuple[str, ...]:
@@ -443,34 +520,49 @@ def _profile(
     cfg: StoryConfig,
     *,
     for_grouping: bool,
+    vocab: _Vocabulary | None = None,
 ) -> StoryProfile:
     """:func:`profile_from_text`; ``for_grouping`` leaves out what no grouping decision reads
     (``lead`` and ``title_terms`` are only reported; the numbers of a text that is not
-    number-dense can never veto), which halves the memory a batch of profiles takes."""
+    number-dense can never veto), which halves the memory a batch of profiles takes. ``vocab``
+    is the batch's shared :class:`_Vocabulary` (grouping only; a fresh one by default)."""
     full = f"{title}\n{text}" if title else text
     body_norm = normalize_text(text)
     title_norm = normalize_text(title)
     # == normalize_text(full): every step of the normalisation is character-local or stops at
     # the line break between title and body, and the result's whitespace is single spaces
     norm = " ".join(x for x in (title_norm, body_norm) if x)
-    body_tokens = _content(tokenize(body_norm))
-    title_tokens = _content(tokenize(title_norm))
-    words = title_tokens + body_tokens
-    numbers = frozenset(
-        n
-        for n in _NUMBER.findall(unicodedata.normalize("NFKC", text))
-        # only digits, "." and "," in a match: the rest are digits
-        if len(n) - n.count(".") - n.count(",") >= 2 and not _YEAR.match(n)
-    )
+    if for_grouping:
+        terms = _content_counts(title_norm, body_norm, vocab if vocab is not None else _Vocabulary())
+        n_words = sum(terms.values())
+        title_terms: Counter[str] = Counter()
+        lead: Counter[str] = Counter()
+    else:
+        body_tokens = _content(tokenize(body_norm))
+        title_tokens = _content(tokenize(title_norm))
+        terms = Counter(title_tokens + body_tokens)
+        n_words = len(title_tokens) + len(body_tokens)
+        title_terms = Counter(title_tokens)
+        lead = Counter(title_tokens + body_tokens[: cfg.lead_tokens])
+    numbers: frozenset[str] = frozenset()
+    if not for_grouping or _dense(_max_numbers(text), n_words, cfg):
+        numbers = frozenset(
+            n
+            for n in _NUMBER.findall(unicodedata.normalize("NFKC", text))
+            # only digits, "." and "," in a match: the rest are digits
+            if len(n) - n.count(".") - n.count(",") >= 2 and not _YEAR.match(n)
+        )
+        if for_grouping and not _dense(len(numbers), n_words, cfg):
+            numbers = frozenset()
     times = [t for t in (_ts(p) for p in published) if t is not None]
     return StoryProfile(
         key=key,
         title=title,
-        title_terms=Counter() if for_grouping else Counter(title_tokens),
-        terms=Counter(words),
-        lead=Counter() if for_grouping else Counter(title_tokens + body_tokens[: cfg.lead_tokens]),
+        title_terms=title_terms,
+        terms=terms,
+        lead=lead,
         names=_names(full),
-        numbers=numbers if not for_grouping or _dense(len(numbers), len(words), cfg) else frozenset(),
+        numbers=numbers,
         scores=frozenset(f"{x}-{y}" for x, y in _SCORE.findall(body_norm))
         if _SCORE_HINT.search(body_norm)
         else frozenset(),
@@ -479,6 +571,17 @@ def _profile(
         start=min(times) if times else None,
         end=max(times) if times else None,
     )
+
+
+def _max_numbers(text: str) -> int:
+    """An upper bound on the distinct numbers of a text (each has two digits or more): half its
+    ASCII digits, counted with one ``bytes.translate`` pass; no bound for other text (NFKC may
+    turn its characters into digits). Most texts are far from number-dense, and this rules
+    them out without the number regex (:func:`_dense` grows with the count)."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return (len(raw) - len(raw.translate(None, b"0123456789"))) // 2
+    return len(text)
 
 
 def _cluster_dates(cluster: Cluster, articles: Mapping[str, Article] | None) -> list[datetime | None]:
@@ -1052,8 +1155,11 @@ def assign_stories(
         from ._dedup import parse_window
 
         cfg = dataclasses.replace(cfg, window=parse_window(window))
+    vocab = _Vocabulary()
     profiles = [
-        _profile(c.cluster_id, c.title, c.text, _cluster_dates(c, articles), cfg, for_grouping=True)
+        _profile(
+            c.cluster_id, c.title, c.text, _cluster_dates(c, articles), cfg, for_grouping=True, vocab=vocab
+        )
         for c in clusters
     ]
     story_of: dict[str, str] = {}
