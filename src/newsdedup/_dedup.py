@@ -31,6 +31,7 @@ import heapq
 import logging
 import os
 import re
+import sys
 import time
 from array import array
 from collections import Counter, OrderedDict, deque
@@ -773,7 +774,7 @@ class Deduplicator:
             ingested=ingested,
             n_shingles=n,
             text_hash=text_hash,
-            site=article.site,
+            site=sys.intern(article.site) if article.site else article.site,  # one copy per site
             paras=paras,
         )
         state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
