@@ -594,10 +594,9 @@ def test_prefilters_step_aside_for_patterns_they_cannot_reason_about() -> None:
     assert plan.names == ("odd", "generic")
     assert plan.lead.prefilter is None  # lookahead
     assert plan.trailing.prefilter is None  # \A
-    assert plan.line.prefilter is None  # backreference, lookbehind
-    assert plan.inline.prefilter is not None
+    assert plan.lines_filter is None  # backreference, lookbehind
     default = RuleSet.default()._plan(None, ["x"])
-    assert default.line.prefilter is not None
+    assert default.lines_filter is not None
     assert default.trailing.prefilter is not None
 
 
@@ -611,20 +610,22 @@ def test_candidates_cover_every_block_a_pattern_matches() -> None:
     @given(st.lists(st.sampled_from(_JUNK).map(str.strip).filter(bool), min_size=1, max_size=12))
     def check(blocks: list[str]) -> None:
         text = "\n" + "\n".join(blocks)
-        for kind, at_start in (
-            (plan.line, False),
-            (plan.inline, False),
-            (plan.trailing, True),
-            (plan.lead, True),
-        ):
+        for kind in (plan.trailing, plan.lead):
             found = kind.candidates(blocks, text)
             assert found is not None
-            for index, block in enumerate(blocks):
+            for index in range(len(blocks)):
                 window = "\n".join(blocks[index : index + 8])
                 for _, pattern in kind.rules:
-                    hit = pattern.regex.match(window) if at_start else pattern.regex.search(block)
-                    if hit:
-                        assert index in found, (pattern.regex.pattern, block)
+                    if pattern.regex.match(window):
+                        assert index in found, (pattern.regex.pattern, window)
+        lines = plan.lines_filter
+        assert lines is not None
+        found = lines.candidates(blocks, text)
+        for index, block in enumerate(blocks):
+            for _, pattern in (*plan.line.rules, *plan.inline.rules):
+                if pattern.regex.search(block):
+                    assert lines.may_match(block), (pattern.regex.pattern, block)
+                    assert index in found, (pattern.regex.pattern, block)
 
     check()
 
@@ -635,7 +636,8 @@ def test_candidates_cover_every_block_a_pattern_matches() -> None:
         st.one_of(
             st.just(""),
             st.just("a b"),
-            st.text(alphabet=st.sampled_from("ab \t\n\u00a0\u200b\u2028\x1c."), max_size=12),
+            st.text(alphabet=st.sampled_from("ab \t\n\u00a0\u200b\u2028\x1c.\u3000\xad’"), max_size=12),
+            st.text(max_size=12),
         ),
         max_size=8,
     )
@@ -687,15 +689,14 @@ def test_first_set_and_required_literal_are_sound() -> None:
 # --- whitespace helpers keep their regex definitions --------------------------------------------
 
 
-def test_other_whitespace_class_lists_every_whitespace_character_but_newline_and_space() -> None:
-    import re
+def test_only_the_ascii_space_is_printable_whitespace() -> None:
+    """The fact _clean_all's shortcut rests on: a printable block holds no whitespace but " "
+    and no zero-width space."""
     import sys
 
-    from newsdedup._boilerplate import _OTHER_WS
-
-    everything = "".join(map(chr, range(sys.maxunicode + 1)))
-    assert set(_OTHER_WS.findall(everything)) == {c for c in everything if c.isspace()} - {"\n", " "}
-    assert _OTHER_WS.findall(everything) == re.findall(r"[^\S\n ]", everything)
+    everything = map(chr, range(sys.maxunicode + 1))
+    assert [c for c in everything if c.isspace() and c.isprintable()] == [" "]
+    assert not "\u200b".isprintable()
 
 
 _WS_TEXT = st.text(
@@ -717,3 +718,123 @@ def test_whitespace_helpers_equal_their_regex_forms(text: str) -> None:
     folded = ws.sub(" ", text.replace("\u00a0", " ")).strip().casefold()
     assert _norm(text) == re.sub(r"\d+", "0", folded).strip(" .,:;!?|-–—•·*\"'“”‘’()[]")
     assert _clean(text, 20) == ws.sub(" ", text).strip()[:20]
+
+
+# --- shortcuts that must not change a result -----------------------------------------------------
+
+_URL_TRICKS = [
+    "https://www.Example.COM/a",
+    "HTTPS://WWW.EXAMPLE.COM",
+    "https://example.com.",
+    "https://www./x",
+    "https://.../x",
+    "https://user@example.com/x",
+    "https://example.com:8080/x",
+    "https://[::1]/x",
+    "https://exa\tmple.com/x",
+    "https://example.com\n",
+    "https://example.com\t/x",
+    " https://example.com/x",
+    "https://exämple.com/x",
+    "https:///x",
+    "ftp://files.example.org?x",
+    "mailto:someone@example.com",
+    "example.com/path",
+    "//example.com/x",
+    "a+b.c://host.example#frag",
+]
+
+
+def _reference_site_of(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    try:
+        host = urlsplit(url if "//" in url else "//" + url).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return host.rstrip(".").removeprefix("www.")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(_URL_TRICKS),
+        st.builds(
+            lambda scheme, host, rest: scheme + host + rest,
+            st.sampled_from(["https://", "http://", "HTTP://", "x-y://", "1http://", "", "//"]),
+            st.text(alphabet=st.sampled_from("aZ09.-w@:[]%\t\n ä"), max_size=14),
+            st.sampled_from(["", "/", "/path?q=1", "?q", "#f", ":80/", "\t/x", " x"]),
+        ),
+    )
+)
+def test_site_of_shortcut_equals_urlsplit(url: str) -> None:
+    from newsdedup._boilerplate import site_of
+
+    assert site_of(url) == _reference_site_of(url)
+
+
+_TITLE = "Council approves £12m flood plan after 3-year delay"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.builds(
+            lambda pre, core, post: pre + core + post,
+            st.sampled_from(["", "- ", "“", "(", "  ", "12 ", "ß"]),
+            st.sampled_from(
+                [
+                    _TITLE,
+                    _TITLE.upper(),
+                    _TITLE.lower(),
+                    _TITLE.replace("12", "99"),
+                    _TITLE.replace(" ", "  "),
+                ]
+            ),
+            st.sampled_from(["", ".", "”", " 2024", "!", " ", "K"]),
+        ),
+        st.text(alphabet=st.sampled_from("aAbK\u212a 1.-“”ßSs"), max_size=12),
+    ),
+    st.sampled_from([_TITLE, "K", "ss", "Straße news today", "a a", "1 a"]),
+)
+def test_norm_precheck_never_rejects_an_equal_block(block: str, title: str) -> None:
+    from newsdedup._boilerplate import _may_norm_to, _norm
+
+    key = _norm(title)
+    if key and _norm(block) == key:
+        assert _may_norm_to(block, key)
+
+
+def test_title_repeat_is_still_found_behind_punctuation_and_case() -> None:
+    from newsdedup._boilerplate import _clean
+
+    result = _clean(
+        [f"“{_TITLE.upper()}”", "The council approved the plan on Monday after a long debate over costs."],
+        url=None,
+        title=_TITLE,
+        authors=(),
+        hints=(),
+        rules=None,
+        learner=None,
+        site=None,
+        text_mode=True,
+    )
+    assert [r.rule for r in result.removed] == ["generic:title"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(blocks=st.lists(_PIECE, max_size=16), url=_URLS)
+def test_lines_memo_that_keeps_starting_over_changes_nothing(blocks: list[str], url: str | None) -> None:
+    import newsdedup._boilerplate as bp
+
+    original = bp._LINES_MEMO
+    bp._LINES_MEMO = 1
+    try:
+        _both(blocks, None, url=url, text_mode=True)
+        _both(blocks, None, url=url, text_mode=True)  # the second time partly from the memo
+    finally:
+        bp._LINES_MEMO = original

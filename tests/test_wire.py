@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsdedup._boilerplate import clean_blocks
-from newsdedup._wire import WIRES, canonical_wire, detect_wire
+from newsdedup._wire import WIRES, WireResult, canonical_wire, detect_wire
 
 BODY = (
     "The central bank raised its benchmark rate by a quarter point on Tuesday, the third increase "
@@ -255,13 +255,112 @@ def test_attribution_precheck_gives_the_same_result_as_checking_every_block(
     )
 
     @settings(max_examples=300, deadline=None)
-    @given(st.lists(texts, max_size=12), st.lists(st.sampled_from(lines), max_size=2))
-    def check(blocks: list[str], evidence: list[str]) -> None:
-        fast = _wire.detect_wire(blocks, evidence=evidence)
+    @given(
+        st.lists(texts, max_size=12),
+        st.lists(st.one_of(st.sampled_from(lines), texts), max_size=3),
+        st.booleans(),
+    )
+    def check(blocks: list[str], evidence: list[str], tiny_memo: bool) -> None:
         with monkeypatch.context() as patch:
-            patch.setattr(_wire, "_attribution_candidates", lambda _blocks: None)
-            slow = _wire.detect_wire(blocks, evidence=evidence)
+            if tiny_memo:  # a memo that keeps starting over must not change anything
+                patch.setattr(_wire, "_MEMO_SIZE", 2)
+            fast = _wire.detect_wire(blocks, evidence=evidence)
+            again = _wire.detect_wire(blocks, evidence=evidence)  # now from the memo
+        slow = _reference_detect_wire(blocks, evidence=evidence)
         assert fast == slow
+        assert again == slow
 
     check()
     assert _wire._prefilter() is not None  # the pre-check is in use
+
+
+def test_marker_literal_is_required_by_the_marker_pattern() -> None:
+    from newsdedup import _wire
+    from newsdedup._boilerplate import _required_literal
+
+    assert _required_literal(_wire._MARKER) == _wire._MARKER_LITERAL
+
+
+def _reference_detect_wire(blocks: list[str], *, evidence: list[str]) -> WireResult:
+    """detect_wire written plainly: every attribution pattern on every block, no pre-check and
+    no memo (what the fast path must reproduce exactly)."""
+    from newsdedup import _wire
+    from newsdedup._models import Removal
+
+    found: list[tuple[int, int, str]] = []
+    kept: list[str] = []
+    removed: list[Removal] = []
+    order = 0
+
+    def note(kind: str, wire: str | None) -> None:
+        nonlocal order
+        if wire is not None:
+            found.append((_wire._RANK[kind], order, wire))
+        order += 1
+
+    short = _wire._short
+    dateline_done = False
+    stripped = [raw.strip() for raw in blocks]
+    for position, block in enumerate(stripped):
+        if not block:
+            continue
+        if position == len(stripped) - 1 and block == "Reuter":
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:signoff", text=block))
+            continue
+        match = _wire._COPYRIGHT.match(block)
+        if match and len(block) <= 400:
+            note("copyright", canonical_wire(match.group("agency")))
+            removed.append(Removal(rule="wire:copyright", text=short(block)))
+            continue
+        if (_wire._CREDIT_REUTERS.match(block) and len(block) <= 500) or _wire._CREDIT_TRUST.match(block):
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:credit", text=short(block)))
+            continue
+        if _wire._CONTRIB.match(block) and len(block) <= 300:
+            removed.append(Removal(rule="wire:contributors", text=short(block)))
+            continue
+        match = _wire._BYLINE.match(block)
+        if match and len(block) <= 120:
+            note("byline", canonical_wire(match.group("agency")))
+            removed.append(Removal(rule="wire:byline", text=short(block)))
+            continue
+        if _wire._PHOTO_CREDIT.match(block) and len(block) <= 80:
+            removed.append(Removal(rule="wire:photo-credit", text=short(block)))
+            continue
+        marker = _wire._MARKER.search(block)
+        if marker and marker.start() <= 3:
+            note("marker", canonical_wire(marker.group("source")))
+            rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
+            removed.append(Removal(rule="wire:marker", text=short(marker.group(0))))
+            if not rest:
+                continue
+            block = rest
+        if not dateline_done and len(kept) < 3:
+            cut = _wire._cut_dateline(block)
+            if cut is not None:
+                dateline_done = True
+                note("dateline", cut[1])
+                removed.append(Removal(rule="wire:dateline", text=short(cut[0])))
+                if cut[2]:
+                    kept.append(cut[2])
+                continue
+        kept.append(block)
+        if len(block) > 200:
+            dateline_done = True
+    for text in (t.strip() for t in evidence):
+        match = _wire._COPYRIGHT.match(text)
+        if match and len(text) <= 400:
+            note("copyright", canonical_wire(match.group("agency")))
+            continue
+        marker = _wire._MARKER.search(text)
+        if marker:
+            note("marker", canonical_wire(marker.group("source")))
+            continue
+        if _wire._CREDIT_REUTERS.match(text) or _wire._CREDIT_TRUST.match(text):
+            note("credit", "Reuters")
+            continue
+        match = _wire._BYLINE.match(text)
+        if match and len(text) <= 120:
+            note("byline", canonical_wire(match.group("agency")))
+    return WireResult(wire=min(found)[2] if found else None, blocks=kept, removed=removed)

@@ -188,8 +188,11 @@ def _first_of(items: list[Any], sre_c: Any) -> set[str] | None:
 # MULTILINE added so that "^"/"$" hold at block edges exactly where they held in the lone block)
 # and run in C: over the whole page "\n" + "\n".join(blocks) for markers (_Prefilter: start
 # alternatives sit behind a literal "\n", so the engine jumps from line start to line start), and
-# once per block, chosen by the block's first character, for line/inline patterns and wire
-# attribution (_LineFilter). For patterns built only from plain regex items (no lookaround, no
+# once per block, chosen by the block's first character, for line/inline patterns (all of a
+# page's line and inline patterns in one filter) and wire attribution (_LineFilter.may_match).
+# What the line/inline patterns and the attribution rules do to a block depends on the block
+# alone, so it is also remembered per distinct block (boilerplate lines and syndicated
+# paragraphs repeat across pages). For patterns built only from plain regex items (no lookaround, no
 # \A/\Z, no backreference, no atomic or possessive group), a match inside a block is also a
 # match at the same place in the joined page; the converse does not hold (a match may run
 # across a "\n"), so a hit only marks a *candidate* block, which then goes through the exact
@@ -427,13 +430,39 @@ class _Start:
     fold: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Table:
-    by_first: dict[str, re.Pattern[str] | None]
-    other_ascii: re.Pattern[str] | None
-    """For an ASCII first character outside ``by_first``."""
-    other: re.Pattern[str] | None
-    """For a non-ASCII first character (every start pattern)."""
+    """The combined start regex per first character, for one set of left-out patterns.
+
+    Filled lazily: a character's regex is compiled the first time a block starting with it is
+    seen (compiling every character's combination up front cost more than the page checks of a
+    whole small run), and compiled sources are shared by all tables of a filter."""
+
+    starts: tuple[_Start, ...]
+    """The start patterns still in (rule order)."""
+    chars: frozenset[str]
+    """ASCII characters some pattern has in its first-character set."""
+    compiled: dict[str, re.Pattern[str]]
+    """The owning filter's cache: combined source -> compiled regex."""
+    by_first: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
+    """First character -> combined regex (None: no pattern can match), filled by :meth:`resolve`."""
+
+    def resolve(self, char: str) -> re.Pattern[str] | None:
+        """The combined regex for blocks starting with ``char`` (remembered in ``by_first``)."""
+        if char in self.chars:
+            alternatives = [s.alternative for s in self.starts if s.first is None or char in s.first]
+        elif char.isascii():
+            alternatives = [s.alternative for s in self.starts if s.first is None]
+        else:  # a non-ASCII first character: every start pattern (case folding, see _first_set)
+            alternatives = [s.alternative for s in self.starts]
+        regex: re.Pattern[str] | None = None
+        if alternatives:
+            source = "|".join(alternatives)
+            regex = self.compiled.get(source)
+            if regex is None:
+                regex = self.compiled[source] = re.compile(source)
+        self.by_first[char] = regex
+        return regex
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +480,10 @@ class _LineFilter:
     anywhere: _Prefilter | None
     tables: dict[tuple[int, ...], _Table]
     """Lookup tables per set of left-out patterns, built on first use."""
+    prunable: tuple[tuple[int, str, bool], ...] = ()
+    """(index, literal, fold) of the start patterns that carry a literal, in order."""
+    compiled: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    """Combined source -> compiled regex, shared by all tables."""
 
     @classmethod
     def build(cls, regexes: Sequence[re.Pattern[str]], *, at_start: bool) -> _LineFilter | None:
@@ -483,66 +516,69 @@ class _LineFilter:
         anywhere = _Prefilter.build(loose, at_start=False) if loose else None
         if loose and anywhere is None:
             return None
-        out = cls(tuple(starts), anywhere, {})
-        try:
-            out._table(())
-        except (re.error, RecursionError, OverflowError):
-            return None
+        prunable = tuple((i, s.literal, s.fold) for i, s in enumerate(starts) if s.literal is not None)
+        out = cls(tuple(starts), anywhere, {}, prunable)
+        out._table(())  # the table with every pattern in (see may_match)
+        if starts:
+            # Every table's regexes combine a subset of these alternatives: when all of them
+            # compile together, so does any subset (checked here, once, instead of per page).
+            source = "|".join(s.alternative for s in starts)
+            try:
+                out.compiled[source] = re.compile(source)
+            except (re.error, RecursionError, OverflowError):
+                return None
         return out
 
     def _table(self, absent: tuple[int, ...]) -> _Table:
         table = self.tables.get(absent)
-        if table is not None:
-            return table
-        starts = [s for i, s in enumerate(self.starts) if i not in absent]
-        compiled: dict[str, re.Pattern[str]] = {}  # characters often share one set of patterns
-
-        def combined(alternatives: list[str]) -> re.Pattern[str] | None:
-            if not alternatives:
-                return None
-            source = "|".join(alternatives)
-            regex = compiled.get(source)
-            if regex is None:
-                regex = compiled[source] = re.compile(source)
-            return regex
-
-        chars = sorted(set().union(*(s.first for s in starts if s.first is not None)))
-        table = _Table(
-            {c: combined([s.alternative for s in starts if s.first is None or c in s.first]) for c in chars},
-            combined([s.alternative for s in starts if s.first is None]),
-            combined([s.alternative for s in starts]),
-        )
-        self.tables[absent] = table
+        if table is None:
+            starts = tuple(s for i, s in enumerate(self.starts) if i not in absent)
+            chars = frozenset().union(*(s.first for s in starts if s.first is not None))
+            table = self.tables[absent] = _Table(starts, chars, self.compiled)
         return table
+
+    def may_match(self, block: str) -> bool:
+        """Per-block form of :meth:`candidates`: False only when no pattern can match ``block``
+        (a text without "\\n"; every start pattern is tried, none left out). True for ""."""
+        if not block:
+            return True
+        table = self.tables[()]
+        regex = table.by_first.get(block[0], _NO_REGEX)
+        if regex is _NO_REGEX:
+            regex = table.resolve(block[0])
+        if regex is not None and regex.match(block) is not None:  # type: ignore[union-attr]
+            return True
+        loose = self.anywhere
+        return loose is not None and (loose.anywhere is None or loose.anywhere.search(block) is not None)
 
     def candidates(self, blocks: Sequence[str], text: str) -> list[int]:
         """Sorted indexes of the blocks that may hold a match (empty blocks never do)."""
-        low: str | None = None
-        plain = text.isascii()  # case-insensitive literals are checked on ASCII pages only
-        absent: list[int] = []
-        for index, start in enumerate(self.starts):
-            literal = start.literal
-            if literal is None:
-                continue
-            if start.fold:
-                if not plain:
-                    continue
-                if low is None:
-                    low = text.lower()
-                if literal not in low:
-                    absent.append(index)
-            elif literal not in text:
-                absent.append(index)
-        table = self._table(tuple(absent))
+        absent: tuple[int, ...] = ()
+        if self.prunable:
+            low: str | None = None
+            plain = text.isascii()  # case-insensitive literals are checked on ASCII pages only
+            out: list[int] = []
+            for index, literal, fold in self.prunable:
+                if fold:
+                    if not plain:
+                        continue
+                    if low is None:
+                        low = text.lower()
+                    if literal not in low:
+                        out.append(index)
+                elif literal not in text:
+                    out.append(index)
+            absent = tuple(out)
+        table = self.tables.get(absent) or self._table(absent)
         found: list[int] = []
         get = table.by_first.get
-        other_ascii, other = table.other_ascii, table.other
+        resolve = table.resolve
         for index, block in enumerate(blocks):
             if not block:
                 continue
             regex = get(block[0], _NO_REGEX)
             if regex is _NO_REGEX:
-                regex = other_ascii if block[0].isascii() else other
+                regex = resolve(block[0])
             if regex is not None and regex.match(block) is not None:  # type: ignore[union-attr]
                 found.append(index)
         if self.anywhere is not None:
@@ -843,7 +879,7 @@ class RuleSet:
                     if not e.always and e.signatures
                 )
                 literals = [sig.literal for _, sigs in self._signatures for sig in sigs]
-                self._literals = None if None in literals else tuple(literals)
+                self._literals = None if None in literals else _least_literals(literals)
             body = "\n".join(blocks)
             # Most pages hold none of the signatures' literal strings: then none can match.
             if body and (self._literals is None or any(lit in body for lit in self._literals)):
@@ -860,6 +896,13 @@ class RuleSet:
 
 
 _HOST_CACHE = 4096  # hosts remembered per RuleSet (the cache starts over when full)
+
+
+def _least_literals(literals: Sequence[str]) -> tuple[str, ...]:
+    """The literals without those that contain another one: a text holds one of the result
+    exactly when it holds one of the input ("(MENAFN" is in a text only if "MENAFN" is)."""
+    unique = list(dict.fromkeys(literals))
+    return tuple(lit for lit in unique if not any(other != lit and other in lit for other in unique))
 
 
 @dataclass(frozen=True, slots=True)
@@ -952,10 +995,9 @@ class _Kind:
         any_first = tuple(r for r in rules if r[1].first is None)
         prefilter: _Prefilter | _LineFilter | None = None
         if rules and kind.endswith("_markers"):
-            # Markers span a window of blocks: scanned for over the joined page.
+            # Markers span a window of blocks: scanned for over the joined page. (Line and
+            # inline patterns share one per-block filter, see _Plan.lines_filter.)
             prefilter = _Prefilter.build([p.regex for _, p in rules], at_start=True)
-        elif rules:
-            prefilter = _LineFilter.build([p.regex for _, p in rules], at_start=False)
         return cls(rules, by_first, any_first, prefilter)
 
     def select(self, block: str) -> _Rules:
@@ -985,15 +1027,25 @@ class _Plan:
     trailing: _Kind
     line: _Kind
     inline: _Kind
+    lines_filter: _LineFilter | None = field(default=None, compare=False, repr=False)
+    """Per-block pre-check over the line and inline patterns together (None: no pre-check,
+    some pattern is outside what the filter can reason about)."""
+    lines_memo: dict[str, _LineOutcome | None] = field(default_factory=dict, compare=False, repr=False)
+    """Block -> what the line and inline patterns do to it (see :func:`_cut_lines_fast`)."""
 
     @classmethod
     def build(cls, entries: Sequence[PublisherRule]) -> _Plan:
+        line = _Kind.build(entries, "line_patterns")
+        inline = _Kind.build(entries, "inline_patterns")
+        both = [p.regex for _, p in (*line.rules, *inline.rules)]
+        lines_filter = _LineFilter.build(both, at_start=False) if both else None
         return cls(
             names=tuple(e.name for e in entries),
             lead=_Kind.build(entries, "lead_markers"),
             trailing=_Kind.build(entries, "trailing_markers"),
-            line=_Kind.build(entries, "line_patterns"),
-            inline=_Kind.build(entries, "inline_patterns"),
+            line=line,
+            inline=inline,
+            lines_filter=lines_filter,
         )
 
 
@@ -1003,10 +1055,20 @@ def _default_rules() -> RuleSet:
     return RuleSet.from_toml(source.read_text(encoding="utf-8"), source="newsdedup/data/publishers.toml")
 
 
+# "scheme://host" followed by the end of the URL or a path, query or fragment, with a host of
+# plain ASCII name characters: urlsplit's hostname is then exactly ``host.lower()`` (no user
+# info, port, brackets or percent sign to parse, nothing its clean-up of tabs and newlines or
+# its non-ASCII check could change), so the slow general parse is skipped for almost every URL.
+_PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]+)(?:[/?#]|\Z)")
+
+
 def site_of(url: str | None) -> str | None:
     """Lower-case host of a URL without ``www.``, or None."""
     if not url:
         return None
+    plain = _PLAIN_URL.match(url)
+    if plain is not None:
+        return plain.group(1).lower().rstrip(".").removeprefix("www.")
     try:
         host = urlsplit(url if "//" in url else "//" + url).hostname
     except ValueError:
@@ -1333,35 +1395,21 @@ def _clean(
 
 
 def _clean_all(blocks: Sequence[str]) -> list[str]:
-    """``_clean_ws`` on every block, empty ones dropped; one scan of the page when nothing changes.
+    """``_clean_ws`` on every block, empty ones dropped, without re-splitting the blocks it
+    would leave unchanged.
 
-    A block is left unchanged by ``_clean_ws`` exactly when it is not empty and holds no
-    whitespace but single inner spaces, and no zero-width space."""
-    joined = "\n".join(blocks)
-    if not joined or joined.count("\n") != len(blocks) - 1:
-        return [b for b in (_clean_ws(x) for x in blocks) if b]
-    if (
-        joined[0] not in " \n"
-        and joined[-1] not in " \n"
-        and "  " not in joined
-        and "\n\n" not in joined
-        and "\n " not in joined
-        and " \n" not in joined
-        and "\u200b" not in joined
-        and _OTHER_WS.search(joined) is None
-    ):
-        return list(blocks)
-    # The same as _clean_ws per block: no block holds "\n", so no whitespace run crosses blocks.
-    joined = _WS_NO_NL.sub(" ", joined.replace("\u00a0", " ").replace("\u200b", ""))
-    return [b for b in (x.strip() for x in joined.split("\n")) if b]
-
-
-# Whitespace other than "\n" and " ": every character with str.isspace() (what "\s" matches)
-# listed out, which the regex engine scans for faster than the negated class "[^\S\n ]"
-# (the tests check the list against str.isspace()).
-_OTHER_WS_CHARS = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_OTHER_WS = re.compile(f"[{_OTHER_WS_CHARS}]")
-_WS_NO_NL = re.compile(r"[^\S\n]+")
+    ``str.isprintable`` is False for every whitespace character but the ASCII space (and for
+    the zero-width space), so a printable block without a double space and without a space at
+    either end is exactly what ``_clean_ws`` returns for it (the tests check both facts)."""
+    out: list[str] = []
+    for block in blocks:
+        if block and block.isprintable() and "  " not in block and block[0] != " " and block[-1] != " ":
+            out.append(block)
+        else:
+            block = _clean_ws(block)
+            if block:
+                out.append(block)
+    return out
 
 
 def _clean_fast(
@@ -1390,7 +1438,7 @@ def _clean_fast(
     elif text_mode and len(page.blocks) >= 2 and _title_like(page.blocks[0]):
         found_title = page.blocks.pop(0)
         _cut_lead_fast(page, plan.lead)
-    _cut_lines_fast(page, plan.line, plan.inline)
+    _cut_lines_fast(page, plan)
     published = _cut_head(page, alt_lines=text_mode and bool(title or found_title))
     _cut_teasers(page)
     site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
@@ -1502,41 +1550,60 @@ def _consume_lead(page: _Page, blocks: list[str], rule: str, end: int) -> None:
     del blocks[:consumed]
 
 
-def _cut_lines_fast(page: _Page, line: _Kind, inline: _Kind) -> None:
-    """:func:`_cut_lines` on the blocks the pre-checks cannot rule out; the others stay as they are."""
+# What the line and inline patterns do to one block: the cuts (each as its Removal and the
+# cut text, for the wire evidence) and the block left (None: the block goes entirely).
+_LineOutcome = tuple[tuple[tuple[Removal, str], ...], str | None]
+_LINES_MEMO = 8192  # blocks remembered per plan (the memo starts over when full)
+_MISS: Any = object()
+
+
+def _cut_lines_fast(page: _Page, plan: _Plan) -> None:
+    """:func:`_cut_lines`, with the outcome per distinct block remembered in the plan.
+
+    A site's boilerplate lines, and the paragraphs of a syndicated story, repeat across pages;
+    a block seen before costs one dict lookup. A new block goes through the per-block
+    pre-checks (most blocks stop there) and then the exact patterns."""
     blocks = page.blocks
+    line, inline = plan.line, plan.inline
     if not blocks or (not line.rules and not inline.rules):
         return
-    text = "\n" + "\n".join(blocks)
-    todo: set[int] | None = set()
-    for kind in (line, inline):
-        found = kind.candidates(blocks, text)
-        if found is None:
-            todo = None
-            break
-        todo.update(found)  # type: ignore[union-attr]
-    if todo is not None and not todo:
-        return
+    memo = plan.lines_memo
+    check = plan.lines_filter.may_match if plan.lines_filter is not None else None
     kept: list[str] = []
-    for index, block in enumerate(blocks):
-        if todo is not None and index not in todo:
+    for block in blocks:
+        outcome = memo.get(block, _MISS)
+        if outcome is _MISS:
+            may = check is None or "\n" in block or check(block)
+            outcome = _line_outcome(line, inline, block) if may else None
+            if len(memo) >= _LINES_MEMO:
+                memo.clear()
+            memo[block] = outcome
+        if outcome is None:
             kept.append(block)
             continue
-        rule = _line_rule_fast(line, block)
-        if rule is not None:
-            page.cut(rule, block)
-            continue
-        for name, pattern in inline.rules:
-            if pattern.max_len is not None and len(block) > pattern.max_len:
-                continue
-            pieces = [m.group(0) for m in pattern.regex.finditer(block) if m.group(0)]
-            if pieces:
-                for piece in pieces:
-                    page.cut(name, piece)
-                block = _clean_ws(pattern.regex.sub(" ", block))
-        if block:
-            kept.append(block)
+        cuts, rest = outcome
+        for removal, text in cuts:
+            page.removed.append(removal)
+            page.evidence.append(text)
+        if rest:
+            kept.append(rest)
     page.blocks = kept
+
+
+def _line_outcome(line: _Kind, inline: _Kind, block: str) -> _LineOutcome | None:
+    """What :func:`_cut_lines` does to one block (None: nothing)."""
+    rule = _line_rule_fast(line, block)
+    if rule is not None:
+        return ((Removal(rule=rule, text=_short(block)), block),), None
+    cuts: list[tuple[Removal, str]] = []
+    for name, pattern in inline.rules:
+        if pattern.max_len is not None and len(block) > pattern.max_len:
+            continue
+        pieces = [m.group(0) for m in pattern.regex.finditer(block) if m.group(0)]
+        if pieces:
+            cuts.extend((Removal(rule=name, text=_short(piece)), piece) for piece in pieces)
+            block = _clean_ws(pattern.regex.sub(" ", block))
+    return (tuple(cuts), block or None) if cuts else None
 
 
 def _line_rule_fast(kind: _Kind, block: str) -> str | None:
@@ -1632,9 +1699,25 @@ def _cut_title_repeat(page: _Page, title: str) -> None:
     if not key:
         return
     for index, block in enumerate(page.blocks[:3]):
-        if _norm(block) == key:
+        if _may_norm_to(block, key) and _norm(block) == key:
             page.cut(f"{GENERIC}:title", page.blocks.pop(index))
             return
+
+
+def _may_norm_to(block: str, key: str) -> bool:
+    """Cheap exact pre-check: False only when ``_norm(block) == key`` cannot hold (``key`` is a
+    non-empty ``_norm`` result).
+
+    An ASCII letter at either end of a block stays there, lower-cased, through ``_norm`` (it is
+    no whitespace, digit or stripped punctuation, and case folding maps it to one character);
+    and ``_norm`` never lengthens an ASCII text. Story paragraphs under a title are rejected
+    here without normalising them."""
+    first, last = block[:1], block[-1:]
+    if first.isascii() and first.isalpha() and first.lower() != key[0]:
+        return False
+    if last.isascii() and last.isalpha() and last.lower() != key[-1]:
+        return False
+    return not (block.isascii() and len(block) < len(key))
 
 
 def _cut_lines(page: _Page, entries: Sequence[PublisherRule]) -> None:

@@ -191,7 +191,14 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
             article = extract(record.html, url=record.url, content_type=record.content_type)
         else:
             assert record.text is not None
-            article = clean_text(record.text, record.url, id=record.id, title=record.title, site=record.site)
+            article = clean_text(
+                record.text,
+                record.url,
+                id=record.id,
+                title=record.title,
+                site=record.site,
+                published=record.published,  # wins over the text's own date, as below
+            )
     except ExtractError as exc:
         raise RecordError(str(exc), reason=exc.reason, line=record.line, id=record.id) from exc
     except Exception as exc:  # a third-party parser bug must not stop the run
@@ -206,14 +213,19 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
         raise RecordError(
             "no text after extraction", reason=article.reason or "empty-text", line=record.line, id=record.id
         )
-    return dataclasses.replace(
-        article,
-        id=record.id,
-        url=record.url or article.url,
-        site=record.site or article.site or _site_of(record.url),
-        title=record.title or article.title,
-        published=record.published or article.published,
-    )
+    url = record.url or article.url
+    site = record.site or article.site or _site_of(record.url)
+    title = record.title or article.title
+    published = record.published or article.published
+    if (
+        article.id is record.id
+        and article.url is url
+        and article.site is site
+        and article.title is title
+        and article.published is published
+    ):
+        return article  # the text path already set every field: skip rebuilding the Article
+    return dataclasses.replace(article, id=record.id, url=url, site=site, title=title, published=published)
 
 
 def read_lines(name: str) -> Iterator[tuple[int, bytes]]:

@@ -19,7 +19,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._models import Removal
 
@@ -161,8 +161,6 @@ def detect_wire(
     kept: list[str] = []
     removed: list[Removal] = []
     order = 0
-    blocks = [raw.strip() for raw in blocks]
-    todo = _attribution_candidates(blocks)
 
     def note(kind: str, wire: str | None) -> None:
         nonlocal order
@@ -170,52 +168,35 @@ def detect_wire(
             found.append((_RANK[kind], order, wire))
         order += 1
 
+    # Cheap exact pre-check (False only when no attribution pattern can match a line): the
+    # anchored patterns at once (see _boilerplate._LineFilter), the MENAFN marker by its literal.
+    prefilter = _prefilter()
+    check = prefilter.may_match if prefilter is not None else None
     dateline_done = False
     last = len(blocks) - 1
-    for position, block in enumerate(blocks):
+    for position, raw in enumerate(blocks):
+        block = raw.strip()
         if not block:
             continue
-        if todo is None or position in todo:
-            # Attribution lines (skipped where the page pre-check rules every pattern out).
-            if position == last and block == "Reuter":
-                # The Reuters wire's sign-off line (as in the Reuters-21578 collection).
-                note("credit", "Reuters")
-                removed.append(Removal(rule="wire:signoff", text=block))
+        if position == last and block == "Reuter":
+            # The Reuters wire's sign-off line (as in the Reuters-21578 collection).
+            note("credit", "Reuters")
+            removed.append(Removal(rule="wire:signoff", text=block))
+            continue
+        hit = _ATTRIBUTION.get(block, _MISS)
+        if hit is _MISS:
+            may = check is None or _MARKER_LITERAL in block or "\n" in block or check(block)
+            hit = _attribution(block) if may else None
+            if len(_ATTRIBUTION) >= _MEMO_SIZE:
+                _ATTRIBUTION.clear()
+            _ATTRIBUTION[block] = hit
+        if hit is not None:
+            if hit.kind is not None:
+                note(hit.kind, hit.wire)
+            removed.append(hit.removal)
+            if not hit.rest:
                 continue
-            match = _COPYRIGHT.match(block)
-            if match and len(block) <= 400:
-                note("copyright", _from_alias(match.group("agency")))
-                removed.append(Removal(rule="wire:copyright", text=_short(block)))
-                continue
-            if _CREDIT_REUTERS.match(block) and len(block) <= 500:
-                note("credit", "Reuters")
-                removed.append(Removal(rule="wire:credit", text=_short(block)))
-                continue
-            if _CREDIT_TRUST.match(block):
-                note("credit", "Reuters")
-                removed.append(Removal(rule="wire:credit", text=_short(block)))
-                continue
-            if _CONTRIB.match(block) and len(block) <= 300:
-                removed.append(Removal(rule="wire:contributors", text=_short(block)))
-                continue
-            match = _BYLINE.match(block)
-            if match and len(block) <= 120:
-                note("byline", _from_alias(match.group("agency")))
-                removed.append(Removal(rule="wire:byline", text=_short(block)))
-                continue
-            if _PHOTO_CREDIT.match(block) and len(block) <= 80:
-                # A picture credit such as "AP" or "Reuters/Jane Doe": not an attribution of the text.
-                removed.append(Removal(rule="wire:photo-credit", text=_short(block)))
-                continue
-            marker = _MARKER.search(block)
-            if marker and marker.start() <= 3:
-                wire = canonical_wire(marker.group("source"))
-                note("marker", wire)
-                rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
-                removed.append(Removal(rule="wire:marker", text=_short(marker.group(0))))
-                if not rest:
-                    continue
-                block = rest
+            block = hit.rest
         if not dateline_done and len(kept) < dateline_window:
             cut = _cut_dateline(block)
             if cut is not None:
@@ -231,25 +212,17 @@ def detect_wire(
             # Datelines open the story: once real prose has passed, stop looking for one.
             dateline_done = True
 
-    texts = [text.strip() for text in evidence]
-    todo = _attribution_candidates(texts)  # the strong signals below are all in the pre-check
-    for index, text in enumerate(texts):
-        if todo is not None and index not in todo:
-            continue
-        match = _COPYRIGHT.match(text)
-        if match and len(text) <= 400:
-            note("copyright", _from_alias(match.group("agency")))
-            continue
-        marker = _MARKER.search(text)
-        if marker:
-            note("marker", canonical_wire(marker.group("source")))
-            continue
-        if _CREDIT_REUTERS.match(text) or _CREDIT_TRUST.match(text):
-            note("credit", "Reuters")
-            continue
-        match = _BYLINE.match(text)
-        if match and len(text) <= 120:
-            note("byline", _from_alias(match.group("agency")))
+    for raw in evidence:
+        text = raw.strip()
+        signal = _SIGNAL.get(text, _MISS)
+        if signal is _MISS:
+            may = check is None or _MARKER_LITERAL in text or "\n" in text or check(text)
+            signal = _signal(text) if may else None
+            if len(_SIGNAL) >= _MEMO_SIZE:
+                _SIGNAL.clear()
+            _SIGNAL[text] = signal
+        if signal is not None:
+            note(*signal)
 
     for author in authors:
         note("author", _author_wire(author))
@@ -260,20 +233,77 @@ def detect_wire(
     return WireResult(wire=wire, blocks=kept, removed=removed)
 
 
-def _attribution_candidates(blocks: Sequence[str]) -> set[int] | None:
-    """Indexes of the blocks an attribution pattern may match (None: all of them).
+@dataclass(frozen=True, slots=True)
+class _Attribution:
+    """What an attribution line means: the cut, and the evidence it gives (if any)."""
 
-    One combined check per block (see ``_boilerplate._LineFilter``) instead of seven patterns
-    per block; the last block is always checked (the "Reuter" sign-off)."""
-    if not blocks:
-        return set()
-    prefilter = _prefilter()
-    text = "\n" + "\n".join(blocks)
-    if prefilter is None or text.count("\n") != len(blocks):
-        return None
-    found = set(prefilter.candidates(blocks, text))
-    found.add(len(blocks) - 1)
-    return found
+    removal: Removal
+    kind: str | None
+    """The signal's rank name, or None for a cut that is no evidence (contributors, photo credit)."""
+    wire: str | None
+    rest: str | None = None
+    """For a MENAFN marker: the block without it ("" when nothing is left)."""
+
+
+def _attribution(block: str) -> _Attribution | None:
+    """The attribution rules, strongest first, on one stripped block (the sign-off aside)."""
+    match = _COPYRIGHT.match(block)
+    if match and len(block) <= 400:
+        return _Attribution(
+            Removal(rule="wire:copyright", text=_short(block)),
+            "copyright",
+            _from_alias(match.group("agency")),
+        )
+    if (_CREDIT_REUTERS.match(block) and len(block) <= 500) or _CREDIT_TRUST.match(block):
+        return _Attribution(Removal(rule="wire:credit", text=_short(block)), "credit", "Reuters")
+    if _CONTRIB.match(block) and len(block) <= 300:
+        return _Attribution(Removal(rule="wire:contributors", text=_short(block)), None, None)
+    match = _BYLINE.match(block)
+    if match and len(block) <= 120:
+        return _Attribution(
+            Removal(rule="wire:byline", text=_short(block)), "byline", _from_alias(match.group("agency"))
+        )
+    if _PHOTO_CREDIT.match(block) and len(block) <= 80:
+        # A picture credit such as "AP" or "Reuters/Jane Doe": not an attribution of the text.
+        return _Attribution(Removal(rule="wire:photo-credit", text=_short(block)), None, None)
+    marker = _MARKER.search(block)
+    if marker and marker.start() <= 3:
+        rest = (block[: marker.start()] + block[marker.end() :]).strip(" -–—:")
+        return _Attribution(
+            Removal(rule="wire:marker", text=_short(marker.group(0))),
+            "marker",
+            canonical_wire(marker.group("source")),
+            rest,
+        )
+    return None
+
+
+def _signal(text: str) -> tuple[str, str | None] | None:
+    """The strong signal (rank name, wire) of a text another rule already cut, or None."""
+    match = _COPYRIGHT.match(text)
+    if match and len(text) <= 400:
+        return "copyright", _from_alias(match.group("agency"))
+    marker = _MARKER.search(text)
+    if marker:
+        return "marker", canonical_wire(marker.group("source"))
+    if _CREDIT_REUTERS.match(text) or _CREDIT_TRUST.match(text):
+        return "credit", "Reuters"
+    match = _BYLINE.match(text)
+    if match and len(text) <= 120:
+        return "byline", _from_alias(match.group("agency"))
+    return None
+
+
+# Every _MARKER match contains this string (checked by the tests against the pattern).
+_MARKER_LITERAL = "(MENAFN"
+
+
+# Attribution lines repeat on every copy of a wire story (and syndicated paragraphs on every
+# copy): the outcome per distinct line is remembered. Bounded: a full memo starts over.
+_MEMO_SIZE = 16384
+_MISS: Any = object()
+_ATTRIBUTION: dict[str, _Attribution | None] = {}
+_SIGNAL: dict[str, tuple[str, str | None] | None] = {}
 
 
 @functools.cache
@@ -281,7 +311,7 @@ def _prefilter() -> _LineFilter | None:
     from ._boilerplate import _LineFilter  # imported late: _boilerplate imports this module
 
     return _LineFilter.build(
-        [_COPYRIGHT, _CREDIT_REUTERS, _CREDIT_TRUST, _CONTRIB, _BYLINE, _PHOTO_CREDIT, _MARKER],
+        [_COPYRIGHT, _CREDIT_REUTERS, _CREDIT_TRUST, _CONTRIB, _BYLINE, _PHOTO_CREDIT],
         at_start=False,
     )
 

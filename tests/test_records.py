@@ -1,0 +1,76 @@
+"""to_article on text records: the shortcut that skips rebuilding the Article must give exactly
+what the plain form (clean_text, then dataclasses.replace with the record's values) gives."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsdedup._records import RecordError, _site_of, record_from_mapping, to_article
+from newsdedup._text import clean_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEXTS = sorted(
+    [p.read_text(encoding="utf-8") for p in (FIXTURES / "seeds").glob("*.txt")]
+    + [p.read_text(encoding="utf-8") for p in (FIXTURES / "publishers" / "cases").glob("*.txt")]
+)
+
+
+def _reference(data: dict[str, Any]) -> Any:
+    record = record_from_mapping(data)
+    assert record.text is not None
+    article = clean_text(record.text, record.url, id=record.id, title=record.title, site=record.site)
+    if not article.text.strip():
+        return ("error", article.reason or "empty-text")
+    return dataclasses.replace(
+        article,
+        id=record.id,
+        url=record.url or article.url,
+        site=record.site or article.site or _site_of(record.url),
+        title=record.title or article.title,
+        published=record.published or article.published,
+    )
+
+
+def _actual(data: dict[str, Any]) -> Any:
+    try:
+        return to_article(data)
+    except RecordError as exc:
+        return ("error", exc.reason)
+
+
+def test_fixture_texts_are_there() -> None:
+    assert len(TEXTS) >= 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.sampled_from(TEXTS),
+    header=st.sampled_from(
+        ["", "date 2024-10-17 ", "date 2024-10-17T05:13:00+02:00 Flood plan approved by council\n"]
+    ),
+    title=st.sampled_from([None, "", "Council approves flood plan", "  Padded headline here  "]),
+    url=st.sampled_from(
+        [None, "https://www.newsmax.com/a/1", "https://menafn.com/1/x", "www.example.org/p", "nota url"]
+    ),
+    site=st.sampled_from([None, "", "example.org"]),
+    published=st.sampled_from([None, "", "2024-10-18T09:00:00Z", "not a date"]),
+)
+def test_to_article_equals_clean_text_then_replace(
+    text: str, header: str, title: str | None, url: str | None, site: str | None, published: str | None
+) -> None:
+    data: dict[str, Any] = {"id": "a1", "text": header + text}
+    for key, value in (("title", title), ("url", url), ("site", site), ("published", published)):
+        if value is not None:
+            data[key] = value
+    assert _actual(data) == _reference(data)
+
+
+@pytest.mark.parametrize("text", ["", "   \n  ", "Reuter"])
+def test_empty_results_keep_their_reason(text: str) -> None:
+    assert _actual({"id": "x", "text": text}) == _reference({"id": "x", "text": text})
