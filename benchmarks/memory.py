@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{n} items of {corpus.items} in {seconds:.1f} s; cache_items {args.cache_items}; spill on; "
         f"max_verify {args.max_verify or None}"
     )
-    print(f"RSS before {before / 1e6:.0f} MB, after {after / 1e6:.0f} MB: {(after - before) / n:.0f} B per item")
+    print(
+        f"RSS before {before / 1e6:.0f} MB, after {after / 1e6:.0f} MB: {(after - before) / n:.0f} B per item"
+    )
     print("items read   RSS MB")
     for count, rss in marks:
         print(f"{count:10d} {rss / 1e6:8.0f}")

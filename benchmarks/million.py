@@ -131,7 +131,9 @@ def run_limited(
         proc.kill()
         proc.wait()
     wall = time.perf_counter() - t0
-    status = f"finished in {wall:.0f} s (exit {proc.returncode})" if finished else f"stopped after {wall:.0f} s"
+    status = (
+        f"finished in {wall:.0f} s (exit {proc.returncode})" if finished else f"stopped after {wall:.0f} s"
+    )
     print(f"{status}; peak RSS {max((s[1] for s in samples), default=0):.0f} MB (sampled every 15 s)")
     result: dict[str, Any] = {"status": status, "samples": samples}
     if finished and proc.returncode == 0:

@@ -72,8 +72,18 @@ def test_binary_formats_recognised() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=2048), st.sampled_from([None, "text/html", "text/html; charset=utf-8",
-                                                  "text/html; charset=shift_jis", "text/html; charset=zz"]))
+@given(
+    st.binary(max_size=2048),
+    st.sampled_from(
+        [
+            None,
+            "text/html",
+            "text/html; charset=utf-8",
+            "text/html; charset=shift_jis",
+            "text/html; charset=zz",
+        ]
+    ),
+)
 def test_decoding_is_total(data: bytes, content_type: str | None) -> None:
     decoded = decode_bytes(data, content_type=content_type)
     assert isinstance(decoded.text, str)

@@ -119,7 +119,6 @@ def test_band_keys_are_the_wrapping_multiply_sum() -> None:
 # -- ArrayLSH: the engine's index, against BandedLSH as the reference ------------------------
 
 
-
 _ops = st.lists(
     st.tuples(
         st.sampled_from(["insert", "remove", "query"]),

@@ -51,8 +51,17 @@ def test_cluster_contract_keys_and_extension() -> None:
         extra={"story_id": "s1", "cluster_id": "must-not-override"},
     )
     data = cluster.to_dict()
-    for key in ("cluster_id", "canonical_id", "member_ids", "title", "text", "url", "published",
-                "wire", "sources"):
+    for key in (
+        "cluster_id",
+        "canonical_id",
+        "member_ids",
+        "title",
+        "text",
+        "url",
+        "published",
+        "wire",
+        "sources",
+    ):
         assert key in data
     assert data["cluster_id"] == "c1"  # extension fields never override contract fields
     assert data["story_id"] == "s1"

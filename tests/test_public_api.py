@@ -27,8 +27,25 @@ def test_exports_present_as_newsdedup_names() -> None:
 
 
 def test_exception_hierarchy_has_one_root() -> None:
-    errors = [getattr(newsdedup, n) for n in newsdedup.__all__ if n.endswith(("Error", "URL", "Disallowed",
-              "Unreachable", "Timeout", "Redirects", "Large", "Content", "Dependency", "Busy", "Corrupt"))]
+    errors = [
+        getattr(newsdedup, n)
+        for n in newsdedup.__all__
+        if n.endswith(
+            (
+                "Error",
+                "URL",
+                "Disallowed",
+                "Unreachable",
+                "Timeout",
+                "Redirects",
+                "Large",
+                "Content",
+                "Dependency",
+                "Busy",
+                "Corrupt",
+            )
+        )
+    ]
     assert errors
     for cls in errors:
         assert issubclass(cls, newsdedup.NewsdedupError), cls

@@ -25,7 +25,12 @@ def test_readme_extract_example() -> None:
     assert article.wire == "Reuters"
     assert article.published is not None
     assert "Stern" in article.text
-    for junk in ("Thomson/Reuters", "Newsmax Media, Inc", "Join the Newsmax Community", "Click Here to comment"):
+    for junk in (
+        "Thomson/Reuters",
+        "Newsmax Media, Inc",
+        "Join the Newsmax Community",
+        "Click Here to comment",
+    ):
         assert junk not in article.text, junk
     assert article.removed
     assert all(r.rule for r in article.removed)

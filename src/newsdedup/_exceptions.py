@@ -132,9 +132,7 @@ class TooManyRedirects(FetchError):
 class HTTPStatusError(FetchError):
     kind = "http-status"
 
-    def __init__(
-        self, message: str, *, url: str | None = None, attempts: int = 1, status: int = 0
-    ) -> None:
+    def __init__(self, message: str, *, url: str | None = None, attempts: int = 1, status: int = 0) -> None:
         super().__init__(message, url=url, attempts=attempts)
         self.status = status
         self.retryable = status in (408, 425, 429, 500, 502, 503, 504, 522, 524)
