@@ -54,24 +54,32 @@ def _local(items: Path, out: Path) -> dict[str, Any]:
 
 def _per_item_sizes(items: Path, n: int = 1000) -> dict[str, float]:
     """Pickled bytes per item of a prepared partition (what verification tasks move between
-    workers) and of what the client gathers (article + shingles of a linked item)."""
+    workers), of the site-boilerplate shuffle rows, of a clustered item's member record (article
+    and shingle set, routed to its cluster's task) and of a single-item output cluster."""
+    import numpy as np
+
     from newsdedup._dedup import DedupConfig
     from newsdedup._records import parse_line
-    from newsdedup.dask import _Chunk, _collect, _prepare
+    from newsdedup.dask import _Chunk, _member_rows, _prepare, _repeat_rows
 
     lines = []
     with items.open("rb") as fh:
         for _ in range(n):
             lines.append(parse_line(fh.readline(), line=len(lines) + 1))
-    part = _prepare(_Chunk(lines, source=f"0:{items}", from_file=True), 0, DedupConfig())
-    every = frozenset(r.seq for r in part.rows)
+    cfg = DedupConfig()
+    part = _prepare(_Chunk(lines, source=f"0:{items}", from_file=True), 0, cfg)
+    keys = np.empty((0, 2), dtype=np.uint64)
+    every = {r.seq: r.seq for r in part.rows}  # as if every item were in a cluster of two or more
+
+    def size(obj: object) -> float:
+        return round(len(pickle.dumps(obj, protocol=5)) / n, 1)
+
     return {
         "raw_line_bytes": round(sum(len(json.dumps({"text": r.text})) for r in lines) / n, 1),
-        "prepared_bytes": round(len(pickle.dumps(part, protocol=5)) / n, 1),
-        "gathered_linked_bytes": round(len(pickle.dumps(_collect(part, None, every), protocol=5)) / n, 1),
-        "gathered_single_bytes": round(
-            len(pickle.dumps(_collect(part, None, frozenset()), protocol=5)) / n, 1
-        ),
+        "prepared_bytes": size(part),
+        "repeat_row_bytes": size(_repeat_rows(part, None, every, len(every), 1)),
+        "member_bytes": size(_member_rows(part, None, every, 1, keys, 0.0, cfg)[1]),
+        "single_cluster_bytes": size(_member_rows(part, None, {}, 1, keys, 0.0, cfg)[0]),
     }
 
 
