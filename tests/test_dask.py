@@ -196,6 +196,36 @@ def test_big_stories_equal_the_local_engine(client: Client, limit: int | None) -
     assert {frozenset(c.member_ids) for c in got if c.size > 1} == {frozenset(a_ids), frozenset(b_ids)}
 
 
+def test_bounded_verification_verifies_only_hub_pairs(client: Client, tmp_path: Path) -> None:
+    """With ``max_verify`` the hub lists are computed from the candidate pairs before
+    verification: only pairs in the final hub relation are verified (no more than the local
+    engine verifies, far fewer than the candidates), and the clusters are the local engine's."""
+    from test_dedup import _big_stories
+
+    items, _, _ = _big_stories()
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    local = Deduplicator(max_verify=4)
+    local.add_many(items)
+    local_verified = sum(n for k, n in local.stats.items() if k.startswith("verified:"))
+    bounded = dedup_files([path], config=DedupConfig(max_verify=4), blocksize=20_000, scheduler=client)
+    every = dedup_files([path], config=DedupConfig(max_verify=None), blocksize=20_000, scheduler=client)
+    assert bounded.stats["partitions"] > 1
+    # without the bound every distinct candidate pair is verified (candidate_pairs counts a pair
+    # once per bucket group that proposes it)
+    assert every.stats["verified_pairs"] <= every.stats["candidate_pairs"]
+    assert bounded.stats["verified_pairs"] <= local_verified
+    assert bounded.stats["verified_pairs"] < every.stats["verified_pairs"] / 2
+    assert _key(every.clusters) == _key(_local_clusters(items))
+    assert _key(bounded.clusters) == _key(local.clusters())
+
+
+def _local_clusters(items: list[Any]) -> list[Cluster]:
+    d = Deduplicator(max_verify=None)
+    d.add_many(items)
+    return d.clusters()
+
+
 def test_site_boilerplate_is_counted_across_partitions(client: Client) -> None:
     """A paragraph one site prints under three different stories (``site_repeat_min``) is dropped from
     canonical texts; the Dask engine counts the clusters over all partitions (no partition

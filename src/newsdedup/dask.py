@@ -3,8 +3,9 @@
 :func:`dedup_bag`, :func:`dedup_dataframe` and :func:`dedup_files` take items spread over Dask
 partitions and return the same partition into clusters, with the same canonical items and
 texts, as ``Deduplicator().add_many(items)`` over the items in partition order (with
-``max_verify`` every candidate pair is still verified here, and the hub lists are computed from
-the candidate pairs, so clustering uses the same pairs as the local engine). What runs where:
+``max_verify`` each item's hub list is computed from the candidate pairs before verification,
+and only the pairs in the final hub relation -- the pairs the local engine clusters on -- are
+verified). What runs where:
 
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
    records -> clean articles (HTML extraction, the expensive part) -> verification docs and
@@ -16,10 +17,13 @@ the candidate pairs, so clustering uses the same pairs as the local engine). Wha
 3. **Candidates** (Dask shuffle): every eligible item emits one ``(bucket, item)`` row per LSH
    band (whole-text and lead index; 16 bytes a row), routed by bucket hash to ``groups`` tasks
    that sort their rows and pair the members of every bucket holding two or more items. Pairs
-   are split by the pair of input partitions their items live in.
+   are split by the pair of input partitions their items live in. With ``max_verify``, one task
+   per bucket group lists each item's lowest candidate ranks there; the client merges them
+   into hub lists (16 bytes per item and rank).
 4. **Verification** (Dask tasks): one task per pair of input partitions that has candidates;
    it gets both prepared partitions (Dask moves them to the task's worker: at most one copy of
-   each partition per worker) and verifies every pair there with :meth:`Deduplicator.verify`.
+   each partition per worker) and verifies its pairs with :meth:`Deduplicator.verify` (with
+   ``max_verify`` only the pairs where one side is among the other's lowest-ranked candidates).
    Only accepted edges (two ids and a verdict) come back to the client.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
@@ -389,29 +393,62 @@ def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], int]:
     return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
 
 
-def _take_block(pairs: _Pairs, block: tuple[int, int]) -> np.ndarray:
-    return pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
+_Ranks = tuple[np.ndarray, np.ndarray]
+"""Positions (``partition << 32 | seq``) of the eligible kept items, sorted, and their ranks."""
+_Hubs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+""":data:`_Ranks` plus, per item, the highest rank of its full hub list and whether it is full."""
 
 
-_Verified = tuple[list[tuple[str, str, "Verdict"]], dict[str, list[int]]]
-"""Accepted edges of a block, and per item the lowest ranks of its candidates in the block."""
+def _lowest(items: np.ndarray, cands: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, its ``limit`` lowest distinct candidate ranks: rows (item, rank) sorted by both."""
+    rows = np.unique(np.stack([items.astype(np.uint64), cands]), axis=1)  # sorted by item, rank
+    item, cand = rows[0], rows[1]
+    if not len(item):
+        return item.astype(np.int64), cand
+    start = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    within = np.arange(len(item)) - np.repeat(start, np.diff(np.r_[start, len(item)]))
+    keep = within < limit
+    return item[keep].astype(np.int64), cand[keep]
+
+
+def _group_hubs(pairs: _Pairs, ranks: _Ranks, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every item of one bucket group's candidate pairs, the ``limit`` lowest ranks of its
+    candidates there (the client merges the groups: an item's hub list)."""
+    blocks = list(pairs[0].values())
+    if not blocks:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    pos, rank = ranks
+    p = np.concatenate(blocks)
+    ra, rb = rank[np.searchsorted(pos, p[:, 0])], rank[np.searchsorted(pos, p[:, 1])]
+    return _lowest(np.concatenate([p[:, 0], p[:, 1]]), np.concatenate([rb, ra]), limit)
+
+
+def _take_block(pairs: _Pairs, block: tuple[int, int], hubs: _Hubs | None = None) -> np.ndarray:
+    """The candidate pairs of one block in one bucket group; with hub lists only the pairs the
+    local engine verifies: one side among the other's lowest-ranked candidates."""
+    found = pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
+    if hubs is None or not len(found):
+        return found
+    pos, rank, kth, full = hubs
+    ia, ib = np.searchsorted(pos, found[:, 0]), np.searchsorted(pos, found[:, 1])
+    keep = ~full[ia] | (rank[ib] <= kth[ia]) | ~full[ib] | (rank[ia] <= kth[ib])
+    return found[keep]
+
+
+_Verified = tuple[list[tuple[str, str, "Verdict"]], int]
+"""Accepted edges of a block, and how many pairs were verified."""
 
 
 def _verify_block(
     config: DedupConfig, pairs: Sequence[np.ndarray], a: _Part, b: _Part | None = None
 ) -> _Verified:
-    """Verify the candidate pairs between partitions ``a`` and ``b`` (or within ``a``). With
-    ``max_verify`` also return, per item, the ``max_verify`` lowest ranks among its candidates
-    here: a pair lies in exactly one block, so the client's merge of these lists is the item's
-    hub list, as the local engine keeps it (every pair is still verified here)."""
+    """Verify the pairs between partitions ``a`` and ``b`` (or within ``a``)."""
     deduper = _deduper(config)
     docs = {(a.index << 32) | r.seq: r.doc for r in a.rows}
     if b is not None:
         docs.update({(b.index << 32) | r.seq: r.doc for r in b.rows})
     unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
     edges: list[tuple[str, str, Verdict]] = []
-    ranks: dict[str, list[int]] = {}
-    limit = config.max_verify
     for x, y in unique.tolist():
         da, db = docs[x], docs[y]
         assert da is not None
@@ -419,12 +456,7 @@ def _verify_block(
         verdict = deduper.verify(da, db)
         if verdict.accepted:
             edges.append((da.key, db.key, verdict))
-        if limit is not None:
-            ranks.setdefault(da.key, []).append(item_rank(db.key))
-            ranks.setdefault(db.key, []).append(item_rank(da.key))
-    if limit is not None:
-        ranks = {k: sorted(v)[:limit] for k, v in ranks.items()}
-    return edges, ranks
+    return edges, len(unique)
 
 
 def _kept_rows(part: _Part, keep: frozenset[int] | None) -> list[_Row]:
@@ -623,20 +655,47 @@ def _run(
             n_pairs += n
     t2 = time.perf_counter()
 
+    # with max_verify: every item's hub list (the K lowest ranks among its candidates, the same
+    # list the local engine ends with) from the candidate pairs, before verification, so only
+    # the pairs the local engine verifies are verified here
+    hubs: dict[str, list[int]] | None = None
+    table: Any = None
+    limit = config.max_verify
+    if limit is not None:
+        ids = {
+            (s.index << 32) | seq: item_id
+            for s in summaries[:used]
+            for seq, item_id, _, _, _, n in s.rows
+            if n and (keeps[s.index] is None or seq in keeps[s.index])  # type: ignore[operator]
+        }
+        pos = np.array(sorted(ids), dtype=np.int64)
+        rank = np.array([item_rank(ids[p]) for p in pos.tolist()], dtype=np.uint64)
+        ranks = delayed((pos, rank), pure=True)
+        found = dask.compute(*[delayed(_group_hubs)(g, ranks, limit) for g in pair_groups], **opts)
+        items, cands = _lowest(
+            np.concatenate([f[0] for f in found] or [np.empty(0, dtype=np.int64)]),
+            np.concatenate([f[1] for f in found] or [np.empty(0, dtype=np.uint64)]),
+            limit,
+        )
+        at = np.searchsorted(pos, items)
+        count = np.bincount(at, minlength=len(pos))
+        full = count == limit
+        kth = np.zeros(len(pos), dtype=np.uint64)
+        ends = np.cumsum(count)
+        kth[full] = cands[ends[full] - 1]
+        table = delayed((pos, rank, kth, full), pure=True)
+        hubs = {}
+        for p, c in zip(items.tolist(), cands.tolist(), strict=True):
+            hubs.setdefault(ids[p], []).append(c)
+
     tasks = []
     for (pa, pb), gs in sorted(blocks.items()):
-        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
+        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb), table) for g in gs]
         other = parts[pb] if pb != pa else None
         tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other))
     results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
     edges = [e for chunk, _ in results for e in chunk]
-    hubs: dict[str, list[int]] | None = None
-    if config.max_verify is not None:
-        hubs = {}
-        for _, part_ranks in results:
-            for key, found in part_ranks.items():
-                hubs.setdefault(key, []).extend(found)
-        hubs = {k: sorted(v)[: config.max_verify] for k, v in hubs.items()}
+    n_verified = sum(n for _, n in results)
     t3 = time.perf_counter()
 
     # the partition is computed here from ids, shingle counts and accepted edges only;
@@ -708,6 +767,7 @@ def _run(
         "items": kept,
         "bucket_rows": n_rows,
         "candidate_pairs": n_pairs,
+        "verified_pairs": n_verified,
         "verify_tasks": len(tasks),
         "edges": len(edges),
         "clusters": len(clusters),
