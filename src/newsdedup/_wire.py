@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +140,22 @@ def _from_alias(text: str) -> str | None:
     return canonical_wire(text)
 
 
+def _memoised(
+    memo: dict[str, Any], text: str, compute: Callable[[str], Any], check: Callable[[str], Any] | None
+) -> Any:
+    """``compute(text)``, remembered per distinct text in a bounded memo (boilerplate lines and
+    syndicated paragraphs repeat across pages); None without computing when the combined
+    pre-check rules out every pattern."""
+    found = memo.get(text, _MISS)
+    if found is _MISS:
+        may = check is None or _MARKER_LITERAL in text or "\n" in text or check(text)
+        found = compute(text) if may else None
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = found
+    return found
+
+
 def detect_wire(
     blocks: Sequence[str],
     *,
@@ -183,13 +199,7 @@ def detect_wire(
             note("credit", "Reuters")
             removed.append(Removal(rule="wire:signoff", text=block))
             continue
-        hit = _ATTRIBUTION.get(block, _MISS)
-        if hit is _MISS:
-            may = check is None or _MARKER_LITERAL in block or "\n" in block or check(block)
-            hit = _attribution(block) if may else None
-            if len(_ATTRIBUTION) >= _MEMO_SIZE:
-                _ATTRIBUTION.clear()
-            _ATTRIBUTION[block] = hit
+        hit = _memoised(_ATTRIBUTION, block, _attribution, check)
         if hit is not None:
             if hit.kind is not None:
                 note(hit.kind, hit.wire)
@@ -214,13 +224,7 @@ def detect_wire(
 
     for raw in evidence:
         text = raw.strip()
-        signal = _SIGNAL.get(text, _MISS)
-        if signal is _MISS:
-            may = check is None or _MARKER_LITERAL in text or "\n" in text or check(text)
-            signal = _signal(text) if may else None
-            if len(_SIGNAL) >= _MEMO_SIZE:
-                _SIGNAL.clear()
-            _SIGNAL[text] = signal
+        signal = _memoised(_SIGNAL, text, _signal, check)
         if signal is not None:
             note(*signal)
 
