@@ -416,7 +416,6 @@ def _first_items(items: Sequence[Any], sre_c: Any) -> tuple[set[str], bool] | No
 
 
 _NO_REGEX = object()
-_PRUNED = 4  # patterns per _LineFilter that a missing literal can leave out
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,25 +424,22 @@ class _Start:
 
     alternative: str
     first: frozenset[str] | None
-    literal: str | None
-    """A string every match contains (lower-cased when ``fold``), or None."""
-    fold: bool
 
 
 @dataclass(slots=True)
 class _Table:
-    """The combined start regex per first character, for one set of left-out patterns.
+    """The combined start regex per first character.
 
     Filled lazily: a character's regex is compiled the first time a block starting with it is
     seen (compiling every character's combination up front cost more than the page checks of a
-    whole small run), and compiled sources are shared by all tables of a filter."""
+    whole small run)."""
 
     starts: tuple[_Start, ...]
-    """The start patterns still in (rule order)."""
+    """The start patterns (rule order)."""
     chars: frozenset[str]
     """ASCII characters some pattern has in its first-character set."""
     compiled: dict[str, re.Pattern[str]]
-    """The owning filter's cache: combined source -> compiled regex."""
+    """Combined source -> compiled regex."""
     by_first: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
     """First character -> combined regex (None: no pattern can match), filled by :meth:`resolve`."""
 
@@ -470,20 +466,13 @@ class _LineFilter:
     """Per-block pre-check: one combined ``match`` per block, chosen by the block's first character.
 
     Patterns applied at a block's start are grouped by the characters they can begin with, so a
-    block is tried only against the patterns that can match it, all at once in C; a pattern
-    whose required literal string (see :func:`_required_literal`) is absent from the whole page
-    is left out for that page. Patterns searched anywhere in a block are scanned for once over
-    the joined page (as in :class:`_Prefilter`). Same guarantee: every block a pattern matches
-    is a candidate."""
+    block is tried only against the patterns that can match it, all at once in C. Patterns
+    searched anywhere in a block are scanned for with :class:`_Prefilter`'s combined regex.
+    Same guarantee: every block a pattern matches passes :meth:`may_match`."""
 
     starts: tuple[_Start, ...]
     anywhere: _Prefilter | None
-    tables: dict[tuple[int, ...], _Table]
-    """Lookup tables per set of left-out patterns, built on first use."""
-    prunable: tuple[tuple[int, str, bool], ...] = ()
-    """(index, literal, fold) of the start patterns that carry a literal, in order."""
-    compiled: dict[str, re.Pattern[str]] = field(default_factory=dict)
-    """Combined source -> compiled regex, shared by all tables."""
+    table: _Table
 
     @classmethod
     def build(cls, regexes: Sequence[re.Pattern[str]], *, at_start: bool) -> _LineFilter | None:
@@ -492,57 +481,35 @@ class _LineFilter:
         ``at_start``: the patterns are applied with ``match`` (else ``search``)."""
         starts: list[_Start] = []
         loose: list[re.Pattern[str]] = []
-        pruned = 0
         for tag, regex in enumerate(regexes):
             shape = _scan_shape(regex)
             alternative = _alternative(regex, tag) if shape is not None else None
             if shape is None or alternative is None:
                 return None
             if at_start or shape[0]:
-                literal = _required_literal(regex)
-                fold = bool(regex.flags & re.IGNORECASE)
-                first = _first_set(regex, anchored=not at_start)
-                # Leaving a pattern out pays where it would be tried on most blocks; at most
-                # _PRUNED patterns are prunable, so a filter builds at most 2**_PRUNED tables.
-                if (first is not None and len(first) < 12) or pruned >= _PRUNED:
-                    literal = None
-                if literal is not None:
-                    pruned += 1
-                starts.append(
-                    _Start(alternative, first, literal.lower() if literal and fold else literal, fold)
-                )
+                starts.append(_Start(alternative, _first_set(regex, anchored=not at_start)))
             else:
                 loose.append(regex)
         anywhere = _Prefilter.build(loose, at_start=False) if loose else None
         if loose and anywhere is None:
             return None
-        prunable = tuple((i, s.literal, s.fold) for i, s in enumerate(starts) if s.literal is not None)
-        out = cls(tuple(starts), anywhere, {}, prunable)
-        out._table(())  # the table with every pattern in (see may_match)
+        chars = frozenset().union(*(s.first for s in starts if s.first is not None))
+        out = cls(tuple(starts), anywhere, _Table(tuple(starts), chars, {}))
         if starts:
-            # Every table's regexes combine a subset of these alternatives: when all of them
-            # compile together, so does any subset (checked here, once, instead of per page).
+            # Every first character's regex combines a subset of these alternatives: when all
+            # of them compile together, so does any subset (checked here, once, not per page).
             source = "|".join(s.alternative for s in starts)
             try:
-                out.compiled[source] = re.compile(source)
+                out.table.compiled[source] = re.compile(source)
             except (re.error, RecursionError, OverflowError):
                 return None
         return out
 
-    def _table(self, absent: tuple[int, ...]) -> _Table:
-        table = self.tables.get(absent)
-        if table is None:
-            starts = tuple(s for i, s in enumerate(self.starts) if i not in absent)
-            chars = frozenset().union(*(s.first for s in starts if s.first is not None))
-            table = self.tables[absent] = _Table(starts, chars, self.compiled)
-        return table
-
     def may_match(self, block: str) -> bool:
-        """Per-block form of :meth:`candidates`: False only when no pattern can match ``block``
-        (a text without "\\n"; every start pattern is tried, none left out). True for ""."""
+        """False only when no pattern can match ``block`` (a text without "\\n"). True for ""."""
         if not block:
             return True
-        table = self.tables[()]
+        table = self.table
         regex = table.by_first.get(block[0], _NO_REGEX)
         if regex is _NO_REGEX:
             regex = table.resolve(block[0])
@@ -550,42 +517,6 @@ class _LineFilter:
             return True
         loose = self.anywhere
         return loose is not None and (loose.anywhere is None or loose.anywhere.search(block) is not None)
-
-    def candidates(self, blocks: Sequence[str], text: str) -> list[int]:
-        """Sorted indexes of the blocks that may hold a match (empty blocks never do)."""
-        absent: tuple[int, ...] = ()
-        if self.prunable:
-            low: str | None = None
-            plain = text.isascii()  # case-insensitive literals are checked on ASCII pages only
-            out: list[int] = []
-            for index, literal, fold in self.prunable:
-                if fold:
-                    if not plain:
-                        continue
-                    if low is None:
-                        low = text.lower()
-                    if literal not in low:
-                        out.append(index)
-                elif literal not in text:
-                    out.append(index)
-            absent = tuple(out)
-        table = self.tables.get(absent) or self._table(absent)
-        found: list[int] = []
-        get = table.by_first.get
-        resolve = table.resolve
-        for index, block in enumerate(blocks):
-            if not block:
-                continue
-            regex = get(block[0], _NO_REGEX)
-            if regex is _NO_REGEX:
-                regex = resolve(block[0])
-            if regex is not None and regex.match(block) is not None:  # type: ignore[union-attr]
-                found.append(index)
-        if self.anywhere is not None:
-            more = self.anywhere.candidates(blocks, text)
-            if more:
-                found = sorted(set(found).union(more))
-        return found
 
 
 def _starts(blocks: Sequence[str]) -> list[int]:
