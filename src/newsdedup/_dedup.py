@@ -378,7 +378,8 @@ class MemoryState:
     articles: _Cache = field(default_factory=lambda: _Cache(None))
     docs: _Cache = field(default_factory=lambda: _Cache(None))
     sketches: _Cache = field(default_factory=lambda: _Cache(None))
-    """Shingle sets of items whose docs left the cache (canonical choice needs only these)."""
+    """:class:`Sketch` es of many more items than ``docs`` holds: the shingle-only verdicts and
+    canonical choice need only these."""
     edges: dict[str, set[str]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
     hubs: dict[str, array[int]] = field(default_factory=dict)
@@ -1322,10 +1323,10 @@ def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
     """The ``(site hash, paragraph hash)`` pairs printed under at least ``min_clusters``
     different clusters. A paragraph one site prints under several *different* stories (a
     disclaimer, a subscription pitch the extractor kept) is that site's boilerplate, not story
-    text: :class:`BoilerplateLearner`'s rule with each cluster counted as one page."""
+    text: :class:`BoilerplateLearner`'s rule with each cluster counted as one page. ``rows``
+    must be unique (as :func:`repeat_rows` gives them)."""
     if not len(rows):
         return np.empty((0, 2), dtype=np.uint64)
-    rows = np.unique(rows, axis=0)
     keys, counts = np.unique(rows[:, :2], axis=0, return_counts=True)
     return keys[counts >= min_clusters]
 

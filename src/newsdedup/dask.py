@@ -480,7 +480,9 @@ def _repeat_rows(
 
 
 def _repeat_keys(pieces: Sequence[np.ndarray], min_clusters: int) -> np.ndarray:
-    rows = np.concatenate(pieces) if pieces else np.empty((0, 3), dtype=np.uint64)
+    """Rows of one shard from every partition: a cluster spread over several partitions sent
+    its row from each, so they are made unique before counting."""
+    rows = np.unique(np.concatenate(pieces), axis=0) if pieces else np.empty((0, 3), dtype=np.uint64)
     return repeated_keys(rows, min_clusters)
 
 
@@ -655,6 +657,16 @@ def _run(
             n_pairs += n
     t2 = time.perf_counter()
 
+    # every kept item: its shingle count (cluster priority; 0 when too short) and where it lives
+    sizes: dict[str, int] = {}
+    where: dict[str, tuple[int, int]] = {}
+    for s in summaries[:used]:
+        keep = keeps[s.index]
+        for seq, item_id, _, _, _, n in s.rows:
+            if keep is None or seq in keep:
+                sizes[item_id] = n
+                where[item_id] = (s.index, seq)
+
     # with max_verify: every item's hub list (the K lowest ranks among its candidates, the same
     # list the local engine ends with) from the candidate pairs, before verification, so only
     # the pairs the local engine verifies are verified here
@@ -662,12 +674,7 @@ def _run(
     table: Any = None
     limit = config.max_verify
     if limit is not None:
-        ids = {
-            (s.index << 32) | seq: item_id
-            for s in summaries[:used]
-            for seq, item_id, _, _, _, n in s.rows
-            if n and (keeps[s.index] is None or seq in keeps[s.index])  # type: ignore[operator]
-        }
+        ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
         pos = np.array(sorted(ids), dtype=np.int64)
         rank = np.array([item_rank(ids[p]) for p in pos.tolist()], dtype=np.uint64)
         ranks = delayed((pos, rank), pure=True)
@@ -700,14 +707,6 @@ def _run(
 
     # the partition is computed here from ids, shingle counts and accepted edges only;
     # canonical choice and the output texts are built on the workers
-    sizes: dict[str, int] = {}
-    where: dict[str, tuple[int, int]] = {}
-    for s in summaries[:used]:
-        keep = keeps[s.index]
-        for seq, item_id, _, _, _, n in s.rows:
-            if keep is None or seq in keep:
-                sizes[item_id] = n
-                where[item_id] = (s.index, seq)
     graph: dict[str, set[str]] = {}
     for a, b, _ in edges:
         graph.setdefault(a, set()).add(b)
