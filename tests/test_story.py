@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import unicodedata
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +16,11 @@ from hypothesis import strategies as st
 from newsdedup import Cluster, ConfigError, dedup
 from newsdedup._normalize import normalize_text
 from newsdedup._story import (
-    _NAME_RUN,
-    _OPENERS,
     StoryConfig,
     TermStats,
     _names,
     _number_dense,
     _profile,
-    _run_words,
     _split,
     _story_links,
     _top_terms,
@@ -472,22 +467,6 @@ def test_profile_norm_is_the_normalised_full_text(title: str, text: str) -> None
     assert p.norm == normalize_text(f"{title}\n{text}" if title else text)
 
 
-def _reference_names(text: str) -> Counter[str]:
-    """Names line by line, letters counted character by character (the definition)."""
-    out: Counter[str] = Counter()
-    for line in unicodedata.normalize("NFKC", text).split("\n"):
-        letters = [c for c in line if c.isalpha()]
-        if not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters):
-            continue
-        for m in _NAME_RUN.finditer(line):
-            words, opener = _run_words(m.group(0))
-            before = line[: m.start()].rstrip(" \t")
-            if opener and (not before or before[-1] in _OPENERS):
-                continue
-            out.update(words)
-    return out
-
-
 _WORDS = [
     "Bank",
     "of",
@@ -514,6 +493,8 @@ _NAME_PIECES = st.sampled_from([*_WORDS, *_GAPS])
     text=st.lists(_NAME_PIECES, max_size=40).map("".join) | st.text(alphabet=list("AbCdE xy.:\n\t-'ÉéÜ_1"))
 )
 def test_names_in_one_pass_equal_the_per_line_reference(text: str) -> None:
+    from test_story_profiles import _reference_names  # the definition, written out once
+
     got = _names(text)
     want = _reference_names(text)
     assert got == want
