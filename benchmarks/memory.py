@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/memory.py [--items 20000] [--cache-items 1000] [--max-verify 8]
+        [--breakdown]
 
 Reads the generated corpus of ``speed.py`` (``_corpus.py``, cached under ``/tmp/newsdedup-bench``),
 adds it to ``Deduplicator(spill=True, cache_items=N)`` in 256-item batches (as the CLI does
@@ -14,7 +15,10 @@ The engine's caches are bounded (``cache_items`` articles and verification docs,
 many shingle sets) and fill during the first ``10 * cache_items`` items, so the growth over the
 whole run overstates what each further item costs. The script therefore also prints the RSS
 every ~10 % of the run and the growth per item over the second half (after the caches are
-full when ``items >= 20 * cache_items``): the slope a longer stream keeps.
+full when ``items >= 20 * cache_items``): the slope a longer stream keeps. ``--breakdown`` also
+prints, per part of the engine's state, its deep size (``sys.getsizeof`` over the containers,
+objects and arrays it holds, each object counted once) divided by the items: what grows with the
+stream and what the bounded caches hold.
 """
 
 from __future__ import annotations
@@ -35,6 +39,35 @@ from newsdedup import Deduplicator
 from newsdedup._records import RecordError, parse_line
 
 
+def _deep_size(obj: object, seen: set[int]) -> int:
+    """Bytes of ``obj`` and everything it references that ``seen`` does not hold yet."""
+    import numpy as np
+
+    total = 0
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, np.ndarray):
+            if o.base is not None:
+                stack.append(o.base)
+        elif isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple | set | frozenset):
+            stack.extend(o)
+        elif hasattr(o, "__slots__"):
+            stack.extend(
+                getattr(o, n) for c in type(o).__mro__ for n in getattr(c, "__slots__", ()) if hasattr(o, n)
+            )
+        elif hasattr(o, "__dict__") and not isinstance(o, type):
+            stack.append(vars(o))
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=20_000)
@@ -43,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-verify", type=int, default=8, help="DedupConfig.max_verify (0: every candidate)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--breakdown", action="store_true", help="deep size of each part of the state")
     args = ap.parse_args(argv)
     corpus = ensure_corpus(args.cache, n=args.items, seed=args.seed, data=args.data)
     proc = psutil.Process()
@@ -91,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         (c0, r0), (c1, r1) = half[0], half[-1]
         print(f"growth per item over the second half ({c0} -> {c1} items): {(r1 - r0) / (c1 - c0):.0f} B")
     print(f"accepted pairs kept: {pairs} ({pairs / n:.2f} per item); array LSH: {lsh / n:.0f} B per item")
+    if args.breakdown:
+        seen: set[int] = set()
+        parts = [
+            (name, getattr(state, name)) for name in ("meta", "edges", "verdicts", "hubs", "main", "lead")
+        ]
+        parts += [("decisions", d.decisions), ("spill offsets", d._spill._where if d._spill else {})]
+        parts += [(f"{name} (cache)", getattr(state, name)) for name in ("sketches", "docs", "articles")]
+        print("deep size per item (each object counted once, in this order):")
+        for name, obj in parts:
+            print(f"  {name:18s} {_deep_size(obj, seen) / n:8.0f} B")
     return 0
 
 
