@@ -52,6 +52,63 @@ def test_long_path_is_split() -> None:
     assert sorted(n for c in clusters for n in c) == sorted(nodes)  # nothing lost, nothing capped
 
 
+def _story_with_hubs(n: int, hubs: int) -> list[tuple[str, str]]:
+    """A big story as bounded verification leaves it: every copy verified against a few hubs,
+    the hubs against each other."""
+    hub_ids = [f"h{i}" for i in range(hubs)]
+    pairs = list(itertools.combinations(hub_ids, 2))
+    pairs += [(f"c{i}", h) for i in range(n) for h in hub_ids]
+    return pairs
+
+
+def test_a_copy_verified_against_one_hub_joins_its_story() -> None:
+    """Its only verified pair is with the story: alone, it would lose that pair and gain none."""
+    pairs = _story_with_hubs(12, 4)
+    edges = _graph([*pairs, ("leaf", "h2")])
+    clusters = partition(sorted(edges), edges, _prio, max_need=2)
+    assert len(clusters) == 1
+    assert "leaf" in clusters[0]
+
+
+def test_copies_that_failed_against_the_centre_join_through_other_hubs() -> None:
+    """Two junky copies verified with each other and with two hubs, but not with the hub that
+    became the centre: they pass the pruning test, so the star grows to take them."""
+    pairs = _story_with_hubs(12, 4)
+    pairs += [("j1", "j2"), ("j1", "h2"), ("j1", "h3"), ("j2", "h2"), ("j2", "h3")]
+    edges = _graph(pairs)
+    clusters = partition(sorted(edges), edges, _prio, max_need=2)
+    assert len(clusters) == 1
+    assert {"j1", "j2"} <= set(clusters[0])
+
+
+def test_growth_does_not_follow_a_path() -> None:
+    """A node with as many pairs outside the cluster as inside does not join it (with ``>=`` it
+    would, and the next node of the path would then be a leaf of the cluster)."""
+    clique = list(itertools.combinations(["a", "b", "c", "d"], 2))
+    edges = _graph([*clique, ("d", "p1"), ("p1", "p2"), ("p2", "p3")])
+    clusters = partition(sorted(edges), edges, _prio)
+    assert ["p2", "p3"] in clusters  # p1 (one pair each side) stays with the star it touched
+
+
+def test_a_node_with_pairs_in_two_clusters_stays_alone() -> None:
+    """A bridge between two stories is not a leaf: it joins neither."""
+
+    def group(p: str) -> list[tuple[str, str]]:  # a 5-clique plus a sixth copy verified against four
+        clique = list(itertools.combinations([f"{p}{i}" for i in range(1, 6)], 2))
+        return [*clique, *((f"{p}6", f"{p}{i}") for i in range(1, 5))]
+
+    edges = _graph([*group("a"), *group("c"), ("x", "a5"), ("x", "c5")])
+    clusters = partition(sorted(edges), edges, _prio)
+    a_group, c_group = tuple(f"a{i}" for i in range(1, 7)), tuple(f"c{i}" for i in range(1, 7))
+    assert sorted(map(tuple, clusters)) == [a_group, c_group, ("x",)]
+
+
+def test_two_leaves_verified_only_with_each_other_stay_a_pair() -> None:
+    """Leaves join a cluster of the peel, never another leaf (that would be a new pair)."""
+    edges = _graph([("a", "b")])
+    assert partition(["a", "b", "c"], edges, _prio) == [["a", "b"], ["c"]]
+
+
 def test_partition_is_independent_of_iteration_order() -> None:
     rng = random.Random(5)
     pairs = [(f"n{rng.randrange(30)}", f"n{rng.randrange(30)}") for _ in range(45)]

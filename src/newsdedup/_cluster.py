@@ -10,10 +10,18 @@ becomes a centre and its still-unassigned neighbours join it. Members are then p
 time while any of them verifies against fewer than a third (rounded down) of the other members,
 or has more verified neighbours among the still-unassigned nodes outside the cluster than
 inside it (it belongs to another group and only touches this one through a bridge). Every
-member of a cluster therefore verifies against the centre and, in clusters of four or more,
+member of the star therefore verifies against the centre and, in clusters of four or more,
 against a third of the cluster. (A majority was tried first; with copies that keep page junk,
 verification between two junky copies fails often enough that a majority split real
 syndication groups.)
+
+The star then grows by the same test without the centre: an unassigned node with that many
+verified neighbours among the members, and fewer among the other unassigned nodes, joins even
+though its pair with the centre failed (with bounded verification a copy of a big story verifies
+against a few of its hubs, and the centre is only one of them). When the component is peeled,
+a node left alone whose verified neighbours all lie in one cluster joins that cluster (a
+*leaf*: with no pair outside it, it bridges nothing; alone it loses every pair it has).
+
 Nothing is capped: a component is peeled until every node is assigned. With
 ``DedupConfig.max_verify`` the engine verifies a copy of a big story against a few hubs only
 (the story's lowest-ranked copies), so it passes ``max_need``: the third is then capped at that
@@ -57,6 +65,13 @@ def components(nodes: Iterable[str], edges: Mapping[str, set[str]]) -> list[list
     return out
 
 
+def _need(size: int, max_need: int | None) -> int:
+    """Verified neighbours asked of a member of a cluster of ``size``: a third of the others,
+    capped at ``max_need``."""
+    need = (size - 1) // 3
+    return need if max_need is None else min(need, max_need)
+
+
 def _peel(
     comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority, max_need: int | None
 ) -> list[list[str]]:
@@ -66,9 +81,7 @@ def _peel(
         center = min(remaining, key=lambda n: (-len(edges.get(n, set()) & remaining), priority(n)))
         members = {center} | (edges.get(center, set()) & remaining)
         while len(members) > 1:
-            need = (len(members) - 1) // 3
-            if max_need is not None:
-                need = min(need, max_need)
+            need = _need(len(members), max_need)
             outside_pool = remaining - members
             margin: dict[str, int] = {}
             for m in members:
@@ -83,9 +96,53 @@ def _peel(
             # drop the least attached (then lowest priority) member and check again
             lowest = min(margin.values())
             members.discard(max((m for m in margin if margin[m] == lowest), key=priority))
+        _grow(members, remaining, edges, max_need)
         clusters.append(sorted(members))
         remaining -= members
-    return clusters
+    return _attach_leaves(clusters, edges)
+
+
+def _grow(
+    members: set[str], remaining: set[str], edges: Mapping[str, set[str]], max_need: int | None
+) -> None:
+    """Add the unassigned nodes that pass the pruning test without touching the centre: at
+    least ``need`` (and one) verified neighbours among the members, and strictly fewer among
+    the other unassigned nodes (a tie would let the star walk along a path). A copy of a big story verified against some of its hubs but not the one
+    that became the centre belongs here; a node of another group has more pairs there. Whole
+    rounds are added at once, so the result does not depend on iteration order."""
+    while True:
+        pool = remaining - members
+        frontier = {x for m in members for x in edges.get(m, ()) if x in pool}
+        need = max(1, _need(len(members) + 1, max_need))
+        joining = []
+        for x in frontier:
+            own = edges.get(x, set())
+            inside = len(own & members)
+            if inside >= need and inside > len(own & pool):
+                joining.append(x)
+        if not joining:
+            return
+        members.update(joining)
+
+
+def _attach_leaves(clusters: list[list[str]], edges: Mapping[str, set[str]]) -> list[list[str]]:
+    """A node the peel left alone joins the cluster holding every one of its verified
+    neighbours: with no pair outside that cluster it cannot bridge two groups, and alone it
+    would only lose its pairs (a copy verified against one or two of a big story's hubs)."""
+    label = {n: k for k, c in enumerate(clusters) for n in c}
+    joined: dict[int, list[str]] = {}
+    for k, c in enumerate(clusters):
+        if len(c) != 1:
+            continue
+        targets = {label[nb] for nb in edges.get(c[0], ())}
+        if len(targets) == 1:
+            t = targets.pop()
+            if len(clusters[t]) > 1:  # labels are the peel's: a leaf never joins another leaf
+                joined.setdefault(t, []).append(c[0])
+                clusters[k] = []
+    for t, leaves in joined.items():
+        clusters[t] = sorted(clusters[t] + leaves)
+    return [c for c in clusters if c]
 
 
 def partition(
