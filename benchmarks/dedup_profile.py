@@ -71,7 +71,7 @@ def dump(d: object, path: Path) -> None:
         },
         "verdicts": sorted(
             [a, b, v.kind, round(v.jaccard, 9), round(v.containment, 9), v.align]
-            for (a, b), v in d._state.verdicts.items()  # type: ignore[attr-defined]
+            for a, b, v in d._state.edges.items()  # type: ignore[attr-defined]
         ),
     }
     path.write_text(json.dumps(out, indent=0, sort_keys=True))

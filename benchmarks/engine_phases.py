@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:30s} {seconds:7.2f} s {seconds / n * 1e6:8.0f} us/item {seconds / total * 100:5.1f} %"
         )
     verified = {k.split(":", 1)[1]: v for k, v in sorted(d.stats.items()) if k.startswith("verified:")}
-    accepted = Counter((v.kind, v.align == 0.0) for v in d._state.verdicts.values())
+    accepted = Counter((v.kind, v.align == 0.0) for _, _, v in d._state.edges.items())
     print(f"verified pairs: {sum(verified.values())} {verified}")
     shortcut = sum(v for (_, quick), v in accepted.items() if quick)
     print(f"accepted pairs: {sum(accepted.values())}, decided on the shingles alone: {shortcut}")

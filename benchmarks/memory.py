@@ -18,7 +18,9 @@ every ~10 % of the run and the growth per item over the second half (after the c
 full when ``items >= 20 * cache_items``): the slope a longer stream keeps. ``--breakdown`` also
 prints, per part of the engine's state, its deep size (``sys.getsizeof`` over the containers,
 objects and arrays it holds, each object counted once) divided by the items: what grows with the
-stream and what the bounded caches hold.
+stream and what the bounded caches hold. ``edges`` (the accepted pairs with their verdicts) is
+measured as a stream leaves it; the sorted index :meth:`Deduplicator.verdict` builds on its first
+call is printed on its own line.
 """
 
 from __future__ import annotations
@@ -108,7 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     after = proc.memory_info().rss
     state = d._state
-    pairs = len(state.verdicts)
+    sizes: list[tuple[str, int]] = []
+    if args.breakdown:  # before anything builds the pairs' lookup index
+        counted: set[int] = set()  # ``seen`` counts the items read
+        parts = [(name, getattr(state, name)) for name in ("meta", "edges", "hubs", "main", "lead")]
+        parts += [("decisions", d.decisions), ("spill offsets", d._spill._where if d._spill else {})]
+        parts += [(f"{name} (cache)", getattr(state, name)) for name in ("sketches", "docs", "articles")]
+        sizes = [(name, _deep_size(obj, counted)) for name, obj in parts]
+    pairs = len(state.edges)  # builds the index
+    if args.breakdown:
+        sizes.append(("edges index", _deep_size(state.edges._index, counted)))
     lsh = (state.main.nbytes() if state.main else 0) + (state.lead.nbytes() if state.lead else 0)
     print(
         f"{n} items of {corpus.items} in {seconds:.1f} s; cache_items {args.cache_items}; spill on; "
@@ -126,15 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"growth per item over the second half ({c0} -> {c1} items): {(r1 - r0) / (c1 - c0):.0f} B")
     print(f"accepted pairs kept: {pairs} ({pairs / n:.2f} per item); array LSH: {lsh / n:.0f} B per item")
     if args.breakdown:
-        seen: set[int] = set()
-        parts = [
-            (name, getattr(state, name)) for name in ("meta", "edges", "verdicts", "hubs", "main", "lead")
-        ]
-        parts += [("decisions", d.decisions), ("spill offsets", d._spill._where if d._spill else {})]
-        parts += [(f"{name} (cache)", getattr(state, name)) for name in ("sketches", "docs", "articles")]
         print("deep size per item (each object counted once, in this order):")
-        for name, obj in parts:
-            print(f"  {name:18s} {_deep_size(obj, seen) / n:8.0f} B")
+        for name, size in sizes:
+            print(f"  {name:18s} {size / n:8.0f} B")
     return 0
 
 

@@ -369,6 +369,129 @@ class Fingerprints:
     """(whole-text band keys, lead band keys) per article; None for too-short texts."""
 
 
+class _Edges:
+    """The accepted pairs (verified edges) with their verdicts, as columns instead of a dict of
+    sets plus a dict of verdicts (about 1.3 KB per item on the generated corpus): each item id
+    gets a dense int on its first edge, and a pair is one row of ``array`` columns, its two
+    ints (``a < b`` as strings, the order :meth:`items` gives), a kind code and the three scores
+    as float64 (they reach :meth:`Deduplicator.verdict` unchanged). Lookups go through a
+    sorted key array built on first use after an add. Adding a pair again replaces its verdict
+    (the first row keeps its place, as a dict overwrite does); such rows are merged on the next
+    read."""
+
+    __slots__ = ("_a", "_align", "_b", "_codes", "_containment", "_ids", "_index", "_jaccard", "_kind",
+                 "_kinds", "_node")  # fmt: skip
+
+    def __init__(self) -> None:
+        self._node: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._a = array("I")
+        self._b = array("I")
+        self._kind = array("B")
+        self._jaccard = array("d")
+        self._containment = array("d")
+        self._align = array("d")
+        self._kinds: list[tuple[bool, str]] = []
+        """Code -> (accepted, kind): in practice the two accepted kinds."""
+        self._codes: dict[tuple[bool, str], int] = {}
+        self._index: tuple[np.ndarray, np.ndarray] | None = None
+        """Sorted pair keys (low node << 32 | high node) and their rows; None: stale."""
+
+    def _id(self, key: str) -> int:
+        node = self._node.get(key)
+        if node is None:
+            node = self._node[key] = len(self._ids)
+            self._ids.append(key)
+        return node
+
+    def add(self, a: str, b: str, verdict: Verdict) -> None:
+        """Record the accepted pair ``a - b`` (either order) with its verdict."""
+        if b < a:
+            a, b = b, a
+        tag = (verdict.accepted, verdict.kind)
+        code = self._codes.get(tag)
+        if code is None:
+            if len(self._kinds) > 255:
+                raise ValueError("more than 256 verdict kinds")
+            code = self._codes[tag] = len(self._kinds)
+            self._kinds.append(tag)
+        self._a.append(self._id(a))
+        self._b.append(self._id(b))
+        self._kind.append(code)
+        self._jaccard.append(verdict.jaccard)
+        self._containment.append(verdict.containment)
+        self._align.append(verdict.align)
+        self._index = None
+
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both node columns as int64 arrays (copies: the columns stay growable)."""
+        return (
+            np.frombuffer(self._a, dtype=np.uint32).astype(np.int64),
+            np.frombuffer(self._b, dtype=np.uint32).astype(np.int64),
+        )
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The lookup index, built (and repeated pairs merged) if an add made it stale."""
+        if self._index is None:
+            a, b = self._pairs()
+            keys = (np.minimum(a, b).astype(np.uint64) << np.uint64(32)) | np.maximum(a, b).astype(np.uint64)
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            again = np.flatnonzero(keys[1:] == keys[:-1]) + 1
+            if len(again):
+                self._merge(order, keys, again)
+                return self._sorted()
+            self._index = (keys, order.astype(np.uint32) if len(order) < 1 << 32 else order)
+        return self._index
+
+    def _merge(self, order: np.ndarray, keys: np.ndarray, again: np.ndarray) -> None:
+        """Keep one row per pair: the first one's place with the last one's verdict."""
+        start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        end = np.r_[start[1:], len(keys)] - 1
+        first, last = order[start], order[end]
+        keep = np.ones(len(keys), dtype=bool)
+        keep[order[again]] = False
+        for name in ("_a", "_b", "_kind", "_jaccard", "_containment", "_align"):
+            column: array[Any] = getattr(self, name)
+            values = np.frombuffer(column, dtype=np.dtype(column.typecode)).copy()
+            values[first] = values[last]
+            setattr(self, name, array(column.typecode, values[keep].tobytes()))
+
+    def __len__(self) -> int:
+        return len(self._sorted()[0])
+
+    def _verdict(self, row: int) -> Verdict:
+        accepted, kind = self._kinds[self._kind[row]]
+        return Verdict(accepted, kind, self._jaccard[row], self._containment[row], self._align[row])
+
+    def verdict(self, a: str, b: str) -> Verdict | None:
+        """The verdict of the pair ``a - b`` (either order); None if it was never added."""
+        na, nb = self._node.get(a), self._node.get(b)
+        if na is None or nb is None:
+            return None
+        keys, rows = self._sorted()
+        key = (min(na, nb) << 32) | max(na, nb)
+        at = int(np.searchsorted(keys, np.uint64(key)))
+        if at == len(keys) or int(keys[at]) != key:
+            return None
+        return self._verdict(int(rows[at]))
+
+    def items(self) -> Iterator[tuple[str, str, Verdict]]:
+        """Every pair once, as ``(a, b, verdict)`` with ``a < b``, in the order first added."""
+        self._sorted()
+        ids = self._ids
+        for row, (a, b) in enumerate(zip(self._a, self._b, strict=True)):
+            yield ids[a], ids[b], self._verdict(row)
+
+    def hub_edges(self, hubs: Mapping[str, Sequence[int]], limit: int | None) -> dict[str, set[str]]:
+        """The adjacency clustering uses (see :func:`hub_edges`), built from the kept pairs."""
+        a, b = self._pairs()
+        if limit is None:
+            return hub_edges(self._ids, a, b)
+        rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
+        return hub_edges(self._ids, a, b, rank, hub_kth(self._ids, hubs, limit))
+
+
 @dataclass(slots=True)
 class MemoryState:
     """All mutable dedup state held in memory: the whole state without a store, the working
@@ -380,8 +503,8 @@ class MemoryState:
     sketches: _Cache = field(default_factory=lambda: _Cache(None))
     """:class:`Sketch` es of many more items than ``docs`` holds: the shingle-only verdicts and
     canonical choice need only these."""
-    edges: dict[str, set[str]] = field(default_factory=dict)
-    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
+    edges: _Edges = field(default_factory=_Edges)
+    """The accepted pairs and their verdicts."""
     hubs: dict[str, array[int]] = field(default_factory=dict)
     """With ``max_verify``: per item, the sorted ranks of its lowest-ranked candidates (an
     unsigned 64-bit array: about 130 bytes per item for 8 ranks, a list would take 380)."""
@@ -395,9 +518,7 @@ class MemoryState:
     edge_seq: int = 0
 
     def add_edge(self, a: str, b: str, verdict: Verdict) -> None:
-        self.edges.setdefault(a, set()).add(b)
-        self.edges.setdefault(b, set()).add(a)
-        self.verdicts[(a, b) if a < b else (b, a)] = verdict
+        self.edges.add(a, b, verdict)
 
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -1024,7 +1145,7 @@ class Deduplicator:
 
     def _hub_edges(self) -> Mapping[str, set[str]]:
         """The verified edges clustering uses (see :func:`hub_edges`)."""
-        return hub_edges(self._state.edges, self._state.hubs, self.config.max_verify)
+        return self._state.edges.hub_edges(self._state.hubs, self.config.max_verify)
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
         """The engine's decision on one candidate pair (symmetric; reads no state)."""
@@ -1121,7 +1242,7 @@ class Deduplicator:
 
     def verdict(self, a: str, b: str) -> Verdict | None:
         """The accepted verification of a pair, if any."""
-        return self._state.verdicts.get((a, b) if a < b else (b, a))
+        return self._state.edges.verdict(a, b)
 
     def clusters(self) -> list[Cluster]:
         """Every added item in exactly one cluster, sorted by cluster id (with a store: every
@@ -1275,23 +1396,41 @@ def clean_canonical(article: Article, repeated: _Repeats) -> str:
 
 
 def hub_edges(
-    edges: Mapping[str, set[str]], hubs: Mapping[str, Sequence[int]], limit: int | None
-) -> Mapping[str, set[str]]:
-    """The verified edges clustering uses: all of them, or with ``max_verify`` (``limit``) only
-    the pairs where one side is among the other's lowest-ranked candidates (see
-    :meth:`Deduplicator._hub_pairs`) -- the same set in any input order."""
-    if limit is None:
-        return edges
-    # each node's rank and the highest rank of its full hub list, once per node, not per edge
-    rank = {a: item_rank(a) for a in edges}
-    kth = {a: _kth(hubs.get(a, ()), limit) for a in edges}
+    ids: Sequence[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    rank: np.ndarray | None = None,
+    kth: np.ndarray | None = None,
+) -> dict[str, set[str]]:
+    """The verified edges clustering uses, as an adjacency (both directions) of the pairs
+    ``ids[a[i]] - ids[b[i]]``: all of them, or given each node's :func:`item_rank` and
+    :func:`hub_kth` (``max_verify``), only the pairs where one side is among the other's
+    lowest-ranked candidates (see :meth:`Deduplicator._hub_pairs`) -- the same set in any
+    input order. The filter runs on the arrays; sets are built only for the kept pairs."""
+    if rank is not None and kth is not None:
+        keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
+        a, b = a[keep], b[keep]
+    src, dst = np.concatenate((a, b)), np.concatenate((b, a))
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
     out: dict[str, set[str]] = {}
-    for a, nbs in edges.items():
-        ra, ka = rank[a], kth[a]
-        kept = {b for b in nbs if rank[b] <= ka or ra <= kth[b]}
-        if kept:
-            out[a] = kept
+    if not len(src):
+        return out
+    start = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    bounds = np.r_[start, len(src)].tolist()
+    targets = [ids[k] for k in dst.tolist()]
+    for k, lo, hi in zip(src[start].tolist(), bounds[:-1], bounds[1:], strict=True):
+        out[ids[k]] = set(targets[lo:hi])
     return out
+
+
+def hub_kth(ids: Sequence[str], hubs: Mapping[str, Sequence[int]], limit: int) -> np.ndarray:
+    """Per id, :func:`_kth` of its hub list as a uint64 array. A list that is not full gives the
+    highest uint64 instead of :data:`_NO_RANK` (which does not fit): no rank is above it
+    either, so :func:`hub_edges` keeps the same pairs."""
+    return np.fromiter(
+        (min(_kth(hubs.get(k, ()), limit), _MAX_RANK) for k in ids), dtype=np.uint64, count=len(ids)
+    )
 
 
 def _site_hash(site: str) -> int:
@@ -1441,6 +1580,8 @@ def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
 
 _NO_RANK = 1 << 64
 """Above every rank: a hub list that is not full yet accepts any candidate."""
+_MAX_RANK = (1 << 64) - 1
+"""The highest rank (a uint64): :data:`_NO_RANK` in a uint64 array."""
 
 
 def _kth(ranks: Sequence[int], limit: int) -> int:

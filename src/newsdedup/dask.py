@@ -58,6 +58,7 @@ import xxhash
 
 from ._cluster import partition
 from ._dedup import (
+    _MAX_RANK,
     DedupConfig,
     Deduplicator,
     ErrorRecord,
@@ -619,6 +620,14 @@ def _resolve_ids(
     return keeps, errors, kept, failure, used
 
 
+def _nodes(names: list[str], edges: list[tuple[str, str, Verdict]]) -> tuple[np.ndarray, np.ndarray]:
+    """The two ends of every edge as positions in ``names``."""
+    node = {k: n for n, k in enumerate(names)}
+    a = np.fromiter((node[e[0]] for e in edges), dtype=np.int64, count=len(edges))
+    b = np.fromiter((node[e[1]] for e in edges), dtype=np.int64, count=len(edges))
+    return a, b
+
+
 def _run(
     chunks: list[Any],
     config: DedupConfig,
@@ -669,8 +678,8 @@ def _run(
 
     # with max_verify: every item's hub list (the K lowest ranks among its candidates, the same
     # list the local engine ends with) from the candidate pairs, before verification, so only
-    # the pairs the local engine verifies are verified here
-    hubs: dict[str, list[int]] | None = None
+    # the pairs the local engine verifies are verified here; its highest rank (when full) is
+    # what the hub filter of the partition below needs
     table: Any = None
     limit = config.max_verify
     if limit is not None:
@@ -691,9 +700,6 @@ def _run(
         ends = np.cumsum(count)
         kth[full] = cands[ends[full] - 1]
         table = delayed((pos, rank, kth, full), pure=True)
-        hubs = {}
-        for p, c in zip(items.tolist(), cands.tolist(), strict=True):
-            hubs.setdefault(ids[p], []).append(c)
 
     tasks = []
     for (pa, pb), gs in sorted(blocks.items()):
@@ -706,17 +712,15 @@ def _run(
     t3 = time.perf_counter()
 
     # the partition is computed here from ids, shingle counts and accepted edges only;
-    # canonical choice and the output texts are built on the workers
-    graph: dict[str, set[str]] = {}
-    for a, b, _ in edges:
-        graph.setdefault(a, set()).add(b)
-        graph.setdefault(b, set()).add(a)
-    groups_all = partition(
-        sizes,
-        hub_edges(graph, hubs or {}, config.max_verify),
-        lambda k: (-sizes[k], k),
-        max_need=config.max_need,
-    )
+    # canonical choice and the output texts are built on the workers. With max_verify the
+    # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
+    if limit is not None:
+        names = [ids[p] for p in pos.tolist()]
+        graph = hub_edges(names, *_nodes(names, edges), rank, np.where(full, kth, np.uint64(_MAX_RANK)))
+    else:
+        names = sorted({k for a, b, _ in edges for k in (a, b)})
+        graph = hub_edges(names, *_nodes(names, edges))
+    groups_all = partition(sizes, graph, lambda k: (-sizes[k], k), max_need=config.max_need)
     assign: dict[int, dict[int, int]] = {i: {} for i in live}
     shard_groups: list[list[list[str]]] = [[] for _ in range(n_groups)]
     n_multi = 0
@@ -728,7 +732,7 @@ def _run(
             assign[i][seq] = n_multi
         shard_groups[n_multi % n_groups].append(group)
         n_multi += 1
-    del where, graph
+    del where, graph, names
     if config.site_repeat_min:
         shards = {
             i: delayed(_repeat_rows, nout=n_groups)(parts[i], keeps[i], assign[i], n_multi, n_groups)
