@@ -107,9 +107,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from newsdedup.dask import dedup_files
+    from newsdedup.dask import dedup_files, local_cluster
 
     corpus = ensure_corpus(args.cache, n=args.items, seed=args.seed)
     out_local = args.cache / f"dask-bench-local-n{args.items}-s{args.seed}.jsonl"
@@ -123,9 +123,7 @@ def main() -> None:
         print("local:", result["local"], flush=True)
 
     t0 = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-    )
+    cluster = local_cluster(args.workers, silence_logs=40)
     client = Client(cluster)
     startup = time.perf_counter() - t0
     # warm-up: workers import the extraction and engine modules once (a few CPU-seconds each),

@@ -24,7 +24,7 @@ pd = pytest.importorskip("pandas")
 
 import dask.bag as db  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client  # noqa: E402
 
 from newsdedup._cli import main  # noqa: E402
 from newsdedup._dedup import DedupConfig, Deduplicator, ErrorRecord  # noqa: E402
@@ -32,7 +32,7 @@ from newsdedup._exceptions import ConfigError, MissingDependency  # noqa: E402
 from newsdedup._models import Cluster  # noqa: E402
 from newsdedup._story import assign_stories  # noqa: E402
 from newsdedup._text import clean_text  # noqa: E402
-from newsdedup.dask import dedup_bag, dedup_dataframe, dedup_files, run_cli  # noqa: E402
+from newsdedup.dask import dedup_bag, dedup_dataframe, dedup_files, local_cluster, run_cli  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
@@ -53,7 +53,7 @@ WALL = "Checking your browser before accessing the site. Please enable JavaScrip
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(2)
     c = Client(cluster)
     try:
         yield c
@@ -396,3 +396,28 @@ def test_importing_newsdedup_does_not_import_dask() -> None:
     code = "import sys, newsdedup; print('dask' in sys.modules, 'distributed' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_local_cluster_never_competes_for_port_8787() -> None:
+    """distributed serves its scheduler's HTTP endpoint on 8787 even without the dashboard and
+    only falls back (with a warning, and racily: two test runs at once failed) when the port
+    is taken; ``local_cluster`` asks for a free port instead."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the first one may itself be moved off a taken 8787
+        first = LocalCluster(n_workers=1, processes=False, dashboard_address=None)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*already in use.*")
+            cluster = local_cluster(1)
+        try:
+            assert cluster.scheduler.http_server.port != 8787
+            with Client(cluster) as c:
+                assert c.submit(sum, [1, 2]).result() == 3
+        finally:
+            cluster.close()
+    finally:
+        first.close()

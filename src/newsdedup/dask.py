@@ -75,7 +75,7 @@ from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
 from ._verify import Doc, Verdict
 
-__all__ = ["DaskResult", "dedup_bag", "dedup_dataframe", "dedup_files", "run_cli"]
+__all__ = ["DaskResult", "dedup_bag", "dedup_dataframe", "dedup_files", "local_cluster", "run_cli"]
 
 logger = logging.getLogger("newsdedup")
 
@@ -942,6 +942,27 @@ def dedup_files(
     return _run(chunks, cfg, first_line=None, groups=groups, scheduler=scheduler)
 
 
+def local_cluster(workers: int, **kwargs: Any) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded processes with no
+    dashboard. Its scheduler's HTTP endpoint (which distributed starts even without the
+    dashboard, on port 8787 by default) takes a free port, so two runs, or a run next to a
+    user's own cluster, never fail with "port 8787 is already in use"."""
+    try:
+        from distributed import LocalCluster
+    except ImportError as exc:
+        raise MissingDependency(
+            f'the Dask engine needs distributed: pip install "newsdedup[dask]" ({exc})'
+        ) from exc
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
+        **kwargs,
+    )
+
+
 def run_cli(
     inputs: Sequence[str],
     output: Path | None,
@@ -972,7 +993,7 @@ def run_cli(
         raise ConfigError(f"--dask-workers must be an int >= 1, got {workers!r}")
     _require_dask()
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as exc:
         raise MissingDependency(
             f'the Dask engine needs distributed: pip install "newsdedup[dask]" ({exc})'
@@ -984,8 +1005,7 @@ def run_cli(
         client = Client(scheduler)
         cluster = None
     else:
-        n = workers or max(1, os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(workers or max(1, os.cpu_count() or 1))
         client = Client(cluster)
     try:
         result = dedup_files(inputs, config=config, formats=formats, blocksize=blocksize, scheduler=client)
