@@ -12,6 +12,12 @@ cluster start-up and a 50-item warm-up run (workers importing the extraction and
 modules) are timed apart. A thread samples every worker's RSS once a second (peak per
 worker); ``cpu_seconds`` is user+system CPU of the workers and this process (client and
 scheduler) during the run, which unlike wall time means something on a busy machine. Both outputs are compared: same partition, same canonical ids, same canonical texts.
+
+``--story-group COPIES [--shared 10]`` instead times one bucket group task in this process on
+a synthetic story of ``COPIES`` copies sharing ``--shared`` of their 70 buckets: listing every
+pair of a bucket (``_pairs``, the path without ``max_verify``) against each item's lowest-ranked
+candidates from each bucket's ``K + 1`` lowest members (``_hub_rows``, ``max_verify`` 8), with
+the peak of traced (numpy) memory.
 """
 
 from __future__ import annotations
@@ -83,6 +89,35 @@ def _per_item_sizes(items: Path, n: int = 1000) -> dict[str, float]:
     }
 
 
+def _story_group(copies: int, shared: int, limit: int = 8) -> dict[str, Any]:
+    """Time and traced peak memory of one bucket group's candidate task on a synthetic story."""
+    import tracemalloc
+
+    import numpy as np
+
+    from newsdedup.dask import _hub_rows, _pairs
+
+    rng = np.random.default_rng(1)
+    per_item = 70
+    pos = np.repeat(np.arange(copies, dtype=np.int64), per_item)
+    codes = rng.integers(1 << 40, 1 << 50, size=copies * per_item).astype(np.uint64)
+    codes.reshape(copies, per_item)[:, :shared] = np.arange(shared, dtype=np.uint64)
+    rank = rng.integers(0, 1 << 63, size=copies).astype(np.uint64)[pos]
+    out: dict[str, Any] = {"copies": copies, "shared_buckets": shared, "bucket_rows": len(codes)}
+    for name, run in (
+        ("every_pair", lambda: _pairs([(codes, pos)])[1]),
+        ("hub_rows", lambda: _hub_rows([(codes, pos, rank)], limit)[1]),
+    ):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        counts = run()
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        out[name] = {"seconds": round(seconds, 3), "peak_mib": round(peak / 2**20, 1), **counts}
+    return out
+
+
 def _rss() -> int:
     import psutil
 
@@ -105,7 +140,12 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--skip-local", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--story-group", type=int, default=None, metavar="COPIES")
+    ap.add_argument("--shared", type=int, default=10)
     args = ap.parse_args()
+    if args.story_group is not None:
+        print(json.dumps(_story_group(args.story_group, args.shared)))
+        return
 
     from distributed import Client
 

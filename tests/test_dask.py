@@ -181,9 +181,9 @@ def test_partitioning_does_not_change_the_result(client: Client) -> None:
 
 @pytest.mark.parametrize("limit", [None, 4])
 def test_big_stories_equal_the_local_engine(client: Client, limit: int | None) -> None:
-    """Two stories of 40 and 30 copies: with ``max_verify`` the Dask engine still verifies every
-    candidate pair, but builds the hub lists from the candidate pairs, so it clusters on the
-    local engine's pairs and gives its clusters."""
+    """Two stories of 40 and 30 copies: with ``max_verify`` the Dask engine builds the hub lists
+    from each bucket's lowest-ranked members and verifies only the hub relation's pairs, so it
+    clusters on the local engine's pairs and gives its clusters."""
     from test_dedup import _big_stories
 
     items, a_ids, b_ids = _big_stories()
@@ -197,9 +197,9 @@ def test_big_stories_equal_the_local_engine(client: Client, limit: int | None) -
 
 
 def test_bounded_verification_verifies_only_hub_pairs(client: Client, tmp_path: Path) -> None:
-    """With ``max_verify`` the hub lists are computed from the candidate pairs before
-    verification: only pairs in the final hub relation are verified (no more than the local
-    engine verifies, far fewer than the candidates), and the clusters are the local engine's."""
+    """With ``max_verify`` the hub lists are computed before verification: only pairs in the
+    final hub relation are verified (no more than the local engine verifies, far fewer than
+    the candidates), and the clusters are the local engine's."""
     from test_dedup import _big_stories
 
     items, _, _ = _big_stories()
@@ -212,12 +212,148 @@ def test_bounded_verification_verifies_only_hub_pairs(client: Client, tmp_path: 
     every = dedup_files([path], config=DedupConfig(max_verify=None), blocksize=20_000, scheduler=client)
     assert bounded.stats["partitions"] > 1
     # without the bound every distinct candidate pair is verified (candidate_pairs counts a pair
-    # once per bucket group that proposes it)
+    # once per bucket group that proposes it); with it, candidate_pairs is the bucket pairs
+    # (a pair once per bucket it shares), counted from the bucket sizes without listing them
     assert every.stats["verified_pairs"] <= every.stats["candidate_pairs"]
+    assert every.stats["candidate_pairs"] <= every.stats["bucket_pairs"] == every.stats["listed_rows"]
+    assert bounded.stats["candidate_pairs"] == bounded.stats["bucket_pairs"] == every.stats["bucket_pairs"]
+    assert bounded.stats["verified_pairs"] <= bounded.stats["hub_pairs"]
+    assert bounded.stats["listed_rows"] <= bounded.stats["bucket_pairs"]
     assert bounded.stats["verified_pairs"] <= local_verified
     assert bounded.stats["verified_pairs"] < every.stats["verified_pairs"] / 2
     assert _key(every.clusters) == _key(_local_clusters(items))
     assert _key(bounded.clusters) == _key(local.clusters())
+
+
+def test_max_verify_lists_no_bucket_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A story of 60 copies with ``max_verify = K``: the candidate step lists each bucket's
+    members against its ``K + 1`` lowest-ranked members only (at most ``K + 1`` rows per bucket
+    row, far fewer than the ``m(m-1)/2`` pairs of its buckets), never every candidate pair,
+    and the clusters are still the local engine's. In-process (``sync``) so that the all-pairs
+    step can be made to fail."""
+    import newsdedup.dask as engine
+    from test_dedup import _clean, _copies
+
+    limit = 4
+    items = _copies(_clean(2), "w", 60, random.Random(3))
+    path = tmp_path / "story.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    local = Deduplicator(max_verify=limit)
+    local.add_many(items)
+
+    def every_pair(*_: Any) -> Any:
+        raise AssertionError("all candidate pairs listed with max_verify")
+
+    monkeypatch.setattr(engine, "_pairs", every_pair)
+    got = dedup_files([path], config=DedupConfig(max_verify=limit), groups=1, scheduler="sync")
+    assert _key(got.clusters) == _key(local.clusters())
+    assert [c.size for c in got.clusters] == [60]
+    stats = got.stats
+    n = stats["items"]
+    assert n == 60
+    assert stats["listed_rows"] <= min((limit + 1) * stats["bucket_rows"], stats["bucket_pairs"])
+    assert stats["listed_rows"] < stats["bucket_pairs"] / 3  # 19,132 rows, 75,174 bucket pairs
+    assert stats["hub_rows"] <= n * limit  # one bucket group: each item's K lowest there
+    assert stats["verified_pairs"] <= stats["hub_pairs"] <= n * limit
+    assert stats["candidate_pairs"] == stats["bucket_pairs"] >= n * (n - 1) // 2
+
+
+def _brute_hubs(
+    buckets: dict[int, list[int]], rank: dict[int, int], limit: int
+) -> tuple[set[tuple[int, int, int]], set[tuple[int, int, int]], set[tuple[int, int]]]:
+    """The reference: rows (member, rank, low member) per bucket, each item's hub rows (its
+    candidates holding its ``limit`` lowest distinct ranks) and the hub relation's pairs."""
+    lows: set[tuple[int, int, int]] = set()
+    cands: dict[int, set[int]] = {}
+    for members in buckets.values():
+        if len(members) < 2:
+            continue
+        low = sorted({rank[m] for m in members})[: limit + 1]
+        lows |= {(m, rank[x], x) for m in members for x in members if x != m and rank[x] in low}
+        for m in members:
+            cands.setdefault(m, set()).update(x for x in members if x != m)
+    hubs: set[tuple[int, int, int]] = set()
+    kth: dict[int, float] = {}
+    for x, cs in cands.items():
+        ranks = sorted({rank[c] for c in cs})
+        kth[x] = ranks[limit - 1] if len(ranks) >= limit else float("inf")
+        hubs |= {(x, rank[c], c) for c in cs if rank[c] in ranks[:limit]}
+    pairs = {
+        (min(x, c), max(x, c))
+        for x, cs in cands.items()
+        for c in cs
+        if rank[c] <= kth[x] or rank[x] <= kth[c]
+    }
+    return lows, hubs, pairs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
+    """Random buckets over items of three partitions, with ranks that tie and candidates that
+    share several buckets: the per-bucket lowest members, the hub lists and the hub pairs are
+    the brute-force ones, and the hub pairs are the all-pairs path's candidates filtered by
+    the hub relation (what the engine verified before)."""
+    import numpy as np
+
+    from newsdedup._dedup import _MAX_RANK
+    from newsdedup.dask import _bucket_lows, _hub_pairs, _hub_rows, _lowest, _numbers, _pairs
+
+    rng = random.Random(seed)
+    limit = rng.choice([1, 2, 4])
+    items = [(p << 32) | s for p in range(3) for s in range(rng.randint(5, 25))]
+    rank = {x: rng.randrange(12 if seed % 2 else 1 << 40) for x in items}  # odd seeds: ties
+    buckets: dict[int, list[int]] = {}
+    for code in range(rng.randint(3, 40)):
+        buckets[code] = rng.sample(items, rng.randint(1, min(len(items), 20)))
+    rows = [(code, x) for code, members in buckets.items() for x in members]
+    rng.shuffle(rows)
+    codes = np.array([c for c, _ in rows], dtype=np.uint64)
+    pos = np.array([x for _, x in rows], dtype=np.int64)
+    ranks = np.array([rank[x] for _, x in rows], dtype=np.uint64)
+    want_lows, want_hubs, want_pairs = _brute_hubs(buckets, rank, limit)
+
+    num, item_of, rank_of = _numbers(pos, ranks)
+    assert item_of.tolist() == sorted(set(pos.tolist()), key=lambda x: (rank[x], x))
+    assert [int(item_of[n]) for n in num.tolist()] == pos.tolist()
+    lows, listed = _bucket_lows(codes, num, rank_of, limit)
+    member, low = (lows >> np.uint64(32)).astype(np.int64), (lows & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    got_lows = zip(item_of[member].tolist(), rank_of[low].tolist(), item_of[low].tolist(), strict=True)
+    assert set(got_lows) == want_lows
+    sizes = [len(m) for m in buckets.values() if len(m) >= 2]
+    if not seed % 2:  # distinct ranks: a bucket's pairs when all its members are low, else
+        # each member with the K + 1 low members, less their own rows (ties make more low)
+        assert listed == sum(m * (m - 1) // 2 if m <= limit + 1 else (m - 1) * (limit + 1) for m in sizes)
+    # two pieces (as from two partitions) of one bucket group
+    half = len(rows) // 2
+    pieces = [(codes[:half], pos[:half], ranks[:half]), (codes[half:], pos[half:], ranks[half:])]
+    hubs = _hub_rows(pieces, limit)
+    assert {tuple(r) for r in hubs[0].T.tolist()} == want_hubs
+    assert hubs[1]["listed_rows"] == listed
+
+    # each item's K-th lowest candidate rank, as the client merges it (here from two groups
+    # that found the same rows, in another order)
+    merged = _lowest(np.concatenate([hubs[0][:2], hubs[0][:2, ::-1]], axis=1), limit)
+    assert {tuple(r) for r in merged.T.tolist()} == {(x, r) for x, r, _ in want_hubs}
+    kth = dict.fromkeys(items, _MAX_RANK)
+    for x in set(merged[0].tolist()):
+        mine = merged[1][merged[0] == x]
+        if len(mine) == limit:
+            kth[x] = int(mine[-1])
+    table = (np.array(items, dtype=np.int64), np.array([kth[x] for x in items], dtype=np.uint64))
+    blocks, counts = _hub_pairs(hubs, table)
+    got = {tuple(p) for block, ps in blocks.items() for p in ps.tolist()}
+    assert got == want_pairs
+    assert all(
+        p[0] >> 32 == block[0] and p[1] >> 32 == block[1] for block, ps in blocks.items() for p in ps.tolist()
+    )
+    every, every_counts = _pairs([(c, q) for c, q, _ in pieces])
+    filtered = {
+        (a, b) for ps in every.values() for a, b in ps.tolist() if rank[b] <= kth[a] or rank[a] <= kth[b]
+    }
+    assert filtered == want_pairs
+    assert set(every) >= set(blocks)
+    assert counts["bucket_pairs"] == every_counts["bucket_pairs"] == every_counts["listed_rows"]
+    assert counts["bucket_rows"] == len(rows)
 
 
 def _local_clusters(items: list[Any]) -> list[Cluster]:

@@ -3,9 +3,9 @@
 :func:`dedup_bag`, :func:`dedup_dataframe` and :func:`dedup_files` take items spread over Dask
 partitions and return the same partition into clusters, with the same canonical items and
 texts, as ``Deduplicator().add_many(items)`` over the items in partition order (with
-``max_verify`` each item's hub list is computed from the candidate pairs before verification,
-and only the pairs in the final hub relation -- the pairs the local engine clusters on -- are
-verified). What runs where:
+``max_verify`` each item's hub list is computed before verification, and only the pairs in the
+final hub relation -- the pairs the local engine clusters on -- are listed and verified). What
+runs where:
 
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
    records -> clean articles (HTML extraction, the expensive part) -> verification docs and
@@ -15,15 +15,19 @@ verified). What runs where:
    occurrence of an id in input order wins, a later one with another text is a
    ``duplicate-id`` error, with the same text it is ignored (``already-seen``).
 3. **Candidates** (Dask shuffle): every eligible item emits one ``(bucket, item)`` row per LSH
-   band (whole-text and lead index; 16 bytes a row), routed by bucket hash to ``groups`` tasks
-   that sort their rows and pair the members of every bucket holding two or more items. Pairs
-   are split by the pair of input partitions their items live in. With ``max_verify``, one task
-   per bucket group lists each item's lowest candidate ranks there; the client merges them
-   into hub lists (16 bytes per item and rank).
-4. **Verification** (Dask tasks): one task per pair of input partitions that has candidates;
-   it gets both prepared partitions (Dask moves them to the task's worker: at most one copy of
-   each partition per worker) and verifies its pairs with :meth:`Deduplicator.verify` (with
-   ``max_verify`` only the pairs where one side is among the other's lowest-ranked candidates).
+   band (whole-text and lead index; 16 bytes a row, 24 with ``max_verify``: the item's rank),
+   routed by bucket hash to ``groups`` tasks that sort their rows. Without ``max_verify`` they
+   pair the members of every bucket holding two or more items (``m(m-1)/2`` pairs for a bucket
+   of ``m``). With ``max_verify = K`` no bucket's pairs are listed: each member is paired only
+   with the bucket's ``K + 1`` lowest-ranked members (:func:`_bucket_lows`), which is enough to
+   find every item's ``K`` lowest-ranked candidates; a group task keeps those per item
+   (:func:`_hub_rows`), the client merges their ranks into hub lists (16 bytes per item and
+   rank) and sends each group every item's ``K``-th rank, and the group keeps the pairs of the
+   final hub relation (:func:`_hub_pairs`): at most ``K`` per item. Pairs are split by the pair
+   of input partitions their items live in.
+4. **Verification** (Dask tasks): one task per pair of input partitions that has pairs to
+   verify; it gets both prepared partitions (Dask moves them to the task's worker: at most one
+   copy of each partition per worker) and verifies its pairs with :meth:`Deduplicator.verify`.
    Only accepted edges (two ids and a verdict) come back to the client.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
@@ -168,8 +172,16 @@ class DaskResult:
     """Usable items (each in exactly one cluster)."""
     failure: str | None = None
     stats: dict[str, float] = dataclasses.field(default_factory=dict)
-    """Sizes and phase timings of the run (partitions, bucket rows, candidate pairs, edges,
-    seconds of each phase), for capacity planning."""
+    """Sizes and phase timings of the run, for capacity planning: ``bucket_rows`` (one per
+    item and band), ``bucket_pairs`` (``m(m-1)/2`` per bucket of ``m``: a pair once per
+    bucket it shares, counted from the bucket sizes), ``listed_rows`` (rows the candidate
+    step materialised: the bucket pairs without ``max_verify``, at most ``K + 1`` per bucket
+    row with it), ``candidate_pairs`` (without ``max_verify`` the distinct candidate pairs
+    summed over bucket groups, a pair once per group that proposes it; with it they are not
+    listed, and this is ``bucket_pairs``, an upper bound), ``hub_rows`` and ``hub_pairs``
+    (``max_verify``: each item's lowest-ranked candidates kept per group, and the hub
+    relation's pairs summed over groups; 0 without), ``verified_pairs``, ``verify_tasks``,
+    ``edges``, ``clusters`` and the seconds of each phase."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,16 +339,21 @@ def _mix(codes: np.ndarray) -> np.ndarray:
 
 
 def _bucket_rows(
-    part: _Part, keep: frozenset[int] | None, groups: int
-) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """``(bucket code, item position)`` rows of the kept eligible items, split by bucket group.
+    part: _Part, keep: frozenset[int] | None, groups: int, ranked: bool = False
+) -> tuple[tuple[np.ndarray, ...], ...]:
+    """``(bucket code, item position)`` rows of the kept eligible items, split by bucket group;
+    ``ranked`` (``max_verify``) adds each item's :func:`item_rank` as a third column, computed
+    here from the id so that bucket groups need no client-side rank table.
 
     A code is ``index kind << 47 | band << 32 | 32-bit key``: two items are candidates iff
     they share a code. A position is ``partition << 32 | seq``."""
     chunks_c: list[np.ndarray] = []
     chunks_q: list[np.ndarray] = []
+    chunks_r: list[np.ndarray] = []
     rows = [r for r in part.rows if r.keys is not None and (keep is None or r.seq in keep)]
     seqs = np.asarray([r.seq for r in rows], dtype=np.int64) | np.int64(part.index << 32)
+    ids = (item_rank(r.article.id or "") for r in rows) if ranked else iter(())
+    ranks = np.fromiter(ids, dtype=np.uint64, count=len(rows) if ranked else 0)
     for kind in (_MAIN, _LEAD):
         keys = [r.keys[kind] for r in rows if r.keys is not None]
         if not keys or not keys[0]:
@@ -345,40 +362,36 @@ def _bucket_rows(
         bands = np.arange(table.shape[1], dtype=np.uint64) << np.uint64(32)
         chunks_c.append((table | bands[None, :] | np.uint64(kind << 47)).ravel())
         chunks_q.append(np.repeat(seqs, table.shape[1]))
+        if ranked:
+            chunks_r.append(np.repeat(ranks, table.shape[1]))
     c = np.concatenate(chunks_c) if chunks_c else np.empty(0, dtype=np.uint64)
     q = np.concatenate(chunks_q) if chunks_q else np.empty(0, dtype=np.int64)
+    r = np.concatenate(chunks_r) if chunks_r else np.empty(0, dtype=np.uint64)
     group = (_mix(c) % np.uint64(groups)).astype(np.int64) if len(c) else np.empty(0, dtype=np.int64)
     order = np.argsort(group, kind="stable")
-    c, q, group = c[order], q[order], group[order]
-    bounds = np.searchsorted(group, np.arange(groups + 1))
-    return tuple((c[bounds[g] : bounds[g + 1]], q[bounds[g] : bounds[g + 1]]) for g in range(groups))
+    cols = (c[order], q[order], r[order]) if ranked else (c[order], q[order])
+    bounds = np.searchsorted(group[order], np.arange(groups + 1)).tolist()
+    return tuple(tuple(x[bounds[g] : bounds[g + 1]] for x in cols) for g in range(groups))
 
 
-_Pairs = tuple[dict[tuple[int, int], np.ndarray], int]
-"""Candidate pairs of one bucket group keyed by their two partitions, and the group's row count."""
+def _columns(pieces: Sequence[tuple[np.ndarray, ...]], dtypes: Sequence[Any]) -> list[np.ndarray]:
+    """The bucket rows one group got from every partition, column by column."""
+    return [
+        np.concatenate([p[k] for p in pieces]) if pieces else np.empty(0, dtype=dtype)
+        for k, dtype in enumerate(dtypes)
+    ]
 
 
-def _pairs(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> _Pairs:
-    """Candidate pairs of one bucket group, deduplicated, keyed by their two partitions."""
-    codes = np.concatenate([p[0] for p in pieces]) if pieces else np.empty(0, dtype=np.uint64)
-    pos = np.concatenate([p[1] for p in pieces]) if pieces else np.empty(0, dtype=np.int64)
-    n_rows = len(codes)
-    if n_rows < 2:
-        return {}, n_rows
-    order = np.lexsort((pos, codes))
-    codes, pos = codes[order], pos[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    sizes = np.diff(np.r_[starts, len(codes)])
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
-    for k in np.unique(sizes[sizes >= 2]).tolist():
-        at = starts[sizes == k]
-        i, j = np.triu_indices(k, 1)
-        firsts.append(pos[(at[:, None] + i[None, :]).ravel()])
-        seconds.append(pos[(at[:, None] + j[None, :]).ravel()])
-    if not firsts:
-        return {}, n_rows
-    pairs = np.unique(np.stack([np.concatenate(firsts), np.concatenate(seconds)], axis=1), axis=0)
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and size of every bucket (run of equal codes) of sorted codes."""
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.empty(0, np.int64)
+    return starts, np.diff(np.r_[starts, len(codes)])
+
+
+def _by_block(pairs: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Unique pairs ``(a, b)``, ``a < b``, keyed by the input partitions of their two items."""
+    if not len(pairs):
+        return {}
     blocks = pairs >> 32
     key = blocks[:, 0] * (1 << 31) + blocks[:, 1]
     order = np.argsort(key, kind="stable")
@@ -387,53 +400,170 @@ def _pairs(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> _Pairs:
     out: dict[tuple[int, int], np.ndarray] = {}
     for s, e in zip(cuts.tolist(), [*cuts[1:].tolist(), len(key)], strict=True):
         out[(int(blocks[order[s], 0]), int(blocks[order[s], 1]))] = pairs[s:e]
-    return out, n_rows
+    return out
 
 
-def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], int]:
+_Counts = dict[str, int]
+"""Row counts of one bucket group (summed into :attr:`DaskResult.stats`)."""
+_Pairs = tuple[dict[tuple[int, int], np.ndarray], _Counts]
+"""Pairs of one bucket group keyed by their two partitions, and the group's row counts."""
+
+
+def _within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of rows ``(i, j)``, ``i < j``, within each bucket (``starts``, ``sizes``) of
+    sorted rows: ``m(m-1)/2`` per bucket of ``m``."""
+    firsts: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    seconds: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    for k in np.unique(sizes[sizes >= 2]).tolist():
+        at = starts[sizes == k]
+        i, j = np.triu_indices(k, 1)
+        firsts.append((at[:, None] + i[None, :]).ravel())
+        seconds.append((at[:, None] + j[None, :]).ravel())
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _pairs(pieces: Sequence[tuple[np.ndarray, ...]]) -> _Pairs:
+    """Without ``max_verify``: every candidate pair of one bucket group, deduplicated, keyed by
+    their two partitions (a bucket of ``m`` items lists ``m(m-1)/2`` rows)."""
+    codes, pos = _columns(pieces, (np.uint64, np.int64))
+    order = np.lexsort((pos, codes))
+    codes, pos = codes[order], pos[order]
+    starts, sizes = _runs(codes)
+    i, j = _within(starts, sizes)
+    counts = {"bucket_rows": len(codes), "bucket_pairs": len(i), "listed_rows": len(i)}
+    if not len(i):
+        return {}, counts
+    return _by_block(np.unique(np.stack([pos[i], pos[j]], axis=1), axis=0)), counts
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _numbers(pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, a number for its item within one bucket group, given in (rank, position) order,
+    and per number the item's position and rank: a row ``item << 32 | candidate`` of numbers
+    then sorts by item and candidate rank as one uint64 (far faster than sorting rows)."""
+    items, inverse = np.unique(pos, return_inverse=True)
+    ranks = np.zeros(len(items), dtype=np.uint64)
+    ranks[inverse] = rank
+    by_rank = np.lexsort((items, ranks))
+    number = np.empty(len(items), dtype=np.uint64)
+    number[by_rank] = np.arange(len(items), dtype=np.uint64)
+    return number[inverse], items[by_rank], ranks[by_rank]
+
+
+def _bucket_lows(
+    codes: np.ndarray, num: np.ndarray, rank_of: np.ndarray, limit: int
+) -> tuple[np.ndarray, int]:
+    """Rows ``member << 32 | low member`` (item numbers of :func:`_numbers`; ``rank_of``: rank
+    per number) of every bucket of two or more: each member with every other member whose
+    rank is among the ``limit + 1`` lowest distinct ranks of the bucket, and how many rows
+    were listed: at most ``m * (limit + 1)`` for a bucket of ``m`` (without rank ties), never
+    more than its ``m(m-1)/2`` pairs.
+
+    Enough for hub lists: a candidate among an item's ``limit`` lowest (distinct) candidate
+    ranks has fewer than ``limit`` lower ranks in any bucket they share, so it is among that
+    bucket's ``limit + 1`` lowest with the item itself counted. A bucket whose members are
+    all low (most buckets: two or three copies) lists its pairs once, made unique over the
+    group's buckets (copies share most of their bands) before both directions are taken."""
+    order = np.lexsort((num, codes))  # a bucket's members in rank order
+    codes, num = codes[order], num[order]
+    rank = rank_of[num.astype(np.int64)]
+    starts, sizes = _runs(codes)
+    first = np.repeat(starts, sizes)  # per row: where its bucket starts
+    new = np.r_[True, rank[1:] != rank[:-1]] if len(rank) else np.empty(0, dtype=bool)
+    new[starts] = True
+    dense = np.cumsum(new)
+    dense -= dense[first]  # per row: how many distinct lower ranks its bucket has
+    bucket = np.repeat(np.arange(len(starts)), sizes)
+    low = np.bincount(bucket, weights=dense <= limit, minlength=len(starts)).astype(np.int64)
+    whole = low == sizes  # every member low: all its pairs are needed, each once
+    i, j = _within(starts[whole], sizes[whole])
+    pairs = np.unique((num[i] << np.uint64(32)) | num[j])  # num[i] < num[j]
+    a, b = pairs >> np.uint64(32), pairs & _LOW32
+    # the other buckets: every member with each low member of its bucket (a prefix)
+    fan = np.repeat(np.where(whole, 0, low), sizes)
+    member = np.repeat(np.arange(len(codes)), fan)
+    other = np.repeat(first, fan) + np.arange(len(member)) - np.repeat(np.cumsum(fan) - fan, fan)
+    keep = other != member
+    member, other = member[keep], other[keep]
+    rows = np.concatenate([pairs, (b << np.uint64(32)) | a, (num[member] << np.uint64(32)) | num[other]])
+    return rows, len(i) + len(member)
+
+
+def _ranked(item: np.ndarray, rank: np.ndarray, limit: int) -> np.ndarray:
+    """Over rows sorted by item then rank: which rows hold one of their item's ``limit``
+    lowest distinct ranks (a rank shared by several candidates counts once)."""
+    if not len(item):
+        return np.zeros(0, dtype=bool)
+    start = np.r_[True, item[1:] != item[:-1]]
+    dense = np.cumsum(start | np.r_[True, rank[1:] != rank[:-1]])
+    dense -= np.repeat(dense[start], np.diff(np.r_[np.flatnonzero(start), len(item)]))
+    return dense < limit
+
+
+def _lowest(rows: np.ndarray, limit: int) -> np.ndarray:
+    """Rows ``(item, rank)`` (a ``(2, n)`` uint64 array) made unique and sorted, then per item
+    only its ``limit`` lowest ranks: the client's merge of the groups' hub lists."""
+    rows = rows[:, np.lexsort((rows[1], rows[0]))]
+    if rows.shape[1]:
+        rows = rows[:, np.r_[True, (np.diff(rows[0]) != 0) | (np.diff(rows[1]) != 0)]]
+    return rows[:, _ranked(rows[0], rows[1], limit)]
+
+
+_Hubs = tuple[np.ndarray, _Counts]
+"""One bucket group's hub rows ``(item, candidate rank, candidate)`` and counts."""
+
+
+def _hub_rows(pieces: Sequence[tuple[np.ndarray, ...]], limit: int) -> _Hubs:
+    """With ``max_verify = limit``: per item of one bucket group, its ``limit`` lowest-ranked
+    candidates there (with ties, every candidate holding one of those ranks), as rows
+    ``(item, candidate rank, candidate)`` (a ``(3, n)`` uint64 array) sorted by item and rank."""
+    codes, pos, rank = _columns(pieces, (np.uint64, np.int64, np.uint64))
+    num, items, ranks = _numbers(pos, rank)
+    lows, listed = _bucket_lows(codes, num, ranks, limit)
+    lows = np.unique(lows)  # a candidate met in several buckets once; sorted by item, rank
+    item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
+    keep = _ranked(item, ranks[cand], limit)
+    item, cand = item[keep], cand[keep]
+    rows = np.stack([items[item].astype(np.uint64), ranks[cand], items[cand].astype(np.uint64)])
+    _, sizes = _runs(np.sort(codes))
+    counts = {
+        "bucket_rows": len(codes),
+        "bucket_pairs": int((sizes * (sizes - 1) // 2).sum()),
+        "listed_rows": listed,
+        "hub_rows": rows.shape[1],
+    }
+    return rows, counts
+
+
+def _hub_ranks(hubs: _Hubs) -> tuple[np.ndarray, _Counts]:
+    """What the client merges into hub lists: ``(item, rank)`` rows and the counts."""
+    return hubs[0][:2].copy(), hubs[1]
+
+
+def _hub_pairs(hubs: _Hubs, table: tuple[np.ndarray, np.ndarray]) -> _Pairs:
+    """The pairs of one bucket group in the final hub relation -- an item and a candidate
+    whose rank is at most the item's ``K``-th lowest candidate rank (``table``: sorted item
+    positions and that rank, the highest uint64 for a list that is not full) -- as
+    :func:`_pairs` keys them. The union over items of these is the pairs the local engine
+    clusters on: a pair is in it when either side is among the other's hubs."""
+    rows, counts = hubs
+    pos, kth = table
+    item, rank, cand = rows[0].astype(np.int64), rows[1], rows[2].astype(np.int64)
+    keep = rank <= kth[np.searchsorted(pos, item)]
+    a, b = item[keep], cand[keep]
+    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
+    return _by_block(pairs), counts
+
+
+def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
     return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
 
 
-_Ranks = tuple[np.ndarray, np.ndarray]
-"""Positions (``partition << 32 | seq``) of the eligible kept items, sorted, and their ranks."""
-_Hubs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-""":data:`_Ranks` plus, per item, the highest rank of its full hub list and whether it is full."""
-
-
-def _lowest(items: np.ndarray, cands: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per item, its ``limit`` lowest distinct candidate ranks: rows (item, rank) sorted by both."""
-    rows = np.unique(np.stack([items.astype(np.uint64), cands]), axis=1)  # sorted by item, rank
-    item, cand = rows[0], rows[1]
-    if not len(item):
-        return item.astype(np.int64), cand
-    start = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
-    within = np.arange(len(item)) - np.repeat(start, np.diff(np.r_[start, len(item)]))
-    keep = within < limit
-    return item[keep].astype(np.int64), cand[keep]
-
-
-def _group_hubs(pairs: _Pairs, ranks: _Ranks, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every item of one bucket group's candidate pairs, the ``limit`` lowest ranks of its
-    candidates there (the client merges the groups: an item's hub list)."""
-    blocks = list(pairs[0].values())
-    if not blocks:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
-    pos, rank = ranks
-    p = np.concatenate(blocks)
-    ra, rb = rank[np.searchsorted(pos, p[:, 0])], rank[np.searchsorted(pos, p[:, 1])]
-    return _lowest(np.concatenate([p[:, 0], p[:, 1]]), np.concatenate([rb, ra]), limit)
-
-
-def _take_block(pairs: _Pairs, block: tuple[int, int], hubs: _Hubs | None = None) -> np.ndarray:
-    """The candidate pairs of one block in one bucket group; with hub lists only the pairs the
-    local engine verifies: one side among the other's lowest-ranked candidates."""
-    found = pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
-    if hubs is None or not len(found):
-        return found
-    pos, rank, kth, full = hubs
-    ia, ib = np.searchsorted(pos, found[:, 0]), np.searchsorted(pos, found[:, 1])
-    keep = ~full[ia] | (rank[ib] <= kth[ia]) | ~full[ib] | (rank[ia] <= kth[ib])
-    return found[keep]
+def _take_block(pairs: _Pairs, block: tuple[int, int]) -> np.ndarray:
+    """The pairs of one block in one bucket group."""
+    return pairs[0].get(block, np.empty((0, 2), dtype=np.int64))
 
 
 _Verified = tuple[list[tuple[str, str, "Verdict"]], int]
@@ -652,19 +782,7 @@ def _run(
     # that count modest while each group's sort stays small
     n_groups = groups or max(1, min(len(parts), 2 * math.isqrt(max(1, len(parts)))))
     live = [i for i in range(len(parts)) if i < used]
-    rows = {i: delayed(_bucket_rows, nout=n_groups, pure=True)(parts[i], keeps[i], n_groups) for i in live}
-    pair_groups = [delayed(_pairs)([rows[i][g] for i in live]) for g in range(n_groups)]
-    pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
-    sizes = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
-    blocks: dict[tuple[int, int], list[int]] = {}
-    n_pairs = 0
-    n_rows = 0
-    for g, (per_block, rows_in_group) in enumerate(sizes):
-        n_rows += rows_in_group
-        for block, n in per_block.items():
-            blocks.setdefault(block, []).append(g)
-            n_pairs += n
-    t2 = time.perf_counter()
+    limit = config.max_verify
 
     # every kept item: its shingle count (cluster priority; 0 when too short) and where it lives
     sizes: dict[str, int] = {}
@@ -676,34 +794,55 @@ def _run(
                 sizes[item_id] = n
                 where[item_id] = (s.index, seq)
 
-    # with max_verify: every item's hub list (the K lowest ranks among its candidates, the same
-    # list the local engine ends with) from the candidate pairs, before verification, so only
-    # the pairs the local engine verifies are verified here; its highest rank (when full) is
-    # what the hub filter of the partition below needs
-    table: Any = None
-    limit = config.max_verify
-    if limit is not None:
+    ranked = limit is not None
+    rows = {
+        i: delayed(_bucket_rows, nout=n_groups, pure=True)(parts[i], keeps[i], n_groups, ranked) for i in live
+    }
+    pieces_of = [[rows[i][g] for i in live] for g in range(n_groups)]
+    if limit is None:  # every candidate pair is verified: list them all
+        pair_groups = [delayed(_pairs)(p) for p in pieces_of]
+    else:
+        # with max_verify = K: every item's hub list (the K lowest ranks among its candidates,
+        # the same list the local engine ends with) before verification, from each bucket's
+        # K + 1 lowest-ranked members only (no bucket's pairs are listed), then only the pairs
+        # in the final hub relation -- those the local engine clusters on. The K-th rank of
+        # each list (when full) is also what the hub filter of the partition below needs
+        hub_groups = [delayed(_hub_rows)(p, limit) for p in pieces_of]
+        hub_groups = list(dask.persist(*hub_groups, **opts)) if hub_groups else []
+        found = dask.compute(*[delayed(_hub_ranks)(h) for h in hub_groups], **opts)
         ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
         pos = np.array(sorted(ids), dtype=np.int64)
         rank = np.array([item_rank(ids[p]) for p in pos.tolist()], dtype=np.uint64)
-        ranks = delayed((pos, rank), pure=True)
-        found = dask.compute(*[delayed(_group_hubs)(g, ranks, limit) for g in pair_groups], **opts)
-        items, cands = _lowest(
-            np.concatenate([f[0] for f in found] or [np.empty(0, dtype=np.int64)]),
-            np.concatenate([f[1] for f in found] or [np.empty(0, dtype=np.uint64)]),
-            limit,
-        )
-        at = np.searchsorted(pos, items)
+        merged = [f[0] for f in found] or [np.empty((2, 0), dtype=np.uint64)]
+        items, cands = _lowest(np.concatenate(merged, axis=1), limit)
+        at = np.searchsorted(pos, items.astype(np.int64))
         count = np.bincount(at, minlength=len(pos))
+        kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
         full = count == limit
-        kth = np.zeros(len(pos), dtype=np.uint64)
-        ends = np.cumsum(count)
-        kth[full] = cands[ends[full] - 1]
-        table = delayed((pos, rank, kth, full), pure=True)
+        kth[full] = cands[np.cumsum(count)[full] - 1]
+        table = delayed((pos, kth), pure=True)
+        pair_groups = [delayed(_hub_pairs)(h, table) for h in hub_groups]
+    pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
+    if limit is not None:
+        del hub_groups  # the selected pairs are persisted: the hub rows can go
+    per_group = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
+    blocks: dict[tuple[int, int], list[int]] = {}
+    n_pairs = 0
+    totals: dict[str, int] = {"bucket_rows": 0, "bucket_pairs": 0, "listed_rows": 0, "hub_rows": 0}
+    for g, (per_block, counts) in enumerate(per_group):
+        for key, n in counts.items():
+            totals[key] += n
+        for block, n in per_block.items():
+            blocks.setdefault(block, []).append(g)
+            n_pairs += n
+    n_hub_pairs = 0
+    if limit is not None:  # hub pairs, not candidates: count those from the bucket sizes
+        n_hub_pairs, n_pairs = n_pairs, totals["bucket_pairs"]
+    t2 = time.perf_counter()
 
     tasks = []
     for (pa, pb), gs in sorted(blocks.items()):
-        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb), table) for g in gs]
+        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
         other = parts[pb] if pb != pa else None
         tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other))
     results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
@@ -716,7 +855,7 @@ def _run(
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
     if limit is not None:
         names = [ids[p] for p in pos.tolist()]
-        graph = hub_edges(names, *_nodes(names, edges), rank, np.where(full, kth, np.uint64(_MAX_RANK)))
+        graph = hub_edges(names, *_nodes(names, edges), rank, kth)
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
         graph = hub_edges(names, *_nodes(names, edges))
@@ -768,8 +907,12 @@ def _run(
         "partitions": len(chunks),
         "groups": n_groups,
         "items": kept,
-        "bucket_rows": n_rows,
+        "bucket_rows": totals["bucket_rows"],
+        "bucket_pairs": totals["bucket_pairs"],
         "candidate_pairs": n_pairs,
+        "listed_rows": totals["listed_rows"],
+        "hub_rows": totals["hub_rows"],
+        "hub_pairs": n_hub_pairs,
         "verified_pairs": n_verified,
         "verify_tasks": len(tasks),
         "edges": len(edges),
