@@ -324,3 +324,19 @@ def test_one_permutation_fills_every_slot_and_is_deterministic() -> None:
     assert (empty == np.uint64(0xFFFFFFFF)).all()  # nothing to sign: never indexed
     flat = signer.sign_flat(np.concatenate([few, few]), np.array([0, 3, 6]))
     assert np.array_equal(flat[0], flat[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=4), st.sets(st.integers(0, 2**64 - 1), max_size=40))
+def test_any_in_sorted_matches_isin(values: list[int], members: set[int]) -> None:
+    from newsdedup._fingerprint import any_in_sorted
+
+    members |= set(values[:1])  # half the time a hit (the first value), else usually a miss
+    if len(values) % 2:
+        members -= set(values)
+    v = np.array(values, dtype=np.uint64)
+    s = np.array(sorted(members), dtype=np.uint64)
+    assert any_in_sorted(v, s) == bool(np.isin(v, s).any())
+    if len(s):  # values above the largest and below the smallest member
+        edge = np.array([int(s[-1]) + 1 if int(s[-1]) < 2**64 - 1 else 0], dtype=np.uint64)
+        assert any_in_sorted(edge, s) == bool(np.isin(edge, s).any())

@@ -31,7 +31,14 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from ._fingerprint import Shingler, _sorted_unique, head_and_prefix, intersection_size, number_hashes_of
+from ._fingerprint import (
+    Shingler,
+    _sorted_unique,
+    any_in_sorted,
+    head_and_prefix,
+    intersection_size,
+    number_hashes_of,
+)
 from ._normalize import names, normalize_text, tokenize
 
 __all__ = [
@@ -396,7 +403,7 @@ class PairVerifier:
             and cont >= self.decisive_containment
             and small.head is not None
             and large.prefix is not None
-            and np.isin(small.head, large.prefix, assume_unique=False).any()
+            and any_in_sorted(small.head, large.prefix)
             and numbers_within(small.number_hashes, large.number_hashes)
         ):
             # the smaller text is (nearly) all inside the larger, starts where the larger
