@@ -458,10 +458,21 @@ def test_candidates_whose_doc_left_the_cache_are_decided_on_their_sketch() -> No
         assert rebuilt.norm == fresh.norm
         assert rebuilt.tokens == fresh.tokens
     assert _canonicals(small) == _canonicals(memory)
+    # sketches that left their cache too are read back from the spill file: the same verdicts
+    spilled = Deduplicator(max_verify=None, spill=True, cache_items=100)
+    spilled._state.docs.maxsize = 4
+    spilled._state.sketches.maxsize = 6
+    for start in range(0, len(items), 3):
+        spilled.add_many(items[start : start + 3])
+    assert spilled.stats["sketch-reads"] > 0
+    assert spilled.stats["decided-on-sketch"] >= small.stats["decided-on-sketch"]
+    assert _verdicts(spilled) == _verdicts(memory)
+    assert _canonicals(spilled) == _canonicals(memory)
     # without sketches every such candidate's doc is rebuilt from the stored text
     bare = Deduplicator(max_verify=None, spill=True, cache_items=100)
     bare._state.docs.maxsize = 4
     bare._state.sketches.maxsize = 0
+    bare._state.sketches.on_evict = None  # not spilled either
     for start in range(0, len(items), 3):
         bare.add_many(items[start : start + 3])
     assert bare.stats["decided-on-sketch"] == 0

@@ -223,3 +223,27 @@ def test_numbers_within_is_multiset_inclusion_on_every_path() -> None:
         expect = not (Counter(small.tolist()) - Counter(large.tolist()))
         assert numbers_within(small, large) == expect
         assert numbers_within(small, np.sort(np.concatenate([small, large]))) is True
+
+
+def test_sketch_bytes_round_trip() -> None:
+    """What the engine spills when a sketch leaves its cache reads back as the same arrays,
+    with a missing head or prefix kept missing."""
+    import numpy as np
+
+    from newsdedup._verify import Sketch
+
+    doc = Doc.from_text(
+        "k1", "Oil prices rose 3 percent on Monday after the OPEC meeting in Vienna. " * 5, WordShingler()
+    )
+    sketch = Sketch(doc)
+    back = Sketch.from_bytes("k1", sketch.to_bytes())
+    assert back.key == "k1"
+    for name in ("shingles", "number_hashes", "head", "prefix"):
+        assert np.array_equal(getattr(back, name), getattr(sketch, name)), name
+        assert getattr(back, name).dtype == np.uint64
+    sketch.head = None
+    sketch.prefix = None
+    back = Sketch.from_bytes("k1", sketch.to_bytes())
+    assert back.head is None
+    assert back.prefix is None
+    assert np.array_equal(back.number_hashes, sketch.number_hashes)

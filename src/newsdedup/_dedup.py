@@ -297,6 +297,7 @@ class _Spill:
 
         self._fh = tempfile.TemporaryFile(prefix="newsdedup-")  # noqa: SIM115 - lives with the deduplicator
         self._where: dict[str, tuple[int, int]] = {}
+        self._sketch_where: dict[str, tuple[int, int]] = {}
         self._end = 0
 
     def put(self, key: str, article: Article) -> None:
@@ -316,6 +317,25 @@ class _Spill:
         offset, size = self._where[key]
         self._fh.seek(offset)
         return pickle.loads(self._fh.read(size))  # our own file, written above
+
+    def put_sketch(self, key: str, sketch: Sketch) -> None:
+        """A sketch leaving its (ten times larger) cache: in a long run most verifications
+        against old copies of a big story find neither doc nor sketch in memory, and reading
+        the sketch back is much cheaper than re-parsing the text (half the time it decides)."""
+        if key in self._sketch_where:
+            return
+        data = sketch.to_bytes()
+        self._fh.seek(self._end)
+        self._fh.write(data)
+        self._sketch_where[key] = (self._end, len(data))
+        self._end += len(data)
+
+    def get_sketch(self, key: str) -> Sketch | None:
+        where = self._sketch_where.get(key)
+        if where is None:
+            return None
+        self._fh.seek(where[0])
+        return Sketch.from_bytes(key, self._fh.read(where[1]))
 
     def close(self) -> None:
         self._fh.close()
@@ -612,7 +632,10 @@ class Deduplicator:
         return MemoryState(
             articles=_Cache(bounded, on_evict=self._spill.put if self._spill is not None else None),
             docs=_Cache(bounded),
-            sketches=_Cache(bounded * 10 if bounded is not None else None),
+            sketches=_Cache(
+                bounded * 10 if bounded is not None else None,
+                on_evict=self._spill.put_sketch if self._spill is not None else None,
+            ),
             main=_KeyedLSH(bands=b, rows=r),
             lead=_KeyedLSH(bands=lb, rows=lr) if self.config.lead_tokens else None,
         )
@@ -1023,7 +1046,7 @@ class Deduplicator:
             parts = self._doc_parts(article)
             if parts is None:
                 raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
-            sketch = self._state.sketches.get_lru(key)
+            sketch = self._sketch(key)
             if sketch is not None:  # its shingles, numbers and head are known: only the text is parsed
                 doc = Doc(
                     key, parts[0], sketch.shingles, text=article.text, tokens=parts[1],
@@ -1043,7 +1066,7 @@ class Deduplicator:
         not re-read and re-parsed. None: verify in full."""
         if key in self._state.docs:
             return None
-        sketch = self._state.sketches.get_lru(key)
+        sketch = self._sketch(key)
         if sketch is None:
             return None
         verdict = self._verifier.decide_on_shingles(doc, sketch)
@@ -1055,8 +1078,18 @@ class Deduplicator:
         doc = self._state.docs.get_lru(key)
         if doc is not None:
             return doc.shingles
-        sketch = self._state.sketches.get_lru(key)
+        sketch = self._sketch(key)
         return sketch.shingles if sketch is not None else self._doc(key).shingles
+
+    def _sketch(self, key: str) -> Sketch | None:
+        """The item's sketch from the cache, else from the spill file (then cached again)."""
+        sketch = self._state.sketches.get_lru(key)
+        if sketch is None and self._spill is not None:
+            sketch = self._spill.get_sketch(key)
+            if sketch is not None:
+                self.stats["sketch-reads"] += 1
+                self._state.sketches.put(key, sketch)
+        return sketch
 
     def _insert(
         self,

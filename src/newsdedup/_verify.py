@@ -173,6 +173,36 @@ class Sketch:
     def __repr__(self) -> str:
         return f"Sketch({self.key!r}, {len(self.shingles)} shingles)"
 
+    def to_bytes(self) -> bytes:
+        """The four uint64 arrays as one buffer (their lengths first; a missing head or prefix
+        is the length ``2**64 - 1``): what the engine spills when the sketch leaves its cache,
+        read back by :meth:`from_bytes` without pickling."""
+        parts = (self.shingles, self.number_hashes, self.head, self.prefix)
+        lengths = np.array([_NO_PART if p is None else len(p) for p in parts], dtype=np.uint64)
+        return b"".join(
+            [lengths.tobytes(), *(p.astype(np.uint64, copy=False).tobytes() for p in parts if p is not None)]
+        )
+
+    @classmethod
+    def from_bytes(cls, key: str, data: bytes) -> Sketch:
+        """The sketch :meth:`to_bytes` wrote (the arrays are read-only views of ``data``)."""
+        values = np.frombuffer(data, dtype=np.uint64)
+        parts: list[np.ndarray | None] = []
+        at = 4
+        for n in values[:4].tolist():
+            if n == _NO_PART:
+                parts.append(None)
+            else:
+                parts.append(values[at : at + n])
+                at += n
+        sketch = cls.__new__(cls)
+        sketch.key = key
+        sketch.shingles, sketch.number_hashes, sketch.head, sketch.prefix = parts
+        return sketch
+
+
+_NO_PART = (1 << 64) - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
