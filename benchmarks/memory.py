@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.breakdown:  # before anything builds the pairs' lookup index
         counted: set[int] = set()  # ``seen`` counts the items read
         parts = [(name, getattr(state, name)) for name in ("meta", "edges", "hubs", "main", "lead")]
-        parts += [("decisions", d.decisions), ("spill offsets", d._spill._where if d._spill else {})]
+        spill = (d._spill._where, d._spill._sketch_where) if d._spill else ({}, {})
+        parts += [("decisions", d.decisions), ("spill offsets", spill)]
         parts += [(f"{name} (cache)", getattr(state, name)) for name in ("sketches", "docs", "articles")]
         sizes = [(name, _deep_size(obj, counted)) for name, obj in parts]
     pairs = len(state.edges)  # builds the index
