@@ -107,9 +107,10 @@ def _grow(
 ) -> None:
     """Add the unassigned nodes that pass the pruning test without touching the centre: at
     least ``need`` (and one) verified neighbours among the members, and strictly fewer among
-    the other unassigned nodes (a tie would let the star walk along a path). A copy of a big story verified against some of its hubs but not the one
-    that became the centre belongs here; a node of another group has more pairs there. Whole
-    rounds are added at once, so the result does not depend on iteration order."""
+    the other unassigned nodes (a tie would let the star walk along a path). A copy of a big
+    story verified against some of its hubs but not the one that became the centre belongs
+    here; a node of another group has more pairs there. Whole rounds are added at once, so the
+    result does not depend on iteration order."""
     while True:
         pool = remaining - members
         frontier = {x for m in members for x in edges.get(m, ()) if x in pool}

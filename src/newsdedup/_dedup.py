@@ -300,42 +300,40 @@ class _Spill:
         self._sketch_where: dict[str, tuple[int, int]] = {}
         self._end = 0
 
+    def _append(self, data: bytes) -> tuple[int, int]:
+        """Write ``data`` at the end of the file; its (offset, size)."""
+        self._fh.seek(self._end)
+        self._fh.write(data)
+        where = (self._end, len(data))
+        self._end += len(data)
+        return where
+
+    def _read(self, where: tuple[int, int]) -> bytes:
+        self._fh.seek(where[0])
+        return self._fh.read(where[1])
+
     def put(self, key: str, article: Article) -> None:
         import pickle
 
         if key in self._where:  # articles never change: the copy on disk is still right
             return
-        data = pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
-        self._fh.seek(self._end)
-        self._fh.write(data)
-        self._where[key] = (self._end, len(data))
-        self._end += len(data)
+        self._where[key] = self._append(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str) -> Article:
         import pickle
 
-        offset, size = self._where[key]
-        self._fh.seek(offset)
-        return pickle.loads(self._fh.read(size))  # our own file, written above
+        return pickle.loads(self._read(self._where[key]))  # our own file, written above
 
     def put_sketch(self, key: str, sketch: Sketch) -> None:
         """A sketch leaving its (ten times larger) cache: in a long run most verifications
         against old copies of a big story find neither doc nor sketch in memory, and reading
         the sketch back is much cheaper than re-parsing the text (half the time it decides)."""
-        if key in self._sketch_where:
-            return
-        data = sketch.to_bytes()
-        self._fh.seek(self._end)
-        self._fh.write(data)
-        self._sketch_where[key] = (self._end, len(data))
-        self._end += len(data)
+        if key not in self._sketch_where:  # sketches never change either
+            self._sketch_where[key] = self._append(sketch.to_bytes())
 
     def get_sketch(self, key: str) -> Sketch | None:
         where = self._sketch_where.get(key)
-        if where is None:
-            return None
-        self._fh.seek(where[0])
-        return Sketch.from_bytes(key, self._fh.read(where[1]))
+        return None if where is None else Sketch.from_bytes(key, self._read(where))
 
     def close(self) -> None:
         self._fh.close()
