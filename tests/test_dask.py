@@ -315,11 +315,12 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     num, item_of, rank_of = _numbers(pos, ranks)
     assert item_of.tolist() == sorted(set(pos.tolist()), key=lambda x: (rank[x], x))
     assert [int(item_of[n]) for n in num.tolist()] == pos.tolist()
-    lows, listed = _bucket_lows(codes, num, rank_of, limit)
+    lows, listed, bucket_pairs = _bucket_lows(codes, num, rank_of, limit)
     member, low = (lows >> np.uint64(32)).astype(np.int64), (lows & np.uint64(0xFFFFFFFF)).astype(np.int64)
     got_lows = zip(item_of[member].tolist(), rank_of[low].tolist(), item_of[low].tolist(), strict=True)
     assert set(got_lows) == want_lows
     sizes = [len(m) for m in buckets.values() if len(m) >= 2]
+    assert bucket_pairs == sum(m * (m - 1) // 2 for m in sizes)
     if not seed % 2:  # distinct ranks: a bucket's pairs when all its members are low, else
         # each member with the K + 1 low members, less their own rows (ties make more low)
         assert listed == sum(m * (m - 1) // 2 if m <= limit + 1 else (m - 1) * (limit + 1) for m in sizes)
@@ -329,6 +330,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     hubs = _hub_rows(pieces, limit)
     assert {tuple(r) for r in hubs[0].T.tolist()} == want_hubs
     assert hubs[1]["listed_rows"] == listed
+    assert hubs[1]["bucket_pairs"] == bucket_pairs
 
     # each item's K-th lowest candidate rank, as the client merges it (here from two groups
     # that found the same rows, in another order)

@@ -454,12 +454,12 @@ def _numbers(pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 def _bucket_lows(
     codes: np.ndarray, num: np.ndarray, rank_of: np.ndarray, limit: int
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, int]:
     """Rows ``member << 32 | low member`` (item numbers of :func:`_numbers`; ``rank_of``: rank
     per number) of every bucket of two or more: each member with every other member whose
     rank is among the ``limit + 1`` lowest distinct ranks of the bucket, and how many rows
     were listed: at most ``m * (limit + 1)`` for a bucket of ``m`` (without rank ties), never
-    more than its ``m(m-1)/2`` pairs.
+    more than its ``m(m-1)/2`` pairs, whose sum over the buckets comes third.
 
     Enough for hub lists: a candidate among an item's ``limit`` lowest (distinct) candidate
     ranks has fewer than ``limit`` lower ranks in any bucket they share, so it is among that
@@ -488,7 +488,7 @@ def _bucket_lows(
     keep = other != member
     member, other = member[keep], other[keep]
     rows = np.concatenate([pairs, (b << np.uint64(32)) | a, (num[member] << np.uint64(32)) | num[other]])
-    return rows, len(i) + len(member)
+    return rows, len(i) + len(member), int((sizes * (sizes - 1) // 2).sum())
 
 
 def _ranked(item: np.ndarray, rank: np.ndarray, limit: int) -> np.ndarray:
@@ -521,16 +521,15 @@ def _hub_rows(pieces: Sequence[tuple[np.ndarray, ...]], limit: int) -> _Hubs:
     ``(item, candidate rank, candidate)`` (a ``(3, n)`` uint64 array) sorted by item and rank."""
     codes, pos, rank = _columns(pieces, (np.uint64, np.int64, np.uint64))
     num, items, ranks = _numbers(pos, rank)
-    lows, listed = _bucket_lows(codes, num, ranks, limit)
+    lows, listed, bucket_pairs = _bucket_lows(codes, num, ranks, limit)
     lows = np.unique(lows)  # a candidate met in several buckets once; sorted by item, rank
     item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
     keep = _ranked(item, ranks[cand], limit)
     item, cand = item[keep], cand[keep]
     rows = np.stack([items[item].astype(np.uint64), ranks[cand], items[cand].astype(np.uint64)])
-    _, sizes = _runs(np.sort(codes))
     counts = {
         "bucket_rows": len(codes),
-        "bucket_pairs": int((sizes * (sizes - 1) // 2).sum()),
+        "bucket_pairs": bucket_pairs,
         "listed_rows": listed,
         "hub_rows": rows.shape[1],
     }
