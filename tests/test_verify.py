@@ -247,3 +247,74 @@ def test_sketch_bytes_round_trip() -> None:
     assert back.head is None
     assert back.prefix is None
     assert np.array_equal(back.number_hashes, sketch.number_hashes)
+
+
+def _batch_docs(texts: dict[str, str]) -> dict[str, Doc]:
+    from newsdedup import Article, Deduplicator
+
+    d = Deduplicator()
+    fp = d.fingerprint([Article(text=t, id=k) for k, t in texts.items()])
+    return {doc.key: doc for doc in fp.docs if doc is not None}
+
+
+def _variants(story: str) -> dict[str, str]:
+    """A story, a copy with swapped numbers and names, a non-ASCII copy, and another story."""
+    paras = _paras(story)
+    return {
+        "a": story,
+        "b": "\n\n".join([paras[0].replace("Thursday", "Friday 12 March"), *paras[1:]])
+        .replace("10,000", "20,000")
+        .replace("Zelenskyy", "Stoltenberg"),
+        "c": "Ünïcode dateline — " + story.replace("e", "é", 5),
+        "d": "\n\n".join(paras[: len(paras) // 2]) + "\n\nNumbers: 1.5 5th 10am 3/4 and 2,500.",
+    }
+
+
+def test_batch_docs_cut_the_same_tokens_as_the_regex(story: str) -> None:
+    """A batch doc never builds its token list: its ids and the tokens cut from ``norm`` by the
+    batch's offsets are those of :func:`tokenize` (ASCII and non-ASCII texts)."""
+    from newsdedup._fingerprint import token_ids
+    from newsdedup._normalize import tokenize
+
+    for key, doc in _batch_docs(_variants(story)).items():
+        tokens = tokenize(doc.norm)
+        assert doc.token_ids == token_ids(tokens).tolist(), key
+        assert doc.n_tokens() == len(tokens)
+        for start in range(0, len(tokens), 7):
+            for width in (1, 2, 3):
+                assert doc.token_slice(start, start + width) == tokens[start : start + width], key
+        assert doc._tokens is None or key == "c"  # the token strings were never built (ASCII)
+
+
+def test_batch_and_text_docs_give_the_same_substitutions_and_verdicts(story: str) -> None:
+    texts = _variants(story)
+    batch = _batch_docs(texts)
+    v = PairVerifier(decisive_jaccard=1.0, decisive_containment=1.0)  # always align and guard
+    for a in texts:
+        for b in texts:
+            if a < b:
+                plain = (_doc(a, texts[a]), _doc(b, texts[b]))
+                assert substitutions(batch[a], batch[b]) == substitutions(*plain), (a, b)
+                assert v.verify(batch[a], batch[b]) == v.verify(*plain), (a, b)
+    # the changed number and every swapped name (and the weekday) were seen
+    assert substitutions(batch["a"], batch["b"]) == (1, story.count("Zelenskyy") + 1)
+
+
+def test_a_doc_sent_to_a_worker_keeps_its_verdicts(story: str) -> None:
+    """Docs are pickled pair by pair for worker processes: one buffer for the arrays."""
+    import pickle
+
+    texts = _variants(story)
+    docs = {**_batch_docs(texts), "t": _doc("t", texts["d"])}  # a batch doc and a text doc
+    docs["t"].names  # noqa: B018 - a computed cache travels too
+    docs["a"].token_ids  # noqa: B018 - a cache that does not travel
+    back = pickle.loads(pickle.dumps(docs))
+    assert back["t"]._names is not None
+    assert back["a"]._id_list is None
+    v = PairVerifier(decisive_jaccard=1.0, decisive_containment=1.0)
+    for a in docs:
+        assert back[a].token_ids == docs[a].token_ids
+        assert back[a].names == docs[a].names
+        for b in docs:
+            if a < b:
+                assert v.verify(back[a], back[b]) == v.verify(docs[a], docs[b]), (a, b)

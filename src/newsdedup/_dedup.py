@@ -619,6 +619,8 @@ class Deduplicator:
         self._pending_rows: list[ItemRow] = []
         self._pending_edges: list[EdgeRow] = []
         self._pending_updates: list[UpdateRow] = []
+        self._verify_pool: Any = None
+        """Worker processes verifying pairs, while :meth:`add_stream` runs with ``jobs > 1``."""
         if store is not None:
             store.bind(name, cfg.fingerprint(), cfg.to_dict())
             self.refresh()
@@ -822,16 +824,22 @@ class Deduplicator:
         import multiprocessing
 
         ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
-        with cf.ProcessPoolExecutor(
-            max_workers=self.jobs, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
-        ) as pool:
-            window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
-            for batch in batches:
-                window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
-                if len(window) > 2 * self.jobs:
+        init = {"mp_context": ctx, "initializer": _worker_init, "initargs": (self.config,)}
+        with (
+            cf.ProcessPoolExecutor(max_workers=self.jobs, **init) as pool,  # type: ignore[arg-type]
+            cf.ProcessPoolExecutor(max_workers=self.jobs - 1, **init) as verify_pool,  # type: ignore[arg-type]
+        ):
+            self._verify_pool = verify_pool
+            try:
+                window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
+                for batch in batches:
+                    window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
+                    if len(window) > 2 * self.jobs:
+                        count += self._take(window.popleft(), file, on_batch)
+                while window:
                     count += self._take(window.popleft(), file, on_batch)
-            while window:
-                count += self._take(window.popleft(), file, on_batch)
+            finally:
+                self._verify_pool = None
         return count
 
     def _take(self, job: tuple[int, Any], file: str | None, on_batch: Callable[[int], None] | None) -> int:
@@ -944,7 +952,12 @@ class Deduplicator:
         ingested: float,
     ) -> None:
         """Fingerprint a batch at once (tokens, shingles, signatures and band keys as arrays)
-        unless a worker already did, then match its items one by one in input order."""
+        unless a worker already did, then match its items in input order.
+
+        Which pairs an item is verified against depends only on the index, the times and the
+        hub lists, never on a verdict; so every item of the batch is planned and recorded
+        first, all its pairs are verified (in worker processes too, with ``jobs > 1``), and
+        then each item's verdicts are applied in input order."""
         if not pending:
             return
         if all(fp is not None for _, _, fp in pending):
@@ -952,6 +965,7 @@ class Deduplicator:
         else:
             fp = self.fingerprint([article for _, article, _ in pending])
         candidates = self._candidates(fp)
+        plans: list[tuple[int, Article, Doc, list[str]]] = []
         for n, ((slot, article, _), doc, keys) in enumerate(zip(pending, fp.docs, fp.keys, strict=True)):
             if doc is None:
                 self._store(article, None, ingested, None)
@@ -961,7 +975,11 @@ class Deduplicator:
                 out[slot] = decision
             else:
                 assert keys is not None
-                out[slot] = self._insert(article, doc, keys[0], keys[1], ingested, candidates[n])
+                chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n])
+                plans.append((slot, article, doc, chosen))
+        verdicts = self._verify_planned([(doc, chosen) for _, _, doc, chosen in plans])
+        for (slot, article, _, chosen), found in zip(plans, verdicts, strict=True):
+            out[slot] = self._decide(article, chosen, found)
 
     def _candidates(self, fp: Fingerprints) -> list[set[str]]:
         """For every item of a batch, the indexed items and the *earlier* items of the same batch
@@ -1016,7 +1034,8 @@ class Deduplicator:
                 Doc(
                     article.id or "", norms[i], sb.shingle_set(i), text=article.text,
                     number_hashes=tb.number_hashes[tb.number_offsets[i] : tb.number_offsets[i + 1]],
-                    head=head, prefix=prefix,
+                    head=head, prefix=prefix, ids=tb.ids[tb.offsets[i] : tb.offsets[i + 1]].copy(),
+                    spans=tb.spans[tb.offsets[i] : tb.offsets[i + 1]].copy() if tb.ascii[i] else None,
                 )
             )  # fmt: skip
             keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))
@@ -1089,7 +1108,7 @@ class Deduplicator:
                 self._state.sketches.put(key, sketch)
         return sketch
 
-    def _insert(
+    def _plan(
         self,
         article: Article,
         doc: Doc,
@@ -1097,12 +1116,12 @@ class Deduplicator:
         lead_keys: list[int],
         ingested: float,
         candidates: set[str],
-    ) -> Decision:
-        state = self._state
-        assert state.main is not None
+    ) -> list[str]:
+        """The items a new one must be verified against (inside the window; with
+        ``max_verify``, its hub pairs); then it is recorded and indexed, so the next items of
+        the batch see it as a candidate."""
         assert article.id is not None
         t = self._item_time(article, ingested)
-        best: tuple[float, str, Verdict] | None = None
         keys = self._in_window(sorted(candidates), t)
         if len(keys) < len(candidates):
             self.stats["outside-window"] += len(candidates) - len(keys)
@@ -1112,10 +1131,51 @@ class Deduplicator:
                 self.stats["verify-limited"] += 1
                 self.stats["not-verified"] += len(keys) - len(chosen)
             keys = chosen
-        for key in keys:
-            verdict = self._quick_verdict(doc, key)
-            if verdict is None:
-                verdict = self._verifier.verify(doc, self._doc(key))
+        self._store(article, doc, ingested, main_keys + lead_keys)
+        self._index(article.id, t, main_keys, lead_keys)
+        return keys
+
+    def _verify_planned(self, work: list[tuple[Doc, list[str]]]) -> list[list[Verdict]]:
+        """Every planned pair's verdict. Pairs the shingles decide are decided here; with a
+        verification pool (``jobs > 1`` in :meth:`add_stream`) the others are shared out
+        between the workers and this process."""
+        out: list[list[Verdict]] = []
+        pool = self._verify_pool
+        todo: list[tuple[list[Verdict], int, Doc, Doc]] = []
+        for doc, keys in work:
+            found: list[Verdict] = []
+            for key in keys:
+                verdict = self._quick_verdict(doc, key)
+                if verdict is None:
+                    other = self._doc(key)
+                    if pool is None:
+                        verdict = self._verifier.verify(doc, other)
+                    else:
+                        verdict = self._verifier.decide_on_shingles(doc, other)
+                        if verdict is None:
+                            todo.append((found, len(found), doc, other))
+                            verdict = _UNDECIDED
+                found.append(verdict)
+            out.append(found)
+        if todo:
+            # this process verifies the last share itself; a handful of pairs is not worth a
+            # round trip to the workers
+            shares = _split(todo, self.jobs) if len(todo) >= _MIN_SHIPPED * self.jobs else [todo]
+            futures = [pool.submit(_worker_verify, [(a, b) for _, _, a, b in share]) for share in shares[:-1]]
+            self.stats["verified-in-workers"] += len(todo) - len(shares[-1])
+            for found, at, a, b in shares[-1]:
+                found[at] = self._verifier.verify(a, b)
+            for share, future in zip(shares, futures, strict=False):
+                for (found, at, _, _), verdict in zip(share, future.result(), strict=True):
+                    found[at] = verdict
+        return out
+
+    def _decide(self, article: Article, keys: list[str], verdicts: list[Verdict]) -> Decision:
+        """Record a new item's accepted pairs and its decision (the best-scoring match)."""
+        state = self._state
+        assert article.id is not None
+        best: tuple[float, str, Verdict] | None = None
+        for key, verdict in zip(keys, verdicts, strict=True):
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
                 state.add_edge(article.id, key, verdict)
@@ -1127,8 +1187,6 @@ class Deduplicator:
                 score = max(verdict.jaccard, verdict.containment)
                 if best is None or score > best[0]:
                     best = (score, key, verdict)
-        self._store(article, doc, ingested, main_keys + lead_keys)
-        self._index(article.id, t, main_keys, lead_keys)
         if best is None:
             decision = Decision(id=article.id, status="new")
         else:
@@ -1568,6 +1626,31 @@ def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepa
     prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True)
     prepared.errors, prepared.stats = _WORKER.errors, _WORKER.stats
     return prepared
+
+
+def _worker_verify(pairs: list[tuple[Doc, Doc]]) -> list[Verdict]:
+    """Verify pairs in a worker process (see :meth:`Deduplicator._verify_planned`)."""
+    assert _WORKER is not None
+    verify = _WORKER._verifier.verify
+    return [verify(a, b) for a, b in pairs]
+
+
+_MIN_SHIPPED = 8
+"""Fewest pairs per process before a batch's verification is shared with the workers."""
+
+_UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
+"""Placeholder for a verdict a worker is computing."""
+
+
+def _split(items: list[Any], parts: int) -> list[list[Any]]:
+    """``items`` in ``parts`` contiguous shares of (nearly) equal size."""
+    size, extra = divmod(len(items), parts)
+    out, at = [], 0
+    for i in range(parts):
+        end = at + size + (1 if i < extra else 0)
+        out.append(items[at:end])
+        at = end
+    return out
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

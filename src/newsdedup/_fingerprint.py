@@ -426,6 +426,15 @@ class TokenBatch:
     """Hashes of the number tokens (see :func:`number_hashes_of`), sorted within each document."""
     number_offsets: np.ndarray
     """int64, ``len(docs) + 1``: document ``i``'s numbers are ``number_hashes[o[i]:o[i+1]]``."""
+    ids: np.ndarray
+    """Fixed-seed uint64 hash per token (:func:`token_ids`): token identity for the alignment
+    of two texts, the same whoever tokenised them."""
+    spans: np.ndarray
+    """int32 ``(start, end)`` per token (shape ``(tokens, 2)``), offsets into its document's
+    normalised text; meaningful only where ``ascii`` is set (other texts are tokenised
+    separately and joined)."""
+    ascii: np.ndarray
+    """bool per document: its text is ASCII, so ``spans`` index it."""
 
     def counts(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -474,8 +483,10 @@ class BatchShingler:
         n = len(norms)
         parts: list[bytes] = []
         class_parts: list[bytes] = []
-        for text in norms:
+        ascii_docs = np.zeros(n, dtype=bool)
+        for i, text in enumerate(norms):
             if text.isascii():
+                ascii_docs[i] = True
                 raw = text.encode("ascii")
                 cls = raw.translate(_ASCII_CLASSES)
             else:
@@ -496,14 +507,20 @@ class BatchShingler:
         buf = np.frombuffer(data, dtype=np.uint8)
         offsets = np.searchsorted(start, doc_start, side="left").astype(np.int64)
         numeric = _DIGIT_BYTES[buf[start]]
-        # number tokens: digits first, or a number word; keyed with the fixed seed 0
+        # every token's identity, keyed with the fixed seed 0 (the number hashes are a subset)
+        ids = _NUMBER_HASHER._hash_spans(data, start, end)
+        # number tokens: digits first, or a number word
         is_num = numeric | np.isin(hashes, self._number_word_hashes())
-        num_hashes = _NUMBER_HASHER._hash_spans(data, start[is_num], end[is_num])
+        num_hashes = ids[is_num]
         doc = np.searchsorted(offsets, np.flatnonzero(is_num), side="right") - 1
         order = np.lexsort((num_hashes, doc))  # by document, then hash
         num_offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(doc, minlength=n), out=num_offsets[1:])
-        return TokenBatch(hashes, offsets, numeric, num_hashes[order], num_offsets)
+        base = np.repeat(doc_start[:-1], np.diff(offsets))  # each token's document start
+        spans = np.empty((len(start), 2), dtype=np.int32)
+        spans[:, 0] = start - base
+        spans[:, 1] = end - base
+        return TokenBatch(hashes, offsets, numeric, num_hashes[order], num_offsets, ids, spans, ascii_docs)
 
     def _number_word_hashes(self) -> np.ndarray:
         if self._number_words is None:
@@ -584,10 +601,16 @@ _NUMBER_HASHER = BatchShingler(1, seed=0)
 """Token hashes for number keys: a fixed seed, so a key never depends on the dedup seed."""
 
 
+def token_ids(tokens: Sequence[str]) -> np.ndarray:
+    """Fixed-seed hashes of already split tokens: the ``ids`` :meth:`BatchShingler.tokens`
+    gives, so two texts' token sequences compare as integers however each was tokenised."""
+    return _NUMBER_HASHER.token_hashes(tokens)
+
+
 def number_hashes_of(numbers: Sequence[str]) -> np.ndarray:
     """Sorted fixed-seed hashes of number tokens: the multiset of a text's numbers, the same
     values :meth:`BatchShingler.tokens` gives for a whole batch."""
-    h = _NUMBER_HASHER.token_hashes(numbers)
+    h = token_ids(numbers)
     h.sort()
     return h
 

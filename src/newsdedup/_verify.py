@@ -38,6 +38,7 @@ from ._fingerprint import (
     head_and_prefix,
     intersection_size,
     number_hashes_of,
+    token_ids,
 )
 from ._normalize import names, normalize_text, tokenize
 
@@ -62,8 +63,8 @@ class Doc:
     """
 
     __slots__ = (
-        "_lower", "_names", "_number_hashes", "_numbers", "_tokens", "head", "key", "norm", "prefix",
-        "shingles", "text",
+        "_id_list", "_ids", "_lower", "_names", "_number_hashes", "_numbers", "_spans", "_tokens", "head",
+        "key", "norm", "prefix", "shingles", "text",
     )  # fmt: skip
 
     def __init__(
@@ -79,6 +80,8 @@ class Doc:
         number_hashes: np.ndarray | None = None,
         head: np.ndarray | None = None,
         prefix: np.ndarray | None = None,
+        ids: np.ndarray | None = None,
+        spans: np.ndarray | None = None,
     ) -> None:
         self.key = key
         self.norm = norm
@@ -96,6 +99,9 @@ class Doc:
         self.prefix = prefix
         """Sorted shingles of the first fifth of the text (see ``head_and_prefix``)."""
         self._lower: str | None = None
+        self._ids = ids
+        self._id_list: list[int] | None = None
+        self._spans = spans
 
     @property
     def tokens(self) -> list[str]:
@@ -103,6 +109,33 @@ class Doc:
         if self._tokens is None:
             self._tokens = tokenize(self.norm)
         return self._tokens
+
+    @property
+    def token_ids(self) -> list[int]:
+        """The tokens as fixed-seed hashes (:func:`newsdedup._fingerprint.token_ids`): what
+        the token alignment compares. A batch-built doc has them without any token strings."""
+        if self._id_list is None:
+            ids = self._ids if self._ids is not None else token_ids(self.tokens)
+            self._id_list = ids.tolist()
+        return self._id_list
+
+    def token_slice(self, start: int, end: int) -> list[str]:
+        """``tokens[start:end]``, cut from ``norm`` by the batch's token offsets when the full
+        token list was never made (only the few replaced tokens of an alignment are needed)."""
+        if self._tokens is None and self._spans is not None:
+            end = min(end, len(self._spans))
+            if start >= end:
+                return []
+            # tokens start and end on token boundaries: the slice of text between the first
+            # one's start and the last one's end tokenises to exactly these tokens
+            return tokenize(self.norm[int(self._spans[start, 0]) : int(self._spans[end - 1, 1])])
+        return self.tokens[start:end]
+
+    def n_tokens(self) -> int:
+        """How many word tokens the text has."""
+        if self._ids is not None:
+            return len(self._ids)
+        return len(self.tokens)
 
     @property
     def names(self) -> frozenset[str]:
@@ -115,7 +148,11 @@ class Doc:
     def numbers(self) -> int:
         """How many number tokens the text has."""
         if self._numbers is None:
-            self._numbers = count_numbers(self.tokens)
+            if self._tokens is None and self._spans is not None and self._number_hashes is not None:
+                # an ASCII batch doc: its number multiset is already known
+                self._numbers = len(self._number_hashes)
+            else:
+                self._numbers = count_numbers(self.tokens)
         return self._numbers
 
     @property
@@ -134,6 +171,17 @@ class Doc:
 
     def __repr__(self) -> str:
         return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Sent to worker processes, pair by pair: the arrays travel as one buffer (pickling
+        # six numpy arrays one by one cost more than verifying the pair), and the caches
+        # derived from the rest stay behind.
+        spans = self._spans.view(np.uint64).ravel() if self._spans is not None else None
+        parts = (self.shingles, self._number_hashes, self.head, self.prefix, self._ids, spans)
+        return (
+            _unpack_doc,
+            (self.key, self.norm, self.text, _pack(parts), self._tokens, self._names, self._numbers),
+        )
 
     @classmethod
     def from_text(
@@ -177,31 +225,58 @@ class Sketch:
         """The four uint64 arrays as one buffer (their lengths first; a missing head or prefix
         is the length ``2**64 - 1``): what the engine spills when the sketch leaves its cache,
         read back by :meth:`from_bytes` without pickling."""
-        parts = (self.shingles, self.number_hashes, self.head, self.prefix)
-        lengths = np.array([_NO_PART if p is None else len(p) for p in parts], dtype=np.uint64)
-        return b"".join(
-            [lengths.tobytes(), *(p.astype(np.uint64, copy=False).tobytes() for p in parts if p is not None)]
-        )
+        return _pack((self.shingles, self.number_hashes, self.head, self.prefix))
 
     @classmethod
     def from_bytes(cls, key: str, data: bytes) -> Sketch:
         """The sketch :meth:`to_bytes` wrote (the arrays are read-only views of ``data``)."""
-        values = np.frombuffer(data, dtype=np.uint64)
-        parts: list[np.ndarray | None] = []
-        at = 4
-        for n in values[:4].tolist():
-            if n == _NO_PART:
-                parts.append(None)
-            else:
-                parts.append(values[at : at + n])
-                at += n
         sketch = cls.__new__(cls)
         sketch.key = key
-        sketch.shingles, sketch.number_hashes, sketch.head, sketch.prefix = parts
+        sketch.shingles, sketch.number_hashes, sketch.head, sketch.prefix = _unpack(data, 4)
         return sketch
 
 
 _NO_PART = (1 << 64) - 1
+
+
+def _pack(parts: tuple[np.ndarray | None, ...]) -> bytes:
+    """Arrays of 64-bit values as one buffer: their lengths (``_NO_PART``: None), then the data."""
+    lengths = np.array([_NO_PART if p is None else len(p) for p in parts], dtype=np.uint64)
+    return np.concatenate(
+        [lengths, *(p for p in parts if p is not None)], dtype=np.uint64, casting="unsafe"
+    ).tobytes()
+
+
+def _unpack(data: bytes, count: int) -> list[np.ndarray | None]:
+    """The ``count`` arrays :func:`_pack` wrote, as read-only uint64 views of ``data``."""
+    values = np.frombuffer(data, dtype=np.uint64)
+    parts: list[np.ndarray | None] = []
+    at = count
+    for n in values[:count].tolist():
+        if n == _NO_PART:
+            parts.append(None)
+        else:
+            parts.append(values[at : at + n])
+            at += n
+    return parts
+
+
+def _unpack_doc(
+    key: str,
+    norm: str,
+    text: str | None,
+    packed: bytes,
+    tokens: list[str] | None,
+    names: frozenset[str] | None,
+    numbers: int | None,
+) -> Doc:
+    shingles, number_hashes, head, prefix, ids, spans = _unpack(packed, 6)
+    assert shingles is not None
+    return Doc(
+        key, norm, shingles, text=text, tokens=tokens, names=names, numbers=numbers,
+        number_hashes=number_hashes, head=head, prefix=prefix, ids=ids,
+        spans=spans.view(np.int32).reshape(-1, 2) if spans is not None else None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +383,15 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     if b.key < a.key:  # the alignment's tie-breaks depend on argument order: fix it
         a, b = b, a
     nums = names = 0
-    for op in Levenshtein.opcodes(a.tokens, b.tokens):
+    # aligned as integer ids (about twice as fast as strings); a replaced block's tokens are
+    # read back as strings only when it is short enough to count
+    for op in Levenshtein.opcodes(a.token_ids, b.token_ids):
         if op.tag != "replace":
             continue
-        left = a.tokens[op.src_start : op.src_end]
-        right = b.tokens[op.dest_start : op.dest_end]
-        if len(left) > max_block or len(right) > max_block:
+        if op.src_end - op.src_start > max_block or op.dest_end - op.dest_start > max_block:
             continue
+        left = a.token_slice(op.src_start, op.src_end)
+        right = b.token_slice(op.dest_start, op.dest_end)
         if any(map(is_number, left)) and any(map(is_number, right)):
             nums += 1
         elif (
@@ -381,7 +458,7 @@ class PairVerifier:
                 return Verdict(False, "not-a-prefix", jac, cont, score)
 
         num_subs, name_subs = substitutions(a, b)
-        size = min(len(a.tokens), len(b.tokens))
+        size = min(a.n_tokens(), b.n_tokens())
         if (
             num_subs
             and num_subs > self.max_number_mismatch * min(a.numbers, b.numbers)
