@@ -8,6 +8,7 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
@@ -401,6 +402,30 @@ def test_add_stream_with_worker_processes_equals_one_process(monkeypatch: pytest
     whole = Deduplicator()
     whole.add_many([i for i in items if isinstance(i, dict)])
     assert _canonicals(whole) == _canonicals(one)
+
+
+def test_a_stream_that_breaks_keeps_every_planned_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With workers, batches are prepared ahead and a batch's verdicts are applied after the
+    next batch is planned; when the input fails mid-stream, every batch already read is
+    matched and gets its decisions and pairs."""
+    import newsdedup._dedup as engine
+
+    monkeypatch.setattr(engine, "_MIN_SHIPPED", 1)
+    items = [i for i in _stream_corpus() if isinstance(i, dict)]
+
+    def broken() -> Iterator[object]:
+        yield from items[:15]
+        raise OSError("input cut off")
+
+    two = Deduplicator(jobs=2)
+    with pytest.raises(OSError, match="cut off"):
+        two.add_stream(broken(), batch_size=2)
+    one = Deduplicator()
+    one.add_stream(items[:14], batch_size=2)  # every whole batch read before the error
+    assert set(two._state.meta) == set(one._state.meta)
+    assert set(two.decisions) == set(two._state.meta)
+    assert two.decisions == one.decisions
+    assert _verdicts(two) == _verdicts(one)
 
 
 def test_jobs_must_be_positive() -> None:

@@ -621,6 +621,8 @@ class Deduplicator:
         self._pending_updates: list[UpdateRow] = []
         self._verify_pool: Any = None
         """Worker processes verifying pairs, while :meth:`add_stream` runs with ``jobs > 1``."""
+        self._deferred: deque[_Verification] | None = None
+        """Batches whose verdicts are applied once the next batch is planned (see :meth:`_flush`)."""
         if store is not None:
             store.bind(name, cfg.fingerprint(), cfg.to_dict())
             self.refresh()
@@ -830,16 +832,24 @@ class Deduplicator:
             cf.ProcessPoolExecutor(max_workers=self.jobs - 1, **init) as verify_pool,  # type: ignore[arg-type]
         ):
             self._verify_pool = verify_pool
+            if self.store is None:  # with a store, each batch's verdicts go into its transaction
+                self._deferred = deque()
+            window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
             try:
-                window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
-                for batch in batches:
-                    window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
-                    if len(window) > 2 * self.jobs:
+                try:
+                    for batch in batches:
+                        window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
+                        if len(window) > 2 * self.jobs:
+                            count += self._take(window.popleft(), file, on_batch)
+                finally:  # the batches already read are matched, even if the input broke
+                    while window:
                         count += self._take(window.popleft(), file, on_batch)
-                while window:
-                    count += self._take(window.popleft(), file, on_batch)
             finally:
-                self._verify_pool = None
+                try:  # whatever stopped the stream, the batches already planned are applied
+                    self._finish_deferred()
+                finally:
+                    self._verify_pool = None
+                    self._deferred = None
         return count
 
     def _take(self, job: tuple[int, Any], file: str | None, on_batch: Callable[[int], None] | None) -> int:
@@ -847,7 +857,10 @@ class Deduplicator:
         prepared: _Prepared = future.result()
         self.errors.extend(prepared.errors)
         self.stats.update(prepared.stats)
+        deferred = len(self._deferred) if self._deferred is not None else 0
         self._add_prepared(prepared, file)
+        if self._deferred is not None:  # the batch before this one is verified by now
+            self._finish_deferred(keep=len(self._deferred) - deferred)
         if on_batch is not None:
             on_batch(size)
         return size
@@ -905,7 +918,7 @@ class Deduplicator:
             batch_ids.add(prep.id)
         self._flush(pending, out, ingested)
         self._expire()
-        assert all(d is not None for d in out)
+        assert self._deferred is not None or all(d is not None for d in out)
         return out  # type: ignore[return-value]
 
     def _item_time(self, article: Article, ingested: float) -> float:
@@ -956,8 +969,10 @@ class Deduplicator:
 
         Which pairs an item is verified against depends only on the index, the times and the
         hub lists, never on a verdict; so every item of the batch is planned and recorded
-        first, all its pairs are verified (in worker processes too, with ``jobs > 1``), and
-        then each item's verdicts are applied in input order."""
+        first, its pairs are verified (by worker processes too, with ``jobs > 1``), and then
+        each item's verdicts are applied in input order. While :meth:`add_stream` runs with
+        workers and without a store, that last step waits until the next batch is planned,
+        so the workers verify one batch while this process plans the next."""
         if not pending:
             return
         if all(fp is not None for _, _, fp in pending):
@@ -965,21 +980,42 @@ class Deduplicator:
         else:
             fp = self.fingerprint([article for _, article, _ in pending])
         candidates = self._candidates(fp)
-        plans: list[tuple[int, Article, Doc, list[str]]] = []
+        plans: list[tuple[int, Article, Doc | None, list[str]]] = []
         for n, ((slot, article, _), doc, keys) in enumerate(zip(pending, fp.docs, fp.keys, strict=True)):
             if doc is None:
                 self._store(article, None, ingested, None)
-                decision = Decision(id=article.id, status="too-short", reason="too-short")
-                self.decisions[article.id or ""] = decision
-                self.stats["too-short"] += 1
-                out[slot] = decision
+                plans.append((slot, article, None, []))
             else:
                 assert keys is not None
                 chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n])
                 plans.append((slot, article, doc, chosen))
-        verdicts = self._verify_planned([(doc, chosen) for _, _, doc, chosen in plans])
-        for (slot, article, _, chosen), found in zip(plans, verdicts, strict=True):
-            out[slot] = self._decide(article, chosen, found)
+        job = _Verification(plans, out, *self._start_verify([(doc, keys) for _, _, doc, keys in plans]))
+        if self._deferred is not None:
+            self._deferred.append(job)
+        else:
+            self._finish(job)
+
+    def _finish(self, job: _Verification) -> None:
+        """Wait for a batch's verdicts and apply them, item by item in input order."""
+        for found, at, a, b in job.local:
+            found[at] = self._verifier.verify(a, b)
+        for share, future in job.shipped:
+            for (found, at), verdict in zip(share, future.result(), strict=True):
+                found[at] = verdict
+        for (slot, article, doc, chosen), found in zip(job.plans, job.verdicts, strict=True):
+            if doc is None:
+                decision = Decision(id=article.id, status="too-short", reason="too-short")
+                self.decisions[article.id or ""] = decision
+                self.stats["too-short"] += 1
+                job.out[slot] = decision
+            else:
+                job.out[slot] = self._decide(article, chosen, found)
+
+    def _finish_deferred(self, keep: int = 0) -> None:
+        """Apply the verdicts of all deferred batches but the ``keep`` latest."""
+        queue = self._deferred
+        while queue is not None and len(queue) > keep:
+            self._finish(queue.popleft())
 
     def _candidates(self, fp: Fingerprints) -> list[set[str]]:
         """For every item of a batch, the indexed items and the *earlier* items of the same batch
@@ -1135,16 +1171,21 @@ class Deduplicator:
         self._index(article.id, t, main_keys, lead_keys)
         return keys
 
-    def _verify_planned(self, work: list[tuple[Doc, list[str]]]) -> list[list[Verdict]]:
-        """Every planned pair's verdict. Pairs the shingles decide are decided here; with a
-        verification pool (``jobs > 1`` in :meth:`add_stream`) the others are shared out
-        between the workers and this process."""
-        out: list[list[Verdict]] = []
+    def _start_verify(
+        self, work: list[tuple[Doc | None, list[str]]]
+    ) -> tuple[list[list[Verdict]], list[tuple[list[Verdict], int, Doc, Doc]], list[tuple[list[Any], Any]]]:
+        """Every planned pair's verdict, or a slot for it: (verdicts per item, pairs this
+        process still verifies, shares sent to the workers). Pairs the shingles decide are
+        decided here; with a verification pool (``jobs > 1`` in :meth:`add_stream`) the
+        others go to the workers -- all of them when the batch's verdicts can wait, else this
+        process keeps a share."""
+        verdicts: list[list[Verdict]] = []
         pool = self._verify_pool
         todo: list[tuple[list[Verdict], int, Doc, Doc]] = []
         for doc, keys in work:
             found: list[Verdict] = []
             for key in keys:
+                assert doc is not None
                 verdict = self._quick_verdict(doc, key)
                 if verdict is None:
                     other = self._doc(key)
@@ -1152,23 +1193,25 @@ class Deduplicator:
                         verdict = self._verifier.verify(doc, other)
                     else:
                         verdict = self._verifier.decide_on_shingles(doc, other)
-                        if verdict is None:
-                            todo.append((found, len(found), doc, other))
-                            verdict = _UNDECIDED
+                    if verdict is None:
+                        todo.append((found, len(found), doc, other))
+                        verdict = _UNDECIDED
                 found.append(verdict)
-            out.append(found)
-        if todo:
-            # this process verifies the last share itself; a handful of pairs is not worth a
-            # round trip to the workers
-            shares = _split(todo, self.jobs) if len(todo) >= _MIN_SHIPPED * self.jobs else [todo]
-            futures = [pool.submit(_worker_verify, [(a, b) for _, _, a, b in share]) for share in shares[:-1]]
-            self.stats["verified-in-workers"] += len(todo) - len(shares[-1])
-            for found, at, a, b in shares[-1]:
-                found[at] = self._verifier.verify(a, b)
-            for share, future in zip(shares, futures, strict=False):
-                for (found, at, _, _), verdict in zip(share, future.result(), strict=True):
-                    found[at] = verdict
-        return out
+            verdicts.append(found)
+        if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
+            return verdicts, todo, []  # a handful of pairs is not worth a round trip
+        workers = self.jobs - 1
+        shares = _split(todo, workers) if self._deferred is not None else _split(todo, self.jobs)
+        local = [] if self._deferred is not None else shares.pop()
+        shipped = [
+            (
+                [(found, at) for found, at, _, _ in share],
+                pool.submit(_worker_verify, [(a, b) for *_, a, b in share]),
+            )
+            for share in shares
+        ]
+        self.stats["verified-in-workers"] += len(todo) - len(local)
+        return verdicts, local, shipped
 
     def _decide(self, article: Article, keys: list[str], verdicts: list[Verdict]) -> Decision:
         """Record a new item's accepted pairs and its decision (the best-scoring match)."""
@@ -1633,6 +1676,18 @@ def _worker_verify(pairs: list[tuple[Doc, Doc]]) -> list[Verdict]:
     assert _WORKER is not None
     verify = _WORKER._verifier.verify
     return [verify(a, b) for a, b in pairs]
+
+
+@dataclass(slots=True)
+class _Verification:
+    """A planned batch whose verdicts are being computed (see :meth:`Deduplicator._flush`)."""
+
+    plans: list[tuple[int, Article, Doc | None, list[str]]]
+    """(slot in ``out``, article, doc -- None: too short --, the keys it is verified against)."""
+    out: list[Decision | None]
+    verdicts: list[list[Verdict]]
+    local: list[tuple[list[Verdict], int, Doc, Doc]]
+    shipped: list[tuple[list[Any], Any]]
 
 
 _MIN_SHIPPED = 8
