@@ -924,12 +924,21 @@ class Deduplicator:
     def _item_time(self, article: Article, ingested: float) -> float:
         return _aware(article.published).timestamp() if article.published is not None else ingested
 
-    def _store(self, article: Article, doc: Doc | None, ingested: float, bands: list[int] | None) -> float:
-        """Record one new item in the replica (and queue it for the store); returns its time."""
+    def _store(
+        self,
+        article: Article,
+        doc: Doc | None,
+        ingested: float,
+        bands: list[int] | None,
+        paras: bytes | None = None,
+    ) -> float:
+        """Record one new item in the replica (and queue it for the store); returns its time.
+        ``paras``: its :func:`stored_paras` when a worker computed them."""
         assert article.id is not None
         state = self._state
         t = self._item_time(article, ingested)
-        paras = stored_paras(article)
+        if paras is None:
+            paras = stored_paras(article)
         text_hash = _text_hash(article.text)
         n = len(doc.shingles) if doc is not None else 0
         state.meta[article.id] = _Meta(
@@ -981,13 +990,16 @@ class Deduplicator:
             fp = self.fingerprint([article for _, article, _ in pending])
         candidates = self._candidates(fp)
         plans: list[tuple[int, Article, Doc | None, list[str]]] = []
-        for n, ((slot, article, _), doc, keys) in enumerate(zip(pending, fp.docs, fp.keys, strict=True)):
+        for n, ((slot, article, prepared), doc, keys) in enumerate(
+            zip(pending, fp.docs, fp.keys, strict=True)
+        ):
+            paras = prepared[2] if prepared is not None else None
             if doc is None:
-                self._store(article, None, ingested, None)
+                self._store(article, None, ingested, None, paras)
                 plans.append((slot, article, None, []))
             else:
                 assert keys is not None
-                chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n])
+                chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n], paras)
                 plans.append((slot, article, doc, chosen))
         job = _Verification(plans, out, *self._start_verify([(doc, keys) for _, _, doc, keys in plans]))
         if self._deferred is not None:
@@ -1152,6 +1164,7 @@ class Deduplicator:
         lead_keys: list[int],
         ingested: float,
         candidates: set[str],
+        paras: bytes | None,
     ) -> list[str]:
         """The items a new one must be verified against (inside the window; with
         ``max_verify``, its hub pairs); then it is recorded and indexed, so the next items of
@@ -1167,7 +1180,7 @@ class Deduplicator:
                 self.stats["verify-limited"] += 1
                 self.stats["not-verified"] += len(keys) - len(chosen)
             keys = chosen
-        self._store(article, doc, ingested, main_keys + lead_keys)
+        self._store(article, doc, ingested, main_keys + lead_keys, paras)
         self._index(article.id, t, main_keys, lead_keys)
         return keys
 
@@ -1618,7 +1631,8 @@ def repeats_from(keys: np.ndarray) -> _Repeats:
     return repeated
 
 
-_Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None"]
+_Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None", bytes]
+"""(doc, band keys, :func:`stored_paras`), computed by a worker."""
 _PreparedItem = tuple[Article | Decision, int | None, _Fingerprint | None]
 
 
@@ -1650,7 +1664,7 @@ def _prepare_batch(
         where = [i for i, (p, _, _) in enumerate(out) if isinstance(p, Article)]
         fp = deduper.fingerprint([out[i][0] for i in where])  # type: ignore[misc]
         for i, doc, keys in zip(where, fp.docs, fp.keys, strict=True):
-            out[i] = (out[i][0], out[i][1], (doc, keys))
+            out[i] = (out[i][0], out[i][1], (doc, keys, stored_paras(out[i][0])))  # type: ignore[arg-type]
     return _Prepared(out)
 
 
