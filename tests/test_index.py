@@ -178,3 +178,17 @@ def test_band_keys_many_equals_one_at_a_time() -> None:
     many = lsh.band_keys_many(sigs)
     assert many.shape == (50, 20)
     assert [row.tolist() for row in many] == [lsh.band_keys(s) for s in sigs]
+
+
+def test_array_index_after_every_item_was_removed() -> None:
+    """Compaction can leave empty runs; queries skip them and new items are found."""
+    index = ArrayLSH(bands=2, rows=1)
+    for i in range(5000):
+        index.insert_keys(f"old{i}", [i, i + 1])
+    for i in range(5000):
+        index.remove(f"old{i}")
+    assert len(index) == 0
+    assert index.query_many(np.array([[3, 4], [7, 99]], dtype=np.uint64)) == [set(), set()]
+    index.insert_keys("new", [7, 8])
+    assert index.query_many(np.array([[3, 4], [7, 99]], dtype=np.uint64)) == [set(), {"new"}]
+    assert index.query_keys([1, 8]) == {"new"}  # a bucket is one band's: key 8 in band 2

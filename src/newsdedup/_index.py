@@ -257,13 +257,16 @@ class ArrayLSH(BandedLSH):
         q, qrow = q[order], qrow[order]
         rows_parts, slot_parts = [], []
         for run_keys, run_slots in self._runs:
+            if not len(run_keys):
+                continue
             lo = np.searchsorted(run_keys, q, side="left")
-            hi = np.searchsorted(run_keys, q, side="right")
-            count = hi - lo
-            hit = count > 0
+            np.minimum(lo, len(run_keys) - 1, out=lo)
+            hit = run_keys[lo] == q
             if not hit.any():
                 continue
-            lo, count, rows = lo[hit], count[hit], qrow[hit]
+            # most needles match nothing: the bucket sizes are looked up for the hits only
+            lo, rows = lo[hit], qrow[hit]
+            count = np.searchsorted(run_keys, q[hit], side="right") - lo
             total = int(count.sum())
             first = np.repeat(lo - (np.cumsum(count) - count), count)
             slot_parts.append(run_slots[first + np.arange(total, dtype=np.int64)])
