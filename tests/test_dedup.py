@@ -396,6 +396,17 @@ def test_add_stream_with_worker_processes_equals_one_process(monkeypatch: pytest
     assert big.stats["verified-in-workers"] > 0
     assert _canonicals(big) == _canonicals(one)
     assert _verdicts(big) == _verdicts(one)
+    # a candidate whose doc left the cache goes to the worker as text, rebuilt (and kept) there
+    spilled = Deduplicator(jobs=2, spill=True, cache_items=100, max_verify=None)
+    spilled._state.docs.maxsize = 3
+    spilled._state.sketches.maxsize = 0
+    spilled._state.sketches.on_evict = None  # no sketch: every cold candidate needs its doc
+    spilled.add_stream(items, batch_size=8)
+    assert spilled.stats["rebuilt-in-workers"] > 0
+    memory = Deduplicator(max_verify=None)
+    memory.add_stream(items, batch_size=8)
+    assert _verdicts(spilled) == _verdicts(memory)
+    assert spilled.decisions == memory.decisions
     assert [e.to_dict() for e in two.errors] == [e.to_dict() for e in one.errors]
     assert {e.reason for e in one.errors} == {"bad-json", "duplicate-id", "junk-page"}
     # and streaming equals one add_many over everything

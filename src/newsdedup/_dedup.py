@@ -826,7 +826,7 @@ class Deduplicator:
         import multiprocessing
 
         ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
-        init = {"mp_context": ctx, "initializer": _worker_init, "initargs": (self.config,)}
+        init = {"mp_context": ctx, "initializer": _worker_init, "initargs": (self.config, self._cache_items)}
         with (
             cf.ProcessPoolExecutor(max_workers=self.jobs, **init) as pool,  # type: ignore[arg-type]
             cf.ProcessPoolExecutor(max_workers=self.jobs - 1, **init) as verify_pool,  # type: ignore[arg-type]
@@ -1010,7 +1010,7 @@ class Deduplicator:
     def _finish(self, job: _Verification) -> None:
         """Wait for a batch's verdicts and apply them, item by item in input order."""
         for found, at, a, b in job.local:
-            found[at] = self._verifier.verify(a, b)
+            found[at] = self._verifier.verify(a, b if isinstance(b, Doc) else self._doc(b.key))
         for share, future in job.shipped:
             for (found, at), verdict in zip(share, future.result(), strict=True):
                 found[at] = verdict
@@ -1186,7 +1186,9 @@ class Deduplicator:
 
     def _start_verify(
         self, work: list[tuple[Doc | None, list[str]]]
-    ) -> tuple[list[list[Verdict]], list[tuple[list[Verdict], int, Doc, Doc]], list[tuple[list[Any], Any]]]:
+    ) -> tuple[
+        list[list[Verdict]], list[tuple[list[Verdict], int, Doc, Doc | _Stored]], list[tuple[list[Any], Any]]
+    ]:
         """Every planned pair's verdict, or a slot for it: (verdicts per item, pairs this
         process still verifies, shares sent to the workers). Pairs the shingles decide are
         decided here; with a verification pool (``jobs > 1`` in :meth:`add_stream`) the
@@ -1194,18 +1196,24 @@ class Deduplicator:
         process keeps a share."""
         verdicts: list[list[Verdict]] = []
         pool = self._verify_pool
-        todo: list[tuple[list[Verdict], int, Doc, Doc]] = []
+        todo: list[tuple[list[Verdict], int, Doc, Doc | _Stored]] = []
         for doc, keys in work:
             found: list[Verdict] = []
             for key in keys:
                 assert doc is not None
                 verdict = self._quick_verdict(doc, key)
                 if verdict is None:
-                    other = self._doc(key)
+                    other: Doc | _Stored
                     if pool is None:
-                        verdict = self._verifier.verify(doc, other)
-                    else:
+                        verdict = self._verifier.verify(doc, self._doc(key))
+                    elif key in self._state.docs:
+                        other = self._state.docs.get_lru(key)
                         verdict = self._verifier.decide_on_shingles(doc, other)
+                    else:
+                        # its sketch did not decide it: the worker rebuilds the doc (and keeps
+                        # it) from the text, which costs this process only a read
+                        other = _Stored(key, self.article(key).text)
+                        self.stats["rebuilt-in-workers"] += 1
                     if verdict is None:
                         todo.append((found, len(found), doc, other))
                         verdict = _UNDECIDED
@@ -1671,9 +1679,14 @@ def _prepare_batch(
 _WORKER: Deduplicator | None = None
 
 
-def _worker_init(config: DedupConfig) -> None:
+_WORKER_DOCS = _Cache(None)
+"""Docs a verification worker rebuilt from stored texts (see :class:`_Stored`)."""
+
+
+def _worker_init(config: DedupConfig, cache_items: int = 20_000) -> None:
     global _WORKER
     _WORKER = Deduplicator(config=config)
+    _WORKER_DOCS.maxsize = cache_items
 
 
 def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepared:
@@ -1685,11 +1698,20 @@ def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepa
     return prepared
 
 
-def _worker_verify(pairs: list[tuple[Doc, Doc]]) -> list[Verdict]:
-    """Verify pairs in a worker process (see :meth:`Deduplicator._verify_planned`)."""
+def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
+    """Verify pairs in a worker process (see :meth:`Deduplicator._start_verify`)."""
     assert _WORKER is not None
     verify = _WORKER._verifier.verify
-    return [verify(a, b) for a, b in pairs]
+    out = []
+    for a, b in pairs:
+        if isinstance(b, _Stored):
+            doc = _WORKER_DOCS.get_lru(b.key)
+            if doc is None:
+                doc = Doc.from_text(b.key, b.text, _WORKER._shingler)
+                _WORKER_DOCS.put(b.key, doc)
+            b = doc
+        out.append(verify(a, b))
+    return out
 
 
 @dataclass(slots=True)
@@ -1700,8 +1722,16 @@ class _Verification:
     """(slot in ``out``, article, doc -- None: too short --, the keys it is verified against)."""
     out: list[Decision | None]
     verdicts: list[list[Verdict]]
-    local: list[tuple[list[Verdict], int, Doc, Doc]]
+    local: list[tuple[list[Verdict], int, Doc, Doc | _Stored]]
     shipped: list[tuple[list[Any], Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A pair's older side by its stored text: its doc had left this process's cache."""
+
+    key: str
+    text: str
 
 
 _MIN_SHIPPED = 8
