@@ -141,8 +141,9 @@ def _progress(enabled: bool) -> Any:
     type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="Worker processes for extraction and fingerprints (0: one per CPU). Matching stays in "
-    "this process, in input order, so the result does not depend on it.",
+    help="Worker processes for extraction and fingerprints, and N-1 more for pair verification "
+    "(0: one per CPU). Matching stays in this process, in input order, so the result does not "
+    "depend on it.",
 )
 @story_options
 @progress_option
