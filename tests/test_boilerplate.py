@@ -654,6 +654,7 @@ def test_first_set_and_required_literal_are_sound() -> None:
     regexes = [p.regex for e in RuleSet.default() for k in ("line_patterns",) for p in getattr(e, k)]
     assert _first_set(re.compile(r"(?i)^(?:the\s+)?ap\b"), anchored=True) == frozenset("tTaA")
     assert _first_set(re.compile(r"(?i)^\u212a"), anchored=True) is None  # Kelvin folds onto "k"
+    assert _first_set(re.compile(r"(?i)^\u0130x"), anchored=True) is None  # and "İ" onto "i"
     assert _first_set(re.compile(r"^©\s*x"), anchored=True) == frozenset()  # non-ASCII starts only
     assert _first_set(re.compile(r"^a?"), anchored=True) is None  # can match empty
     assert _first_set(re.compile(r"Tags"), anchored=True) is None  # not anchored
@@ -684,6 +685,26 @@ def test_first_set_and_required_literal_are_sound() -> None:
     check()
 
 
+def test_folds_to_ascii_lists_every_character_case_folding_ties_to_ascii() -> None:
+    """_first_set's premise, from the regex engine's own case tables: outside ASCII
+    only these characters match an ASCII letter case-insensitively."""
+    import _sre
+    import re
+    import sys
+    from re import _casefix
+
+    from newsdedup._boilerplate import _FOLDS_TO_ASCII
+
+    tied = {chr(c) for c in range(128, sys.maxunicode + 1) if _sre.unicode_tolower(c) < 128}
+    for key, extra in _casefix._EXTRA_CASES.items():
+        if key < 128:
+            tied.update(map(chr, extra))
+    assert tied == {"\u0130", "\u0131", "\u017f", "\u212a"}
+    assert all(_FOLDS_TO_ASCII.fullmatch(c) for c in tied)
+    letters = [chr(c) for c in range(128) if chr(c).isalpha()]
+    assert all(any(re.fullmatch("(?i)" + a, c) for a in letters) for c in tied)
+
+
 # --- whitespace helpers keep their regex definitions --------------------------------------------
 
 
@@ -701,6 +722,15 @@ _WS_TEXT = st.text(
     alphabet=st.sampled_from(list("aZ9 .,-'“(\t\n\r\x0b\x0c\x1c\x85\u00a0\u2002\u2028\u3000\u200b٣İß")),
     max_size=60,
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_WS_TEXT, _WS_TEXT.map(lambda t: t * 9)))
+def test_short_is_the_clean_text_shortened(text: str) -> None:
+    from newsdedup._boilerplate import _clean_ws, _short
+
+    clean = _clean_ws(text)
+    assert _short(text) == (clean if len(clean) <= 200 else clean[:199].rstrip() + "…")
 
 
 @settings(max_examples=300, deadline=None)
@@ -804,7 +834,24 @@ def test_norm_precheck_never_rejects_an_equal_block(block: str, title: str) -> N
 
     key = _norm(title)
     if key and _norm(block) == key:
-        assert _may_norm_to(block, key)
+        assert _may_norm_to(block, key[0] + key[-1])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        _WS_TEXT, st.text(alphabet=st.sampled_from("aZ09 .,:;!?|-*\"'()[]_#\t\x1c\x1f\x7f"), max_size=12)
+    )
+)
+def test_norm_ends_are_the_ends_of_the_key(text: str) -> None:
+    from newsdedup._boilerplate import _norm, _norm_ends
+
+    key = _norm(text)
+    ends = _norm_ends(text)
+    assert ends is None if not text.isascii() else ends == key[:1] + key[-1:]
+    ascii_text = text.encode("ascii", "ignore").decode()
+    key = _norm(ascii_text)
+    assert _norm_ends(ascii_text) == key[:1] + key[-1:]
 
 
 def test_title_repeat_is_still_found_behind_punctuation_and_case() -> None:

@@ -244,6 +244,12 @@ def test_attribution_precheck_gives_the_same_result_as_checking_every_block(
         "Reuter",
         "the regional council approved a new flood defence plan",
         "\u212aYODO contributed",
+        # Case folding outside ASCII ("ı", "İ", "ſ" match "i", "i", "s"), typographic quotes.
+        "Associated Press writer Jane Doe contr\u0131buted to this report.",
+        "(Reporting by Jane Doe; ED\u0130T\u0130NG by John Roe)",
+        "Our Standards: The Thomson Reuters Tru\u017ft Principles.",
+        "Associated Press writer Jane Doe’s team contributed to this report.",
+        "(Reporting by Jane “JD” Doe; Editing by John Roe)",
         "  padded line  ",
         "",
         "two\nlines",

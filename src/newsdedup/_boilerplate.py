@@ -203,8 +203,12 @@ def _first_of(items: list[Any], sre_c: Any) -> set[str] | None:
 _GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 _GROUP_NAME = re.compile(r"\(\?P<(\w+)>")
 _SCOPED_LETTERS = ((re.IGNORECASE, "i"), (re.DOTALL, "s"), (re.VERBOSE, "x"), (re.ASCII, "a"))
+_ANALYSED = 1024
+"""Patterns whose analyses (below) are remembered: every plan of a rule set analyses the
+``generic`` entry's patterns again, and parsing them was most of building a plan."""
 
 
+@functools.lru_cache(maxsize=_ANALYSED)
 def _scan_shape(regex: re.Pattern[str]) -> tuple[bool, bool] | None:
     """(anchored, has_named_groups) when the pattern is in the pre-check's safe subset, else None.
 
@@ -248,6 +252,11 @@ def _alternative(regex: re.Pattern[str], tag: int) -> str | None:
     Leading global flags move into a scoped group; named groups get a unique suffix (the combined
     regex holds several patterns). Both rewrites are checked against the parser's view of the
     original, so a source the rewrite would change is left out instead of being guessed at."""
+    return _alternative_of(regex, tag if regex.groupindex else 0)  # the tag only names groups
+
+
+@functools.lru_cache(maxsize=_ANALYSED)
+def _alternative_of(regex: re.Pattern[str], tag: int) -> str | None:
     from re import _parser as sre_parse
 
     source = regex.pattern
@@ -257,8 +266,13 @@ def _alternative(regex: re.Pattern[str], tag: int) -> str | None:
     if regex.groupindex:
         source = _GROUP_NAME.sub(lambda m: f"(?P<{m.group(1)}_{tag}>", source)
     try:
-        same = repr(sre_parse.parse(source, regex.flags)) == repr(sre_parse.parse(regex.pattern, regex.flags))
-        if not same or len(re.compile(source, regex.flags).groupindex) != len(regex.groupindex):
+        same = source == regex.pattern or repr(sre_parse.parse(source, regex.flags)) == repr(
+            sre_parse.parse(regex.pattern, regex.flags)
+        )
+        # (Without named groups in the original there are none in its suffix ``source``.)
+        if not same or (
+            regex.groupindex and len(re.compile(source, regex.flags).groupindex) != len(regex.groupindex)
+        ):
             return None
     except Exception:
         return None
@@ -284,15 +298,23 @@ class _Prefilter:
         otherwise with ``search`` inside one block (line and inline patterns)."""
         anchored: list[str] = []
         anywhere: list[str] = []
+        firsts: set[str] | None = set()
         for tag, regex in enumerate(regexes):
             shape = _scan_shape(regex)
             alternative = _alternative(regex, tag) if shape is not None else None
             if shape is None or alternative is None:
                 return None
-            (anchored if at_start or shape[0] else anywhere).append(alternative)
+            if at_start or shape[0]:
+                anchored.append(alternative)
+                first = _first_set(regex, anchored=not at_start)
+                firsts = None if first is None or firsts is None else firsts | first
+            else:
+                anywhere.append(alternative)
         try:
             return cls(
-                re.compile("\n(?:" + "|".join(anchored) + ")") if anchored else None,
+                re.compile("\n" + _first_guard(firsts) + "(?:" + "|".join(anchored) + ")")
+                if anchored
+                else None,
                 re.compile("|".join(anywhere)) if anywhere else None,
             )
         except (re.error, RecursionError, OverflowError):
@@ -305,11 +327,13 @@ class _Prefilter:
         if self.at_start is not None:
             search = self.at_start.search
             hit = search(text)
-            if hit is not None:
-                starts = _starts(blocks)
-                while hit is not None:
-                    found.add(bisect.bisect_left(starts, hit.start() + 1))
-                    hit = search(text, hit.start() + 1)
+            index = at = 0
+            while hit is not None:
+                # A hit starts at the "\n" before its block: count the blocks passed since the last.
+                index += text.count("\n", at, hit.start())
+                at = hit.start()
+                found.add(index)
+                hit = search(text, at + 1)
         if self.anywhere is not None:
             search = self.anywhere.search
             hit = search(text)
@@ -333,6 +357,19 @@ class _Prefilter:
         return sorted(found)
 
 
+def _first_guard(firsts: set[str] | None) -> str:
+    """A lookahead that lets only blocks through whose first character is in ``firsts`` or is
+    not ASCII (see :func:`_first_set`); "" when some first set is unknown (None).
+
+    Put before the start alternatives of a combined regex, it turns most line starts away with
+    one character test instead of trying every alternative there."""
+    if firsts is None:
+        return ""
+    chars = "".join(re.escape(c) for c in sorted(firsts))
+    return f"(?=[{chars}]|[^\\x00-\\x7f])" if chars else "(?=[^\\x00-\\x7f])"
+
+
+@functools.lru_cache(maxsize=_ANALYSED)
 def _first_set(regex: re.Pattern[str], *, anchored: bool) -> frozenset[str] | None:
     """ASCII characters a match at a block's start can begin with; None when unknown.
 
@@ -361,8 +398,10 @@ def _first_set(regex: re.Pattern[str], *, anchored: bool) -> frozenset[str] | No
     for ch in first[0]:
         if ch.isascii():
             out.update((ch.lower(), ch.upper()) if fold else (ch,))
-        elif fold and any(c.isascii() for c in (ch.lower(), ch.upper(), ch.casefold())):
-            return None
+        elif fold and (
+            _FOLDS_TO_ASCII.match(ch) or any(c.isascii() for c in (ch.lower(), ch.upper(), ch.casefold()))
+        ):
+            return None  # ("İ" matches "i": its full lower-casing "i̇" hides that)
     return frozenset(out)
 
 
@@ -456,9 +495,23 @@ class _Table:
             source = "|".join(alternatives)
             regex = self.compiled.get(source)
             if regex is None:
-                regex = self.compiled[source] = re.compile(source)
+                try:
+                    regex = re.compile(source)
+                except (re.error, RecursionError, OverflowError):
+                    regex = _EVERY_BLOCK  # these patterns do not combine: no pre-check for them
+                self.compiled[source] = regex
         self.by_first[char] = regex
         return regex
+
+
+_EVERY_BLOCK = re.compile("")
+"""Matches at the start of every block."""
+
+
+# The characters outside ASCII that a case-insensitive pattern matches to an ASCII letter (they
+# lower-case to one, or the regex engine's extra case table pairs them): "İ", "ı", "ſ" and the
+# Kelvin sign (the tests derive the set from the engine's own tables).
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +531,8 @@ class _LineFilter:
     def build(cls, regexes: Sequence[re.Pattern[str]], *, at_start: bool) -> _LineFilter | None:
         """None when some pattern is outside the safe subset (see :func:`_scan_shape`).
 
-        ``at_start``: the patterns are applied with ``match`` (else ``search``)."""
+        ``at_start``: the patterns are applied with ``match`` (else ``search``). The combined
+        regexes are compiled per first character when first needed (see :class:`_Table`)."""
         starts: list[_Start] = []
         loose: list[re.Pattern[str]] = []
         for tag, regex in enumerate(regexes):
@@ -494,16 +548,7 @@ class _LineFilter:
         if loose and anywhere is None:
             return None
         chars = frozenset().union(*(s.first for s in starts if s.first is not None))
-        out = cls(tuple(starts), anywhere, _Table(tuple(starts), chars, {}))
-        if starts:
-            # Every first character's regex combines a subset of these alternatives: when all
-            # of them compile together, so does any subset (checked here, once, not per page).
-            source = "|".join(s.alternative for s in starts)
-            try:
-                out.table.compiled[source] = re.compile(source)
-            except (re.error, RecursionError, OverflowError):
-                return None
-        return out
+        return cls(tuple(starts), anywhere, _Table(tuple(starts), chars, {}))
 
     def may_match(self, block: str) -> bool:
         """False only when no pattern can match ``block`` (a text without "\\n"). True for ""."""
@@ -795,11 +840,12 @@ class RuleSet:
             self._by_host[host] = cached
         return cached
 
-    def _plan(self, url: str | None, blocks: Sequence[str]) -> _Plan:
+    def _plan(self, url: str | None, blocks: Sequence[str], lined: str | None = None) -> _Plan:
         """Like :meth:`match` (same entries, same order), as a cached compiled :class:`_Plan`.
 
         The specific entries of a host are remembered (host globs cost a few microseconds per
-        entry); without a host match, the signatures are searched in their fast form."""
+        entry); without a host match, the signatures are searched in their fast form. ``lined``:
+        ``"\\n" + "\\n".join(blocks)`` when the caller has it already."""
         host = site_of(url)
         specific = self._host_entries(host) if host else ()
         if not specific and blocks:
@@ -811,14 +857,16 @@ class RuleSet:
                 )
                 literals = [sig.literal for _, sigs in self._signatures for sig in sigs]
                 self._literals = None if None in literals else _least_literals(literals)
-            body = "\n".join(blocks)
-            # Most pages hold none of the signatures' literal strings: then none can match.
-            if body and (self._literals is None or any(lit in body for lit in self._literals)):
-                lined = "\n" + body
+            if lined is None:
+                lined = "\n" + "\n".join(blocks)
+            # Most pages hold none of the signatures' literal strings: then none can match. (A
+            # literal in the page is in ``lined``; the extra "\n" can only add a false alarm.)
+            if len(lined) > 1 and (self._literals is None or any(lit in lined for lit in self._literals)):
+                body = lined[1:]
                 specific = tuple(
                     e for e, sigs in self._signatures if any(sig.search(body, lined) for sig in sigs)
                 )
-        key = tuple(e.name for e in specific)
+        key = tuple(e.name for e in specific) if specific else ()
         plan = self._plans.get(key)
         if plan is None:
             plan = _Plan.build(specific + self._always)
@@ -870,6 +918,7 @@ class _Signature:
         return self.regex.search(text) is not None
 
 
+@functools.lru_cache(maxsize=_ANALYSED)
 def _required_literal(regex: re.Pattern[str]) -> str | None:
     """The longest run of literal characters at the top level of a pattern (3 or more), or None.
 
@@ -1066,15 +1115,36 @@ def _clean_ws(text: str) -> str:
 _DIGITS = re.compile(r"\d+")
 
 
+_NORM_STRIP = " .,:;!?|-–—•·*\"'“”‘’()[]"
+_NORM_EDGE = "".join(c for c in map(chr, range(128)) if c.isspace() or c in _NORM_STRIP)
+"""The ASCII characters :func:`_norm` takes off a text's ends: whitespace, stripped punctuation."""
+
+
 def _norm(text: str) -> str:
     """Comparison key: case-folded, digits collapsed, whitespace collapsed, edge punctuation off."""
     text = " ".join(text.split()).casefold()
     text = _DIGITS.sub("0", text)
-    return text.strip(" .,:;!?|-–—•·*\"'“”‘’()[]")
+    return text.strip(_NORM_STRIP)
+
+
+def _norm_ends(text: str) -> str | None:
+    """``_norm(text)[:1] + _norm(text)[-1:]`` for an ASCII text, without normalising it; None for
+    other texts.
+
+    On ASCII, the key starts (ends) with the first (last) character that is no whitespace and no
+    stripped punctuation: lower-cased, or "0" for a digit (a run of digits becomes "0")."""
+    if not text.isascii():
+        return None
+    core = text.strip(_NORM_EDGE)
+    if not core:
+        return ""
+    first, last = core[0], core[-1]
+    return ("0" if first.isdigit() else first.lower()) + ("0" if last.isdigit() else last.lower())
 
 
 def _short(text: str) -> str:
-    text = _clean_ws(text)
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        text = _clean_ws(text)  # (a printable text without those spaces is clean: see _clean_all)
     return text if len(text) <= _SHORT else text[: _SHORT - 1].rstrip() + "…"
 
 
@@ -1357,11 +1427,12 @@ def _clean_fast(
 ) -> CleanResult:
     """:func:`_clean` on blocks already through ``_clean_ws`` (so none is empty or holds "\\n")."""
     page = _Page(blocks)
-    plan = rules._plan(url, blocks)
+    lined = "\n" + "\n".join(blocks)  # the whole page, for the signature and marker scans
+    plan = rules._plan(url, blocks, lined)
     if plan.names and logger.isEnabledFor(logging.DEBUG):
         logger.debug("boilerplate rules for %s: %s", url or "<no url>", ", ".join(plan.names))
 
-    _cut_trailing_fast(page, plan.trailing)
+    _cut_trailing_fast(page, plan.trailing, lined)
     _cut_lead_fast(page, plan.lead)
     found_title = ""
     if title:
@@ -1370,11 +1441,13 @@ def _clean_fast(
         found_title = page.blocks.pop(0)
         _cut_lead_fast(page, plan.lead)
     _cut_lines_fast(page, plan)
-    published = _cut_head(page, alt_lines=text_mode and bool(title or found_title))
+    # Every block is through _clean_ws here, so _prose_len tells prose as _is_prose does.
+    published = _cut_head(page, alt_lines=text_mode and bool(title or found_title), is_prose=_prose_len)
     _cut_teasers(page)
-    site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
-    if learner is not None and site_key:
-        _cut_learned(page, learner, site_key)
+    if learner is not None:
+        site_key = (site or site_of(url) or "").lower().removeprefix("www.") or None
+        if site_key:
+            _cut_learned(page, learner, site_key)
     return _finish_clean(page, title, found_title, authors, hints, published, plan.names)
 
 
@@ -1393,12 +1466,13 @@ def _marker_fast(kind: _Kind, blocks: list[str], index: int) -> tuple[str, re.Ma
     return None
 
 
-def _cut_trailing_fast(page: _Page, kind: _Kind) -> None:
-    """:func:`_cut_trailing`, trying markers only at the blocks the pre-check cannot rule out."""
+def _cut_trailing_fast(page: _Page, kind: _Kind, lined: str) -> None:
+    """:func:`_cut_trailing`, trying markers only at the blocks the pre-check cannot rule out;
+    ``lined`` is ``"\\n" + "\\n".join(page.blocks)``."""
     blocks = page.blocks
     if len(blocks) < 2:
         return
-    found = kind.candidates(blocks, "\n" + "\n".join(blocks))
+    found = kind.candidates(blocks, lined)
     if found is None:
         todo: set[int] | None = None
         start = 1
@@ -1626,29 +1700,43 @@ def _cut_lead(page: _Page, entries: Sequence[PublisherRule]) -> None:
 
 
 def _cut_title_repeat(page: _Page, title: str) -> None:
-    key = _norm(title)
-    if not key:
+    """Cut the first of the top three blocks that normalises to the title.
+
+    The title's key is built only once a block passes the cheap pre-check (most pages have no
+    such block)."""
+    key: str | None = None
+    ends = _norm_ends(title)
+    if ends is None:
+        key = _norm(title)
+        ends = key[:1] + key[-1:]
+    if not ends:
         return
     for index, block in enumerate(page.blocks[:3]):
-        if _may_norm_to(block, key) and _norm(block) == key:
+        if not _may_norm_to(block, ends):
+            continue
+        if key is None:
+            key = _norm(title)
+        # _norm never lengthens an ASCII text.
+        if not (block.isascii() and len(block) < len(key)) and _norm(block) == key:
             page.cut(f"{GENERIC}:title", page.blocks.pop(index))
             return
 
 
-def _may_norm_to(block: str, key: str) -> bool:
-    """Cheap exact pre-check: False only when ``_norm(block) == key`` cannot hold (``key`` is a
-    non-empty ``_norm`` result).
+def _may_norm_to(block: str, ends: str) -> bool:
+    """Cheap exact pre-check: False only when ``_norm(block)`` cannot be a key that starts with
+    ``ends[0]`` and ends with ``ends[-1]`` (the ends of a non-empty ``_norm`` result).
 
-    An ASCII letter at either end of a block stays there, lower-cased, through ``_norm`` (it is
-    no whitespace, digit or stripped punctuation, and case folding maps it to one character);
-    and ``_norm`` never lengthens an ASCII text. Story paragraphs under a title are rejected
-    here without normalising them."""
+    An ASCII block's key ends are told exactly by :func:`_norm_ends`. In other blocks an ASCII
+    letter at either end stays there, lower-cased, through ``_norm`` (it is no whitespace, digit
+    or stripped punctuation, and case folding maps it to one character). Story paragraphs under
+    a title are rejected here without normalising them."""
+    found = _norm_ends(block)
+    if found is not None:
+        return found == ends
     first, last = block[:1], block[-1:]
-    if first.isascii() and first.isalpha() and first.lower() != key[0]:
+    if first.isascii() and first.isalpha() and first.lower() != ends[0]:
         return False
-    if last.isascii() and last.isalpha() and last.lower() != key[-1]:
-        return False
-    return not (block.isascii() and len(block) < len(key))
+    return not (last.isascii() and last.isalpha() and last.lower() != ends[-1])
 
 
 def _cut_lines(page: _Page, entries: Sequence[PublisherRule]) -> None:
@@ -1680,13 +1768,16 @@ def _line_rule(entries: Sequence[PublisherRule], block: str) -> str | None:
     return None
 
 
-def _cut_head(page: _Page, *, alt_lines: bool) -> datetime | None:
+def _cut_head(
+    page: _Page, *, alt_lines: bool, is_prose: Callable[[str], int | bool] = _is_prose
+) -> datetime | None:
     """Date lines before the first story paragraph (the first one is the publication time) and an
-    image alt/caption line directly under the title."""
+    image alt/caption line directly under the title. ``is_prose``: :func:`_is_prose`, or a
+    faster function that is truthy exactly where it is on these blocks."""
     blocks = page.blocks
     published: datetime | None = None
     index = 0
-    while index < min(len(blocks), _HEAD) and not _is_prose(blocks[index]):
+    while index < min(len(blocks), _HEAD) and not is_prose(blocks[index]):
         block = blocks[index]
         if _DIGIT.search(block) is None:  # every date line has digits (both regexes need one)
             index += 1
@@ -1698,7 +1789,7 @@ def _cut_head(page: _Page, *, alt_lines: bool) -> datetime | None:
             page.cut(f"{GENERIC}:date", blocks.pop(index))
             continue
         index += 1
-    if alt_lines and len(blocks) >= 2 and _alt_line(blocks[0]) and _is_prose(blocks[1]):
+    if alt_lines and len(blocks) >= 2 and _alt_line(blocks[0]) and is_prose(blocks[1]):
         page.cut(f"{GENERIC}:alt", blocks.pop(0))
     return published
 

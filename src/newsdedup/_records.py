@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ._exceptions import ExtractError, InputError
 from ._models import Article, parse_datetime
+from ._text import clean_text
 
 __all__ = ["Record", "RecordError", "junk_page_reason", "parse_line", "record_from_mapping", "to_article"]
 
@@ -183,11 +184,12 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
             return dataclasses.replace(item, site=_site_of(item.url))
         return item
     record = item if isinstance(item, Record) else record_from_mapping(item)
-    from ._extract import extract  # imported here: the extractor is heavy and optional for callers
-    from ._text import clean_text
-
     try:
         if record.html is not None:
+            # Imported here: the extractor is heavy and optional for text-only callers (and a
+            # function-level import costs microseconds per call, too much for every text record).
+            from ._extract import extract
+
             article = extract(record.html, url=record.url, content_type=record.content_type)
         else:
             assert record.text is not None

@@ -69,9 +69,13 @@ _RANK = {
 
 def canonical_wire(name: str) -> str | None:
     """Canonical agency name for a spelling ("Thomson Reuters" -> "Reuters"), or None."""
-    key = re.sub(r"\s+", " ", name.strip().strip(".").strip()).casefold()
+    key = _WS_RUN.sub(" ", name.strip().strip(".").strip()).casefold()
     key = key.removeprefix("by ").strip()
     return _ALIAS.get(key)
+
+
+_WS_RUN = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 
 
 # "© 2024 Thomson/Reuters. All rights reserved.", "Copyright 2024 The Associated Press. All ...",
@@ -337,7 +341,7 @@ def _cut_dateline(block: str) -> tuple[str, str, str] | None:
             "sep" in groups
             and not groups["sep"]
             and place.strip()
-            and not re.search(r"\d", place)
+            and not _DIGIT.search(place)
             and not place.isupper()
         ):
             # "New Delhi, Oct 17 (IANS) Text" carries a date; without a dash and without a date,
