@@ -55,7 +55,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import EllipsisType
+from types import EllipsisType, MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -370,7 +370,12 @@ class _Vocabulary(dict[str, str]):
     letters and digits (see :func:`_chunks`): leading digits are a number token of their own, so
     the word is what follows them."""
 
-    __slots__ = ()
+    __slots__ = ("runs",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs = _RunWords()
+        """The name words of the capitalised runs of the batch (see :func:`_names`)."""
 
     def __missing__(self, chunk: str) -> str:
         token = chunk
@@ -385,8 +390,9 @@ class _Vocabulary(dict[str, str]):
 
 
 _DIGITS = "0123456789"
-# every ASCII character that is not a letter or digit becomes a space
-_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+# every ASCII character that is not a letter or digit becomes a space (a bytes table: a
+# ``bytes.translate`` pass is several times faster than a ``str.translate`` one)
+_ASCII_SEPARATORS = bytes(c if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 
 
 def _chunks(normalized: str) -> list[str]:
@@ -397,7 +403,7 @@ def _chunks(normalized: str) -> list[str]:
     between them), so each run yields at most one letter token, the run without its leading
     digits, and number tokens are never content words."""
     if normalized.isascii():
-        return normalized.translate(_ASCII_SEPARATORS).split()
+        return normalized.encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split()
     return tokenize(normalized)
 
 
@@ -436,6 +442,31 @@ def _run_words(run: str) -> tuple[tuple[str, ...], bool]:
     return tuple(f for _w, f in words), opener
 
 
+_MAX_RUNS = 1 << 16
+
+
+class _RunWords(dict[tuple[str, str, str], tuple[str, ...]]):
+    """A match of :data:`_NAME_CTX_ASCII` / :data:`_NAME_CTX_TEXT` -> its name words: none for a
+    lone capitalised word that starts a sentence ("However", "Shares", "Pay April 1"; ``mid``
+    or ``mid_after_space`` is set when the run does not start one).
+
+    A batch shares one, so a run met again is one dict look-up (from C, through ``map``); it
+    is emptied when it holds ``_MAX_RUNS`` runs, which bounds its size. Being the batch's cache,
+    it computes a new run without the process-wide ones (which would only keep more objects
+    alive for the garbage collector to scan)."""
+
+    __slots__ = ()
+
+    def __missing__(self, match: tuple[str, str, str]) -> tuple[str, ...]:
+        run, mid, mid_after_space = match
+        words, opener = _run_words.__wrapped__(run)
+        value = () if opener and not (mid or mid_after_space) else words
+        if len(self) >= _MAX_RUNS:
+            self.clear()  # bounded: start afresh with the runs met from now on
+        self[match] = value
+        return value
+
+
 def _mostly_capitals(line: str) -> bool:
     """No letters, or more than 60 % of them capitals: the line carries no case information.
     ASCII lines are counted with two ``bytes.translate`` passes (C speed)."""
@@ -450,38 +481,63 @@ def _mostly_capitals(line: str) -> bool:
     return not n_letters or n_upper > 0.6 * n_letters
 
 
-def _names(text: str) -> Counter[str]:
+def _names(text: str, runs: _RunWords | None = None) -> Counter[str]:
     """Words of capitalised runs that are not just a capitalised sentence start, and acronyms.
 
     Lines written mostly in capitals (wire headlines, tables) carry no case information and
     are skipped, or every word of them would look like a name. The runs are those of
     :data:`_NAME_RUN` on each line (a run never crosses a line break). Blanks are made single
     spaces first (a run's words and a line's letters stay the same), so one look-behind sees
-    whether a run starts a sentence and the whole line is handled in C: ``findall`` gives each
-    run with that context, and :func:`_run_words_after` (cached) its words.
+    whether a run starts a sentence and ``findall`` gives each run with that context; ``runs``
+    (a batch's :class:`_RunWords`) or :func:`_run_words_after` gives its words. ASCII text is
+    searched whole once its capital lines are emptied (:func:`_case_lines`): a run or a
+    look-behind that meets a line break fails as it does at the end of a line searched alone.
     """
     norm = unicodedata.normalize("NFKC", text)
     if "\t" in norm or "  " in norm:
         norm = _BLANKS.sub(" ", norm)
-    ascii_text = norm.isascii()
-    findall = (_NAME_CTX_ASCII if ascii_text else _NAME_CTX_TEXT).findall
-    found: list[str] = []
-    for line in norm.split("\n"):
-        if not line or (ascii_text and line.islower()):
-            continue  # an ASCII run starts with a capital
-        runs = findall(line)
-        if runs and not _mostly_capitals(line):
-            found += itertools.chain.from_iterable(itertools.starmap(_run_words_after, runs))
-    return Counter(found)  # first-occurrence order, like counting one by one
+    if norm.isascii():
+        matches = _NAME_CTX_ASCII.findall(_case_lines(norm))
+    else:
+        matches = []
+        for line in norm.split("\n"):
+            in_line = _NAME_CTX_TEXT.findall(line) if line else None
+            if in_line and not _mostly_capitals(line):
+                matches += in_line
+    # the words in the order they are found (a Counter keeps its keys' first-seen order)
+    if runs is not None:
+        return Counter(itertools.chain.from_iterable(map(runs.__getitem__, matches)))
+    return Counter(itertools.chain.from_iterable(itertools.starmap(_run_words_after, matches)))
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _run_words_after(run: str, mid: str, mid_after_space: str) -> tuple[str, ...]:
-    """The name words of a run found by :data:`_NAME_CTX_ASCII` / :data:`_NAME_CTX_TEXT` (``mid``
-    or ``mid_after_space`` is set when the run does not start a sentence): none for a lone
-    capitalised word that starts a sentence ("However", "Shares", "Pay April 1")."""
+    """:class:`_RunWords` for texts that are not part of a batch (cached across calls)."""
     words, opener = _run_words(run)
     return () if opener and not (mid or mid_after_space) else words
+
+
+_NOT_LETTER_OR_NL = bytes(c for c in range(256) if c != 10 and c not in _ASCII_LETTERS)
+_NOT_UPPER_OR_NL = bytes(c for c in range(256) if c != 10 and c not in _ASCII_UPPER)
+
+
+def _case_lines(norm: str) -> str:
+    """ASCII text with every line that :func:`_mostly_capitals` skips (and holds a capital, so
+    could hold a run) made empty. Each line's letters and capitals are counted from two
+    ``bytes.translate`` passes over the whole text, split at the line breaks."""
+    raw = norm.encode("ascii")
+    upper = raw.translate(None, _NOT_UPPER_OR_NL)
+    if len(upper) == upper.count(b"\n"):
+        return ""  # no capital, no run
+    letters = raw.translate(None, _NOT_LETTER_OR_NL).split(b"\n")
+    lines = upper.split(b"\n")
+    skip = [i for i, (u, a) in enumerate(zip(lines, letters, strict=True)) if u and len(u) > 0.6 * len(a)]
+    if not skip:
+        return norm
+    kept = norm.split("\n")
+    for i in skip:
+        kept[i] = ""
+    return "\n".join(kept)
 
 
 def _quotes(folded: str, min_words: int) -> tuple[str, ...]:
@@ -535,8 +591,8 @@ def _profile(
     if for_grouping:
         terms = _content_counts(title_norm, body_norm, vocab if vocab is not None else _Vocabulary())
         n_words = sum(terms.values())
-        title_terms: Counter[str] = Counter()
-        lead: Counter[str] = Counter()
+        title_terms: Mapping[str, int] = _NO_COUNTS
+        lead: Mapping[str, int] = _NO_COUNTS
     else:
         body_tokens = _content(tokenize(body_norm))
         title_tokens = _content(tokenize(title_norm))
@@ -544,7 +600,7 @@ def _profile(
         n_words = len(title_tokens) + len(body_tokens)
         title_terms = Counter(title_tokens)
         lead = Counter(title_tokens + body_tokens[: cfg.lead_tokens])
-    numbers: frozenset[str] = frozenset()
+    numbers = _NO_STRINGS
     if not for_grouping or _dense(_max_numbers(text), n_words, cfg):
         numbers = frozenset(
             n
@@ -553,7 +609,7 @@ def _profile(
             if len(n) - n.count(".") - n.count(",") >= 2 and not _YEAR.match(n)
         )
         if for_grouping and not _dense(len(numbers), n_words, cfg):
-            numbers = frozenset()
+            numbers = _NO_STRINGS
     times = [t for t in (_ts(p) for p in published) if t is not None]
     return StoryProfile(
         key=key,
@@ -561,16 +617,22 @@ def _profile(
         title_terms=title_terms,
         terms=terms,
         lead=lead,
-        names=_names(full),
+        names=_names(full, vocab.runs if vocab is not None else None),
         numbers=numbers,
         scores=frozenset(f"{x}-{y}" for x, y in _SCORE.findall(body_norm))
         if _SCORE_HINT.search(body_norm)
-        else frozenset(),
+        else _NO_STRINGS,
         quotes=_quotes(body_norm, cfg.min_quote_words),
         norm=norm,
         start=min(times) if times else None,
         end=max(times) if times else None,
     )
+
+
+# Shared empty values: a batch holds a profile per cluster, and a new empty Counter or frozenset
+# in each is one more object for the garbage collector to track and scan (they are immutable).
+_NO_COUNTS: Mapping[str, int] = MappingProxyType({})
+_NO_STRINGS: frozenset[str] = frozenset()
 
 
 def _max_numbers(text: str) -> int:
@@ -782,17 +844,75 @@ def _rank(words: list[str]) -> np.ndarray:
     return rank
 
 
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """Every profile's terms and names as ids into one vocabulary (each row in its keys' order).
+
+    Interned once per batch for the batch statistics, the term rows and the name rows alike;
+    which id a word gets does not matter (ties are broken by :func:`_rank`)."""
+
+    words: list[str]
+    term_offsets: np.ndarray
+    term_ids: np.ndarray
+    name_offsets: np.ndarray
+    name_ids: np.ndarray
+
+    @classmethod
+    def of(cls, ordered: Sequence[StoryProfile]) -> _Words:
+        rows = itertools.chain((p.terms for p in ordered), (p.names for p in ordered))
+        offsets, ids, words = _intern(rows)
+        n = len(ordered)
+        cut = int(offsets[n])
+        return cls(words, offsets[: n + 1], ids[:cut], offsets[n:] - cut, ids[cut:])
+
+    def stats(self) -> TermStats:
+        """:meth:`TermStats.from_profiles` of the batch, counted with numpy: a word's document
+        frequency is the number of rows holding it as a term or as a name (once)."""
+        n, v = len(self.term_offsets) - 1, len(self.words)
+        rows = np.arange(n, dtype=np.int64)
+        term_codes = np.sort(np.repeat(rows, np.diff(self.term_offsets)) * v + self.term_ids)
+        name_codes = np.repeat(rows, np.diff(self.name_offsets)) * v + self.name_ids
+        # a name that is also a term of its row counts once, with the terms
+        at = np.searchsorted(term_codes, name_codes)
+        inside = at < len(term_codes)
+        is_term = np.zeros(len(name_codes), dtype=bool)
+        is_term[inside] = term_codes[at[inside]] == name_codes[inside]
+        name_only = self.name_ids[~is_term]
+        df = np.bincount(self.term_ids, minlength=v) + np.bincount(name_only, minlength=v)
+        return TermStats(n_docs=n, df=Counter(dict(zip(self.words, df.tolist(), strict=True))))
+
+
+def _strongest_first(row_of: np.ndarray, weight: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """``np.lexsort((rank, -weight, row_of))`` (by row, strongest first, ties by ``rank``) as one
+    integer sort: each row holds a word once, so ``rank`` is unique within a row and the
+    composite key is unique, and a weight's place among the distinct weights (few: they come
+    from few term and document frequencies) orders it exactly as the float does."""
+    if not len(weight):
+        return np.zeros(0, dtype=np.int64)
+    levels, place = np.unique(weight, return_inverse=True)
+    n_levels, n_ranks = len(levels), int(rank.max()) + 1
+    if (int(row_of.max()) + 1) * n_levels * n_ranks >= 1 << 62:  # would overflow: sort by keys
+        return np.lexsort((rank, -weight, row_of))
+    # (row * n_levels + (n_levels - 1 - place)) * n_ranks + rank, in place (large batches)
+    key = row_of * n_levels
+    key += n_levels - 1
+    key -= place.reshape(-1)
+    del place
+    key *= n_ranks
+    key += rank
+    return np.argsort(key)
+
+
 def _term_matrix(
-    ordered: Sequence[StoryProfile], stats: TermStats
-) -> tuple[_Sparse, np.ndarray, list[str], np.ndarray]:
-    """Unit sublinear TF-IDF rows of ``terms``, the row of every entry, the vocabulary and the
-    raw weights ``(1 + log tf) * idf`` (which rank a profile's strongest terms)."""
-    offsets, ids, words = _intern(p.terms for p in ordered)
+    ordered: Sequence[StoryProfile], words: _Words, idf: np.ndarray
+) -> tuple[_Sparse, np.ndarray, np.ndarray]:
+    """Unit sublinear TF-IDF rows of ``terms``, the row of every entry and the raw weights
+    ``(1 + log tf) * idf`` (which rank a profile's strongest terms); ``idf`` is per word."""
+    offsets, ids = words.term_offsets, words.term_ids
     row_of = np.repeat(np.arange(len(ordered), dtype=np.int64), np.diff(offsets))
     tf = np.fromiter(
         itertools.chain.from_iterable(p.terms.values() for p in ordered), dtype=np.int64, count=len(ids)
     )
-    idf = _idf_array(stats, words)
     uniq, inverse = np.unique(tf, return_inverse=True)
     sub = np.array([1.0 + math.log(int(x)) for x in uniq], dtype=np.float64)
     raw = sub[inverse.reshape(-1)] * idf[ids]  # (1 + log tf) * idf, as TermStats.vector
@@ -801,14 +921,14 @@ def _term_matrix(
     with np.errstate(invalid="ignore", divide="ignore"):
         # a zero norm gives TermStats.vector an empty vector: every cosine with it is 0.0
         unit = np.where(norm[row_of] > 0.0, raw / norm[row_of], 0.0)
-    return _Sparse(offsets, ids, unit, unit, max(1, len(words))), row_of, words, raw
+    return _Sparse(offsets, ids, unit, unit, max(1, len(words.words))), row_of, raw
 
 
 def _candidate_pairs(
     ordered: Sequence[StoryProfile],
     matrix: _Sparse,
     row_of: np.ndarray,
-    words: list[str],
+    rank: np.ndarray,
     raw: np.ndarray,
     cfg: StoryConfig,
     start: np.ndarray,
@@ -826,7 +946,7 @@ def _candidate_pairs(
         return np.zeros(0, dtype=np.int64)
     ids = matrix.ids
     # per row: strongest first, ties by the term itself (as _top_terms sorts)
-    order = np.lexsort((_rank(words)[ids], -raw, row_of))
+    order = _strongest_first(row_of, raw, rank[ids])
     within = np.arange(len(order)) - matrix.offsets[row_of[order]]
     top = order[within < cfg.candidate_terms]
     t_term, t_row = ids[top], row_of[top]
@@ -931,21 +1051,23 @@ def _pair_dot(
     return out_dots, out_shared
 
 
-def _name_matrix(ordered: Sequence[StoryProfile], stats: TermStats) -> tuple[_Sparse, np.ndarray]:
+def _name_matrix(
+    ordered: Sequence[StoryProfile], words: _Words, idf: np.ndarray, rank: np.ndarray
+) -> tuple[_Sparse, np.ndarray]:
     """Names of every profile as rows of IDF weights, each row sorted strongest first (ties by
     name), which is the order :func:`_name_overlap` sums the shared names in; plus each row's
     total IDF summed in insertion order (its ``wa``)."""
-    offsets, ids, words = _intern(p.names for p in ordered)
+    offsets, ids = words.name_offsets, words.name_ids
     row_of = np.repeat(np.arange(len(ordered), dtype=np.int64), np.diff(offsets))
-    weight = _idf_array(stats, words)[ids]
+    weight = idf[ids]
     total = np.bincount(row_of, weight, minlength=len(ordered))  # insertion order, like sum()
-    order = np.lexsort((_rank(words)[ids], -weight, row_of))
+    order = _strongest_first(row_of, weight, rank[ids])
     ones = np.ones(len(ids))
-    return _Sparse(offsets, ids[order], weight[order], ones, max(1, len(words))), total
+    return _Sparse(offsets, ids[order], weight[order], ones, max(1, len(words.words))), total
 
 
 def _story_links(
-    ordered: Sequence[StoryProfile], stats: TermStats, cfg: StoryConfig
+    ordered: Sequence[StoryProfile], stats: TermStats, cfg: StoryConfig, words: _Words | None = None
 ) -> list[tuple[int, int]]:
     """Every candidate pair (see :func:`_candidate_pairs`) that :func:`story_match` joins.
 
@@ -953,15 +1075,18 @@ def _story_links(
     batch with numpy: the time window, the cosine and the name overlap are reproduced with the
     same float operations in the same order (bit-identical values, so no threshold can flip);
     the vetoes are set tests on the few pairs that need them and the quote search runs only for
-    pairs that the other rules leave undecided.
+    pairs that the other rules leave undecided. ``words`` is :meth:`_Words.of` ``ordered``, when
+    the caller has it already.
     """
     n = len(ordered)
     if n < 2:
         return []
     start = np.array([np.nan if p.start is None else p.start for p in ordered], dtype=np.float64)
     end = np.array([np.nan if p.end is None else p.end for p in ordered], dtype=np.float64)
-    matrix, row_of, words, raw = _term_matrix(ordered, stats)
-    codes = _candidate_pairs(ordered, matrix, row_of, words, raw, cfg, start, end)
+    words = words if words is not None else _Words.of(ordered)
+    idf, rank = _idf_array(stats, words.words), _rank(words.words)
+    matrix, row_of, raw = _term_matrix(ordered, words, idf)
+    codes = _candidate_pairs(ordered, matrix, row_of, rank, raw, cfg, start, end)
     i, j = codes // n, codes % n
     keep = _window_ok(i, j, start, end, cfg.window)
     i, j = i[keep], j[keep]
@@ -970,7 +1095,7 @@ def _story_links(
     i, j, cos = i[keep], j[keep], cos[keep]
     if not len(i):
         return []
-    names, total = _name_matrix(ordered, stats)
+    names, total = _name_matrix(ordered, words, idf, rank)
     # each row is sorted strongest first, so whichever row is walked, the shared names are
     # summed in the order _name_overlap sorts them
     ws, n_shared = _pair_dot(names, i, j)
@@ -1077,9 +1202,10 @@ def group_stories(
     keys = [p.key for p in ordered]
     if len(set(keys)) != len(keys):
         raise ConfigError("group_stories: profile keys must be unique")
-    stats = stats if stats is not None else TermStats.from_profiles(ordered)
+    words = _Words.of(ordered)
+    stats = stats if stats is not None else words.stats()
     links: dict[str, set[str]] = {}
-    for i, j in _story_links(ordered, stats, cfg):
+    for i, j in _story_links(ordered, stats, cfg, words):
         links.setdefault(keys[i], set()).add(keys[j])
         links.setdefault(keys[j], set()).add(keys[i])
     stories: list[list[str]] = []
