@@ -25,6 +25,7 @@ do not depend on arrival order, several runs give the same partition as one run.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import heapq
@@ -621,6 +622,8 @@ class Deduplicator:
         self._pending_updates: list[UpdateRow] = []
         self._verify_pool: Any = None
         """Worker processes verifying pairs, while :meth:`add_stream` runs with ``jobs > 1``."""
+        self._local_share = 0.0
+        """Fraction of a deferred batch's shipped pairs this process verifies itself (adapted)."""
         self._deferred: deque[_Verification] | None = None
         """Batches whose verdicts are applied once the next batch is planned (see :meth:`_flush`)."""
         if store is not None:
@@ -826,10 +829,14 @@ class Deduplicator:
         import multiprocessing
 
         ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
-        init = {"mp_context": ctx, "initializer": _worker_init, "initargs": (self.config, self._cache_items)}
+        init = {"mp_context": ctx, "initializer": _worker_init}
         with (
-            cf.ProcessPoolExecutor(max_workers=self.jobs, **init) as pool,  # type: ignore[arg-type]
-            cf.ProcessPoolExecutor(max_workers=self.jobs - 1, **init) as verify_pool,  # type: ignore[arg-type]
+            cf.ProcessPoolExecutor(
+                max_workers=self.jobs, initargs=(self.config, self._cache_items, _PREPARE_NICE), **init
+            ) as pool,  # type: ignore[arg-type]
+            cf.ProcessPoolExecutor(
+                max_workers=self.jobs - 1, initargs=(self.config, self._cache_items, 0), **init
+            ) as verify_pool,  # type: ignore[arg-type]
         ):
             self._verify_pool = verify_pool
             if self.store is None:  # with a store, each batch's verdicts go into its transaction
@@ -1011,9 +1018,14 @@ class Deduplicator:
         """Wait for a batch's verdicts and apply them, item by item in input order."""
         for found, at, a, b in job.local:
             found[at] = self._verifier.verify(a, b if isinstance(b, Doc) else self._doc(b.key))
+        waited = False
         for share, future in job.shipped:
+            waited = waited or not future.done()
             for (found, at), verdict in zip(share, future.result(), strict=True):
                 found[at] = verdict
+        if job.shipped:  # had to wait for the workers: keep more pairs here next time, else fewer
+            step = _LOCAL_SHARE_STEP if waited else -_LOCAL_SHARE_STEP
+            self._local_share = min(_MAX_LOCAL_SHARE, max(0.0, self._local_share + step))
         for (slot, article, doc, chosen), found in zip(job.plans, job.verdicts, strict=True):
             if doc is None:
                 decision = Decision(id=article.id, status="too-short", reason="too-short")
@@ -1221,9 +1233,13 @@ class Deduplicator:
             verdicts.append(found)
         if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
             return verdicts, todo, []  # a handful of pairs is not worth a round trip
-        workers = self.jobs - 1
-        shares = _split(todo, workers) if self._deferred is not None else _split(todo, self.jobs)
-        local = [] if self._deferred is not None else shares.pop()
+        if self._deferred is not None:
+            # this process keeps the share it can verify while the workers do the rest
+            keep = len(todo) - int(len(todo) * self._local_share)
+            local, shares = todo[keep:], _split(todo[:keep], self.jobs - 1)
+        else:
+            shares = _split(todo, self.jobs)
+            local = shares.pop()
         shipped = [
             (
                 [(found, at) for found, at, _, _ in share],
@@ -1683,10 +1699,18 @@ _WORKER_DOCS = _Cache(None)
 """Docs a verification worker rebuilt from stored texts (see :class:`_Stored`)."""
 
 
-def _worker_init(config: DedupConfig, cache_items: int = 20_000) -> None:
+def _worker_init(config: DedupConfig, cache_items: int = 20_000, nice: int = 0) -> None:
     global _WORKER
     _WORKER = Deduplicator(config=config)
     _WORKER_DOCS.maxsize = cache_items
+    if nice and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
+_PREPARE_NICE = 5
+"""The preparing workers run ahead and only fill idle cores: the matching process and the
+verification workers are the critical path, so the scheduler favours them."""
 
 
 def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepared:
@@ -1735,6 +1759,8 @@ class _Stored:
 
 
 _MIN_SHIPPED = 8
+_LOCAL_SHARE_STEP = 0.05
+_MAX_LOCAL_SHARE = 0.5
 """Fewest pairs per process before a batch's verification is shared with the workers."""
 
 _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
