@@ -461,8 +461,24 @@ def test_spill_keeps_texts_on_disk_and_gives_the_same_clusters() -> None:
     # ... and are read back from it: the same texts and clusters as in memory
     spilled._state.docs.clear()
     gone = sorted(set(spilled._spill._where))
-    assert [spilled.article(i).text for i in gone] == [memory.article(i).text for i in gone]
+    assert [spilled._spill.get_text(i) for i in gone] == [memory.article(i).text for i in gone]
+    assert [spilled.article(i) for i in gone] == [memory.article(i) for i in gone]  # every field
     assert _canonicals(spilled) == _canonicals(memory)
+
+
+def test_spill_round_trips_any_text() -> None:
+    """Texts are stored as UTF-8 apart from the other fields; lone surrogates survive too."""
+    from newsdedup import Article
+    from newsdedup._dedup import _Spill
+
+    spill = _Spill()
+    odd = Article(id="x", text="caf\u00e9 \ud800 \U0001f600 end", title="t", site="s.example")
+    empty = Article(id="y", text="")
+    spill.put("x", odd)
+    spill.put("y", empty)
+    assert spill.get("x") == odd
+    assert spill.get_text("x") == odd.text
+    assert spill.get("y") == empty
 
 
 def test_spill_writes_nothing_while_the_cache_holds_every_article() -> None:

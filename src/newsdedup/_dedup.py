@@ -37,7 +37,7 @@ import time
 from array import array
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -286,6 +286,9 @@ class _Meta:
     when the item has no site."""
 
 
+_TEXT_FIELD = [f.name for f in fields(Article)].index("text")
+
+
 class _Spill:
     """Articles kept on disk instead of in memory: each one pickled and appended to an
     anonymous temporary file (deleted when closed or when the process ends), read back by
@@ -314,16 +317,33 @@ class _Spill:
         return self._fh.read(where[1])
 
     def put(self, key: str, article: Article) -> None:
+        """Append the article: its text as UTF-8 behind its length, then its other fields
+        pickled, so :meth:`get_text` reads the text without unpickling the rest."""
         import pickle
 
         if key in self._where:  # articles never change: the copy on disk is still right
             return
-        self._where[key] = self._append(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL))
+        state = list(article.__getstate__())  # type: ignore[attr-defined]
+        text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
+        state[_TEXT_FIELD] = None
+        rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
+        self._where[key] = self._append(len(text).to_bytes(4, "little") + text + rest)
 
     def get(self, key: str) -> Article:
         import pickle
 
-        return pickle.loads(self._read(self._where[key]))  # our own file, written above
+        data = self._read(self._where[key])
+        n = int.from_bytes(data[:4], "little")
+        state = list(pickle.loads(data[4 + n :]))  # our own file, written above
+        state[_TEXT_FIELD] = data[4 : 4 + n].decode("utf-8", "surrogatepass")
+        article = Article.__new__(Article)
+        article.__setstate__(state)  # type: ignore[attr-defined]
+        return article
+
+    def get_text(self, key: str) -> str:
+        """Only the article's text (verification workers rebuild docs from it)."""
+        data = self._read(self._where[key])
+        return data[4 : 4 + int.from_bytes(data[:4], "little")].decode("utf-8", "surrogatepass")
 
     def put_sketch(self, key: str, sketch: Sketch) -> None:
         """A sketch leaving its (ten times larger) cache: in a long run most verifications
@@ -1224,7 +1244,7 @@ class Deduplicator:
                     else:
                         # its sketch did not decide it: the worker rebuilds the doc (and keeps
                         # it) from the text, which costs this process only a read
-                        other = _Stored(key, self.article(key).text)
+                        other = _Stored(key, self._text(key))
                         self.stats["rebuilt-in-workers"] += 1
                     if verdict is None:
                         todo.append((found, len(found), doc, other))
@@ -1367,6 +1387,13 @@ class Deduplicator:
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._state.meta
+
+    def _text(self, key: str) -> str:
+        """An indexed item's article text, read alone from the spill file when it is there."""
+        article = self._state.articles.get_lru(key)
+        if article is None and self._spill is not None and key in self._spill._where:
+            return self._spill.get_text(key)
+        return (article or self.article(key)).text
 
     def article(self, item_id: str) -> Article:
         article = self._state.articles.get_lru(item_id)
