@@ -1750,15 +1750,25 @@ def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepa
 
 
 def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
-    """Verify pairs in a worker process (see :meth:`Deduplicator._start_verify`)."""
+    """Verify pairs in a worker process (see :meth:`Deduplicator._start_verify`). Docs sent as
+    text are rebuilt all at once by the batch fingerprinting (token ids and offsets, no token
+    strings: the same verdicts, and a smaller cache)."""
     assert _WORKER is not None
+    missing: dict[str, str] = {}
+    for _, b in pairs:
+        if isinstance(b, _Stored) and b.key not in _WORKER_DOCS and b.key not in missing:
+            missing[b.key] = b.text
+    fresh: dict[str, Doc] = {}
+    if missing:
+        fp = _WORKER.fingerprint([Article(id=key, text=text) for key, text in missing.items()])
+        fresh = {doc.key: doc for doc in fp.docs if doc is not None}
     verify = _WORKER._verifier.verify
     out = []
     for a, b in pairs:
         if isinstance(b, _Stored):
             doc = _WORKER_DOCS.get_lru(b.key)
             if doc is None:
-                doc = Doc.from_text(b.key, b.text, _WORKER._shingler)
+                doc = fresh.get(b.key) or Doc.from_text(b.key, b.text, _WORKER._shingler)
                 _WORKER_DOCS.put(b.key, doc)
             b = doc
         out.append(verify(a, b))
