@@ -18,6 +18,7 @@ the issue: at most 5 minutes and 4 GB on the development machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -127,9 +128,13 @@ def run_limited(
         samples.append((time.perf_counter() - t0, rss, round(offset / size * items)))
         print(f"{samples[-1][0]:9.0f} {rss:8.0f}   {samples[-1][2]:9d}", flush=True)
     finished = proc.poll() is not None
-    if not finished:
+    if not finished:  # the whole tree: --jobs workers are the forkserver's children, not the CLI's
+        tree = ps.children(recursive=True)
         proc.kill()
         proc.wait()
+        for child in tree:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
     wall = time.perf_counter() - t0
     status = (
         f"finished in {wall:.0f} s (exit {proc.returncode})" if finished else f"stopped after {wall:.0f} s"

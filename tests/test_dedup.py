@@ -637,3 +637,44 @@ def test_max_verify_is_validated() -> None:
     for bad in (3, 0, -1, 2.5, True):
         with pytest.raises(ConfigError, match="max_verify"):
             DedupConfig(max_verify=bad)
+
+
+_KILLED_RUN = """
+import sys, time
+from newsdedup import Deduplicator
+
+def items():
+    i = 0
+    while True:
+        i += 1
+        yield {"id": f"x{i}", "text": f"story {i} about the harbour strike and the port " * 12}
+        if i % 64 == 0:
+            time.sleep(0.05)
+
+if __name__ == "__main__":
+    Deduplicator(jobs=2).add_stream(items(), batch_size=32)
+"""
+
+
+def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """A run killed with SIGKILL cannot shut its pools down; its workers must not linger."""
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    script = tmp_path / "run.py"
+    script.write_text(_KILLED_RUN)
+    proc = subprocess.Popen([sys.executable, str(script)])
+    try:
+        main = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while len(main.children(recursive=True)) < 4 and time.monotonic() < deadline:  # forkserver + 3
+            time.sleep(0.2)
+        workers = main.children(recursive=True)
+        assert len(workers) >= 4
+    finally:
+        proc.kill()
+        proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert alive == []

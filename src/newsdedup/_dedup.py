@@ -850,12 +850,13 @@ class Deduplicator:
 
         ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
         init = {"mp_context": ctx, "initializer": _worker_init}
+        me = os.getpid()
         with (
             cf.ProcessPoolExecutor(
-                max_workers=self.jobs, initargs=(self.config, self._cache_items, _PREPARE_NICE), **init
+                max_workers=self.jobs, initargs=(self.config, self._cache_items, _PREPARE_NICE, me), **init
             ) as pool,  # type: ignore[arg-type]
             cf.ProcessPoolExecutor(
-                max_workers=self.jobs - 1, initargs=(self.config, self._cache_items, 0), **init
+                max_workers=self.jobs - 1, initargs=(self.config, self._cache_items, 0, me), **init
             ) as verify_pool,  # type: ignore[arg-type]
         ):
             self._verify_pool = verify_pool
@@ -1726,13 +1727,32 @@ _WORKER_DOCS = _Cache(None)
 """Docs a verification worker rebuilt from stored texts (see :class:`_Stored`)."""
 
 
-def _worker_init(config: DedupConfig, cache_items: int = 20_000, nice: int = 0) -> None:
+def _worker_init(
+    config: DedupConfig, cache_items: int = 20_000, nice: int = 0, parent: int | None = None
+) -> None:
     global _WORKER
     _WORKER = Deduplicator(config=config)
     _WORKER_DOCS.maxsize = cache_items
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)
+    if parent is not None and os.name == "posix":
+        import threading
+
+        threading.Thread(target=_exit_without, args=(parent,), daemon=True, name="newsdedup-parent").start()
+
+
+def _exit_without(parent: int) -> None:
+    """A worker's watchdog: a killed main process never tells its workers to stop (and with
+    the forkserver they are not its children), so each one exits once the main one is gone."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # exists, but not ours to signal
+            pass
 
 
 _PREPARE_NICE = 5
