@@ -340,6 +340,9 @@ class _Spill:
         article.__setstate__(state)  # type: ignore[attr-defined]
         return article
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._where
+
     def get_text(self, key: str) -> str:
         """Only the article's text (verification workers rebuild docs from it)."""
         data = self._read(self._where[key])
@@ -1235,11 +1238,11 @@ class Deduplicator:
             for key in keys:
                 assert doc is not None
                 verdict = self._quick_verdict(doc, key)
-                if verdict is None:
+                if verdict is None and pool is None:
+                    verdict = self._verifier.verify(doc, self._doc(key))
+                elif verdict is None:
                     other: Doc | _Stored
-                    if pool is None:
-                        verdict = self._verifier.verify(doc, self._doc(key))
-                    elif key in self._state.docs:
+                    if key in self._state.docs:
                         other = self._state.docs.get_lru(key)
                         verdict = self._verifier.decide_on_shingles(doc, other)
                     else:
@@ -1391,10 +1394,9 @@ class Deduplicator:
 
     def _text(self, key: str) -> str:
         """An indexed item's article text, read alone from the spill file when it is there."""
-        article = self._state.articles.get_lru(key)
-        if article is None and self._spill is not None and key in self._spill._where:
+        if key not in self._state.articles and self._spill is not None and key in self._spill:
             return self._spill.get_text(key)
-        return (article or self.article(key)).text
+        return self.article(key).text
 
     def article(self, item_id: str) -> Article:
         article = self._state.articles.get_lru(item_id)
@@ -1727,16 +1729,14 @@ _WORKER_DOCS = _Cache(None)
 """Docs a verification worker rebuilt from stored texts (see :class:`_Stored`)."""
 
 
-def _worker_init(
-    config: DedupConfig, cache_items: int = 20_000, nice: int = 0, parent: int | None = None
-) -> None:
+def _worker_init(config: DedupConfig, cache_items: int, nice: int, parent: int) -> None:
     global _WORKER
     _WORKER = Deduplicator(config=config)
     _WORKER_DOCS.maxsize = cache_items
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)
-    if parent is not None and os.name == "posix":
+    if os.name == "posix":
         import threading
 
         threading.Thread(target=_exit_without, args=(parent,), daemon=True, name="newsdedup-parent").start()
@@ -1816,9 +1816,10 @@ class _Stored:
 
 
 _MIN_SHIPPED = 8
+"""Fewest pairs per process before a batch's verification is shared with the workers."""
 _LOCAL_SHARE_STEP = 0.05
 _MAX_LOCAL_SHARE = 0.5
-"""Fewest pairs per process before a batch's verification is shared with the workers."""
+"""How fast, and up to where, the main process takes a share of a deferred batch's pairs."""
 
 _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
