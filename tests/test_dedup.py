@@ -542,6 +542,15 @@ def test_candidates_whose_doc_left_the_cache_are_decided_on_their_sketch() -> No
     assert bare.stats["decided-on-sketch"] == 0
     assert bare.stats["doc-rebuilds"] > small.stats["doc-rebuilds"] + small.stats["decided-on-sketch"] // 2
     assert _verdicts(bare) == _verdicts(memory)
+    # a batch's docs are rebuilt together, even when they are more than the cache holds
+    tiny = Deduplicator(max_verify=None, spill=True, cache_items=100)
+    tiny._state.docs.maxsize = 1
+    tiny._state.sketches.maxsize = 0
+    tiny._state.sketches.on_evict = None
+    for start in range(0, len(items), 8):
+        tiny.add_many(items[start : start + 8])
+    assert tiny.stats["doc-rebuilds"] > 0
+    assert _verdicts(tiny) == _verdicts(memory)
 
 
 def _copies(story: str, prefix: str, n: int, rng: random.Random) -> list[dict[str, str]]:

@@ -207,6 +207,58 @@ def test_a_sentence_inserted_inside_the_head_does_not_misalign_a_copy(story: str
     assert not off.verify(_doc("swapped", swapped), b).accepted
 
 
+def test_may_align_never_rules_out_a_window_partial_ratio_passes(story: str, other_story: str) -> None:
+    """The LCS bound only skips the window-by-window partial ratio when no window can pass:
+    checked against rapidfuzz on heads taken from the story, edited (words dropped, inserted,
+    swapped), against the story, the other story and texts mixing both, with windows that end
+    at the text's ends; and it does rule out most heads that cannot align."""
+    import random
+
+    from rapidfuzz import fuzz
+
+    from newsdedup._normalize import normalize_text
+    from newsdedup._verify import may_align
+
+    rng = random.Random(7)
+    mine, theirs = normalize_text(story), normalize_text(other_story)
+    words = mine.split()
+    ruled_out = impossible = 0
+    for trial in range(1500):
+        start = rng.randrange(0, len(mine) - 400)
+        head = mine[start : start + rng.choice((120, 200, 300))].split()
+        for _ in range(rng.randrange(0, 25)):  # edits: drop, insert a story word, swap two
+            i = rng.randrange(len(head))
+            op = rng.random()
+            if op < 0.4:
+                del head[i]
+            elif op < 0.8:
+                head.insert(i, rng.choice(words))
+            else:
+                j = rng.randrange(len(head))
+                head[i], head[j] = head[j], head[i]
+        h = " ".join(head)
+        cut = rng.randrange(0, len(theirs) - 200)
+        text = rng.choice(
+            (
+                mine,
+                theirs,
+                theirs[:cut] + " " + mine[start : start + 500],
+                mine[start + 150 :],
+                mine[: start + 250],
+            )
+        )
+        for cutoff in (80.0, 60.0):
+            passes = fuzz.partial_ratio(h, text, score_cutoff=cutoff) > 0
+            if not may_align(h, text, cutoff):
+                assert not passes, (trial, cutoff)
+                ruled_out += 1
+            if not passes:
+                impossible += 1
+    assert ruled_out > impossible // 2
+    assert may_align("", "anything", 80.0)
+    assert may_align("a longer head", "short", 80.0)
+
+
 def test_numbers_within_is_multiset_inclusion_on_every_path() -> None:
     """Equal sizes, the short merge walk and the numpy path all agree with a Counter."""
     from collections import Counter

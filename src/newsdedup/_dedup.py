@@ -1040,8 +1040,13 @@ class Deduplicator:
 
     def _finish(self, job: _Verification) -> None:
         """Wait for a batch's verdicts and apply them, item by item in input order."""
+        docs = self._state.docs
+        stored = {b.key: b.text for *_, b in job.local if isinstance(b, _Stored) and b.key not in docs}
+        rebuilt = self._rebuild(stored) if stored else {}
         for found, at, a, b in job.local:
-            found[at] = self._verifier.verify(a, b if isinstance(b, Doc) else self._doc(b.key))
+            if isinstance(b, _Stored):
+                b = rebuilt.get(b.key) or self._doc(b.key)
+            found[at] = self._verifier.verify(a, b)
         waited = False
         for share, future in job.shipped:
             waited = waited or not future.done()
@@ -1090,24 +1095,25 @@ class Deduplicator:
             found[rows[later]].add(ids[earlier])
         return found
 
-    def fingerprint(self, articles: Sequence[Article]) -> Fingerprints:
+    def fingerprint(self, articles: Sequence[Article], *, bands: bool = True) -> Fingerprints:
         """Verification docs and LSH band keys of clean articles, computed as one batch; no
-        state is read or changed (the Dask engine calls this on its partitions)."""
+        state is read or changed (the Dask engine calls this on its partitions). ``bands=False``
+        skips the signatures: the keys are then empty lists (docs rebuilt for verification)."""
         cfg = self.config
         norms = [normalize_text(a.text) for a in articles]
         tb = self._batch.tokens(norms)
         counts = tb.counts()
         sb = self._batch.shingles(tb, lead_tokens=cfg.lead_tokens)
-        sigs = self._signer.sign_flat(sb.hashes, sb.offsets)
-        assert self._state.main is not None
-        main_bands = self._state.main.band_keys_many(sigs)
-        lead_bands = None
-        if cfg.lead_tokens and self._state.lead is not None:
-            lead_bands = self._state.lead.band_keys_many(self._lead_signatures(sb, norms))
+        main_rows: list[list[int]] = [[] for _ in articles]
+        lead_rows: list[list[int]] | None = None
+        if bands:
+            assert self._state.main is not None
+            sigs = self._signer.sign_flat(sb.hashes, sb.offsets)
+            main_rows = self._state.main.band_keys_many(sigs).tolist()
+            if cfg.lead_tokens and self._state.lead is not None:
+                lead_rows = self._state.lead.band_keys_many(self._lead_signatures(sb, norms)).tolist()
         docs: list[Doc | None] = []
         keys: list[tuple[list[int], list[int]] | None] = []
-        main_rows = main_bands.tolist()
-        lead_rows = lead_bands.tolist() if lead_bands is not None else None
         for i, article in enumerate(articles):
             if counts[i] < cfg.min_tokens or len(article.text.strip()) < cfg.min_chars:
                 docs.append(None)
@@ -1139,26 +1145,29 @@ class Deduplicator:
         return self._signer.sign_many(sets)
 
     def _doc(self, key: str) -> Doc:
-        """The verification doc of a stored item (recomputed from its text when not cached)."""
+        """The verification doc of a stored item (rebuilt from its text when not cached)."""
         doc = self._state.docs.get_lru(key)
         if doc is None:
-            self.stats["doc-rebuilds"] += 1
-            article = self.article(key)
-            parts = self._doc_parts(article)
-            if parts is None:
-                raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
-            sketch = self._sketch(key)
-            if sketch is not None:  # its shingles, numbers and head are known: only the text is parsed
-                doc = Doc(
-                    key, parts[0], sketch.shingles, text=article.text, tokens=parts[1],
-                    number_hashes=sketch.number_hashes, head=sketch.head, prefix=sketch.prefix,
-                )  # fmt: skip
-            else:
-                doc = Doc.from_text(key, article.text, self._shingler, norm=parts[0], tokens=parts[1])
-                if self.store is not None or self._spill is not None:
-                    self._state.sketches.put(key, Sketch(doc))
-            self._state.docs.put(key, doc)
+            doc = self._rebuild({key: self._text(key)})[key]
         return doc
+
+    def _rebuild(self, texts: Mapping[str, str]) -> dict[str, Doc]:
+        """The verification docs of stored items (key -> stored text) that left the cache,
+        rebuilt in one batch fingerprint and put back in the cache; returned as well, since a
+        batch may need more of them than the cache holds. A batch gives token ids and offsets
+        and no token strings: a regex token list hashed token by token, after a full read of
+        the stored article, cost several times more."""
+        docs = _docs_from_texts(self, texts)
+        keep_sketch = self.store is not None or self._spill is not None
+        for key in texts:
+            doc = docs.get(key)
+            if doc is None:
+                raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
+            self.stats["doc-rebuilds"] += 1
+            if keep_sketch and key not in self._state.sketches:
+                self._state.sketches.put(key, Sketch(doc))
+            self._state.docs.put(key, doc)
+        return docs
 
     def _quick_verdict(self, doc: Doc, key: str) -> Verdict | None:
         """The verdict on a candidate whose full doc left the cache, from its :class:`Sketch`
@@ -1238,18 +1247,18 @@ class Deduplicator:
             for key in keys:
                 assert doc is not None
                 verdict = self._quick_verdict(doc, key)
-                if verdict is None and pool is None:
-                    verdict = self._verifier.verify(doc, self._doc(key))
-                elif verdict is None:
+                if verdict is None:
                     other: Doc | _Stored
-                    if key in self._state.docs:
-                        other = self._state.docs.get_lru(key)
-                        verdict = self._verifier.decide_on_shingles(doc, other)
+                    cached = self._state.docs.get_lru(key)
+                    if cached is not None:
+                        other = cached
+                        if pool is not None:
+                            verdict = self._verifier.decide_on_shingles(doc, other)
                     else:
-                        # its sketch did not decide it: the worker rebuilds the doc (and keeps
-                        # it) from the text, which costs this process only a read
+                        # its sketch did not decide it: the doc is rebuilt from the text, with
+                        # the batch's other such docs (in a worker, which keeps it, when the
+                        # pair is shipped); this costs the planning only a read
                         other = _Stored(key, self._text(key))
-                        self.stats["rebuilt-in-workers"] += 1
                     if verdict is None:
                         todo.append((found, len(found), doc, other))
                         verdict = _UNDECIDED
@@ -1257,6 +1266,7 @@ class Deduplicator:
             verdicts.append(found)
         if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
             return verdicts, todo, []  # a handful of pairs is not worth a round trip
+        self.stats["rebuilt-in-workers"] += sum(isinstance(b, _Stored) for *_, b in todo)
         if self._deferred is not None:
             # this process keeps the share it can verify while the workers do the rest
             keep = len(todo) - int(len(todo) * self._local_share)
@@ -1769,19 +1779,25 @@ def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepa
     return prepared
 
 
+def _docs_from_texts(dedup: Deduplicator, texts: Mapping[str, str]) -> dict[str, Doc]:
+    """Verification docs rebuilt from stored texts (key -> text) by one batch fingerprint:
+    token ids and offsets, no token strings -- the same verdicts, in less memory. A text too
+    short to match has no doc."""
+    if not texts:
+        return {}
+    fp = dedup.fingerprint([Article(id=key, text=text) for key, text in texts.items()], bands=False)
+    return {doc.key: doc for doc in fp.docs if doc is not None}
+
+
 def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
     """Verify pairs in a worker process (see :meth:`Deduplicator._start_verify`). Docs sent as
-    text are rebuilt all at once by the batch fingerprinting (token ids and offsets, no token
-    strings: the same verdicts, and a smaller cache)."""
+    text are rebuilt all at once (:func:`_docs_from_texts`) and kept in the worker's cache."""
     assert _WORKER is not None
     missing: dict[str, str] = {}
     for _, b in pairs:
         if isinstance(b, _Stored) and b.key not in _WORKER_DOCS and b.key not in missing:
             missing[b.key] = b.text
-    fresh: dict[str, Doc] = {}
-    if missing:
-        fp = _WORKER.fingerprint([Article(id=key, text=text) for key, text in missing.items()])
-        fresh = {doc.key: doc for doc in fp.docs if doc is not None}
+    fresh = _docs_from_texts(_WORKER, missing)
     verify = _WORKER._verifier.verify
     out = []
     for a, b in pairs:
