@@ -352,6 +352,19 @@ def test_batch_and_text_docs_give_the_same_substitutions_and_verdicts(story: str
     assert substitutions(batch["a"], batch["b"]) == (1, story.count("Zelenskyy") + 1)
 
 
+def test_a_doc_keeps_its_token_ids_as_an_array_not_a_list(story: str) -> None:
+    """A cached doc must not grow by a list of Python ints (about 40 bytes a token) once it is
+    aligned: the ids stay one array, listed per call."""
+    import numpy as np
+
+    for doc in (_batch_docs({"a": story})["a"], _doc("t", story)):
+        ids = doc.token_ids
+        assert ids == doc.token_ids
+        assert ids is not doc.token_ids
+        assert isinstance(doc._ids, np.ndarray)
+        assert len(ids) == doc.n_tokens() == len(doc.tokens)
+
+
 def test_a_doc_sent_to_a_worker_keeps_its_verdicts(story: str) -> None:
     """Docs are pickled pair by pair for worker processes: one buffer for the arrays."""
     import pickle
@@ -359,10 +372,10 @@ def test_a_doc_sent_to_a_worker_keeps_its_verdicts(story: str) -> None:
     texts = _variants(story)
     docs = {**_batch_docs(texts), "t": _doc("t", texts["d"])}  # a batch doc and a text doc
     docs["t"].names  # noqa: B018 - a computed cache travels too
-    docs["a"].token_ids  # noqa: B018 - a cache that does not travel
+    docs["t"].token_ids  # noqa: B018 - so do the ids a text doc computes
     back = pickle.loads(pickle.dumps(docs))
     assert back["t"]._names is not None
-    assert back["a"]._id_list is None
+    assert back["t"]._ids is not None
     v = PairVerifier(decisive_jaccard=1.0, decisive_containment=1.0)
     for a in docs:
         assert back[a].token_ids == docs[a].token_ids
