@@ -296,7 +296,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     import numpy as np
 
     from newsdedup._dedup import _MAX_RANK
-    from newsdedup.dask import _bucket_lows, _hub_pairs, _hub_rows, _lowest, _numbers, _pairs
+    from newsdedup.dask import _bucket_lows, _hub_pairs, _hub_rows, _kth_table, _lowest, _numbers, _pairs
 
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 4])
@@ -345,6 +345,12 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     blocks, counts = _hub_pairs(hubs, table)
     got = {tuple(p) for block, ps in blocks.items() for p in ps.tolist()}
     assert got == want_pairs
+    # the group's own table (the items its hub rows name) gives the same pairs; a run's other
+    # items are not in it
+    own = _kth_table(*table, hubs[0][0])
+    assert own[0].tolist() == sorted({x for x, _, _ in want_hubs})
+    assert own[1].tolist() == [kth[x] for x in own[0].tolist()]
+    assert {tuple(p) for ps in _hub_pairs(hubs, own)[0].values() for p in ps.tolist()} == want_pairs
     assert all(
         p[0] >> 32 == block[0] and p[1] >> 32 == block[1] for block, ps in blocks.items() for p in ps.tolist()
     )

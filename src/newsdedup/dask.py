@@ -556,6 +556,13 @@ def _hub_pairs(hubs: _Hubs, table: tuple[np.ndarray, np.ndarray]) -> _Pairs:
     return _by_block(pairs), counts
 
 
+def _kth_table(pos: np.ndarray, kth: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the ``(pos, kth)`` table (sorted item positions, each one's K-th rank) for
+    the items one bucket group's hub rows name: what that group's :func:`_hub_pairs` looks up."""
+    mine = np.unique(items.astype(np.int64))
+    return mine, kth[np.searchsorted(pos, mine)]
+
+
 def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
     return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
 
@@ -819,8 +826,12 @@ def _run(
         kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
         full = count == limit
         kth[full] = cands[np.cumsum(count)[full] - 1]
-        table = delayed((pos, kth), pure=True)
-        pair_groups = [delayed(_hub_pairs)(h, table) for h in hub_groups]
+        # each group gets the K-th ranks of the items its hub rows hold, not the whole table
+        # (16 B per item of the run, which every group's worker would otherwise receive)
+        pair_groups = [
+            delayed(_hub_pairs)(h, delayed(_kth_table(pos, kth, f[0][0]), pure=True))
+            for h, f in zip(hub_groups, found, strict=True)
+        ]
     pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
     if limit is not None:
         del hub_groups  # the selected pairs are persisted: the hub rows can go
