@@ -1242,6 +1242,7 @@ class Deduplicator:
         verdicts: list[list[Verdict]] = []
         pool = self._verify_pool
         todo: list[tuple[list[Verdict], int, Doc, Doc | _Stored]] = []
+        stored: list[int] = []  # the pairs of todo whose other doc must be rebuilt from its text
         for doc, keys in work:
             found: list[Verdict] = []
             for key in keys:
@@ -1257,13 +1258,19 @@ class Deduplicator:
                     else:
                         # its sketch did not decide it: the doc is rebuilt from the text, with
                         # the batch's other such docs (in a worker, which keeps it, when the
-                        # pair is shipped); this costs the planning only a read
-                        other = _Stored(key, self._text(key))
+                        # pair is shipped); the texts are read below, all at once
+                        stored.append(len(todo))
+                        other = _Stored(key, "")
                     if verdict is None:
                         todo.append((found, len(found), doc, other))
                         verdict = _UNDECIDED
                 found.append(verdict)
             verdicts.append(found)
+        if stored:
+            texts = self._texts(dict.fromkeys(todo[i][3].key for i in stored))
+            for i in stored:
+                found, at, doc, other = todo[i]
+                todo[i] = (found, at, doc, _Stored(other.key, texts[other.key]))
         if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
             return verdicts, todo, []  # a handful of pairs is not worth a round trip
         self.stats["rebuilt-in-workers"] += sum(isinstance(b, _Stored) for *_, b in todo)
@@ -1403,10 +1410,22 @@ class Deduplicator:
         return item_id in self._state.meta
 
     def _text(self, key: str) -> str:
-        """An indexed item's article text, read alone from the spill file when it is there."""
-        if key not in self._state.articles and self._spill is not None and key in self._spill:
-            return self._spill.get_text(key)
-        return self.article(key).text
+        """An indexed item's article text (see :meth:`_texts`)."""
+        return self._texts([key])[key]
+
+    def _texts(self, keys: Iterable[str]) -> dict[str, str]:
+        """Indexed items' article texts: read alone from the spill file where they are there
+        (no article is unpickled), the others from the cache or in one store read."""
+        out: dict[str, str] = {}
+        rest: list[str] = []
+        for key in keys:
+            if key not in self._state.articles and self._spill is not None and key in self._spill:
+                out[key] = self._spill.get_text(key)
+            else:
+                rest.append(key)
+        if rest:
+            out.update((key, article.text) for key, article in self._articles(rest).items())
+        return out
 
     def article(self, item_id: str) -> Article:
         article = self._state.articles.get_lru(item_id)
