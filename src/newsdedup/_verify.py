@@ -411,25 +411,45 @@ def may_align(head: str, text: str, min_align: float) -> bool:
 
     The partial ratio scores windows of ``text`` as ``200 * LCS / (n + w)`` (``n = len(head)``,
     ``w`` the window's length): windows of ``n`` chars anywhere, which pass only with
-    ``LCS >= min_align * n / 100``, and shorter ones at either end of the text, whose LCS is
-    at most ``w``, so they pass only with ``LCS >= min_align * n / (200 - min_align)``. A
-    window's LCS with the head is at most that of any slice of the text holding it: the
-    full-length windows are covered by overlapping slices a quarter of ``n`` longer than the
-    head, the short ones by the text's first and last ``n`` chars."""
+    ``LCS >= min_align * n / 100``, and shorter ones at either end of the text. A window's LCS
+    with the head is at most that of any slice of the text holding it: the full-length windows
+    are covered by overlapping slices a quarter of ``n`` longer than the head, the short ones
+    by :func:`_ends_may_align`."""
     n = len(head)
     if not n or len(text) <= n or not 0 < min_align < 100:
         return True
-    slack = 1.0  # a char of slack for the float rounding of the cutoff
-    edge = min_align * n / (200.0 - min_align) - slack
-    if LCSseq.similarity(head, text[:n]) >= edge or LCSseq.similarity(head, text[-n:]) >= edge:
+    if _ends_may_align(head, text, min_align):
         return True
-    full = min_align * n / 100.0 - slack
+    full = min_align * n / 100.0 - 1.0  # a char of slack for the float rounding of the cutoff
     step = max(1, n // 4)
     last = len(text) - n  # where the last full-length window starts
     for start in range(0, last + 1, step):
         # the windows starting in [start, start + step)
         if LCSseq.similarity(head, text[start : start + step - 1 + n]) >= full:
             return True
+    return False
+
+
+def _ends_may_align(head: str, text: str, min_align: float, parts: int = 8) -> bool:
+    """Whether a window shorter than the head at either end of ``text`` (``text[:w]`` or
+    ``text[-w:]``, ``w < n``) might reach ``min_align``. For ``w`` in ``(lo, hi]`` the LCS is
+    at most ``m = min(hi, LCS(head, text[:hi]))`` and at most ``w``, so the score is at most
+    ``200 * m / (n + max(m, lo + 1))``. One length per end rules most ends out (``lo = 0``,
+    ``hi = n``); the others are bounded in ``parts`` ranges of lengths."""
+    n = len(head)
+    cutoff = min_align - 0.01  # float slack
+
+    def bound(lo: int, hi: int, prefix: bool) -> float:
+        m = min(hi, LCSseq.similarity(head, text[:hi] if prefix else text[-hi:]))
+        return 200.0 * m / (n + max(m, lo + 1))
+
+    for prefix in (True, False):
+        if bound(0, n, prefix) < cutoff:
+            continue  # no window at this end can pass
+        for k in range(1, parts + 1):
+            lo, hi = (k - 1) * n // parts, k * n // parts
+            if hi > lo and bound(lo, hi, prefix) >= cutoff:
+                return True
     return False
 
 
