@@ -803,13 +803,6 @@ class Deduplicator:
             self._pending_updates.append(UpdateRow(article.id, text_hash, time.time()))
         return Decision(id=article.id, status="error", reason="duplicate-id")
 
-    def _doc_parts(self, article: Article) -> tuple[str, list[str]] | None:
-        norm = normalize_text(article.text)
-        tokens = tokenize(norm)
-        if len(article.text.strip()) < self.config.min_chars or len(tokens) < self.config.min_tokens:
-            return None
-        return norm, tokens
-
     def add(self, item: Item, *, line: int | None = None, file: str | None = None) -> Decision:
         """Add one item (dict, :class:`Record` or :class:`Article` with an id)."""
         return self.add_many([item], first_line=line, file=file)[0]
