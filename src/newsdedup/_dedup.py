@@ -332,10 +332,9 @@ class _Spill:
     def get(self, key: str) -> Article:
         import pickle
 
-        data = self._read(self._where[key])
-        n = int.from_bytes(data[:4], "little")
-        state = list(pickle.loads(data[4 + n :]))  # our own file, written above
-        state[_TEXT_FIELD] = data[4 : 4 + n].decode("utf-8", "surrogatepass")
+        text, rest = self._record(key)
+        state = list(pickle.loads(rest))  # our own file, written above
+        state[_TEXT_FIELD] = text
         article = Article.__new__(Article)
         article.__setstate__(state)  # type: ignore[attr-defined]
         return article
@@ -344,9 +343,14 @@ class _Spill:
         return key in self._where
 
     def get_text(self, key: str) -> str:
-        """Only the article's text (verification workers rebuild docs from it)."""
+        """Only the article's text (verification docs are rebuilt from it)."""
+        return self._record(key)[0]
+
+    def _record(self, key: str) -> tuple[str, bytes]:
+        """An article as :meth:`put` wrote it: (its text, its other fields pickled)."""
         data = self._read(self._where[key])
-        return data[4 : 4 + int.from_bytes(data[:4], "little")].decode("utf-8", "surrogatepass")
+        n = int.from_bytes(data[:4], "little")
+        return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
 
     def put_sketch(self, key: str, sketch: Sketch) -> None:
         """A sketch leaving its (ten times larger) cache: in a long run most verifications
@@ -1033,13 +1037,9 @@ class Deduplicator:
 
     def _finish(self, job: _Verification) -> None:
         """Wait for a batch's verdicts and apply them, item by item in input order."""
-        docs = self._state.docs
-        stored = {b.key: b.text for *_, b in job.local if isinstance(b, _Stored) and b.key not in docs}
-        rebuilt = self._rebuild(stored) if stored else {}
+        docs = self._docs_for(b for *_, b in job.local)
         for found, at, a, b in job.local:
-            if isinstance(b, _Stored):
-                b = rebuilt.get(b.key) or self._doc(b.key)
-            found[at] = self._verifier.verify(a, b)
+            found[at] = self._verifier.verify(a, b if isinstance(b, Doc) else docs[b.key])
         waited = False
         for share, future in job.shipped:
             waited = waited or not future.done()
@@ -1150,7 +1150,8 @@ class Deduplicator:
         batch may need more of them than the cache holds. A batch gives token ids and offsets
         and no token strings: a regex token list hashed token by token, after a full read of
         the stored article, cost several times more."""
-        docs = _docs_from_texts(self, texts)
+        fp = self.fingerprint([Article(id=key, text=text) for key, text in texts.items()], bands=False)
+        docs = {doc.key: doc for doc in fp.docs if doc is not None}
         keep_sketch = self.store is not None or self._spill is not None
         for key in texts:
             doc = docs.get(key)
@@ -1161,6 +1162,23 @@ class Deduplicator:
                 self._state.sketches.put(key, Sketch(doc))
             self._state.docs.put(key, doc)
         return docs
+
+    def _docs_for(self, others: Iterable[Doc | _Stored]) -> dict[str, Doc]:
+        """The docs of the pairs' older sides sent by text (:class:`_Stored`), by key: cached
+        ones as they are, the others rebuilt together (:meth:`_rebuild`). The main process and
+        the verification workers both call this, each on its own cache."""
+        out: dict[str, Doc] = {}
+        missing: dict[str, str] = {}
+        for b in others:
+            if isinstance(b, _Stored) and b.key not in out and b.key not in missing:
+                doc = self._state.docs.get_lru(b.key)
+                if doc is None:
+                    missing[b.key] = b.text
+                else:
+                    out[b.key] = doc
+        if missing:
+            out.update(self._rebuild(missing))
+        return out
 
     def _quick_verdict(self, doc: Doc, key: str) -> Verdict | None:
         """The verdict on a candidate whose full doc left the cache, from its :class:`Sketch`
@@ -1747,14 +1765,10 @@ def _prepare_batch(
 _WORKER: Deduplicator | None = None
 
 
-_WORKER_DOCS = _Cache(None)
-"""Docs a verification worker rebuilt from stored texts (see :class:`_Stored`)."""
-
-
 def _worker_init(config: DedupConfig, cache_items: int, nice: int, parent: int) -> None:
     global _WORKER
     _WORKER = Deduplicator(config=config)
-    _WORKER_DOCS.maxsize = cache_items
+    _WORKER._state.docs.maxsize = cache_items  # a verification worker's docs rebuilt from texts
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)
@@ -1791,36 +1805,13 @@ def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepa
     return prepared
 
 
-def _docs_from_texts(dedup: Deduplicator, texts: Mapping[str, str]) -> dict[str, Doc]:
-    """Verification docs rebuilt from stored texts (key -> text) by one batch fingerprint:
-    token ids and offsets, no token strings -- the same verdicts, in less memory. A text too
-    short to match has no doc."""
-    if not texts:
-        return {}
-    fp = dedup.fingerprint([Article(id=key, text=text) for key, text in texts.items()], bands=False)
-    return {doc.key: doc for doc in fp.docs if doc is not None}
-
-
 def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
     """Verify pairs in a worker process (see :meth:`Deduplicator._start_verify`). Docs sent as
-    text are rebuilt all at once (:func:`_docs_from_texts`) and kept in the worker's cache."""
+    text are rebuilt all at once and kept in the worker's cache (:meth:`Deduplicator._docs_for`)."""
     assert _WORKER is not None
-    missing: dict[str, str] = {}
-    for _, b in pairs:
-        if isinstance(b, _Stored) and b.key not in _WORKER_DOCS and b.key not in missing:
-            missing[b.key] = b.text
-    fresh = _docs_from_texts(_WORKER, missing)
+    docs = _WORKER._docs_for(b for _, b in pairs)
     verify = _WORKER._verifier.verify
-    out = []
-    for a, b in pairs:
-        if isinstance(b, _Stored):
-            doc = _WORKER_DOCS.get_lru(b.key)
-            if doc is None:
-                doc = fresh.get(b.key) or Doc.from_text(b.key, b.text, _WORKER._shingler)
-                _WORKER_DOCS.put(b.key, doc)
-            b = doc
-        out.append(verify(a, b))
-    return out
+    return [verify(a, b if isinstance(b, Doc) else docs[b.key]) for a, b in pairs]
 
 
 @dataclass(slots=True)
