@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="SECONDS",
         help="stop the run after this long and report how far it got (items read, from the "
-        "input file offset, and memory every 15 s) instead of the final scores",
+        "input file offset, and memory every 15 s) instead of the final scores; runs with "
+        "--verify-as-read, so that the items read are items verified",
     )
     args = ap.parse_args(argv)
 
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [*newsdedup_command(shlex.split(args.newsdedup_args)), str(corpus.items), "-o", str(out)]
     load_before = os.getloadavg()
     if args.time_limit is not None:
+        # the file offset counts items verified only when each batch is verified as it is read
+        # (by default verification waits for the end of the input: see docs/dedup.md)
+        if "--verify-as-read" not in cmd:
+            cmd.insert(len(cmd) - 3, "--verify-as-read")
         return run_limited(cmd, corpus.items, args.items, args.time_limit, args.json, out, corpus.gold())
     run = run_measured(cmd, out.with_suffix(".log"))
     if run.returncode != 0:

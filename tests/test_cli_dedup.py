@@ -401,3 +401,32 @@ def test_jobs_give_the_same_output(tmp_path: Path) -> None:
         )
     assert outs[0] == outs[1]
     assert '"reason": "bad-json"' in outs[0][1]
+
+
+def test_verify_as_read_gives_the_same_output(tmp_path: Path) -> None:
+    """By default the pairs are verified once the input is read (only those clustering keeps);
+    --verify-as-read verifies each batch as it is matched: the same clusters either way."""
+    import random
+
+    rng = random.Random(11)
+    texts = [json.loads(line)["text"] for line in _seed_lines() if "text" in json.loads(line)]
+    lines = []
+    for s, text in enumerate(texts):
+        paras = [p for p in text.split("\n") if p.strip()]
+        for i in range(25):  # a story of 25 copies: cut, with each site's own footer
+            kept = paras[: max(3, len(paras) - rng.randrange(3))]
+            body = "\n\n".join([*kept, f"(c) 2024 Site {s}-{i}. Reprinted with permission."])
+            lines.append(json.dumps({"id": f"s{s}-{i:02d}", "text": body}))
+    rng.shuffle(lines)
+    src = _write(tmp_path / "in.jsonl", lines)
+    outs = []
+    for flags in ([], ["--verify-as-read"], ["--jobs", "2"]):
+        out = tmp_path / f"out{len(outs)}.jsonl"
+        result = _run([str(src), "-o", str(out), "--max-verify", "4", *flags])
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        outs.append(
+            [(r["cluster_id"], r["canonical_id"], r["member_ids"], r["text"], r["story_id"]) for r in rows]
+        )
+    assert outs[0] == outs[1] == outs[2]
+    assert max(len(r[2]) for r in outs[0]) >= 20  # the stories were found

@@ -640,6 +640,130 @@ def test_bounded_verification_does_not_depend_on_input_order(limit: int) -> None
     assert {frozenset(c[2]) for c in reference} == _partition(dedup(items))
 
 
+def _outputs(d: Deduplicator) -> list[dict[str, object]]:
+    """The clusters as output, without first/last seen (ingest times here)."""
+    out = []
+    for c in d.clusters():
+        row = c.to_dict()
+        row.pop("first_seen")
+        row.pop("last_seen")
+        out.append(row)
+    return out
+
+
+def _story_stream() -> list[dict[str, str]]:
+    """Three stories of 40, 30 and 12 copies in random order: with ``max_verify=4`` many
+    pairs planned early leave the hub relation when lower-ranked copies arrive."""
+    items, _, _ = _big_stories()
+    return [*items, *_copies(_clean(0), "c", 12, random.Random(4))]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: int) -> None:
+    """add_stream verifies, once the stream is read, only the planned pairs still in the hub
+    relation: fewer verifications, the same pairs for clustering, the same clusters."""
+    items = _story_stream()
+    eager = Deduplicator(max_verify=4)
+    eager.add_stream(items, batch_size=16, postpone=False)
+    assert "postponed-dropped" not in eager.stats
+    late = Deduplicator(max_verify=4, jobs=jobs)
+    late.add_stream(items, batch_size=16)
+    assert late.stats["postponed-dropped"] > 0
+    assert (late.stats["verified-in-workers"] > 0) == (jobs > 1)
+    assert _verified(late) + late.stats["postponed-dropped"] == _verified(eager)
+    assert late._hub_edges() == eager._hub_edges()
+    assert _canonicals(late) == _canonicals(eager)
+    assert _outputs(late) == _outputs(eager)
+    # every item is decided, on the pairs clustering keeps
+    assert set(late.decisions) == set(late._state.meta)
+    kept = late._hub_edges()
+    for key, decision in late.decisions.items():
+        if decision.status == "duplicate":
+            assert decision.duplicate_of in kept.get(key, set())
+    assert not late._pending
+    # verifying as read decides each item on all its planned pairs, as add_many does
+    whole = Deduplicator(max_verify=4)
+    for start in range(0, len(items), 16):
+        whole.add_many(items[start : start + 16])
+    assert eager.decisions == whole.decisions
+    assert _verdicts(eager) == _verdicts(whole)
+
+
+def test_units_keep_connected_pairs_together() -> None:
+    from newsdedup._dedup import _units
+
+    rng = random.Random(3)
+    todo: list[tuple[str, list[str]]] = []
+    for n in range(300):  # 30 groups of 10 items, interleaved; each item pairs with earlier ones
+        group = n % 30
+        earlier = [f"g{group}-{m}" for m in range(n // 30)]
+        todo.append((f"g{group}-{n // 30}", rng.sample(earlier, min(3, len(earlier)))))
+    units = _units(todo, 40)
+    assert [item for unit in units for item in unit] != todo  # regrouped ...
+    assert sorted(item for unit in units for item in unit) == sorted(todo)  # ... nothing lost
+    for unit in units:  # no group of 24 pairs is cut: each fits a unit of 40
+        groups = {key.split("-")[0] for key, _ in unit}
+        assert all(
+            sum(1 for key, _ in todo if key.startswith(g + "-"))
+            == sum(1 for key, _ in unit if key.startswith(g + "-"))
+            for g in groups
+        )
+        assert sum(len(others) for _, others in unit) <= 40 or len(groups) == 1
+    # a group bigger than a unit is cut in arrival order
+    big = [(f"b{n}", [f"b{n - 1}"] if n else []) for n in range(100)]
+    cut = _units(big, 10)
+    assert [key for unit in cut for key, _ in unit] == [key for key, _ in big]
+    assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
+
+
+def test_postponing_applies_only_without_store_or_window(tmp_path: Path) -> None:
+    from newsdedup import open_store
+
+    items = _story_stream()[:30]
+    for d in (
+        Deduplicator(max_verify=4, window="72h"),
+        Deduplicator(max_verify=None),
+        Deduplicator(max_verify=4, store=open_store(tmp_path / "s.db")),
+    ):
+        d.add_stream(items, batch_size=8)
+        assert "postponed-dropped" not in d.stats
+        assert set(d.decisions) == {x["id"] for x in items}
+
+
+def test_an_interrupted_stream_leaves_its_pairs_for_the_next_clusters_call() -> None:
+    """A KeyboardInterrupt does not start the (long) verification of what was read; the pairs
+    stay postponed and the next clusters() verifies them."""
+    items = _story_stream()
+
+    def interrupted() -> Iterator[object]:
+        yield from items[:40]
+        raise KeyboardInterrupt
+
+    d = Deduplicator(max_verify=4)
+    with pytest.raises(KeyboardInterrupt):
+        d.add_stream(interrupted(), batch_size=8)
+    assert d._pending
+    assert not d._postponing
+    assert len(d.decisions) < 40
+    reference = Deduplicator(max_verify=4)
+    reference.add_stream(items[:40], batch_size=8)
+    assert _outputs(d) == _outputs(reference)
+    assert not d._pending
+    assert d.decisions == reference.decisions
+    # a stream that breaks on an error is verified before the error propagates
+    broken = Deduplicator(max_verify=4, jobs=2)
+
+    def cut() -> Iterator[object]:
+        yield from items[:40]
+        raise OSError("input cut off")
+
+    with pytest.raises(OSError, match="cut off"):
+        broken.add_stream(cut(), batch_size=8)
+    assert not broken._pending
+    assert broken.decisions == reference.decisions
+    assert _verdicts(broken) == _verdicts(reference)
+
+
 def test_max_verify_is_validated() -> None:
     assert DedupConfig(max_verify=None).max_need is None
     assert DedupConfig(max_verify=16).max_need == 4

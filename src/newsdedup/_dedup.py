@@ -653,6 +653,12 @@ class Deduplicator:
         """Fraction of a deferred batch's shipped pairs this process verifies itself (adapted)."""
         self._deferred: deque[_Verification] | None = None
         """Batches whose verdicts are applied once the next batch is planned (see :meth:`_flush`)."""
+        self._idle_pool: Any = None
+        """The preparing workers of :meth:`add_stream` while they verify postponed pairs."""
+        self._postponing = False
+        """Whether :meth:`_flush` postpones verification to :meth:`_resolve` (see :meth:`add_stream`)."""
+        self._pending: list[tuple[str, list[str]]] = []
+        """Postponed items, in arrival order: (id, the earlier items it is to be verified against)."""
         if store is not None:
             store.bind(name, cfg.fingerprint(), cfg.to_dict())
             self.refresh()
@@ -825,6 +831,7 @@ class Deduplicator:
         file: str | None = None,
         batch_size: int = 256,
         on_batch: Callable[[int], None] | None = None,
+        postpone: bool = True,
     ) -> int:
         """Add a stream of items in batches of ``batch_size`` and return how many were read.
 
@@ -833,17 +840,50 @@ class Deduplicator:
         ahead, while this process matches the batches in input order; the result is the same
         as with one job. ``on_batch`` is called with each batch's size once it is matched (for
         progress). Items may be :class:`RecordError`s from a reader: they are recorded as
-        errors in their place."""
+        errors in their place.
+
+        ``postpone`` (without a store or window, with ``max_verify``): the pairs are verified
+        once the whole stream is read, and only those clustering keeps -- a pair planned when an
+        item arrived leaves the hub relation when lower-ranked copies of the story arrive later
+        (a third of the accepted pairs of a 200k-item run). The clusters are the same; the
+        ``decisions`` are then those of the kept pairs and are all set when this returns. If
+        the stream breaks, what was read is still verified; if it is interrupted
+        (``KeyboardInterrupt``), the next :meth:`clusters` call verifies it."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+        self._postponing = (
+            postpone and self.store is None and self.window is None and self.config.max_verify is not None
+        )
+        try:
+            return self._add_stream(items, file, batch_size, on_batch)
+        finally:
+            self._postponing = False
+
+    def _add_stream(
+        self,
+        items: Iterable[Item | RecordError],
+        file: str | None,
+        batch_size: int,
+        on_batch: Callable[[int], None] | None,
+    ) -> int:
         count = 0
         batches = _chunks(items, batch_size)
+        read = False  # the stream ended, or broke on an error (not an interrupt): verify what was read
         if self.jobs == 1:
-            for batch in batches:
-                self._add_prepared(_prepare_batch(self, batch, None, file), file)
-                count += len(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
+            try:
+                for batch in batches:
+                    self._add_prepared(_prepare_batch(self, batch, None, file), file)
+                    count += len(batch)
+                    if on_batch is not None:
+                        on_batch(len(batch))
+                read = True
+            except Exception:
+                read = True
+                raise
+            finally:
+                self._postponing = False
+                if read:
+                    self._resolve()
             return count
         import concurrent.futures as cf
         import multiprocessing
@@ -872,9 +912,22 @@ class Deduplicator:
                 finally:  # the batches already read are matched, even if the input broke
                     while window:
                         count += self._take(window.popleft(), file, on_batch)
+                read = True
+            except Exception:
+                read = True
+                raise
             finally:
-                try:  # whatever stopped the stream, the batches already planned are applied
-                    self._finish_deferred()
+                try:
+                    try:  # the postponed pairs, with every worker verifying
+                        self._postponing = False
+                        self._idle_pool = pool
+                        if read:
+                            self._resolve()
+                    finally:
+                        self._idle_pool = (
+                            None  # whatever stopped the stream, the batches already planned are applied
+                        )
+                        self._finish_deferred()
                 finally:
                     self._verify_pool = None
                     self._deferred = None
@@ -946,7 +999,7 @@ class Deduplicator:
             batch_ids.add(prep.id)
         self._flush(pending, out, ingested)
         self._expire()
-        assert self._deferred is not None or all(d is not None for d in out)
+        assert self._deferred is not None or self._postponing or all(d is not None for d in out)
         return out  # type: ignore[return-value]
 
     def _item_time(self, article: Article, ingested: float) -> float:
@@ -1017,18 +1070,146 @@ class Deduplicator:
         else:
             fp = self.fingerprint([article for _, article, _ in pending])
         candidates = self._candidates(fp)
-        plans: list[tuple[int, Article, Doc | None, list[str]]] = []
+        plans: list[tuple[int, str, Doc | None, list[str]]] = []
         for n, ((slot, article, prepared), doc, keys) in enumerate(
             zip(pending, fp.docs, fp.keys, strict=True)
         ):
             paras = prepared[2] if prepared is not None else None
+            assert article.id is not None
             if doc is None:
                 self._store(article, None, ingested, None, paras)
-                plans.append((slot, article, None, []))
+                plans.append((slot, article.id, None, []))
             else:
                 assert keys is not None
                 chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n], paras)
-                plans.append((slot, article, doc, chosen))
+                plans.append((slot, article.id, doc, chosen))
+        if self._postponing:
+            self._postpone(plans, out)
+        else:
+            self._verify_plans(plans, out)
+
+    def _postpone(
+        self, plans: list[tuple[int, str, Doc | None, list[str]]], out: list[Decision | None]
+    ) -> None:
+        """Record planned items' pairs for :meth:`_resolve` instead of verifying them now; items
+        with no pair to verify are decided at once."""
+        for slot, key, doc, chosen in plans:
+            if doc is None:
+                out[slot] = self._too_short(key)
+            elif not chosen:
+                out[slot] = self._decide(key, [], [])
+            else:
+                self._pending.append((key, chosen))
+
+    def _resolve(self, unit_pairs: int = 2048) -> None:
+        """Verify the postponed pairs that clustering keeps and decide their items (see
+        :meth:`add_stream`).
+
+        The pairs go by connected groups (:func:`_units`, about ``unit_pairs`` pairs each), so
+        a doc that left the cache is rebuilt about once, not once per pair: one group's docs
+        are fetched together, in this process or in a worker that gets the group's texts. With
+        workers this process verifies a group itself whenever they all have two in hand.
+        Interrupted, the groups not yet applied stay postponed."""
+        if not self._pending:
+            return
+        todo, self._pending = self._still_kept(self._pending), []
+        self._clusters = None
+        units = _units(todo, unit_pairs)
+        pools = []
+        if self._verify_pool is not None:
+            pools += [self._verify_pool] * (self.jobs - 1)
+        if self._idle_pool is not None:
+            pools += [self._idle_pool] * self.jobs
+        applied = 0
+        inflight: deque[Any] = deque()  # per unit: a future (in a worker) or its verdicts
+        try:
+            for unit in units:
+                busy = sum(1 for f in inflight if not isinstance(f, list) and not f.done())
+                if busy < 2 * len(pools):
+                    keys = list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
+                    pairs = [(key, other) for key, others in unit for other in others]
+                    inflight.append(
+                        pools[len(inflight) % len(pools)].submit(
+                            _worker_verify_unit, self._texts(keys), pairs
+                        )
+                    )
+                    self.stats["verified-in-workers"] += len(pairs)
+                else:
+                    inflight.append(self._verify_unit(unit))
+                while inflight and (isinstance(inflight[0], list) or inflight[0].done()):
+                    self._apply_unit(units[applied], inflight.popleft())
+                    applied += 1
+            while inflight:
+                self._apply_unit(units[applied], inflight.popleft())
+                applied += 1
+        finally:
+            self._pending = [item for unit in units[applied:] for item in unit] + self._pending
+
+    def _still_kept(self, todo: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+        """Postponed items with only the pairs still in the hub relation: one side among the
+        other's ``max_verify`` lowest-ranked candidates *now*. A rank only leaves a hub list, so
+        a pair dropped here would never be in the relation :meth:`_hub_edges` keeps, and its
+        verdict could not change the clusters."""
+        limit = self.config.max_verify
+        if limit is None:
+            return todo
+        hubs = self._state.hubs
+        kth: dict[str, int] = {}
+        rank: dict[str, int] = {}
+
+        def kth_of(key: str) -> int:
+            found = kth.get(key)
+            if found is None:
+                found = kth[key] = _kth(hubs.get(key, ()), limit)
+            return found
+
+        def rank_of(key: str) -> int:
+            found = rank.get(key)
+            if found is None:
+                found = rank[key] = item_rank(key)
+            return found
+
+        before = sum(len(keys) for _, keys in todo)
+        kept = [
+            (key, [k for k in keys if rank_of(k) <= own or mine <= kth_of(k)])
+            for key, keys in todo
+            for mine, own in ((rank_of(key), kth_of(key)),)
+        ]
+        self.stats["postponed-dropped"] += before - sum(len(keys) for _, keys in kept)
+        return kept
+
+    def _verify_unit(self, unit: list[tuple[str, list[str]]]) -> list[Verdict]:
+        """The verdicts of a unit's pairs, in this process (docs from the cache or rebuilt)."""
+        docs = self._docs_of(list(dict.fromkeys(k for key, others in unit for k in (key, *others))))
+        verify = self._verifier.verify
+        return [verify(docs[key], docs[other]) for key, others in unit for other in others]
+
+    def _apply_unit(self, unit: list[tuple[str, list[str]]], verdicts: Any) -> None:
+        found: list[Verdict] = verdicts if isinstance(verdicts, list) else verdicts.result()
+        at = 0
+        for key, others in unit:
+            self._decide(key, others, found[at : at + len(others)])
+            at += len(others)
+
+    def _docs_of(self, keys: list[str]) -> dict[str, Doc]:
+        """Indexed items' docs: cached ones as they are, the others rebuilt together."""
+        out: dict[str, Doc] = {}
+        missing: list[str] = []
+        for key in keys:
+            doc = self._state.docs.get_lru(key)
+            if doc is None:
+                missing.append(key)
+            else:
+                out[key] = doc
+        if missing:
+            out.update(self._rebuild(self._texts(missing)))
+        return out
+
+    def _verify_plans(
+        self, plans: list[tuple[int, str, Doc | None, list[str]]], out: list[Decision | None]
+    ) -> None:
+        """Verify planned items' pairs and decide them into ``out`` (now, or once the next batch
+        is planned while :meth:`add_stream` runs with workers)."""
         job = _Verification(plans, out, *self._start_verify([(doc, keys) for _, _, doc, keys in plans]))
         if self._deferred is not None:
             self._deferred.append(job)
@@ -1048,14 +1229,14 @@ class Deduplicator:
         if job.shipped:  # had to wait for the workers: keep more pairs here next time, else fewer
             step = _LOCAL_SHARE_STEP if waited else -_LOCAL_SHARE_STEP
             self._local_share = min(_MAX_LOCAL_SHARE, max(0.0, self._local_share + step))
-        for (slot, article, doc, chosen), found in zip(job.plans, job.verdicts, strict=True):
-            if doc is None:
-                decision = Decision(id=article.id, status="too-short", reason="too-short")
-                self.decisions[article.id or ""] = decision
-                self.stats["too-short"] += 1
-                job.out[slot] = decision
-            else:
-                job.out[slot] = self._decide(article, chosen, found)
+        for (slot, key, doc, chosen), found in zip(job.plans, job.verdicts, strict=True):
+            job.out[slot] = self._too_short(key) if doc is None else self._decide(key, chosen, found)
+
+    def _too_short(self, key: str) -> Decision:
+        decision = Decision(id=key, status="too-short", reason="too-short")
+        self.decisions[key] = decision
+        self.stats["too-short"] += 1
+        return decision
 
     def _finish_deferred(self, keep: int = 0) -> None:
         """Apply the verdicts of all deferred batches but the ``keep`` latest."""
@@ -1285,34 +1466,38 @@ class Deduplicator:
         if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
             return verdicts, todo, []  # a handful of pairs is not worth a round trip
         self.stats["rebuilt-in-workers"] += sum(isinstance(b, _Stored) for *_, b in todo)
+        # one share per worker: the verification workers, and the preparing ones once the
+        # stream is read (:meth:`_resolve`)
+        pools = [pool] * (self.jobs - 1) + [self._idle_pool] * (
+            self.jobs if self._idle_pool is not None else 0
+        )
         if self._deferred is not None:
             # this process keeps the share it can verify while the workers do the rest
             keep = len(todo) - int(len(todo) * self._local_share)
-            local, shares = todo[keep:], _split(todo[:keep], self.jobs - 1)
+            local, shares = todo[keep:], _split(todo[:keep], len(pools))
         else:
-            shares = _split(todo, self.jobs)
+            shares = _split(todo, len(pools) + 1)
             local = shares.pop()
         shipped = [
             (
                 [(found, at) for found, at, _, _ in share],
-                pool.submit(_worker_verify, [(a, b) for *_, a, b in share]),
+                pools[n].submit(_worker_verify, [(a, b) for *_, a, b in share]),
             )
-            for share in shares
+            for n, share in enumerate(shares)
         ]
         self.stats["verified-in-workers"] += len(todo) - len(local)
         return verdicts, local, shipped
 
-    def _decide(self, article: Article, keys: list[str], verdicts: list[Verdict]) -> Decision:
+    def _decide(self, item_id: str, keys: list[str], verdicts: list[Verdict]) -> Decision:
         """Record a new item's accepted pairs and its decision (the best-scoring match)."""
         state = self._state
-        assert article.id is not None
         best: tuple[float, str, Verdict] | None = None
         for key, verdict in zip(keys, verdicts, strict=True):
             self.stats["verified:" + verdict.kind] += 1
             if verdict.accepted:
-                state.add_edge(article.id, key, verdict)
+                state.add_edge(item_id, key, verdict)
                 if self.store is not None:
-                    a, b = (article.id, key) if article.id < key else (key, article.id)
+                    a, b = (item_id, key) if item_id < key else (key, item_id)
                     self._pending_edges.append(
                         EdgeRow(a, b, verdict.kind, verdict.jaccard, verdict.containment, verdict.align)
                     )
@@ -1320,18 +1505,18 @@ class Deduplicator:
                 if best is None or score > best[0]:
                     best = (score, key, verdict)
         if best is None:
-            decision = Decision(id=article.id, status="new")
+            decision = Decision(id=item_id, status="new")
         else:
             decision = Decision(
-                id=article.id,
+                id=item_id,
                 status="duplicate",
                 duplicate_of=best[1],
                 kind=best[2].kind,
                 jaccard=round(best[2].jaccard, 4),
             )
         self.stats[decision.status] += 1
-        self.decisions[article.id] = decision
-        logger.debug("dedup %s: %s", article.id, decision)
+        self.decisions[item_id] = decision
+        logger.debug("dedup %s: %s", item_id, decision)
         return decision
 
     def _hub_pairs(self, key: str, candidates: list[str]) -> list[str]:
@@ -1481,6 +1666,7 @@ class Deduplicator:
 
     def verdict(self, a: str, b: str) -> Verdict | None:
         """The accepted verification of a pair, if any."""
+        self._resolve()
         return self._state.edges.verdict(a, b)
 
     def clusters(self) -> list[Cluster]:
@@ -1488,6 +1674,7 @@ class Deduplicator:
         item the store holds, after catching up with other processes)."""
         if self.store is not None:
             self.refresh()
+        self._resolve()
         if self._clusters is None:
             self._clusters = list(self.iter_clusters(refresh=False))
         return list(self._clusters)
@@ -1506,6 +1693,7 @@ class Deduplicator:
                 yield self._make_cluster(g, repeated, articles)
 
     def _groups(self) -> tuple[list[list[str]], _Repeats]:
+        self._resolve()
         state = self._state
         groups = partition(
             state.meta.keys(), self._hub_edges(), self._priority, max_need=self.config.max_need
@@ -1814,11 +2002,20 @@ def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
     return [verify(a, b if isinstance(b, Doc) else docs[b.key]) for a, b in pairs]
 
 
+def _worker_verify_unit(texts: dict[str, str], pairs: list[tuple[str, str]]) -> list[Verdict]:
+    """Verify a unit of postponed pairs in a worker (see :meth:`Deduplicator._resolve`): its
+    docs are rebuilt from ``texts`` in one batch."""
+    assert _WORKER is not None
+    docs = _WORKER._rebuild(texts)
+    verify = _WORKER._verifier.verify
+    return [verify(docs[a], docs[b]) for a, b in pairs]
+
+
 @dataclass(slots=True)
 class _Verification:
     """A planned batch whose verdicts are being computed (see :meth:`Deduplicator._flush`)."""
 
-    plans: list[tuple[int, Article, Doc | None, list[str]]]
+    plans: list[tuple[int, str, Doc | None, list[str]]]
     """(slot in ``out``, article, doc -- None: too short --, the keys it is verified against)."""
     out: list[Decision | None]
     verdicts: list[list[Verdict]]
@@ -1842,6 +2039,47 @@ _MAX_LOCAL_SHARE = 0.5
 
 _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
+
+
+def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str, list[str]]]]:
+    """Postponed items in units of about ``size`` pairs that share their docs: the connected
+    groups of the pairs (union-find), by first arrival, packed together while they fit, and
+    cut in arrival order when one holds more than ``size`` pairs. Every item is in one unit."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        top = key
+        while (up := parent.get(top, top)) != top:
+            top = up
+        while key != top:  # path compression
+            parent[key], key = top, parent.get(key, key)
+        return top
+
+    for key, others in todo:
+        a = root(key)
+        for other in others:
+            b = root(other)
+            if a != b:
+                parent[b] = a
+    groups: dict[str, list[tuple[str, list[str]]]] = {}
+    for item in todo:
+        groups.setdefault(root(item[0]), []).append(item)
+    units: list[list[tuple[str, list[str]]]] = []
+    unit: list[tuple[str, list[str]]] = []
+    pairs = 0
+    for group in groups.values():  # in order of first arrival
+        if unit and pairs + sum(len(others) for _, others in group) > size:
+            units.append(unit)  # a group is cut only when it alone is bigger than a unit
+            unit, pairs = [], 0
+        for item in group:
+            unit.append(item)
+            pairs += len(item[1])
+            if pairs >= size:
+                units.append(unit)
+                unit, pairs = [], 0
+    if unit:
+        units.append(unit)
+    return units
 
 
 def _split(items: list[Any], parts: int) -> list[list[Any]]:

@@ -145,6 +145,13 @@ def _progress(enabled: bool) -> Any:
     "(0: one per CPU). Matching stays in this process, in input order, so the result does not "
     "depend on it.",
 )
+@click.option(
+    "--verify-as-read",
+    is_flag=True,
+    help="Verify each batch's pairs as it is matched. By default (without --state or --window) "
+    "they are verified once an input is read, and only the pairs clustering keeps: the same "
+    "clusters with less work.",
+)
 @story_options
 @progress_option
 @click.option(
@@ -181,6 +188,7 @@ def command(
     state: str | None,
     window: str | None,
     jobs: int,
+    verify_as_read: bool,
     story_window: str,
     stories: bool,
     progress: bool | None,
@@ -260,6 +268,7 @@ def command(
             story_seconds if stories else False,
             formats=formats,
             out_format=out_format,
+            postpone=not verify_as_read,
         )
     except StoreError as exc:
         raise click.ClickException(f"state store: {exc}") from exc
@@ -340,9 +349,11 @@ def _run(
     *,
     formats: list[str] | None = None,
     out_format: str = "jsonl",
+    postpone: bool = True,
 ) -> None:
     """``story_window`` False: no story ids; otherwise the story window (None: no limit).
-    ``formats``: the reader of each input (default: chosen by extension)."""
+    ``formats``: the reader of each input (default: chosen by extension). ``postpone``: see
+    :meth:`Deduplicator.add_stream`."""
     several = len(inputs) > 1
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
@@ -354,7 +365,11 @@ def _run(
             bar.update(task, description=name)
             source = _Source(name, formats[n] if formats else "auto")
             deduper.add_stream(
-                source, file=file_key, batch_size=_BATCH, on_batch=lambda k: bar.advance(task, k)
+                source,
+                file=file_key,
+                batch_size=_BATCH,
+                on_batch=lambda k: bar.advance(task, k),
+                postpone=postpone,
             )
             if source.failure is not None:
                 failure = source.failure
