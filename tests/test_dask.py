@@ -296,7 +296,8 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     import numpy as np
 
     from newsdedup._dedup import _MAX_RANK
-    from newsdedup.dask import _bucket_lows, _hub_pairs, _hub_rows, _kth_table, _lowest, _numbers, _pairs
+    from newsdedup._hubs import _bucket_lows, _lowest, _numbers
+    from newsdedup.dask import _hub_pairs, _hub_rows, _kth_table, _pairs
 
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 4])

@@ -1,0 +1,126 @@
+"""Hub lists from LSH buckets, as arrays: each item's ``max_verify`` lowest-ranked candidates
+(items sharing a bucket with it) and the pairs of the hub relation, computed from all the
+bucket rows at once rather than one arriving item at a time. The Dask engine runs these per
+bucket group; the local engine runs them over its own index when it verifies a stream's pairs
+once the stream is read (:meth:`newsdedup.Deduplicator.add_stream`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and size of every bucket (run of equal codes) of sorted codes."""
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.empty(0, np.int64)
+    return starts, np.diff(np.r_[starts, len(codes)])
+
+
+def _within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of rows ``(i, j)``, ``i < j``, within each bucket (``starts``, ``sizes``) of
+    sorted rows: ``m(m-1)/2`` per bucket of ``m``."""
+    firsts: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    seconds: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    for k in np.unique(sizes[sizes >= 2]).tolist():
+        at = starts[sizes == k]
+        i, j = np.triu_indices(k, 1)
+        firsts.append((at[:, None] + i[None, :]).ravel())
+        seconds.append((at[:, None] + j[None, :]).ravel())
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _numbers(pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, a number for its item within one bucket group, given in (rank, position) order,
+    and per number the item's position and rank: a row ``item << 32 | candidate`` of numbers
+    then sorts by item and candidate rank as one uint64 (far faster than sorting rows)."""
+    items, inverse = np.unique(pos, return_inverse=True)
+    ranks = np.zeros(len(items), dtype=np.uint64)
+    ranks[inverse] = rank
+    by_rank = np.lexsort((items, ranks))
+    number = np.empty(len(items), dtype=np.uint64)
+    number[by_rank] = np.arange(len(items), dtype=np.uint64)
+    return number[inverse], items[by_rank], ranks[by_rank]
+
+
+def _bucket_lows(
+    codes: np.ndarray, num: np.ndarray, rank_of: np.ndarray, limit: int
+) -> tuple[np.ndarray, int, int]:
+    """Rows ``member << 32 | low member`` (item numbers of :func:`_numbers`; ``rank_of``: rank
+    per number) of every bucket of two or more: each member with every other member whose
+    rank is among the ``limit + 1`` lowest distinct ranks of the bucket, and how many rows
+    were listed: at most ``m * (limit + 1)`` for a bucket of ``m`` (without rank ties), never
+    more than its ``m(m-1)/2`` pairs, whose sum over the buckets comes third.
+
+    Enough for hub lists: a candidate among an item's ``limit`` lowest (distinct) candidate
+    ranks has fewer than ``limit`` lower ranks in any bucket they share, so it is among that
+    bucket's ``limit + 1`` lowest with the item itself counted. A bucket whose members are
+    all low (most buckets: two or three copies) lists its pairs once, made unique over the
+    group's buckets (copies share most of their bands) before both directions are taken."""
+    order = np.lexsort((num, codes))  # a bucket's members in rank order
+    codes, num = codes[order], num[order]
+    rank = rank_of[num.astype(np.int64)]
+    starts, sizes = _runs(codes)
+    first = np.repeat(starts, sizes)  # per row: where its bucket starts
+    new = np.r_[True, rank[1:] != rank[:-1]] if len(rank) else np.empty(0, dtype=bool)
+    new[starts] = True
+    dense = np.cumsum(new)
+    dense -= dense[first]  # per row: how many distinct lower ranks its bucket has
+    bucket = np.repeat(np.arange(len(starts)), sizes)
+    low = np.bincount(bucket, weights=dense <= limit, minlength=len(starts)).astype(np.int64)
+    whole = low == sizes  # every member low: all its pairs are needed, each once
+    i, j = _within(starts[whole], sizes[whole])
+    pairs = np.unique((num[i] << np.uint64(32)) | num[j])  # num[i] < num[j]
+    a, b = pairs >> np.uint64(32), pairs & _LOW32
+    # the other buckets: every member with each low member of its bucket (a prefix)
+    fan = np.repeat(np.where(whole, 0, low), sizes)
+    member = np.repeat(np.arange(len(codes)), fan)
+    other = np.repeat(first, fan) + np.arange(len(member)) - np.repeat(np.cumsum(fan) - fan, fan)
+    keep = other != member
+    member, other = member[keep], other[keep]
+    rows = np.concatenate([pairs, (b << np.uint64(32)) | a, (num[member] << np.uint64(32)) | num[other]])
+    return rows, len(i) + len(member), int((sizes * (sizes - 1) // 2).sum())
+
+
+def _ranked(item: np.ndarray, rank: np.ndarray, limit: int) -> np.ndarray:
+    """Over rows sorted by item then rank: which rows hold one of their item's ``limit``
+    lowest distinct ranks (a rank shared by several candidates counts once)."""
+    if not len(item):
+        return np.zeros(0, dtype=bool)
+    start = np.r_[True, item[1:] != item[:-1]]
+    dense = np.cumsum(start | np.r_[True, rank[1:] != rank[:-1]])
+    dense -= np.repeat(dense[start], np.diff(np.r_[np.flatnonzero(start), len(item)]))
+    return dense < limit
+
+
+def _lowest(rows: np.ndarray, limit: int) -> np.ndarray:
+    """Rows ``(item, rank)`` (a ``(2, n)`` uint64 array) made unique and sorted, then per item
+    only its ``limit`` lowest ranks: the client's merge of the groups' hub lists."""
+    rows = rows[:, np.lexsort((rows[1], rows[0]))]
+    if rows.shape[1]:
+        rows = rows[:, np.r_[True, (np.diff(rows[0]) != 0) | (np.diff(rows[1]) != 0)]]
+    return rows[:, _ranked(rows[0], rows[1], limit)]
+
+
+def hub_rows(
+    codes: np.ndarray, pos: np.ndarray, rank: np.ndarray, limit: int
+) -> tuple[np.ndarray, dict[str, int]]:
+    """With ``max_verify = limit``: per item of these bucket rows (bucket code, item position,
+    item rank; every bucket whole), its ``limit`` lowest-ranked candidates there (with ties,
+    every candidate holding one of those ranks), as rows ``(item, candidate rank, candidate)``
+    (a ``(3, n)`` uint64 array) sorted by item and rank, and row counts."""
+    num, items, ranks = _numbers(pos, rank)
+    lows, listed, bucket_pairs = _bucket_lows(codes, num, ranks, limit)
+    lows = np.unique(lows)  # a candidate met in several buckets once; sorted by item, rank
+    item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
+    keep = _ranked(item, ranks[cand], limit)
+    item, cand = item[keep], cand[keep]
+    rows = np.stack([items[item].astype(np.uint64), ranks[cand], items[cand].astype(np.uint64)])
+    counts = {
+        "bucket_rows": len(codes),
+        "bucket_pairs": bucket_pairs,
+        "listed_rows": listed,
+        "hub_rows": rows.shape[1],
+    }
+    return rows, counts
