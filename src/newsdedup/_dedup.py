@@ -36,7 +36,7 @@ import sys
 import time
 from array import array
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
+from ._hubs import _lowest, hub_rows
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -842,13 +843,14 @@ class Deduplicator:
         progress). Items may be :class:`RecordError`s from a reader: they are recorded as
         errors in their place.
 
-        ``postpone`` (without a store or window, with ``max_verify``): the pairs are verified
-        once the whole stream is read, and only those clustering keeps -- a pair planned when an
-        item arrived leaves the hub relation when lower-ranked copies of the story arrive later
-        (a third of the accepted pairs of a 200k-item run). The clusters are the same; the
-        ``decisions`` are then those of the kept pairs and are all set when this returns. If
-        the stream breaks, what was read is still verified; if it is interrupted
-        (``KeyboardInterrupt``), the next :meth:`clusters` call verifies it."""
+        ``postpone`` (without a store or window, with ``max_verify``): while the stream is read
+        the items are only indexed; once it ends, their pairs in the hub relation are found
+        over the whole index at once and only those are verified -- verifying as items arrive
+        also verifies the pairs that lower-ranked copies arriving later push out (a third of
+        the verifications of a 200k-item run). The clusters are the same; the ``decisions``
+        are then those of the kept pairs and are all set when this returns. If the stream
+        breaks, what was read is still verified; if it is interrupted (``KeyboardInterrupt``),
+        the next :meth:`clusters` or :meth:`add_many` call verifies it first."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
         self._postponing = (
@@ -947,6 +949,8 @@ class Deduplicator:
         return size
 
     def _add_prepared(self, prepared: _Prepared, file: str | None) -> list[Decision]:
+        if self._pending and not self._postponing:
+            self._resolve()  # postponed items first (an interrupted stream): hub lists are current
         if self.store is None:
             return self._match(prepared.items, file, time.time())
         try:
@@ -1069,6 +1073,9 @@ class Deduplicator:
             fp = Fingerprints([f[0] for _, _, f in pending], [f[1] for _, _, f in pending])  # type: ignore[index]
         else:
             fp = self.fingerprint([article for _, article, _ in pending])
+        if self._postponing:
+            self._postpone(pending, fp, out, ingested)
+            return
         candidates = self._candidates(fp)
         plans: list[tuple[int, str, Doc | None, list[str]]] = []
         for n, ((slot, article, prepared), doc, keys) in enumerate(
@@ -1083,27 +1090,32 @@ class Deduplicator:
                 assert keys is not None
                 chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n], paras)
                 plans.append((slot, article.id, doc, chosen))
-        if self._postponing:
-            self._postpone(plans, out)
-        else:
-            self._verify_plans(plans, out)
+        self._verify_plans(plans, out)
 
     def _postpone(
-        self, plans: list[tuple[int, str, Doc | None, list[str]]], out: list[Decision | None]
+        self,
+        pending: list[tuple[int, Article, _Fingerprint | None]],
+        fp: Fingerprints,
+        out: list[Decision | None],
+        ingested: float,
     ) -> None:
-        """Record planned items' pairs for :meth:`_resolve` instead of verifying them now; items
-        with no pair to verify are decided at once."""
-        for slot, key, doc, chosen in plans:
+        """Record and index a batch's items for :meth:`_resolve`, which finds and verifies
+        their pairs once the stream is read; too-short items are decided at once."""
+        for (slot, article, prepared), doc, keys in zip(pending, fp.docs, fp.keys, strict=True):
+            assert article.id is not None
+            paras = prepared[2] if prepared is not None else None
             if doc is None:
-                out[slot] = self._too_short(key)
-            elif not chosen:
-                out[slot] = self._decide(key, [], [])
+                self._store(article, None, ingested, None, paras)
+                out[slot] = self._too_short(article.id)
             else:
-                self._pending.append((key, chosen))
+                assert keys is not None
+                t = self._store(article, doc, ingested, keys[0] + keys[1], paras)
+                self._index(article.id, t, keys[0], keys[1])
+                self._pending.append(article.id)
 
     def _resolve(self, unit_pairs: int = 2048) -> None:
-        """Verify the postponed pairs that clustering keeps and decide their items (see
-        :meth:`add_stream`).
+        """Find the postponed items' pairs in the hub relation (:meth:`_hub_relation`), verify
+        them and decide the items (see :meth:`add_stream`).
 
         The pairs go by connected groups (:func:`_units`, about ``unit_pairs`` pairs each), so
         a doc that left the cache is rebuilt about once, not once per pair: one group's docs
@@ -1112,7 +1124,8 @@ class Deduplicator:
         Interrupted, the groups not yet applied stay postponed."""
         if not self._pending:
             return
-        todo, self._pending = self._still_kept(self._pending), []
+        todo = self._hub_relation(self._pending)
+        self._pending = []
         self._clusters = None
         units = _units(todo, unit_pairs)
         pools = []
@@ -1143,40 +1156,70 @@ class Deduplicator:
                 self._apply_unit(units[applied], inflight.popleft())
                 applied += 1
         finally:
-            self._pending = [item for unit in units[applied:] for item in unit] + self._pending
+            self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
-    def _still_kept(self, todo: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
-        """Postponed items with only the pairs still in the hub relation: one side among the
-        other's ``max_verify`` lowest-ranked candidates *now*. A rank only leaves a hub list, so
-        a pair dropped here would never be in the relation :meth:`_hub_edges` keeps, and its
-        verdict could not change the clusters."""
+    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 22) -> list[tuple[str, list[str]]]:
+        """For each of the items ``later`` (in arrival order), the earlier items it must be
+        verified against: its pairs in the hub relation clustering keeps, found over the whole
+        index at once and not as items arrive. Every item's hub list is set to the ``K``
+        lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
+        over each index, a few million bucket rows at a time, merged); a pair is kept when one
+        side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
+        items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
+        the pairs that later arrivals push out."""
+        state = self._state
+        assert state.main is not None
         limit = self.config.max_verify
-        if limit is None:
-            return todo
+        assert limit is not None
+        ids = state.main.slot_keys()
+        slot_of = {key: n for n, key in enumerate(ids)}
+        rank = np.fromiter((item_rank(str(k)) for k in ids), dtype=np.uint64, count=len(ids))
+        parts: list[np.ndarray] = [np.empty((3, 0), dtype=np.uint64)]
+        for index in (state.main, state.lead):
+            if index is None:
+                continue
+            codes, slots = index.merged()
+            pos = slots.astype(np.int64)
+            if index is not state.main:
+                pos = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)[pos]
+            for lo, hi in _bucket_parts(codes, rows_per_part):
+                parts.append(hub_rows(codes[lo:hi], pos[lo:hi], rank[pos[lo:hi]], limit)[0])
+        rows = np.concatenate(parts, axis=1)
+        item, ranks = _lowest(rows[:2], limit)
+        kth = self._set_hubs(ids, item.astype(np.int64), ranks, limit)
+        keep = rows[1] <= kth[rows[0].astype(np.int64)]
+        a, b = rows[0][keep].astype(np.int64), rows[2][keep].astype(np.int64)
+        pairs = np.unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b))  # (later, earlier)
+        wanted = np.zeros(len(ids), dtype=bool)
+        wanted[[slot_of[key] for key in later]] = True
+        pairs = pairs[wanted[pairs >> np.int64(32)]]
+        found_for: dict[str, list[str]] = {}
+        for hi, lo in zip(
+            (pairs >> np.int64(32)).tolist(), (pairs & np.int64(0xFFFFFFFF)).tolist(), strict=True
+        ):
+            found_for.setdefault(ids[hi], []).append(ids[lo])  # type: ignore[arg-type]
+        self.stats["postponed-pairs"] += len(pairs)
+        return [(key, sorted(found_for.get(key, ()))) for key in later]
+
+    def _set_hubs(
+        self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int
+    ) -> np.ndarray:
+        """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, at
+        most ``limit`` per item) and return each slot's ``K``-th rank (the highest uint64 for a
+        list that is not full)."""
+        kth = np.full(len(ids), _MAX_RANK, dtype=np.uint64)
         hubs = self._state.hubs
-        kth: dict[str, int] = {}
-        rank: dict[str, int] = {}
-
-        def kth_of(key: str) -> int:
-            found = kth.get(key)
-            if found is None:
-                found = kth[key] = _kth(hubs.get(key, ()), limit)
-            return found
-
-        def rank_of(key: str) -> int:
-            found = rank.get(key)
-            if found is None:
-                found = rank[key] = item_rank(key)
-            return found
-
-        before = sum(len(keys) for _, keys in todo)
-        kept = [
-            (key, [k for k in keys if rank_of(k) <= own or mine <= kth_of(k)])
-            for key, keys in todo
-            for mine, own in ((rank_of(key), kth_of(key)),)
-        ]
-        self.stats["postponed-dropped"] += before - sum(len(keys) for _, keys in kept)
-        return kept
+        for key in ids:
+            hubs[str(key)] = array("Q")
+        if not len(item):
+            return kth
+        starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+        ends = np.r_[starts[1:], len(item)]
+        full = ends - starts >= limit
+        kth[item[starts[full]]] = ranks[starts[full] + limit - 1]
+        for at, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            hubs[str(ids[item[at]])] = array("Q", ranks[at : min(end, at + limit)].tolist())
+        return kth
 
     def _verify_unit(self, unit: list[tuple[str, list[str]]]) -> list[Verdict]:
         """The verdicts of a unit's pairs, in this process (docs from the cache or rebuilt)."""
@@ -2039,6 +2082,21 @@ _MAX_LOCAL_SHARE = 0.5
 
 _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
+
+
+def _bucket_parts(codes: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
+    """Cut sorted bucket codes into parts of about ``size`` rows that never split a bucket."""
+    lo = 0
+    while lo < len(codes):
+        hi = lo + size
+        if hi >= len(codes):
+            hi = len(codes)
+        else:
+            hi = int(np.searchsorted(codes, codes[hi], side="left"))  # back to the bucket's start
+            if hi <= lo:  # one bucket bigger than a part: the whole bucket
+                hi = int(np.searchsorted(codes, codes[lo], side="right"))
+        yield lo, hi
+        lo = hi
 
 
 def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str, list[str]]]]:

@@ -58,7 +58,13 @@ def _bucket_lows(
     bucket's ``limit + 1`` lowest with the item itself counted. A bucket whose members are
     all low (most buckets: two or three copies) lists its pairs once, made unique over the
     group's buckets (copies share most of their bands) before both directions are taken."""
-    order = np.lexsort((num, codes))  # a bucket's members in rank order
+    if len(codes) > 1 and bool((codes[1:] >= codes[:-1]).all()):
+        # codes already sorted (an index's merged run): one sort of (bucket number, member)
+        # as a single uint64, about ten times faster than a two-key lexsort
+        bucket_no = np.cumsum(np.r_[False, codes[1:] != codes[:-1]]).astype(np.uint64)
+        order = np.argsort((bucket_no << np.uint64(32)) | num.astype(np.uint64), kind="stable")
+    else:
+        order = np.lexsort((num, codes))  # a bucket's members in rank order
     codes, num = codes[order], num[order]
     rank = rank_of[num.astype(np.int64)]
     starts, sizes = _runs(codes)

@@ -212,6 +212,26 @@ class ArrayLSH(BandedLSH):
         order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
         return keys[order], slots[order]
 
+    def merged(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every live ``(band << 32 | bucket key, slot)`` row as one sorted run (the runs are
+        merged into it): a bucket is a run of equal keys. Slots number items in insertion
+        order (:meth:`slot_keys`)."""
+        self._flush()
+        while len(self._runs) > 1:
+            (ka, sa), (kb, sb) = self._runs[-2], self._runs[-1]
+            self._runs[-2:] = [self._merge(ka, sa, kb, sb)]
+        if not self._runs:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
+        keys, slots = self._runs[0]
+        live = self._alive[slots]
+        if not live.all():
+            keys, slots = keys[live], slots[live]
+        return keys, slots
+
+    def slot_keys(self) -> list[Hashable]:
+        """The key of every slot, in insertion order (removed keys included)."""
+        return self._ids
+
     def _compact(self) -> None:
         """Drop removed items from every run once they are the majority."""
         runs = []
