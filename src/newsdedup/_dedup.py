@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
+from ._arrays import sorted_unique
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
@@ -1158,12 +1159,12 @@ class Deduplicator:
         finally:
             self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
-    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 22) -> list[tuple[str, list[str]]]:
+    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 20) -> list[tuple[str, list[str]]]:
         """For each of the items ``later`` (in arrival order), the earlier items it must be
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
-        over each index, a few million bucket rows at a time, merged); a pair is kept when one
+        over each index, about a million bucket rows at a time, merged); a pair is kept when one
         side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
         the pairs that later arrivals push out."""
@@ -1174,7 +1175,13 @@ class Deduplicator:
         ids = state.main.slot_keys()
         slot_of = {key: n for n, key in enumerate(ids)}
         rank = np.fromiter((item_rank(str(k)) for k in ids), dtype=np.uint64, count=len(ids))
-        parts: list[np.ndarray] = [np.empty((3, 0), dtype=np.uint64)]
+        # per item its lowest-ranked candidates so far, as rows (item, rank, candidate); a
+        # part's rows above an item's K-th rank so far are dropped at once, the rest merged in
+        # whenever they outnumber these: memory stays about K rows per item
+        best = np.empty((3, 0), dtype=np.uint64)
+        kth = np.full(len(ids), _MAX_RANK, dtype=np.uint64)
+        buffered: list[np.ndarray] = []
+        waiting = 0
         for index in (state.main, state.lead):
             if index is None:
                 continue
@@ -1183,13 +1190,18 @@ class Deduplicator:
             if index is not state.main:
                 pos = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)[pos]
             for lo, hi in _bucket_parts(codes, rows_per_part):
-                parts.append(hub_rows(codes[lo:hi], pos[lo:hi], rank[pos[lo:hi]], limit)[0])
-        rows = np.concatenate(parts, axis=1)
-        item, ranks = _lowest(rows[:2], limit)
-        kth = self._set_hubs(ids, item.astype(np.int64), ranks, limit)
-        keep = rows[1] <= kth[rows[0].astype(np.int64)]
-        a, b = rows[0][keep].astype(np.int64), rows[2][keep].astype(np.int64)
-        pairs = np.unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b))  # (later, earlier)
+                rows = hub_rows(codes[lo:hi], pos[lo:hi], rank[pos[lo:hi]], limit)[0]
+                rows = rows[:, rows[1] <= kth[rows[0].astype(np.int64)]]
+                buffered.append(rows)
+                waiting += rows.shape[1]
+                if waiting > max(best.shape[1], rows_per_part):
+                    best = _lowest(np.concatenate([best, *buffered], axis=1), limit)
+                    kth = _kth_of(best, limit, len(ids))
+                    buffered, waiting = [], 0
+        best = _lowest(np.concatenate([best, *buffered], axis=1), limit)
+        self._set_hubs(ids, best[0].astype(np.int64), best[1], limit)
+        a, b = best[0].astype(np.int64), best[2].astype(np.int64)
+        pairs = sorted_unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b), in_place=True)
         wanted = np.zeros(len(ids), dtype=bool)
         wanted[[slot_of[key] for key in later]] = True
         pairs = pairs[wanted[pairs >> np.int64(32)]]
@@ -1201,25 +1213,18 @@ class Deduplicator:
         self.stats["postponed-pairs"] += len(pairs)
         return [(key, sorted(found_for.get(key, ()))) for key in later]
 
-    def _set_hubs(
-        self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int
-    ) -> np.ndarray:
-        """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, at
-        most ``limit`` per item) and return each slot's ``K``-th rank (the highest uint64 for a
-        list that is not full)."""
-        kth = np.full(len(ids), _MAX_RANK, dtype=np.uint64)
+    def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
+        """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, about
+        ``limit`` per item; items without rows get an empty list)."""
         hubs = self._state.hubs
         for key in ids:
             hubs[str(key)] = array("Q")
         if not len(item):
-            return kth
+            return
         starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
         ends = np.r_[starts[1:], len(item)]
-        full = ends - starts >= limit
-        kth[item[starts[full]]] = ranks[starts[full] + limit - 1]
         for at, end in zip(starts.tolist(), ends.tolist(), strict=True):
             hubs[str(ids[item[at]])] = array("Q", ranks[at : min(end, at + limit)].tolist())
-        return kth
 
     def _verify_unit(self, unit: list[tuple[str, list[str]]]) -> list[Verdict]:
         """The verdicts of a unit's pairs, in this process (docs from the cache or rebuilt)."""
@@ -2084,6 +2089,18 @@ _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
 
 
+def _kth_of(best: np.ndarray, limit: int, n: int) -> np.ndarray:
+    """Per item (0..n-1), the ``limit``-th lowest rank of its rows in ``best`` (sorted by item,
+    then rank), or the highest uint64 while it has fewer."""
+    kth = np.full(n, _MAX_RANK, dtype=np.uint64)
+    item = best[0].astype(np.int64)
+    if len(item):
+        starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+        full = np.diff(np.r_[starts, len(item)]) >= limit
+        kth[item[starts[full]]] = best[1][starts[full] + limit - 1]
+    return kth
+
+
 def _bucket_parts(codes: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
     """Cut sorted bucket codes into parts of about ``size`` rows that never split a bucket."""
     lo = 0
@@ -2186,7 +2203,7 @@ def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
     )
     later, earlier = row[later_pos], row[earlier_pos]
     keep = later != earlier
-    pairs = np.unique(later[keep] * m + earlier[keep])
+    pairs = sorted_unique(later[keep] * m + earlier[keep], in_place=True)
     return list(zip((pairs // m).tolist(), (pairs % m).tolist(), strict=True))
 
 

@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ._arrays import sorted_unique
+
 __all__ = [
     "PRIME",
     "BatchShingler",
@@ -93,7 +95,7 @@ class WordShingler:
         return self.batch.token_hashes(tokens)
 
     def shingles(self, tokens: Sequence[str]) -> np.ndarray:
-        return _sorted_unique(self.sequence(tokens))
+        return sorted_unique(self.sequence(tokens), in_place=True)
 
     def sequence(self, tokens: Sequence[str]) -> np.ndarray:
         """Shingle hashes in text order, repeats kept."""
@@ -119,19 +121,7 @@ def head_and_prefix(
     """A text's first ``head`` shingles (in order) and the sorted set of the shingles in its
     first ``share`` (at least 8 shingles): what the truncated-copy shortcut compares."""
     cut = max(8, int(np.ceil(share * len(sequence))))
-    return sequence[:head].copy(), np.unique(sequence[:cut])
-
-
-def _sorted_unique(x: np.ndarray) -> np.ndarray:
-    """``np.unique`` for a 1-d array we own: sort in place and mask repeats (several times
-    faster than ``np.unique``, which also hashes)."""
-    x.sort()
-    if len(x) < 2:
-        return x
-    keep = np.empty(len(x), dtype=bool)
-    keep[0] = True
-    np.not_equal(x[1:], x[:-1], out=keep[1:])
-    return x if keep.all() else x[keep]
+    return sequence[:head].copy(), sorted_unique(sequence[:cut])
 
 
 class MinHashSigner:
@@ -455,7 +445,7 @@ class ShingleBatch:
 
     def shingle_set(self, i: int) -> np.ndarray:
         """Sorted unique shingle hashes of document ``i`` (what verification compares)."""
-        return _sorted_unique(self.hashes[self.offsets[i] : self.offsets[i + 1]].copy())
+        return sorted_unique(self.hashes[self.offsets[i] : self.offsets[i + 1]])
 
 
 class BatchShingler:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import sorted_unique
+
 
 def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and size of every bucket (run of equal codes) of sorted codes."""
@@ -77,7 +79,7 @@ def _bucket_lows(
     low = np.bincount(bucket, weights=dense <= limit, minlength=len(starts)).astype(np.int64)
     whole = low == sizes  # every member low: all its pairs are needed, each once
     i, j = _within(starts[whole], sizes[whole])
-    pairs = np.unique((num[i] << np.uint64(32)) | num[j])  # num[i] < num[j]
+    pairs = sorted_unique((num[i] << np.uint64(32)) | num[j], in_place=True)  # num[i] < num[j]
     a, b = pairs >> np.uint64(32), pairs & _LOW32
     # the other buckets: every member with each low member of its bucket (a prefix)
     fan = np.repeat(np.where(whole, 0, low), sizes)
@@ -118,7 +120,7 @@ def hub_rows(
     (a ``(3, n)`` uint64 array) sorted by item and rank, and row counts."""
     num, items, ranks = _numbers(pos, rank)
     lows, listed, bucket_pairs = _bucket_lows(codes, num, ranks, limit)
-    lows = np.unique(lows)  # a candidate met in several buckets once; sorted by item, rank
+    lows = sorted_unique(lows, in_place=True)  # a candidate met in several buckets once; by item, rank
     item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
     keep = _ranked(item, ranks[cand], limit)
     item, cand = item[keep], cand[keep]

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ._arrays import sorted_unique
 from ._exceptions import ConfigError
 
 __all__ = ["ArrayLSH", "BandedLSH", "Index", "collision_probability", "optimal_bands"]
@@ -296,7 +297,7 @@ class ArrayLSH(BandedLSH):
         rows_all = np.concatenate(rows_parts)
         slots_all = np.concatenate(slot_parts).astype(np.int64)
         live = self._alive[slots_all]
-        pair = np.unique((rows_all[live] << np.int64(32)) | slots_all[live])
+        pair = sorted_unique((rows_all[live] << np.int64(32)) | slots_all[live], in_place=True)
         ids = self._ids
         for r, s in zip((pair >> np.int64(32)).tolist(), (pair & np.int64(0xFFFFFFFF)).tolist(), strict=True):
             found[r].add(ids[s])

@@ -31,9 +31,9 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq, Levenshtein
 
+from ._arrays import sorted_unique
 from ._fingerprint import (
     Shingler,
-    _sorted_unique,
     any_in_sorted,
     head_and_prefix,
     intersection_size,
@@ -201,7 +201,7 @@ class Doc:
             return cls(key, norm, shingler.shingles(tokens), text=text, tokens=tokens)
         seq = sequence(tokens)
         head, prefix = head_and_prefix(seq)
-        return cls(key, norm, _sorted_unique(seq.copy()), text=text, tokens=tokens, head=head, prefix=prefix)
+        return cls(key, norm, sorted_unique(seq), text=text, tokens=tokens, head=head, prefix=prefix)
 
 
 class Sketch:

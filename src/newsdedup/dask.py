@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from ._arrays import sorted_unique
 from ._cluster import partition
 from ._dedup import (
     _MAX_RANK,
@@ -451,7 +452,7 @@ def _hub_pairs(hubs: _Hubs, table: tuple[np.ndarray, np.ndarray]) -> _Pairs:
 def _kth_table(pos: np.ndarray, kth: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rows of the ``(pos, kth)`` table (sorted item positions, each one's K-th rank) for
     the items one bucket group's hub rows name: what that group's :func:`_hub_pairs` looks up."""
-    mine = np.unique(items.astype(np.int64))
+    mine = sorted_unique(items.astype(np.int64), in_place=True)
     return mine, kth[np.searchsorted(pos, mine)]
 
 
