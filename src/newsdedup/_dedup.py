@@ -49,7 +49,7 @@ from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
-from ._hubs import _lowest, hub_rows
+from ._hubs import hub_rows
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -1175,11 +1175,15 @@ class Deduplicator:
         ids = state.main.slot_keys()
         slot_of = {key: n for n, key in enumerate(ids)}
         rank = np.fromiter((item_rank(str(k)) for k in ids), dtype=np.uint64, count=len(ids))
-        # per item its lowest-ranked candidates so far, as rows (item, rank, candidate); a
-        # part's rows above an item's K-th rank so far are dropped at once, the rest merged in
-        # whenever they outnumber these: memory stays about K rows per item
-        best = np.empty((3, 0), dtype=np.uint64)
+        # Per item its lowest-ranked candidates so far, each one uint64: item << 32 | the
+        # candidate's place in rank order (one sort orders rows by item, then rank). A part's
+        # rows above an item's K-th place so far are dropped at once, the rest merged in
+        # whenever they outnumber these: memory stays about K rows per item.
+        by_rank = np.argsort(rank, kind="stable")
+        place = np.empty(len(ids), dtype=np.uint64)
+        place[by_rank] = np.arange(len(ids), dtype=np.uint64)
         kth = np.full(len(ids), _MAX_RANK, dtype=np.uint64)
+        best = np.empty(0, dtype=np.uint64)
         buffered: list[np.ndarray] = []
         waiting = 0
         for index in (state.main, state.lead):
@@ -1191,16 +1195,18 @@ class Deduplicator:
                 pos = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)[pos]
             for lo, hi in _bucket_parts(codes, rows_per_part):
                 rows = hub_rows(codes[lo:hi], pos[lo:hi], rank[pos[lo:hi]], limit)[0]
-                rows = rows[:, rows[1] <= kth[rows[0].astype(np.int64)]]
-                buffered.append(rows)
-                waiting += rows.shape[1]
-                if waiting > max(best.shape[1], rows_per_part):
-                    best = _lowest(np.concatenate([best, *buffered], axis=1), limit)
-                    kth = _kth_of(best, limit, len(ids))
+                found = place[rows[2].astype(np.int64)]
+                keep = found <= kth[rows[0].astype(np.int64)]
+                buffered.append((rows[0][keep] << np.uint64(32)) | found[keep])
+                waiting += len(buffered[-1])
+                if waiting > max(len(best), rows_per_part):
+                    best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
                     buffered, waiting = [], 0
-        best = _lowest(np.concatenate([best, *buffered], axis=1), limit)
-        self._set_hubs(ids, best[0].astype(np.int64), best[1], limit)
-        a, b = best[0].astype(np.int64), best[2].astype(np.int64)
+        best, _ = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
+        item = (best >> np.uint64(32)).astype(np.int64)
+        cand = by_rank[(best & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+        self._set_hubs(ids, item, rank[cand], limit)
+        a, b = item, cand.astype(np.int64)
         pairs = sorted_unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b), in_place=True)
         wanted = np.zeros(len(ids), dtype=bool)
         wanted[[slot_of[key] for key in later]] = True
@@ -2089,16 +2095,21 @@ _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
 
 
-def _kth_of(best: np.ndarray, limit: int, n: int) -> np.ndarray:
-    """Per item (0..n-1), the ``limit``-th lowest rank of its rows in ``best`` (sorted by item,
-    then rank), or the highest uint64 while it has fewer."""
+def _lowest_places(rows: np.ndarray, limit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``item << 32 | place`` made unique and sorted, with only each item's ``limit``
+    lowest places kept, and per item (0..n-1) its ``limit``-th place (the highest uint64 while
+    it has fewer). Places are distinct per candidate, so rank ties (two ids with one 64-bit
+    hash) are broken by slot, where the one-by-one path would keep both."""
+    rows = sorted_unique(rows, in_place=True)
     kth = np.full(n, _MAX_RANK, dtype=np.uint64)
-    item = best[0].astype(np.int64)
-    if len(item):
-        starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
-        full = np.diff(np.r_[starts, len(item)]) >= limit
-        kth[item[starts[full]]] = best[1][starts[full] + limit - 1]
-    return kth
+    if not len(rows):
+        return rows, kth
+    item = rows >> np.uint64(32)
+    starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    sizes = np.diff(np.r_[starts, len(rows)])
+    full = starts[sizes >= limit]
+    kth[item[full].astype(np.int64)] = rows[full + limit - 1] & np.uint64(0xFFFFFFFF)
+    return rows[np.arange(len(rows)) - np.repeat(starts, sizes) < limit], kth
 
 
 def _bucket_parts(codes: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
