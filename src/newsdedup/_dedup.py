@@ -384,6 +384,19 @@ class _Cache(OrderedDict[str, Any]):
             self.move_to_end(key)
         return value
 
+    def split(self, keys: Iterable[str], *, touch: bool = True) -> tuple[dict[str, Any], list[str]]:
+        """The cached values of ``keys`` and the keys that are not cached (in order);
+        ``touch`` marks the found ones as recently used."""
+        found: dict[str, Any] = {}
+        missing: list[str] = []
+        for key in keys:
+            value = self.get_lru(key) if touch else self.get(key)
+            if value is None:
+                missing.append(key)
+            else:
+                found[key] = value
+        return found, missing
+
     def put(self, key: str, value: Any) -> None:
         self[key] = value
         if self.maxsize is not None:
@@ -1247,14 +1260,7 @@ class Deduplicator:
 
     def _docs_of(self, keys: list[str]) -> dict[str, Doc]:
         """Indexed items' docs: cached ones as they are, the others rebuilt together."""
-        out: dict[str, Doc] = {}
-        missing: list[str] = []
-        for key in keys:
-            doc = self._state.docs.get_lru(key)
-            if doc is None:
-                missing.append(key)
-            else:
-                out[key] = doc
+        out, missing = self._state.docs.split(keys)
         if missing:
             out.update(self._rebuild(self._texts(missing)))
         return out
@@ -1379,12 +1385,13 @@ class Deduplicator:
             doc = self._rebuild({key: self._text(key)})[key]
         return doc
 
-    def _rebuild(self, texts: Mapping[str, str]) -> dict[str, Doc]:
+    def _rebuild(self, texts: Mapping[str, str], *, cache: bool = True) -> dict[str, Doc]:
         """The verification docs of stored items (key -> stored text) that left the cache,
-        rebuilt in one batch fingerprint and put back in the cache; returned as well, since a
-        batch may need more of them than the cache holds. A batch gives token ids and offsets
-        and no token strings: a regex token list hashed token by token, after a full read of
-        the stored article, cost several times more."""
+        rebuilt in one batch fingerprint and put back in the cache (unless ``cache`` is False:
+        a worker's unit of postponed pairs, whose docs no later unit needs); returned as well,
+        since a batch may need more of them than the cache holds. A batch gives token ids and
+        offsets and no token strings: a regex token list hashed token by token, after a full
+        read of the stored article, cost several times more."""
         fp = self.fingerprint([Article(id=key, text=text) for key, text in texts.items()], bands=False)
         docs = {doc.key: doc for doc in fp.docs if doc is not None}
         keep_sketch = self.store is not None or self._spill is not None
@@ -1393,6 +1400,8 @@ class Deduplicator:
             if doc is None:
                 raise StoreCorrupt(f"item {key!r} is indexed but its stored text is too short to match")
             self.stats["doc-rebuilds"] += 1
+            if not cache:
+                continue
             if keep_sketch and key not in self._state.sketches:
                 self._state.sketches.put(key, Sketch(doc))
             self._state.docs.put(key, doc)
@@ -1402,17 +1411,10 @@ class Deduplicator:
         """The docs of the pairs' older sides sent by text (:class:`_Stored`), by key: cached
         ones as they are, the others rebuilt together (:meth:`_rebuild`). The main process and
         the verification workers both call this, each on its own cache."""
-        out: dict[str, Doc] = {}
-        missing: dict[str, str] = {}
-        for b in others:
-            if isinstance(b, _Stored) and b.key not in out and b.key not in missing:
-                doc = self._state.docs.get_lru(b.key)
-                if doc is None:
-                    missing[b.key] = b.text
-                else:
-                    out[b.key] = doc
+        texts = {b.key: b.text for b in others if isinstance(b, _Stored)}
+        out, missing = self._state.docs.split(texts)
         if missing:
-            out.update(self._rebuild(missing))
+            out.update(self._rebuild({key: texts[key] for key in missing}))
         return out
 
     def _quick_verdict(self, doc: Doc, key: str) -> Verdict | None:
@@ -1697,14 +1699,7 @@ class Deduplicator:
 
     def _articles(self, ids: Iterable[str]) -> dict[str, Article]:
         """Articles for many ids, fetching the uncached ones from the store in one go."""
-        out: dict[str, Article] = {}
-        missing: list[str] = []
-        for i in ids:
-            a = self._state.articles.get(i)
-            if a is None:
-                missing.append(i)
-            else:
-                out[i] = a
+        out, missing = self._state.articles.split(ids, touch=False)
         if missing and self._spill is not None:
             out.update((i, self._spill.get(i)) for i in missing)
             missing = []
@@ -2060,7 +2055,7 @@ def _worker_verify_unit(texts: dict[str, str], pairs: list[tuple[str, str]]) -> 
     """Verify a unit of postponed pairs in a worker (see :meth:`Deduplicator._resolve`): its
     docs are rebuilt from ``texts`` in one batch."""
     assert _WORKER is not None
-    docs = _WORKER._rebuild(texts)
+    docs = _WORKER._rebuild(texts, cache=False)  # few docs serve two units: caching them costs memory
     verify = _WORKER._verifier.verify
     return [verify(docs[a], docs[b]) for a, b in pairs]
 
