@@ -171,6 +171,26 @@ def test_array_lsh_merges_runs_and_compacts_removed_items() -> None:
         arr.insert_keys(1, [1, 2])
 
 
+def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
+    """A stream that only inserts (the engine's postponed verification) becomes sorted runs as
+    it goes, not a buffer of Python lists; merged() then gives every row, sorted."""
+    from newsdedup._index import _MAX_PENDING
+
+    rng = np.random.default_rng(4)
+    arr = ArrayLSH(bands=3, rows=1)
+    keys = rng.integers(0, 1 << 32, size=(3 * _MAX_PENDING + 5, 3), dtype=np.uint64)
+    for i, row in enumerate(keys.tolist()):
+        arr.insert_keys(i, row)
+        assert len(arr._pending_slots) < _MAX_PENDING
+    assert arr._runs
+    codes, slots = arr.merged()
+    assert len(arr._runs) == 1
+    assert len(codes) == len(slots) == keys.size
+    assert np.all(np.diff(codes.astype(np.float64)) >= 0)
+    assert arr.slot_keys() == list(range(len(keys)))
+    assert arr.query_keys(keys[17].tolist()) == {17}
+
+
 def test_band_keys_many_equals_one_at_a_time() -> None:
     rng = np.random.default_rng(5)
     sigs = rng.integers(0, 1 << 32, size=(50, 128), dtype=np.uint64)
