@@ -4,7 +4,6 @@ short texts, formulaic look-alikes, teaser chaining, bad items, configuration.""
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import random
 import re
@@ -697,25 +696,6 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
         whole.add_many(items[start : start + 16])
     assert eager.decisions == whole.decisions
     assert _verdicts(eager) == _verdicts(whole)
-
-
-def test_bucket_parts_never_split_a_bucket() -> None:
-    import numpy as np
-
-    from newsdedup._dedup import _bucket_parts
-
-    rng = np.random.default_rng(2)
-    codes = np.sort(rng.integers(0, 300, size=2_000).astype(np.uint64))
-    codes = np.sort(np.r_[codes, np.full(150, 77, dtype=np.uint64)])  # one bucket bigger than a part
-    parts = list(_bucket_parts(codes, 100))
-    assert parts[0][0] == 0
-    assert parts[-1][1] == len(codes)
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))  # contiguous
-    for lo, hi in parts:
-        assert hi > lo
-        assert lo == 0 or codes[lo] != codes[lo - 1]  # a part starts at a bucket's start
-    assert max(hi - lo for lo, hi in parts) >= 150  # the big bucket whole
-    assert list(_bucket_parts(codes[:0], 10)) == []
 
 
 def test_units_keep_connected_pairs_together() -> None:

@@ -173,7 +173,7 @@ def test_array_lsh_merges_runs_and_compacts_removed_items() -> None:
 
 def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
     """A stream that only inserts (the engine's postponed verification) becomes sorted runs as
-    it goes, not a buffer of Python lists; merged() then gives every row, sorted."""
+    it goes, not a buffer of Python lists; band_rows() then gives every row, sorted."""
     from newsdedup._index import _MAX_PENDING
 
     rng = np.random.default_rng(4)
@@ -182,12 +182,21 @@ def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
     for i, row in enumerate(keys.tolist()):
         arr.insert_keys(i, row)
         assert len(arr._pending_slots) < _MAX_PENDING
-    assert arr._runs
-    codes, slots = arr.merged()
-    assert len(arr._runs) == 1
+    assert arr._runs  # sorted runs made without a query
+    # every row once, a band or more at a time, sorted, no bucket split between parts
+    parts = list(arr.band_rows(rows=len(keys) + 1))  # two bands per part here
+    assert len(parts) == 2
+    codes = np.concatenate([c for c, _ in parts])
+    slots = np.concatenate([s for _, s in parts])
     assert len(codes) == len(slots) == keys.size
-    assert np.all(np.diff(codes.astype(np.float64)) >= 0)
-    assert arr.slot_keys() == list(range(len(keys)))
+    assert np.all(codes[1:] >= codes[:-1])
+    expected = sorted(
+        zip(arr._combined(keys).ravel().tolist(), np.repeat(np.arange(len(keys)), 3).tolist(), strict=True)
+    )
+    assert sorted(zip(codes.tolist(), slots.tolist(), strict=True)) == expected
+    arr.remove(5)
+    assert 5 not in np.concatenate([s for _, s in arr.band_rows()]).tolist()
+    assert arr.slot_keys()[:3] == [0, 1, 2]
     assert arr.query_keys(keys[17].tolist()) == {17}
 
 

@@ -1177,7 +1177,7 @@ class Deduplicator:
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
-        over each index, about a million bucket rows at a time, merged); a pair is kept when one
+        over each index, whole bands of about a million rows at a time, merged); a pair is kept when one
         side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
         the pairs that later arrivals push out."""
@@ -1202,12 +1202,12 @@ class Deduplicator:
         for index in (state.main, state.lead):
             if index is None:
                 continue
-            codes, slots = index.merged()
-            pos = slots.astype(np.int64)
+            to_main = None
             if index is not state.main:
-                pos = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)[pos]
-            for lo, hi in _bucket_parts(codes, rows_per_part):
-                rows = hub_rows(codes[lo:hi], pos[lo:hi], rank[pos[lo:hi]], limit)[0]
+                to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
+            for codes, slots in index.band_rows(rows_per_part):
+                pos = slots.astype(np.int64) if to_main is None else to_main[slots]
+                rows = hub_rows(codes, pos, rank[pos], limit)[0]
                 found = place[rows[2].astype(np.int64)]
                 keep = found <= kth[rows[0].astype(np.int64)]
                 buffered.append((rows[0][keep] << np.uint64(32)) | found[keep])
@@ -2105,21 +2105,6 @@ def _lowest_places(rows: np.ndarray, limit: int, n: int) -> tuple[np.ndarray, np
     full = starts[sizes >= limit]
     kth[item[full].astype(np.int64)] = rows[full + limit - 1] & np.uint64(0xFFFFFFFF)
     return rows[np.arange(len(rows)) - np.repeat(starts, sizes) < limit], kth
-
-
-def _bucket_parts(codes: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
-    """Cut sorted bucket codes into parts of about ``size`` rows that never split a bucket."""
-    lo = 0
-    while lo < len(codes):
-        hi = lo + size
-        if hi >= len(codes):
-            hi = len(codes)
-        else:
-            hi = int(np.searchsorted(codes, codes[hi], side="left"))  # back to the bucket's start
-            if hi <= lo:  # one bucket bigger than a part: the whole bucket
-                hi = int(np.searchsorted(codes, codes[lo], side="right"))
-        yield lo, hi
-        lo = hi
 
 
 def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str, list[str]]]]:

@@ -14,7 +14,7 @@ store can implement the same four methods.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from functools import lru_cache
 from typing import Protocol
 
@@ -219,21 +219,31 @@ class ArrayLSH(BandedLSH):
         order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
         return keys[order], slots[order]
 
-    def merged(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every live ``(band << 32 | bucket key, slot)`` row as one sorted run (the runs are
-        merged into it): a bucket is a run of equal keys. Slots number items in insertion
-        order (:meth:`slot_keys`)."""
+    def band_rows(self, rows: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every live ``(band << 32 | bucket key, slot)`` row, sorted, a few whole bands (about
+        ``rows`` rows, at least one band) at a time: a bucket is a run of equal keys and never
+        spans two parts. Each band is cut out of every run and sorted alone, so no copy of the
+        whole index is made. Slots number items in insertion order (:meth:`slot_keys`)."""
         self._flush()
-        while len(self._runs) > 1:
-            (ka, sa), (kb, sb) = self._runs[-2], self._runs[-1]
-            self._runs[-2:] = [self._merge(ka, sa, kb, sb)]
-        if not self._runs:
-            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32)
-        keys, slots = self._runs[0]
-        live = self._alive[slots]
-        if not live.all():
-            keys, slots = keys[live], slots[live]
-        return keys, slots
+        keys_parts: list[np.ndarray] = []
+        slot_parts: list[np.ndarray] = []
+        held = 0
+        for band in range(self.bands):
+            lo, hi = np.uint64(band << 32), np.uint64((band + 1) << 32)
+            cuts = [(np.searchsorted(k, lo), np.searchsorted(k, hi)) for k, _ in self._runs]
+            keys = np.concatenate([k[a:b] for (k, _), (a, b) in zip(self._runs, cuts, strict=True)])
+            slots = np.concatenate([s[a:b] for (_, s), (a, b) in zip(self._runs, cuts, strict=True)])
+            order = np.argsort(keys, kind="stable")
+            keys, slots = keys[order], slots[order]
+            live = self._alive[slots]
+            if not live.all():
+                keys, slots = keys[live], slots[live]
+            keys_parts.append(keys)
+            slot_parts.append(slots)
+            held += len(keys)
+            if held >= rows or band == self.bands - 1:
+                yield np.concatenate(keys_parts), np.concatenate(slot_parts)
+                keys_parts, slot_parts, held = [], [], 0
 
     def slot_keys(self) -> list[Hashable]:
         """The key of every slot, in insertion order (removed keys included)."""
