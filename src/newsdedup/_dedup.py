@@ -668,12 +668,10 @@ class Deduplicator:
         """Fraction of a deferred batch's shipped pairs this process verifies itself (adapted)."""
         self._deferred: deque[_Verification] | None = None
         """Batches whose verdicts are applied once the next batch is planned (see :meth:`_flush`)."""
-        self._idle_pool: Any = None
-        """The preparing workers of :meth:`add_stream` while they verify postponed pairs."""
         self._postponing = False
         """Whether :meth:`_flush` postpones verification to :meth:`_resolve` (see :meth:`add_stream`)."""
-        self._pending: list[tuple[str, list[str]]] = []
-        """Postponed items, in arrival order: (id, the earlier items it is to be verified against)."""
+        self._pending: list[str] = []
+        """Postponed items' ids, in arrival order: indexed, their pairs not yet found."""
         if store is not None:
             store.bind(name, cfg.fingerprint(), cfg.to_dict())
             self.refresh()
@@ -897,7 +895,6 @@ class Deduplicator:
                 read = True
                 raise
             finally:
-                self._postponing = False
                 if read:
                     self._resolve()
             return count
@@ -934,15 +931,10 @@ class Deduplicator:
                 raise
             finally:
                 try:
-                    try:  # the postponed pairs, with every worker verifying
-                        self._postponing = False
-                        self._idle_pool = pool
+                    try:  # the postponed pairs, the preparing workers verifying too
                         if read:
-                            self._resolve()
-                    finally:
-                        self._idle_pool = (
-                            None  # whatever stopped the stream, the batches already planned are applied
-                        )
+                            self._resolve(idle=pool)
+                    finally:  # whatever stopped the stream, the batches already planned are applied
                         self._finish_deferred()
                 finally:
                     self._verify_pool = None
@@ -1104,7 +1096,11 @@ class Deduplicator:
                 assert keys is not None
                 chosen = self._plan(article, doc, keys[0], keys[1], ingested, candidates[n], paras)
                 plans.append((slot, article.id, doc, chosen))
-        self._verify_plans(plans, out)
+        job = _Verification(plans, out, *self._start_verify([(doc, keys) for _, _, doc, keys in plans]))
+        if self._deferred is not None:
+            self._deferred.append(job)
+        else:
+            self._finish(job)
 
     def _postpone(
         self,
@@ -1127,14 +1123,15 @@ class Deduplicator:
                 self._index(article.id, t, keys[0], keys[1])
                 self._pending.append(article.id)
 
-    def _resolve(self, unit_pairs: int = 2048) -> None:
+    def _resolve(self, idle: Any = None, unit_pairs: int = 2048) -> None:
         """Find the postponed items' pairs in the hub relation (:meth:`_hub_relation`), verify
         them and decide the items (see :meth:`add_stream`).
 
         The pairs go by connected groups (:func:`_units`, about ``unit_pairs`` pairs each), so
         a doc that left the cache is rebuilt about once, not once per pair: one group's docs
         are fetched together, in this process or in a worker that gets the group's texts. With
-        workers this process verifies a group itself whenever they all have two in hand.
+        workers (the verification pool, and ``idle``: the preparing workers once the stream is
+        read) this process verifies a group itself whenever they all have two in hand.
         Interrupted, the groups not yet applied stay postponed."""
         if not self._pending:
             return
@@ -1145,19 +1142,18 @@ class Deduplicator:
         pools = []
         if self._verify_pool is not None:
             pools += [self._verify_pool] * (self.jobs - 1)
-        if self._idle_pool is not None:
-            pools += [self._idle_pool] * self.jobs
+        if idle is not None:
+            pools += [idle] * self.jobs
         applied = 0
         inflight: deque[Any] = deque()  # per unit: a future (in a worker) or its verdicts
         try:
             for unit in units:
                 busy = sum(1 for f in inflight if not isinstance(f, list) and not f.done())
                 if busy < 2 * len(pools):
-                    keys = list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
                     pairs = [(key, other) for key, others in unit for other in others]
                     inflight.append(
                         pools[len(inflight) % len(pools)].submit(
-                            _worker_verify_unit, self._texts(keys), pairs
+                            _worker_verify_unit, self._texts(_unit_keys(unit)), pairs
                         )
                     )
                     self.stats["verified-in-workers"] += len(pairs)
@@ -1177,8 +1173,8 @@ class Deduplicator:
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
-        over each index, whole bands of about a million rows at a time, merged); a pair is kept when one
-        side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
+        over each index, whole bands of about a million rows at a time, merged); a pair is
+        kept when one side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
         the pairs that later arrivals push out."""
         state = self._state
@@ -1247,7 +1243,7 @@ class Deduplicator:
 
     def _verify_unit(self, unit: list[tuple[str, list[str]]]) -> list[Verdict]:
         """The verdicts of a unit's pairs, in this process (docs from the cache or rebuilt)."""
-        docs = self._docs_of(list(dict.fromkeys(k for key, others in unit for k in (key, *others))))
+        docs = self._docs_of(_unit_keys(unit))
         verify = self._verifier.verify
         return [verify(docs[key], docs[other]) for key, others in unit for other in others]
 
@@ -1264,17 +1260,6 @@ class Deduplicator:
         if missing:
             out.update(self._rebuild(self._texts(missing)))
         return out
-
-    def _verify_plans(
-        self, plans: list[tuple[int, str, Doc | None, list[str]]], out: list[Decision | None]
-    ) -> None:
-        """Verify planned items' pairs and decide them into ``out`` (now, or once the next batch
-        is planned while :meth:`add_stream` runs with workers)."""
-        job = _Verification(plans, out, *self._start_verify([(doc, keys) for _, _, doc, keys in plans]))
-        if self._deferred is not None:
-            self._deferred.append(job)
-        else:
-            self._finish(job)
 
     def _finish(self, job: _Verification) -> None:
         """Wait for a batch's verdicts and apply them, item by item in input order."""
@@ -1388,7 +1373,7 @@ class Deduplicator:
     def _rebuild(self, texts: Mapping[str, str], *, cache: bool = True) -> dict[str, Doc]:
         """The verification docs of stored items (key -> stored text) that left the cache,
         rebuilt in one batch fingerprint and put back in the cache (unless ``cache`` is False:
-        a worker's unit of postponed pairs, whose docs no later unit needs); returned as well,
+        a worker's unit of postponed pairs: few docs serve two units); returned as well,
         since a batch may need more of them than the cache holds. A batch gives token ids and
         offsets and no token strings: a regex token list hashed token by token, after a full
         read of the stored article, cost several times more."""
@@ -1522,24 +1507,19 @@ class Deduplicator:
         if pool is None or len(todo) < _MIN_SHIPPED * self.jobs:
             return verdicts, todo, []  # a handful of pairs is not worth a round trip
         self.stats["rebuilt-in-workers"] += sum(isinstance(b, _Stored) for *_, b in todo)
-        # one share per worker: the verification workers, and the preparing ones once the
-        # stream is read (:meth:`_resolve`)
-        pools = [pool] * (self.jobs - 1) + [self._idle_pool] * (
-            self.jobs if self._idle_pool is not None else 0
-        )
         if self._deferred is not None:
             # this process keeps the share it can verify while the workers do the rest
             keep = len(todo) - int(len(todo) * self._local_share)
-            local, shares = todo[keep:], _split(todo[:keep], len(pools))
+            local, shares = todo[keep:], _split(todo[:keep], self.jobs - 1)
         else:
-            shares = _split(todo, len(pools) + 1)
+            shares = _split(todo, self.jobs)
             local = shares.pop()
         shipped = [
             (
                 [(found, at) for found, at, _, _ in share],
-                pools[n].submit(_worker_verify, [(a, b) for *_, a, b in share]),
+                pool.submit(_worker_verify, [(a, b) for *_, a, b in share]),
             )
-            for n, share in enumerate(shares)
+            for share in shares
         ]
         self.stats["verified-in-workers"] += len(todo) - len(local)
         return verdicts, local, shipped
@@ -2105,6 +2085,11 @@ def _lowest_places(rows: np.ndarray, limit: int, n: int) -> tuple[np.ndarray, np
     full = starts[sizes >= limit]
     kth[item[full].astype(np.int64)] = rows[full + limit - 1] & np.uint64(0xFFFFFFFF)
     return rows[np.arange(len(rows)) - np.repeat(starts, sizes) < limit], kth
+
+
+def _unit_keys(unit: list[tuple[str, list[str]]]) -> list[str]:
+    """Every item a unit's pairs name, once, in order."""
+    return list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
 
 
 def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str, list[str]]]]:

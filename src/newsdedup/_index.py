@@ -211,13 +211,14 @@ class ArrayLSH(BandedLSH):
     def _merge(
         self, ka: np.ndarray, sa: np.ndarray, kb: np.ndarray, sb: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        keys = np.concatenate((ka, kb))
-        slots = np.concatenate((sa, sb))
-        live = self._alive[slots]
-        if not live.all():
-            keys, slots = keys[live], slots[live]
+        keys, slots = self._live(np.concatenate((ka, kb)), np.concatenate((sa, sb)))
         order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
         return keys[order], slots[order]
+
+    def _live(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of items not removed."""
+        live = self._alive[slots]
+        return (keys, slots) if live.all() else (keys[live], slots[live])
 
     def band_rows(self, rows: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every live ``(band << 32 | bucket key, slot)`` row, sorted, a few whole bands (about
@@ -234,10 +235,7 @@ class ArrayLSH(BandedLSH):
             keys = np.concatenate([k[a:b] for (k, _), (a, b) in zip(self._runs, cuts, strict=True)])
             slots = np.concatenate([s[a:b] for (_, s), (a, b) in zip(self._runs, cuts, strict=True)])
             order = np.argsort(keys, kind="stable")
-            keys, slots = keys[order], slots[order]
-            live = self._alive[slots]
-            if not live.all():
-                keys, slots = keys[live], slots[live]
+            keys, slots = self._live(keys[order], slots[order])
             keys_parts.append(keys)
             slot_parts.append(slots)
             held += len(keys)
@@ -251,11 +249,7 @@ class ArrayLSH(BandedLSH):
 
     def _compact(self) -> None:
         """Drop removed items from every run once they are the majority."""
-        runs = []
-        for keys, slots in self._runs:
-            live = self._alive[slots]
-            runs.append((keys[live], slots[live]))
-        self._runs = runs
+        self._runs = [self._live(keys, slots) for keys, slots in self._runs]
         self._dead = 0
 
     # -- the Index protocol -----------------------------------------------------------------
