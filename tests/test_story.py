@@ -390,6 +390,22 @@ def test_batch_links_equal_the_pairwise_reference(cfg: StoryConfig) -> None:
         assert expected  # the comparison is not vacuous
 
 
+def test_batch_links_in_small_steps_equal_the_pairwise_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidate pairs spelled out a few at a time, and pair dot products over a few entries
+    at a time (many steps, one posting cut between two), give the same links."""
+    import newsdedup._story as story
+
+    whole = story._pair_dot
+    monkeypatch.setattr(story, "_PAIR_CHUNK", 7)
+    monkeypatch.setattr(story, "_pair_dot", lambda m, i, j: whole(m, i, j, chunk=50))
+    cfg = StoryConfig(window=None)
+    ordered = _mixed_profiles()
+    stats = TermStats.from_profiles(ordered)
+    expected = _reference_links(ordered, stats, cfg)
+    assert expected
+    assert _story_links(ordered, stats, cfg) == expected
+
+
 def test_grouping_profiles_leave_out_only_what_no_decision_reads() -> None:
     hard, _ = _hard_items()
     clusters = dedup(_seed_items() + hard, stories=False)

@@ -924,6 +924,10 @@ def _term_matrix(
     return _Sparse(offsets, ids, unit, unit, max(1, len(words.words))), row_of, raw
 
 
+_PAIR_CHUNK = 1 << 20
+"""Candidate pairs spelled out per step of :func:`_candidate_pairs` (bounds its temporaries)."""
+
+
 def _candidate_pairs(
     ordered: Sequence[StoryProfile],
     matrix: _Sparse,
@@ -974,11 +978,20 @@ def _candidate_pairs(
     total = int(fan.sum())
     if not total:
         return np.zeros(0, dtype=np.int64)
-    first = np.repeat(np.arange(len(t_term), dtype=np.int64), fan)
-    second = first + 1 + (np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(fan) - fan, fan))
-    a, b = t_row[first], t_row[second]
-    codes = np.minimum(a, b) * n + np.maximum(a, b)
-    del first, second, a, b
+    # the pairs are spelled out a slice of postings entries at a time into one preallocated
+    # array: 8 bytes per pair, where building them whole took five arrays of that length
+    codes = np.empty(total, dtype=np.int64)
+    ends = np.cumsum(fan)
+    lo = 0
+    while lo < len(fan):
+        hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + _PAIR_CHUNK, side="right")))
+        first = np.repeat(np.arange(lo, hi, dtype=np.int64), fan[lo:hi])
+        done = int(ends[lo - 1]) if lo else 0
+        starts = np.repeat(ends[lo:hi] - fan[lo:hi] - done, fan[lo:hi])
+        second = first + 1 + (np.arange(len(first), dtype=np.int64) - starts)
+        a, b = t_row[first], t_row[second]
+        codes[done : done + len(first)] = np.minimum(a, b) * n + np.maximum(a, b)
+        lo = hi
     codes.sort()
     # a code seen at least twice equals its predecessor; keep the first such of each run
     twice = codes[1:][codes[1:] == codes[:-1]]
@@ -1002,7 +1015,7 @@ def _window_ok(
 
 
 def _pair_dot(
-    matrix: _Sparse, i: np.ndarray, j: np.ndarray, chunk: int = 1 << 22
+    matrix: _Sparse, i: np.ndarray, j: np.ndarray, chunk: int = 1 << 20
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: the sum over shared ids of ``weight`` (walked row) x ``probe`` (other row), and
     the number of shared ids.

@@ -387,7 +387,7 @@ def _run(
             assert output is not None
             write_parquet(output, clusters)
         else:
-            write_jsonl(output, [c.to_dict() for c in clusters])
+            write_jsonl(output, (c.to_dict() for c in clusters))
 
     emitted = deduper.emit_changed(write)
     n_err = len(deduper.errors)
