@@ -682,11 +682,16 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
             assert decision.duplicate_of in kept.get(key, set())
     assert not late._pending
     # in two streams, with the index cut into parts of a few buckets: the second stream's
-    # items are matched with the first's, whose hub lists they change
-    split = Deduplicator(max_verify=4)
+    # items are matched with the first's, whose hub lists they change. With a spill file the
+    # indexes wait there between the streams (parked once the relation has read them)
+    split = Deduplicator(max_verify=4, spill=True)
     hub_relation = split._hub_relation
     split._hub_relation = lambda later: hub_relation(later, rows_per_part=64)  # type: ignore[method-assign]
     split.add_stream(items[:45], batch_size=16)
+    assert split._state.main is not None
+    assert split._state.main.parked
+    assert split._state.lead is not None
+    assert split._state.lead.parked
     split.add_stream(items[45:], batch_size=16)
     assert split._state.hubs == eager._state.hubs
     assert _outputs(split) == _outputs(eager)

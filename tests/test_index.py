@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from datasketch.lsh import _optimal_param
@@ -198,6 +200,53 @@ def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
     assert 5 not in np.concatenate([s for _, s in arr.band_rows()]).tolist()
     assert arr.slot_keys()[:3] == [0, 1, 2]
     assert arr.query_keys(keys[17].tolist()) == {17}
+
+
+@pytest.mark.parametrize("then", ["query", "band_rows", "insert", "remove"])
+def test_array_lsh_parked_in_a_file_answers_as_before(tmp_path: Path, then: str) -> None:
+    """Parked, the bucket arrays leave memory for the file; whatever needs them next loads
+    them back, and the index answers exactly as an index that never left memory."""
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 64, size=(3000, 3), dtype=np.uint64)  # few buckets: many collisions
+    kept, parked = ArrayLSH(bands=3, rows=1), ArrayLSH(bands=3, rows=1)
+    for arr in (kept, parked):
+        for i, row in enumerate(keys[:2500].tolist()):
+            arr.insert_keys(i, row)
+    fh = (tmp_path / "parked").open("w+b")
+    handles: list[tuple[int, int]] = []
+
+    def write(data: bytes) -> int:
+        fh.seek(0, 2)
+        handles.append((fh.tell(), len(data)))
+        fh.write(data)
+        return len(handles) - 1
+
+    def read(handle: int) -> bytes:
+        fh.seek(handles[handle][0])
+        return fh.read(handles[handle][1])
+
+    parked._flush()  # the inserts as sorted runs, as park() makes them
+    held = parked.nbytes()
+    parked.park(write, read)
+    assert parked.parked
+    assert parked.nbytes() < held / 10
+    assert handles
+    assert len(parked) == 2500
+    assert 7 in parked
+    for arr in (kept, parked):
+        if then == "insert":
+            for i, row in enumerate(keys[2500:].tolist(), start=2500):
+                arr.insert_keys(i, row)
+        elif then == "remove":
+            for i in range(0, 2500, 3):
+                arr.remove(i)
+    if then == "band_rows":
+        assert [(c.tolist(), s.tolist()) for c, s in parked.band_rows(rows=100)] == [
+            (c.tolist(), s.tolist()) for c, s in kept.band_rows(rows=100)
+        ]
+    assert parked.query_many(keys[::7]) == kept.query_many(keys[::7])
+    assert not parked.parked
+    fh.close()
 
 
 def test_band_keys_many_equals_one_at_a_time() -> None:

@@ -306,7 +306,7 @@ class _Spill:
         self._sketch_where: dict[str, tuple[int, int]] = {}
         self._end = 0
 
-    def _append(self, data: bytes) -> tuple[int, int]:
+    def append(self, data: bytes) -> tuple[int, int]:
         """Write ``data`` at the end of the file; its (offset, size)."""
         self._fh.seek(self._end)
         self._fh.write(data)
@@ -314,7 +314,7 @@ class _Spill:
         self._end += len(data)
         return where
 
-    def _read(self, where: tuple[int, int]) -> bytes:
+    def read(self, where: tuple[int, int]) -> bytes:
         self._fh.seek(where[0])
         return self._fh.read(where[1])
 
@@ -329,7 +329,7 @@ class _Spill:
         text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
         state[_TEXT_FIELD] = None
         rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
-        self._where[key] = self._append(len(text).to_bytes(4, "little") + text + rest)
+        self._where[key] = self.append(len(text).to_bytes(4, "little") + text + rest)
 
     def get(self, key: str) -> Article:
         import pickle
@@ -350,7 +350,7 @@ class _Spill:
 
     def _record(self, key: str) -> tuple[str, bytes]:
         """An article as :meth:`put` wrote it: (its text, its other fields pickled)."""
-        data = self._read(self._where[key])
+        data = self.read(self._where[key])
         n = int.from_bytes(data[:4], "little")
         return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
 
@@ -359,11 +359,11 @@ class _Spill:
         against old copies of a big story find neither doc nor sketch in memory, and reading
         the sketch back is much cheaper than re-parsing the text (half the time it decides)."""
         if key not in self._sketch_where:  # sketches never change either
-            self._sketch_where[key] = self._append(sketch.to_bytes())
+            self._sketch_where[key] = self.append(sketch.to_bytes())
 
     def get_sketch(self, key: str) -> Sketch | None:
         where = self._sketch_where.get(key)
-        return None if where is None else Sketch.from_bytes(key, self._read(where))
+        return None if where is None else Sketch.from_bytes(key, self.read(where))
 
     def close(self) -> None:
         self._fh.close()
@@ -1211,6 +1211,8 @@ class Deduplicator:
                 if waiting > max(len(best), rows_per_part):
                     best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
                     buffered, waiting = [], 0
+            if self._spill is not None:  # verification and clusters need no index
+                index.park(self._spill.append, self._spill.read)
         best, _ = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
         item = (best >> np.uint64(32)).astype(np.int64)
         cand = by_rank[(best & np.uint64(0xFFFFFFFF)).astype(np.int64)]
@@ -1418,10 +1420,15 @@ class Deduplicator:
         return verdict
 
     def _shingles(self, key: str) -> np.ndarray:
-        doc = self._state.docs.get_lru(key)
+        """An item's shingle set for the canonical choice. Building clusters asks once per
+        member, so nothing read back here is cached (at 1M items, caching filled the sketch
+        cache with sketches never asked for again) nor marked recently used."""
+        doc = self._state.docs.get(key)
         if doc is not None:
             return doc.shingles
-        sketch = self._sketch(key)
+        sketch = self._state.sketches.get(key)
+        if sketch is None and self._spill is not None:
+            sketch = self._spill.get_sketch(key)
         return sketch.shingles if sketch is not None else self._doc(key).shingles
 
     def _sketch(self, key: str) -> Sketch | None:

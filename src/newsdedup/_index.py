@@ -14,9 +14,9 @@ store can implement the same four methods.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -158,6 +158,8 @@ class BandedLSH:
         return self._keys.keys()
 
 
+_Handle = TypeVar("_Handle")
+
 _MAX_PENDING = 4096
 """Inserts buffered (as Python lists, about 2.6 KB an item at 73 bands) before they become a
 sorted run even without a query: a stream that only inserts (postponed verification) would
@@ -185,6 +187,9 @@ class ArrayLSH(BandedLSH):
         self._alive = np.zeros(0, dtype=bool)
         self._dead = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._parked: (
+            tuple[list[tuple[Any, np.dtype[Any], Any, np.dtype[Any]]], Callable[[Any], bytes]] | None
+        ) = None
         self._pending_slots: list[int] = []
         self._pending_keys: list[list[int]] = []
         self._band_high = np.arange(bands, dtype=np.uint64) << np.uint64(32)
@@ -195,7 +200,36 @@ class ArrayLSH(BandedLSH):
         """(n, bands) 32-bit keys -> (n, bands) uint64 with the band in the high bits."""
         return (np.asarray(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)) | self._band_high
 
+    def park(self, write: Callable[[bytes], _Handle], read: Callable[[_Handle], bytes]) -> None:
+        """Move the bucket arrays out of memory until they are needed again: ``write`` stores
+        bytes and returns a handle, ``read`` gives the bytes of a handle back. The next insert
+        flush, query, removal or band read loads them back; meanwhile the index holds only its
+        id table. The deduplicator parks its indexes in its spill file once postponed
+        verification has read them (clusters and output need no index)."""
+        self._flush()
+        if not self._runs:
+            return
+        handles = [(write(k.tobytes()), k.dtype, write(s.tobytes()), s.dtype) for k, s in self._runs]
+        self._parked = (handles, read)
+        self._runs = []
+
+    def _unpark(self) -> None:
+        if self._parked is None:
+            return
+        handles, read = self._parked
+        self._parked = None
+        self._runs = [
+            (np.frombuffer(read(hk), dtype=dk), np.frombuffer(read(hs), dtype=ds))
+            for hk, dk, hs, ds in handles
+        ]
+
+    @property
+    def parked(self) -> bool:
+        """Whether the bucket arrays are out of memory (see :meth:`park`)."""
+        return self._parked is not None
+
     def _flush(self) -> None:
+        self._unpark()
         if not self._pending_slots:
             return
         keys = self._combined(np.array(self._pending_keys, dtype=np.uint64).reshape(-1, self.bands))
@@ -335,5 +369,6 @@ class ArrayLSH(BandedLSH):
         return self._slot.keys()
 
     def nbytes(self) -> int:
-        """Bytes held by the bucket arrays (not counting the id strings)."""
+        """Bytes the bucket arrays hold in memory (not counting the id strings; 0 for the runs
+        while parked)."""
         return sum(k.nbytes + s.nbytes for k, s in self._runs) + self._alive.nbytes
