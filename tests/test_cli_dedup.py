@@ -247,6 +247,46 @@ def test_api_dedup_assigns_story_ids_by_default() -> None:
     assert [c.member_ids for c in plain] == [c.member_ids for c in clusters]
 
 
+@pytest.mark.parametrize("stories", [True, False])
+def test_streamed_output_equals_the_library_clusters(tmp_path: Path, stories: bool) -> None:
+    """The CLI builds its clusters a chunk at a time and spools them while story ids are
+    worked out; the lines are exactly the library's clusters, in the same order."""
+    import newsdedup
+
+    # every item dated: an undated one is seen at its (different) ingest time in each run
+    items = [{"published": "2024-10-12T10:00:00Z", **json.loads(x)} for x in _seed_lines()]
+    lines = [json.dumps(r) for r in items + _other_story_items()]
+    src = _write(tmp_path / "in.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    result = _run([str(src), "-o", str(out), *([] if stories else ["--no-stories"])])
+    assert result.exit_code == 0, result.output
+    expected = [
+        json.loads(json.dumps(c.to_dict()))
+        for c in newsdedup.dedup([json.loads(x) for x in lines], stories=stories)
+    ]
+    assert _read_jsonl(out) == expected
+    if stories:
+        assert len({row["story_id"] for row in expected}) == 2  # two stories, one of several clusters
+
+
+def _other_story_items() -> list[dict[str, str]]:
+    """Two copies of a story that is not the seeds' NATO story."""
+    text = "\n\n".join(
+        f"The port authority of Rotterdam said on Tuesday that container volumes fell {n} percent "
+        f"in the quarter as shipping lines rerouted vessels, paragraph {n} of the report."
+        for n in range(1, 9)
+    )
+    return [
+        {"id": "port-a", "text": text, "site": "a.example", "published": "2024-10-12T09:00:00Z"},
+        {
+            "id": "port-b",
+            "text": text + "\n\nSubscribe to our newsletter.",
+            "site": "b.example",
+            "published": "2024-10-12T11:00:00Z",
+        },
+    ]
+
+
 # -- WARC and Parquet inputs, Parquet output (docs/formats.md) ---------------------------------
 
 

@@ -31,8 +31,10 @@ from newsdedup._story import (
     profile_from_cluster,
     profile_from_text,
     story_id_for,
+    story_ids,
     story_match,
 )
+from test_story_profiles import _reference_names  # the definition of names, written out once
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
@@ -182,6 +184,17 @@ def test_order_independent_and_deterministic(all_clusters: tuple[list[Cluster], 
         out = assign_stories(shuffled)
         assert [c.cluster_id for c in out] == [c.cluster_id for c in shuffled]  # same order back
         assert {c.cluster_id: c.extra["story_id"] for c in out} == reference
+
+
+def test_story_ids_read_a_stream_once_and_agree_with_assign_stories(
+    all_clusters: tuple[list[Cluster], dict[str, str]],
+) -> None:
+    clusters, _ = all_clusters
+    reference = {c.cluster_id: c.extra["story_id"] for c in assign_stories(clusters, window="6h")}
+    assert len(set(reference.values())) < len(reference)  # some stories of several clusters
+    stream = (c for c in reversed(clusters))  # a one-pass iterator, in another order
+    assert story_ids(stream, window="6h") == reference
+    assert next(stream, None) is None
 
 
 def test_items_shuffled_before_dedup_give_the_same_stories() -> None:
@@ -509,8 +522,6 @@ _NAME_PIECES = st.sampled_from([*_WORDS, *_GAPS])
     text=st.lists(_NAME_PIECES, max_size=40).map("".join) | st.text(alphabet=list("AbCdE xy.:\n\t-'ÉéÜ_1"))
 )
 def test_names_in_one_pass_equal_the_per_line_reference(text: str) -> None:
-    from test_story_profiles import _reference_names  # the definition, written out once
-
     got = _names(text)
     want = _reference_names(text)
     assert got == want

@@ -68,6 +68,7 @@ from ._story import (
     group_stories,
     joins_story,
     profile_from_cluster,
+    story_ids,
     story_match,
 )
 from ._text import clean_text
@@ -158,6 +159,7 @@ __all__ = [
     "read_records",
     "read_warc",
     "render_report",
+    "story_ids",
     "story_match",
     "write_parquet",
     "write_report",

@@ -1289,6 +1289,20 @@ def assign_stories(
     ``window`` (``"72h"``, seconds, a timedelta or None) overrides ``config.window``.
     ``articles`` (member id -> Article) is optional and only adds members' publication dates.
     """
+    story_of = story_ids(clusters, articles, config=config, window=window)
+    return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]
+
+
+def story_ids(
+    clusters: Iterable[Cluster],
+    articles: Mapping[str, Article] | None = None,
+    *,
+    config: StoryConfig | None = None,
+    window: str | float | timedelta | EllipsisType | None = ...,
+) -> dict[str, str]:
+    """Cluster id -> story id, as :func:`assign_stories` gives them. ``clusters`` is read once,
+    one cluster at a time, and only its story profile is kept, not its members: a caller can
+    stream a million members' clusters from disk and hold a profile per cluster."""
     cfg = config or StoryConfig()
     if not isinstance(window, EllipsisType):
         from ._dedup import parse_window
@@ -1306,7 +1320,7 @@ def assign_stories(
         sid = story_id_for(story)
         for key in story:
             story_of[key] = sid
-    return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]
+    return story_of
 
 
 def stories_from(
@@ -1319,12 +1333,9 @@ def stories_from(
     """``clusters`` (same order) with the ``story_id`` they get when stories are assigned over
     ``everything`` (e.g. every cluster of a state store), so ids written by incremental runs
     equal those of one run over all items. ``clusters`` missing from ``everything`` are added to
-    it. Costs one :func:`assign_stories` over the whole set per call."""
-    pool = {c.cluster_id: c for c in everything}
-    for c in clusters:
-        pool[c.cluster_id] = c
-    ordered = [pool[k] for k in sorted(pool)]
-    story_of = {
-        c.cluster_id: c.extra["story_id"] for c in assign_stories(ordered, config=config, window=window)
-    }
+    it. Costs one :func:`story_ids` pass over the whole set per call (``everything`` is read
+    once; a story profile per cluster is held)."""
+    mine = {c.cluster_id for c in clusters}
+    pool = itertools.chain((c for c in everything if c.cluster_id not in mine), clusters)
+    story_of = story_ids(pool, config=config, window=window)
     return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,52 @@ def with_stories(
     if deduper.store is None:
         return assign_stories(clusters, window=window)
     return stories_from(clusters, deduper.iter_clusters(refresh=False), window=window)
+
+
+def _write_all(
+    deduper: Deduplicator, write: Callable[[Iterable[Cluster]], None], window: float | None, stories: bool
+) -> int:
+    """Without a store: every cluster to ``write``, built a chunk of groups at a time; returns
+    how many. Story ids need every cluster before the first is written, so the clusters are
+    spooled (pickled to an anonymous temporary file) while their story profiles are taken, then
+    read back one by one with their ids: memory holds a profile per cluster, never the members
+    of every cluster (at a million items, the clusters alone took about 0.8 GB)."""
+    count = 0
+
+    def built() -> Iterator[Cluster]:
+        nonlocal count
+        for cluster in deduper.iter_clusters(refresh=False):
+            count += 1
+            yield cluster
+
+    if not stories:
+        write(built())
+        return count
+    import dataclasses
+    import pickle
+    import tempfile
+
+    from .._story import story_ids
+
+    with tempfile.TemporaryFile(prefix="newsdedup-clusters-") as spool:
+
+        def spooled() -> Iterator[Cluster]:
+            for cluster in built():
+                pickle.dump(cluster, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                yield cluster
+
+        story_of = story_ids(spooled(), window=window)
+        spool.seek(0)
+
+        def read_back() -> Iterator[Cluster]:
+            for _ in range(count):
+                cluster = pickle.load(spool)  # our own file, written above
+                yield dataclasses.replace(
+                    cluster, extra={**cluster.extra, "story_id": story_of[cluster.cluster_id]}
+                )
+
+        write(read_back())
+    return count
 
 
 def _progress(enabled: bool) -> Any:
@@ -381,19 +427,23 @@ def _run(
     enabled = story_window is not False
     story_seconds = None if isinstance(story_window, bool) else story_window
 
-    def write(clusters: list[Cluster]) -> None:
-        clusters = with_stories(deduper, clusters, story_seconds, enabled)
+    def write_out(clusters: Iterable[Cluster]) -> None:
         if out_format == "parquet":
             assert output is not None
             write_parquet(output, clusters)
         else:
             write_jsonl(output, (c.to_dict() for c in clusters))
 
-    emitted = deduper.emit_changed(write)
+    if deduper.store is None:
+        emitted = _write_all(deduper, write_out, story_seconds, enabled)
+    else:
+        emitted = len(
+            deduper.emit_changed(lambda cs: write_out(with_stories(deduper, cs, story_seconds, enabled)))
+        )
     n_err = len(deduper.errors)
     what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(
-        f"newsdedup dedup: {len(deduper)} items, {len(emitted)} {what}, {n_err} unusable lines",
+        f"newsdedup dedup: {len(deduper)} items, {emitted} {what}, {n_err} unusable lines",
         err=True,
     )
     if failure is not None:
