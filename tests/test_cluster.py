@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from newsdedup._cluster import MemberInfo, choose_canonical, components, is_wire_own_site, partition
+from newsdedup._cluster import (
+    MemberInfo,
+    _component_labels,
+    choose_canonical,
+    components,
+    is_wire_own_site,
+    partition,
+    partition_pairs,
+)
 
 
 def _graph(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -119,6 +127,53 @@ def test_partition_is_independent_of_iteration_order() -> None:
         rng.shuffle(nodes)
         rng.shuffle(pairs)
         assert partition(nodes, _graph(pairs), _prio) == expected
+
+
+def _pair_arrays(pairs: list[tuple[str, str]], nodes: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    ids = sorted(nodes, key=lambda n: hash(n) % 97)  # node numbers in no particular order
+    at = {n: k for k, n in enumerate(ids)}
+    return (
+        ids,
+        np.array([at[a] for a, _ in pairs], dtype=np.int64),
+        np.array([at[b] for _, b in pairs], dtype=np.int64),
+    )
+
+
+def test_partition_of_pair_arrays_equals_partition_of_sets() -> None:
+    """Random graphs of stories (dense groups), bridges, paths and isolated nodes, some pairs
+    listed twice or both ways: the same clusters from the arrays as from the adjacency sets."""
+    rng = random.Random(11)
+    for trial in range(60):
+        n = rng.randrange(1, 120)
+        nodes = [f"n{i:03d}" for i in range(n)]
+        pairs = []
+        for _ in range(rng.randrange(0, 6)):  # dense groups, not quite complete
+            group = rng.sample(nodes, min(n, rng.randrange(2, 25)))
+            pairs += [(x, y) for x, y in itertools.combinations(group, 2) if rng.random() < 0.7]
+        path = rng.sample(nodes, min(n, rng.randrange(0, 12)))
+        pairs += list(itertools.pairwise(path))
+        pairs += [(rng.choice(nodes), rng.choice(nodes)) for _ in range(rng.randrange(0, 10))]
+        pairs = [(x, y) if rng.random() < 0.5 else (y, x) for x, y in pairs if x != y]
+        pairs += pairs[: trial % 4]
+        need = None if trial % 3 else 2
+        expected = partition(nodes, _graph(pairs), _prio, max_need=need)
+        got = partition_pairs(nodes, *_pair_arrays(pairs, nodes), _prio, max_need=need)
+        assert got == expected
+    assert partition_pairs(["b", "a"], ["a", "b"], np.array([]), np.array([]), _prio) == [["a"], ["b"]]
+
+
+def test_component_labels_are_the_components() -> None:
+    rng = random.Random(12)
+    for _ in range(40):
+        n = rng.randrange(1, 200)
+        a = np.array([rng.randrange(n) for _ in range(n)], dtype=np.int64)
+        b = np.array([rng.randrange(n) for _ in range(n)], dtype=np.int64)
+        label = _component_labels(n, a, b)
+        names = [str(k) for k in range(n)]
+        comps = components(
+            names, _graph([(str(x), str(y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)])
+        )
+        assert all(label[int(k)] == min(int(x) for x in comp) for comp in comps for k in comp)
 
 
 def _member(mid: str, shingles: range | list[int], **kw: object) -> MemberInfo:

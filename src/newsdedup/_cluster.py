@@ -39,7 +39,7 @@ import numpy as np
 
 from ._fingerprint import intersection_size
 
-__all__ = ["MemberInfo", "choose_canonical", "components", "is_wire_own_site", "partition"]
+__all__ = ["MemberInfo", "choose_canonical", "components", "is_wire_own_site", "partition", "partition_pairs"]
 
 Priority = Callable[[str], tuple[object, ...]]
 
@@ -158,12 +158,86 @@ def partition(
     """
     out: list[list[str]] = []
     for comp in components(nodes, edges):
-        if len(comp) == 1:
-            out.append(comp)
-            continue
-        complete = all(len(edges.get(n, set()) & set(comp)) == len(comp) - 1 for n in comp)
-        out.extend([comp] if complete else _peel(comp, edges, priority, max_need))
+        out.extend(_split(comp, edges, priority, max_need))
     return sorted(out, key=lambda c: c[0])
+
+
+def _split(
+    comp: list[str], edges: Mapping[str, set[str]], priority: Priority, max_need: int | None
+) -> list[list[str]]:
+    """One connected component (sorted) as clusters: whole when complete, else peeled."""
+    if len(comp) == 1:
+        return [comp]
+    members = set(comp)
+    if all(len(edges.get(n, set()) & members) == len(comp) - 1 for n in comp):
+        return [comp]
+    return _peel(comp, edges, priority, max_need)
+
+
+def partition_pairs(
+    nodes: Iterable[str],
+    ids: Sequence[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    priority: Priority,
+    *,
+    max_need: int | None = None,
+) -> list[list[str]]:
+    """:func:`partition` of ``nodes`` with the edges ``ids[a[i]] - ids[b[i]]`` given as arrays
+    (every edge's ends among ``nodes``). The components are found on the arrays, and the
+    adjacency sets the peel reads are built for one component at a time: memory holds the
+    sets of one component, where a whole graph of sets took about a GB at a million items.
+    The same clusters as :func:`partition` over the adjacency of the same edges."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if not len(a):
+        return sorted([node] for node in nodes)
+    label = _component_labels(len(ids), a, b)
+    # both directions, grouped by component, then by source node
+    src, dst = np.concatenate((a, b)), np.concatenate((b, a))
+    order = np.argsort((label[src].astype(np.uint64) << np.uint64(32)) | src.astype(np.uint64), kind="stable")
+    src, dst = src[order], dst[order]
+    del order
+    heads = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])  # each source node's first row
+    ends = np.r_[heads[1:], len(src)]
+    head_label = label[src[heads]]
+    comp_first = np.r_[np.flatnonzero(np.r_[True, head_label[1:] != head_label[:-1]]), len(heads)]
+    out: list[list[str]] = []
+    linked: set[str] = set()
+    for h0, h1 in zip(comp_first[:-1].tolist(), comp_first[1:].tolist(), strict=True):
+        lo = int(heads[h0])
+        names = [ids[k] for k in dst[lo : int(ends[h1 - 1])].tolist()]
+        adjacency = {
+            ids[node]: set(names[start - lo : end - lo])
+            for node, start, end in zip(
+                src[heads[h0:h1]].tolist(), heads[h0:h1].tolist(), ends[h0:h1].tolist(), strict=True
+            )
+        }
+        linked.update(adjacency)
+        out.extend(_split(sorted(adjacency), adjacency, priority, max_need))
+    out.extend([node] for node in nodes if node not in linked)
+    return sorted(out, key=lambda c: c[0])
+
+
+def _component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per node ``0..n-1``, the smallest node of its connected component under the edges
+    ``a[i] - b[i]``: minimum labels spread over the edges, then shortcut (a label's own label)
+    until nothing changes, a few whole-array passes instead of a walk per node."""
+    label = np.arange(n, dtype=np.int64)
+    while len(a):
+        low = np.minimum(label[a], label[b])
+        spread = label.copy()
+        np.minimum.at(spread, a, low)
+        np.minimum.at(spread, b, low)
+        while True:
+            shortcut = spread[spread]
+            if np.array_equal(shortcut, spread):
+                break
+            spread = shortcut
+        if np.array_equal(spread, label):
+            break
+        label = spread
+    return label
 
 
 # -- canonical choice ------------------------------------------------------------------------

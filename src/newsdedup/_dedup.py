@@ -46,7 +46,7 @@ import xxhash
 
 from ._arrays import sorted_unique
 from ._boilerplate import BoilerplateLearner
-from ._cluster import MemberInfo, choose_canonical, partition
+from ._cluster import MemberInfo, choose_canonical, partition_pairs
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
 from ._hubs import hub_rows
@@ -544,13 +544,20 @@ class _Edges:
         for row, (a, b) in enumerate(zip(self._a, self._b, strict=True)):
             yield ids[a], ids[b], self._verdict(row)
 
-    def hub_edges(self, hubs: Mapping[str, Sequence[int]], limit: int | None) -> dict[str, set[str]]:
-        """The adjacency clustering uses (see :func:`hub_edges`), built from the kept pairs."""
+    def kept(
+        self, hubs: Mapping[str, Sequence[int]], limit: int | None
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The pairs clustering uses (see :func:`hub_edges`) as ``(ids, a, b)``: the pairs
+        ``ids[a[i]] - ids[b[i]]``."""
         a, b = self._pairs()
         if limit is None:
-            return hub_edges(self._ids, a, b)
+            return self._ids, a, b
         rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
-        return hub_edges(self._ids, a, b, rank, hub_kth(self._ids, hubs, limit))
+        return self._ids, *kept_pairs(a, b, rank, hub_kth(self._ids, hubs, limit))
+
+    def hub_edges(self, hubs: Mapping[str, Sequence[int]], limit: int | None) -> dict[str, set[str]]:
+        """The adjacency clustering uses (see :func:`hub_edges`), built from the kept pairs."""
+        return hub_edges(*self.kept(hubs, limit))
 
 
 @dataclass(slots=True)
@@ -1731,8 +1738,11 @@ class Deduplicator:
     def _groups(self) -> tuple[list[list[str]], _Repeats]:
         self._resolve()
         state = self._state
-        groups = partition(
-            state.meta.keys(), self._hub_edges(), self._priority, max_need=self.config.max_need
+        groups = partition_pairs(
+            state.meta.keys(),
+            *state.edges.kept(state.hubs, self.config.max_verify),
+            self._priority,
+            max_need=self.config.max_need,
         )
         return groups, self._site_repeats(groups)
 
@@ -1871,8 +1881,7 @@ def hub_edges(
     lowest-ranked candidates (see :meth:`Deduplicator._hub_pairs`) -- the same set in any
     input order. The filter runs on the arrays; sets are built only for the kept pairs."""
     if rank is not None and kth is not None:
-        keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
-        a, b = a[keep], b[keep]
+        a, b = kept_pairs(a, b, rank, kth)
     src, dst = np.concatenate((a, b)), np.concatenate((b, a))
     order = np.argsort(src, kind="stable")
     src, dst = src[order], dst[order]
@@ -1885,6 +1894,15 @@ def hub_edges(
     for k, lo, hi in zip(src[start].tolist(), bounds[:-1], bounds[1:], strict=True):
         out[ids[k]] = set(targets[lo:hi])
     return out
+
+
+def kept_pairs(
+    a: np.ndarray, b: np.ndarray, rank: np.ndarray, kth: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``a[i] - b[i]`` where one side is among the other's lowest-ranked candidates
+    (:func:`item_rank` of each node, :func:`hub_kth` of its hub list)."""
+    keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
+    return a[keep], b[keep]
 
 
 def hub_kth(ids: Sequence[str], hubs: Mapping[str, Sequence[int]], limit: int) -> np.ndarray:

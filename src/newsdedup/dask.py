@@ -61,15 +61,15 @@ import numpy as np
 import xxhash
 
 from ._arrays import sorted_unique
-from ._cluster import partition
+from ._cluster import partition_pairs
 from ._dedup import (
     _MAX_RANK,
     DedupConfig,
     Deduplicator,
     ErrorRecord,
     build_cluster,
-    hub_edges,
     item_rank,
+    kept_pairs,
     repeat_rows,
     repeated_keys,
     repeats_from,
@@ -758,11 +758,11 @@ def _run(
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
     if limit is not None:
         names = [ids[p] for p in pos.tolist()]
-        graph = hub_edges(names, *_nodes(names, edges), rank, kth)
+        a, b = kept_pairs(*_nodes(names, edges), rank, kth)
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
-        graph = hub_edges(names, *_nodes(names, edges))
-    groups_all = partition(sizes, graph, lambda k: (-sizes[k], k), max_need=config.max_need)
+        a, b = _nodes(names, edges)
+    groups_all = partition_pairs(sizes, names, a, b, lambda k: (-sizes[k], k), max_need=config.max_need)
     assign: dict[int, dict[int, int]] = {i: {} for i in live}
     shard_groups: list[list[list[str]]] = [[] for _ in range(n_groups)]
     n_multi = 0
@@ -774,7 +774,7 @@ def _run(
             assign[i][seq] = n_multi
         shard_groups[n_multi % n_groups].append(group)
         n_multi += 1
-    del where, graph, names
+    del where, a, b, names
     if config.site_repeat_min:
         shards = {
             i: delayed(_repeat_rows, nout=n_groups)(parts[i], keeps[i], assign[i], n_multi, n_groups)
