@@ -8,10 +8,11 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import pytest
 
@@ -728,6 +729,34 @@ def test_units_keep_connected_pairs_together() -> None:
     cut = _units(big, 10)
     assert [key for unit in cut for key, _ in unit] == [key for key, _ in big]
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
+
+
+def test_clusters_are_built_a_bounded_number_of_members_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """iter_clusters reads the articles of a few groups at a time: about _CHUNK_MEMBERS
+    members (at least one group), and never more than ``chunk`` groups."""
+    import newsdedup._dedup as engine
+
+    d = Deduplicator(max_verify=4)
+    d.add_stream(_story_stream(), batch_size=16)
+    whole = [c.to_dict() for c in d.iter_clusters(chunk=10_000)]
+    read = d._articles
+    sizes: list[int] = []
+
+    def counted(ids: Iterable[str]) -> dict[str, Any]:
+        found = read(ids)
+        sizes.append(len(found))
+        return found
+
+    monkeypatch.setattr(d, "_articles", counted)
+    monkeypatch.setattr(engine, "_CHUNK_MEMBERS", 5)
+    biggest = max(len(c["member_ids"]) for c in whole)
+    assert biggest > 5
+    assert [c.to_dict() for c in d.iter_clusters()] == whole
+    assert len(sizes) > 1
+    assert max(sizes) <= 4 + biggest
+    sizes.clear()
+    assert [c.to_dict() for c in d.iter_clusters(chunk=2)] == whole
+    assert len(sizes) >= len(whole) / 2
 
 
 def test_postponing_applies_only_without_store_or_window(tmp_path: Path) -> None:

@@ -291,6 +291,10 @@ class _Meta:
 _TEXT_FIELD = [f.name for f in fields(Article)].index("text")
 
 
+_CHUNK_MEMBERS = 10_000
+"""Members whose articles :meth:`Deduplicator.iter_clusters` reads at once (about 50 MB)."""
+
+
 class _Spill:
     """Articles kept on disk instead of in memory: each one pickled and appended to an
     anonymous temporary file (deleted when closed or when the process ends), read back by
@@ -1727,17 +1731,26 @@ class Deduplicator:
         return list(self._clusters)
 
     def iter_clusters(self, *, refresh: bool = True, chunk: int = 2_000) -> Iterator[Cluster]:
-        """Every cluster, sorted by cluster id, built ``chunk`` groups at a time (bounded memory
-        for exports of large stores)."""
+        """Every cluster, sorted by cluster id, built at most ``chunk`` groups and about ten
+        thousand members at a time (bounded memory for large runs and exports of large
+        stores)."""
         if refresh and self.store is not None:
             self.refresh()
         groups, repeated = self._groups()
         keyed = sorted(groups, key=lambda g: cluster_id_for(g))
-        for start in range(0, len(keyed), chunk):
-            part = keyed[start : start + chunk]
+        start = 0
+        while start < len(keyed):
+            # at most `chunk` groups and about _CHUNK_MEMBERS members: at a million items,
+            # 2,000 groups of big stories meant some 80,000 articles read at once
+            end, members = start, 0
+            while end < len(keyed) and end - start < chunk and (members < _CHUNK_MEMBERS or end == start):
+                members += len(keyed[end])
+                end += 1
+            part = keyed[start:end]
             articles = self._articles(i for g in part for i in g)
             for g in part:
                 yield self._make_cluster(g, repeated, articles)
+            start = end
 
     def _groups(self) -> tuple[list[list[str]], _Repeats]:
         self._resolve()
