@@ -405,6 +405,13 @@ class _Cache(OrderedDict[str, Any]):
                 found[key] = value
         return found, missing
 
+    def drain(self) -> None:
+        """Forget every entry, each handed to ``on_evict`` first (oldest first)."""
+        while self:
+            key, value = self.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(key, value)
+
     def put(self, key: str, value: Any) -> None:
         self[key] = value
         if self.maxsize is not None:
@@ -1662,6 +1669,16 @@ class Deduplicator:
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._state.meta
+
+    def release_caches(self) -> None:
+        """Empty the in-memory caches of articles, verification docs and sketches (with a
+        spill file, articles and sketches are written to it first), for when the input is
+        read: building clusters needs none of them, and at a million items they held about
+        half a GB. Nothing is lost; items added afterwards refill them (a doc is rebuilt from
+        its stored text). The CLI calls this between reading and writing."""
+        state = self._state
+        for cache in (state.articles, state.docs, state.sketches):
+            cache.drain()
 
     def _text(self, key: str) -> str:
         """An indexed item's article text (see :meth:`_texts`)."""
