@@ -315,7 +315,7 @@ class _Spill:
     def append(self, data: bytes) -> int:
         """Write ``data`` at the end of the file; where it is (for :meth:`read`)."""
         if len(data) >= 1 << 32:
-            raise ValueError(f"a spilled record of {len(data)} bytes")
+            raise ValueError(f"cannot spill a record of {len(data)} bytes (the limit is 4 GiB)")
         self._fh.seek(self._end)
         self._fh.write(data)
         where = self._end << 32 | len(data)
@@ -1759,8 +1759,8 @@ class Deduplicator:
         while start < len(keyed):
             # at most `chunk` groups and about _CHUNK_MEMBERS members: at a million items,
             # 2,000 groups of big stories meant some 80,000 articles read at once
-            end, members = start, 0
-            while end < len(keyed) and end - start < chunk and (members < _CHUNK_MEMBERS or end == start):
+            end, members = start + 1, len(keyed[start])  # at least one group
+            while end < len(keyed) and end - start < chunk and members < _CHUNK_MEMBERS:
                 members += len(keyed[end])
                 end += 1
             part = keyed[start:end]
