@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsdedup._cli import main
+from newsdedup._models import Cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = sorted((FIXTURES / "seeds").glob("*.txt"))
@@ -267,6 +268,13 @@ def test_streamed_output_equals_the_library_clusters(tmp_path: Path, stories: bo
     assert _read_jsonl(out) == expected
     if stories:
         assert len({row["story_id"] for row in expected}) == 2  # two stories, one of several clusters
+    # the same clusters as Parquet rows (read back through Cluster.from_dict)
+    pytest.importorskip("pyarrow")
+    table = tmp_path / "out.parquet"
+    result = _run([str(src), "-o", str(table), *([] if stories else ["--no-stories"])])
+    assert result.exit_code == 0, result.output
+    rows = [Cluster.from_dict(r).to_dict() for r in _read_parquet(table)]
+    assert [json.loads(json.dumps(r)) for r in rows] == expected
 
 
 def _other_story_items() -> list[dict[str, str]]:

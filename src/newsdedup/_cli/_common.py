@@ -46,21 +46,26 @@ def atomic_writer(path: Path) -> Iterator[IO[str]]:
 
 def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:
     """Rows as JSON lines to ``target`` (atomically) or, for None or ``-``, to stdout as UTF-8."""
+    write_lines(target, (json.dumps(row, ensure_ascii=False) for row in rows))
+
+
+def write_lines(target: Path | None, lines: Iterable[str]) -> None:
+    """Text lines (each without its newline) to ``target`` (atomically) or, for None or ``-``,
+    to stdout as UTF-8."""
     if target is None or str(target) == "-":
         # UTF-8 bytes whatever the locale says (a C locale would make stdout ASCII-only)
         sys.stdout.flush()
         binary = getattr(sys.stdout, "buffer", None)
-        for row in rows:
-            line = json.dumps(row, ensure_ascii=False) + "\n"
+        for line in lines:
             if binary is not None:
-                binary.write(line.encode("utf-8"))
+                binary.write((line + "\n").encode("utf-8"))
             else:
-                sys.stdout.write(line)
+                sys.stdout.write(line + "\n")
         (binary or sys.stdout).flush()
         return
     with atomic_writer(target) as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for line in lines:
+            fh.write(line + "\n")
 
 
 def open_state(state: str, *, read_only: bool = False) -> Any:

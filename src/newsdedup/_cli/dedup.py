@@ -31,9 +31,10 @@ The contract (other tools depend on it; extend, never break):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from ._common import (
     story_options,
     window_option,
     write_jsonl,
+    write_lines,
 )
 
 _BATCH = 256
@@ -76,49 +78,54 @@ def with_stories(
 
 
 def _write_all(
-    deduper: Deduplicator, write: Callable[[Iterable[Cluster]], None], window: float | None, stories: bool
+    deduper: Deduplicator, output: Path | None, out_format: str, window: float | None, stories: bool
 ) -> int:
-    """Without a store: every cluster to ``write``, built a chunk of groups at a time; returns
-    how many. Story ids need every cluster before the first is written, so the clusters are
-    spooled (pickled to an anonymous temporary file) while their story profiles are taken, then
-    read back one by one with their ids: memory holds a profile per cluster, never the members
+    """Without a store: every cluster to ``output``, built a chunk of groups at a time; returns
+    how many. Story ids need every cluster before the first is written, so each cluster's JSON
+    line is spooled to an anonymous temporary file while its story profile is taken, and the
+    lines are read back with their ids: memory holds a profile per cluster, never the members
     of every cluster (at a million items, the clusters alone took about 0.8 GB)."""
-    count = 0
+    order: list[str] = []
 
     def built() -> Iterator[Cluster]:
-        nonlocal count
         for cluster in deduper.iter_clusters(refresh=False):
-            count += 1
+            order.append(cluster.cluster_id)
             yield cluster
 
     if not stories:
-        write(built())
-        return count
-    import dataclasses
-    import pickle
+        if out_format == "parquet":
+            assert output is not None
+            write_parquet(output, built())
+        else:
+            write_jsonl(output, (c.to_dict() for c in built()))
+        return len(order)
     import tempfile
 
     from .._story import story_ids
 
-    with tempfile.TemporaryFile(prefix="newsdedup-clusters-") as spool:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="newsdedup-clusters-") as spool:
 
         def spooled() -> Iterator[Cluster]:
             for cluster in built():
-                pickle.dump(cluster, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                if cluster.extra:
+                    raise AssertionError(f"cluster {cluster.cluster_id} already has {sorted(cluster.extra)}")
+                spool.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
                 yield cluster
 
         story_of = story_ids(spooled(), window=window)
         spool.seek(0)
-
-        def read_back() -> Iterator[Cluster]:
-            for _ in range(count):
-                cluster = pickle.load(spool)  # our own file, written above
-                yield dataclasses.replace(
-                    cluster, extra={**cluster.extra, "story_id": story_of[cluster.cluster_id]}
-                )
-
-        write(read_back())
-    return count
+        # a line plus its story id: story_id is the last key of Cluster.to_dict() when it is
+        # the only extension, so the line only gains it before its closing brace
+        lines = (
+            f'{line[:-2]}, "story_id": {json.dumps(story_of[key])}}}'
+            for line, key in zip(spool, order, strict=True)
+        )
+        if out_format == "parquet":
+            assert output is not None
+            write_parquet(output, (json.loads(line) for line in lines))
+        else:
+            write_lines(output, lines)
+    return len(order)
 
 
 def _progress(enabled: bool) -> Any:
@@ -428,7 +435,8 @@ def _run(
     enabled = story_window is not False
     story_seconds = None if isinstance(story_window, bool) else story_window
 
-    def write_out(clusters: Iterable[Cluster]) -> None:
+    def write_out(clusters: list[Cluster]) -> None:
+        clusters = with_stories(deduper, clusters, story_seconds, enabled)
         if out_format == "parquet":
             assert output is not None
             write_parquet(output, clusters)
@@ -436,11 +444,9 @@ def _run(
             write_jsonl(output, (c.to_dict() for c in clusters))
 
     if deduper.store is None:
-        emitted = _write_all(deduper, write_out, story_seconds, enabled)
+        emitted = _write_all(deduper, output, out_format, story_seconds, enabled)
     else:
-        emitted = len(
-            deduper.emit_changed(lambda cs: write_out(with_stories(deduper, cs, story_seconds, enabled)))
-        )
+        emitted = len(deduper.emit_changed(write_out))
     n_err = len(deduper.errors)
     what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(
