@@ -1448,19 +1448,20 @@ class Deduplicator:
         doc = self._state.docs.get(key)
         if doc is not None:
             return doc.shingles
-        sketch = self._state.sketches.get(key)
-        if sketch is None and self._spill is not None:
-            sketch = self._spill.get_sketch(key)
+        sketch = self._sketch(key, keep=False)
         return sketch.shingles if sketch is not None else self._doc(key).shingles
 
-    def _sketch(self, key: str) -> Sketch | None:
-        """The item's sketch from the cache, else from the spill file (then cached again)."""
-        sketch = self._state.sketches.get_lru(key)
+    def _sketch(self, key: str, *, keep: bool = True) -> Sketch | None:
+        """The item's sketch from the cache, else from the spill file (then cached again, and
+        marked recently used, unless ``keep`` is False)."""
+        cache = self._state.sketches
+        sketch = cache.get_lru(key) if keep else cache.get(key)
         if sketch is None and self._spill is not None:
             sketch = self._spill.get_sketch(key)
             if sketch is not None:
                 self.stats["sketch-reads"] += 1
-                self._state.sketches.put(key, sketch)
+                if keep:
+                    cache.put(key, sketch)
         return sketch
 
     def _plan(

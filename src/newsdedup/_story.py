@@ -984,9 +984,9 @@ def _candidate_pairs(
     ends = np.cumsum(fan)
     lo = 0
     while lo < len(fan):
-        hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + _PAIR_CHUNK, side="right")))
+        done = int(ends[lo - 1]) if lo else 0  # pairs spelled out so far
+        hi = max(lo + 1, int(np.searchsorted(ends, done + _PAIR_CHUNK, side="right")))
         first = np.repeat(np.arange(lo, hi, dtype=np.int64), fan[lo:hi])
-        done = int(ends[lo - 1]) if lo else 0
         starts = np.repeat(ends[lo:hi] - fan[lo:hi] - done, fan[lo:hi])
         second = first + 1 + (np.arange(len(first), dtype=np.int64) - starts)
         a, b = t_row[first], t_row[second]

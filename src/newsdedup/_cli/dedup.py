@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,14 @@ def with_stories(
     return stories_from(clusters, deduper.iter_clusters(refresh=False), window=window)
 
 
+def _write_clusters(output: Path | None, out_format: str, clusters: Iterable[Cluster]) -> None:
+    if out_format == "parquet":
+        assert output is not None
+        write_parquet(output, clusters)
+    else:
+        write_jsonl(output, (c.to_dict() for c in clusters))
+
+
 def _write_all(
     deduper: Deduplicator, output: Path | None, out_format: str, window: float | None, stories: bool
 ) -> int:
@@ -93,11 +101,7 @@ def _write_all(
             yield cluster
 
     if not stories:
-        if out_format == "parquet":
-            assert output is not None
-            write_parquet(output, built())
-        else:
-            write_jsonl(output, (c.to_dict() for c in built()))
+        _write_clusters(output, out_format, built())
         return len(order)
     import tempfile
 
@@ -436,12 +440,7 @@ def _run(
     story_seconds = None if isinstance(story_window, bool) else story_window
 
     def write_out(clusters: list[Cluster]) -> None:
-        clusters = with_stories(deduper, clusters, story_seconds, enabled)
-        if out_format == "parquet":
-            assert output is not None
-            write_parquet(output, clusters)
-        else:
-            write_jsonl(output, (c.to_dict() for c in clusters))
+        _write_clusters(output, out_format, with_stories(deduper, clusters, story_seconds, enabled))
 
     if deduper.store is None:
         emitted = _write_all(deduper, output, out_format, story_seconds, enabled)
