@@ -383,3 +383,51 @@ def test_a_doc_sent_to_a_worker_keeps_its_verdicts(story: str) -> None:
         for b in docs:
             if a < b:
                 assert v.verify(back[a], back[b]) == v.verify(docs[a], docs[b]), (a, b)
+
+
+def test_anchored_windows_pass_only_where_partial_ratio_does(story: str, other_story: str) -> None:
+    """The windows placed by verbatim pieces of the head are windows partial_ratio scores
+    too, so they never pass a head it fails, and their score is at most its score; the
+    prefix window lets a head holding a sentence the text lacks pass without the scan."""
+    import random
+
+    from rapidfuzz import fuzz
+
+    from newsdedup._normalize import normalize_text
+
+    rng = random.Random(11)
+    mine, theirs = normalize_text(story), normalize_text(other_story)
+    words = mine.split()
+    v = PairVerifier()
+    passed = 0
+    for _ in range(600):
+        start = rng.choice((0, 0, rng.randrange(0, len(mine) - 400)))
+        head = mine[start : start + 300].split()
+        for _ in range(rng.randrange(0, 12)):
+            i = rng.randrange(len(head))
+            if rng.random() < 0.5:
+                del head[i]
+            else:
+                head.insert(i, rng.choice(words))
+        h = " ".join(head)[:300]
+        text = rng.choice((mine, mine[rng.randrange(0, 200) :], theirs[:300] + " " + mine))
+        kind = rng.choice(("near-duplicate", "truncated"))
+        found = v._anchored(kind, h, text)
+        if found is None:
+            continue
+        passed += 1
+        score, at = found
+        assert score >= v.min_align
+        assert fuzz.partial_ratio(h, text) >= score - 1e-9
+        if kind == "truncated":
+            assert at <= max(v.head_chars, v.max_start_offset * len(text))
+    assert passed > 100
+    # a newsletter line inside the head shifts the rest of it: the text's prefix ending where
+    # the head ends passes, found without the window-by-window scan
+    pitch = "get the daily brief delivered to your inbox every morning, free. "
+    lead = mine[:150]
+    head = (lead + pitch + mine[150:])[:300]
+    assert fuzz.ratio(head, mine[:300]) < v.min_align
+    score, at = v._align("near-duplicate", head, mine, scan=False)
+    assert score >= v.min_align
+    assert at == 0

@@ -506,8 +506,14 @@ class PairVerifier:
             # (C speed) instead of rapidfuzz's window scan
             score, start = 100.0, found
         else:
-            score, start = self._align(kind, head, large.norm)
+            score, start = self._align(kind, head, large.norm, scan=False)
+            if score < self.min_align and kind == "near-duplicate":
+                # a near-duplicate has no start to check, so a pass of the halves is as good as
+                # one of the whole head: tried before the whole head's window-by-window scan
+                score, start = self._align_halves(kind, head, large.norm)
             if score < self.min_align:
+                score, start = self._align(kind, head, large.norm, windows=False)
+            if score < self.min_align and kind != "near-duplicate":
                 score, start = self._align_halves(kind, head, large.norm)
         if score < self.min_align:
             return Verdict(False, "misaligned", jac, cont, score)
@@ -594,27 +600,17 @@ class PairVerifier:
             return 0.0, 0
         return min(first, second), start
 
-    def _align(self, kind: str, head: str, large: str) -> tuple[float, int]:
-        """(rapidfuzz partial_ratio of ``head`` inside ``large``, where the best match starts)."""
+    def _align(
+        self, kind: str, head: str, large: str, *, windows: bool = True, scan: bool = True
+    ) -> tuple[float, int]:
+        """(rapidfuzz partial_ratio of ``head`` inside ``large``, where the best match starts):
+        first a few windows placed by verbatim pieces of the head (:meth:`_anchored`), then,
+        with ``scan``, the window-by-window search. (0, 0) when it is below ``min_align``."""
+        if windows:
+            found = self._anchored(kind, head, large)
+            if found is not None or not scan:
+                return found if found is not None else (0.0, 0)
         al = None
-        # Where a verbatim piece of the head occurs, the equal-length window there is scored
-        # with one fuzz.ratio; partial_ratio is the best such window score, so a pass there is
-        # a pass (the recorded score is that window's, a lower bound). For a truncated copy
-        # the window must also start within the prefix limit; a better-scoring window further
-        # down the page (a repeated lead) no longer turns it into "not-a-prefix".
-        n = len(head)
-        for off in (0, n // 3, 2 * n // 3):
-            anchor = head[off : off + 24]
-            if len(anchor) < 24:
-                continue
-            k = large.find(anchor)
-            if k >= 0:
-                start = max(0, k - off)
-                if kind == "truncated" and start > max(self.head_chars, self.max_start_offset * len(large)):
-                    continue
-                score = fuzz.ratio(head, large[start : start + n], score_cutoff=self.min_align)
-                if score:
-                    return float(score), start
         if kind == "near-duplicate":
             # a copy's head is usually near the other's start: a pass in that window is a
             # pass anywhere (the full search can only score higher), so search it first
@@ -626,3 +622,41 @@ class PairVerifier:
         if al is None:  # below the cutoff: the pair is misaligned; its exact score is not needed
             return 0.0, 0
         return float(al.score), al.dest_start
+
+    def _anchored(
+        self, kind: str, head: str, large: str, step: int = 12, piece: int = 24
+    ) -> tuple[float, int] | None:
+        """A passing window of partial_ratio found without scanning, or None.
+
+        partial_ratio is the best :func:`fuzz.ratio` of the head against the windows of
+        ``large`` as long as the head, and the shorter ones at its start and end; so any
+        window scoring ``min_align`` is a pass (the recorded score is that window's, a lower
+        bound). Where a verbatim ``piece`` of the head (one every ``step`` characters)
+        occurs, the window that lines the head up with it is scored. When that window would
+        begin before the text does, the text's prefix ending where the head ends is scored
+        too: a sentence only the head has (a newsletter line, a longer lead) shifts the rest
+        of it, and that shorter window is the one that passes. For a truncated copy the
+        window must start within the prefix limit; a better-scoring window further down the
+        page (a repeated lead) no longer turns it into "not-a-prefix"."""
+        n = len(head)
+        exact = len(large) > n  # shorter windows are only the prefix ones when the text is longer
+        limit = max(self.head_chars, self.max_start_offset * len(large)) if kind == "truncated" else None
+        tried: set[tuple[int, int]] = set()
+        for off in range(0, n - piece + 1, step):
+            k = large.find(head[off : off + piece])
+            if k < 0:
+                continue
+            start = max(0, k - off)
+            if limit is not None and start > limit:
+                continue
+            spans = [(start, start + n)]
+            if exact and k < off:
+                spans.append((0, k + n - off))
+            for span in spans:
+                if span in tried:
+                    continue
+                tried.add(span)
+                score = fuzz.ratio(head, large[span[0] : span[1]], score_cutoff=self.min_align)
+                if score:
+                    return float(score), span[0]
+        return None
