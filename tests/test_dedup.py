@@ -724,11 +724,40 @@ def test_units_keep_connected_pairs_together() -> None:
             for g in groups
         )
         assert sum(len(others) for _, others in unit) <= 40 or len(groups) == 1
-    # a group bigger than a unit is cut in arrival order
+    # a group bigger than a unit is cut into units of at most 10 pairs
     big = [(f"b{n}", [f"b{n - 1}"] if n else []) for n in range(100)]
     cut = _units(big, 10)
-    assert [key for unit in cut for key, _ in unit] == [key for key, _ in big]
+    assert sorted(key for unit in cut for key, _ in unit) == sorted(key for key, _ in big)
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
+
+
+def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> None:
+    """Ten stories of 40 copies arrive interleaved, joined into one group by look-alike
+    candidate pairs. Each copy pairs with the three lowest-ranked earlier copies of its
+    story (its hubs). Cut in arrival order, every unit would hold copies of every story and
+    rebuild all their hubs; cut by anchor, a unit holds one or two stories."""
+    from newsdedup._dedup import _unit_keys, _units, item_rank
+
+    todo: list[tuple[str, list[str]]] = []
+    seen: dict[int, list[str]] = {s: [] for s in range(10)}
+    for n in range(400):
+        story, key = n % 10, f"s{n % 10}-{n // 10}"
+        hubs = sorted(seen[story], key=item_rank)[:3]
+        if n // 10 == 0 and story:  # a look-alike candidate joins this story to the previous one
+            hubs.append(f"s{story - 1}-0")
+        todo.append((key, hubs))
+        seen[story].append(key)
+    units = _units(todo, 60)
+    assert sorted(item for unit in units for item in unit) == sorted(todo)
+    assert all(sum(len(o) for _, o in unit) < 60 + 4 for unit in units)  # cut once 60 is reached
+    loads = sum(len(_unit_keys(unit)) for unit in units)
+    in_arrival: list[list[tuple[str, list[str]]]] = [[]]
+    for item in todo:  # the same cut in arrival order
+        if sum(len(o) for _, o in in_arrival[-1]) + len(item[1]) > 60:
+            in_arrival.append([])
+        in_arrival[-1].append(item)
+    assert loads < 0.6 * sum(len(_unit_keys(unit)) for unit in in_arrival)
+    assert loads < 1.3 * 400
 
 
 def test_clusters_are_built_a_bounded_number_of_members_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
