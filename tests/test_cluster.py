@@ -248,3 +248,42 @@ def test_supported_counts_match_unique_and_isin() -> None:
         shared = uniq[counts >= 2]
         expected = [int(np.isin(m.shingles, shared).sum()) for m in members]
         assert _supported(members, [len(m.shingles) for m in members]) == expected
+
+
+def test_truncation_check_by_size_order_matches_every_pair() -> None:
+    """Which members count as truncated copies does not depend on how the bigger members are
+    found: on random clusters of nested and overlapping shingle sets, the size-ordered search
+    marks exactly the members a test of every ordered pair marks."""
+    from newsdedup._cluster import _truncated
+    from newsdedup._fingerprint import intersection_size
+
+    def reference(members: list[MemberInfo], containment: float, ratio: float) -> list[bool]:
+        out = []
+        for m in members:
+            n = len(m.shingles)
+            out.append(
+                any(
+                    other is not m
+                    and n > 0
+                    and len(other.shingles) >= ratio * n
+                    and intersection_size(m.shingles, other.shingles) / n >= containment
+                    for other in members
+                )
+            )
+        return out
+
+    rng = random.Random(5)
+    marked = 0
+    for trial in range(300):
+        base = rng.sample(range(2000), rng.randrange(20, 400))
+        members = []
+        for n in range(rng.randrange(2, 12)):
+            keep = base[: rng.randrange(0, len(base) + 1)]  # a truncated (or whole, or empty) copy
+            extra = rng.sample(range(2000, 4000), rng.randrange(0, 60))  # its own junk
+            members.append(_member(f"m{trial}-{n}", [*keep, *extra]))
+        containment, ratio = rng.choice((0.7, 0.8, 0.95)), rng.choice((1.0, 1.5, 2.0))
+        sizes = [len(m.shingles) for m in members]
+        expected = reference(members, containment, ratio)
+        assert _truncated(members, sizes, containment, ratio) == expected
+        marked += sum(expected)
+    assert marked > 100

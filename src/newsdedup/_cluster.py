@@ -333,6 +333,31 @@ def _supported(members: Sequence[MemberInfo], sizes: Sequence[int]) -> list[int]
     return (totals[ends] - totals[ends - np.asarray(sizes)]).tolist()
 
 
+def _truncated(
+    members: Sequence[MemberInfo], sizes: Sequence[int], containment_threshold: float, truncation_ratio: float
+) -> list[bool]:
+    """Per member, whether it is a truncated copy: its shingles contained (at least
+    ``containment_threshold``) in a member at least ``truncation_ratio`` times larger.
+
+    The members by size, largest first: those a member may be a truncated copy of are a
+    prefix of this order (a loop over every pair cost more than the intersections at 1M
+    items, where a cluster holds up to a few hundred copies)."""
+    by_size = sorted(range(len(members)), key=lambda j: -sizes[j])
+    descending = [-sizes[j] for j in by_size]
+    out = []
+    for i, m in enumerate(members):
+        found = False
+        if sizes[i]:
+            bigger = bisect.bisect_right(descending, -truncation_ratio * sizes[i])
+            found = any(
+                j != i
+                and intersection_size(m.shingles, members[j].shingles) / sizes[i] >= containment_threshold
+                for j in by_size[:bigger]
+            )
+        out.append(found)
+    return out
+
+
 def choose_canonical(
     members: Sequence[MemberInfo], *, containment_threshold: float = 0.8, truncation_ratio: float = 1.5
 ) -> tuple[str, str]:
@@ -349,29 +374,15 @@ def choose_canonical(
         return members[0].id, "only-member"
     sizes = [len(m.shingles) for m in members]
     supported_counts = _supported(members, sizes)
-    # the members by size, largest first: those a member may be a truncated copy of are a
-    # prefix of this order (a loop over every pair cost more than the intersections at 1M
-    # items, where a cluster holds up to a few hundred copies)
-    by_size = sorted(range(len(members)), key=lambda j: -sizes[j])
-    descending = [-sizes[j] for j in by_size]
+    truncated = _truncated(members, sizes, containment_threshold, truncation_ratio)
     keys: list[tuple[object, ...]] = []
     for i, m in enumerate(members):
-        truncated = False
-        if sizes[i]:
-            bigger = bisect.bisect_right(descending, -truncation_ratio * sizes[i])
-            for j in by_size[:bigger]:
-                if (
-                    j != i
-                    and intersection_size(m.shingles, members[j].shingles) / sizes[i] >= containment_threshold
-                ):
-                    truncated = True
-                    break
         supported = supported_counts[i]
         completeness = supported - (sizes[i] - supported)
         keys.append(
             (
                 0 if is_wire_own_site(m.wire, m.site, m.url) else 1,
-                1 if truncated else 0,
+                1 if truncated[i] else 0,
                 (-completeness, -m.text_len),
                 _ts(m.published),
                 m.id,
