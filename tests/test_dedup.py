@@ -482,6 +482,30 @@ def test_spill_round_trips_any_text() -> None:
     assert spill.get("y") == empty
 
 
+@pytest.mark.parametrize("pread", [True, False])
+def test_spill_reads_what_it_appended_between_buffered_writes(
+    monkeypatch: pytest.MonkeyPatch, pread: bool
+) -> None:
+    """Appends are buffered and reads bypass the buffer (``os.pread``, or a seek and back
+    where there is none): every record reads back whole, whether it is still in the buffer,
+    already on disk, or written after other reads."""
+    import newsdedup._dedup as engine
+
+    if not pread:
+        monkeypatch.setattr(engine, "_PREAD", None)
+    rng = random.Random(2)
+    spill = engine._Spill()
+    records: list[tuple[int, bytes]] = []
+    for n in range(1500):  # records smaller and (a few) bigger than the megabyte buffer
+        data = rng.randbytes(rng.choices((0, 1, 70, 5000, 1_500_000), weights=(5, 5, 40, 49, 1))[0])
+        records.append((spill.append(data), data))
+        if n % 7 == 0:  # read some back at once, some from long ago
+            for where, expected in rng.sample(records, min(3, len(records))):
+                assert spill.read(where) == expected
+    assert all(spill.read(where) == data for where, data in records)
+    spill.close()
+
+
 def test_spill_writes_nothing_while_the_cache_holds_every_article() -> None:
     items = [i for i in _stream_corpus() if isinstance(i, dict)]
     memory = Deduplicator()
