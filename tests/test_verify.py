@@ -431,3 +431,16 @@ def test_anchored_windows_pass_only_where_partial_ratio_does(story: str, other_s
     score, at = v._align("near-duplicate", head, mine, scan=False)
     assert score >= v.min_align
     assert at == 0
+
+
+def test_verdicts_round_trip_through_pickle() -> None:
+    """Workers send verdicts back pickled (through the constructor): every field survives."""
+    import pickle
+
+    from newsdedup._verify import Verdict
+
+    verdicts = [Verdict(True, "truncated", 0.41, 0.93, 88.5), Verdict(False, "misaligned", 0.55, 0.6)]
+    back = pickle.loads(pickle.dumps(verdicts))
+    assert back == verdicts
+    assert all(type(v) is Verdict for v in back)
+    assert back[1].align == 0.0
