@@ -1206,12 +1206,12 @@ class Deduplicator:
         finally:
             self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
-    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 18) -> list[tuple[str, list[str]]]:
+    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 20) -> list[tuple[str, list[str]]]:
         """For each of the items ``later`` (in arrival order), the earlier items it must be
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
-        over each index, whole bands of about 262,144 rows at a time, merged); a pair is
+        over each index, whole bands of about a million rows at a time, merged); a pair is
         kept when one side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
         the pairs that later arrivals push out."""
