@@ -1233,14 +1233,24 @@ class Deduplicator:
         best = np.empty(0, dtype=np.uint64)
         buffered: list[np.ndarray] = []
         waiting = 0
-        for rows in self._hub_parts(rank, slot_of, limit, rows_per_part):
-            found = place[rows[2].astype(np.int64)]
-            keep = found <= kth[rows[0].astype(np.int64)]
-            buffered.append((rows[0][keep] << np.uint64(32)) | found[keep])
-            waiting += len(buffered[-1])
-            if waiting > max(len(best), rows_per_part):
-                best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
-                buffered, waiting = [], 0
+        for index in (state.main, state.lead):
+            if index is None:
+                continue
+            to_main = None
+            if index is not state.main:
+                to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
+            for codes, slots in index.band_rows(rows_per_part):
+                pos = slots.astype(np.int64) if to_main is None else to_main[slots]
+                rows = hub_rows(codes, pos, rank[pos], limit)[0]
+                found = place[rows[2].astype(np.int64)]
+                keep = found <= kth[rows[0].astype(np.int64)]
+                buffered.append((rows[0][keep] << np.uint64(32)) | found[keep])
+                waiting += len(buffered[-1])
+                if waiting > max(len(best), rows_per_part):
+                    best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
+                    buffered, waiting = [], 0
+            if self._spill is not None:  # verification and clusters need no index
+                index.park(self._spill.append, self._spill.read)
         best, _ = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
         item = (best >> np.uint64(32)).astype(np.int64)
         cand = by_rank[(best & np.uint64(0xFFFFFFFF)).astype(np.int64)]
@@ -1257,36 +1267,6 @@ class Deduplicator:
             found_for.setdefault(ids[hi], []).append(ids[lo])  # type: ignore[arg-type]
         self.stats["postponed-pairs"] += len(pairs)
         return [(key, sorted(found_for.get(key, ()))) for key in later]
-
-    def _hub_parts(
-        self, rank: np.ndarray, slot_of: Mapping[Hashable, int], limit: int, rows_per_part: int
-    ) -> Iterator[np.ndarray]:
-        """:func:`newsdedup._hubs.hub_rows` of every part of each index, in order, items as
-        positions in the main index. Two parts are worked on at once, in threads: the work is
-        numpy sorting and indexing, which releases the GIL, and nothing else runs then (the
-        workers wait for the pairs this finds). Which rows a part gives does not depend on the
-        others, so the merge that follows is the same. An index is parked in the spill file
-        once its parts are read."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        state = self._state
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsdedup-hubs") as threads:
-            for index in (state.main, state.lead):
-                if index is None:
-                    continue
-                to_main = None
-                if index is not state.main:
-                    to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
-                running: deque[Any] = deque()
-                for codes, slots in index.band_rows(rows_per_part):
-                    pos = slots.astype(np.int64) if to_main is None else to_main[slots]
-                    running.append(threads.submit(hub_rows, codes, pos, rank[pos], limit))
-                    if len(running) > 1:
-                        yield running.popleft().result()[0]
-                while running:
-                    yield running.popleft().result()[0]
-                if self._spill is not None:  # verification and clusters need no index
-                    index.park(self._spill.append, self._spill.read)
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
         """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, about
