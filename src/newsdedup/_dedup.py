@@ -335,7 +335,17 @@ class _Spill:
             self._dirty = False
         offset, size = where >> 32, where & 0xFFFFFFFF
         if _PREAD is not None:
-            return _PREAD(self._fh.fileno(), size, offset)
+            data = _PREAD(self._fh.fileno(), size, offset)
+            if len(data) < size:  # a short read: one read returns at most about 2 GiB on Linux
+                parts, got = [data], len(data)
+                while got < size:
+                    more = _PREAD(self._fh.fileno(), size - got, offset + got)
+                    if not more:
+                        raise EOFError(f"spill file ends inside a record at {offset + got}")
+                    parts.append(more)
+                    got += len(more)
+                data = b"".join(parts)
+            return data
         self._fh.seek(offset)  # no pread (Windows): read where asked, then go back to the end
         try:
             return self._fh.read(size)
