@@ -27,3 +27,25 @@ def test_sorted_unique_equals_np_unique(dtype: type, size: int) -> None:
 def test_sorted_unique_of_distinct_values_is_the_sorted_input() -> None:
     values = np.array([9, 3, 7, 1], dtype=np.uint64)
     assert sorted_unique(values).tolist() == [1, 3, 7, 9]
+
+
+def test_unique_rows_is_numpy_unique_along_rows() -> None:
+    """Same rows, same order and same counts as ``np.unique(axis=0, return_counts=True)``,
+    on small alphabets (many repeats) and on full-range uint64 values."""
+    from newsdedup._arrays import unique_rows
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 7, 300, 4000):
+        for cols in (1, 2, 3):
+            for high in (3, 2**64 - 1):
+                rows = rng.integers(0, high, (n, cols), dtype=np.uint64, endpoint=True)
+                rows = np.concatenate([rows, rows[: n // 2]])  # some rows twice
+                expected, counts = np.unique(rows, axis=0, return_counts=True)
+                got, got_counts = unique_rows(rows)
+                assert np.array_equal(got, expected)
+                assert np.array_equal(got_counts, counts)
+    empty, none = unique_rows(np.empty((0, 3), dtype=np.uint64))
+    assert empty.shape == (0, 3)
+    assert len(none) == 0
+    with pytest.raises(ValueError, match="2-d"):
+        unique_rows(np.arange(3))

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
-from ._arrays import sorted_unique
+from ._arrays import sorted_unique, unique_rows
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition_pairs
 from ._exceptions import ConfigError, StoreCorrupt
@@ -1983,21 +1983,34 @@ def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
     """``(site, paragraph hashes as stored, cluster number)`` per member -> unique uint64 rows
     ``(site hash, paragraph hash, cluster number)``: a cluster counts once per site and
     paragraph, however many of its copies come from that site (they share their story lines)."""
-    sites: list[np.ndarray] = []
-    paras: list[np.ndarray] = []
-    tokens: list[np.ndarray] = []
+    # the members' stored bytes joined and decoded at once, the site and cluster columns
+    # repeated per paragraph: numpy calls per member were most of the cost at 1M items
+    site_hash: dict[str, int] = {}
+    stored_parts: list[bytes] = []
+    sites: list[int] = []
+    tokens: list[int] = []
     for site, stored, token in members:
         if not site or not stored:
             continue
-        hashes = decode_u64(stored)
-        paras.append(hashes)
-        sites.append(np.full(len(hashes), _site_hash(site), dtype=np.uint64))
-        tokens.append(np.full(len(hashes), token, dtype=np.uint64))
-    if not paras:
+        if len(stored) % 8:
+            decode_u64(stored)  # raises StoreCorrupt with the usual message
+        if site not in site_hash:
+            site_hash[site] = _site_hash(site)
+        stored_parts.append(stored)
+        sites.append(site_hash[site])
+        tokens.append(token)
+    if not stored_parts:
         return np.empty((0, 3), dtype=np.uint64)
-    return np.unique(
-        np.column_stack([np.concatenate(sites), np.concatenate(paras), np.concatenate(tokens)]), axis=0
+    per = np.fromiter((len(b) // 8 for b in stored_parts), dtype=np.int64, count=len(stored_parts))
+    paras = decode_u64(b"".join(stored_parts))
+    column = np.column_stack(
+        [
+            np.repeat(np.array(sites, dtype=np.uint64), per),
+            paras,
+            np.repeat(np.array(tokens, dtype=np.uint64), per),
+        ]
     )
+    return unique_rows(column)[0]
 
 
 def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
@@ -2008,7 +2021,7 @@ def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
     must be unique (as :func:`repeat_rows` gives them)."""
     if not len(rows):
         return np.empty((0, 2), dtype=np.uint64)
-    keys, counts = np.unique(rows[:, :2], axis=0, return_counts=True)
+    keys, counts = unique_rows(rows[:, :2])
     return keys[counts >= min_clusters]
 
 

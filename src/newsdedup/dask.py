@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from ._arrays import sorted_unique
+from ._arrays import sorted_unique, unique_rows
 from ._cluster import partition_pairs
 from ._dedup import (
     _MAX_RANK,
@@ -512,7 +512,7 @@ def _repeat_rows(
 def _repeat_keys(pieces: Sequence[np.ndarray], min_clusters: int) -> np.ndarray:
     """Rows of one shard from every partition: a cluster spread over several partitions sent
     its row from each, so they are made unique before counting."""
-    rows = np.unique(np.concatenate(pieces), axis=0) if pieces else np.empty((0, 3), dtype=np.uint64)
+    rows = unique_rows(np.concatenate(pieces))[0] if pieces else np.empty((0, 3), dtype=np.uint64)
     return repeated_keys(rows, min_clusters)
 
 
