@@ -335,17 +335,15 @@ class _Spill:
             self._dirty = False
         offset, size = where >> 32, where & 0xFFFFFFFF
         if _PREAD is not None:
-            data = _PREAD(self._fh.fileno(), size, offset)
-            if len(data) < size:  # a short read: one read returns at most about 2 GiB on Linux
-                parts, got = [data], len(data)
-                while got < size:
-                    more = _PREAD(self._fh.fileno(), size - got, offset + got)
-                    if not more:
-                        raise EOFError(f"spill file ends inside a record at {offset + got}")
-                    parts.append(more)
-                    got += len(more)
-                data = b"".join(parts)
-            return data
+            # more than one read only when one comes back short (at most about 2 GiB on Linux)
+            parts, got = [], 0
+            while got < size:
+                more = _PREAD(self._fh.fileno(), size - got, offset + got)
+                if not more:
+                    raise EOFError(f"spill file ends inside a record at {offset + got}")
+                parts.append(more)
+                got += len(more)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         self._fh.seek(offset)  # no pread (Windows): read where asked, then go back to the end
         try:
             return self._fh.read(size)

@@ -512,13 +512,13 @@ class PairVerifier:
             # (C speed) instead of rapidfuzz's window scan
             score, start = 100.0, found
         else:
-            score, start = self._align(kind, head, large.norm, scan=False)
+            score, start = self._anchored(kind, head, large.norm) or (0.0, 0)
             if score < self.min_align and kind == "near-duplicate":
                 # a near-duplicate has no start to check, so a pass of the halves is as good as
                 # one of the whole head: tried before the whole head's window-by-window scan
                 score, start = self._align_halves(kind, head, large.norm)
             if score < self.min_align:
-                score, start = self._align(kind, head, large.norm, windows=False)
+                score, start = self._scan(kind, head, large.norm)
             if score < self.min_align and kind != "near-duplicate":
                 score, start = self._align_halves(kind, head, large.norm)
         if score < self.min_align:
@@ -606,16 +606,14 @@ class PairVerifier:
             return 0.0, 0
         return min(first, second), start
 
-    def _align(
-        self, kind: str, head: str, large: str, *, windows: bool = True, scan: bool = True
-    ) -> tuple[float, int]:
+    def _align(self, kind: str, head: str, large: str) -> tuple[float, int]:
         """(rapidfuzz partial_ratio of ``head`` inside ``large``, where the best match starts):
-        first a few windows placed by verbatim pieces of the head (:meth:`_anchored`), then,
-        with ``scan``, the window-by-window search. (0, 0) when it is below ``min_align``."""
-        if windows:
-            found = self._anchored(kind, head, large)
-            if found is not None or not scan:
-                return found if found is not None else (0.0, 0)
+        first a few windows placed by verbatim pieces of the head (:meth:`_anchored`), then
+        the window-by-window search (:meth:`_scan`). (0, 0) when it is below ``min_align``."""
+        return self._anchored(kind, head, large) or self._scan(kind, head, large)
+
+    def _scan(self, kind: str, head: str, large: str) -> tuple[float, int]:
+        """rapidfuzz's window-by-window search, skipped where the LCS bound rules it out."""
         al = None
         if kind == "near-duplicate":
             # a copy's head is usually near the other's start: a pass in that window is a
