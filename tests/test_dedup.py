@@ -712,16 +712,25 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
     assert not late._pending
     # in two streams, with the index cut into parts of a few buckets: the second stream's
     # items are matched with the first's, whose hub lists they change. With a spill file the
-    # indexes wait there between the streams (parked once the relation has read them)
-    split = Deduplicator(max_verify=4, spill=True)
+    # indexes wait there between the streams (parked once the relation has read them). With
+    # two jobs the parts' hub rows are worked out by the idle preparing workers
+    split = Deduplicator(max_verify=4, spill=True, jobs=jobs)
     hub_relation = split._hub_relation
-    split._hub_relation = lambda later: hub_relation(later, rows_per_part=64)  # type: ignore[method-assign]
+    parts: list[object] = []
+
+    def cut(later: list[str], pool: object = None) -> list[tuple[str, list[str]]]:
+        parts.append(pool)
+        return hub_relation(later, rows_per_part=64, pool=pool)
+
+    split._hub_relation = cut  # type: ignore[method-assign]
     split.add_stream(items[:45], batch_size=16)
     assert split._state.main is not None
     assert split._state.main.parked
     assert split._state.lead is not None
     assert split._state.lead.parked
     split.add_stream(items[45:], batch_size=16)
+    assert len(parts) == 2
+    assert all((pool is not None) == (jobs > 1) for pool in parts)
     assert split._state.hubs == eager._state.hubs
     assert _outputs(split) == _outputs(eager)
     # verifying as read decides each item on all its planned pairs, as add_many does

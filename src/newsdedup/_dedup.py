@@ -49,7 +49,7 @@ from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition_pairs
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
-from ._hubs import hub_rows
+from ._hubs import low_places
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
 from ._normalize import normalize_text, tokenize
@@ -1181,7 +1181,7 @@ class Deduplicator:
         Interrupted, the groups not yet applied stay postponed."""
         if not self._pending:
             return
-        todo = self._hub_relation(self._pending)
+        todo = self._hub_relation(self._pending, pool=idle)
         self._pending = []
         self._clusters = None
         units = _units(todo, unit_pairs)
@@ -1214,7 +1214,9 @@ class Deduplicator:
         finally:
             self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
-    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 20) -> list[tuple[str, list[str]]]:
+    def _hub_relation(
+        self, later: list[str], rows_per_part: int = 1 << 20, pool: Any = None
+    ) -> list[tuple[str, list[str]]]:
         """For each of the items ``later`` (in arrival order), the earlier items it must be
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
@@ -1222,7 +1224,10 @@ class Deduplicator:
         over each index, whole bands of about a million rows at a time, merged); a pair is
         kept when one side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
-        the pairs that later arrivals push out."""
+        the pairs that later arrivals push out.
+
+        With ``pool`` (the ``jobs`` preparing workers, idle once the stream is read) the parts'
+        hub rows are worked out there while this process cuts the next parts and merges."""
         state = self._state
         assert state.main is not None
         limit = self.config.max_verify
@@ -1241,6 +1246,16 @@ class Deduplicator:
         best = np.empty(0, dtype=np.uint64)
         buffered: list[np.ndarray] = []
         waiting = 0
+        inflight: deque[Any] = deque()
+
+        def take(rows: np.ndarray) -> None:
+            nonlocal best, kth, buffered, waiting
+            buffered.append(rows)
+            waiting += len(rows)
+            if waiting > max(len(best), rows_per_part):
+                best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
+                buffered, waiting = [], 0
+
         for index in (state.main, state.lead):
             if index is None:
                 continue
@@ -1249,16 +1264,17 @@ class Deduplicator:
                 to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
             for codes, slots in index.band_rows(rows_per_part):
                 pos = slots.astype(np.int64) if to_main is None else to_main[slots]
-                rows = hub_rows(codes, pos, rank[pos], limit)[0]
-                found = place[rows[2].astype(np.int64)]
-                keep = found <= kth[rows[0].astype(np.int64)]
-                buffered.append((rows[0][keep] << np.uint64(32)) | found[keep])
-                waiting += len(buffered[-1])
-                if waiting > max(len(best), rows_per_part):
-                    best, kth = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
-                    buffered, waiting = [], 0
+                if pool is None:
+                    take(low_places(codes, pos, rank, place, kth, limit))
+                    continue
+                # a stale kth only keeps more rows: the merge drops them
+                inflight.append(pool.submit(low_places, codes, pos, rank, place, kth, limit))
+                while len(inflight) > self.jobs or (inflight and inflight[0].done()):
+                    take(inflight.popleft().result())
             if self._spill is not None:  # verification and clusters need no index
                 index.park(self._spill.append, self._spill.read)
+        while inflight:
+            take(inflight.popleft().result())
         best, _ = _lowest_places(np.concatenate([best, *buffered]), limit, len(ids))
         item = (best >> np.uint64(32)).astype(np.int64)
         cand = by_rank[(best & np.uint64(0xFFFFFFFF)).astype(np.int64)]

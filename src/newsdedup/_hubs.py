@@ -132,3 +132,18 @@ def hub_rows(
         "hub_rows": rows.shape[1],
     }
     return rows, counts
+
+
+def low_places(
+    codes: np.ndarray, pos: np.ndarray, rank: np.ndarray, place: np.ndarray, kth: np.ndarray, limit: int
+) -> np.ndarray:
+    """One part of the local engine's hub relation (``Deduplicator._hub_relation``): the
+    :func:`hub_rows` of these bucket rows (``codes``, item positions ``pos``; ``rank``,
+    ``place`` and ``kth`` per position: rank, place in rank order, current ``limit``-th
+    place), as rows ``item << 32 | candidate's place``, without those above the item's
+    ``kth`` (they cannot be among its ``limit`` lowest). A plain function of arrays, so an
+    idle worker process can run it."""
+    rows = hub_rows(codes, pos, rank[pos], limit)[0]
+    found = place[rows[2].astype(np.int64)]
+    keep = found <= kth[rows[0].astype(np.int64)]
+    return (rows[0][keep] << np.uint64(32)) | found[keep]
