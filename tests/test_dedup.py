@@ -741,6 +741,28 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
     assert _verdicts(eager) == _verdicts(whole)
 
 
+def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() -> None:
+    """Postponed with a spill file, the preparing workers send the items after the first
+    ``cache_items`` as spill records (no article or doc objects): the same clusters, decisions
+    and articles, and the caches hold only the items before."""
+    items = _story_stream()
+    whole = Deduplicator(max_verify=4, jobs=2)  # sent whole, kept in memory
+    whole.add_stream(items, batch_size=8)
+    lean = Deduplicator(max_verify=4, spill=True, jobs=2)
+    lean._cache_items = 20  # the caches hold 100; records from the fourth batch of 8 on
+    lean.add_stream(items, batch_size=8)
+    assert len(lean._state.articles) == 24
+    assert len(lean._state.sketches) == 24  # 82 sent whole: all in the 1,000-sketch cache
+    assert lean._spill is not None
+    assert len(lean._spill._where) == len(lean._spill._sketch_where) == len(items) - 24
+    assert _outputs(lean) == _outputs(whole)
+    assert lean.decisions == whole.decisions
+    late = items[-1]["id"]
+    assert late not in lean._state.articles
+    assert lean.article(late) == whole.article(late)
+    assert lean._shingles(late).tolist() == whole._shingles(late).tolist()
+
+
 def test_units_keep_connected_pairs_together() -> None:
     from newsdedup._dedup import _units
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +186,10 @@ def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
         arr.insert_keys(i, row)
         assert len(arr._pending_slots) < _MAX_PENDING
     assert arr._runs  # sorted runs made without a query
-    # every row once, a band or more at a time, sorted, no bucket split between parts
-    parts = list(arr.band_rows(rows=len(keys) + 1))  # two bands per part here
-    assert len(parts) == 2
+    # every row once, about ``rows`` at a time, sorted, no bucket split between parts
+    parts = list(arr.band_rows(rows=len(keys) + 1))  # the second band is cut between buckets
+    assert [len(c) for c, _ in parts] == [len(keys) + 1, len(keys) + 1, len(keys) - 2]
+    assert all(a[-1] != b[0] for (a, _), (b, _) in itertools.pairwise(parts))
     codes = np.concatenate([c for c, _ in parts])
     slots = np.concatenate([s for _, s in parts])
     assert len(codes) == len(slots) == keys.size
@@ -200,6 +202,27 @@ def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
     assert 5 not in np.concatenate([s for _, s in arr.band_rows()]).tolist()
     assert arr.slot_keys()[:3] == [0, 1, 2]
     assert arr.query_keys(keys[17].tolist()) == {17}
+
+
+def test_band_rows_cut_bands_between_buckets() -> None:
+    """Parts of about ``rows`` rows: a band is cut where a bucket starts, and a bucket bigger
+    than a part is a part alone; the parts together hold every row once, in order."""
+    rng = np.random.default_rng(9)
+    arr = ArrayLSH(bands=4, rows=1)
+    buckets = np.r_[np.zeros(30, dtype=np.uint64), rng.integers(1, 40, size=170, dtype=np.uint64)]
+    for i in range(len(buckets)):
+        arr.insert_keys(i, [int(buckets[i]) + b for b in range(4)])
+    whole = list(arr.band_rows(rows=10**6))
+    assert len(whole) == 1
+    for rows in (1, 7, 25, 64, 200, 333):
+        parts = list(arr.band_rows(rows=rows))
+        assert np.array_equal(np.concatenate([c for c, _ in parts]), whole[0][0])
+        assert np.array_equal(np.concatenate([s for _, s in parts]), whole[0][1])
+        for (a, _), (b, _) in itertools.pairwise(parts):
+            assert a[-1] != b[0]  # no bucket spans two parts
+        for codes, _ in parts:
+            # over ``rows`` only when the part is one bucket (the 30 zeros of a band)
+            assert len(codes) <= rows or len(np.unique(codes)) == 1
 
 
 @pytest.mark.parametrize("then", ["query", "band_rows", "insert", "remove"])

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def sorted_unique(values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+def sorted_unique(values: np.ndarray, *, in_place: bool = False, runs: bool = False) -> np.ndarray:
     """The sorted distinct values of a 1-d numeric array, found by sorting.
 
     numpy 2.x's ``np.unique`` hashes 1-d numeric arrays first (a node-based hash set), which is
     far slower on large arrays of many distinct values (numpy issue #31969): on this machine,
     3M packed ``uint64`` pairs took 5.2 s that way and 0.05 s sorted. ``in_place`` sorts
-    ``values`` itself (an array the caller owns) instead of a copy."""
+    ``values`` itself (an array the caller owns) instead of a copy. ``runs``: ``values`` is a
+    few sorted runs one after the other, which numpy's stable sort (timsort) merges: 16M
+    values in nine runs took 0.27 s instead of 1.27 s with the default sort."""
     out = values if in_place else np.array(values)
-    out.sort()
+    out.sort(kind="stable" if runs else "quicksort")
     if len(out) < 2:
         return out
     keep = np.empty(len(out), dtype=bool)

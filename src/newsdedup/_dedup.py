@@ -39,7 +39,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import xxhash
@@ -351,17 +351,26 @@ class _Spill:
             self._fh.seek(self._end)
 
     def put(self, key: str, article: Article) -> None:
-        """Append the article: its text as UTF-8 behind its length, then its other fields
-        pickled, so :meth:`get_text` reads the text without unpickling the rest."""
+        """Append the article (see :meth:`record`)."""
+        if key not in self._where:  # articles never change: the copy on disk is still right
+            self._where[key] = self.append(self.record(article))
+
+    def put_record(self, key: str, record: bytes) -> None:
+        """Append an article's :meth:`record` made elsewhere (a preparing worker)."""
+        if key not in self._where:
+            self._where[key] = self.append(record)
+
+    @staticmethod
+    def record(article: Article) -> bytes:
+        """An article as the file holds it: its text as UTF-8 behind its length, then its
+        other fields pickled, so :meth:`get_text` reads the text without unpickling the rest."""
         import pickle
 
-        if key in self._where:  # articles never change: the copy on disk is still right
-            return
         state = list(article.__getstate__())  # type: ignore[attr-defined]
         text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
         state[_TEXT_FIELD] = None
         rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
-        self._where[key] = self.append(len(text).to_bytes(4, "little") + text + rest)
+        return len(text).to_bytes(4, "little") + text + rest
 
     def get(self, key: str) -> Article:
         import pickle
@@ -386,12 +395,14 @@ class _Spill:
         n = int.from_bytes(data[:4], "little")
         return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
 
-    def put_sketch(self, key: str, sketch: Sketch) -> None:
-        """A sketch leaving its (ten times larger) cache: in a long run most verifications
-        against old copies of a big story find neither doc nor sketch in memory, and reading
-        the sketch back is much cheaper than re-parsing the text (half the time it decides)."""
+    def put_sketch(self, key: str, sketch: Sketch | bytes) -> None:
+        """A sketch leaving its (ten times larger) cache, or its :meth:`Sketch.to_bytes` made
+        by a preparing worker: in a long run most verifications against old copies of a big
+        story find neither doc nor sketch in memory, and reading the sketch back is much
+        cheaper than re-parsing the text (half the time it decides)."""
         if key not in self._sketch_where:  # sketches never change either
-            self._sketch_where[key] = self.append(sketch.to_bytes())
+            data = sketch if isinstance(sketch, bytes) else sketch.to_bytes()
+            self._sketch_where[key] = self.append(data)
 
     def get_sketch(self, key: str) -> Sketch | None:
         where = self._sketch_where.get(key)
@@ -845,7 +856,7 @@ class Deduplicator:
             return Decision(id=article.id, status="error", reason=junk)
         return article
 
-    def _check_id(self, article: Article, line: int | None, file: str | None) -> Decision | None:
+    def _check_id(self, article: Article | _Spilled, line: int | None, file: str | None) -> Decision | None:
         """``already-seen`` / ``duplicate-id`` for an id the state already holds, else None.
 
         The first text of an id is kept: replacing it would change verified pairs that other
@@ -855,7 +866,7 @@ class Deduplicator:
         meta = self._state.meta.get(article.id)
         if meta is None:
             return None
-        text_hash = _text_hash(article.text)
+        text_hash = article.text_hash if isinstance(article, _Spilled) else _text_hash(article.text)
         if meta.text_hash == text_hash:
             self.stats["already-seen"] += 1
             return Decision(id=article.id, status="already-seen")
@@ -962,10 +973,15 @@ class Deduplicator:
             if self.store is None:  # with a store, each batch's verdicts go into its transaction
                 self._deferred = deque()
             window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
+            # once the caches are full, postponed items come ready for the spill file: an
+            # article and doc sent whole would only be evicted before their pairs are verified
+            spill_after = self._cache_items - len(self._state.meta)
+            spill = self._postponing and self._spill is not None
             try:
                 try:
                     for batch in batches:
-                        window.append((len(batch), pool.submit(_worker_prepare, batch, file)))
+                        spilled = spill and count + sum(size for size, _ in window) >= spill_after
+                        window.append((len(batch), pool.submit(_worker_prepare, batch, file, spilled)))
                         if len(window) > 2 * self.jobs:
                             count += self._take(window.popleft(), file, on_batch)
                 finally:  # the batches already read are matched, even if the input broke
@@ -1063,21 +1079,27 @@ class Deduplicator:
 
     def _store(
         self,
-        article: Article,
+        article: Article | _Spilled,
         doc: Doc | None,
         ingested: float,
         bands: list[int] | None,
         paras: bytes | None = None,
     ) -> float:
         """Record one new item in the replica (and queue it for the store); returns its time.
-        ``paras``: its :func:`stored_paras` when a worker computed them."""
+        ``paras``: its :func:`stored_paras` when a worker computed them. A :class:`_Spilled`
+        item's records go straight to the spill file, past the caches."""
         assert article.id is not None
         state = self._state
         t = self._item_time(article, ingested)
-        if paras is None:
-            paras = stored_paras(article)
-        text_hash = _text_hash(article.text)
-        n = len(doc.shingles) if doc is not None else 0
+        spilled = isinstance(article, _Spilled)
+        if spilled:
+            assert paras is not None
+            text_hash, n = article.text_hash, article.n_shingles
+        else:
+            if paras is None:
+                paras = stored_paras(article)
+            text_hash = _text_hash(article.text)
+            n = len(doc.shingles) if doc is not None else 0
         state.meta[article.id] = _Meta(
             seq=0,
             time=t,
@@ -1087,12 +1109,20 @@ class Deduplicator:
             site=sys.intern(article.site) if article.site else article.site,  # one copy per site
             paras=paras,
         )
+        state.high_water = max(state.high_water, min(t, ingested))
+        self._clusters = None
+        if isinstance(article, _Spilled):
+            assert self._spill is not None
+            assert self.store is None
+            self._spill.put_record(article.id, article.record)
+            if article.sketch is not None:
+                self._spill.put_sketch(article.id, article.sketch)
+            return t
         state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
         if doc is not None:
             state.docs.put(article.id, doc)
             if self.store is not None or self._spill is not None:
                 state.sketches.put(article.id, Sketch(doc))
-        state.high_water = max(state.high_water, min(t, ingested))
         if self.store is not None:
             self._pending_rows.append(
                 ItemRow(
@@ -1101,7 +1131,6 @@ class Deduplicator:
                     bands=encode_u32(bands) if bands is not None else None, article=article,
                 )
             )  # fmt: skip
-        self._clusters = None
         return t
 
     def _flush(
@@ -1160,7 +1189,7 @@ class Deduplicator:
         for (slot, article, prepared), doc, keys in zip(pending, fp.docs, fp.keys, strict=True):
             assert article.id is not None
             paras = prepared[2] if prepared is not None else None
-            if doc is None:
+            if (article.sketch is None) if isinstance(article, _Spilled) else (doc is None):
                 self._store(article, None, ingested, None, paras)
                 out[slot] = self._too_short(article.id)
             else:
@@ -1215,13 +1244,13 @@ class Deduplicator:
             self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
     def _hub_relation(
-        self, later: list[str], rows_per_part: int = 1 << 20, pool: Any = None
+        self, later: list[str], rows_per_part: int = 1 << 18, pool: Any = None
     ) -> list[tuple[str, list[str]]]:
         """For each of the items ``later`` (in arrival order), the earlier items it must be
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
-        over each index, whole bands of about a million rows at a time, merged); a pair is
+        over each index, whole buckets of about 260,000 rows at a time, merged); a pair is
         kept when one side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
         items give when added one by one (:meth:`_hub_pairs`, in any order), without listing
         the pairs that later arrivals push out.
@@ -1264,11 +1293,12 @@ class Deduplicator:
                 to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
             for codes, slots in index.band_rows(rows_per_part):
                 pos = slots.astype(np.int64) if to_main is None else to_main[slots]
+                part = (codes, pos, place[pos], kth[pos], limit)
                 if pool is None:
-                    take(low_places(codes, pos, rank, place, kth, limit))
+                    take(low_places(*part))
                     continue
                 # a stale kth only keeps more rows: the merge drops them
-                inflight.append(pool.submit(low_places, codes, pos, rank, place, kth, limit))
+                inflight.append(pool.submit(low_places, *part))
                 while len(inflight) > self.jobs or (inflight and inflight[0].done()):
                     take(inflight.popleft().result())
             if self._spill is not None:  # verification and clusters need no index
@@ -2057,7 +2087,27 @@ def repeats_from(keys: np.ndarray) -> _Repeats:
 
 _Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None", bytes]
 """(doc, band keys, :func:`stored_paras`), computed by a worker."""
-_PreparedItem = tuple[Article | Decision, int | None, _Fingerprint | None]
+
+
+class _Spilled(NamedTuple):
+    """An item a preparing worker readied for the spill file (see :meth:`Deduplicator.add_stream`):
+    what the main process records of it, and its spill records as bytes. Sent instead of the
+    article and its doc once the caches are full: the main process then neither unpickles
+    them (nor a doc of about 25 KB) nor pickles the article again to spill it, and keeps no
+    sketch in memory."""
+
+    id: str
+    site: str | None
+    published: datetime | None
+    text_hash: str
+    n_shingles: int
+    record: bytes
+    """:meth:`_Spill.record` of the article."""
+    sketch: bytes | None
+    """:meth:`Sketch.to_bytes`; None: too short to match."""
+
+
+_PreparedItem = tuple[Article | Decision | _Spilled, int | None, _Fingerprint | None]
 
 
 @dataclass(slots=True)
@@ -2126,13 +2176,31 @@ _PREPARE_NICE = 5
 verification workers are the critical path, so the scheduler favours them."""
 
 
-def _worker_prepare(items: list[Item | RecordError], file: str | None) -> _Prepared:
-    """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`)."""
+def _worker_prepare(items: list[Item | RecordError], file: str | None, spilled: bool = False) -> _Prepared:
+    """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`);
+    ``spilled``: its articles as :class:`_Spilled` records."""
     assert _WORKER is not None
     _WORKER.errors, _WORKER.stats = [], Counter()
     prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True)
     prepared.errors, prepared.stats = _WORKER.errors, _WORKER.stats
+    if spilled:
+        prepared.items = [_spill_item(item) for item in prepared.items]
     return prepared
+
+
+def _spill_item(item: _PreparedItem) -> _PreparedItem:
+    """A prepared article as a :class:`_Spilled` (anything else as it is)."""
+    article, line, fp = item
+    if not isinstance(article, Article) or fp is None:
+        return item
+    doc, keys, paras = fp
+    assert article.id is not None
+    spilled = _Spilled(
+        id=article.id, site=article.site, published=article.published, text_hash=_text_hash(article.text),
+        n_shingles=len(doc.shingles) if doc is not None else 0, record=_Spill.record(article),
+        sketch=Sketch(doc).to_bytes() if doc is not None else None,
+    )  # fmt: skip
+    return spilled, line, (None, keys, paras)
 
 
 def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
@@ -2184,11 +2252,11 @@ _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 
 
 def _lowest_places(rows: np.ndarray, limit: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``item << 32 | place`` made unique and sorted, with only each item's ``limit``
+    """Rows ``item << 32 | place`` (sorted runs) made unique and sorted, with only each item's ``limit``
     lowest places kept, and per item (0..n-1) its ``limit``-th place (the highest uint64 while
     it has fewer). Places are distinct per candidate, so rank ties (two ids with one 64-bit
     hash) are broken by slot, where the one-by-one path would keep both."""
-    rows = sorted_unique(rows, in_place=True)
+    rows = sorted_unique(rows, in_place=True, runs=True)
     kth = np.full(n, _MAX_RANK, dtype=np.uint64)
     if not len(rows):
         return rows, kth

@@ -135,15 +135,21 @@ def hub_rows(
 
 
 def low_places(
-    codes: np.ndarray, pos: np.ndarray, rank: np.ndarray, place: np.ndarray, kth: np.ndarray, limit: int
+    codes: np.ndarray, pos: np.ndarray, place: np.ndarray, kth: np.ndarray, limit: int
 ) -> np.ndarray:
-    """One part of the local engine's hub relation (``Deduplicator._hub_relation``): the
-    :func:`hub_rows` of these bucket rows (``codes``, item positions ``pos``; ``rank``,
-    ``place`` and ``kth`` per position: rank, place in rank order, current ``limit``-th
-    place), as rows ``item << 32 | candidate's place``, without those above the item's
-    ``kth`` (they cannot be among its ``limit`` lowest). A plain function of arrays, so an
-    idle worker process can run it."""
-    rows = hub_rows(codes, pos, rank[pos], limit)[0]
-    found = place[rows[2].astype(np.int64)]
-    keep = found <= kth[rows[0].astype(np.int64)]
-    return (rows[0][keep] << np.uint64(32)) | found[keep]
+    """One part of the local engine's hub relation (``Deduplicator._hub_relation``): per item
+    of these bucket rows (``codes``, item position ``pos``, and per row its item's ``place``
+    in rank order and current ``limit``-th place ``kth``) its ``limit`` lowest candidates
+    here, as sorted rows ``item << 32 | candidate's place``, without those above the item's
+    ``kth`` (they cannot be among its ``limit`` lowest). A plain function of a part's arrays,
+    so an idle worker process can run it.
+
+    Places rank the items as their ranks do, with ties broken (by slot), so :func:`hub_rows`
+    ranks by place and its candidate rank *is* the candidate's place."""
+    item, found = hub_rows(codes, pos, place, limit)[0][:2]
+    order = np.argsort(pos, kind="stable")
+    bound = kth[order][np.searchsorted(pos[order], item.astype(pos.dtype))]
+    keep = found <= bound
+    rows = (item[keep] << np.uint64(32)) | found[keep]
+    rows.sort()  # the main process merges sorted runs
+    return rows

@@ -255,14 +255,15 @@ class ArrayLSH(BandedLSH):
         return (keys, slots) if live.all() else (keys[live], slots[live])
 
     def band_rows(self, rows: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every live ``(band << 32 | bucket key, slot)`` row, sorted, a few whole bands (about
-        ``rows`` rows, at least one band) at a time: a bucket is a run of equal keys and never
-        spans two parts. Each band is cut out of every run and sorted alone, so no copy of the
-        whole index is made. Slots number items in insertion order (:meth:`slot_keys`)."""
+        """Every live ``(band << 32 | bucket key, slot)`` row, sorted, about ``rows`` rows at a
+        time: a few whole bands, or a band cut into pieces between buckets (a bucket is a run
+        of equal keys and never spans two parts; one bigger than ``rows`` is a part alone).
+        Each band is cut out of every run and sorted alone, so no copy of the whole index is
+        made. Slots number items in insertion order (:meth:`slot_keys`)."""
         self._flush()
-        keys_parts: list[np.ndarray] = []
-        slot_parts: list[np.ndarray] = []
-        held = 0
+        keys_parts: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+        slot_parts: list[np.ndarray] = [np.empty(0, dtype=np.int32)]
+        held, given = 0, False
         for band in range(self.bands):
             lo, hi = np.uint64(band << 32), np.uint64((band + 1) << 32)
             cuts = [(np.searchsorted(k, lo), np.searchsorted(k, hi)) for k, _ in self._runs]
@@ -270,12 +271,28 @@ class ArrayLSH(BandedLSH):
             slots = np.concatenate([s[a:b] for (_, s), (a, b) in zip(self._runs, cuts, strict=True)])
             order = np.argsort(keys, kind="stable")
             keys, slots = self._live(keys[order], slots[order])
-            keys_parts.append(keys)
-            slot_parts.append(slots)
-            held += len(keys)
-            if held >= rows or band == self.bands - 1:
+            start = 0
+            while len(keys) - start > rows - held:  # the part fills up inside this band
+                # cut at the start of the bucket that holds the part's first row too many
+                end = start + rows - held
+                end = start + int(np.searchsorted(keys[start:end], keys[end], side="left"))
+                if end == start:  # that bucket begins here
+                    if held:  # the part is what it holds already
+                        yield np.concatenate(keys_parts), np.concatenate(slot_parts)
+                        keys_parts, slot_parts, held, given = [], [], 0, True
+                        continue
+                    end = int(np.searchsorted(keys, keys[start], side="right"))  # a bucket alone
+                keys_parts.append(keys[start:end])
+                slot_parts.append(slots[start:end])
                 yield np.concatenate(keys_parts), np.concatenate(slot_parts)
-                keys_parts, slot_parts, held = [], [], 0
+                keys_parts, slot_parts, held, given, start = [], [], 0, True, end
+            if start < len(keys):
+                keys_parts.append(keys[start:])
+                slot_parts.append(slots[start:])
+                held += len(keys) - start
+            if held >= rows or (band == self.bands - 1 and (held or not given)):
+                yield np.concatenate(keys_parts), np.concatenate(slot_parts)
+                keys_parts, slot_parts, held, given = [], [], 0, True
 
     def slot_keys(self) -> list[Hashable]:
         """The key of every slot, in insertion order (removed keys included)."""
