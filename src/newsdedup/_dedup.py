@@ -408,6 +408,20 @@ class _Spill:
         where = self._sketch_where.get(key)
         return None if where is None else Sketch.from_bytes(key, self.read(where))
 
+    def prefetch(self) -> None:
+        """Ask the kernel to read the whole file into the page cache ahead (``WILLNEED``), in
+        one sequential pass: postponed verification then reads the texts of each unit of
+        pairs at scattered offsets, one ``pread`` each, and a million-item run whose file had
+        partly left the page cache waited on those reads with every process mostly idle."""
+        if self._dirty:
+            self._fh.flush()
+            self._dirty = False
+        advise = getattr(os, "posix_fadvise", None)
+        willneed = getattr(os, "POSIX_FADV_WILLNEED", None)
+        if advise is not None and willneed is not None:  # POSIX only: elsewhere, nothing to do
+            with contextlib.suppress(OSError):
+                advise(self._fh.fileno(), 0, 0, willneed)
+
     def close(self) -> None:
         self._fh.close()
 
@@ -1212,6 +1226,8 @@ class Deduplicator:
             return
         todo = self._hub_relation(self._pending, pool=idle)
         self._pending = []
+        if self._spill is not None:
+            self._spill.prefetch()
         self._clusters = None
         units = _units(todo, unit_pairs)
         pools = []
@@ -1826,6 +1842,8 @@ class Deduplicator:
             self.refresh()
         groups, repeated = self._groups()
         keyed = sorted(groups, key=lambda g: cluster_id_for(g))
+        if self._spill is not None:  # every member's article and sketch is read back
+            self._spill.prefetch()
         start = 0
         while start < len(keyed):
             # at most `chunk` groups and about _CHUNK_MEMBERS members: at a million items,
@@ -2093,8 +2111,8 @@ class _Spilled(NamedTuple):
     """An item a preparing worker readied for the spill file (see :meth:`Deduplicator.add_stream`):
     what the main process records of it, and its spill records as bytes. Sent instead of the
     article and its doc once the caches are full: the main process then neither unpickles
-    them (nor a doc of about 25 KB) nor pickles the article again to spill it, and keeps no
-    sketch in memory."""
+    them (7.9 KB an item on the 1M corpus, against 4.0 KB as records) nor pickles the article
+    again to spill it, and keeps no sketch in memory."""
 
     id: str
     site: str | None
