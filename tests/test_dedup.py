@@ -510,44 +510,6 @@ def test_spill_reads_what_it_appended_between_buffered_writes(
     spill.close()
 
 
-def test_spill_prefetch_flushes_and_asks_the_kernel_for_the_whole_file(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Before postponed verification and before building clusters, the spill file is read
-    ahead in one pass: its buffered appends are written first, so the advice covers them, and
-    a platform without ``posix_fadvise`` just skips it."""
-    import os
-
-    import newsdedup._dedup as engine
-
-    calls: list[tuple[int, int, int, int]] = []
-    seen_size: list[int] = []
-
-    def advise(fd: int, offset: int, length: int, advice: int) -> None:
-        calls.append((fd, offset, length, advice))
-        seen_size.append(os.fstat(fd).st_size)
-
-    spill = engine._Spill()
-    where = spill.append(b"x" * 1000)  # still in the megabyte buffer
-    monkeypatch.setattr(os, "posix_fadvise", advise, raising=False)
-    monkeypatch.setattr(os, "POSIX_FADV_WILLNEED", getattr(os, "POSIX_FADV_WILLNEED", 3), raising=False)
-    spill.prefetch()
-    assert calls == [(spill._fh.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)]
-    assert seen_size == [1000]  # flushed before the advice
-    monkeypatch.delattr(os, "posix_fadvise", raising=False)
-    spill.prefetch()
-    assert spill.read(where) == b"x" * 1000
-    spill.close()
-    # the engine asks for it once the stream is read and again before building clusters
-    asked: list[str] = []
-    monkeypatch.setattr(engine._Spill, "prefetch", lambda self: asked.append("prefetch"))
-    d = Deduplicator(max_verify=4, spill=True)
-    d.add_stream(_story_stream(), batch_size=16)
-    assert asked == ["prefetch"]
-    d.clusters()
-    assert asked == ["prefetch", "prefetch"]
-
-
 def test_spill_writes_nothing_while_the_cache_holds_every_article() -> None:
     items = [i for i in _stream_corpus() if isinstance(i, dict)]
     memory = Deduplicator()

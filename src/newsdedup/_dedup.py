@@ -408,20 +408,6 @@ class _Spill:
         where = self._sketch_where.get(key)
         return None if where is None else Sketch.from_bytes(key, self.read(where))
 
-    def prefetch(self) -> None:
-        """Ask the kernel to read the whole file into the page cache ahead (``WILLNEED``), in
-        one sequential pass: postponed verification then reads the texts of each unit of
-        pairs at scattered offsets, one ``pread`` each, and a million-item run whose file had
-        partly left the page cache waited on those reads with every process mostly idle."""
-        if self._dirty:
-            self._fh.flush()
-            self._dirty = False
-        advise = getattr(os, "posix_fadvise", None)
-        willneed = getattr(os, "POSIX_FADV_WILLNEED", None)
-        if advise is not None and willneed is not None:  # POSIX only: elsewhere, nothing to do
-            with contextlib.suppress(OSError):
-                advise(self._fh.fileno(), 0, 0, willneed)
-
     def close(self) -> None:
         self._fh.close()
 
@@ -1226,8 +1212,6 @@ class Deduplicator:
             return
         todo = self._hub_relation(self._pending, pool=idle)
         self._pending = []
-        if self._spill is not None:
-            self._spill.prefetch()
         self._clusters = None
         units = _units(todo, unit_pairs)
         pools = []
@@ -1842,8 +1826,6 @@ class Deduplicator:
             self.refresh()
         groups, repeated = self._groups()
         keyed = sorted(groups, key=lambda g: cluster_id_for(g))
-        if self._spill is not None:  # every member's article and sketch is read back
-            self._spill.prefetch()
         start = 0
         while start < len(keyed):
             # at most `chunk` groups and about _CHUNK_MEMBERS members: at a million items,
