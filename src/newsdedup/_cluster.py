@@ -259,13 +259,9 @@ _WIRE_DOMAINS: dict[str, tuple[str, ...]] = {
 
 
 def _host(site: str | None, url: str | None) -> str:
-    for value in (site, url):
-        if not value:
-            continue
-        host = _site_host(value) if value is site else _hostname(value)
-        if host:
-            return host
-    return ""
+    """The site's host, else the url's (sites recur, so theirs are cached; urls do not)."""
+    host = _site_host(site) if site else ""
+    return host or (_hostname(url) if url else "")
 
 
 def _hostname(value: str) -> str:

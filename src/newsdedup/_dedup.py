@@ -396,8 +396,8 @@ class _Spill:
         return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
 
     def put_sketch(self, key: str, sketch: Sketch | bytes) -> None:
-        """A sketch leaving its (ten times larger) cache, or its :meth:`Sketch.to_bytes` made
-        by a preparing worker: in a long run most verifications against old copies of a big
+        """A sketch leaving its (ten times larger) cache, or its bytes (:meth:`Sketch.bytes_of`)
+        made by a preparing worker: in a long run most verifications against old copies of a big
         story find neither doc nor sketch in memory, and reading the sketch back is much
         cheaper than re-parsing the text (half the time it decides)."""
         if key not in self._sketch_where:  # sketches never change either
@@ -977,11 +977,13 @@ class Deduplicator:
             # article and doc sent whole would only be evicted before their pairs are verified
             spill_after = self._cache_items - len(self._state.meta)
             spill = self._postponing and self._spill is not None
+            submitted = 0
             try:
                 try:
                     for batch in batches:
-                        spilled = spill and count + sum(size for size, _ in window) >= spill_after
+                        spilled = spill and submitted >= spill_after
                         window.append((len(batch), pool.submit(_worker_prepare, batch, file, spilled)))
+                        submitted += len(batch)
                         if len(window) > 2 * self.jobs:
                             count += self._take(window.popleft(), file, on_batch)
                 finally:  # the batches already read are matched, even if the input broke
@@ -1091,8 +1093,7 @@ class Deduplicator:
         assert article.id is not None
         state = self._state
         t = self._item_time(article, ingested)
-        spilled = isinstance(article, _Spilled)
-        if spilled:
+        if isinstance(article, _Spilled):
             assert paras is not None
             text_hash, n = article.text_hash, article.n_shingles
         else:
@@ -2104,7 +2105,7 @@ class _Spilled(NamedTuple):
     record: bytes
     """:meth:`_Spill.record` of the article."""
     sketch: bytes | None
-    """:meth:`Sketch.to_bytes`; None: too short to match."""
+    """:meth:`Sketch.bytes_of` its doc; None: too short to match."""
 
 
 _PreparedItem = tuple[Article | Decision | _Spilled, int | None, _Fingerprint | None]
@@ -2198,7 +2199,7 @@ def _spill_item(item: _PreparedItem) -> _PreparedItem:
     spilled = _Spilled(
         id=article.id, site=article.site, published=article.published, text_hash=_text_hash(article.text),
         n_shingles=len(doc.shingles) if doc is not None else 0, record=_Spill.record(article),
-        sketch=Sketch(doc).to_bytes() if doc is not None else None,
+        sketch=Sketch.bytes_of(doc) if doc is not None else None,
     )  # fmt: skip
     return spilled, line, (None, keys, paras)
 

@@ -259,11 +259,11 @@ class ArrayLSH(BandedLSH):
         time: a few whole bands, or a band cut into pieces between buckets (a bucket is a run
         of equal keys and never spans two parts; one bigger than ``rows`` is a part alone).
         Each band is cut out of every run and sorted alone, so no copy of the whole index is
-        made. Slots number items in insertion order (:meth:`slot_keys`)."""
+        made. Slots number items in insertion order (:meth:`slot_keys`). No live row: no part."""
         self._flush()
-        keys_parts: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
-        slot_parts: list[np.ndarray] = [np.empty(0, dtype=np.int32)]
-        held, given = 0, False
+        keys_parts: list[np.ndarray] = []
+        slot_parts: list[np.ndarray] = []
+        held = 0
         for band in range(self.bands):
             lo, hi = np.uint64(band << 32), np.uint64((band + 1) << 32)
             cuts = [(np.searchsorted(k, lo), np.searchsorted(k, hi)) for k, _ in self._runs]
@@ -279,20 +279,20 @@ class ArrayLSH(BandedLSH):
                 if end == start:  # that bucket begins here
                     if held:  # the part is what it holds already
                         yield np.concatenate(keys_parts), np.concatenate(slot_parts)
-                        keys_parts, slot_parts, held, given = [], [], 0, True
+                        keys_parts, slot_parts, held = [], [], 0
                         continue
                     end = int(np.searchsorted(keys, keys[start], side="right"))  # a bucket alone
                 keys_parts.append(keys[start:end])
                 slot_parts.append(slots[start:end])
                 yield np.concatenate(keys_parts), np.concatenate(slot_parts)
-                keys_parts, slot_parts, held, given, start = [], [], 0, True, end
+                keys_parts, slot_parts, held, start = [], [], 0, end
             if start < len(keys):
                 keys_parts.append(keys[start:])
                 slot_parts.append(slots[start:])
                 held += len(keys) - start
-            if held >= rows or (band == self.bands - 1 and (held or not given)):
+            if held >= rows or (held and band == self.bands - 1):
                 yield np.concatenate(keys_parts), np.concatenate(slot_parts)
-                keys_parts, slot_parts, held, given = [], [], 0, True
+                keys_parts, slot_parts, held = [], [], 0
 
     def slot_keys(self) -> list[Hashable]:
         """The key of every slot, in insertion order (removed keys included)."""
