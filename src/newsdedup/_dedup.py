@@ -298,12 +298,9 @@ _CHUNK_MEMBERS = 10_000
 _PREAD = getattr(os, "pread", None)
 
 
-class _Spill:
-    """Articles kept on disk instead of in memory: each one pickled and appended to an
-    anonymous temporary file (deleted when closed or when the process ends), read back by
-    offset. With it, the deduplicator's memory grows with its index and per-item metadata, not
-    with the texts of its input. An article is written when it leaves the bounded article
-    cache, so a run that fits in the cache never writes (nor pickles) anything."""
+class _AppendFile:
+    """An anonymous temporary file (deleted when closed or when the process ends) that records
+    are appended to and read back from by where they are."""
 
     def __init__(self) -> None:
         import tempfile
@@ -311,16 +308,13 @@ class _Spill:
         # appends are buffered (a megabyte at a time) and reads bypass the buffer: a seek per
         # append turned every article and sketch into its own write system call (about 50 s
         # of a million-item run's main process)
-        self._fh = tempfile.TemporaryFile(prefix="newsdedup-", buffering=1 << 20)  # noqa: SIM115 - lives with the deduplicator
+        self._fh = tempfile.TemporaryFile(prefix="newsdedup-", buffering=1 << 20)  # noqa: SIM115 - lives with its owner
         self._dirty = False
-        # per item one int, offset << 32 | size: about 80 B less per entry than an
-        # (offset, size) tuple, and every item of a long run has an entry in both
-        self._where: dict[str, int] = {}
-        self._sketch_where: dict[str, int] = {}
         self._end = 0
 
     def append(self, data: bytes) -> int:
-        """Write ``data`` at the end of the file; where it is (for :meth:`read`)."""
+        """Write ``data`` at the end of the file; where it is (``offset << 32 | size``, for
+        :meth:`read`)."""
         if len(data) >= 1 << 32:
             raise ValueError(f"cannot spill a record of {len(data)} bytes (the limit is 4 GiB)")
         self._fh.write(data)  # the file position stays at its end: reads never move it
@@ -350,15 +344,47 @@ class _Spill:
         finally:
             self._fh.seek(self._end)
 
+    def close(self) -> None:
+        self._fh.close()
+
+
+class _Spill:
+    """Articles kept on disk instead of in memory: each one pickled and appended to an
+    anonymous temporary file, read back by offset. With it, the deduplicator's memory grows
+    with its index and per-item metadata, not with the texts of its input. An article is
+    written when it leaves the bounded article cache, so a run that fits in the cache never
+    writes (nor pickles) anything.
+
+    Articles have a file of their own; sketches and parked index arrays (:meth:`append`) share
+    another. Verification reads only texts, and with sketches in between (about as big as the
+    texts), a million-item run's reads went to disk where the page cache kept about half the
+    file."""
+
+    def __init__(self) -> None:
+        self._articles = _AppendFile()
+        self._other = _AppendFile()
+        # per item one int, offset << 32 | size: about 80 B less per entry than an
+        # (offset, size) tuple, and every item of a long run has an entry in both
+        self._where: dict[str, int] = {}
+        self._sketch_where: dict[str, int] = {}
+
+    def append(self, data: bytes) -> int:
+        """Write ``data`` (anything but an article) to the file of sketches; where it is."""
+        return self._other.append(data)
+
+    def read(self, where: int) -> bytes:
+        """What :meth:`append` wrote at ``where``."""
+        return self._other.read(where)
+
     def put(self, key: str, article: Article) -> None:
         """Append the article (see :meth:`record`)."""
         if key not in self._where:  # articles never change: the copy on disk is still right
-            self._where[key] = self.append(self.record(article))
+            self._where[key] = self._articles.append(self.record(article))
 
     def put_record(self, key: str, record: bytes) -> None:
         """Append an article's :meth:`record` made elsewhere (a preparing worker)."""
         if key not in self._where:
-            self._where[key] = self.append(record)
+            self._where[key] = self._articles.append(record)
 
     @staticmethod
     def record(article: Article) -> bytes:
@@ -391,7 +417,7 @@ class _Spill:
 
     def _record(self, key: str) -> tuple[str, bytes]:
         """An article as :meth:`put` wrote it: (its text, its other fields pickled)."""
-        data = self.read(self._where[key])
+        data = self._articles.read(self._where[key])
         n = int.from_bytes(data[:4], "little")
         return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
 
@@ -409,7 +435,8 @@ class _Spill:
         return None if where is None else Sketch.from_bytes(key, self.read(where))
 
     def close(self) -> None:
-        self._fh.close()
+        self._articles.close()
+        self._other.close()
 
 
 class _Cache(OrderedDict[str, Any]):
