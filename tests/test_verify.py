@@ -288,7 +288,6 @@ def test_sketch_bytes_round_trip() -> None:
         "k1", "Oil prices rose 3 percent on Monday after the OPEC meeting in Vienna. " * 5, WordShingler()
     )
     sketch = Sketch(doc)
-    assert Sketch.bytes_of(doc) == sketch.to_bytes()  # what a preparing worker sends
     back = Sketch.from_bytes("k1", sketch.to_bytes())
     assert back.key == "k1"
     for name in ("shingles", "number_hashes", "head", "prefix"):

@@ -48,7 +48,7 @@ from ._arrays import sorted_unique, unique_rows
 from ._boilerplate import BoilerplateLearner
 from ._cluster import MemberInfo, choose_canonical, partition_pairs
 from ._exceptions import ConfigError, StoreCorrupt
-from ._fingerprint import OnePermSigner, ShingleBatch, WordShingler, head_and_prefix
+from ._fingerprint import OnePermSigner, ShingleBatch, TokenBatch, WordShingler, head_and_prefix
 from ._hubs import low_places
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, Source
@@ -293,6 +293,12 @@ _TEXT_FIELD = [f.name for f in fields(Article)].index("text")
 
 _CHUNK_MEMBERS = 10_000
 """Members whose articles :meth:`Deduplicator.iter_clusters` reads at once (about 50 MB)."""
+_WORKER_CHUNK_MEMBERS = 2_500
+"""Members per part sent to a worker to build (see :meth:`Deduplicator._clusters_in_workers`)."""
+_POOL_CLUSTERS_MIN = 5_000
+"""Fewest items for which clusters are built in worker processes (starting them costs more
+than a smaller run's clusters take)."""
+_NO_SHINGLES = np.empty(0, dtype=np.uint64)
 
 
 _PREAD = getattr(os, "pread", None)
@@ -399,10 +405,19 @@ class _Spill:
         return len(text).to_bytes(4, "little") + text + rest
 
     def get(self, key: str) -> Article:
+        return self.article(self.get_record(key))
+
+    def get_record(self, key: str) -> bytes:
+        """An article's :meth:`record`, as bytes (for :meth:`article` in a worker)."""
+        return self._articles.read(self._where[key])
+
+    @staticmethod
+    def article(record: bytes) -> Article:
+        """The article a :meth:`record` holds."""
         import pickle
 
-        text, rest = self._record(key)
-        state = list(pickle.loads(rest))  # our own file, written above
+        text, rest = _Spill._split(record)
+        state = list(pickle.loads(rest))  # our own file's record
         state[_TEXT_FIELD] = text
         article = Article.__new__(Article)
         article.__setstate__(state)  # type: ignore[attr-defined]
@@ -413,26 +428,30 @@ class _Spill:
 
     def get_text(self, key: str) -> str:
         """Only the article's text (verification docs are rebuilt from it)."""
-        return self._record(key)[0]
+        return self._split(self.get_record(key))[0]
 
-    def _record(self, key: str) -> tuple[str, bytes]:
-        """An article as :meth:`put` wrote it: (its text, its other fields pickled)."""
-        data = self._articles.read(self._where[key])
-        n = int.from_bytes(data[:4], "little")
-        return data[4 : 4 + n].decode("utf-8", "surrogatepass"), data[4 + n :]
+    def get_sketch_bytes(self, key: str) -> bytes | None:
+        """A spilled sketch's :meth:`Sketch.to_bytes`, or None."""
+        where = self._sketch_where.get(key)
+        return None if where is None else self.read(where)
 
-    def put_sketch(self, key: str, sketch: Sketch | bytes) -> None:
-        """A sketch leaving its (ten times larger) cache, or its bytes (:meth:`Sketch.bytes_of`)
-        made by a preparing worker: in a long run most verifications against old copies of a big
-        story find neither doc nor sketch in memory, and reading the sketch back is much
-        cheaper than re-parsing the text (half the time it decides)."""
+    @staticmethod
+    def _split(record: bytes) -> tuple[str, bytes]:
+        """An article's :meth:`record`: (its text, its other fields pickled)."""
+        n = int.from_bytes(record[:4], "little")
+        return record[4 : 4 + n].decode("utf-8", "surrogatepass"), record[4 + n :]
+
+    def put_sketch(self, key: str, sketch: Sketch) -> None:
+        """A sketch leaving its (ten times larger) cache: in a long run verifying as items
+        arrive, most verifications against old copies of a big story find neither doc nor
+        sketch in memory, and reading the sketch back is much cheaper than re-parsing the text
+        (half the time it decides)."""
         if key not in self._sketch_where:  # sketches never change either
-            data = sketch if isinstance(sketch, bytes) else sketch.to_bytes()
-            self._sketch_where[key] = self.append(data)
+            self._sketch_where[key] = self.append(sketch.to_bytes())
 
     def get_sketch(self, key: str) -> Sketch | None:
-        where = self._sketch_where.get(key)
-        return None if where is None else Sketch.from_bytes(key, self.read(where))
+        data = self.get_sketch_bytes(key)
+        return None if data is None else Sketch.from_bytes(key, data)
 
     def close(self) -> None:
         self._articles.close()
@@ -983,19 +1002,8 @@ class Deduplicator:
                     self._resolve()
             return count
         import concurrent.futures as cf
-        import multiprocessing
 
-        ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
-        init = {"mp_context": ctx, "initializer": _worker_init}
-        me = os.getpid()
-        with (
-            cf.ProcessPoolExecutor(
-                max_workers=self.jobs, initargs=(self.config, self._cache_items, _PREPARE_NICE, me), **init
-            ) as pool,  # type: ignore[arg-type]
-            cf.ProcessPoolExecutor(
-                max_workers=self.jobs - 1, initargs=(self.config, self._cache_items, 0, me), **init
-            ) as verify_pool,  # type: ignore[arg-type]
-        ):
+        with self._pool(_PREPARE_NICE) as pool, self._pool(workers=self.jobs - 1) as verify_pool:
             self._verify_pool = verify_pool
             if self.store is None:  # with a store, each batch's verdicts go into its transaction
                 self._deferred = deque()
@@ -1143,8 +1151,6 @@ class Deduplicator:
             assert self._spill is not None
             assert self.store is None
             self._spill.put_record(article.id, article.record)
-            if article.sketch is not None:
-                self._spill.put_sketch(article.id, article.sketch)
             return t
         state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
         if doc is not None:
@@ -1217,7 +1223,7 @@ class Deduplicator:
         for (slot, article, prepared), doc, keys in zip(pending, fp.docs, fp.keys, strict=True):
             assert article.id is not None
             paras = prepared[2] if prepared is not None else None
-            if (article.sketch is None) if isinstance(article, _Spilled) else (doc is None):
+            if (not article.matchable) if isinstance(article, _Spilled) else (doc is None):
                 self._store(article, None, ingested, None, paras)
                 out[slot] = self._too_short(article.id)
             else:
@@ -1441,10 +1447,8 @@ class Deduplicator:
         state is read or changed (the Dask engine calls this on its partitions). ``bands=False``
         skips the signatures: the keys are then empty lists (docs rebuilt for verification)."""
         cfg = self.config
-        norms = [normalize_text(a.text) for a in articles]
-        tb = self._batch.tokens(norms)
+        norms, tb, sb = self._shingle_batch([a.text for a in articles])
         counts = tb.counts()
-        sb = self._batch.shingles(tb, lead_tokens=cfg.lead_tokens)
         main_rows: list[list[int]] = [[] for _ in articles]
         lead_rows: list[list[int]] | None = None
         if bands:
@@ -1471,6 +1475,19 @@ class Deduplicator:
             )  # fmt: skip
             keys.append((main_rows[i], lead_rows[i] if lead_rows is not None else []))
         return Fingerprints(docs, keys)
+
+    def _shingle_batch(self, texts: Sequence[str]) -> tuple[list[str], TokenBatch, ShingleBatch]:
+        """Texts' normal forms, tokens and shingles, as one batch (the first step of
+        :meth:`fingerprint`)."""
+        norms = [normalize_text(text) for text in texts]
+        tb = self._batch.tokens(norms)
+        return norms, tb, self._batch.shingles(tb, lead_tokens=self.config.lead_tokens)
+
+    def _shingle_sets(self, texts: Mapping[str, str]) -> dict[str, np.ndarray]:
+        """Items' shingle sets (what their docs hold), rebuilt from their texts in one batch
+        without the rest of a doc."""
+        sb = self._shingle_batch(list(texts.values()))[2]
+        return {key: sb.shingle_set(i) for i, key in enumerate(texts)}
 
     def _lead_signatures(self, sb: ShingleBatch, norms: list[str]) -> np.ndarray:
         k, lead = self.config.shingle_size, self.config.lead_tokens
@@ -1849,26 +1866,93 @@ class Deduplicator:
     def iter_clusters(self, *, refresh: bool = True, chunk: int = 2_000) -> Iterator[Cluster]:
         """Every cluster, sorted by cluster id, built at most ``chunk`` groups and about ten
         thousand members at a time (bounded memory for large runs and exports of large
-        stores)."""
+        stores). With ``jobs > 1`` and at least a few thousand items, ``jobs`` worker
+        processes build them (:meth:`_clusters_in_workers`); the clusters are the same."""
         if refresh and self.store is not None:
             self.refresh()
-        groups, repeated = self._groups()
+        groups, keys = self._groups()
         keyed = sorted(groups, key=lambda g: cluster_id_for(g))
-        start = 0
-        while start < len(keyed):
-            # at most `chunk` groups and about _CHUNK_MEMBERS members: at a million items,
-            # 2,000 groups of big stories meant some 80,000 articles read at once
-            end, members = start + 1, len(keyed[start])  # at least one group
-            while end < len(keyed) and end - start < chunk and members < _CHUNK_MEMBERS:
-                members += len(keyed[end])
-                end += 1
-            part = keyed[start:end]
+        if self.jobs > 1 and len(self._state.meta) >= _POOL_CLUSTERS_MIN:
+            yield from self._clusters_in_workers(_parts(keyed, chunk, _WORKER_CHUNK_MEMBERS), keys)
+            return
+        repeated = repeats_from(keys)
+        for part in _parts(keyed, chunk, _CHUNK_MEMBERS):
             articles = self._articles(i for g in part for i in g)
             for g in part:
                 yield self._make_cluster(g, repeated, articles)
-            start = end
 
-    def _groups(self) -> tuple[list[list[str]], _Repeats]:
+    def _clusters_in_workers(self, parts: Iterable[list[list[str]]], keys: np.ndarray) -> Iterator[Cluster]:
+        """The clusters of ``parts`` (groups of member ids), built in ``jobs`` worker processes
+        (:func:`_worker_clusters`) a few parts ahead, yielded in order.
+
+        This process only looks up what a part's members need: spilled articles and sketches
+        go as the bytes the spill file holds, and a member whose shingle set is neither in
+        memory nor spilled has it rebuilt from its text in the worker. At a million items,
+        building clusters here took about 95 s while the cores idled, most of it reading
+        articles and sketches back and unpickling them."""
+        with self._pool() as pool:
+            inflight: deque[Any] = deque()
+            try:
+                for part in parts:
+                    inflight.append(pool.submit(_worker_clusters, part, *self._cluster_inputs(part), keys))
+                    while len(inflight) > 2 * self.jobs:
+                        yield from inflight.popleft().result()
+                while inflight:
+                    yield from inflight.popleft().result()
+            finally:
+                for future in inflight:  # the caller stopped early
+                    future.cancel()
+
+    def _cluster_inputs(
+        self, part: list[list[str]]
+    ) -> tuple[dict[str, Article | bytes], dict[str, np.ndarray | bytes | None], dict[str, float]]:
+        """What :func:`_worker_clusters` needs of a part's members: per member its article (or
+        its spill record), per member of a group of two or more its shingle set (or its
+        spilled sketch's bytes; None: rebuild it from the text), and per member its ingest
+        time. Nothing is marked recently used or cached."""
+        state, spill = self._state, self._spill
+        meta = state.meta
+        articles: dict[str, Article | bytes] = {}
+        missing: list[str] = []
+        shingles: dict[str, np.ndarray | bytes | None] = {}
+        for ids in part:
+            for key in ids:
+                article = state.articles.get(key)
+                if article is not None:
+                    articles[key] = article
+                elif spill is not None and key in spill:
+                    articles[key] = spill.get_record(key)
+                else:
+                    missing.append(key)
+                if len(ids) == 1:
+                    continue
+                if not meta[key].n_shingles:
+                    shingles[key] = _NO_SHINGLES
+                elif (doc := state.docs.get(key)) is not None:
+                    shingles[key] = doc.shingles
+                elif (sketch := state.sketches.get(key)) is not None:
+                    shingles[key] = sketch.shingles
+                else:
+                    shingles[key] = spill.get_sketch_bytes(key) if spill is not None else None
+        if missing:
+            articles.update(self._articles(missing))
+        return articles, shingles, {key: meta[key].ingested for ids in part for key in ids}
+
+    def _pool(self, nice: int = 0, workers: int | None = None) -> Any:
+        """A pool of ``workers`` (default: ``jobs``) worker processes (:func:`_worker_init`)."""
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
+        return cf.ProcessPoolExecutor(
+            max_workers=workers if workers is not None else self.jobs,
+            mp_context=ctx,  # type: ignore[arg-type]
+            initializer=_worker_init,
+            initargs=(self.config, self._cache_items, nice, os.getpid()),
+        )
+
+    def _groups(self) -> tuple[list[list[str]], np.ndarray]:
+        """The clusters' member ids, and the sites' repeated paragraphs (:meth:`_site_repeats`)."""
         self._resolve()
         state = self._state
         groups = partition_pairs(
@@ -1891,7 +1975,8 @@ class Deduplicator:
         with self.store.transaction() as txn:
             self._sync(txn)
             pending = txn.pending_ids()
-            groups, repeated = self._groups()
+            groups, keys = self._groups()
+            repeated = repeats_from(keys)
             chosen = sorted((g for g in groups if not pending.isdisjoint(g)), key=lambda g: cluster_id_for(g))
             articles = self._articles(i for g in chosen for i in g)
             clusters = [self._make_cluster(g, repeated, articles) for g in chosen]
@@ -1904,24 +1989,23 @@ class Deduplicator:
     def _priority(self, key: str) -> tuple[object, ...]:
         return (-self._state.meta[key].n_shingles, key)
 
-    def _site_repeats(self, groups: list[list[str]]) -> _Repeats:
-        """Per site, the paragraphs it prints under at least ``site_repeat_min`` different clusters
-        (see :func:`repeated_keys`), counted over everything added so far, so it does not
-        depend on input order."""
+    def _site_repeats(self, groups: list[list[str]]) -> np.ndarray:
+        """The paragraphs a site prints under at least ``site_repeat_min`` different clusters
+        (:func:`repeated_keys`; :func:`repeats_from` reads them), counted over everything added
+        so far, so it does not depend on input order."""
         min_clusters = self.config.site_repeat_min
-        if not min_clusters:
-            return _no_repeats
         meta = self._state.meta
+        if not min_clusters:
+            return np.empty((0, 2), dtype=np.uint64)
         rows = repeat_rows((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
-        return repeats_from(repeated_keys(rows, min_clusters))
+        return repeated_keys(rows, min_clusters)
 
     def _make_cluster(self, ids: list[str], repeated: _Repeats, articles: Mapping[str, Article]) -> Cluster:
         meta = self._state.meta
-        empty = np.empty(0, dtype=np.uint64)
         return build_cluster(
             ids,
             articles,
-            lambda i: self._shingles(i) if meta[i].n_shingles else empty,
+            lambda i: self._shingles(i) if meta[i].n_shingles else _NO_SHINGLES,
             lambda i: meta[i].ingested,
             repeated,
             self.config,
@@ -2122,17 +2206,22 @@ class _Spilled(NamedTuple):
     what the main process records of it, and its spill records as bytes. Sent instead of the
     article and its doc once the caches are full: the main process then neither unpickles
     them (7.9 KB an item on the 1M corpus, against 4.0 KB as records) nor pickles the article
-    again to spill it, and keeps no sketch in memory."""
+    again to spill it, and keeps no sketch in memory.
+
+    No sketch is sent or spilled: postponed verification reads texts only, and the canonical
+    choice rebuilds the shingle sets in the workers (:meth:`Deduplicator.iter_clusters`).
+    At a million items the sketches were as big as the texts, and the reads of both no
+    longer fitted the page cache (see ``docs/scale.md``)."""
 
     id: str
     site: str | None
     published: datetime | None
     text_hash: str
     n_shingles: int
+    matchable: bool
+    """False: too short to match."""
     record: bytes
     """:meth:`_Spill.record` of the article."""
-    sketch: bytes | None
-    """:meth:`Sketch.bytes_of` its doc; None: too short to match."""
 
 
 _PreparedItem = tuple[Article | Decision | _Spilled, int | None, _Fingerprint | None]
@@ -2225,10 +2314,45 @@ def _spill_item(item: _PreparedItem) -> _PreparedItem:
     assert article.id is not None
     spilled = _Spilled(
         id=article.id, site=article.site, published=article.published, text_hash=_text_hash(article.text),
-        n_shingles=len(doc.shingles) if doc is not None else 0, record=_Spill.record(article),
-        sketch=Sketch.bytes_of(doc) if doc is not None else None,
+        n_shingles=len(doc.shingles) if doc is not None else 0, matchable=doc is not None,
+        record=_Spill.record(article),
     )  # fmt: skip
     return spilled, line, (None, keys, paras)
+
+
+def _worker_clusters(
+    part: list[list[str]],
+    articles: dict[str, Article | bytes],
+    shingles: dict[str, np.ndarray | bytes | None],
+    ingested: dict[str, float],
+    keys: np.ndarray,
+) -> list[Cluster]:
+    """A part's clusters, built in a worker (see :meth:`Deduplicator._clusters_in_workers`)
+    from what :meth:`Deduplicator._cluster_inputs` sent."""
+    assert _WORKER is not None
+    found = {k: a if isinstance(a, Article) else _Spill.article(a) for k, a in articles.items()}
+    sets: dict[str, np.ndarray] = {}
+    texts: dict[str, str] = {}
+    for key, value in shingles.items():
+        if value is None:
+            texts[key] = found[key].text
+        else:
+            sets[key] = Sketch.from_bytes(key, value).shingles if isinstance(value, bytes) else value
+    if texts:
+        sets.update(_WORKER._shingle_sets(texts))
+    global _WORKER_REPEATS
+    if _WORKER_REPEATS is None or not np.array_equal(_WORKER_REPEATS[0], keys):
+        _WORKER_REPEATS = (keys, repeats_from(keys))
+    repeated = _WORKER_REPEATS[1]
+    config = _WORKER.config
+    return [
+        build_cluster(ids, found, sets.__getitem__, ingested.__getitem__, repeated, config) for ids in part
+    ]
+
+
+_WORKER_REPEATS: tuple[np.ndarray, _Repeats] | None = None
+"""A cluster-building worker's last repeated paragraph keys and what :func:`repeats_from` made
+of them (the same for every part of one output)."""
 
 
 def _worker_verify(pairs: list[tuple[Doc, Doc | _Stored]]) -> list[Verdict]:
@@ -2351,6 +2475,19 @@ def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str,
     if unit:
         units.append(unit)
     return units
+
+
+def _parts(groups: list[list[str]], most: int, members: int) -> Iterator[list[list[str]]]:
+    """``groups`` in order, at most ``most`` groups and about ``members`` members a part (at
+    least one group: a bigger group is a part alone)."""
+    start = 0
+    while start < len(groups):
+        end, count = start + 1, len(groups[start])
+        while end < len(groups) and end - start < most and count < members:
+            count += len(groups[end])
+            end += 1
+        yield groups[start:end]
+        start = end
 
 
 def _split(items: list[Any], parts: int) -> list[list[Any]]:

@@ -220,13 +220,7 @@ class Sketch:
         # copied into one buffer of its own: a doc that came from a worker holds views of one
         # buffer with its token ids and spans as well, and a cached sketch holding those views
         # kept that whole buffer (2.6 times the sketch) alive long after the doc left its cache
-        self._set(self.bytes_of(doc))
-
-    @staticmethod
-    def bytes_of(doc: Doc) -> bytes:
-        """:meth:`to_bytes` of the doc's sketch, without making the sketch (what a preparing
-        worker sends for the spill file)."""
-        return _pack((doc.shingles, doc.number_hashes, doc.head, doc.prefix))
+        self._set(_pack((doc.shingles, doc.number_hashes, doc.head, doc.prefix)))
 
     def _set(self, packed: bytes) -> None:
         shingles, number_hashes, self.head, self.prefix = _unpack(packed, 4)
