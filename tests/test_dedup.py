@@ -18,7 +18,7 @@ import pytest
 
 from newsdedup._dedup import DedupConfig, Deduplicator, cluster_id_for, dedup
 from newsdedup._exceptions import ConfigError
-from newsdedup._models import Article
+from newsdedup._models import Article, Cluster
 from newsdedup._text import clean_text
 from newsdedup._verify import Verdict
 
@@ -671,8 +671,12 @@ def test_bounded_verification_does_not_depend_on_input_order(limit: int) -> None
 
 def _outputs(d: Deduplicator) -> list[dict[str, object]]:
     """The clusters as output, without first/last seen (ingest times here)."""
+    return _rows(d.clusters())
+
+
+def _rows(clusters: Iterable[Cluster]) -> list[dict[str, object]]:
     out = []
-    for c in d.clusters():
+    for c in clusters:
         row = c.to_dict()
         row.pop("first_seen")
         row.pop("last_seen")
@@ -752,15 +756,47 @@ def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() 
     lean._cache_items = 20  # the caches hold 100; records from the fourth batch of 8 on
     lean.add_stream(items, batch_size=8)
     assert len(lean._state.articles) == 24
-    assert len(lean._state.sketches) == 24  # 82 sent whole: all in the 1,000-sketch cache
+    assert len(lean._state.sketches) == 24
     assert lean._spill is not None
-    assert len(lean._spill._where) == len(lean._spill._sketch_where) == len(items) - 24
+    assert len(lean._spill._where) == len(items) - 24
+    assert lean._spill._sketch_where == {}  # sent without sketches: rebuilt when needed
     assert _outputs(lean) == _outputs(whole)
     assert lean.decisions == whole.decisions
     late = items[-1]["id"]
     assert late not in lean._state.articles
     assert lean.article(late) == whole.article(late)
     assert lean._shingles(late).tolist() == whole._shingles(late).tolist()
+
+
+@pytest.mark.parametrize("where", ["memory", "spilled", "released"])
+def test_clusters_built_in_workers_are_the_ones_built_here(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """With ``jobs > 1`` the workers build the clusters from what this process sends: articles
+    and shingle sets from memory, spill records without sketches (the shingles rebuilt from
+    the text), or spilled articles and sketches (after :meth:`release_caches`). Each way,
+    over parts of a few members, the clusters are the ones built here, in the same order."""
+    import newsdedup._dedup as engine
+
+    items = _story_stream()
+    here = Deduplicator(max_verify=4)
+    here.add_stream(items, batch_size=8)
+    expected = _rows(here.iter_clusters())
+    monkeypatch.setattr(engine, "_POOL_CLUSTERS_MIN", 1)
+    monkeypatch.setattr(engine, "_WORKER_CHUNK_MEMBERS", 7)
+    d = Deduplicator(max_verify=4, jobs=2, spill=where != "memory")
+    if where != "memory":
+        d._cache_items = 20
+    d.add_stream(items, batch_size=8)
+    if where == "released":
+        d.release_caches()
+        assert d._spill is not None
+        assert 0 < len(d._spill._sketch_where) < len(d._state.meta)  # only the cached items' sketches
+    assert _rows(d.iter_clusters()) == expected
+    assert d.stats["clusters-built-in-workers"] == len(expected) > 3
+    early = d.iter_clusters()  # a caller that stops early stops the workers too
+    assert _rows([next(early)]) == expected[:1]
+    early.close()
 
 
 def test_units_keep_connected_pairs_together() -> None:

@@ -1895,6 +1895,7 @@ class Deduplicator:
             try:
                 for part in parts:
                     inflight.append(pool.submit(_worker_clusters, part, *self._cluster_inputs(part), keys))
+                    self.stats["clusters-built-in-workers"] += len(part)
                     while len(inflight) > 2 * self.jobs:
                         yield from inflight.popleft().result()
                 while inflight:
