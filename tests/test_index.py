@@ -204,6 +204,38 @@ def test_array_lsh_bounds_its_insert_buffer_without_queries() -> None:
     assert arr.query_keys(keys[17].tolist()) == {17}
 
 
+def test_deferred_merges_keep_a_run_per_flush_and_answer_the_same() -> None:
+    """With merges deferred (an insert-only stream) every flush is a sorted run of its own;
+    band rows and queries are those of an index that merged as it went, and once deferring
+    ends the next query merges every run at once."""
+    from newsdedup._index import _MAX_PENDING
+
+    rng = np.random.default_rng(6)
+    keys = rng.integers(0, 50, size=(5 * _MAX_PENDING + 3, 3), dtype=np.uint64)  # many collisions
+    merged, deferred = ArrayLSH(bands=3, rows=1), ArrayLSH(bands=3, rows=1)
+    deferred.defer_merges()
+    for arr in (merged, deferred):
+        for i, row in enumerate(keys.tolist()):
+            arr.insert_keys(i, row)
+        arr.remove(7)
+    assert len(deferred._runs) == 5 > len(merged._runs)  # one run per flush of _MAX_PENDING
+
+    def rows(arr: ArrayLSH) -> list[tuple[list[int], list[int]]]:
+        return [(c.tolist(), s.tolist()) for c, s in arr.band_rows(rows=4000)]
+
+    assert rows(deferred) == rows(merged)
+    assert len(deferred._runs) == 6  # the buffered rest became a run too
+    assert deferred.query_many(keys[:50]) == merged.query_many(keys[:50])  # every run searched
+    assert len(deferred._runs) == 6
+    deferred.defer_merges(False)
+    assert deferred.query_many(keys[50:99]) == merged.query_many(keys[50:99])
+    assert len(deferred._runs) == 1
+    deferred.insert_keys(7, keys[7].tolist())
+    merged.insert_keys(7, keys[7].tolist())
+    assert deferred.query_keys(keys[7].tolist()) == merged.query_keys(keys[7].tolist())
+    assert rows(deferred) == rows(merged)
+
+
 def test_band_rows_cut_bands_between_buckets() -> None:
     """Parts of about ``rows`` rows: a band is cut where a bucket starts, and a bucket bigger
     than a part is a part alone; the parts together hold every row once, in order."""

@@ -971,10 +971,15 @@ class Deduplicator:
         self._postponing = (
             postpone and self.store is None and self.window is None and self.config.max_verify is not None
         )
+        indexes = [i for i in (self._state.main, self._state.lead) if i is not None]
+        for index in indexes:  # only inserts until the hub relation reads every band
+            index.defer_merges(self._postponing)
         try:
             return self._add_stream(items, file, batch_size, on_batch)
         finally:
             self._postponing = False
+            for index in indexes:
+                index.defer_merges(False)
 
     def _add_stream(
         self,
