@@ -313,7 +313,10 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     ranks = np.array([rank[x] for _, x in rows], dtype=np.uint64)
     want_lows, want_hubs, want_pairs = _brute_hubs(buckets, rank, limit)
 
-    num, item_of, rank_of = _numbers(pos, ranks)
+    numbers = _numbers(pos, ranks)
+    num, item_of, rank_of = numbers.num, numbers.by_num, numbers.ranks
+    assert [int(numbers.items[i]) for i in numbers.inverse.tolist()] == pos.tolist()
+    assert numbers.items[numbers.pnum.astype(np.int64)].tolist() == item_of.tolist()
     assert item_of.tolist() == sorted(set(pos.tolist()), key=lambda x: (rank[x], x))
     assert [int(item_of[n]) for n in num.tolist()] == pos.tolist()
     lows, listed, bucket_pairs = _bucket_lows(codes, num, rank_of, limit)

@@ -6,6 +6,8 @@ once the stream is read (:meth:`newsdedup.Deduplicator.add_stream`)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._arrays import sorted_unique
@@ -33,17 +35,31 @@ def _within(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarr
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
-def _numbers(pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, a number for its item within one bucket group, given in (rank, position) order,
-    and per number the item's position and rank: a row ``item << 32 | candidate`` of numbers
-    then sorts by item and candidate rank as one uint64 (far faster than sorting rows)."""
+class _Numbers(NamedTuple):
+    """The items of one bucket group numbered twice: by position (``items`` sorted, ``inverse``
+    per row) and by (rank, position) (``num`` per row; per such number the item's position
+    ``by_num``, its rank ``ranks`` and its position number ``pnum``). A row
+    ``item << 32 | candidate`` of numbers then sorts by item and candidate rank as one
+    uint64 (far faster than sorting rows)."""
+
+    num: np.ndarray
+    by_num: np.ndarray
+    ranks: np.ndarray
+    pnum: np.ndarray
+    items: np.ndarray
+    inverse: np.ndarray
+
+
+def _numbers(pos: np.ndarray, rank: np.ndarray) -> _Numbers:
     items, inverse = np.unique(pos, return_inverse=True)
     ranks = np.zeros(len(items), dtype=np.uint64)
     ranks[inverse] = rank
     by_rank = np.lexsort((items, ranks))
     number = np.empty(len(items), dtype=np.uint64)
     number[by_rank] = np.arange(len(items), dtype=np.uint64)
-    return number[inverse], items[by_rank], ranks[by_rank]
+    return _Numbers(
+        number[inverse], items[by_rank], ranks[by_rank], by_rank.astype(np.uint64), items, inverse
+    )
 
 
 def _bucket_lows(
@@ -111,6 +127,23 @@ def _lowest(rows: np.ndarray, limit: int) -> np.ndarray:
     return rows[:, _ranked(rows[0], rows[1], limit)]
 
 
+def _hub_lists(
+    codes: np.ndarray, pos: np.ndarray, rank: np.ndarray, limit: int
+) -> tuple[_Numbers, np.ndarray, np.ndarray, dict[str, int]]:
+    """:func:`hub_rows` as the items' numbers: the numbering, and per hub row its item's
+    position number and its candidate's (rank, position) number, sorted by item position
+    and candidate rank."""
+    n = _numbers(pos, rank)
+    lows, listed, bucket_pairs = _bucket_lows(codes, n.num, n.ranks, limit)
+    # the item by position number: rows sort by item position, then candidate rank
+    lows = (n.pnum[(lows >> np.uint64(32)).astype(np.int64)] << np.uint64(32)) | (lows & _LOW32)
+    lows = sorted_unique(lows, in_place=True)  # a candidate met in several buckets once
+    item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
+    keep = _ranked(item, n.ranks[cand], limit)
+    counts = {"bucket_rows": len(codes), "bucket_pairs": bucket_pairs, "listed_rows": listed}
+    return n, item[keep], cand[keep], counts
+
+
 def hub_rows(
     codes: np.ndarray, pos: np.ndarray, rank: np.ndarray, limit: int
 ) -> tuple[np.ndarray, dict[str, int]]:
@@ -118,20 +151,9 @@ def hub_rows(
     item rank; every bucket whole), its ``limit`` lowest-ranked candidates there (with ties,
     every candidate holding one of those ranks), as rows ``(item, candidate rank, candidate)``
     (a ``(3, n)`` uint64 array) sorted by item and rank, and row counts."""
-    num, items, ranks = _numbers(pos, rank)
-    lows, listed, bucket_pairs = _bucket_lows(codes, num, ranks, limit)
-    lows = sorted_unique(lows, in_place=True)  # a candidate met in several buckets once; by item, rank
-    item, cand = (lows >> np.uint64(32)).astype(np.int64), (lows & _LOW32).astype(np.int64)
-    keep = _ranked(item, ranks[cand], limit)
-    item, cand = item[keep], cand[keep]
-    rows = np.stack([items[item].astype(np.uint64), ranks[cand], items[cand].astype(np.uint64)])
-    counts = {
-        "bucket_rows": len(codes),
-        "bucket_pairs": bucket_pairs,
-        "listed_rows": listed,
-        "hub_rows": rows.shape[1],
-    }
-    return rows, counts
+    n, item, cand, counts = _hub_lists(codes, pos, rank, limit)
+    rows = np.stack([n.items[item].astype(np.uint64), n.ranks[cand], n.by_num[cand].astype(np.uint64)])
+    return rows, {**counts, "hub_rows": rows.shape[1]}
 
 
 def low_places(
@@ -145,11 +167,11 @@ def low_places(
     so an idle worker process can run it.
 
     Places rank the items as their ranks do, with ties broken (by slot), so :func:`hub_rows`
-    ranks by place and its candidate rank *is* the candidate's place."""
-    item, found = hub_rows(codes, pos, place, limit)[0][:2]
-    order = np.argsort(pos, kind="stable")
-    bound = kth[order][np.searchsorted(pos[order], item.astype(pos.dtype))]
-    keep = found <= bound
-    rows = (item[keep] << np.uint64(32)) | found[keep]
-    rows.sort()  # the main process merges sorted runs
-    return rows
+    ranks by place and its candidate rank *is* the candidate's place. The rows come sorted
+    (the main process merges sorted runs): by item position, then place."""
+    n, item, cand = _hub_lists(codes, pos, place, limit)[:3]
+    bound = np.empty(len(n.items), dtype=np.uint64)
+    bound[n.inverse] = kth  # per item (by position number): its kth (the same on all its rows)
+    found = n.ranks[cand]
+    keep = found <= bound[item]
+    return (n.items[item[keep]].astype(np.uint64) << np.uint64(32)) | found[keep]
