@@ -826,6 +826,28 @@ def test_units_keep_connected_pairs_together() -> None:
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
 
 
+def test_units_from_component_labels_are_the_union_find_ones() -> None:
+    """The hub relation gives each item its group's label, found on the pair arrays
+    (``_component_labels``): the units are the ones the union-find over the lists makes."""
+    import numpy as np
+
+    from newsdedup._cluster import _component_labels
+    from newsdedup._dedup import _units
+
+    rng = random.Random(5)
+    keys = [f"k{n}" for n in range(400)]
+    todo = [
+        (key, sorted(rng.sample(keys[:n], min(n, rng.choice([0, 1, 1, 2]))))) for n, key in enumerate(keys)
+    ]
+    slot = {key: n for n, key in enumerate(keys)}
+    a = np.array([slot[k] for k, others in todo for _ in others], dtype=np.int64)
+    b = np.array([slot[o] for _, others in todo for o in others], dtype=np.int64)
+    labels = _component_labels(len(keys), a, b).tolist()
+    assert len(set(labels)) > 20  # many groups
+    for size in (5, 40, 1000):
+        assert _units(todo, size, labels) == _units(todo, size)
+
+
 def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> None:
     """Ten stories of 40 copies arrive interleaved, joined into one group by look-alike
     candidate pairs. Each copy pairs with the three lowest-ranked earlier copies of its

@@ -46,7 +46,7 @@ import xxhash
 
 from ._arrays import sorted_unique, unique_rows
 from ._boilerplate import BoilerplateLearner
-from ._cluster import MemberInfo, choose_canonical, partition_pairs
+from ._cluster import MemberInfo, _component_labels, choose_canonical, partition_pairs
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, TokenBatch, WordShingler, head_and_prefix
 from ._hubs import low_places
@@ -1249,10 +1249,10 @@ class Deduplicator:
         Interrupted, the groups not yet applied stay postponed."""
         if not self._pending:
             return
-        todo = self._hub_relation(self._pending, pool=idle)
+        todo, labels = self._hub_relation(self._pending, pool=idle)
         self._pending = []
         self._clusters = None
-        units = _units(todo, unit_pairs)
+        units = _units(todo, unit_pairs, labels)
         pools = []
         if self._verify_pool is not None:
             pools += [self._verify_pool] * (self.jobs - 1)
@@ -1284,7 +1284,7 @@ class Deduplicator:
 
     def _hub_relation(
         self, later: list[str], rows_per_part: int = 1 << 18, pool: Any = None
-    ) -> list[tuple[str, list[str]]]:
+    ) -> tuple[list[tuple[str, list[str]]], list[int]]:
         """For each of the items ``later`` (in arrival order), the earlier items it must be
         verified against: its pairs in the hub relation clustering keeps, found over the whole
         index at once and not as items arrive. Every item's hub list is set to the ``K``
@@ -1354,12 +1354,16 @@ class Deduplicator:
         wanted[[slot_of[key] for key in later]] = True
         pairs = pairs[wanted[pairs >> np.int64(32)]]
         found_for: dict[str, list[str]] = {}
-        for hi, lo in zip(
+        for a, b in zip(
             (pairs >> np.int64(32)).tolist(), (pairs & np.int64(0xFFFFFFFF)).tolist(), strict=True
         ):
-            found_for.setdefault(ids[hi], []).append(ids[lo])  # type: ignore[arg-type]
+            found_for.setdefault(ids[a], []).append(ids[b])  # type: ignore[arg-type]
         self.stats["postponed-pairs"] += len(pairs)
-        return [(key, sorted(found_for.get(key, ()))) for key in later]
+        # per item a label of its connected group of pairs, for the units (:func:`_units`):
+        # found on the pair arrays, where a union-find over the lists took about 1 s per 200k items
+        hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
+        labels = _component_labels(len(ids), hi, lo)[[slot_of[key] for key in later]].tolist()
+        return [(key, sorted(found_for.get(key, ()))) for key in later], labels
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
         """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, about
@@ -2431,10 +2435,14 @@ def _unit_keys(unit: list[tuple[str, list[str]]]) -> list[str]:
     return list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
 
 
-def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str, list[str]]]]:
+def _units(
+    todo: list[tuple[str, list[str]]], size: int, labels: Sequence[Hashable] | None = None
+) -> list[list[tuple[str, list[str]]]]:
     """Postponed items in units of about ``size`` pairs that share their docs: the connected
-    groups of the pairs (union-find), by first arrival, packed together while they fit, and
-    cut when one holds more than ``size`` pairs. Every item is in one unit.
+    groups of the pairs (``labels``: per item a label of its group, e.g. from
+    :func:`_component_labels` over the pair arrays; else found here by union-find), by first
+    arrival, packed together while they fit, and cut when one holds more than ``size`` pairs.
+    Every item is in one unit.
 
     A group that must be cut (a big story; look-alike stories joined by candidate pairs,
     46,844 items in one group of a 200k run) is cut in the order of each item's anchor, the
@@ -2452,15 +2460,17 @@ def _units(todo: list[tuple[str, list[str]]], size: int) -> list[list[tuple[str,
             parent[key], key = top, parent.get(key, key)
         return top
 
-    for key, others in todo:
-        a = root(key)
-        for other in others:
-            b = root(other)
-            if a != b:
-                parent[b] = a
-    groups: dict[str, list[tuple[str, list[str]]]] = {}
-    for item in todo:
-        groups.setdefault(root(item[0]), []).append(item)
+    if labels is None:
+        for key, others in todo:
+            a = root(key)
+            for other in others:
+                b = root(other)
+                if a != b:
+                    parent[b] = a
+        labels = [root(key) for key, _ in todo]
+    groups: dict[Hashable, list[tuple[str, list[str]]]] = {}
+    for item, label in zip(todo, labels, strict=True):
+        groups.setdefault(label, []).append(item)
     units: list[list[tuple[str, list[str]]]] = []
     unit: list[tuple[str, list[str]]] = []
     pairs = 0
