@@ -1897,8 +1897,8 @@ class Deduplicator:
         This process only looks up what a part's members need: spilled articles and sketches
         go as the bytes the spill file holds, and a member whose shingle set is neither in
         memory nor spilled has it rebuilt from its text in the worker. At a million items,
-        building clusters here took about 95 s while the cores idled, most of it reading
-        articles and sketches back and unpickling them."""
+        building clusters here took about 95 s while the other core idled (at 200k, about
+        half of it reading articles and sketches back and unpickling them)."""
         with self._pool() as pool:
             inflight: deque[Any] = deque()
             try:

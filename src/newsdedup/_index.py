@@ -252,9 +252,9 @@ class ArrayLSH(BandedLSH):
     def defer_merges(self, defer: bool = True) -> None:
         """While ``defer``, each flush of inserts makes a sorted run of its own and no runs are
         merged: for a stream that only inserts until :meth:`band_rows` reads the index
-        (postponed verification), which cuts each band out of every run anyway. At a million
-        items the merges copied the index about eight times over (some 30 s). After, the
-        next flush or query merges the runs at once (one stable sort of sorted runs)."""
+        (postponed verification), which cuts each band out of every run anyway: merging as
+        it goes copies the whole index once per merge level. After, the next flush or query
+        merges the runs at once (one stable sort of sorted runs)."""
         self._defer = defer
 
     def _merge_all(self) -> None:
