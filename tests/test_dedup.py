@@ -808,7 +808,7 @@ def test_units_keep_connected_pairs_together() -> None:
         group = n % 30
         earlier = [f"g{group}-{m}" for m in range(n // 30)]
         todo.append((f"g{group}-{n // 30}", rng.sample(earlier, min(3, len(earlier)))))
-    units = _units(todo, 40)
+    units = _units(todo, 40, _labels(todo))
     assert [item for unit in units for item in unit] != todo  # regrouped ...
     assert sorted(item for unit in units for item in unit) == sorted(todo)  # ... nothing lost
     for unit in units:  # no group of 24 pairs is cut: each fits a unit of 40
@@ -821,31 +821,51 @@ def test_units_keep_connected_pairs_together() -> None:
         assert sum(len(others) for _, others in unit) <= 40 or len(groups) == 1
     # a group bigger than a unit is cut into units of at most 10 pairs
     big = [(f"b{n}", [f"b{n - 1}"] if n else []) for n in range(100)]
-    cut = _units(big, 10)
+    cut = _units(big, 10, _labels(big))
     assert sorted(key for unit in cut for key, _ in unit) == sorted(key for key, _ in big)
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
 
 
-def test_units_from_component_labels_are_the_union_find_ones() -> None:
-    """The hub relation gives each item its group's label, found on the pair arrays
-    (``_component_labels``): the units are the ones the union-find over the lists makes."""
+def _labels(todo: list[tuple[str, list[str]]]) -> list[int]:
+    """Per item its connected group's label, as the hub relation gives them."""
     import numpy as np
 
     from newsdedup._cluster import _component_labels
-    from newsdedup._dedup import _units
 
+    slot: dict[str, int] = {}
+    for key, others in todo:
+        for k in (key, *others):
+            slot.setdefault(k, len(slot))
+    a = np.array([slot[k] for k, others in todo for _ in others], dtype=np.int64)
+    b = np.array([slot[o] for _, others in todo for o in others], dtype=np.int64)
+    return _component_labels(len(slot), a, b)[[slot[k] for k, _ in todo]].tolist()
+
+
+def test_component_labels_name_the_connected_groups() -> None:
+    """Two items get one label exactly when a path of pairs joins them (against a search)."""
     rng = random.Random(5)
     keys = [f"k{n}" for n in range(400)]
     todo = [
         (key, sorted(rng.sample(keys[:n], min(n, rng.choice([0, 1, 1, 2]))))) for n, key in enumerate(keys)
     ]
-    slot = {key: n for n, key in enumerate(keys)}
-    a = np.array([slot[k] for k, others in todo for _ in others], dtype=np.int64)
-    b = np.array([slot[o] for _, others in todo for o in others], dtype=np.int64)
-    labels = _component_labels(len(keys), a, b).tolist()
-    assert len(set(labels)) > 20  # many groups
-    for size in (5, 40, 1000):
-        assert _units(todo, size, labels) == _units(todo, size)
+    near: dict[str, set[str]] = {k: set() for k in keys}
+    for key, others in todo:
+        for o in others:
+            near[key].add(o)
+            near[o].add(key)
+    group: dict[str, int] = {}
+    for k in keys:
+        if k not in group:
+            group[k], todo_keys = len(set(group.values())), [k]
+            while todo_keys:
+                for o in near[todo_keys.pop()]:
+                    if o not in group:
+                        group[o] = group[k]
+                        todo_keys.append(o)
+    labels = _labels(todo)
+    assert len(set(labels)) == len(set(group.values())) > 20
+    pairs = list(zip(labels, [group[k] for k, _ in todo], strict=True))
+    assert len(set(pairs)) == len(set(labels))  # one label per group, one group per label
 
 
 def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> None:
@@ -864,7 +884,7 @@ def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> 
             hubs.append(f"s{story - 1}-0")
         todo.append((key, hubs))
         seen[story].append(key)
-    units = _units(todo, 60)
+    units = _units(todo, 60, _labels(todo))
     assert sorted(item for unit in units for item in unit) == sorted(todo)
     assert all(sum(len(o) for _, o in unit) < 60 + 4 for unit in units)  # cut once 60 is reached
     loads = sum(len(_unit_keys(unit)) for unit in units)

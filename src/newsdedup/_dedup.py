@@ -362,9 +362,9 @@ class _Spill:
     writes (nor pickles) anything.
 
     Articles have a file of their own; sketches and parked index arrays (:meth:`append`) share
-    another. Verification reads only texts, and with sketches in between (about as big as the
-    texts), a million-item run's reads went to disk where the page cache kept about half the
-    file."""
+    another, so postponed verification, which reads only texts, reads a file that holds
+    nothing else (pages not read for about a minute can leave the page cache: see
+    ``docs/dedup.md``)."""
 
     def __init__(self) -> None:
         self._articles = _AppendFile()
@@ -2220,8 +2220,8 @@ class _Spilled(NamedTuple):
 
     No sketch is sent or spilled: postponed verification reads texts only, and the canonical
     choice rebuilds the shingle sets in the workers (:meth:`Deduplicator.iter_clusters`).
-    At a million items the sketches were as big as the texts, and the reads of both no
-    longer fitted the page cache (see ``docs/scale.md``)."""
+    At a million items the sketches were as big as the texts, and pages of the spill file not
+    read for about a minute leave this machine's page cache (see ``docs/dedup.md``)."""
 
     id: str
     site: str | None
@@ -2436,13 +2436,12 @@ def _unit_keys(unit: list[tuple[str, list[str]]]) -> list[str]:
 
 
 def _units(
-    todo: list[tuple[str, list[str]]], size: int, labels: Sequence[Hashable] | None = None
+    todo: list[tuple[str, list[str]]], size: int, labels: Sequence[Hashable]
 ) -> list[list[tuple[str, list[str]]]]:
     """Postponed items in units of about ``size`` pairs that share their docs: the connected
-    groups of the pairs (``labels``: per item a label of its group, e.g. from
-    :func:`_component_labels` over the pair arrays; else found here by union-find), by first
-    arrival, packed together while they fit, and cut when one holds more than ``size`` pairs.
-    Every item is in one unit.
+    groups of the pairs (``labels``: per item a label of its group, from
+    :func:`_component_labels` over the pair arrays), by first arrival, packed together while
+    they fit, and cut when one holds more than ``size`` pairs. Every item is in one unit.
 
     A group that must be cut (a big story; look-alike stories joined by candidate pairs,
     46,844 items in one group of a 200k run) is cut in the order of each item's anchor, the
@@ -2450,24 +2449,6 @@ def _units(
     then of arrival: a story's items land in the same units, and a hub's doc is rebuilt for
     few units instead of for every unit that has one of its copies (at 200k items, 1.3 docs
     rebuilt per item instead of 2.5)."""
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        top = key
-        while (up := parent.get(top, top)) != top:
-            top = up
-        while key != top:  # path compression
-            parent[key], key = top, parent.get(key, key)
-        return top
-
-    if labels is None:
-        for key, others in todo:
-            a = root(key)
-            for other in others:
-                b = root(other)
-                if a != b:
-                    parent[b] = a
-        labels = [root(key) for key, _ in todo]
     groups: dict[Hashable, list[tuple[str, list[str]]]] = {}
     for item, label in zip(todo, labels, strict=True):
         groups.setdefault(label, []).append(item)
