@@ -232,6 +232,9 @@ class ArrayLSH(BandedLSH):
 
     def _flush(self) -> None:
         self._unpark()
+        if self._unmerged and not self._defer:  # runs left unmerged while deferring: at once
+            self._unmerged = False
+            self._runs = [self._merge(self._runs)] if len(self._runs) > 1 else self._runs
         if not self._pending_slots:
             return
         keys = self._combined(np.array(self._pending_keys, dtype=np.uint64).reshape(-1, self.bands))
@@ -243,11 +246,8 @@ class ArrayLSH(BandedLSH):
         if self._defer:
             self._unmerged = True
             return
-        if self._unmerged:
-            self._merge_all()
         while len(self._runs) > 1 and 2 * len(self._runs[-1][0]) >= len(self._runs[-2][0]):
-            (ka, sa), (kb, sb) = self._runs[-2], self._runs[-1]
-            self._runs[-2:] = [self._merge(ka, sa, kb, sb)]
+            self._runs[-2:] = [self._merge(self._runs[-2:])]
 
     def defer_merges(self, defer: bool = True) -> None:
         """While ``defer``, each flush of inserts makes a sorted run of its own and no runs are
@@ -257,20 +257,10 @@ class ArrayLSH(BandedLSH):
         merges the runs at once (one stable sort of sorted runs)."""
         self._defer = defer
 
-    def _merge_all(self) -> None:
-        self._unmerged = False
-        if len(self._runs) > 1:
-            keys, slots = self._live(
-                np.concatenate([k for k, _ in self._runs]), np.concatenate([s for _, s in self._runs])
-            )
-            order = np.argsort(keys, kind="stable")  # sorted runs: a merge
-            self._runs = [(keys[order], slots[order])]
-
-    def _merge(
-        self, ka: np.ndarray, sa: np.ndarray, kb: np.ndarray, sb: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        keys, slots = self._live(np.concatenate((ka, kb)), np.concatenate((sa, sb)))
-        order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
+    def _merge(self, runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted runs (oldest first) as one, without removed items."""
+        keys, slots = self._live(np.concatenate([k for k, _ in runs]), np.concatenate([s for _, s in runs]))
+        order = np.argsort(keys, kind="stable")  # sorted runs: a merge, older rows first
         return keys[order], slots[order]
 
     def _live(self, keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -353,8 +343,6 @@ class ArrayLSH(BandedLSH):
     def query_many(self, keys: np.ndarray) -> list[set[Hashable]]:
         """For each row of ``(n, bands)`` bucket keys, the indexed items sharing a bucket."""
         self._flush()
-        if self._unmerged and not self._defer:
-            self._merge_all()
         n = keys.shape[0]
         found: list[set[Hashable]] = [set() for _ in range(n)]
         if not self._runs or n == 0:
