@@ -1353,15 +1353,13 @@ class Deduplicator:
         wanted = np.zeros(len(ids), dtype=bool)
         wanted[[slot_of[key] for key in later]] = True
         pairs = pairs[wanted[pairs >> np.int64(32)]]
+        hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
         found_for: dict[str, list[str]] = {}
-        for a, b in zip(
-            (pairs >> np.int64(32)).tolist(), (pairs & np.int64(0xFFFFFFFF)).tolist(), strict=True
-        ):
+        for a, b in zip(hi.tolist(), lo.tolist(), strict=True):
             found_for.setdefault(ids[a], []).append(ids[b])  # type: ignore[arg-type]
         self.stats["postponed-pairs"] += len(pairs)
         # per item a label of its connected group of pairs, for the units (:func:`_units`):
         # found on the pair arrays, where a union-find over the lists took about 1 s per 200k items
-        hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
         labels = _component_labels(len(ids), hi, lo)[[slot_of[key] for key in later]].tolist()
         return [(key, sorted(found_for.get(key, ()))) for key in later], labels
 
@@ -2004,9 +2002,9 @@ class Deduplicator:
         (:func:`repeated_keys`; :func:`repeats_from` reads them), counted over everything added
         so far, so it does not depend on input order."""
         min_clusters = self.config.site_repeat_min
-        meta = self._state.meta
         if not min_clusters:
             return np.empty((0, 2), dtype=np.uint64)
+        meta = self._state.meta
         rows = repeat_rows((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
         return repeated_keys(rows, min_clusters)
 
