@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,31 @@ def test_a_writer_waits_then_fails_clearly_with_store_busy(tmp_path: Path) -> No
     store = SQLiteStore(path, busy_timeout=0.2)
     Deduplicator(store=store).add_many(make_corpus(4, seed=8))
     store.close()
+
+
+def test_opening_a_new_store_waits_for_another_opener(tmp_path: Path) -> None:
+    """SQLite skips its busy handler when switching to WAL under another process's write lock
+    (two runs opening one new store at once); the opener waits up to busy_timeout instead."""
+    path = tmp_path / "s.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the other process, halfway through creating the store
+    timer = threading.Timer(0.3, holder.execute, ("COMMIT",))
+    timer.start()
+    try:
+        store = SQLiteStore(path, busy_timeout=10)
+    finally:
+        timer.join()
+        holder.close()
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    holder = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # never let go: the wait is bounded
+    try:
+        with pytest.raises(StoreBusy, match="opening"):
+            SQLiteStore(tmp_path / "t.db", busy_timeout=0.2).close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 def test_export_needs_an_existing_store(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -396,10 +397,27 @@ class SQLiteStore:
                     f"{self.url}: store schema version {version} is newer than this newsdedup"
                     f" understands ({SCHEMA_VERSION}); upgrade newsdedup"
                 )
-            db.execute("PRAGMA journal_mode = WAL")
+            self._journal_wal()
             db.execute(f"PRAGMA synchronous = {sync}")
             if version < SCHEMA_VERSION:
                 self._migrate()
+
+    def _journal_wal(self) -> None:
+        """Switch to WAL, retrying "locked" up to ``busy_timeout``: SQLite does not call its busy
+        handler for this switch, so two processes opening a new store at once would otherwise
+        fail at once (seen in CI)."""
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.002
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _migrate(self) -> None:
         """Apply every missing migration in one transaction (a crash leaves the old version)."""
