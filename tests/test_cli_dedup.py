@@ -430,7 +430,13 @@ def test_export_writes_parquet(tmp_path: Path) -> None:
     assert [Cluster.from_dict(r).to_dict() for r in _read_parquet(parquet)] == expected
 
 
-def test_jobs_give_the_same_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--no-stories"]])
+def test_jobs_give_the_same_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str]) -> None:
+    """The same lines (but for when each run read the items), with the clusters, their lines
+    and their story profiles made in the worker processes (from any item count here)."""
+    import newsdedup._dedup as engine
+
+    monkeypatch.setattr(engine, "_POOL_CLUSTERS_MIN", 1)
     lines = _seed_lines()
     extra = [
         json.dumps({"id": f"copy{i}", "text": json.loads(line)["text"][: 400 + 50 * i]})
@@ -441,13 +447,15 @@ def test_jobs_give_the_same_output(tmp_path: Path) -> None:
     outs = []
     for jobs in ("1", "2"):
         out, err = tmp_path / f"out{jobs}.jsonl", tmp_path / f"err{jobs}.jsonl"
-        result = _run([str(src), "-o", str(out), "--errors", str(err), "--jobs", jobs])
+        result = _run([str(src), "-o", str(out), "--errors", str(err), "--jobs", jobs, *flags])
         assert result.exit_code == 0, result.output
         rows = [json.loads(x) for x in out.read_text().splitlines()]
-        outs.append(
-            ([(r["cluster_id"], r["member_ids"], r["text"], r["story_id"]) for r in rows], err.read_text())
-        )
+        for row in rows:  # when each run read the items
+            del row["first_seen"], row["last_seen"]
+        outs.append((rows, err.read_text()))
     assert outs[0] == outs[1]
+    assert len(outs[0][0]) > 3
+    assert all(("story_id" in r) != bool(flags) for r in outs[0][0])
     assert '"reason": "bad-json"' in outs[0][1]
 
 

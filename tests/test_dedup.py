@@ -19,6 +19,7 @@ import pytest
 from newsdedup._dedup import DedupConfig, Deduplicator, cluster_id_for, dedup
 from newsdedup._exceptions import ConfigError
 from newsdedup._models import Article, Cluster
+from newsdedup._story import StoryConfig
 from newsdedup._text import clean_text
 from newsdedup._verify import Verdict
 
@@ -794,6 +795,15 @@ def test_clusters_built_in_workers_are_the_ones_built_here(
         assert 0 < len(d._spill._sketch_where) < len(d._state.meta)  # only the cached items' sketches
     assert _rows(d.iter_clusters()) == expected
     assert d.stats["clusters-built-in-workers"] == len(expected) > 3
+    # the CLI's lines and story profiles, made in the workers, are the ones made here
+    story = StoryConfig()
+    made_here = list(here._cluster_lines(story))
+    made_there = list(d._cluster_lines(story))
+    assert [_rows([Cluster.from_dict(json.loads(line))]) for _, line, _ in made_there] == [
+        [r] for r in expected
+    ]
+    assert [(key, profile) for key, _, profile in made_there] == [(key, p) for key, _, p in made_here]
+    assert [line for _, line, _ in d._cluster_lines(None)] == [line for _, line, _ in made_there]
     early = d.iter_clusters()  # a caller that stops early stops the workers too
     assert _rows([next(early)]) == expected[:1]
     early.close()

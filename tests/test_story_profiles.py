@@ -157,6 +157,29 @@ def test_grouping_and_full_profiles_have_the_same_terms_in_the_same_order() -> N
         assert list(lean.names.items()) == list(full.names.items())
 
 
+def test_profiles_come_through_pickle_equal_with_their_words_shared() -> None:
+    """Worker processes send the grouping profiles back pickled: equal, keys in the same order,
+    every word one shared (interned) string again, and the shared empty values still shared."""
+    import pickle
+    import sys
+
+    cfg = StoryConfig()
+    vocab = _Vocabulary()
+    sent = []
+    for i, (title, text) in enumerate(_real_texts()[:12]):
+        sent.append(_profile(f"k{i}", title, text, [], cfg, for_grouping=True, vocab=vocab))
+        sent.append(profile_from_text(f"f{i}", title, text))
+    back = pickle.loads(pickle.dumps(sent))
+    assert back == sent
+    for got, made in zip(back, sent, strict=True):
+        for field in ("title_terms", "terms", "lead", "names"):
+            assert list(getattr(got, field).items()) == list(getattr(made, field).items())
+            assert type(getattr(got, field)) is type(getattr(made, field))
+        assert all(word is sys.intern(word) for word in [*got.terms, *got.names])
+    lean = back[0]
+    assert lean.lead is sent[0].lead  # the shared empty mapping of a grouping profile
+
+
 # -- generated texts ---------------------------------------------------------------------------
 
 _PIECES = [

@@ -237,6 +237,52 @@ class StoryProfile:
     """Earliest publication time of a member (epoch seconds); None when no member is dated."""
     end: float | None = None
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Profiles come back from the CLI's worker processes by the thousand: their words are
+        # interned again on arrival (unpickled, each profile would hold its own copy of every
+        # word), and the shared empty values (which cannot be pickled) stay shared.
+        return (
+            _unpickle_profile,
+            (
+                self.key, self.title, _pack_counts(self.title_terms), _pack_counts(self.terms),
+                _pack_counts(self.lead), _pack_counts(self.names), tuple(self.numbers),
+                tuple(self.scores), self.quotes, self.norm, self.start, self.end,
+            ),
+        )  # fmt: skip
+
+
+def _pack_counts(counts: Mapping[str, int]) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+    return None if counts is _NO_COUNTS else (tuple(counts), tuple(counts.values()))
+
+
+def _unpack_counts(packed: tuple[tuple[str, ...], tuple[int, ...]] | None) -> Mapping[str, int]:
+    if packed is None:
+        return _NO_COUNTS
+    return Counter(dict(zip(map(_intern_word, packed[0]), packed[1], strict=True)))
+
+
+def _unpickle_profile(
+    key: str,
+    title: str,
+    title_terms: tuple[tuple[str, ...], tuple[int, ...]] | None,
+    terms: tuple[tuple[str, ...], tuple[int, ...]] | None,
+    lead: tuple[tuple[str, ...], tuple[int, ...]] | None,
+    names: tuple[tuple[str, ...], tuple[int, ...]] | None,
+    numbers: tuple[str, ...],
+    scores: tuple[str, ...],
+    quotes: tuple[str, ...],
+    norm: str,
+    start: float | None,
+    end: float | None,
+) -> StoryProfile:
+    return StoryProfile(
+        key=key, title=title, title_terms=_unpack_counts(title_terms), terms=_unpack_counts(terms),
+        lead=_unpack_counts(lead), names=_unpack_counts(names),
+        numbers=frozenset(numbers) if numbers else _NO_STRINGS,
+        scores=frozenset(scores) if scores else _NO_STRINGS,
+        quotes=quotes, norm=norm, start=start, end=end,
+    )  # fmt: skip
+
 
 @dataclass(slots=True)
 class TermStats:
@@ -1303,24 +1349,51 @@ def story_ids(
     """Cluster id -> story id, as :func:`assign_stories` gives them. ``clusters`` is read once,
     one cluster at a time, and only its story profile is kept, not its members: a caller can
     stream a million members' clusters from disk and hold a profile per cluster."""
-    cfg = config or StoryConfig()
-    if not isinstance(window, EllipsisType):
-        from ._dedup import parse_window
+    profiler = GroupingProfiler(config, window=window)
+    return profiler.story_ids([profiler(c, articles) for c in clusters])
 
-        cfg = dataclasses.replace(cfg, window=parse_window(window))
-    vocab = _Vocabulary()
-    profiles = [
-        _profile(
-            c.cluster_id, c.title, c.text, _cluster_dates(c, articles), cfg, for_grouping=True, vocab=vocab
+
+class GroupingProfiler:
+    """Clusters -> the story profiles :func:`story_ids` groups (only what grouping reads).
+
+    Split from the grouping so the profiles can be taken elsewhere: the CLI's cluster-building
+    worker processes take each cluster's profile as they build it, and the main process only
+    groups. One profiler shares one word vocabulary across its profiles (a cache: the profiles
+    are the same with a fresh one)."""
+
+    def __init__(
+        self,
+        config: StoryConfig | None = None,
+        *,
+        window: str | float | timedelta | EllipsisType | None = ...,
+    ) -> None:
+        cfg = config or StoryConfig()
+        if not isinstance(window, EllipsisType):
+            from ._dedup import parse_window
+
+            cfg = dataclasses.replace(cfg, window=parse_window(window))
+        self.config = cfg
+        self._vocab = _Vocabulary()
+
+    def __call__(self, cluster: Cluster, articles: Mapping[str, Article] | None = None) -> StoryProfile:
+        return _profile(
+            cluster.cluster_id,
+            cluster.title,
+            cluster.text,
+            _cluster_dates(cluster, articles),
+            self.config,
+            for_grouping=True,
+            vocab=self._vocab,
         )
-        for c in clusters
-    ]
-    story_of: dict[str, str] = {}
-    for story in group_stories(profiles, config=cfg):
-        sid = story_id_for(story)
-        for key in story:
-            story_of[key] = sid
-    return story_of
+
+    def story_ids(self, profiles: Sequence[StoryProfile]) -> dict[str, str]:
+        """Profile key (cluster id) -> story id."""
+        story_of: dict[str, str] = {}
+        for story in group_stories(profiles, config=self.config):
+            sid = story_id_for(story)
+            for key in story:
+                story_of[key] = sid
+        return story_of
 
 
 def stories_from(

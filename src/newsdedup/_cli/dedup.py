@@ -36,7 +36,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -57,6 +57,9 @@ from ._common import (
     write_jsonl,
     write_lines,
 )
+
+if TYPE_CHECKING:
+    from .._story import StoryProfile
 
 _BATCH = 256
 
@@ -90,46 +93,54 @@ def _write_all(
 ) -> int:
     """Without a store: every cluster to ``output``, built a chunk of groups at a time; returns
     how many. Story ids need every cluster before the first is written, so each cluster's JSON
-    line is spooled to an anonymous temporary file while its story profile is taken, and the
+    line is spooled to an anonymous temporary file and only its story profile is kept, and the
     lines are read back with their ids: memory holds a profile per cluster, never the members
-    of every cluster (at a million items, the clusters alone took about 0.8 GB)."""
+    of every cluster (at a million items, the clusters alone took about 0.8 GB). The lines and
+    profiles are made where the clusters are built (in the worker processes with ``--jobs``)."""
+    from .._story import GroupingProfiler
+
+    profiler = GroupingProfiler(window=window) if stories else None
     order: list[str] = []
 
-    def built() -> Iterator[Cluster]:
-        for cluster in deduper.iter_clusters(refresh=False):
-            order.append(cluster.cluster_id)
-            yield cluster
+    def lines() -> Iterator[tuple[str, StoryProfile | None]]:
+        for key, line, profile in deduper._cluster_lines(profiler.config if profiler is not None else None):
+            order.append(key)
+            yield line, profile
 
-    if not stories:
-        _write_clusters(output, out_format, built())
+    if profiler is None:
+        _write_lines(output, out_format, (line for line, _ in lines()))
         return len(order)
     import tempfile
 
-    from .._story import story_ids
-
     with tempfile.TemporaryFile("w+", encoding="utf-8", prefix="newsdedup-clusters-") as spool:
-
-        def spooled() -> Iterator[Cluster]:
-            for cluster in built():
-                if cluster.extra:
-                    raise AssertionError(f"cluster {cluster.cluster_id} already has {sorted(cluster.extra)}")
-                spool.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
-                yield cluster
-
-        story_of = story_ids(spooled(), window=window)
+        profiles: list[StoryProfile] = []
+        for line, profile in lines():
+            assert profile is not None
+            spool.write(line + "\n")
+            profiles.append(profile)
+        story_of = profiler.story_ids(profiles)
+        del profiles
         spool.seek(0)
         # a line plus its story id: story_id is the last key of Cluster.to_dict() when it is
         # the only extension, so the line only gains it before its closing brace
-        lines = (
-            f'{line[:-2]}, "story_id": {json.dumps(story_of[key])}}}'
-            for line, key in zip(spool, order, strict=True)
+        _write_lines(
+            output,
+            out_format,
+            (
+                f'{line[:-2]}, "story_id": {json.dumps(story_of[key])}}}'
+                for line, key in zip(spool, order, strict=True)
+            ),
         )
-        if out_format == "parquet":
-            assert output is not None
-            write_parquet(output, (json.loads(line) for line in lines))
-        else:
-            write_lines(output, lines)
     return len(order)
+
+
+def _write_lines(output: Path | None, out_format: str, lines: Iterable[str]) -> None:
+    """Clusters' JSON lines to ``output`` as JSONL or Parquet."""
+    if out_format == "parquet":
+        assert output is not None
+        write_parquet(output, (json.loads(line) for line in lines))
+    else:
+        write_lines(output, lines)
 
 
 def _progress(enabled: bool) -> Any:
