@@ -1973,6 +1973,8 @@ class Deduplicator:
         import multiprocessing
 
         ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
+        if ctx.get_start_method() == "forkserver":
+            _preload_in_forkserver(ctx)
         return cf.ProcessPoolExecutor(
             max_workers=workers if workers is not None else self.jobs,
             mp_context=ctx,  # type: ignore[arg-type]
@@ -2302,6 +2304,21 @@ def _worker_init(config: DedupConfig, cache_items: int, nice: int, parent: int) 
         import threading
 
         threading.Thread(target=_exit_without, args=(parent,), daemon=True, name="newsdedup-parent").start()
+
+
+def _preload_in_forkserver(ctx: Any) -> None:
+    """Have the forkserver import this module before it forks the first worker, so each worker
+    starts with it instead of importing it (about 0.4 s of CPU per worker, and a CLI run starts
+    three pools: a pool built after the first one was ready in 0.05 s instead of 0.4 s). The
+    forkserver's other preloads (``__main__`` by default) are kept; once it runs, this changes
+    nothing. The list is read from a private attribute, so a Python without it only loses the
+    gain."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    preload = getattr(server, "_preload_modules", None)
+    if isinstance(preload, list) and __name__ not in preload:
+        ctx.set_forkserver_preload([*preload, __name__])
 
 
 def _exit_without(parent: int) -> None:
