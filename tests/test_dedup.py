@@ -715,6 +715,22 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
         if decision.status == "duplicate":
             assert decision.duplicate_of in kept.get(key, set())
     assert not late._pending
+    # units sent to a worker carry the docs this process still caches, whole, and the others'
+    # texts (rebuilt there): the same clusters
+    cold = Deduplicator(max_verify=4, jobs=jobs, spill=True)
+    cold._state.docs.maxsize = 25
+    unit_docs = cold._unit_docs
+    sent: Counter[str] = Counter()
+
+    def counted(keys: list[str]) -> dict[str, object]:
+        out = unit_docs(keys)
+        sent.update(type(value).__name__ for value in out.values())
+        return out  # type: ignore[return-value]
+
+    cold._unit_docs = counted  # type: ignore[method-assign]
+    cold.add_stream(items, batch_size=16)
+    assert _outputs(cold) == _outputs(eager)
+    assert (sent["Doc"] > 0 and sent["str"] > 0) == (jobs > 1)
     # in two streams, with the index cut into parts of a few buckets: the second stream's
     # items are matched with the first's, whose hub lists they change. With a spill file the
     # indexes wait there between the streams (parked once the relation has read them). With
