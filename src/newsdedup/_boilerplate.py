@@ -119,8 +119,8 @@ def _first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
     None whenever that cannot be told for sure (multiline, unanchored, optional first item,
     classes with categories, non-ASCII, scoped flags), so the pre-check never skips a match.
     """
-    from re import _constants as sre_c
-    from re import _parser as sre_parse
+    from re import _constants as sre_c  # type: ignore[attr-defined]  # no stubs
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # no stubs
 
     if regex.flags & re.MULTILINE:
         return None
@@ -213,8 +213,8 @@ def _scan_shape(regex: re.Pattern[str]) -> tuple[bool, bool] | None:
     """(anchored, has_named_groups) when the pattern is in the pre-check's safe subset, else None.
 
     Walks the parsed pattern with an explicit stack (the parser already bounds the nesting)."""
-    from re import _constants as sre_c
-    from re import _parser as sre_parse
+    from re import _constants as sre_c  # type: ignore[attr-defined]  # no stubs
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # no stubs
 
     if regex.flags & re.LOCALE:
         return None
@@ -257,7 +257,7 @@ def _alternative(regex: re.Pattern[str], tag: int) -> str | None:
 
 @functools.lru_cache(maxsize=_ANALYSED)
 def _alternative_of(regex: re.Pattern[str], tag: int) -> str | None:
-    from re import _parser as sre_parse
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # no stubs
 
     source = regex.pattern
     while (lead := _GLOBAL_FLAGS.match(source)) is not None:
@@ -379,8 +379,8 @@ def _first_set(regex: re.Pattern[str], *, anchored: bool) -> frozenset[str] | No
     onto an ASCII character (the Kelvin sign onto "k"), then the set is unknown. ``anchored``:
     the pattern is used with ``search``, so it must start with ``^`` to have a first character.
     """
-    from re import _constants as sre_c
-    from re import _parser as sre_parse
+    from re import _constants as sre_c  # type: ignore[attr-defined]  # no stubs
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # no stubs
 
     if regex.flags & (re.LOCALE | re.VERBOSE):
         return None
@@ -558,7 +558,7 @@ class _LineFilter:
         regex = table.by_first.get(block[0], _NO_REGEX)
         if regex is _NO_REGEX:
             regex = table.resolve(block[0])
-        if regex is not None and regex.match(block) is not None:  # type: ignore[union-attr]
+        if regex is not None and regex.match(block) is not None:  # type: ignore[attr-defined]
             return True
         loose = self.anywhere
         return loose is not None and (loose.anywhere is None or loose.anywhere.search(block) is not None)
@@ -856,7 +856,8 @@ class RuleSet:
                     if not e.always and e.signatures
                 )
                 literals = [sig.literal for _, sigs in self._signatures for sig in sigs]
-                self._literals = None if None in literals else _least_literals(literals)
+                known = [literal for literal in literals if literal is not None]
+                self._literals = None if len(known) < len(literals) else _least_literals(known)
             if lined is None:
                 lined = "\n" + "\n".join(blocks)
             # Most pages hold none of the signatures' literal strings: then none can match. (A
@@ -927,8 +928,8 @@ def _required_literal(regex: re.Pattern[str]) -> str | None:
     with ``\\b`` or ``^``, which the regex engine tries at every position. For a case-insensitive
     pattern the run must be ASCII, and holds only on ASCII text compared lower-cased (the caller's
     job: outside ASCII, case folding relates more characters than ``str.lower`` does)."""
-    from re import _constants as sre_c
-    from re import _parser as sre_parse
+    from re import _constants as sre_c  # type: ignore[attr-defined]  # no stubs
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # no stubs
 
     if regex.flags & (re.LOCALE | re.VERBOSE):
         return None
@@ -995,7 +996,7 @@ class _Kind:
             return ()
         if self.prefilter is None:
             return None
-        return self.prefilter.candidates(blocks, text)
+        return self.prefilter.candidates(blocks, text)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1517,7 +1518,7 @@ def _finish_clean(
 ) -> CleanResult:
     """The last step both cleaning paths share: wire detection on what is left."""
     wire = detect_wire(
-        page.blocks, title=title or found_title, authors=authors, hints=hints, evidence=page.evidence
+        page.blocks, title=title or found_title or "", authors=authors, hints=hints, evidence=page.evidence
     )
     page.removed.extend(wire.removed)
     return CleanResult(
@@ -1525,7 +1526,7 @@ def _finish_clean(
         removed=page.removed,
         wire=wire.wire,
         published=published,
-        title=found_title,
+        title=found_title,  # type: ignore[arg-type]  # None when no title line was found
         publishers=publishers,
     )
 

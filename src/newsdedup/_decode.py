@@ -111,8 +111,8 @@ def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
         if enc:
             declared.append((enc, "header"))
     head = data[:8192]
-    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
-    enc = _lookup(match.group(1)) if match else None
+    in_head = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    enc = _lookup(in_head.group(1)) if in_head else None
     if enc and not enc.startswith("utf-16") and not enc.startswith("utf-32"):
         declared.append((enc, "meta"))
 

@@ -400,7 +400,7 @@ class _Spill:
         other fields pickled, so :meth:`get_text` reads the text without unpickling the rest."""
         import pickle
 
-        state = list(article.__getstate__())  # type: ignore[attr-defined]
+        state = list(article.__getstate__())  # type: ignore[attr-defined,call-overload]
         text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
         state[_TEXT_FIELD] = None
         rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
@@ -1096,7 +1096,7 @@ class Deduplicator:
 
     def _match(self, prepared: list[_PreparedItem], file: str | None, ingested: float) -> list[Decision]:
         out: list[Decision | None] = []
-        pending: list[tuple[int, Article, _Fingerprint | None]] = []
+        pending: list[tuple[int, Article | _Spilled, _Fingerprint | None]] = []
         batch_ids: set[str] = set()
         for prep, line, fp in prepared:
             if isinstance(prep, Decision):
@@ -1118,7 +1118,7 @@ class Deduplicator:
         assert self._deferred is not None or self._postponing or all(d is not None for d in out)
         return out  # type: ignore[return-value]
 
-    def _item_time(self, article: Article, ingested: float) -> float:
+    def _item_time(self, article: Article | _Spilled, ingested: float) -> float:
         return _aware(article.published).timestamp() if article.published is not None else ingested
 
     def _store(
@@ -1176,7 +1176,7 @@ class Deduplicator:
 
     def _flush(
         self,
-        pending: list[tuple[int, Article, _Fingerprint | None]],
+        pending: list[tuple[int, Article | _Spilled, _Fingerprint | None]],
         out: list[Decision | None],
         ingested: float,
     ) -> None:
@@ -1194,7 +1194,8 @@ class Deduplicator:
         if all(fp is not None for _, _, fp in pending):
             fp = Fingerprints([f[0] for _, _, f in pending], [f[1] for _, _, f in pending])  # type: ignore[index]
         else:
-            fp = self.fingerprint([article for _, article, _ in pending])
+            # items without a worker's fingerprint are never spill records
+            fp = self.fingerprint([article for _, article, _ in pending])  # type: ignore[misc]
         if self._postponing:
             self._postpone(pending, fp, out, ingested)
             return
@@ -1220,7 +1221,7 @@ class Deduplicator:
 
     def _postpone(
         self,
-        pending: list[tuple[int, Article, _Fingerprint | None]],
+        pending: list[tuple[int, Article | _Spilled, _Fingerprint | None]],
         fp: Fingerprints,
         out: list[Decision | None],
         ingested: float,
@@ -1607,7 +1608,7 @@ class Deduplicator:
 
     def _plan(
         self,
-        article: Article,
+        article: Article | _Spilled,
         doc: Doc,
         main_keys: list[int],
         lead_keys: list[int],
@@ -1658,7 +1659,7 @@ class Deduplicator:
                     if cached is not None:
                         other = cached
                         if pool is not None:
-                            verdict = self._verifier.decide_on_shingles(doc, other)
+                            verdict = self._verifier.decide_on_shingles(doc, cached)
                     else:
                         # its sketch did not decide it: the doc is rebuilt from the text, with
                         # the batch's other such docs (in a worker, which keeps it, when the
@@ -2084,7 +2085,7 @@ def build_cluster(
     canonical_id, reason = choose_canonical(infos, containment_threshold=config.containment_threshold)
     canon = articles[canonical_id]
     times = [
-        _aware(articles[i].published) if articles[i].published is not None
+        _aware(published) if (published := articles[i].published) is not None
         else datetime.fromtimestamp(ingested(i), UTC)
         for i in ids
     ]  # fmt: skip

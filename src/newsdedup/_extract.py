@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import accumulate
+from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -1147,7 +1148,7 @@ def _extract_body(
     light: bool = False,
 ) -> Article:
     removed: list[Removal] = []
-    base = {
+    base: dict[str, Any] = {
         "url": url,
         "canonical_url": meta.canonical_url,
         "site": meta.site,

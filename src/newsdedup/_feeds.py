@@ -215,7 +215,7 @@ def _struct_to_dt(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        return datetime(*value[:6], tzinfo=UTC)  # type: ignore[misc]  # six fields at most
     except (TypeError, ValueError):
         return None
 

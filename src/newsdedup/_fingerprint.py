@@ -628,7 +628,7 @@ class OnePermSigner:
         """One uint64 signature row per document of a flat ``(hashes, offsets)`` batch."""
         n = len(offsets) - 1
         p = self.num_perm
-        sig = np.full(n * p, _EMPTY32, dtype=np.uint64)
+        sig: np.ndarray = np.full(n * p, _EMPTY32, dtype=np.uint64)
         if len(hashes):
             h = _splitmix64(hashes ^ self._mix)
             bins = ((h >> np.uint64(32)) * np.uint64(p)) >> np.uint64(32)

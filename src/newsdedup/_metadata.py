@@ -203,11 +203,11 @@ def _names(value: Any, limit: int = 10) -> list[str]:
             if name and not name.startswith(("http://", "https://")):
                 out.append(name)
         elif isinstance(item, dict):
-            name = item.get("name")
-            if isinstance(name, list):
-                name = next((n for n in name if isinstance(n, str)), None)
-            if isinstance(name, str) and _clean(name):
-                out.append(_clean(name, 200))
+            given: Any = item.get("name")
+            if isinstance(given, list):
+                given = next((n for n in given if isinstance(n, str)), None)
+            if isinstance(given, str) and _clean(given):
+                out.append(_clean(given, 200))
             elif isinstance(item.get("givenName"), str) or isinstance(item.get("familyName"), str):
                 full = f"{_clean(item.get('givenName'))} {_clean(item.get('familyName'))}".strip()
                 if full:
@@ -387,7 +387,9 @@ def read_metadata(tree: LexborHTMLParser, url: str | None) -> PageMeta:
             marked.append((node, cls))
     ld = parse_json_ld(scripts) if scripts else JsonLdInfo()
 
-    site = _clean(meta.get("og:site_name"), 200) or ld.publisher or _clean(meta.get("application-name"), 200)
+    site: str | None = (
+        _clean(meta.get("og:site_name"), 200) or ld.publisher or _clean(meta.get("application-name"), 200)
+    )
     site = site or _host(url)
 
     canonical = None

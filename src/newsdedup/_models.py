@@ -52,7 +52,7 @@ def _quick_pickle(cls: type[_T]) -> type[_T]:
         for name, value in zip(names, state, strict=True):
             object.__setattr__(self, name, value)
 
-    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    cls.__getstate__ = __getstate__  # type: ignore[method-assign]
     cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
     return cls
 

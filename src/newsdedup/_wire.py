@@ -215,8 +215,8 @@ def detect_wire(
             cut = _cut_dateline(block)
             if cut is not None:
                 dateline_done = True
-                prefix, wire, rest = cut
-                note("dateline", wire)
+                prefix, agency, rest = cut
+                note("dateline", agency)
                 removed.append(Removal(rule="wire:dateline", text=_short(prefix)))
                 if rest:
                     kept.append(rest)

@@ -426,7 +426,8 @@ _Hubs = tuple[np.ndarray, _Counts]
 def _hub_rows(pieces: Sequence[tuple[np.ndarray, ...]], limit: int) -> _Hubs:
     """With ``max_verify = limit``: per item of one bucket group, its ``limit`` lowest-ranked
     candidates there, as :func:`newsdedup._hubs.hub_rows` gives them."""
-    return hub_rows(*_columns(pieces, (np.uint64, np.int64, np.uint64)), limit)
+    codes, pos, rank = _columns(pieces, (np.uint64, np.int64, np.uint64))
+    return hub_rows(codes, pos, rank, limit)
 
 
 def _hub_ranks(hubs: _Hubs) -> tuple[np.ndarray, _Counts]:
