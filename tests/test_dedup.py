@@ -763,19 +763,20 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
 
 
 def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() -> None:
-    """Postponed with a spill file, the preparing workers send the items after the first
-    ``cache_items`` as spill records (no article or doc objects): the same clusters, decisions
-    and articles, and the caches hold only the items before."""
+    """Postponed with a spill file, the preparing workers send every item as spill records (no
+    article objects), with its doc for the first ``cache_items`` only: the same clusters,
+    decisions and articles; the articles go straight to the spill file, and the doc and
+    sketch caches hold only the items sent with a doc."""
     items = _story_stream()
     whole = Deduplicator(max_verify=4, jobs=2)  # sent whole, kept in memory
     whole.add_stream(items, batch_size=8)
     lean = Deduplicator(max_verify=4, spill=True, jobs=2)
-    lean._cache_items = 20  # the caches hold 100; records from the fourth batch of 8 on
+    lean._cache_items = 20  # the caches hold 100; docs for the first three batches of 8
     lean.add_stream(items, batch_size=8)
-    assert len(lean._state.articles) == 24
+    assert len(lean._state.articles) == 0
     assert len(lean._state.sketches) == 24
     assert lean._spill is not None
-    assert len(lean._spill._where) == len(items) - 24
+    assert len(lean._spill._where) == len(items)
     assert lean._spill._sketch_where == {}  # sent without sketches: rebuilt when needed
     assert _outputs(lean) == _outputs(whole)
     assert lean.decisions == whole.decisions

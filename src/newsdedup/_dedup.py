@@ -1015,16 +1015,19 @@ class Deduplicator:
             if self.store is None:  # with a store, each batch's verdicts go into its transaction
                 self._deferred = deque()
             window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
-            # once the caches are full, postponed items come ready for the spill file: an
-            # article and doc sent whole would only be evicted before their pairs are verified
+            # postponed items come ready for the spill file (postponed verification and the
+            # clusters read texts and records, never article objects), with their docs until
+            # the caches are full: a doc sent later would only be evicted before its pairs
+            # are verified
             spill_after = self._cache_items - len(self._state.meta)
             spill = self._postponing and self._spill is not None
             submitted = 0
             try:
                 try:
                     for batch in batches:
-                        spilled = spill and submitted >= spill_after
-                        window.append((len(batch), pool.submit(_worker_prepare, batch, file, spilled)))
+                        docs = submitted < spill_after
+                        job = pool.submit(_worker_prepare, batch, file, spill, docs)
+                        window.append((len(batch), job))
                         submitted += len(batch)
                         if len(window) > 2 * self.jobs:
                             count += self._take(window.popleft(), file, on_batch)
@@ -1131,7 +1134,8 @@ class Deduplicator:
     ) -> float:
         """Record one new item in the replica (and queue it for the store); returns its time.
         ``paras``: its :func:`stored_paras` when a worker computed them. A :class:`_Spilled`
-        item's records go straight to the spill file, past the caches."""
+        item's records go straight to the spill file, past the article cache (its doc, when
+        one came with it, is cached)."""
         assert article.id is not None
         state = self._state
         t = self._item_time(article, ingested)
@@ -1158,13 +1162,14 @@ class Deduplicator:
             assert self._spill is not None
             assert self.store is None
             self._spill.put_record(article.id, article.record)
-            return t
-        state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
+        else:
+            state.articles.put(article.id, article)  # spilled to disk when it leaves the cache
         if doc is not None:
             state.docs.put(article.id, doc)
             if self.store is not None or self._spill is not None:
                 state.sketches.put(article.id, Sketch(doc))
         if self.store is not None:
+            assert isinstance(article, Article)  # spill records come only without a store
             self._pending_rows.append(
                 ItemRow(
                     id=article.id, seq=0, time=t, ingested=ingested, n_shingles=n, text_hash=text_hash,
@@ -2253,9 +2258,11 @@ _Fingerprint = tuple["Doc | None", "tuple[list[int], list[int]] | None", bytes]
 class _Spilled(NamedTuple):
     """An item a preparing worker readied for the spill file (see :meth:`Deduplicator.add_stream`):
     what the main process records of it, and its spill records as bytes. Sent instead of the
-    article and its doc once the caches are full: the main process then neither unpickles
-    them (7.9 KB an item on the 1M corpus, against 4.0 KB as records) nor pickles the article
-    again to spill it, and keeps no sketch in memory.
+    article while verification is postponed with a spill file, and instead of its doc too once
+    the caches are full: the main process then neither unpickles them (7.9 KB an item on the
+    1M corpus, against 4.0 KB as records) nor pickles the article again to spill it (at 20k,
+    the caches' drain before the clusters took about 0.5 s of this process alone), and keeps
+    no sketch of a doc it was not sent.
 
     No sketch is sent or spilled: postponed verification reads texts only, and the canonical
     choice rebuilds the shingle sets in the workers (:meth:`Deduplicator.iter_clusters`).
@@ -2357,20 +2364,23 @@ _PREPARE_NICE = 5
 verification workers are the critical path, so the scheduler favours them."""
 
 
-def _worker_prepare(items: list[Item | RecordError], file: str | None, spilled: bool = False) -> _Prepared:
+def _worker_prepare(
+    items: list[Item | RecordError], file: str | None, spilled: bool = False, docs: bool = True
+) -> _Prepared:
     """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`);
-    ``spilled``: its articles as :class:`_Spilled` records."""
+    ``spilled``: its articles as :class:`_Spilled` records, with their docs when ``docs``."""
     assert _WORKER is not None
     _WORKER.errors, _WORKER.stats = [], Counter()
     prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True)
     prepared.errors, prepared.stats = _WORKER.errors, _WORKER.stats
     if spilled:
-        prepared.items = [_spill_item(item) for item in prepared.items]
+        prepared.items = [_spill_item(item, docs) for item in prepared.items]
     return prepared
 
 
-def _spill_item(item: _PreparedItem) -> _PreparedItem:
-    """A prepared article as a :class:`_Spilled` (anything else as it is)."""
+def _spill_item(item: _PreparedItem, keep_doc: bool = False) -> _PreparedItem:
+    """A prepared article as a :class:`_Spilled`, its doc kept when ``keep_doc`` (anything else
+    as it is)."""
     article, line, fp = item
     if not isinstance(article, Article) or fp is None:
         return item
@@ -2381,7 +2391,7 @@ def _spill_item(item: _PreparedItem) -> _PreparedItem:
         n_shingles=len(doc.shingles) if doc is not None else 0, matchable=doc is not None,
         record=_Spill.record(article),
     )  # fmt: skip
-    return spilled, line, (None, keys, paras)
+    return spilled, line, (doc if keep_doc else None, keys, paras)
 
 
 def _worker_clusters(
