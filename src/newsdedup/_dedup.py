@@ -1358,8 +1358,9 @@ class Deduplicator:
         self._set_hubs(ids, item, rank[cand], limit)
         a, b = item, cand.astype(np.int64)
         pairs = sorted_unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b), in_place=True)
+        later_slots = np.fromiter(map(slot_of.__getitem__, later), dtype=np.int64, count=len(later))
         wanted = np.zeros(len(ids), dtype=bool)
-        wanted[[slot_of[key] for key in later]] = True
+        wanted[later_slots] = True
         pairs = pairs[wanted[pairs >> np.int64(32)]]
         hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
         found_for: dict[str, list[str]] = {}
@@ -1368,7 +1369,7 @@ class Deduplicator:
         self.stats["postponed-pairs"] += len(pairs)
         # per item a label of its connected group of pairs, for the units (:func:`_units`):
         # found on the pair arrays, where a union-find over the lists took about 1 s per 200k items
-        labels = _component_labels(len(ids), hi, lo)[[slot_of[key] for key in later]].tolist()
+        labels = _component_labels(len(ids), hi, lo)[later_slots].tolist()
         return [(key, sorted(found_for.get(key, ()))) for key in later], labels
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
