@@ -1510,7 +1510,7 @@ def _cut_lead_fast(page: _Page, kind: _Kind) -> None:
 def _finish_clean(
     page: _Page,
     title: str | None,
-    found_title: str | None,
+    found_title: str,
     authors: Sequence[str],
     hints: Sequence[str],
     published: datetime | None,
@@ -1518,7 +1518,7 @@ def _finish_clean(
 ) -> CleanResult:
     """The last step both cleaning paths share: wire detection on what is left."""
     wire = detect_wire(
-        page.blocks, title=title or found_title or "", authors=authors, hints=hints, evidence=page.evidence
+        page.blocks, title=title or found_title, authors=authors, hints=hints, evidence=page.evidence
     )
     page.removed.extend(wire.removed)
     return CleanResult(
@@ -1526,7 +1526,7 @@ def _finish_clean(
         removed=page.removed,
         wire=wire.wire,
         published=published,
-        title=found_title,  # type: ignore[arg-type]  # None when no title line was found
+        title=found_title,
         publishers=publishers,
     )
 
