@@ -10,7 +10,8 @@ import newsdedup
 
 
 def test_all_is_complete_and_sorted() -> None:
-    public = sorted(name for name in vars(newsdedup) if not name.startswith("_"))
+    # the names imported on first use (newsdedup._LAZY) count as public attributes too
+    public = sorted(name for name in {*vars(newsdedup), *newsdedup._LAZY} if not name.startswith("_"))
     exported = sorted(n for n in newsdedup.__all__ if not n.startswith("__"))
     # every public attribute that is not a submodule is exported
     import types
@@ -65,3 +66,17 @@ def test_import_configures_no_logging_handlers() -> None:
 
 def test_version() -> None:
     assert newsdedup.__version__.count(".") == 2
+
+
+def test_the_dedup_command_does_not_import_the_crawler() -> None:
+    """``newsdedup dedup`` and its worker processes skip httpx, asyncio and the crawler's
+    modules (about 0.2 s per process); the crawler's public names still load on first use."""
+    code = (
+        "import sys, newsdedup._cli.dedup, newsdedup._dedup; "
+        "heavy = [m for m in ('httpx', 'asyncio', 'rich', 'newsdedup._fetch', 'newsdedup._crawl') "
+        "if m in sys.modules]; "
+        "assert not heavy, heavy; "
+        "import newsdedup; assert newsdedup.crawl.__module__ == 'newsdedup'; "
+        "assert 'newsdedup._crawl' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -56,7 +56,7 @@ from ._exceptions import (
     UnsupportedContent,
 )
 from ._guard import Resolver, check_url
-from ._models import CacheEntry
+from ._models import CacheEntry, worth_caching
 from ._robots import RobotsCache
 from ._urls import host_of, normalize_url
 from ._version import __version__
@@ -261,12 +261,6 @@ class FetchCache(Protocol):
         final_url: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None: ...
-
-
-def worth_caching(etag: str | None, last_modified: str | None, body: bytes, max_bytes: int) -> bool:
-    """The rule every :class:`FetchCache` applies: keep a body only when it can be revalidated
-    (an ETag or Last-Modified to send back) and it fits the cache's byte budget."""
-    return bool(etag or last_modified) and len(body) <= max_bytes
 
 
 class MemoryFetchCache:

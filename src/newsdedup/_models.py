@@ -305,3 +305,10 @@ class CacheEntry:
             headers=dict(headers or {}),
             stored_at=stored_at,
         )
+
+
+def worth_caching(etag: str | None, last_modified: str | None, body: bytes, max_bytes: int) -> bool:
+    """The rule every fetch cache applies: keep a body only when it can be revalidated (an ETag
+    or Last-Modified to send back) and it fits the cache's byte budget. Here, beside the entry,
+    so the stores apply it without importing the fetcher (and httpx)."""
+    return bool(etag or last_modified) and len(body) <= max_bytes

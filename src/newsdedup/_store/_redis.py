@@ -44,8 +44,7 @@ from .._exceptions import (
     StoreError,
     StoreSchemaError,
 )
-from .._fetch import worth_caching
-from .._models import Article, CacheEntry
+from .._models import Article, CacheEntry, worth_caching
 from ._base import (
     SCHEMA_VERSION,
     ClusterRow,

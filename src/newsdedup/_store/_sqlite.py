@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
-from .._fetch import worth_caching
-from .._models import Article, CacheEntry
+from .._models import Article, CacheEntry, worth_caching
 from ._base import (
     SCHEMA_VERSION,
     ClusterRow,
