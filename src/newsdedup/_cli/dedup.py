@@ -143,7 +143,29 @@ def _write_lines(output: Path | None, out_format: str, lines: Iterable[str]) -> 
         write_lines(output, lines)
 
 
+class _NoProgress:
+    """What :func:`_progress` gives when it is off: the same calls, doing nothing, without
+    importing rich (about 0.06 s before the first batch of every run)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return _NoProgress()
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
