@@ -70,7 +70,7 @@ def test_version() -> None:
 
 def test_the_dedup_command_does_not_import_the_crawler() -> None:
     """``newsdedup dedup`` and its worker processes skip httpx, asyncio and the crawler's
-    modules (about 0.2 s per process); the crawler's public names still load on first use."""
+    modules (about 0.13 s per process); the crawler's public names still load on first use."""
     code = (
         "import sys, newsdedup._cli.dedup, newsdedup._dedup; "
         "heavy = [m for m in ('httpx', 'asyncio', 'rich', 'newsdedup._fetch', 'newsdedup._crawl') "

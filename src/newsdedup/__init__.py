@@ -102,7 +102,7 @@ _LAZY = {
     "write_report": "_report",
 }
 """Public names imported on first use: the crawler's modules pull in httpx, asyncio, protego
-and (through httpx) rich, about 0.2 s that ``newsdedup dedup`` and every worker process it
+and (through httpx) rich, about 0.13 s that ``newsdedup dedup`` and every worker process it
 starts would otherwise spend importing them."""
 
 
