@@ -364,3 +364,25 @@ def test_a_cache_much_smaller_than_the_store_gives_the_same_result(store_target:
     assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in reference.clusters()]
     verified = {k: v for k, v in reference.stats.items() if k.startswith("verified:")}
     assert {k: v for k, v in d.stats.items() if k.startswith("verified:")} == verified
+
+
+def test_backoff_waits_doubling_pauses_and_offers_one_attempt_after_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both stores' lock waits: attempts until the timeout, the pauses doubling up to the cap,
+    and one last attempt once the time is up (flagged False so the caller fails on it)."""
+    from newsdedup._store import _base
+
+    clock = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(_base.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_base.time, "sleep", sleep)
+    flags = list(_base.backoff(1.0, 0.1, 0.3))
+    assert flags == [True] * (len(flags) - 1) + [False]
+    assert pauses == [0.1, 0.2, 0.3, 0.3, 0.3]  # 1.2 s slept once the timeout of 1.0 s passed
+    assert list(_base.backoff(0.0, 0.1, 0.3)) == [False]  # no wait: one attempt

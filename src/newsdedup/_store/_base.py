@@ -219,3 +219,19 @@ def edge_key(a: str, b: str) -> tuple[str, str]:
 
 def now() -> float:
     return time.time()
+
+
+def backoff(timeout: float, first: float, cap: float) -> Iterator[bool]:
+    """Attempts at something another process holds, for up to ``timeout`` seconds: yields
+    before each attempt whether a later one may follow (False: the last, so fail on it), and
+    sleeps between attempts, ``first`` seconds and then twice as long each time, at most
+    ``cap``. Both stores wait for each other's locks this way."""
+    deadline = time.monotonic() + timeout
+    pause = first
+    while True:
+        more = time.monotonic() < deadline
+        yield more
+        if not more:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, cap)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -51,6 +50,7 @@ from ._base import (
     EdgeRow,
     ItemRow,
     UpdateRow,
+    backoff,
     decode_article,
     encode_article,
     now,
@@ -361,14 +361,12 @@ class RedisStore:
         """Hold the per-index lock for one batch (see the module docstring)."""
         lock = self._prefix() + "lock"
         token = uuid.uuid4().hex
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.005
         with _errors(self.url, "taking the store lock"):
-            while not self._r.set(lock, token, nx=True, px=self._lock_ttl_ms):
-                if time.monotonic() >= deadline:
+            for more in backoff(self._busy_timeout, 0.005, 0.2):
+                if self._r.set(lock, token, nx=True, px=self._lock_ttl_ms):
+                    break
+                if not more:
                     raise StoreBusy(f"{self.url} ({self.name}): another worker holds the store lock")
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
         try:
             yield _Txn(self, token)
         finally:

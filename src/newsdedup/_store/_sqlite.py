@@ -19,7 +19,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from ._base import (
     EdgeRow,
     ItemRow,
     UpdateRow,
+    backoff,
     decode_article,
     encode_article,
     now,
@@ -405,18 +405,14 @@ class SQLiteStore:
         """Switch to WAL, retrying "locked" up to ``busy_timeout``: SQLite does not call its busy
         handler for this switch, so two processes opening a new store at once would otherwise
         fail at once (seen in CI)."""
-        deadline = time.monotonic() + self._busy_timeout
-        pause = 0.002
-        while True:
+        for more in backoff(self._busy_timeout, 0.002, 0.1):
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
                 text = str(exc).lower()
-                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                if ("locked" not in text and "busy" not in text) or not more:
                     raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
 
     def _migrate(self) -> None:
         """Apply every missing migration in one transaction (a crash leaves the old version)."""
