@@ -953,18 +953,21 @@ def test_clusters_are_built_a_bounded_number_of_members_at_a_time(monkeypatch: p
 
 
 def test_released_caches_lose_nothing() -> None:
-    """After release_caches the caches are empty (articles and sketches in the spill file),
-    the clusters are the same, and items added afterwards are matched as before."""
+    """After release_caches the article and doc caches are empty (articles in the spill file)
+    and only the ``cache_items`` latest sketches stay (the others in the spill file), the
+    clusters are the same, and items added afterwards are matched as before."""
     items = _story_stream()
     reference = Deduplicator(max_verify=4, spill=True)
     reference.add_stream(items, batch_size=16)
     d = Deduplicator(max_verify=4, spill=True)
+    d._cache_items = 20  # below the test's 50 items (the constructor's minimum is 100)
     d.add_stream(items[:50], batch_size=16)
     d.release_caches()
     state = d._state
-    assert (len(state.articles), len(state.docs), len(state.sketches)) == (0, 0, 0)
+    assert (len(state.articles), len(state.docs), len(state.sketches)) == (0, 0, 20)
     assert d._spill is not None
-    assert set(d._spill._where) == set(d._spill._sketch_where) == set(state.meta)
+    assert set(d._spill._where) == set(d._spill._sketch_where) | set(state.sketches) == set(state.meta)
+    assert len(d._spill._sketch_where) >= 30
     assert d.article(items[3]["id"]).text == reference.article(items[3]["id"]).text
     d.add_stream(items[50:], batch_size=16)
     assert _outputs(d) == _outputs(reference)

@@ -465,7 +465,7 @@ def _run(
                 failure = source.failure
                 break
 
-    deduper.release_caches()  # nothing more is added: the output needs no cached doc or sketch
+    deduper.release_caches()  # nothing more is added: the output needs no cached article or doc
     if errors_path is not None:
         write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
     # with a store, clusters are recorded as emitted only after OUT was written
