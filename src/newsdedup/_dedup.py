@@ -2364,7 +2364,7 @@ verification workers are the critical path, so the scheduler favours them."""
 
 
 def _worker_prepare(
-    items: list[Item | RecordError], file: str | None, spilled: bool = False, docs: bool = True
+    items: list[Item | RecordError], file: str | None, spilled: bool, docs: bool
 ) -> _Prepared:
     """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`);
     ``spilled``: its articles as :class:`_Spilled` records, with their docs when ``docs``."""
@@ -2377,7 +2377,7 @@ def _worker_prepare(
     return prepared
 
 
-def _spill_item(item: _PreparedItem, keep_doc: bool = False) -> _PreparedItem:
+def _spill_item(item: _PreparedItem, keep_doc: bool) -> _PreparedItem:
     """A prepared article as a :class:`_Spilled`, its doc kept when ``keep_doc`` (anything else
     as it is)."""
     article, line, fp = item
