@@ -417,6 +417,35 @@ def test_add_stream_with_worker_processes_equals_one_process(monkeypatch: pytest
     assert _canonicals(whole) == _canonicals(one)
 
 
+def test_a_workers_batch_sends_its_band_keys_as_one_array() -> None:
+    """A prepared batch carries its band keys as one array (a row number per item until the
+    main process reads it); read back, each item's keys are those ``fingerprint`` gives."""
+    import pickle
+
+    import numpy as np
+
+    from newsdedup._dedup import _prepare_batch
+    from newsdedup._models import Article
+
+    items = _stream_corpus()
+    d = Deduplicator(lead_tokens=30)
+    prepared = pickle.loads(pickle.dumps(_prepare_batch(d, items, None, None, fingerprint=True)))
+    assert isinstance(prepared.keys, np.ndarray)
+    assert prepared.keys.dtype == np.uint32
+    rows = [fp[1] for _, _, fp in prepared.items if fp is not None and fp[1] is not None]
+    # a row per fingerprinted article (a too-short one's row is unused)
+    assert rows == sorted(set(rows))
+    assert len(rows) >= 12
+    assert rows[-1] < len(prepared.keys)
+    articles = [a for a, _, fp in prepared.items if fp is not None]
+    assert all(isinstance(a, Article) for a in articles)
+    expected = d.fingerprint(articles).keys  # type: ignore[arg-type]
+    got = [fp[1] for _, _, fp in prepared.with_keys() if fp is not None]
+    assert [None if k is None else (list(k[0]), list(k[1])) for k in got] == expected  # type: ignore[index]
+    assert any(k is None for k in expected)  # the too-short item has no keys
+    assert all(k is None or len(k[1]) for k in expected)  # and the lead index has its own
+
+
 def test_a_stream_that_breaks_keeps_every_planned_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     """With workers, batches are prepared ahead and a batch's verdicts are applied after the
     next batch is planned; when the input fails mid-stream, every batch already read is

@@ -14,7 +14,7 @@ store can implement the same four methods.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
@@ -191,7 +191,7 @@ class ArrayLSH(BandedLSH):
             tuple[list[tuple[Any, np.dtype[Any], Any, np.dtype[Any]]], Callable[[Any], bytes]] | None
         ) = None
         self._pending_slots: list[int] = []
-        self._pending_keys: list[list[int]] = []
+        self._pending_keys: list[Sequence[int]] = []
         self._defer = False
         self._unmerged = False
         self._band_high = np.arange(bands, dtype=np.uint64) << np.uint64(32)
@@ -319,7 +319,7 @@ class ArrayLSH(BandedLSH):
 
     # -- the Index protocol -----------------------------------------------------------------
 
-    def insert_keys(self, key: Hashable, bkeys: list[int]) -> None:
+    def insert_keys(self, key: Hashable, bkeys: Sequence[int]) -> None:
         if len(bkeys) != self.bands:
             raise ValueError(f"{len(bkeys)} band keys for an index of {self.bands} bands")
         if key in self._slot:
