@@ -428,6 +428,34 @@ def test_a_doc_sent_to_a_worker_keeps_its_verdicts(story: str) -> None:
                 assert v.verify(back[a], back[b]) == v.verify(docs[a], docs[b]), (a, b)
 
 
+def test_a_doc_passed_on_to_another_worker_is_not_packed_again(story: str) -> None:
+    """A doc unpickled in the main process goes on to a verification worker in the buffer it
+    came in (its arrays are views of it); once it computes an array the buffer lacks, it is
+    packed afresh, so the array travels too."""
+    import pickle
+
+    import numpy as np
+
+    texts = _variants(story)
+    batch = _batch_docs(texts)
+    sent = pickle.loads(pickle.dumps(batch))
+    for key, doc in sent.items():
+        assert doc._packed is not None
+        assert doc.__reduce__()[1][3] is doc._packed  # sent on as it came
+        again = pickle.loads(pickle.dumps(doc))
+        assert again._packed == doc._packed
+        assert np.array_equal(again.shingles, batch[key].shingles)
+        assert again.token_ids == batch[key].token_ids
+    text_doc = pickle.loads(pickle.dumps(_doc("t", texts["d"])))  # no token ids yet
+    assert text_doc._ids is None
+    assert text_doc._packed is not None
+    ids = text_doc.token_ids
+    assert text_doc._packed is None  # the buffer no longer holds every array
+    again = pickle.loads(pickle.dumps(text_doc))
+    assert again._ids is not None
+    assert again.token_ids == ids
+
+
 def test_anchored_windows_pass_only_where_partial_ratio_does(story: str, other_story: str) -> None:
     """The windows placed by verbatim pieces of the head are windows partial_ratio scores
     too, so they never pass a head it fails, and their score is at most its score; the
