@@ -2349,7 +2349,7 @@ def _prepare_batch(
     for row, (i, doc) in enumerate(zip(where, docs, strict=True)):
         out[i] = (out[i][0], out[i][1], (doc, None if doc is None else row, stored_paras(out[i][0])))  # type: ignore[arg-type]
     # the batch's band keys travel as one array: as a list of Python ints per item, they took
-    # about a fifth of what the main process spent unpickling a prepared batch
+    # about a third of what the main process spent unpickling a prepared batch (0.23 of 0.67 s at 20k)
     keys = main if lead is None else np.hstack([main, lead])
     return _Prepared(out, keys=keys.astype(np.uint32), lead_at=main.shape[1])
 
