@@ -791,6 +791,27 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
     assert _verdicts(eager) == _verdicts(whole)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_postponed_hub_lists_longer_than_the_places_a_part_carries(jobs: int) -> None:
+    """With ``max_verify`` above the few lowest places a part of the hub relation carries per
+    row (``_KNOWN_SENT``), a part also sends back candidates the main process holds already,
+    and the merge drops them: the hub lists and clusters of verifying as read."""
+    from newsdedup._dedup import _KNOWN_SENT
+
+    limit = _KNOWN_SENT + 4
+    items = _story_stream()
+    eager = Deduplicator(max_verify=limit)
+    eager.add_stream(items, batch_size=16, postpone=False)
+    late = Deduplicator(max_verify=limit, jobs=jobs)
+    hub_relation = late._hub_relation
+    late._hub_relation = lambda later, pool=None: hub_relation(later, rows_per_part=64, pool=pool)  # type: ignore[method-assign]
+    late.add_stream(items, batch_size=16)
+    assert late.stats["postponed-pairs"] > 0
+    assert any(len(ranks) > _KNOWN_SENT for ranks in late._state.hubs.values())
+    assert late._state.hubs == eager._state.hubs
+    assert _outputs(late) == _outputs(eager)
+
+
 def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() -> None:
     """Postponed with a spill file, the preparing workers send every item as spill records (no
     article objects), with its doc for the first ``cache_items`` only: the same clusters,

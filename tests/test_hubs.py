@@ -13,7 +13,7 @@ from newsdedup._hubs import low_places
 @pytest.mark.parametrize("seed", range(8))
 def test_low_places_are_each_items_lowest_candidates_within_its_bound(seed: int) -> None:
     """Per item of a part's bucket rows: its ``limit`` lowest candidate places (items sharing
-    a bucket with it), without those above its current ``kth`` place, as sorted rows
+    a bucket with it), without those at or above its current ``kth`` place, as sorted rows
     ``item << 32 | place`` -- against a brute force over the buckets."""
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 4, 8])
@@ -23,7 +23,11 @@ def test_low_places_are_each_items_lowest_candidates_within_its_bound(seed: int)
         code: rng.sample(range(n_items), rng.randint(1, min(n_items, 25)))
         for code in range(rng.randint(1, 60))
     }
-    kth = {x: rng.choice([2**64 - 1, place[x] + rng.randint(0, 40)]) for x in range(n_items)}
+    # an item's kth is often some item's place, as the merge's is (the known candidate at it
+    # is not listed again)
+    kth = {
+        x: rng.choice([2**64 - 1, place[x] + rng.randint(0, 40), rng.choice(place)]) for x in range(n_items)
+    }
     rows = [(code, x) for code, members in buckets.items() for x in members]
     rng.shuffle(rows)
     if seed % 2:
@@ -37,5 +41,89 @@ def test_low_places_are_each_items_lowest_candidates_within_its_bound(seed: int)
     want = []
     for x in sorted(set(pos.tolist())):
         found = sorted({place[y] for members in buckets.values() if x in members for y in members if y != x})
-        want += [(x << 32) | p for p in found[:limit] if p <= kth[x]]
+        want += [(x << 32) | p for p in found[:limit] if p < kth[x]]
     assert got.tolist() == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_low_places_leave_out_the_candidates_the_main_process_knows(seed: int) -> None:
+    """With ``known`` (per row a few of its item's places found so far, padded), a part sends
+    back only candidates that are not known, and enough of them: merged with the known ones
+    they give each item's ``limit`` lowest candidates."""
+    rng = np.random.default_rng(seed)
+    limit = int(rng.choice([4, 8]))
+    n_items = 60
+    place = rng.permutation(1000)[:n_items].astype(np.uint64)
+    rows = [
+        (code, x) for code in range(40) for x in rng.choice(n_items, int(rng.integers(1, 15)), replace=False)
+    ]
+    codes = np.array([c for c, _ in rows], dtype=np.uint64)
+    pos = np.array([x for _, x in rows], dtype=np.int64)
+    members: dict[int, set[int]] = {}
+    for code, x in rows:
+        members.setdefault(code, set()).add(int(x))
+    candidates = {
+        x: sorted({int(place[y]) for m in members.values() if x in m for y in m if y != x})
+        for x in range(n_items)
+    }
+    known = {x: sorted(rng.choice(found, min(len(found), 3), replace=False).tolist()) if found else []
+             for x, found in candidates.items()}  # fmt: skip
+    width = 4
+    table = np.full((len(pos), width), 0xFFFFFFFF, dtype=np.uint32)
+    for row, x in enumerate(pos.tolist()):
+        table[row, : len(known[x])] = known[x]
+    kth = np.full(len(pos), 2**64 - 1, dtype=np.uint64)
+    got = low_places(codes, pos, place[pos], kth, limit, table)
+    assert got.tolist() == sorted(set(got.tolist()))
+    sent: dict[int, set[int]] = {}
+    for row in got.tolist():
+        sent.setdefault(row >> 32, set()).add(row & 0xFFFFFFFF)
+    for x in range(n_items):
+        assert sent.get(x, set()) <= set(candidates[x]) - set(known[x])
+        assert sorted({*known[x], *sent.get(x, ())})[:limit] == candidates[x][:limit]
+    assert sum(map(len, sent.values())) < sum(min(limit, len(c)) for c in candidates.values())
+    # without known places: the plain lowest candidates
+    plain = low_places(codes, pos, place[pos], kth, limit)
+    assert plain.tolist() == [(x << 32) | p for x in sorted(set(pos.tolist())) for p in candidates[x][:limit]]
+
+
+def test_merging_new_candidates_keeps_each_items_lowest_places() -> None:
+    """The main process's table of each item's ``K`` lowest places, merged part by part
+    (``_merge_lows``, places sent twice by stale parts included), holds what one sort of all
+    the parts' rows gives."""
+    from newsdedup._dedup import _NO_PLACE, _merge_lows
+
+    rng = np.random.default_rng(7)
+    limit, n_items = 5, 40
+    lows = np.full((n_items, limit), _NO_PLACE, dtype=np.uint32)
+    seen: dict[int, set[int]] = {x: set() for x in range(n_items)}
+    for _ in range(30):
+        items = rng.choice(n_items, int(rng.integers(1, 12)), replace=False)
+        rows = []
+        for x in sorted(items.tolist()):
+            places = sorted({*rng.choice(200, int(rng.integers(1, limit + 1)), replace=False).tolist()})
+            places = [p for p in places if p != x][:limit]
+            seen[x].update(places)
+            rows += [(x << 32) | p for p in places]
+        _merge_lows(lows, np.array(rows, dtype=np.uint64))
+        for x in range(n_items):
+            want = sorted(seen[x])[:limit]
+            assert lows[x].tolist() == want + [int(_NO_PLACE)] * (limit - len(want))
+
+
+def test_pair_lists_give_each_later_item_its_pairs_in_id_order() -> None:
+    """``_pair_lists``: per later item (in their order) the other sides of its pairs, sorted
+    by id as strings (so "it10" before "it9"), and an empty list for an item without pairs."""
+    from newsdedup._dedup import _pair_lists
+
+    ids = ["it9", "it10", "b", "a", "it11", "z"]
+    later = ["z", "it11", "it10"]
+    slots = np.array([ids.index(k) for k in later], dtype=np.int64)
+    pairs = [(4, 0), (4, 1), (4, 3), (5, 2), (5, 0), (5, 3)]  # (later slot, earlier slot)
+    hi = np.array([a for a, _ in pairs], dtype=np.int64)
+    lo = np.array([b for _, b in pairs], dtype=np.int64)
+    assert _pair_lists(ids, later, slots, hi, lo) == [
+        ("z", ["a", "b", "it9"]),
+        ("it11", ["a", "it10", "it9"]),
+        ("it10", []),
+    ]

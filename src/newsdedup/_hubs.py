@@ -157,21 +157,57 @@ def hub_rows(
 
 
 def low_places(
-    codes: np.ndarray, pos: np.ndarray, place: np.ndarray, kth: np.ndarray, limit: int
+    codes: np.ndarray,
+    pos: np.ndarray,
+    place: np.ndarray,
+    kth: np.ndarray,
+    limit: int,
+    known: np.ndarray | None = None,
 ) -> np.ndarray:
     """One part of the local engine's hub relation (``Deduplicator._hub_relation``): per item
     of these bucket rows (``codes``, item position ``pos``, and per row its item's ``place``
     in rank order and current ``limit``-th place ``kth``) its ``limit`` lowest candidates
-    here, as sorted rows ``item << 32 | candidate's place``, without those above the item's
-    ``kth`` (they cannot be among its ``limit`` lowest). A plain function of a part's arrays,
-    so an idle worker process can run it.
+    here, as sorted rows ``item << 32 | candidate's place``, without those at or above the
+    item's ``kth`` (the one at it is already known, the ones above cannot be among its
+    ``limit`` lowest) and without those in ``known`` (per row, a few of its item's lowest
+    places found so far, padded with ``0xFFFFFFFF``): the main process keeps those already.
+    A plain function of a part's arrays, so an idle worker process can run it. The rows come
+    sorted (the main process merges sorted runs): by item position, then place.
 
-    Places rank the items as their ranks do, with ties broken (by slot), so :func:`hub_rows`
-    ranks by place and its candidate rank *is* the candidate's place. The rows come sorted
-    (the main process merges sorted runs): by item position, then place."""
-    n, item, cand = _hub_lists(codes, pos, place, limit)[:3]
-    bound = np.empty(len(n.items), dtype=np.uint64)
-    bound[n.inverse] = kth  # per item (by position number): its kth (the same on all its rows)
-    found = n.ranks[cand]
-    keep = found <= bound[item]
-    return (n.items[item[keep]].astype(np.uint64) << np.uint64(32)) | found[keep]
+    Places are distinct (they rank the items as their ranks do, ties broken by slot), so
+    unlike :func:`hub_rows` this needs no numbering of the items: a bucket's rows sorted by
+    place give each member the bucket's ``limit + 1`` lowest as its candidates, cut further
+    to those below its ``kth`` by one ``searchsorted``, so no row is listed only to be
+    dropped. On the parts of the 1M run's index this was 2.6 times faster than listing every
+    member's lows through :func:`_hub_lists` and filtering them after the sort, and leaving
+    out the known candidates returns about one row in eighteen."""
+    n = len(codes)
+    if n < 2:
+        return np.empty(0, dtype=np.uint64)
+    if bool((codes[1:] >= codes[:-1]).all()):  # an index's band rows: sorted by code
+        bucket = np.cumsum(np.r_[False, codes[1:] != codes[:-1]]).astype(np.uint64)
+    else:
+        bucket = np.unique(codes, return_inverse=True)[1].astype(np.uint64)
+    key = (bucket << np.uint64(32)) | place.astype(np.uint64)  # places < 2**32
+    order = np.argsort(key)  # keys are distinct: an item has one row per bucket
+    key, bucket = key[order], bucket[order]
+    starts, sizes = _runs(bucket)
+    first = np.repeat(starts, sizes)  # per row: where its bucket starts
+    # per member: its bucket's low rows (the first limit + 1) with a place below its kth
+    bound = np.minimum(kth[order], _LOW32).astype(np.uint64)
+    below = np.searchsorted(key, (bucket << np.uint64(32)) | bound) - first
+    fan = np.minimum(np.repeat(np.minimum(sizes, limit + 1), sizes), below)
+    member = np.repeat(np.arange(n), fan)
+    other = np.repeat(first - np.cumsum(fan) + fan, fan) + np.arange(len(member))
+    keep = other != member
+    member, found = order[member[keep]], key[other[keep]] & _LOW32  # as input rows, places
+    if known is not None and known.shape[1] and len(member):
+        new = (known[member] != found.astype(known.dtype)[:, None]).all(axis=1)
+        member, found = member[new], found[new]
+    rows = sorted_unique((pos[member].astype(np.uint64) << np.uint64(32)) | found, in_place=True)
+    if not len(rows):
+        return rows
+    item = rows >> np.uint64(32)
+    start = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+    within = np.arange(len(rows)) - np.repeat(start, np.diff(np.r_[start, len(rows)]))
+    return rows[within < limit]
