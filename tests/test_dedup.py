@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from newsdedup._dedup import DedupConfig, Deduplicator, cluster_id_for, dedup
+from newsdedup._dedup import DedupConfig, Deduplicator, _Spill, cluster_id_for, dedup
 from newsdedup._exceptions import ConfigError
 from newsdedup._models import Article, Cluster
 from newsdedup._story import StoryConfig
@@ -759,7 +759,21 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
     cold._unit_docs = counted  # type: ignore[method-assign]
     cold.add_stream(items, batch_size=16)
     assert _outputs(cold) == _outputs(eager)
+    # spilled articles go as where the spill file holds them (an int): the worker reads them
+    assert (sent["Doc"] > 0 and sent["int"] > 0) == (jobs > 1)
+    assert not sent["str"]
+    # where workers cannot read the spill file (no pread), they are sent the texts
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Spill, "shared", lambda self: None)
+        sent.clear()
+        cold = Deduplicator(max_verify=4, jobs=jobs, spill=True)
+        cold._state.docs.maxsize = 25
+        unit_docs = cold._unit_docs
+        cold._unit_docs = counted  # type: ignore[method-assign]
+        cold.add_stream(items, batch_size=16)
+    assert _outputs(cold) == _outputs(eager)
     assert (sent["Doc"] > 0 and sent["str"] > 0) == (jobs > 1)
+    assert not sent["int"]
     # in two streams, with the index cut into parts of a few buckets: the second stream's
     # items are matched with the first's, whose hub lists they change. With a spill file the
     # indexes wait there between the streams (parked once the relation has read them). With
@@ -768,7 +782,9 @@ def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: in
     hub_relation = split._hub_relation
     parts: list[object] = []
 
-    def cut(later: list[str], pool: object = None) -> list[tuple[str, list[str]]]:
+    def cut(
+        later: list[str], pool: object = None
+    ) -> tuple[list[tuple[str, list[str]]], list[int], list[int]]:
         parts.append(pool)
         return hub_relation(later, rows_per_part=64, pool=pool)
 
@@ -804,8 +820,20 @@ def test_postponed_hub_lists_longer_than_the_places_a_part_carries(jobs: int) ->
     eager.add_stream(items, batch_size=16, postpone=False)
     late = Deduplicator(max_verify=limit, jobs=jobs)
     hub_relation = late._hub_relation
-    late._hub_relation = lambda later, pool=None: hub_relation(later, rows_per_part=64, pool=pool)  # type: ignore[method-assign]
+    found: list[tuple[list[tuple[str, list[str]]], list[int], list[int]]] = []
+
+    def cut(
+        later: list[str], pool: object = None
+    ) -> tuple[list[tuple[str, list[str]]], list[int], list[int]]:
+        found.append(hub_relation(later, rows_per_part=64, pool=pool))
+        return found[-1]
+
+    late._hub_relation = cut  # type: ignore[method-assign]
     late.add_stream(items, batch_size=16)
+    ((todo, labels, anchors),) = found
+    pairs = set(zip(labels, _labels(todo), strict=True))  # the same groups, other names
+    assert len(pairs) == len(set(labels)) == len(set(_labels(todo)))
+    assert anchors == _anchors(todo)
     assert late.stats["postponed-pairs"] > 0
     assert any(len(ranks) > _KNOWN_SENT for ranks in late._state.hubs.values())
     assert late._state.hubs == eager._state.hubs
@@ -836,14 +864,17 @@ def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() 
     assert lean._shingles(late).tolist() == whole._shingles(late).tolist()
 
 
-@pytest.mark.parametrize("where", ["memory", "spilled", "released"])
+@pytest.mark.parametrize("where", ["memory", "spilled", "released", "spilled-sent", "released-sent"])
 def test_clusters_built_in_workers_are_the_ones_built_here(
     monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     """With ``jobs > 1`` the workers build the clusters from what this process sends: articles
-    and shingle sets from memory, spill records without sketches (the shingles rebuilt from
-    the text), or spilled articles and sketches (after :meth:`release_caches`). Each way,
-    over parts of a few members, the clusters are the ones built here, in the same order."""
+    and shingle sets from memory, spilled articles without sketches (the shingles rebuilt from
+    the text), or spilled articles and sketches (after :meth:`release_caches`). Spilled ones
+    go as where the spill file holds them, and the workers read them there; where workers
+    cannot (``-sent``: ``_Spill.shared`` gives None, as without ``pread``) as their bytes.
+    Each way, over parts of a few members, the clusters are the ones built here, in the same
+    order."""
     import newsdedup._dedup as engine
 
     items = _story_stream()
@@ -852,15 +883,32 @@ def test_clusters_built_in_workers_are_the_ones_built_here(
     expected = _rows(here.iter_clusters())
     monkeypatch.setattr(engine, "_POOL_CLUSTERS_MIN", 1)
     monkeypatch.setattr(engine, "_WORKER_CHUNK_MEMBERS", 7)
+    if where.endswith("-sent"):
+        monkeypatch.setattr(engine._Spill, "shared", lambda self: None)
     d = Deduplicator(max_verify=4, jobs=2, spill=where != "memory")
     if where != "memory":
         d._cache_items = 20
     d.add_stream(items, batch_size=8)
-    if where == "released":
+    if where.startswith("released"):
         d.release_caches()
         assert d._spill is not None
         assert 0 < len(d._spill._sketch_where) < len(d._state.meta)  # only the cached items' sketches
+    cluster_inputs = d._cluster_inputs
+    sent: Counter[str] = Counter()
+
+    def counted(part: list[list[str]]) -> Any:
+        articles, shingles, times = cluster_inputs(part)
+        sent.update("article " + type(value).__name__ for value in articles.values())
+        sent.update("shingles " + type(value).__name__ for value in shingles.values())
+        return articles, shingles, times
+
+    d._cluster_inputs = counted  # type: ignore[method-assign]
     assert _rows(d.iter_clusters()) == expected
+    kind = {"memory": "Article", "spilled": "int", "released": "int"}.get(where, "bytes")
+    assert {k for k in sent if k.startswith("article")} == {"article " + kind}
+    assert (sent["shingles int"] > 0) == (where == "released")
+    assert (sent["shingles bytes"] > 0) == (where == "released-sent")
+    d._cluster_inputs = cluster_inputs  # type: ignore[method-assign]
     assert d.stats["clusters-built-in-workers"] == len(expected) > 3
     # the CLI's lines and story profiles, made in the workers, are the ones made here
     story = StoryConfig()
@@ -885,7 +933,7 @@ def test_units_keep_connected_pairs_together() -> None:
         group = n % 30
         earlier = [f"g{group}-{m}" for m in range(n // 30)]
         todo.append((f"g{group}-{n // 30}", rng.sample(earlier, min(3, len(earlier)))))
-    units = _units(todo, 40, _labels(todo))
+    units = _units(todo, 40, _labels(todo), _anchors(todo))
     assert [item for unit in units for item in unit] != todo  # regrouped ...
     assert sorted(item for unit in units for item in unit) == sorted(todo)  # ... nothing lost
     for unit in units:  # no group of 24 pairs is cut: each fits a unit of 40
@@ -898,7 +946,7 @@ def test_units_keep_connected_pairs_together() -> None:
         assert sum(len(others) for _, others in unit) <= 40 or len(groups) == 1
     # a group bigger than a unit is cut into units of at most 10 pairs
     big = [(f"b{n}", [f"b{n - 1}"] if n else []) for n in range(100)]
-    cut = _units(big, 10, _labels(big))
+    cut = _units(big, 10, _labels(big), _anchors(big))
     assert sorted(key for unit in cut for key, _ in unit) == sorted(key for key, _ in big)
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
 
@@ -916,6 +964,14 @@ def _labels(todo: list[tuple[str, list[str]]]) -> list[int]:
     a = np.array([slot[k] for k, others in todo for _ in others], dtype=np.int64)
     b = np.array([slot[o] for _, others in todo for o in others], dtype=np.int64)
     return _component_labels(len(slot), a, b)[[slot[k] for k, _ in todo]].tolist()
+
+
+def _anchors(todo: list[tuple[str, list[str]]]) -> list[int]:
+    """Per item its anchor, as the hub relation gives them: the lowest rank among it and its
+    pairs' other sides."""
+    from newsdedup._dedup import item_rank
+
+    return [min(item_rank(k) for k in (key, *others)) for key, others in todo]
 
 
 def test_component_labels_name_the_connected_groups() -> None:
@@ -961,7 +1017,7 @@ def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> 
             hubs.append(f"s{story - 1}-0")
         todo.append((key, hubs))
         seen[story].append(key)
-    units = _units(todo, 60, _labels(todo))
+    units = _units(todo, 60, _labels(todo), _anchors(todo))
     assert sorted(item for unit in units for item in unit) == sorted(todo)
     assert all(sum(len(o) for _, o in unit) < 60 + 4 for unit in units)  # cut once 60 is reached
     loads = sum(len(_unit_keys(unit)) for unit in units)
