@@ -136,3 +136,84 @@ def test_hub_filter_equals_the_dict_of_sets_version(seed: int) -> None:
     kept = sum(map(len, want.values()))
     assert 0 < kept < sum(map(len, everything.values()))  # the filter did keep and drop pairs
     assert e.hub_edges(hubs, None) == everything
+
+
+def test_add_many_equals_adding_one_by_one() -> None:
+    rng = random.Random(5)
+    steps = []
+    for _ in range(300):
+        a, b = rng.sample("abcdefghij", 2)
+        kind = rng.choice(["near-duplicate", "truncated"])
+        steps.append((a, b, _v(kind, rng.random(), rng.random(), rng.uniform(80, 100))))
+    one, many = _Edges(), _Edges()
+    for a, b, v in steps:
+        one.add(a, b, v)
+    for at in range(0, len(steps), 37):  # in runs, repeats across and inside runs
+        run = steps[at : at + 37]
+        many.add_many(
+            [(a, b) for a, b, _ in run], [(v.accepted, v.kind) for *_, v in run],
+            [v.jaccard for *_, v in run], [v.containment for *_, v in run], [v.align for *_, v in run],
+        )  # fmt: skip
+    assert list(many.items()) == list(one.items())
+    assert len(many) == len(one)
+
+
+def test_verdict_columns_round_trip_through_pickle() -> None:
+    import pickle
+
+    from newsdedup._dedup import _Verdicts
+
+    verdicts = [
+        Verdict(True, "near-duplicate", 0.1 + 0.2, 0.95, 0.0),
+        Verdict(False, "low-similarity", 0.05, 0.2),
+        Verdict(True, "truncated", 0.4, 0.93, 87.5),
+        Verdict(False, "names-differ", 0.7, 0.8, 91.0),
+        Verdict(True, "near-duplicate", 0.61, 0.7, 100.0),
+    ]
+    cols = pickle.loads(pickle.dumps(_Verdicts.of(verdicts)))
+    assert len(cols) == 5
+    assert [cols[i] for i in range(5)] == verdicts
+    assert cols.tags == ((True, "near-duplicate"), (False, "low-similarity"), (True, "truncated"),
+                         (False, "names-differ"))  # fmt: skip
+    assert len(_Verdicts.of([])) == 0
+
+
+def test_deciding_a_run_of_items_equals_deciding_them_one_by_one() -> None:
+    """The columnar path (a unit's verdicts from a worker) gives the per-item decisions, edges
+    and counts: the first of equal best scores wins, rejected pairs never count."""
+    from newsdedup._dedup import Deduplicator, _Verdicts
+
+    rng = random.Random(11)
+    kinds = [(True, "near-duplicate"), (True, "truncated"), (False, "low-similarity"), (False, "misaligned")]
+    items: list[tuple[str, list[str]]] = []
+    verdicts: list[Verdict] = []
+    for n in range(200):
+        others = [f"o{rng.randrange(60)}" for _ in range(rng.randrange(0, 6))]
+        items.append((f"i{n}", others))
+        for _ in others:
+            accepted, kind = rng.choice(kinds)
+            j = rng.choice([0.5, 0.75, 0.9])  # repeated scores: ties
+            verdicts.append(Verdict(accepted, kind, j, rng.choice([0.6, 0.9, 0.75]), rng.uniform(0, 100)))
+    one, many = Deduplicator(), Deduplicator()
+    expected, at = [], 0
+    for key, others in items:
+        expected.append(one._decide(key, others, verdicts[at : at + len(others)]))
+        at += len(others)
+    assert many._decide_many(items, _Verdicts.of(verdicts)) == expected
+    assert many.decisions == one.decisions
+    assert dict(many.stats) == dict(one.stats)
+    assert list(many._state.edges.items()) == list(one._state.edges.items())
+    # against the rule written out: the first accepted pair with the highest max(j, c)
+    at = 0
+    for (_key, others), decision in zip(items, expected, strict=True):
+        mine = verdicts[at : at + len(others)]
+        at += len(others)
+        scored = [(max(v.jaccard, v.containment), -i) for i, v in enumerate(mine) if v.accepted]
+        if not scored:
+            assert decision.status == "new"
+            continue
+        best = -max(scored)[1]
+        assert (decision.duplicate_of, decision.kind) == (others[best], mine[best].kind)
+        assert decision.jaccard == round(mine[best].jaccard, 4)
+    with pytest.raises(ValueError, match="verdicts"):
+        many._decide_many(items[:3], _Verdicts.of(verdicts[:1]))
