@@ -302,6 +302,58 @@ def test_may_align_never_rules_out_a_window_partial_ratio_passes(story: str, oth
     assert may_align("a longer head", "short", 80.0)
 
 
+def test_may_align_at_the_exact_cutoff_of_the_best_window(story: str, other_story: str) -> None:
+    """The tightest case for the jumping walk over full-length windows: the cutoff set to the
+    best window's own partial ratio, with the edited head placed anywhere inside unrelated
+    text. A walk that jumps one window too far misses it (checked by mutation)."""
+    import random
+
+    from rapidfuzz import fuzz
+
+    from newsdedup._normalize import normalize_text
+    from newsdedup._verify import may_align
+
+    rng = random.Random(3)
+    mine, theirs = normalize_text(story), normalize_text(other_story)
+    checked = 0
+    for _ in range(600):
+        start = rng.randrange(0, len(mine) - 300)
+        n = rng.choice((80, 150, 250))
+        head = list(mine[start : start + n])
+        for _ in range(rng.randrange(0, 30)):  # character edits: the best score lands anywhere
+            i = rng.randrange(len(head))
+            if rng.random() < 0.5:
+                head[i] = rng.choice("abcdefghij ")
+            else:
+                del head[i]
+        h = "".join(head)
+        cut = rng.randrange(0, len(theirs) - 400)
+        text = (
+            theirs[cut : cut + rng.randrange(0, 300)]
+            + mine[start : start + n]
+            + theirs[cut : cut + rng.randrange(0, 300)]
+        )
+        best = fuzz.partial_ratio(h, text)
+        if not 0 < best < 100:
+            continue
+        checked += 1
+        assert may_align(h, text, best), (h, text, best)
+        assert may_align(h, text, max(1.0, best - 5.0))
+    assert checked > 400
+    # the best window shorter than the head, at either end: the head's tail opening the text,
+    # or its start closing it (wholly matched, so the walk's first length is tight too)
+    for _ in range(300):
+        start = rng.randrange(0, len(mine) - 300)
+        n = rng.choice((90, 160, 240))
+        h = mine[start : start + n]
+        k = rng.randrange(n // 2, n - 1)
+        filler = theirs[(cut := rng.randrange(0, len(theirs) - 400)) : cut + rng.randrange(n + 20, 2 * n)]
+        for text in (h[-k:] + filler, filler + h[:k]):
+            best = fuzz.partial_ratio(h, text)
+            if 0 < best < 100:
+                assert may_align(h, text, best), (h, text, best)
+
+
 def test_numbers_within_is_multiset_inclusion_on_every_path() -> None:
     """Equal sizes, the short merge walk and the numpy path all agree with a Counter."""
     from collections import Counter
