@@ -1183,3 +1183,37 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
         proc.wait()
     _, alive = psutil.wait_procs(workers, timeout=15)
     assert alive == []
+
+
+def test_postponed_verification_pauses_the_collector_and_restores_it() -> None:
+    """The postponed verification runs with the cyclic collector off and leaves it as it found
+    it: on after a normal run and after an error inside, off when the caller had it off."""
+    import gc
+
+    from newsdedup._dedup import _gc_paused
+
+    items = _story_stream()
+    seen: list[bool] = []
+    d = Deduplicator(max_verify=4)
+    resolve = d._resolve_pending
+
+    def watched(idle: Any, unit_pairs: int) -> None:
+        seen.append(gc.isenabled())
+        resolve(idle, unit_pairs)
+
+    d._resolve_pending = watched  # type: ignore[method-assign]
+    assert gc.isenabled()
+    d.add_stream(items, batch_size=16)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert d.stats["postponed-pairs"] > 0
+    with pytest.raises(RuntimeError, match="inside"), _gc_paused():
+        raise RuntimeError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
