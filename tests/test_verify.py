@@ -567,3 +567,69 @@ def test_verdicts_round_trip_through_pickle() -> None:
     assert back == verdicts
     assert all(type(v) is Verdict for v in back)
     assert back[1].align == 0.0
+
+
+def test_alphabet_codes_are_one_to_one_and_skip_the_surrogates() -> None:
+    from newsdedup._verify import Alphabet
+
+    alphabet = Alphabet()
+    ids = list(range(10**12, 10**12 + 60_000))
+    coded = alphabet.code(ids)
+    assert coded is not None
+    assert len(coded) == len(ids)
+    assert len(set(coded)) == len(ids)  # one character per distinct id
+    assert not any(0xD800 <= ord(c) <= 0xDFFF for c in coded)
+    coded.encode("utf-8")  # a valid string: no lone surrogate
+    # the same ids give the same characters, in any doc of the alphabet
+    assert alphabet.code([ids[5], ids[0], ids[5]]) == coded[5] + coded[0] + coded[5]
+    assert alphabet.code([]) == ""
+
+
+def test_alignment_in_a_shared_alphabet_equals_the_alignment_of_ids(story: str, other_story: str) -> None:
+    """Docs of one unit are aligned as strings of codes: the same substitutions and verdicts as
+    by their ids, for every pair of edited copies; a doc of another alphabet, or an alphabet
+    that ran out of characters, falls back to the ids."""
+    import random
+
+    from newsdedup._verify import Alphabet
+
+    rng = random.Random(4)
+    words = story.split()
+    texts = [story, other_story]
+    for _ in range(8):  # copies with numbers and names swapped, words dropped
+        w = list(words)
+        for _ in range(rng.randrange(1, 12)):
+            i = rng.randrange(len(w))
+            w[i] = rng.choice(["17", "Smith", "Jones", "2.5", "the", "Tuesday"])
+        del w[rng.randrange(len(w)) :][: rng.randrange(0, 30)]
+        texts.append(" ".join(w))
+    plain = [_doc(f"d{i}", t) for i, t in enumerate(texts)]
+    coded = [_doc(f"d{i}", t) for i, t in enumerate(texts)]
+    shared = Alphabet()
+    for doc in coded:
+        doc.share_alphabet(shared)
+    verifier = PairVerifier()
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            if i != j:
+                assert substitutions(coded[i], coded[j]) == substitutions(plain[i], plain[j])
+                assert verifier.verify(coded[i], coded[j]) == verifier.verify(plain[i], plain[j])
+    assert all(doc.token_codes() is not None for doc in coded)
+    assert any(substitutions(plain[0], p) != (0, 0) for p in plain[2:])  # the guard is exercised
+    # another alphabet: aligned by ids, same result
+    stranger = _doc("d1", texts[1])
+    stranger.share_alphabet(Alphabet())
+    assert substitutions(coded[0], stranger) == substitutions(plain[0], plain[1])
+
+    # a full alphabet codes nothing more
+    class Tiny(Alphabet):
+        _LIMIT = 3
+
+    full = Tiny()
+    small = [_doc("s0", texts[2]), _doc("s1", texts[3])]
+    for doc in small:
+        doc.share_alphabet(full)
+    assert small[0].token_codes() is None
+    assert substitutions(small[0], small[1]) == substitutions(plain[2], plain[3])
+    small[0].share_alphabet(None)
+    assert small[0].token_codes() is None

@@ -66,7 +66,7 @@ from ._store._base import (
     encode_u32,
     encode_u64,
 )
-from ._verify import Doc, PairVerifier, Sketch, Verdict
+from ._verify import Alphabet, Doc, PairVerifier, Sketch, Verdict
 
 if TYPE_CHECKING:
     from ._store._base import Store, Transaction
@@ -1531,7 +1531,8 @@ class Deduplicator:
         """The verdicts of a unit's pairs, in this process (docs from the cache or rebuilt)."""
         docs = self._docs_of(_unit_keys(unit))
         verify = self._verifier.verify
-        return _Verdicts.of([verify(docs[key], docs[other]) for key, others in unit for other in others])
+        with _one_alphabet(docs.values()):
+            return _Verdicts.of([verify(docs[key], docs[other]) for key, others in unit for other in others])
 
     def _apply_unit(self, unit: list[tuple[str, list[str]]], verdicts: Any) -> None:
         self._decide_many(unit, verdicts if isinstance(verdicts, _Verdicts) else verdicts.result())
@@ -2722,7 +2723,24 @@ def _worker_verify_unit(inputs: dict[str, Doc | str | int], pairs: list[tuple[st
         }
         docs.update(_WORKER._rebuild(texts, cache=False))  # few docs serve two units: not cached
     verify = _WORKER._verifier.verify
-    return _Verdicts.of([verify(docs[a], docs[b]) for a, b in pairs])
+    with _one_alphabet(docs.values()):
+        return _Verdicts.of([verify(docs[a], docs[b]) for a, b in pairs])
+
+
+@contextlib.contextmanager
+def _one_alphabet(docs: Iterable[Doc]) -> Iterator[None]:
+    """A unit's docs aligned in one :class:`newsdedup._verify.Alphabet` while its pairs are
+    verified (each doc coded once, aligned as a string); cached docs leave it afterwards, so
+    they keep no codes."""
+    alphabet = Alphabet()
+    held = list(docs)
+    for doc in held:
+        doc.share_alphabet(alphabet)
+    try:
+        yield
+    finally:
+        for doc in held:
+            doc.share_alphabet(None)
 
 
 @dataclass(frozen=True, slots=True)
