@@ -2773,7 +2773,8 @@ class _Verdicts:
 
     def scores(self) -> list[float]:
         """(jaccard, containment, align) of every pair, one after the other."""
-        return memoryview(self.packed).cast("d").tolist()
+        scores: list[float] = memoryview(self.packed).cast("d").tolist()  # type: ignore[assignment]
+        return scores
 
     def __len__(self) -> int:
         return len(self.codes)
