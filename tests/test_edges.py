@@ -150,8 +150,9 @@ def test_add_many_equals_adding_one_by_one() -> None:
         one.add(a, b, v)
     for at in range(0, len(steps), 37):  # in runs, repeats across and inside runs
         run = steps[at : at + 37]
+        table = sorted({(v.accepted, v.kind) for *_, v in run})  # a run's own table of tags
         many.add_many(
-            [(a, b) for a, b, _ in run], [(v.accepted, v.kind) for *_, v in run],
+            [(a, b) for a, b, _ in run], table, [table.index((v.accepted, v.kind)) for *_, v in run],
             [v.jaccard for *_, v in run], [v.containment for *_, v in run], [v.align for *_, v in run],
         )  # fmt: skip
     assert list(many.items()) == list(one.items())

@@ -644,37 +644,34 @@ class _Edges:
 
     def add(self, a: str, b: str, verdict: Verdict) -> None:
         """Record the accepted pair ``a - b`` (either order) with its verdict."""
-        self.add_many([(a, b)], [(verdict.accepted, verdict.kind)], [verdict.jaccard],
+        self.add_many([(a, b)], ((verdict.accepted, verdict.kind),), b"\x00", [verdict.jaccard],
                       [verdict.containment], [verdict.align])  # fmt: skip
 
     def add_many(
         self,
         pairs: Sequence[tuple[str, str]],
         tags: Sequence[tuple[bool, str]],
+        codes: bytes | Sequence[int],
         jaccard: Sequence[float],
         containment: Sequence[float],
         align: Sequence[float],
     ) -> None:
-        """Record accepted pairs (either order), a verdict's ``(accepted, kind)`` and scores
-        per pair: the columns grow by whole arrays (a call per pair cost about 2.5 µs at a
+        """Record accepted pairs (either order) with their verdicts: per pair a code into
+        ``tags`` (the ``(accepted, kind)`` table, as :class:`_Verdicts` holds it) and the three
+        scores. The columns grow by whole arrays (a call per pair cost about 2.5 µs at a
         million items, with 6.9 million edges)."""
         if not pairs:
             return
-        codes = self._codes
+        mine = [_tag_code(self._codes, tag) for tag in tags]  # the table's codes -> this one's
+        if len(self._codes) > len(self._kinds):  # a new kind: the code -> tag list follows
+            self._kinds = list(self._codes)
         node = self._node
         ids = self._ids
         col_a: list[int] = []
         col_b: list[int] = []
-        kind = bytearray()
-        for (a, b), tag in zip(pairs, tags, strict=True):
+        for a, b in pairs:
             if b < a:
                 a, b = b, a
-            code = codes.get(tag)
-            if code is None:
-                if len(self._kinds) > 255:
-                    raise ValueError("more than 256 verdict kinds")
-                code = codes[tag] = len(self._kinds)
-                self._kinds.append(tag)
             na = node.get(a)
             if na is None:
                 na = node[a] = len(ids)
@@ -685,10 +682,11 @@ class _Edges:
                 ids.append(b)
             col_a.append(na)
             col_b.append(nb)
-            kind.append(code)
+        if len(codes) != len(col_a):
+            raise ValueError(f"{len(codes)} verdict codes for {len(col_a)} pairs")
         self._a.extend(col_a)
         self._b.extend(col_b)
-        self._kind.frombytes(kind)
+        self._kind.frombytes(bytes([mine[code] for code in codes]))
         self._jaccard.extend(jaccard)
         self._containment.extend(containment)
         self._align.extend(align)
@@ -798,11 +796,14 @@ class MemoryState:
     def add_edge(self, a: str, b: str, verdict: Verdict) -> None:
         self.edges.add(a, b, verdict)
 
-    def add_edges(self, found: _Verdicts, pairs: Sequence[tuple[str, str]], rows: Sequence[int]) -> None:
-        """Add the pairs ``pairs[i]`` with the verdicts at ``rows[i]`` of ``found``."""
-        tags, scores = found.tags, found.scores()
+    def add_edges(
+        self, found: _Verdicts, scores: list[float], pairs: Sequence[tuple[str, str]], rows: Sequence[int]
+    ) -> None:
+        """Add the pairs ``pairs[i]`` with the verdicts at ``rows[i]`` of ``found`` (``scores``:
+        its :meth:`_Verdicts.scores`)."""
+        codes = found.codes
         self.edges.add_many(
-            pairs, [tags[found.codes[r]] for r in rows], [scores[3 * r] for r in rows],
+            pairs, found.tags, [codes[r] for r in rows], [scores[3 * r] for r in rows],
             [scores[3 * r + 1] for r in rows], [scores[3 * r + 2] for r in rows],
         )  # fmt: skip
 
@@ -1844,8 +1845,9 @@ class Deduplicator:
         the verdicts stay columns (at a million items a verdict object and a call per pair
         cost about 20 s of this process)."""
         codes = found.codes
-        if sum(len(keys) for _, keys in items) != len(codes):
-            raise ValueError(f"{len(codes)} verdicts for {sum(len(keys) for _, keys in items)} pairs")
+        total = sum(len(keys) for _, keys in items)
+        if total != len(codes):
+            raise ValueError(f"{len(codes)} verdicts for {total} pairs")
         scores = found.scores()
         tags = found.tags
         accepted = [tag[0] for tag in tags]
@@ -1879,7 +1881,7 @@ class Deduplicator:
             self.stats[decision.status] += 1
             self.decisions[item_id] = decision
             out.append(decision)
-        self._state.add_edges(found, pairs, rows)
+        self._state.add_edges(found, scores, pairs, rows)
         if self.store is not None:
             for (a, b), r in zip(pairs, rows, strict=True):
                 if b < a:
@@ -2743,6 +2745,16 @@ def _one_alphabet(docs: Iterable[Doc]) -> Iterator[None]:
             doc.share_alphabet(None)
 
 
+def _tag_code(index: dict[tuple[bool, str], int], tag: tuple[bool, str]) -> int:
+    """A verdict's ``(accepted, kind)`` as a one-byte code in ``index`` (added if new)."""
+    code = index.get(tag)
+    if code is None:
+        if len(index) > 255:
+            raise ValueError("more than 256 verdict kinds")
+        code = index[tag] = len(index)
+    return code
+
+
 @dataclass(frozen=True, slots=True)
 class _Verdicts:
     """Verdicts of pairs in a row, as columns: a code per pair (an index into ``tags``, the
@@ -2761,13 +2773,7 @@ class _Verdicts:
         codes = bytearray()
         scores = array("d")
         for v in verdicts:
-            tag = (v.accepted, v.kind)
-            code = index.get(tag)
-            if code is None:
-                if len(index) > 255:
-                    raise ValueError("more than 256 verdict kinds")
-                code = index[tag] = len(index)
-            codes.append(code)
+            codes.append(_tag_code(index, (v.accepted, v.kind)))
             scores.extend((v.jaccard, v.containment, v.align))
         return cls(tuple(index), bytes(codes), scores.tobytes())
 
