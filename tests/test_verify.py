@@ -633,3 +633,76 @@ def test_alignment_in_a_shared_alphabet_equals_the_alignment_of_ids(story: str, 
     assert substitutions(small[0], small[1]) == substitutions(plain[2], plain[3])
     small[0].share_alphabet(None)
     assert small[0].token_codes() is None
+
+
+def test_has_name_is_a_lookup_in_the_names(story: str) -> None:
+    """``Doc.has_name`` finds a token's name status where the token occurs (texts that fold to
+    ASCII) instead of extracting the names: the same answer as the lookup in ``Doc.names``
+    for every token, on sentence starts after ``.!?:`` or newlines, opening quotes, thousands
+    separators, backticks, underscores, one-letter words and texts that only fold to ASCII."""
+    import random
+    import re
+
+    from newsdedup._normalize import names, normalize_text, tokenize
+
+    crafted = [
+        story,
+        "Shares rose. Smith said: Jones left!\nWhite House aides met\n  'Brown' and (Green) at U.S. Steel.",
+        "`Quoted starts the text. Then `Backtick Word and B1,000 units of Model1,000 or Foo_Bar.",
+        "\u201cCurly\u201d quotes \u2014 Caf\u00e9 Owner Paris said O\u2019Brien and Mr. Li agreed;\tTab Start",
+        'a. B c? D e! F g: H i\r\nJ k \x1cL m "(N o',
+        "lower case only, nothing capitalised here at all",
+    ]
+    rng = random.Random(11)
+    pieces = [
+        *"AaBbZz019 .!?:\n\t'\"([`,_-",
+        "Foo",
+        "bar",
+        "1,000",
+        "B1,000",
+        "Mr. ",
+        "\u2019",
+        "\u00e9",
+        "\x1c",
+    ]
+    texts = crafted + ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40))) for _ in range(3000)]
+    ascii_folds = 0
+    for text in texts:
+        doc = Doc(
+            "k", normalize_text(text), WordShingler(5).shingles(tokenize(normalize_text(text))), text=text
+        )
+        truth = names(text)
+        tokens = set(tokenize(doc.norm)) | {t for t in truth if re.fullmatch(r"[a-z0-9]+", t)}
+        for token in tokens:
+            assert doc.has_name([token]) == (token in truth), (text, token)
+        ascii_folds += doc._folded != ()
+    assert ascii_folds > len(texts) // 2  # the occurrence rule is what was tested, mostly
+    crafted_doc = Doc("c", normalize_text(crafted[1]), WordShingler(5).shingles(["x"]), text=crafted[1])
+    assert crafted_doc.has_name(["nothing", "house"])
+    assert crafted_doc.has_name(["green"])
+    # sentence starts: the text's first word, after ".!?:" and whitespace, after a newline
+    assert not crafted_doc.has_name(["shares", "smith", "jones", "white", "brown", "steel"])
+
+
+def test_coded_numbers_of_a_non_ascii_text_are_read_from_its_tokens(story: str) -> None:
+    """In a shared alphabet an ASCII text's numbers are read from the codes; a non-ASCII text's
+    from its token strings, since its number hashes need not list every token
+    :func:`newsdedup._verify.is_number` counts (a number in Arabic-Indic digits)."""
+    from newsdedup._verify import Alphabet
+
+    words = story.split()
+    texts = []
+    for k in range(2):
+        w = list(words)
+        for i in range(5, len(w), 9):  # many number slots filled differently in the two copies
+            w[i] = "\u0663\u0664" if k == 0 else "\u0665\u0666"
+        texts.append(" ".join(w))
+    plain = [_doc(f"n{i}", t) for i, t in enumerate(texts)]
+    coded = [_doc(f"n{i}", t) for i, t in enumerate(texts)]
+    shared = Alphabet()
+    for doc in coded:
+        doc.share_alphabet(shared)
+    expected = substitutions(plain[0], plain[1])
+    assert expected[0] > 5
+    assert substitutions(coded[0], coded[1]) == expected
+    assert PairVerifier().verify(coded[0], coded[1]) == PairVerifier().verify(plain[0], plain[1])

@@ -107,9 +107,7 @@ def entities(text: str) -> Entities:
     Template stories (dividend notices, "Fed adds reserves", sports results) share almost every
     word and differ in exactly these tokens, so they are what the guard compares.
     """
-    text = _fold(text)
-    if "," in text:
-        text = _THOUSANDS.sub("", text)
+    text = _names_input(text)
     numbers = Counter(m.group(0).rstrip(".,") for m in _NUMBER.finditer(text))
     return Entities(numbers=numbers, names=Counter(_names(text)))
 
@@ -117,10 +115,15 @@ def entities(text: str) -> Entities:
 def names(text: str) -> set[str]:
     """The distinct names :func:`entities` finds (what verification keeps), without counting
     the numbers."""
+    return set(_names(_names_input(text)))
+
+
+def _names_input(text: str) -> str:
+    """The text as :func:`names` reads it: folded, thousands separators dropped."""
     text = _fold(text)
     if "," in text:
         text = _THOUSANDS.sub("", text)
-    return set(_names(text))
+    return text
 
 
 def _names(folded: str) -> list[str]:

@@ -25,6 +25,7 @@ order.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,7 +42,7 @@ from ._fingerprint import (
     number_hashes_of,
     token_ids,
 )
-from ._normalize import names, normalize_text, tokenize
+from ._normalize import _names_input, names, normalize_text, tokenize
 
 __all__ = [
     "Alphabet",
@@ -65,7 +66,7 @@ class Doc:
     """
 
     __slots__ = (
-        "_alphabet", "_codes", "_ids", "_lower", "_names", "_number_hashes", "_numbers", "_packed",
+        "_alphabet", "_codes", "_folded", "_ids", "_names", "_number_hashes", "_numbers", "_packed",
         "_spans", "_tokens", "head", "key", "norm", "prefix", "shingles", "text",
     )  # fmt: skip
 
@@ -100,7 +101,7 @@ class Doc:
         """The first shingles in text order (None: unknown, no truncated-copy shortcut)."""
         self.prefix = prefix
         """Sorted shingles of the first fifth of the text (see ``head_and_prefix``)."""
-        self._lower: str | None = None
+        self._folded: tuple[str, str] | tuple[()] | None = None
         self._ids = ids
         self._alphabet: Alphabet | None = None
         self._codes: str | None = None
@@ -135,9 +136,12 @@ class Doc:
 
     def token_codes(self) -> str | None:
         """The tokens as one character each in the shared alphabet (None: no alphabet, or it
-        is full): what the alignment compares when both docs share one."""
+        is full): what the alignment compares when both docs share one. An ASCII text's number
+        tokens are marked in the alphabet as it is coded (see :meth:`Alphabet.numbers`)."""
         if self._codes is None and self._alphabet is not None:
             self._codes = self._alphabet.code(self.token_ids)
+            if self._codes is not None and self.norm.isascii():
+                self._alphabet.add_numbers(self.number_hashes.tolist())
         return self._codes
 
     def token_slice(self, start: int, end: int) -> list[str]:
@@ -184,12 +188,23 @@ class Doc:
             self._packed = None
         return self._number_hashes
 
-    def text_lower(self) -> tuple[str, str | None]:
-        """(the text names come from, its lower-cased copy when ASCII -- same offsets -- else None)."""
-        text = self.text if self.text is not None else self.norm
-        if self._lower is None:
-            self._lower = text.lower() if text.isascii() else ""
-        return text, (self._lower if self._lower or not text else None)
+    def has_name(self, tokens: Iterable[str]) -> bool:
+        """Whether any of ``tokens`` (word tokens of :attr:`norm`) is one of :attr:`names`.
+
+        When the text folds to ASCII (almost every text) this is found where the tokens occur,
+        without extracting the names (a regex pass over the whole text, about 40 µs, made again
+        each time a doc is rebuilt): :func:`_ascii_name` applies the name rule to each
+        occurrence, with the same outcome as looking the token up in :attr:`names`."""
+        folded = self._folded
+        if folded is None:
+            text = self.text if self.text is not None else self.norm
+            text = _names_input(text)
+            folded = self._folded = (text, text.lower()) if text.isascii() else ()
+        if not folded:
+            names = self.names
+            return any(t in names for t in tokens)
+        text, low = folded
+        return any(_ascii_name(t, text, low) for t in tokens)
 
     def __repr__(self) -> str:
         return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
@@ -395,22 +410,52 @@ def numbers_within(small: np.ndarray, large: np.ndarray) -> bool:
 _DIGITS = frozenset("0123456789")
 
 
-def _capitalised_in(tokens: list[str], doc: Doc) -> bool:
-    """False only when no token can be one of the doc's names: a name is a capitalised word of
-    the text, so some occurrence of the token must start with a capital. Checked before the
-    names are extracted (a regex pass per text); exact for ASCII texts, True otherwise."""
-    text, low = doc.text_lower()
-    if low is None:
-        return True
-    for t in tokens:
-        if not t[:1].isalpha():
-            continue
-        i = low.find(t)
-        while i >= 0:
-            if text[i].isupper():
-                return True
-            i = low.find(t, i + 1)
+_SENTENCE_QUOTES = frozenset("\"'([")
+"""What may open a sentence before its first word (see ``_SENTENCE_START_ASCII``)."""
+
+
+def _ascii_name(token: str, text: str, low: str) -> bool:
+    """Whether ``token`` is one of the names :func:`newsdedup._normalize.names` finds in the
+    ASCII ``text`` (as folded for it by :func:`newsdedup._normalize._names_input`; ``low`` its
+    lower-case copy): some occurrence of the token is a whole capitalised word of two or more
+    characters that does not start a sentence. The rule's regular expressions, read per
+    occurrence: ``_CAPWORD_ASCII`` (a capital, not after a word character, then the rest of
+    the letter-or-digit run) over the text with ``_FIRST_WORD_ASCII`` and
+    ``_SENTENCE_START_ASCII`` blanked (the first word, opening quotes allowed, and a word after
+    ``.!?:`` and whitespace or after a newline)."""
+    n = len(token)
+    if n < 2 or not "a" <= token[0] <= "z":
+        return False
+    size = len(text)
+    at = low.find(token)
+    while at >= 0:
+        end = at + n
+        if (
+            "A" <= text[at] <= "Z"
+            and (end == size or not text[end].isalnum())
+            and (at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_"))
+            and not _starts_sentence(text, at)
+        ):
+            return True
+        at = low.find(token, at + 1)
     return False
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether the word at ``at`` is blanked as a sentence's first word (see
+    :func:`_ascii_name`): after any opening quotes, it is the text's first word, or comes after
+    whitespace that holds a newline or follows one of ``.!?:``."""
+    k = at
+    while k > 0 and text[k - 1] in _SENTENCE_QUOTES:
+        k -= 1
+    if k == 0:
+        return True
+    if not text[k - 1].isspace():
+        return False
+    m = k - 1
+    while m > 0 and text[m - 1].isspace():
+        m -= 1
+    return "\n" in text[m:k] or (m > 0 and text[m - 1] in ".!?:")
 
 
 class Alphabet:
@@ -422,11 +467,19 @@ class Alphabet:
     only which tokens are equal matters. Codes skip the surrogate range; an alphabet that runs
     out of characters codes nothing more (the docs are then aligned by their ids)."""
 
-    __slots__ = ("_codes",)
+    __slots__ = ("_codes", "numbers")
     _LIMIT = 0x10FFFF + 1 - 0x800
 
     def __init__(self) -> None:
         self._codes: dict[int, str] = {}
+        self.numbers: set[str] = set()
+        """Codes of number tokens (:func:`is_number`), from the ASCII texts coded so far: whether
+        a token is a number depends only on the token, and in an ASCII text the batch's number
+        tokens are exactly :func:`is_number`'s (a non-ASCII one may start with another digit)."""
+
+    def add_numbers(self, ids: list[int]) -> None:
+        """Mark ``ids`` (already coded) as number tokens."""
+        self.numbers.update(map(self._codes.__getitem__, ids))
 
     def code(self, ids: list[int]) -> str | None:
         codes = self._codes
@@ -455,17 +508,16 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     """
     if b.key < a.key:  # the alignment's tie-breaks depend on argument order: fix it
         a, b = b, a
-    nums = names = 0
     # aligned as token codes in the docs' shared alphabet, else as integer ids (about twice as
-    # fast as token strings); a replaced block's tokens are read back as strings only when it
-    # is short enough to count
-    left_codes = a.token_codes() if a._alphabet is not None and a._alphabet is b._alphabet else None
+    # fast as token strings)
+    alphabet = a._alphabet
+    left_codes = a.token_codes() if alphabet is not None and alphabet is b._alphabet else None
     right_codes = b.token_codes() if left_codes is not None else None
-    if left_codes is not None and right_codes is not None:
-        ops = Levenshtein.opcodes(left_codes, right_codes)
-    else:
-        ops = Levenshtein.opcodes(a.token_ids, b.token_ids)
-    for op in ops:
+    if alphabet is not None and left_codes is not None and right_codes is not None:
+        return _coded_substitutions(a, b, left_codes, right_codes, alphabet, max_block)
+    nums = names = 0
+    # a replaced block's tokens are read back as strings only when it is short enough to count
+    for op in Levenshtein.opcodes(a.token_ids, b.token_ids):
         if op.tag != "replace":
             continue
         if op.src_end - op.src_start > max_block or op.dest_end - op.dest_start > max_block:
@@ -474,12 +526,31 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
         right = b.token_slice(op.dest_start, op.dest_end)
         if any(map(is_number, left)) and any(map(is_number, right)):
             nums += 1
-        elif (
-            _capitalised_in(left, a)
-            and _capitalised_in(right, b)
-            and any(t in a.names for t in left)
-            and any(t in b.names for t in right)
+        elif a.has_name(left) and b.has_name(right):
+            names += 1
+    return nums, names
+
+
+def _coded_substitutions(
+    a: Doc, b: Doc, left: str, right: str, alphabet: Alphabet, max_block: int
+) -> tuple[int, int]:
+    """:func:`substitutions` of two docs coded in one alphabet: a replaced block's numbers are
+    read from its codes (:attr:`Alphabet.numbers`, for an ASCII text), and its tokens are cut
+    from the text only for the names (and a non-ASCII text's numbers)."""
+    nums = names = 0
+    numbers = alphabet.numbers
+    coded_a, coded_b = a.norm.isascii(), b.norm.isascii()
+    for op in Levenshtein.opcodes(left, right):
+        if op.tag != "replace":
+            continue
+        i, j, k, m = op.src_start, op.src_end, op.dest_start, op.dest_end
+        if j - i > max_block or m - k > max_block:
+            continue
+        if (not numbers.isdisjoint(left[i:j]) if coded_a else any(map(is_number, a.token_slice(i, j)))) and (
+            not numbers.isdisjoint(right[k:m]) if coded_b else any(map(is_number, b.token_slice(k, m)))
         ):
+            nums += 1
+        elif a.has_name(a.token_slice(i, j)) and b.has_name(b.token_slice(k, m)):
             names += 1
     return nums, names
 
