@@ -4,6 +4,7 @@ and against datasketch (the reference implementation)."""
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsdedup._fingerprint import (
+    _ASCII_CLASSES,
+    _SPACED_CLASSES,
     BatchShingler,
     MinHashSigner,
     OnePermSigner,
     WordShingler,
+    _token_spans,
     estimate_jaccard,
     exact_jaccard,
 )
@@ -172,24 +176,33 @@ def test_estimate_is_a_probability_and_identity_is_one(words: list[str]) -> None
     assert np.array_equal(s, np.unique(s))  # sorted and unique
 
 
-def _ref_shingles(sh: WordShingler, tokens: list[str]) -> np.ndarray:
-    """The shingle definition written plainly: a token hash folds splitmix64 over the token's
-    8-byte little-endian words (zero padded), starting from its length and the seed; then one
-    combination per window."""
-    m64 = (1 << 64) - 1
+_M64 = (1 << 64) - 1
 
-    def mix(x: int) -> int:
-        x = (x + 0x9E3779B97F4A7C15) & m64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m64
-        return x ^ (x >> 31)
+
+def _ref_mix(x: int) -> int:
+    """splitmix64's finaliser on Python ints."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def _ref_token_hash(token: str, seed: int) -> int:
+    """A token hash written plainly: splitmix64 folded over the token's 8-byte little-endian
+    words (zero padded), starting from its length and the seed."""
+    raw = token.encode("utf-8")
+    h = (len(raw) * 0xC2B2AE3D27D4EB4F + _ref_mix(seed)) & _M64
+    for i in range(0, len(raw), 8):
+        h = _ref_mix(h ^ int.from_bytes(raw[i : i + 8], "little"))
+    return h
+
+
+def _ref_shingles(sh: WordShingler, tokens: list[str]) -> np.ndarray:
+    """The shingle definition written plainly: the token hashes (:func:`_ref_token_hash`), then
+    one combination per window."""
 
     def token_hash(token: str) -> int:
-        raw = token.encode("utf-8")
-        h = (len(raw) * 0xC2B2AE3D27D4EB4F + mix(sh.seed)) & m64
-        for i in range(0, len(raw), 8):
-            h = mix(h ^ int.from_bytes(raw[i : i + 8], "little"))
-        return h
+        return _ref_token_hash(token, sh.seed)
 
     th = np.array([token_hash(t) for t in tokens], dtype=np.uint64)
     k = sh.shingle_size
@@ -289,6 +302,47 @@ def test_batch_tokens_and_shingles_equal_the_regex_path(texts: list[str]) -> Non
         assert sb.shingle_set(i).tolist() == single.shingles(tokens).tolist()
         lead = np.unique(sb.hashes[sb.offsets[i] : sb.offsets[i] + sb.lead[i]])
         assert lead.tolist() == single.shingles(tokens[:4]).tolist()
+
+
+_TOKEN_REGEX = re.compile(r"[0-9]+(?:[./][0-9]+)*|[a-z][a-z0-9]*")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab9 0./-,xé", max_size=80))
+def test_token_spans_are_the_regex_matches(text: str) -> None:
+    """The vectorised token boundaries are exactly the ASCII token regex's matches (the
+    text's bytes, class "letter" for the non-ASCII bytes as in the spaced path aside)."""
+    raw = text.encode("utf-8")
+    ascii_only = raw.isascii()
+    table = _ASCII_CLASSES if ascii_only else _SPACED_CLASSES
+    classes = np.frombuffer(b"\x00" + raw.translate(table) + b"\x00\x00", dtype=np.uint8)
+    start, end = _token_spans(classes)
+    got = list(zip((start - 1).tolist(), (end - 1).tolist(), strict=True))
+    if ascii_only:
+        expected = [m.span() for m in _TOKEN_REGEX.finditer(text)]
+    else:  # every byte but the space is a letter: the space-separated words
+        expected = [m.span() for m in re.finditer(rb"[^ ]+", raw)]
+    assert got == expected
+
+
+def test_batch_token_hashes_of_long_tokens_match_the_plain_definition() -> None:
+    """Tokens of 1 to 40 bytes (several 8-byte words, ASCII and not) hash in a batch, for the
+    shingler's seed and for the fixed-seed token ids, exactly as written plainly."""
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    words = [
+        "".join(rng.choice(letters[:26]) + "".join(rng.choice(letters) for _ in range(n - 1)))
+        for n in range(1, 41)
+    ]
+    words += ["3.14159265358979323846", "1/2/3/4/5/6/7/8/9", "éléphantesquement", "ça"]
+    rng.shuffle(words)
+    texts = [" ".join(words[:20]), " ".join(words[20:]), "x " * 3 + words[7]]
+    batch = BatchShingler(3, seed=9)
+    tb = batch.tokens([normalize_text(t) for t in texts])
+    flat = [tok for t in texts for tok in tokenize(normalize_text(t))]
+    assert tb.hashes.tolist() == [_ref_token_hash(tok, 9) for tok in flat]
+    assert tb.ids.tolist() == [_ref_token_hash(tok, 0) for tok in flat]
+    assert batch.token_hashes(flat).tolist() == tb.hashes.tolist()
 
 
 def test_one_permutation_estimates_jaccard() -> None:
