@@ -15,6 +15,8 @@ from string import Template
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsdedup._dedup import DedupConfig, Deduplicator, _Spill, cluster_id_for, dedup
 from newsdedup._exceptions import ConfigError
@@ -1217,3 +1219,16 @@ def test_postponed_verification_pauses_the_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="aZ ß\t\n\x0b\x0c\r\x1c\x1f\x00\x7f.Éİ\u00a0\u2003", max_size=30))
+def test_paragraph_hash_is_the_plain_case_and_space_fold(paragraph: str) -> None:
+    """The ASCII shortcut (``lower()``, re-spacing only a paragraph that needs it) hashes every
+    paragraph as the plain definition does: casefold, whitespace runs to one space, stripped."""
+    import xxhash
+
+    from newsdedup._dedup import _para_hash
+
+    plain = xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
+    assert _para_hash(paragraph) == plain

@@ -2997,7 +2997,17 @@ def item_rank(item_id: str) -> int:
 def _para_hash(paragraph: str) -> int:
     """Identity of a paragraph for site boilerplate: case and spacing folded. A site repeats
     its boilerplate verbatim, so the full text normalisation (a few regex passes) is not
-    needed here."""
+    needed here.
+
+    An ASCII paragraph is folded by ``lower()`` (the same as ``casefold()`` there, and faster)
+    and re-spaced only when it has a double space, a space at either end or any other
+    whitespace (every ASCII whitespace character but the space is unprintable): a cleaned
+    paragraph almost never does. Prepared items spent 27 µs each here, 13 µs this way."""
+    if paragraph.isascii():
+        low = paragraph.lower()
+        if "  " in low or not low.isprintable() or low[:1] == " " or low[-1:] == " ":
+            low = " ".join(low.split())
+        return xxhash.xxh3_64_intdigest(low.encode("ascii"))
     return xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
 
 
