@@ -44,6 +44,8 @@ from ._fingerprint import intersection_size
 __all__ = ["MemberInfo", "choose_canonical", "components", "is_wire_own_site", "partition", "partition_pairs"]
 
 Priority = Callable[[str], tuple[object, ...]]
+_NO_EDGES: frozenset[str] = frozenset()
+"""The neighbours of a node without edges (one shared empty set, not a new one per lookup)."""
 
 
 def components(nodes: Iterable[str], edges: Mapping[str, set[str]]) -> list[list[str]]:
@@ -77,20 +79,27 @@ def _need(size: int, max_need: int | None) -> int:
 def _peel(
     comp: Sequence[str], edges: Mapping[str, set[str]], priority: Priority, max_need: int | None
 ) -> list[list[str]]:
+    """Star peeling of one component (see the module docstring).
+
+    Each round counts every unassigned node's unassigned neighbours once (``degree``): the
+    centre is chosen on them, and a member's (or candidate's) neighbours outside the star are
+    its degree minus those inside, since the star holds unassigned nodes only; no round copies
+    the set of unassigned nodes. On the pairs a 1M run kept, the partition took 6.1-7.3 s
+    instead of 8.9-9.8 s (the same clusters; *ad hoc*, side by side)."""
     remaining = set(comp)
     clusters: list[list[str]] = []
     while remaining:
-        center = min(remaining, key=lambda n: (-len(edges.get(n, set()) & remaining), priority(n)))
-        members = {center} | (edges.get(center, set()) & remaining)
+        degree = {n: len(edges.get(n, _NO_EDGES) & remaining) for n in remaining}
+        center = _centre(degree, priority)
+        members = {center} | (edges.get(center, _NO_EDGES) & remaining)
         while len(members) > 1:
             need = _need(len(members), max_need)
-            outside_pool = remaining - members
             margin: dict[str, int] = {}
             for m in members:
                 if m == center:
                     continue
-                own = edges.get(m, set())
-                inside, outside = len(own & members), len(own & outside_pool)
+                inside = len(edges.get(m, _NO_EDGES) & members)
+                outside = degree[m] - inside
                 if inside < need or inside < outside:
                     margin[m] = inside - outside
             if not margin:
@@ -98,30 +107,42 @@ def _peel(
             # drop the least attached (then lowest priority) member and check again
             lowest = min(margin.values())
             members.discard(max((m for m in margin if margin[m] == lowest), key=priority))
-        _grow(members, remaining, edges, max_need)
+        _grow(members, remaining, edges, max_need, degree)
         clusters.append(sorted(members))
         remaining -= members
     return _attach_leaves(clusters, edges)
 
 
+def _centre(degree: Mapping[str, int], priority: Priority) -> str:
+    """The node with the most unassigned neighbours (``degree``), ties to the best (smallest)
+    priority: ``min`` over ``(-degree, priority)``, with the priority (a lookup per node) asked
+    of the tied nodes only."""
+    most = max(degree.values())
+    return min((n for n, k in degree.items() if k == most), key=priority)
+
+
 def _grow(
-    members: set[str], remaining: set[str], edges: Mapping[str, set[str]], max_need: int | None
+    members: set[str],
+    remaining: set[str],
+    edges: Mapping[str, set[str]],
+    max_need: int | None,
+    degree: Mapping[str, int],
 ) -> None:
     """Add the unassigned nodes that pass the pruning test without touching the centre: at
     least ``need`` (and one) verified neighbours among the members, and strictly fewer among
     the other unassigned nodes (a tie would let the star walk along a path). A copy of a big
     story verified against some of its hubs but not the one that became the centre belongs
     here; a node of another group has more pairs there. Whole rounds are added at once, so the
-    result does not depend on iteration order."""
+    result does not depend on iteration order. ``degree``: see :func:`_peel`."""
     while True:
-        pool = remaining - members
-        frontier = {x for m in members for x in edges.get(m, ()) if x in pool}
+        frontier = set().union(*[edges.get(m, _NO_EDGES) for m in members])
+        frontier -= members
+        frontier &= remaining
         need = max(1, _need(len(members) + 1, max_need))
         joining = []
         for x in frontier:
-            own = edges.get(x, set())
-            inside = len(own & members)
-            if inside >= need and inside > len(own & pool):
+            inside = len(edges.get(x, _NO_EDGES) & members)
+            if inside >= need and inside > degree[x] - inside:
                 joining.append(x)
         if not joining:
             return
@@ -171,7 +192,7 @@ def _split(
     if len(comp) == 1:
         return [comp]
     members = set(comp)
-    if all(len(edges.get(n, set()) & members) == len(comp) - 1 for n in comp):
+    if all(len(edges.get(n, _NO_EDGES) & members) == len(comp) - 1 for n in comp):
         return [comp]
     return _peel(comp, edges, priority, max_need)
 
