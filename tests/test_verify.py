@@ -19,6 +19,18 @@ def _doc(key: str, text: str) -> Doc:
     return Doc.from_text(key, text, SHINGLER)
 
 
+def _plain_and_coded(texts: list[str], prefix: str) -> tuple[list[Doc], list[Doc]]:
+    """The docs of ``texts`` twice: aligned by their token ids, and coded in one shared alphabet."""
+    from newsdedup._verify import Alphabet
+
+    plain = [_doc(f"{prefix}{i}", t) for i, t in enumerate(texts)]
+    coded = [_doc(f"{prefix}{i}", t) for i, t in enumerate(texts)]
+    shared = Alphabet()
+    for doc in coded:
+        doc.share_alphabet(shared)
+    return plain, coded
+
+
 @pytest.fixture(scope="module")
 def story() -> str:
     seed = (FIXTURES / "seeds" / "002_a05adf3270c9401d.txt").read_text(encoding="utf-8")
@@ -603,11 +615,7 @@ def test_alignment_in_a_shared_alphabet_equals_the_alignment_of_ids(story: str, 
             w[i] = rng.choice(["17", "Smith", "Jones", "2.5", "the", "Tuesday"])
         del w[rng.randrange(len(w)) :][: rng.randrange(0, 30)]
         texts.append(" ".join(w))
-    plain = [_doc(f"d{i}", t) for i, t in enumerate(texts)]
-    coded = [_doc(f"d{i}", t) for i, t in enumerate(texts)]
-    shared = Alphabet()
-    for doc in coded:
-        doc.share_alphabet(shared)
+    plain, coded = _plain_and_coded(texts, "d")
     verifier = PairVerifier()
     for i in range(len(texts)):
         for j in range(len(texts)):
@@ -688,7 +696,6 @@ def test_coded_numbers_of_a_non_ascii_text_are_read_from_its_tokens(story: str) 
     """In a shared alphabet an ASCII text's numbers are read from the codes; a non-ASCII text's
     from its token strings, since its number hashes need not list every token
     :func:`newsdedup._verify.is_number` counts (a number in Arabic-Indic digits)."""
-    from newsdedup._verify import Alphabet
 
     words = story.split()
     texts = []
@@ -697,11 +704,7 @@ def test_coded_numbers_of_a_non_ascii_text_are_read_from_its_tokens(story: str) 
         for i in range(5, len(w), 9):  # many number slots filled differently in the two copies
             w[i] = "\u0663\u0664" if k == 0 else "\u0665\u0666"
         texts.append(" ".join(w))
-    plain = [_doc(f"n{i}", t) for i, t in enumerate(texts)]
-    coded = [_doc(f"n{i}", t) for i, t in enumerate(texts)]
-    shared = Alphabet()
-    for doc in coded:
-        doc.share_alphabet(shared)
+    plain, coded = _plain_and_coded(texts, "n")
     expected = substitutions(plain[0], plain[1])
     assert expected[0] > 5
     assert substitutions(coded[0], coded[1]) == expected

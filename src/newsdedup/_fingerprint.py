@@ -65,19 +65,16 @@ class Signer(Protocol):
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps modulo 2**64)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)  # a fresh array: the rest works in place
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
+    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps modulo 2**64), as a new
+    array."""
+    out = np.array(x, dtype=np.uint64)
+    _splitmix64_into(out, np.empty_like(out))
+    return out
 
 
 def _splitmix64_into(x: np.ndarray, tmp: np.ndarray) -> None:
-    """:func:`_splitmix64` of ``x`` written over ``x``, with ``tmp`` (same shape) as scratch:
-    no array is allocated."""
+    """:func:`_splitmix64` of the uint64 array ``x`` written over ``x``, with ``tmp`` (same
+    shape) as scratch: no array is allocated."""
     x += np.uint64(0x9E3779B97F4A7C15)
     np.right_shift(x, np.uint64(30), out=tmp)
     x ^= tmp

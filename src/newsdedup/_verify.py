@@ -511,36 +511,22 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3) -> tuple[int, int]:
     # aligned as token codes in the docs' shared alphabet, else as integer ids (about twice as
     # fast as token strings)
     alphabet = a._alphabet
-    left_codes = a.token_codes() if alphabet is not None and alphabet is b._alphabet else None
-    right_codes = b.token_codes() if left_codes is not None else None
-    if alphabet is not None and left_codes is not None and right_codes is not None:
-        return _coded_substitutions(a, b, left_codes, right_codes, alphabet, max_block)
+    left = a.token_codes() if alphabet is not None and alphabet is b._alphabet else None
+    right = b.token_codes() if left is not None else None
+    if alphabet is not None and left is not None and right is not None:
+        ops = Levenshtein.opcodes(left, right)
+        # a replaced block's numbers are read from its codes where the alphabet marks them (an
+        # ASCII text's: see Alphabet.numbers), else from its tokens cut from the text
+        numbers = alphabet.numbers
+        coded_a, coded_b = a.norm.isascii(), b.norm.isascii()
+    else:
+        ops = Levenshtein.opcodes(a.token_ids, b.token_ids)
+        left = right = ""
+        numbers = set()
+        coded_a = coded_b = False
     nums = names = 0
     # a replaced block's tokens are read back as strings only when it is short enough to count
-    for op in Levenshtein.opcodes(a.token_ids, b.token_ids):
-        if op.tag != "replace":
-            continue
-        if op.src_end - op.src_start > max_block or op.dest_end - op.dest_start > max_block:
-            continue
-        left = a.token_slice(op.src_start, op.src_end)
-        right = b.token_slice(op.dest_start, op.dest_end)
-        if any(map(is_number, left)) and any(map(is_number, right)):
-            nums += 1
-        elif a.has_name(left) and b.has_name(right):
-            names += 1
-    return nums, names
-
-
-def _coded_substitutions(
-    a: Doc, b: Doc, left: str, right: str, alphabet: Alphabet, max_block: int
-) -> tuple[int, int]:
-    """:func:`substitutions` of two docs coded in one alphabet: a replaced block's numbers are
-    read from its codes (:attr:`Alphabet.numbers`, for an ASCII text), and its tokens are cut
-    from the text only for the names (and a non-ASCII text's numbers)."""
-    nums = names = 0
-    numbers = alphabet.numbers
-    coded_a, coded_b = a.norm.isascii(), b.norm.isascii()
-    for op in Levenshtein.opcodes(left, right):
+    for op in ops:
         if op.tag != "replace":
             continue
         i, j, k, m = op.src_start, op.src_end, op.dest_start, op.dest_end
