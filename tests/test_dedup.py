@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -279,6 +280,58 @@ def test_site_boilerplate_repeated_across_stories_is_dropped_from_canonical_text
         assert disclaimer not in c.text
     # off when site_repeat_min=0
     assert all(disclaimer in c.text for c in dedup(items, site_repeat_min=0))
+
+
+_MEMBERS = st.lists(
+    st.tuples(
+        st.sampled_from([None, "", "a.example", "b.example", "c.example"]),
+        st.lists(st.integers(0, 6), max_size=5).map(lambda xs: np.array(xs, dtype="<u8").tobytes()),
+        st.integers(0, 9),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=_MEMBERS, min_clusters=st.integers(2, 4), shift=st.sampled_from([32, 58, 61]))
+def test_site_repeated_keys_rules_rows_out_without_losing_a_repeat(
+    members: list[tuple[str | None, bytes, int]], min_clusters: int, shift: int
+) -> None:
+    """The prefilter only drops rows of pairs under fewer clusters, even when most pairs share
+    its cut key (``shift`` 58 and 61 leave 6 and 3 bits): the keys equal the plain count's."""
+    from newsdedup._arrays import unique_rows
+    from newsdedup._dedup import _may_repeat, _member_rows, repeat_rows, repeated_keys, site_repeated_keys
+
+    plain = repeated_keys(repeat_rows(members), min_clusters)
+    assert np.array_equal(site_repeated_keys(members, min_clusters), plain)
+    rows = _member_rows(members)
+    keep = _may_repeat(rows, min_clusters, shift=shift)
+    assert np.array_equal(repeated_keys(unique_rows(rows[keep])[0], min_clusters), plain)
+    repeated = {tuple(k) for k in plain.tolist()}
+    assert all(keep[n] for n, r in enumerate(rows.tolist()) if (r[0], r[1]) in repeated)
+
+
+def test_site_repeated_keys_prefilter_keeps_only_the_repeated_pairs_rows() -> None:
+    """On real-looking hashes (random 64-bit paragraphs) the 32-bit keys keep the rows of the
+    repeated pairs and nothing else: what makes the exact count cheap."""
+    from newsdedup._dedup import _may_repeat, _member_rows, site_repeated_keys
+
+    rng = np.random.default_rng(5)
+    boiler = rng.integers(0, 2**63, size=3, dtype=np.uint64)  # a site's three footer lines
+    members = []
+    for n in range(400):
+        paras = rng.integers(0, 2**63, size=6, dtype=np.uint64)
+        site = f"s{n % 7}.example"
+        if n % 7 == 0:
+            paras[-3:] = boiler
+        members.append((site, paras.astype("<u8").tobytes(), n // 2))  # two copies per cluster
+    # a site's two copies of each of two stories: four rows of their line, but two clusters
+    line = rng.integers(0, 2**63, size=1, dtype=np.uint64).astype("<u8").tobytes()
+    members += [("s1.example", line, 900), ("s1.example", line, 900), ("s1.example", line, 901)] * 2
+    rows = _member_rows(members)
+    keep = _may_repeat(rows, 3)
+    assert int(keep.sum()) == 3 * len([m for m in members if m[0] == "s0.example"])
+    assert sorted(k[1] for k in site_repeated_keys(members, 3).tolist()) == sorted(boiler.tolist())
 
 
 # -- configuration -------------------------------------------------------------------------

@@ -2234,14 +2234,14 @@ class Deduplicator:
 
     def _site_repeats(self, groups: list[list[str]]) -> np.ndarray:
         """The paragraphs a site prints under at least ``site_repeat_min`` different clusters
-        (:func:`repeated_keys`; :func:`repeats_from` reads them), counted over everything added
+        (:func:`site_repeated_keys`; :func:`repeats_from` reads them), counted over everything added
         so far, so it does not depend on input order."""
         min_clusters = self.config.site_repeat_min
         if not min_clusters:
             return np.empty((0, 2), dtype=np.uint64)
         meta = self._state.meta
-        rows = repeat_rows((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
-        return repeated_keys(rows, min_clusters)
+        members = ((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
+        return site_repeated_keys(members, min_clusters)
 
     def _make_cluster(self, ids: list[str], repeated: _Repeats, articles: Mapping[str, Article]) -> Cluster:
         meta = self._state.meta
@@ -2382,6 +2382,12 @@ def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
     """``(site, paragraph hashes as stored, cluster number)`` per member -> unique uint64 rows
     ``(site hash, paragraph hash, cluster number)``: a cluster counts once per site and
     paragraph, however many of its copies come from that site (they share their story lines)."""
+    rows = _member_rows(members)
+    return unique_rows(rows)[0] if len(rows) else rows
+
+
+def _member_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
+    """:func:`repeat_rows` before the duplicates are dropped: a row per member and paragraph."""
     # the members' stored bytes joined and decoded at once, the site and cluster columns
     # repeated per paragraph: numpy calls per member were most of the cost at 1M items
     site_hash: dict[str, int] = {}
@@ -2402,14 +2408,46 @@ def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
         return np.empty((0, 3), dtype=np.uint64)
     per = np.fromiter((len(b) // 8 for b in stored_parts), dtype=np.int64, count=len(stored_parts))
     paras = decode_u64(b"".join(stored_parts))
-    column = np.column_stack(
+    return np.column_stack(
         [
             np.repeat(np.array(sites, dtype=np.uint64), per),
             paras,
             np.repeat(np.array(tokens, dtype=np.uint64), per),
         ]
     )
-    return unique_rows(column)[0]
+
+
+def site_repeated_keys(members: Iterable[tuple[str | None, bytes, int]], min_clusters: int) -> np.ndarray:
+    """``repeated_keys(repeat_rows(members), min_clusters)``, with most rows ruled out first
+    (:func:`_may_repeat`): the exact sorts of three and two columns then run on the rows of the
+    few paragraphs that may repeat (at 200k items, 9 % of the rows and 0.26 s instead of
+    0.52-0.67 s; this step runs on one core between the verification and the clusters)."""
+    rows = _member_rows(members)
+    if len(rows) and min_clusters > 1:
+        rows = rows[_may_repeat(rows, min_clusters)]
+    return (
+        repeated_keys(unique_rows(rows)[0], min_clusters) if len(rows) else np.empty((0, 2), dtype=np.uint64)
+    )
+
+
+def _may_repeat(rows: np.ndarray, min_clusters: int, shift: int = 32) -> np.ndarray:
+    """Per ``(site, paragraph, cluster)`` row, whether its ``(site, paragraph)`` pair may occur
+    under ``min_clusters`` different clusters: True for every row of a pair that does.
+
+    Each pair gets a key of ``64 - shift`` bits (the top bits of a multiplicative mix of its
+    two hashes, so every bit of both counts), packed with the cluster number (below
+    ``2**shift``) into one uint64; one sort of those finds how many distinct clusters each key
+    has. Two pairs that share a key only add up their clusters, so no pair that repeats is
+    missed; the caller counts the kept rows exactly."""
+    if not len(rows) or int(rows[:, 2].max()) >> shift:
+        return np.ones(len(rows), dtype=bool)  # (cluster numbers that do not fit: keep everything)
+    mixed = ((rows[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ rows[:, 1]) * np.uint64(0xBF58476D1CE4E5B9)
+    key = mixed >> np.uint64(shift)
+    packed = np.sort((key << np.uint64(shift)) | rows[:, 2])
+    distinct = packed[np.r_[True, packed[1:] != packed[:-1]]] >> np.uint64(shift)  # a key per cluster
+    at = np.flatnonzero(np.r_[True, distinct[1:] != distinct[:-1]])
+    clusters = np.diff(np.r_[at, len(distinct)])
+    return np.isin(key, distinct[at[clusters >= min_clusters]])
 
 
 def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
