@@ -709,3 +709,59 @@ def test_coded_numbers_of_a_non_ascii_text_are_read_from_its_tokens(story: str) 
     assert expected[0] > 5
     assert substitutions(coded[0], coded[1]) == expected
     assert PairVerifier().verify(coded[0], coded[1]) == PairVerifier().verify(plain[0], plain[1])
+
+
+def test_substitutions_min_names_gives_the_names_count_only_from_that_count_up(story: str) -> None:
+    """``min_names`` (what the guard passes: 2) only drops a names count below it: copies with
+    0-4 names swapped, some with numbers swapped too, give the full count's numbers and the
+    full names count whenever it reaches ``min_names``, else 0; the verdicts never change."""
+    import random
+
+    rng = random.Random(9)
+    words = story.split()
+    # capitalised words mid-sentence, far apart (each swap its own block)
+    slots = [i for i in range(1, len(words)) if words[i][:1].isupper() and words[i - 1][-1:] not in ".!?:"]
+    slots = [i for n, i in enumerate(slots) if n == 0 or i - slots[n - 1] > 8]
+    texts = [story]
+    for n in range(60):
+        w = list(words)
+        for i in rng.sample(slots, n % 5):  # names swapped for other names
+            w[i] = rng.choice(["Smith", "Jones", "Kowalski", "Okafor"])
+        for _ in range(rng.randrange(0, 3)):
+            w[rng.randrange(len(w))] = rng.choice(["17", "2.5", "300"])
+        texts.append(" ".join(w))
+    plain, coded = _plain_and_coded(texts, "m")
+    seen = set()
+    for docs in (plain, coded):
+        for other in docs[1:]:
+            nums, names = substitutions(docs[0], other)
+            for floor in (1, 2, 3):
+                assert substitutions(docs[0], other, min_names=floor) == (
+                    nums,
+                    names if names >= floor else 0,
+                )
+            seen.add(min(names, 3))
+    assert seen == {0, 1, 2, 3}  # counts below, at and above the bound were all met
+
+
+def test_two_name_substitutions_reject_a_pair_and_one_does_not() -> None:
+    """The guard's bound on names: two swapped names (of few) make a look-alike, one does not."""
+    base = (
+        "Police in Denver said on Monday that John Carter met Maria Lopez at the harbour, where "
+        "officers from Boston had waited since the morning. Witnesses said the meeting was short and "
+        "that the two left in separate cars before noon, heading north along the coast road towards "
+        "the old fish market, which has been closed for repairs since the storm last winter. "
+    ) * 2
+    one = base.replace("John Carter", "Peter Novak")
+    two = one.replace("Maria Lopez", "Ana Silva")
+    v = PairVerifier(decisive_jaccard=1.0)  # no shortcut on the shingles: the guard decides
+    a = _doc("a", base)
+    assert substitutions(a, _doc("b", two))[1] == 4  # each name swapped in both halves
+    assert substitutions(a, _doc("b", two.replace("Ana Silva", "Maria Lopez", 1)), min_names=2)[1] == 3
+    single = base.replace("John Carter", "Peter Novak", 1)
+    assert substitutions(a, _doc("c", single)) == (0, 1)
+    assert v.verify(a, _doc("c", single)).accepted
+    pair = base.replace("John Carter", "Peter Novak", 1).replace("Maria Lopez", "Ana Silva", 1)
+    assert substitutions(a, _doc("d", pair)) == (0, 2)
+    verdict = v.verify(a, _doc("d", pair))
+    assert (verdict.accepted, verdict.kind) == (False, "names-differ")
