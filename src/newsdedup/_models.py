@@ -44,13 +44,16 @@ def _quick_pickle(cls: type[_T]) -> type[_T]:
     ``dataclasses`` adds look the fields up on every call, which made pickling articles (the
     spill file, worker processes, Dask) cost more than the rest of storing them."""
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    # each field's slot, set through its descriptor: object.__setattr__ by name looked the slot
+    # up on every call (1.45 against 2.4 µs an article)
+    setters = tuple(cls.__dict__[n].__set__ for n in names)
 
     def __getstate__(self: Any) -> tuple[Any, ...]:
         return tuple([getattr(self, n) for n in names])
 
     def __setstate__(self: Any, state: Iterable[Any]) -> None:
-        for name, value in zip(names, state, strict=True):
-            object.__setattr__(self, name, value)
+        for set_slot, value in zip(setters, state, strict=True):
+            set_slot(self, value)
 
     cls.__getstate__ = __getstate__  # type: ignore[method-assign]
     cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
