@@ -295,8 +295,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     the hub relation (what the engine verified before)."""
     import numpy as np
 
-    from newsdedup._dedup import _MAX_RANK
-    from newsdedup._hubs import _bucket_lows, _lowest, _numbers
+    from newsdedup._hubs import _MAX_RANK, _bucket_lows, _lowest, _numbers
     from newsdedup.dask import _hub_pairs, _hub_rows, _kth_table, _pairs
 
     rng = random.Random(seed)

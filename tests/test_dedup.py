@@ -19,9 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsdedup._dedup import DedupConfig, Deduplicator, _Spill, cluster_id_for, dedup
+from newsdedup._cluster import cluster_id_for
+from newsdedup._dedup import DedupConfig, Deduplicator, dedup
 from newsdedup._exceptions import ConfigError
 from newsdedup._models import Article, Cluster
+from newsdedup._spill import _Spill
 from newsdedup._story import StoryConfig
 from newsdedup._text import clean_text
 from newsdedup._verify import Verdict
@@ -300,7 +302,7 @@ def test_site_repeated_keys_rules_rows_out_without_losing_a_repeat(
     """The prefilter only drops rows of pairs under fewer clusters, even when most pairs share
     its cut key (``shift`` 58 and 61 leave 6 and 3 bits): the keys equal the plain count's."""
     from newsdedup._arrays import unique_rows
-    from newsdedup._dedup import _may_repeat, _member_rows, repeat_rows, repeated_keys, site_repeated_keys
+    from newsdedup._cluster import _may_repeat, _member_rows, repeat_rows, repeated_keys, site_repeated_keys
 
     plain = repeated_keys(repeat_rows(members), min_clusters)
     assert np.array_equal(site_repeated_keys(members, min_clusters), plain)
@@ -314,7 +316,7 @@ def test_site_repeated_keys_rules_rows_out_without_losing_a_repeat(
 def test_site_repeated_keys_prefilter_keeps_only_the_repeated_pairs_rows() -> None:
     """On real-looking hashes (random 64-bit paragraphs) the 32-bit keys keep the rows of the
     repeated pairs and nothing else: what makes the exact count cheap."""
-    from newsdedup._dedup import _may_repeat, _member_rows, site_repeated_keys
+    from newsdedup._cluster import _may_repeat, _member_rows, site_repeated_keys
 
     rng = np.random.default_rng(5)
     boiler = rng.integers(0, 2**63, size=3, dtype=np.uint64)  # a site's three footer lines
@@ -555,7 +557,7 @@ def test_spill_keeps_texts_on_disk_and_gives_the_same_clusters() -> None:
 def test_spill_round_trips_any_text() -> None:
     """Texts are stored as UTF-8 apart from the other fields; lone surrogates survive too."""
     from newsdedup import Article
-    from newsdedup._dedup import _Spill
+    from newsdedup._spill import _Spill
 
     spill = _Spill()
     odd = Article(id="x", text="caf\u00e9 \ud800 \U0001f600 end", title="t", site="s.example")
@@ -574,16 +576,16 @@ def test_spill_reads_what_it_appended_between_buffered_writes(
     """Appends are buffered and reads bypass the buffer (``os.pread``, or a seek and back
     where there is none): every record reads back whole, whether it is still in the buffer,
     already on disk, or written after other reads."""
-    import newsdedup._dedup as engine
+    import newsdedup._spill as spill_module
 
     if not pread:
-        monkeypatch.setattr(engine, "_PREAD", None)
+        monkeypatch.setattr(spill_module, "_PREAD", None)
     else:  # reads come back short, as one read over about 2 GiB does on Linux
         import os
 
-        monkeypatch.setattr(engine, "_PREAD", lambda fd, n, at: os.pread(fd, min(n, 4096), at))
+        monkeypatch.setattr(spill_module, "_PREAD", lambda fd, n, at: os.pread(fd, min(n, 4096), at))
     rng = random.Random(2)
-    spill = engine._Spill()
+    spill = spill_module._Spill()
     records: list[tuple[int, bytes]] = []
     for n in range(1500):  # records smaller and (a few) bigger than the megabyte buffer
         data = rng.randbytes(rng.choices((0, 1, 70, 5000, 1_500_000), weights=(5, 5, 40, 49, 1))[0])
@@ -1024,7 +1026,7 @@ def _labels(todo: list[tuple[str, list[str]]]) -> list[int]:
 def _anchors(todo: list[tuple[str, list[str]]]) -> list[int]:
     """Per item its anchor, as the hub relation gives them: the lowest rank among it and its
     pairs' other sides."""
-    from newsdedup._dedup import item_rank
+    from newsdedup._hubs import item_rank
 
     return [min(item_rank(k) for k in (key, *others)) for key, others in todo]
 
@@ -1061,7 +1063,8 @@ def test_a_big_group_is_cut_by_story_so_hub_docs_are_rebuilt_for_few_units() -> 
     candidate pairs. Each copy pairs with the three lowest-ranked earlier copies of its
     story (its hubs). Cut in arrival order, every unit would hold copies of every story and
     rebuild all their hubs; cut by anchor, a unit holds one or two stories."""
-    from newsdedup._dedup import _unit_keys, _units, item_rank
+    from newsdedup._dedup import _unit_keys, _units
+    from newsdedup._hubs import item_rank
 
     todo: list[tuple[str, list[str]]] = []
     seen: dict[int, list[str]] = {s: [] for s in range(10)}
@@ -1281,7 +1284,7 @@ def test_paragraph_hash_is_the_plain_case_and_space_fold(paragraph: str) -> None
     paragraph as the plain definition does: casefold, whitespace runs to one space, stripped."""
     import xxhash
 
-    from newsdedup._dedup import _para_hash
+    from newsdedup._cluster import _para_hash
 
     plain = xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
     assert _para_hash(paragraph) == plain

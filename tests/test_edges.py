@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from newsdedup._dedup import _Edges, _kth, item_rank
+from newsdedup._dedup import _Edges
+from newsdedup._hubs import _kth, item_rank
 from newsdedup._verify import Verdict
 
 

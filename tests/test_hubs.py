@@ -91,7 +91,7 @@ def test_merging_new_candidates_keeps_each_items_lowest_places() -> None:
     """The main process's table of each item's ``K`` lowest places, merged part by part
     (``_merge_lows``, places sent twice by stale parts included), holds what one sort of all
     the parts' rows gives."""
-    from newsdedup._dedup import _NO_PLACE, _merge_lows
+    from newsdedup._hubs import _NO_PLACE, _merge_lows
 
     rng = np.random.default_rng(7)
     limit, n_items = 5, 40
@@ -114,7 +114,7 @@ def test_merging_new_candidates_keeps_each_items_lowest_places() -> None:
 def test_pair_lists_give_each_later_item_its_pairs_in_id_order() -> None:
     """``_pair_lists``: per later item (in their order) the other sides of its pairs, sorted
     by id as strings (so "it10" before "it9"), and an empty list for an item without pairs."""
-    from newsdedup._dedup import _pair_lists
+    from newsdedup._hubs import _pair_lists
 
     ids = ["it9", "it10", "b", "a", "it11", "z"]
     later = ["z", "it11", "it10"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
 import gc
 import hashlib
 import heapq
@@ -37,34 +36,52 @@ import re
 import sys
 import time
 from array import array
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import xxhash
 
-from ._arrays import sorted_unique, unique_rows
-from ._boilerplate import BoilerplateLearner
-from ._cluster import MemberInfo, _component_labels, choose_canonical, partition_pairs
+from ._arrays import sorted_unique
+from ._cluster import (
+    _aware,
+    _component_labels,
+    _Repeats,
+    build_cluster,
+    cluster_id_for,
+    partition_pairs,
+    repeats_from,
+    site_repeated_keys,
+    stored_paras,
+)
 from ._exceptions import ConfigError, StoreCorrupt
 from ._fingerprint import OnePermSigner, ShingleBatch, TokenBatch, WordShingler, head_and_prefix
-from ._hubs import _LOW32, low_places
+from ._hubs import (
+    _NO_PLACE,
+    _kth,
+    _merge_lows,
+    _pair_lists,
+    hub_edges,
+    hub_kth,
+    item_rank,
+    kept_pairs,
+    low_places,
+)
 from ._index import ArrayLSH, optimal_bands
-from ._models import Article, Cluster, Source
+from ._models import Article, Cluster
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
+from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
     ClusterRow,
     EdgeRow,
     ItemRow,
     UpdateRow,
     decode_u32,
-    decode_u64,
     encode_u32,
-    encode_u64,
 )
 from ._verify import Alphabet, Doc, PairVerifier, Sketch, Verdict
 
@@ -291,9 +308,6 @@ class _Meta:
     when the item has no site."""
 
 
-_TEXT_FIELD = [f.name for f in fields(Article)].index("text")
-
-
 _CHUNK_MEMBERS = 10_000
 """Members whose articles :meth:`Deduplicator.iter_clusters` reads at once (about 50 MB)."""
 _WORKER_CHUNK_MEMBERS = 2_500
@@ -302,9 +316,6 @@ _POOL_CLUSTERS_MIN = 5_000
 """Fewest items for which clusters are built in worker processes (starting them costs more
 than a smaller run's clusters take)."""
 _NO_SHINGLES = np.empty(0, dtype=np.uint64)
-
-
-_PREAD = getattr(os, "pread", None)
 
 
 @contextlib.contextmanager
@@ -323,272 +334,6 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _pread_exact(fd: int, where: int) -> bytes:
-    """The record at ``where`` (``offset << 32 | size``) of an open file, by ``pread``: more
-    than one read only when one comes back short (at most about 2 GiB on Linux). The file
-    position is neither used nor moved, so the appending process and the workers reading
-    the same file (:class:`_SharedFile`) never disturb each other."""
-    assert _PREAD is not None
-    offset, size = where >> 32, where & 0xFFFFFFFF
-    parts, got = [], 0
-    while got < size:
-        more = _PREAD(fd, size - got, offset + got)
-        if not more:
-            raise EOFError(f"spill file ends inside a record at {offset + got}")
-        parts.append(more)
-        got += len(more)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-class _SharedFile:
-    """An open file for worker processes: it pickles as a duplicate of its descriptor for the
-    receiving process (``multiprocessing.reduction.DupFd``, the way multiprocessing hands a
-    child its pipes and sockets), so a worker can ``pread`` an anonymous spill file that has
-    no name to open. Given to each pool's workers at their start (POSIX only)."""
-
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __reduce__(self) -> tuple[Any, tuple[Any]]:
-        from multiprocessing import reduction
-
-        return _SharedFile._received, (reduction.DupFd(self.fd),)  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _received(duplicate: Any) -> _SharedFile:
-        return _SharedFile(duplicate.detach())
-
-
-class _AppendFile:
-    """An anonymous temporary file (deleted when closed or when the process ends) that records
-    are appended to and read back from by where they are."""
-
-    def __init__(self) -> None:
-        import tempfile
-
-        # appends are buffered (a megabyte at a time) and reads bypass the buffer: a seek per
-        # append turned every article and sketch into its own write system call (about 50 s
-        # of a million-item run's main process)
-        self._fh = tempfile.TemporaryFile(prefix="newsdedup-", buffering=1 << 20)  # noqa: SIM115 - lives with its owner
-        self._dirty = False
-        self._end = 0
-
-    def append(self, data: bytes) -> int:
-        """Write ``data`` at the end of the file; where it is (``offset << 32 | size``, for
-        :meth:`read`)."""
-        if len(data) >= 1 << 32:
-            raise ValueError(f"cannot spill a record of {len(data)} bytes (the limit is 4 GiB)")
-        self._fh.write(data)  # the file position stays at its end: reads never move it
-        where = self._end << 32 | len(data)
-        self._end += len(data)
-        self._dirty = True
-        return where
-
-    def flush(self) -> None:
-        """Write out the buffered appends, so reads by offset (here or in a worker) see them."""
-        if self._dirty:
-            self._fh.flush()
-            self._dirty = False
-
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
-    def read(self, where: int) -> bytes:
-        self.flush()
-        if _PREAD is not None:
-            return _pread_exact(self._fh.fileno(), where)
-        offset, size = where >> 32, where & 0xFFFFFFFF
-        self._fh.seek(offset)  # no pread (Windows): read where asked, then go back to the end
-        try:
-            return self._fh.read(size)
-        finally:
-            self._fh.seek(self._end)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-class _Spill:
-    """Articles kept on disk instead of in memory: each one pickled and appended to an
-    anonymous temporary file, read back by offset. With it, the deduplicator's memory grows
-    with its index and per-item metadata, not with the texts of its input. An article is
-    written when it leaves the bounded article cache, so a run that fits in the cache never
-    writes (nor pickles) anything.
-
-    Articles have a file of their own; sketches and parked index arrays (:meth:`append`) share
-    another, so postponed verification, which reads only texts, reads a file that holds
-    nothing else (pages not read for about a minute can leave the page cache: see
-    ``docs/dedup.md``)."""
-
-    def __init__(self) -> None:
-        self._articles = _AppendFile()
-        self._other = _AppendFile()
-        # per item one int, offset << 32 | size: about 80 B less per entry than an
-        # (offset, size) tuple, and every item of a long run has an entry in both
-        self._where: dict[str, int] = {}
-        self._sketch_where: dict[str, int] = {}
-
-    def append(self, data: bytes) -> int:
-        """Write ``data`` (anything but an article) to the file of sketches; where it is."""
-        return self._other.append(data)
-
-    def read(self, where: int) -> bytes:
-        """What :meth:`append` wrote at ``where``."""
-        return self._other.read(where)
-
-    def put(self, key: str, article: Article) -> None:
-        """Append the article (see :meth:`record`)."""
-        if key not in self._where:  # articles never change: the copy on disk is still right
-            self._where[key] = self._articles.append(self.record(article))
-
-    def put_record(self, key: str, record: bytes) -> None:
-        """Append an article's :meth:`record` made elsewhere (a preparing worker)."""
-        if key not in self._where:
-            self._where[key] = self._articles.append(record)
-
-    @staticmethod
-    def record(article: Article) -> bytes:
-        """An article as the file holds it: its text as UTF-8 behind its length, then its
-        other fields pickled, so :meth:`get_text` reads the text without unpickling the rest."""
-        import pickle
-
-        state = list(article.__getstate__())  # type: ignore[attr-defined,call-overload]
-        text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
-        state[_TEXT_FIELD] = None
-        rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
-        return len(text).to_bytes(4, "little") + text + rest
-
-    def get(self, key: str) -> Article:
-        return self.article(self.get_record(key))
-
-    def get_record(self, key: str) -> bytes:
-        """An article's :meth:`record`, as bytes (for :meth:`article` in a worker)."""
-        return self.read_article(self._where[key])
-
-    def read_article(self, where: int) -> bytes:
-        """The :meth:`record` at ``where`` in the file of articles."""
-        return self._articles.read(where)
-
-    @staticmethod
-    def article(record: bytes) -> Article:
-        """The article a :meth:`record` holds."""
-        import pickle
-
-        text, rest = _Spill._split(record)
-        state = list(pickle.loads(rest))  # our own file's record
-        state[_TEXT_FIELD] = text
-        article = Article.__new__(Article)
-        article.__setstate__(state)  # type: ignore[attr-defined]
-        return article
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._where
-
-    def where(self, key: str) -> int:
-        """Where an article's record is in its file (for a worker's :func:`_worker_read`)."""
-        return self._where[key]
-
-    def sketch_where(self, key: str) -> int | None:
-        """Where a spilled sketch is in the file of sketches, or None."""
-        return self._sketch_where.get(key)
-
-    def shared(self) -> tuple[_SharedFile, _SharedFile] | None:
-        """Both files as worker processes receive them, or None where they cannot read them by
-        offset (no ``pread``, or not POSIX): they are then sent what they need instead."""
-        if _PREAD is None or os.name != "posix":
-            return None
-        return _SharedFile(self._articles.fileno()), _SharedFile(self._other.fileno())
-
-    def flush(self) -> None:
-        """Write out both files' buffered appends (before workers read them)."""
-        self._articles.flush()
-        self._other.flush()
-
-    def get_text(self, key: str) -> str:
-        """Only the article's text (verification docs are rebuilt from it)."""
-        return self.text_of(self.get_record(key))
-
-    @staticmethod
-    def text_of(record: bytes) -> str:
-        """The text of an article's :meth:`record`, without unpickling the rest."""
-        return _Spill._split(record)[0]
-
-    def get_sketch_bytes(self, key: str) -> bytes | None:
-        """A spilled sketch's :meth:`Sketch.to_bytes`, or None."""
-        where = self._sketch_where.get(key)
-        return None if where is None else self.read(where)
-
-    @staticmethod
-    def _split(record: bytes) -> tuple[str, bytes]:
-        """An article's :meth:`record`: (its text, its other fields pickled)."""
-        n = int.from_bytes(record[:4], "little")
-        return record[4 : 4 + n].decode("utf-8", "surrogatepass"), record[4 + n :]
-
-    def put_sketch(self, key: str, sketch: Sketch) -> None:
-        """A sketch leaving its (ten times larger) cache: in a long run verifying as items
-        arrive, most verifications against old copies of a big story find neither doc nor
-        sketch in memory, and reading the sketch back is much cheaper than re-parsing the text
-        (half the time it decides)."""
-        if key not in self._sketch_where:  # sketches never change either
-            self._sketch_where[key] = self.append(sketch.to_bytes())
-
-    def get_sketch(self, key: str) -> Sketch | None:
-        data = self.get_sketch_bytes(key)
-        return None if data is None else Sketch.from_bytes(key, data)
-
-    def close(self) -> None:
-        self._articles.close()
-        self._other.close()
-
-
-class _Cache(OrderedDict[str, Any]):
-    """Dict that forgets its least recently used entries past ``maxsize`` (None: never),
-    handing each one to ``on_evict`` first when given."""
-
-    def __init__(self, maxsize: int | None, on_evict: Callable[[str, Any], None] | None = None) -> None:
-        super().__init__()
-        self.maxsize = maxsize
-        self.on_evict = on_evict
-
-    def get_lru(self, key: str) -> Any:
-        value = self.get(key)
-        if value is not None and self.maxsize is not None:
-            self.move_to_end(key)
-        return value
-
-    def split(self, keys: Iterable[str], *, touch: bool = True) -> tuple[dict[str, Any], list[str]]:
-        """The cached values of ``keys`` and the keys that are not cached (in order);
-        ``touch`` marks the found ones as recently used."""
-        found: dict[str, Any] = {}
-        missing: list[str] = []
-        for key in keys:
-            value = self.get_lru(key) if touch else self.get(key)
-            if value is None:
-                missing.append(key)
-            else:
-                found[key] = value
-        return found, missing
-
-    def drain(self, keep: int = 0) -> None:
-        """Forget every entry but the ``keep`` most recently used, each handed to ``on_evict``
-        first (oldest first)."""
-        while len(self) > keep:
-            key, value = self.popitem(last=False)
-            if self.on_evict is not None:
-                self.on_evict(key, value)
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        if self.maxsize is not None:
-            self.move_to_end(key)
-            while len(self) > self.maxsize:
-                old_key, old_value = self.popitem(last=False)
-                if self.on_evict is not None:
-                    self.on_evict(old_key, old_value)
 
 
 class _KeyedLSH(ArrayLSH):
@@ -2255,229 +2000,6 @@ class Deduplicator:
         )
 
 
-def build_cluster(
-    ids: Sequence[str],
-    articles: Mapping[str, Article],
-    shingles: Callable[[str], np.ndarray],
-    ingested: Callable[[str], float],
-    repeated: _Repeats,
-    config: DedupConfig,
-) -> Cluster:
-    """One output cluster from its members (in partition order): canonical choice, sources,
-    first/last seen. Needs only the members, so the Dask engine builds clusters on workers.
-    ``shingles(id)``: a member's shingle set (asked only of members of clusters of two or
-    more); ``ingested(id)``: its ingest time (the time of a member without ``published``)."""
-    infos = []
-    for i in ids:
-        a = articles[i]
-        infos.append(
-            MemberInfo(
-                id=i, shingles=shingles(i) if len(ids) > 1 else np.empty(0, dtype=np.uint64),
-                text_len=len(a.text), wire=a.wire, site=a.site, url=a.url, published=a.published,
-            )
-        )  # fmt: skip
-    canonical_id, reason = choose_canonical(infos, containment_threshold=config.containment_threshold)
-    canon = articles[canonical_id]
-    times = [
-        _aware(published) if (published := articles[i].published) is not None
-        else datetime.fromtimestamp(ingested(i), UTC)
-        for i in ids
-    ]  # fmt: skip
-    wires = Counter(articles[i].wire for i in ids if articles[i].wire)
-    wire = canon.wire or (min(wires, key=lambda w: (-wires[w], w)) if wires else None)
-    sources = tuple(
-        Source(id=i, url=articles[i].url, site=articles[i].site,
-               title=articles[i].title, published=articles[i].published)
-        for i in ids
-    )  # fmt: skip
-    cluster = Cluster(
-        cluster_id=cluster_id_for(ids),
-        canonical_id=canonical_id,
-        member_ids=tuple(ids),
-        title=canon.title,
-        text=clean_canonical(canon, repeated),
-        url=canon.url,
-        published=canon.published,
-        wire=wire,
-        sources=sources,
-        first_seen=min(times),
-        last_seen=max(times),
-        canonical_reason=reason,
-    )
-    if cluster.size > config.cluster_size_alarm:
-        # an abnormally large cluster usually means junk pages or a template slipped
-        # through; nothing is capped, so say so loudly
-        logger.warning(
-            "dedup: cluster %s has %d members (alarm above %d); canonical %s",
-            cluster.cluster_id, cluster.size, config.cluster_size_alarm, cluster.canonical_id,
-        )  # fmt: skip
-    return cluster
-
-
-def clean_canonical(article: Article, repeated: _Repeats) -> str:
-    """The canonical text without the paragraphs its site prints under other stories too."""
-    if not article.site:
-        return article.text
-    known = repeated(article.site)
-    if not known:
-        return article.text
-    paras = article.paragraphs
-    kept = [p for p in paras if _para_key(_para_hash(p)) not in known]
-    if not kept:  # never empty a text: keep it whole rather than return nothing
-        return article.text
-    return "\n\n".join(kept) if len(kept) < len(paras) else article.text
-
-
-def hub_edges(
-    ids: Sequence[str],
-    a: np.ndarray,
-    b: np.ndarray,
-    rank: np.ndarray | None = None,
-    kth: np.ndarray | None = None,
-) -> dict[str, set[str]]:
-    """The verified edges clustering uses, as an adjacency (both directions) of the pairs
-    ``ids[a[i]] - ids[b[i]]``: all of them, or given each node's :func:`item_rank` and
-    :func:`hub_kth` (``max_verify``), only the pairs where one side is among the other's
-    lowest-ranked candidates (see :meth:`Deduplicator._hub_pairs`) -- the same set in any
-    input order. The filter runs on the arrays; sets are built only for the kept pairs."""
-    if rank is not None and kth is not None:
-        a, b = kept_pairs(a, b, rank, kth)
-    src, dst = np.concatenate((a, b)), np.concatenate((b, a))
-    order = np.argsort(src, kind="stable")
-    src, dst = src[order], dst[order]
-    out: dict[str, set[str]] = {}
-    if not len(src):
-        return out
-    start = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-    bounds = np.r_[start, len(src)].tolist()
-    targets = [ids[k] for k in dst.tolist()]
-    for k, lo, hi in zip(src[start].tolist(), bounds[:-1], bounds[1:], strict=True):
-        out[ids[k]] = set(targets[lo:hi])
-    return out
-
-
-def kept_pairs(
-    a: np.ndarray, b: np.ndarray, rank: np.ndarray, kth: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs ``a[i] - b[i]`` where one side is among the other's lowest-ranked candidates
-    (:func:`item_rank` of each node, :func:`hub_kth` of its hub list)."""
-    keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
-    return a[keep], b[keep]
-
-
-def hub_kth(ids: Sequence[str], hubs: Mapping[str, Sequence[int]], limit: int) -> np.ndarray:
-    """Per id, :func:`_kth` of its hub list as a uint64 array. A list that is not full gives the
-    highest uint64 instead of :data:`_NO_RANK` (which does not fit): no rank is above it
-    either, so :func:`hub_edges` keeps the same pairs."""
-    return np.fromiter(
-        (min(_kth(hubs.get(k, ()), limit), _MAX_RANK) for k in ids), dtype=np.uint64, count=len(ids)
-    )
-
-
-def _site_hash(site: str) -> int:
-    return xxhash.xxh3_64_intdigest(BoilerplateLearner._site(site).encode("utf-8"))
-
-
-def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
-    """``(site, paragraph hashes as stored, cluster number)`` per member -> unique uint64 rows
-    ``(site hash, paragraph hash, cluster number)``: a cluster counts once per site and
-    paragraph, however many of its copies come from that site (they share their story lines)."""
-    rows = _member_rows(members)
-    return unique_rows(rows)[0] if len(rows) else rows
-
-
-def _member_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
-    """:func:`repeat_rows` before the duplicates are dropped: a row per member and paragraph."""
-    # the members' stored bytes joined and decoded at once, the site and cluster columns
-    # repeated per paragraph: numpy calls per member were most of the cost at 1M items
-    site_hash: dict[str, int] = {}
-    stored_parts: list[bytes] = []
-    sites: list[int] = []
-    tokens: list[int] = []
-    for site, stored, token in members:
-        if not site or not stored:
-            continue
-        if len(stored) % 8:
-            decode_u64(stored)  # raises StoreCorrupt with the usual message
-        if site not in site_hash:
-            site_hash[site] = _site_hash(site)
-        stored_parts.append(stored)
-        sites.append(site_hash[site])
-        tokens.append(token)
-    if not stored_parts:
-        return np.empty((0, 3), dtype=np.uint64)
-    per = np.fromiter((len(b) // 8 for b in stored_parts), dtype=np.int64, count=len(stored_parts))
-    paras = decode_u64(b"".join(stored_parts))
-    return np.column_stack(
-        [
-            np.repeat(np.array(sites, dtype=np.uint64), per),
-            paras,
-            np.repeat(np.array(tokens, dtype=np.uint64), per),
-        ]
-    )
-
-
-def site_repeated_keys(members: Iterable[tuple[str | None, bytes, int]], min_clusters: int) -> np.ndarray:
-    """``repeated_keys(repeat_rows(members), min_clusters)``, with most rows ruled out first
-    (:func:`_may_repeat`): the exact sorts of three and two columns then run on the rows of the
-    few paragraphs that may repeat (at 200k items, 9 % of the rows and 0.26 s instead of
-    0.52-0.67 s; this step runs on one core between the verification and the clusters)."""
-    rows = _member_rows(members)
-    if len(rows) and min_clusters > 1:
-        rows = rows[_may_repeat(rows, min_clusters)]
-    return (
-        repeated_keys(unique_rows(rows)[0], min_clusters) if len(rows) else np.empty((0, 2), dtype=np.uint64)
-    )
-
-
-def _may_repeat(rows: np.ndarray, min_clusters: int, shift: int = 32) -> np.ndarray:
-    """Per ``(site, paragraph, cluster)`` row, whether its ``(site, paragraph)`` pair may occur
-    under ``min_clusters`` different clusters: True for every row of a pair that does.
-
-    Each pair gets a key of ``64 - shift`` bits (the top bits of a multiplicative mix of its
-    two hashes, so every bit of both counts), packed with the cluster number (below
-    ``2**shift``) into one uint64; one sort of those finds how many distinct clusters each key
-    has. Two pairs that share a key only add up their clusters, so no pair that repeats is
-    missed; the caller counts the kept rows exactly."""
-    if not len(rows) or int(rows[:, 2].max()) >> shift:
-        return np.ones(len(rows), dtype=bool)  # (cluster numbers that do not fit: keep everything)
-    mixed = ((rows[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ rows[:, 1]) * np.uint64(0xBF58476D1CE4E5B9)
-    key = mixed >> np.uint64(shift)
-    packed = np.sort((key << np.uint64(shift)) | rows[:, 2])
-    distinct = packed[np.r_[True, packed[1:] != packed[:-1]]] >> np.uint64(shift)  # a key per cluster
-    at = np.flatnonzero(np.r_[True, distinct[1:] != distinct[:-1]])
-    clusters = np.diff(np.r_[at, len(distinct)])
-    return np.isin(key, distinct[at[clusters >= min_clusters]])
-
-
-def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:
-    """The ``(site hash, paragraph hash)`` pairs printed under at least ``min_clusters``
-    different clusters. A paragraph one site prints under several *different* stories (a
-    disclaimer, a subscription pitch the extractor kept) is that site's boilerplate, not story
-    text: :class:`BoilerplateLearner`'s rule with each cluster counted as one page. ``rows``
-    must be unique (as :func:`repeat_rows` gives them)."""
-    if not len(rows):
-        return np.empty((0, 2), dtype=np.uint64)
-    keys, counts = unique_rows(rows[:, :2])
-    return keys[counts >= min_clusters]
-
-
-def repeats_from(keys: np.ndarray) -> _Repeats:
-    """Site -> its repeated paragraph keys, from :func:`repeated_keys` rows."""
-    by_site: dict[int, set[str]] = {}
-    for site, para in keys.tolist():
-        by_site.setdefault(site, set()).add(_para_key(para))
-    frozen = {site: frozenset(paras) for site, paras in by_site.items()}
-    if not frozen:
-        return _no_repeats
-
-    @functools.cache
-    def repeated(site: str) -> frozenset[str]:
-        return frozen.get(_site_hash(site), frozenset())
-
-    return repeated
-
-
 _Keys = tuple[Sequence[int], Sequence[int]]
 """An item's (whole-text, lead) band keys: lists, or a worker's uint32 arrays."""
 _Fingerprint = tuple["Doc | None", "_Keys | int | None", bytes]
@@ -2859,52 +2381,6 @@ _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 """Placeholder for a verdict a worker is computing."""
 
 
-def _merge_lows(lows: np.ndarray, rows: np.ndarray) -> None:
-    """Merge rows ``item << 32 | place`` (sorted; new candidates from :func:`low_places`) into
-    ``lows``, per item its ``K`` lowest places (ascending, padded with ``_NO_PLACE``), in place:
-    the touched items' old and new places sorted together, made unique (a stale part may send
-    a place merged already), the lowest ``K`` kept."""
-    if not len(rows):
-        return
-    limit = lows.shape[1]
-    item = (rows >> np.uint64(32)).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
-    items = item[starts]
-    group = np.repeat(np.arange(len(items), dtype=np.uint64), np.diff(np.r_[starts, len(item)]))
-    old = np.take(lows, items, axis=0).ravel()
-    held = old != _NO_PLACE
-    old_group = np.repeat(np.arange(len(items), dtype=np.uint64), limit)[held]
-    merged = sorted_unique(
-        np.concatenate([(old_group << np.uint64(32)) | old[held], (group << np.uint64(32)) | (rows & _LOW32)])
-    )
-    group = (merged >> np.uint64(32)).astype(np.int64)
-    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    within = np.arange(len(merged)) - np.repeat(first, np.diff(np.r_[first, len(merged)]))
-    keep = within < limit
-    lows[items] = _NO_PLACE
-    lows[items[group[keep]], within[keep]] = merged[keep] & _LOW32
-
-
-def _pair_lists(
-    ids: Sequence[Hashable], later: list[str], later_slots: np.ndarray, hi: np.ndarray, lo: np.ndarray
-) -> list[tuple[str, list[str]]]:
-    """Per item of ``later`` (slots ``later_slots``) the ids of its pairs' other sides
-    (``hi[i]`` paired with ``lo[i]``, slots of ``ids``) in id order: one sort of the pair
-    rows by item and the other side's place in id order, not a list per item built and sorted
-    in Python (about 9 s at 1M items, 7.6M pairs)."""
-    by_id = sorted(range(len(ids)), key=ids.__getitem__)  # type: ignore[arg-type]
-    id_order = np.empty(len(ids), dtype=np.int64)
-    id_order[by_id] = np.arange(len(ids), dtype=np.int64)
-    rows = sorted_unique((hi << np.int64(32)) | id_order[lo], in_place=True)
-    others = np.array(ids, dtype=object)[
-        np.array(by_id, dtype=np.int64)[rows & np.int64(0xFFFFFFFF)]
-    ].tolist()
-    item = rows >> np.int64(32)
-    ends = np.searchsorted(item, later_slots, side="right").tolist()
-    starts = np.searchsorted(item, later_slots, side="left").tolist()
-    return [(key, others[s:e]) for key, s, e in zip(later, starts, ends, strict=True)]
-
-
 def _unit_keys(unit: list[tuple[str, list[str]]]) -> list[str]:
     """Every item a unit's pairs name, once, in order."""
     return list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
@@ -3014,71 +2490,12 @@ def _shared_bucket_pairs(keys: np.ndarray) -> list[tuple[int, int]]:
     return list(zip((pairs // m).tolist(), (pairs % m).tolist(), strict=True))
 
 
-_NO_RANK = 1 << 64
-"""Above every rank: a hub list that is not full yet accepts any candidate."""
-_MAX_RANK = (1 << 64) - 1
-_NO_PLACE = np.uint32(0xFFFFFFFF)  # an empty slot of a hub relation row of places
 _KNOWN_SENT = 8  # how many of an item's lowest places go out with a part of the hub relation
 """The highest rank (a uint64): :data:`_NO_RANK` in a uint64 array."""
 
 
-def _kth(ranks: Sequence[int], limit: int) -> int:
-    """The highest rank a full hub list holds; above every rank while it is not full."""
-    return ranks[-1] if len(ranks) == limit else _NO_RANK
-
-
-def item_rank(item_id: str) -> int:
-    """A fixed pseudo-random rank per id: big stories' hubs are their lowest-ranked copies."""
-    return xxhash.xxh3_64_intdigest(item_id.encode("utf-8"), seed=0x6875_6273)
-
-
-def _para_hash(paragraph: str) -> int:
-    """Identity of a paragraph for site boilerplate: case and spacing folded. A site repeats
-    its boilerplate verbatim, so the full text normalisation (a few regex passes) is not
-    needed here.
-
-    An ASCII paragraph is folded by ``lower()`` (the same as ``casefold()`` there, and faster)
-    and re-spaced only when it has a double space, a space at either end or any other
-    whitespace (every ASCII whitespace character but the space is unprintable): a cleaned
-    paragraph almost never does. Prepared items spent 27 µs each here, 13 µs this way."""
-    if paragraph.isascii():
-        low = paragraph.lower()
-        if "  " in low or not low.isprintable() or low[:1] == " " or low[-1:] == " ":
-            low = " ".join(low.split())
-        return xxhash.xxh3_64_intdigest(low.encode("ascii"))
-    return xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
-
-
-def stored_paras(article: Article) -> bytes:
-    """The paragraph hashes kept per item for site boilerplate (empty without a site)."""
-    return encode_u64([_para_hash(p) for p in article.paragraphs]) if article.site else b""
-
-
-def _para_key(para_hash: int) -> str:
-    """A paragraph hash as a :class:`BoilerplateLearner` key."""
-    return f"{para_hash:016x}"
-
-
-_Repeats = Callable[[str], frozenset[str]]
-"""Site -> keys of the paragraphs that are that site's boilerplate."""
-
-
-def _no_repeats(site: str) -> frozenset[str]:
-    return frozenset()
-
-
 def _text_hash(text: str) -> str:
     return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def cluster_id_for(member_ids: Iterable[str]) -> str:
-    """``c`` + 16 hex digits of xxh3-64 of the smallest member id: order-independent, and it
-    only changes when an item with a smaller id joins the cluster."""
-    return "c" + xxhash.xxh3_64_hexdigest(min(member_ids).encode("utf-8"))
 
 
 def dedup(

@@ -36,7 +36,7 @@ runs where:
    site is printed under; the pairs at ``site_repeat_min`` or more come back (a few per site).
 7. **Clusters** (Dask tasks): single-item clusters are built in their own partition; members of
    bigger clusters (article and shingle set) are routed by cluster number to tasks that make
-   the canonical choice and the output cluster (:func:`newsdedup._dedup.build_cluster`, the
+   the canonical choice and the output cluster (:func:`newsdedup._cluster.build_cluster`, the
    local engine's code). Only the clusters come back to the client, which sorts them by id.
 
 ``window`` and ``store`` are not supported here (they make matching depend on arrival order and
@@ -61,22 +61,10 @@ import numpy as np
 import xxhash
 
 from ._arrays import sorted_unique, unique_rows
-from ._cluster import partition_pairs
-from ._dedup import (
-    _MAX_RANK,
-    DedupConfig,
-    Deduplicator,
-    ErrorRecord,
-    build_cluster,
-    item_rank,
-    kept_pairs,
-    repeat_rows,
-    repeated_keys,
-    repeats_from,
-    stored_paras,
-)
+from ._cluster import build_cluster, partition_pairs, repeat_rows, repeated_keys, repeats_from, stored_paras
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord
 from ._exceptions import ConfigError, InputError, MissingDependency
-from ._hubs import _lowest, _runs, _within, hub_rows
+from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
 from ._verify import Doc, Verdict
