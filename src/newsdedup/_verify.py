@@ -553,6 +553,11 @@ def substitutions(a: Doc, b: Doc, *, max_block: int = 3, min_names: int = 0) -> 
     return nums, names if names >= min_names else 0
 
 
+_MIN_NAME_SUBSTITUTIONS = 2
+"""The fewest name substitutions the guard rejects a pair on (with more than
+``max_name_mismatch`` of its names); the guard has :func:`substitutions` count no fewer."""
+
+
 def may_align(head: str, text: str, min_align: float) -> bool:
     """False only when no window of ``text`` can reach ``min_align`` against ``head`` in
     rapidfuzz's ``partial_ratio``: proven with a few bit-parallel LCS lengths, where the
@@ -674,8 +679,8 @@ class PairVerifier:
             if start > limit:
                 return Verdict(False, "not-a-prefix", jac, cont, score)
 
-        # names-differ needs two name substitutions or more: fewer are not counted
-        num_subs, name_subs = substitutions(a, b, min_names=2)
+        # names-differ needs _MIN_NAME_SUBSTITUTIONS or more: fewer are not counted
+        num_subs, name_subs = substitutions(a, b, min_names=_MIN_NAME_SUBSTITUTIONS)
         size = min(a.n_tokens(), b.n_tokens())
         if (
             num_subs
@@ -683,7 +688,9 @@ class PairVerifier:
             and num_subs * self.tokens_per_substitution > size
         ):
             return Verdict(False, "numbers-differ", jac, cont, score)
-        if name_subs >= 2 and name_subs > self.max_name_mismatch * min(len(a.names), len(b.names)):
+        if name_subs >= _MIN_NAME_SUBSTITUTIONS and name_subs > self.max_name_mismatch * min(
+            len(a.names), len(b.names)
+        ):
             return Verdict(False, "names-differ", jac, cont, score)
         return Verdict(True, kind, jac, cont, score)
 
