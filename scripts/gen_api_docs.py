@@ -60,7 +60,9 @@ def _fields(cls: type) -> list[str]:
 def _methods(cls: type) -> list[str]:
     lines: list[str] = []
     for name, member in sorted(vars(cls).items()):
-        if name.startswith("_") or not (inspect.isfunction(member) or isinstance(member, classmethod | property)):
+        if name.startswith("_") or not (
+            inspect.isfunction(member) or isinstance(member, classmethod | property)
+        ):
             continue
         func = member.__func__ if isinstance(member, classmethod) else member
         if isinstance(member, property):
@@ -74,8 +76,11 @@ def _methods(cls: type) -> list[str]:
 
 def render() -> str:
     names = [n for n in newsdedup.__all__ if not n.startswith("__")]
-    exceptions = [n for n in names if isinstance(getattr(newsdedup, n), type)
-                  and issubclass(getattr(newsdedup, n), BaseException)]
+    exceptions = [
+        n
+        for n in names
+        if isinstance(getattr(newsdedup, n), type) and issubclass(getattr(newsdedup, n), BaseException)
+    ]
     functions = [n for n in names if inspect.isfunction(getattr(newsdedup, n))]
     model = [n for n in GROUPS[1][1] if n in names]
     components = [n for n in names if n not in exceptions + functions + model]
@@ -87,8 +92,12 @@ def render() -> str:
         "Anything not listed here is private and may change.",
         "",
     ]
-    for title, group in (("Functions", functions), ("Data model", model),
-                         ("Components and configuration", components), ("Exceptions", exceptions)):
+    for title, group in (
+        ("Functions", functions),
+        ("Data model", model),
+        ("Components and configuration", components),
+        ("Exceptions", exceptions),
+    ):
         out += [f"## {title}", ""]
         for name in group:
             obj = getattr(newsdedup, name)
