@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from newsdedup import Article, Cluster, Removal, Source
-from newsdedup._models import parse_datetime
+from newsdedup._models import as_utc, parse_datetime
 
 
 def test_article_round_trip() -> None:
@@ -94,6 +94,15 @@ def test_cluster_contract_keys_and_extension() -> None:
 )
 def test_parse_datetime(text: object, expected: datetime | None) -> None:
     assert parse_datetime(text) == expected
+
+
+def test_as_utc_reads_naive_times_as_utc_and_keeps_zones() -> None:
+    naive = datetime(2024, 10, 17, 17, 13)
+    assert as_utc(naive) == datetime(2024, 10, 17, 17, 13, tzinfo=UTC)
+    assert as_utc(naive).tzinfo is UTC
+    plus2 = datetime(2024, 10, 17, 19, 13, tzinfo=timezone(timedelta(hours=2)))
+    assert as_utc(plus2) is plus2  # an aware time is not converted, only compared
+    assert as_utc(naive).timestamp() == as_utc(plus2).timestamp()
 
 
 def test_cluster_explain_delegates_to_explanations() -> None:

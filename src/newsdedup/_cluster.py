@@ -48,7 +48,7 @@ import xxhash
 from ._arrays import unique_rows
 from ._boilerplate import BoilerplateLearner
 from ._fingerprint import intersection_size
-from ._models import Article, Cluster, Source
+from ._models import Article, Cluster, Source, as_utc
 from ._store._base import decode_u64, encode_u64
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ _REASONS = ("wire-own-copy", "not-truncated", "most-complete-text", "earliest-pu
 def _ts(value: datetime | None) -> float:
     if value is None:
         return float("inf")
-    return _aware(value).timestamp()  # naive times are taken as UTC
+    return as_utc(value).timestamp()
 
 
 def _supported(members: Sequence[MemberInfo], sizes: Sequence[int]) -> list[int]:
@@ -448,7 +448,7 @@ def build_cluster(
     canonical_id, reason = choose_canonical(infos, containment_threshold=config.containment_threshold)
     canon = articles[canonical_id]
     times = [
-        _aware(published) if (published := articles[i].published) is not None
+        as_utc(published) if (published := articles[i].published) is not None
         else datetime.fromtimestamp(ingested(i), UTC)
         for i in ids
     ]  # fmt: skip
@@ -631,10 +631,6 @@ _Repeats = Callable[[str], frozenset[str]]
 
 def _no_repeats(site: str) -> frozenset[str]:
     return frozenset()
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def cluster_id_for(member_ids: Iterable[str]) -> str:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -41,7 +41,7 @@ from ._feeds import (
     sniff_kind,
 )
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
-from ._models import Article, Cluster
+from ._models import Article, Cluster, as_utc
 from ._urls import normalize_url, site_of
 
 if TYPE_CHECKING:
@@ -503,9 +503,7 @@ def _entry_time(entry: SitemapEntry) -> float:
     when = entry.published or entry.lastmod
     if when is None:
         return 0.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    return as_utc(when).timestamp()
 
 
 def _finish_dedup(

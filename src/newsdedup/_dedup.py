@@ -47,7 +47,6 @@ import xxhash
 
 from ._arrays import sorted_unique
 from ._cluster import (
-    _aware,
     _component_labels,
     _Repeats,
     build_cluster,
@@ -71,7 +70,7 @@ from ._hubs import (
     low_places,
 )
 from ._index import ArrayLSH, optimal_bands
-from ._models import Article, Cluster
+from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
 from ._records import Record, RecordError, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
@@ -989,7 +988,7 @@ class Deduplicator:
         return out  # type: ignore[return-value]
 
     def _item_time(self, article: Article | _Spilled, ingested: float) -> float:
-        return _aware(article.published).timestamp() if article.published is not None else ingested
+        return as_utc(article.published).timestamp() if article.published is not None else ingested
 
     def _store(
         self,

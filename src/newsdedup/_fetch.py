@@ -32,7 +32,6 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urljoin
@@ -56,7 +55,7 @@ from ._exceptions import (
     UnsupportedContent,
 )
 from ._guard import Resolver, check_url
-from ._models import CacheEntry, worth_caching
+from ._models import CacheEntry, as_utc, worth_caching
 from ._robots import RobotsCache
 from ._urls import host_of, normalize_url
 from ._version import __version__
@@ -338,8 +337,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_utc(when)
     current = now if now is not None else time.time()
     return max(0.0, when.timestamp() - current)
 

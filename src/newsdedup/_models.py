@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
-__all__ = ["Article", "Cluster", "Removal", "Source", "format_datetime", "parse_datetime"]
+__all__ = ["Article", "Cluster", "Removal", "Source", "as_utc", "format_datetime", "parse_datetime"]
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -32,6 +32,13 @@ def parse_datetime(value: Any) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` with a time zone: a naive time is taken as UTC, everywhere in the package
+    (input dates, feed and sitemap dates, HTTP dates), so that naive and aware times compare
+    and turn into timestamps the same way."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def format_datetime(value: datetime | None) -> str | None:

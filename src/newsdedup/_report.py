@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._explain import read_jsonl
-from ._models import Article, Cluster
+from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
 from ._story import StoryConfig, assign_stories
 from ._version import __version__
@@ -151,9 +151,7 @@ def _e(value: object) -> str:
 def _fmt_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _link(url: str | None) -> str:
@@ -195,12 +193,7 @@ def _group(clusters: Sequence[Cluster], story_config: StoryConfig | None) -> tup
 
 
 def _dates(clusters: Iterable[Cluster]) -> str:
-    times = sorted(
-        s.published if s.published.tzinfo else s.published.replace(tzinfo=UTC)
-        for c in clusters
-        for s in c.sources
-        if s.published is not None
-    )
+    times = sorted(as_utc(s.published) for c in clusters for s in c.sources if s.published is not None)
     if not times:
         return "undated"
     first, last = _fmt_time(times[0]), _fmt_time(times[-1])

@@ -54,7 +54,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import EllipsisType, MappingProxyType
 from typing import Any
 
@@ -63,7 +63,7 @@ import xxhash
 from rapidfuzz import fuzz
 
 from ._exceptions import ConfigError
-from ._models import Article, Cluster
+from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
 
 __all__ = [
@@ -599,7 +599,7 @@ def _quotes(folded: str, min_words: int) -> tuple[str, ...]:
 def _ts(value: datetime | None) -> float | None:
     if value is None:
         return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+    return as_utc(value).timestamp()
 
 
 def profile_from_text(
