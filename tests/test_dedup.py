@@ -1008,6 +1008,17 @@ def test_units_keep_connected_pairs_together() -> None:
     assert max(sum(len(o) for _, o in unit) for unit in cut) == 10
 
 
+def test_unit_size_leaves_each_process_many_units_within_bounds() -> None:
+    """Small runs keep 2,048-pair units (the last ones still spread over every process); big
+    ones get up to 8,192, so fewer docs are rebuilt in two units."""
+    from newsdedup._dedup import _unit_size
+
+    assert _unit_size(63_000, 4) == 2048  # the 20k corpus with two jobs
+    assert _unit_size(16 * 4 * 3000, 4) == 3000
+    assert _unit_size(7_600_000, 6) == 8192  # the 1M corpus
+    assert _unit_size(0, 0) == 2048
+
+
 def _labels(todo: list[tuple[str, list[str]]]) -> list[int]:
     """Per item its connected group's label, as the hub relation gives them."""
     import numpy as np
@@ -1024,11 +1035,19 @@ def _labels(todo: list[tuple[str, list[str]]]) -> list[int]:
 
 
 def _anchors(todo: list[tuple[str, list[str]]]) -> list[int]:
-    """Per item its anchor, as the hub relation gives them: the lowest rank among it and its
-    pairs' other sides."""
-    from newsdedup._hubs import item_rank
+    """Per item its anchor, as the hub relation gives them (:func:`newsdedup._hubs.unit_anchors`
+    over the pairs, each key's place its position in rank order; tested on its own in
+    test_hubs.py)."""
+    import numpy as np
 
-    return [min(item_rank(k) for k in (key, *others)) for key, others in todo]
+    from newsdedup._hubs import item_rank, unit_anchors
+
+    keys = sorted({k for key, others in todo for k in (key, *others)}, key=item_rank)
+    place = {k: n for n, k in enumerate(keys)}
+    hi = np.array([place[key] for key, others in todo for _ in others], dtype=np.int64)
+    lo = np.array([place[o] for _, others in todo for o in others], dtype=np.int64)
+    anchors = unit_anchors(np.arange(len(keys), dtype=np.uint32), hi, lo)
+    return anchors[[place[key] for key, _ in todo]].tolist()
 
 
 def test_component_labels_name_the_connected_groups() -> None:

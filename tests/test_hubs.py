@@ -1,13 +1,15 @@
-"""The local engine's part of the hub relation (:func:`newsdedup._hubs.low_places`)."""
+"""The local engine's part of the hub relation (:func:`newsdedup._hubs.low_places`) and the
+anchors its verification units are cut by (:func:`newsdedup._hubs.unit_anchors`)."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from newsdedup._hubs import low_places
+from newsdedup._hubs import low_places, mode_anchors, unit_anchors
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -127,3 +129,57 @@ def test_pair_lists_give_each_later_item_its_pairs_in_id_order() -> None:
         ("it11", ["a", "it10", "it9"]),
         ("it10", []),
     ]
+
+
+def _random_graph(rng: random.Random) -> tuple[int, np.ndarray, np.ndarray]:
+    n = rng.randint(1, 60)
+    edges = [(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 4 * n))]
+    edges = [(a, b) for a, b in edges if a != b]
+    a = np.array([e[0] for e in edges], dtype=np.int64)
+    b = np.array([e[1] for e in edges], dtype=np.int64)
+    return n, a, b
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mode_anchors_are_the_most_common_anchor_around_each_node(seed: int) -> None:
+    """Against a Counter per node over itself and its neighbours (an edge listed twice counts
+    twice), ties to the lowest value."""
+    rng = random.Random(seed)
+    n, a, b = _random_graph(rng)
+    anchor = np.array([rng.randrange(8) * 1_000_003 for _ in range(n)], dtype=np.int64)  # many ties
+    seen: list[Counter[int]] = [Counter({int(anchor[x]): 1}) for x in range(n)]
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        seen[x][int(anchor[y])] += 1
+        seen[y][int(anchor[x])] += 1
+    expected = [min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for c in seen]
+    assert mode_anchors(anchor, a, b).tolist() == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_unit_anchors_take_the_lowest_place_then_the_commonest(seed: int) -> None:
+    """First each node's lowest place among it and its earlier sides (``lo`` of its rows as
+    ``hi``), then the commonest of those around it."""
+    rng = random.Random(seed)
+    n, a, b = _random_graph(rng)
+    hi, lo = np.maximum(a, b), np.minimum(a, b)
+    place = np.array(rng.sample(range(10 * n), n), dtype=np.uint32)
+    low = [int(place[x]) for x in range(n)]
+    for x, y in zip(hi.tolist(), lo.tolist(), strict=True):
+        low[x] = min(low[x], int(place[y]))
+    assert unit_anchors(place, hi, lo).tolist() == mode_anchors(np.array(low), hi, lo).tolist()
+
+
+def test_a_look_alike_candidate_does_not_move_a_copy_to_another_story() -> None:
+    """Story A's copy 6 is also paired with story B's hub, ranked below A's hubs: its lowest
+    place is B's, but most of what it is paired with is anchored at A's first hub, so it
+    stays with A's copies."""
+    # places: B's hub 0; A's hubs 1, 2, 3 (paired among themselves); A's copies 4..9, each
+    # paired with A's three hubs; copy 6 with B's hub as well
+    rows = [(2, 1), (3, 1), (3, 2)] + [(c, h) for c in range(4, 10) for h in (1, 2, 3)] + [(6, 0)]
+    hi = np.array([r[0] for r in rows], dtype=np.int64)
+    lo = np.array([r[1] for r in rows], dtype=np.int64)
+    place = np.arange(10, dtype=np.uint32)
+    lowest = place.astype(np.int64)
+    np.minimum.at(lowest, hi, place[lo].astype(np.int64))
+    assert lowest[6] == 0  # the first step alone moves it to B
+    assert unit_anchors(place, hi, lo).tolist() == [0] + [1] * 9

@@ -68,6 +68,7 @@ from ._hubs import (
     item_rank,
     kept_pairs,
     low_places,
+    unit_anchors,
 )
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
@@ -1112,11 +1113,12 @@ class Deduplicator:
                 self._index(article.id, t, keys[0], keys[1])
                 self._pending.append(article.id)
 
-    def _resolve(self, idle: Any = None, unit_pairs: int = 2048) -> None:
+    def _resolve(self, idle: Any = None, unit_pairs: int | None = None) -> None:
         """Find the postponed items' pairs in the hub relation (:meth:`_hub_relation`), verify
         them and decide the items (see :meth:`add_stream`).
 
-        The pairs go by connected groups (:func:`_units`, about ``unit_pairs`` pairs each), so
+        The pairs go by connected groups (:func:`_units`, about ``unit_pairs`` pairs each;
+        by default :func:`_unit_size`), so
         a doc that left the cache is rebuilt about once, not once per pair: one group's docs
         are fetched together, in this process or in a worker that gets the group's texts. With
         workers (the verification pool, and ``idle``: the preparing workers once the stream is
@@ -1127,16 +1129,18 @@ class Deduplicator:
         with _gc_paused():
             self._resolve_pending(idle, unit_pairs)
 
-    def _resolve_pending(self, idle: Any, unit_pairs: int) -> None:
+    def _resolve_pending(self, idle: Any, unit_pairs: int | None) -> None:
         todo, labels, anchors = self._hub_relation(self._pending, pool=idle)
         self._pending = []
         self._clusters = None
-        units = _units(todo, unit_pairs, labels, anchors)
         pools = []
         if self._verify_pool is not None:
             pools += [self._verify_pool] * (self.jobs - 1)
         if idle is not None:
             pools += [idle] * self.jobs
+        if unit_pairs is None:
+            unit_pairs = _unit_size(sum(len(others) for _, others in todo), len(pools) + 1)
+        units = _units(todo, unit_pairs, labels, anchors)
         applied = 0
         inflight: deque[Any] = deque()  # per unit: a future (in a worker) or its verdicts
         try:
@@ -1228,10 +1232,8 @@ class Deduplicator:
         # per item a label of its connected group of pairs, for the units (:func:`_units`):
         # found on the pair arrays, where a union-find over the lists took about 1 s per 200k items
         labels = _component_labels(len(ids), hi, lo)[later_slots].tolist()
-        # per item its anchor for the units: the lowest rank among it and its pairs' other sides
-        anchor = rank.copy()
-        np.minimum.at(anchor, hi, rank[lo])
-        return _pair_lists(ids, later, later_slots, hi, lo), labels, anchor[later_slots].tolist()
+        anchors = unit_anchors(place, hi, lo)[later_slots].tolist()  # per item, for the units
+        return _pair_lists(ids, later, later_slots, hi, lo), labels, anchors
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
         """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, about
@@ -2383,6 +2385,21 @@ _UNDECIDED = Verdict(False, "undecided", 0.0, 0.0)
 def _unit_keys(unit: list[tuple[str, list[str]]]) -> list[str]:
     """Every item a unit's pairs name, once, in order."""
     return list(dict.fromkeys(k for key, others in unit for k in (key, *others)))
+
+
+_UNIT_PAIRS = (2048, 8192)
+"""The fewest and most pairs of a verification unit (:func:`_unit_size`)."""
+
+
+def _unit_size(pairs: int, processes: int) -> int:
+    """Pairs per verification unit: as many as leave each of the ``processes`` about 16 units
+    (so the last units still spread over every process), between 2,048 and 8,192. A bigger
+    unit holds more of a big story and of its look-alikes, so fewer docs are rebuilt in two
+    units: on the 1M run's pairs (*ad hoc* replay), 1.48 docs per item with 2,048 pairs a
+    unit and 1.21 with 8,192 (the cut by :func:`newsdedup._hubs.unit_anchors`). A unit of
+    8,192 pairs holds about 1,100 items' docs, some 10 MB."""
+    low, high = _UNIT_PAIRS
+    return min(high, max(low, pairs // (16 * max(1, processes))))
 
 
 def _units(

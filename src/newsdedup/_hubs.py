@@ -317,6 +317,44 @@ def _pair_lists(
     return [(key, others[s:e]) for key, s, e in zip(later, starts, ends, strict=True)]
 
 
+def unit_anchors(place: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Per item (slot of ``place``, its place in rank order) the anchor the verification units
+    are cut by (:func:`newsdedup._dedup._units`): first each item's lowest place among it and
+    its pairs' earlier sides (``hi[i]`` paired with ``lo[i]``), mostly its story's first hub;
+    then the anchor most common among the item and its pairs' other sides (ties: the lowest).
+
+    The second step is for look-alike stories: a copy that is also a candidate of another
+    story's lower-ranked hub took that story's anchor, was cut into that story's units, and
+    its own story's hubs were rebuilt there as well. On the 1M run's pairs (*ad hoc*
+    replay), docs needed per item fell from 1.84 to 1.48 with units of 2,048 pairs, and to
+    1.21 with units of 8,192."""
+    anchor = place.astype(np.int64)
+    np.minimum.at(anchor, hi, place[lo].astype(np.int64))
+    return mode_anchors(anchor, hi, lo)
+
+
+def mode_anchors(anchor: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per node ``0..len(anchor)-1``, the value of ``anchor`` most common among the node and
+    its neighbours under the edges ``a[i] - b[i]`` (each edge counted once per side; ties: the
+    lowest value). Values must fit 32 bits. One sort of (node, value) rows, then run lengths:
+    no per-node Python work."""
+    n = len(anchor)
+    anchor = anchor.astype(np.int64, copy=False)
+    rows = np.concatenate([np.arange(n, dtype=np.int64), a, b]) << np.int64(32)
+    rows |= np.concatenate([anchor, anchor[b], anchor[a]])
+    rows.sort()
+    starts = np.flatnonzero(np.diff(rows, prepend=-1))  # one run per (node, value)
+    counts = np.diff(starts, append=len(rows))
+    runs = rows[starts]
+    del rows, starts
+    node = runs >> np.int64(32)
+    firsts = np.flatnonzero(np.diff(node, prepend=-1))  # every node has its own row
+    most = np.repeat(np.maximum.reduceat(counts, firsts), np.diff(firsts, append=len(runs)))
+    best = np.flatnonzero(counts == most)
+    best = best[np.diff(node[best], prepend=-1) != 0]  # the first (lowest value) per node
+    return runs[best] & np.int64(0xFFFFFFFF)
+
+
 _NO_RANK = 1 << 64
 """Above every rank: a hub list that is not full yet accepts any candidate."""
 
