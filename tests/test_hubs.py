@@ -153,6 +153,9 @@ def test_mode_anchors_are_the_most_common_anchor_around_each_node(seed: int) -> 
         seen[y][int(anchor[x])] += 1
     expected = [min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for c in seen]
     assert mode_anchors(anchor, a, b).tolist() == expected
+    none = np.empty(0, dtype=np.int64)
+    assert mode_anchors(none, none, none).tolist() == []
+    assert mode_anchors(anchor, none, none).tolist() == anchor.tolist()
 
 
 @pytest.mark.parametrize("seed", range(10))
