@@ -569,6 +569,55 @@ def test_spill_round_trips_any_text() -> None:
     assert spill.get("y") == empty
 
 
+def test_a_spilled_record_carries_its_normal_form_and_rebuilds_use_it() -> None:
+    """A preparing worker stores an article's normal form in its record; a doc or shingle set
+    rebuilt from the record takes it instead of normalising the text again (the same one
+    ``normalize_text`` gives, so the docs are the same)."""
+    from newsdedup import Article
+    from newsdedup._normalize import normalize_text
+    from newsdedup._spill import _Spill
+
+    article = Article(id="x", text="The \u201cQuick\u201d fox \ud800 paid 1,750 dollars. " * 12, site="s.example")
+    norm = normalize_text(article.text)
+    with_norm, without = _Spill.record(article, norm), _Spill.record(article)
+    assert _Spill.text_and_norm(with_norm) == (article.text, norm)
+    assert _Spill.text_and_norm(without) == (article.text, None)
+    assert _Spill.text_of(with_norm) == _Spill.text_of(without) == article.text
+    assert _Spill.article(with_norm) == _Spill.article(without) == article
+    assert _Spill.record(Article(id="e", text=""), "") != _Spill.record(Article(id="e", text=""))
+
+    d = Deduplicator()
+    plain = d._rebuild({"x": article.text}, cache=False)["x"]
+    same = d._rebuild({"x": article.text}, cache=False, norms={"x": norm})["x"]
+    assert same.norm == plain.norm and np.array_equal(same.shingles, plain.shingles)
+    # the stored form is what the doc is made of (here a deliberately different one)
+    other = normalize_text("a different story about something else entirely " * 6)
+    used = d._rebuild({"x": article.text}, cache=False, norms={"x": other})["x"]
+    assert used.norm == other
+    assert not np.array_equal(used.shingles, plain.shingles)
+    sets = d._shingle_sets({"x": article.text}, {"x": other})
+    assert np.array_equal(sets["x"], used.shingles)
+
+
+def test_postponed_items_spill_with_their_normal_forms() -> None:
+    """With two jobs, the items the preparing workers send ready for the spill file carry their
+    normal forms, and the clusters are those of one job."""
+    from newsdedup._normalize import normalize_text
+
+    items = [i for i in _stream_corpus() if isinstance(i, dict)]
+    one = Deduplicator()
+    one.add_stream(items, batch_size=8)
+    two = Deduplicator(jobs=2, spill=True, cache_items=100)
+    two.add_stream(items, batch_size=8)
+    spill = two._spill
+    assert spill is not None
+    stored = {key: spill.text_and_norm(spill.get_record(key)) for key in spill._where}
+    with_norm = {key: norm for key, (_, norm) in stored.items() if norm is not None}
+    assert len(with_norm) > 10
+    assert all(norm == normalize_text(stored[key][0]) for key, norm in with_norm.items())
+    assert _canonicals(two) == _canonicals(one)
+
+
 @pytest.mark.parametrize("pread", [True, False])
 def test_spill_reads_what_it_appended_between_buffered_writes(
     monkeypatch: pytest.MonkeyPatch, pread: bool

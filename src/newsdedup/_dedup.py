@@ -1288,7 +1288,8 @@ class Deduplicator:
         """Indexed items' docs: cached ones as they are, the others rebuilt together."""
         out, missing = self._state.docs.split(keys)
         if missing:
-            out.update(self._rebuild(self._texts(missing)))
+            texts, norms = self._stored_texts(missing)
+            out.update(self._rebuild(texts, norms=norms))
         return out
 
     def _finish(self, job: _Verification) -> None:
@@ -1358,12 +1359,14 @@ class Deduplicator:
         return Fingerprints(docs, keys)
 
     def _fingerprint(
-        self, articles: Sequence[Article], *, bands: bool = True
+        self, articles: Sequence[Article], *, bands: bool = True, norms: Mapping[str, str] | None = None
     ) -> tuple[list[Doc | None], np.ndarray | None, np.ndarray | None]:
         """:meth:`fingerprint`'s docs, with its whole-text and lead band keys as ``(n, bands)``
-        arrays (None: not computed), a row per article (a too-short one's row is unused)."""
+        arrays (None: not computed), a row per article (a too-short one's row is unused).
+        ``norms``: normal forms known already, by article id (see :meth:`_shingle_batch`)."""
         cfg = self.config
-        norms, tb, sb = self._shingle_batch([a.text for a in articles])
+        known = [norms.get(a.id or "") for a in articles] if norms else None
+        normal, tb, sb = self._shingle_batch([a.text for a in articles], known)
         counts = tb.counts()
         main: np.ndarray | None = None
         lead: np.ndarray | None = None
@@ -1372,7 +1375,7 @@ class Deduplicator:
             sigs = self._signer.sign_flat(sb.hashes, sb.offsets)
             main = self._state.main.band_keys_many(sigs)
             if cfg.lead_tokens and self._state.lead is not None:
-                lead = self._state.lead.band_keys_many(self._lead_signatures(sb, norms))
+                lead = self._state.lead.band_keys_many(self._lead_signatures(sb, normal))
         docs: list[Doc | None] = []
         for i, article in enumerate(articles):
             if counts[i] < cfg.min_tokens or len(article.text.strip()) < cfg.min_chars:
@@ -1381,7 +1384,7 @@ class Deduplicator:
             head, prefix = head_and_prefix(sb.hashes[sb.offsets[i] : sb.offsets[i + 1]])
             docs.append(
                 Doc(
-                    article.id or "", norms[i], sb.shingle_set(i), text=article.text,
+                    article.id or "", normal[i], sb.shingle_set(i), text=article.text,
                     number_hashes=tb.number_hashes[tb.number_offsets[i] : tb.number_offsets[i + 1]],
                     head=head, prefix=prefix, ids=tb.ids[tb.offsets[i] : tb.offsets[i + 1]].copy(),
                     spans=tb.spans[tb.offsets[i] : tb.offsets[i + 1]].copy() if tb.ascii[i] else None,
@@ -1389,17 +1392,26 @@ class Deduplicator:
             )  # fmt: skip
         return docs, main, lead
 
-    def _shingle_batch(self, texts: Sequence[str]) -> tuple[list[str], TokenBatch, ShingleBatch]:
+    def _shingle_batch(
+        self, texts: Sequence[str], known: Sequence[str | None] | None = None
+    ) -> tuple[list[str], TokenBatch, ShingleBatch]:
         """Texts' normal forms, tokens and shingles, as one batch (the first step of
-        :meth:`fingerprint`)."""
-        norms = [normalize_text(text) for text in texts]
+        :meth:`fingerprint`). ``known``: per text its normal form when stored beside it (a
+        spilled article's, see :meth:`newsdedup._spill._Spill.record`), else None."""
+        if known is None:
+            norms = [normalize_text(text) for text in texts]
+        else:
+            norms = [normalize_text(t) if n is None else n for t, n in zip(texts, known, strict=True)]
         tb = self._batch.tokens(norms)
         return norms, tb, self._batch.shingles(tb, lead_tokens=self.config.lead_tokens)
 
-    def _shingle_sets(self, texts: Mapping[str, str]) -> dict[str, np.ndarray]:
-        """Items' shingle sets (what their docs hold), rebuilt from their texts in one batch
-        without the rest of a doc."""
-        sb = self._shingle_batch(list(texts.values()))[2]
+    def _shingle_sets(
+        self, texts: Mapping[str, str], norms: Mapping[str, str | None] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Items' shingle sets (what their docs hold), rebuilt from their texts (and normal
+        forms where ``norms`` has them) in one batch without the rest of a doc."""
+        known = [norms.get(key) for key in texts] if norms else None
+        sb = self._shingle_batch(list(texts.values()), known)[2]
         return {key: sb.shingle_set(i) for i, key in enumerate(texts)}
 
     def _lead_signatures(self, sb: ShingleBatch, norms: list[str]) -> np.ndarray:
@@ -1422,15 +1434,19 @@ class Deduplicator:
             doc = self._rebuild({key: self._text(key)})[key]
         return doc
 
-    def _rebuild(self, texts: Mapping[str, str], *, cache: bool = True) -> dict[str, Doc]:
+    def _rebuild(
+        self, texts: Mapping[str, str], *, cache: bool = True, norms: Mapping[str, str] | None = None
+    ) -> dict[str, Doc]:
         """The verification docs of stored items (key -> stored text) that left the cache,
         rebuilt in one batch fingerprint and put back in the cache (unless ``cache`` is False:
         a worker's unit of postponed pairs: few docs serve two units); returned as well,
         since a batch may need more of them than the cache holds. A batch gives token ids and
         offsets and no token strings: a regex token list hashed token by token, after a full
         read of the stored article, cost several times more."""
-        fp = self.fingerprint([Article(id=key, text=text) for key, text in texts.items()], bands=False)
-        docs = {doc.key: doc for doc in fp.docs if doc is not None}
+        found = self._fingerprint(
+            [Article(id=key, text=text) for key, text in texts.items()], bands=False, norms=norms
+        )
+        docs = {doc.key: doc for doc in found[0] if doc is not None}
         keep_sketch = self.store is not None or self._spill is not None
         for key in texts:
             doc = docs.get(key)
@@ -1745,16 +1761,24 @@ class Deduplicator:
         return self._texts([key])[key]
 
     def _texts(self, keys: Iterable[str]) -> dict[str, str]:
-        """Indexed items' article texts: read alone from the spill file where they are there
-        (no article is unpickled), the others from the cache or in one store read."""
+        """Indexed items' article texts (see :meth:`_stored_texts`)."""
+        return self._stored_texts(keys)[0]
+
+    def _stored_texts(self, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Indexed items' article texts, and the normal forms the spill file holds of them:
+        read alone from the spill file where they are there (no article is unpickled), the
+        others from the cache or in one store read."""
         spilled, rest = self._spilled(keys)
-        spill = self._spill
-        out = (
-            {key: spill.text_of(spill.read_article(where)) for key, where in spilled.items()} if spill else {}
-        )
+        out: dict[str, str] = {}
+        norms: dict[str, str] = {}
+        if self._spill is not None:
+            for key, where in spilled.items():
+                out[key], norm = self._spill.text_and_norm(self._spill.read_article(where))
+                if norm is not None:
+                    norms[key] = norm
         if rest:
             out.update((key, article.text) for key, article in self._articles(rest).items())
-        return out
+        return out, norms
 
     def _spilled(self, keys: Iterable[str]) -> tuple[dict[str, int], list[str]]:
         """Of ``keys``, where the spill file holds the articles not in the article cache, and
@@ -2183,7 +2207,7 @@ def _spill_item(item: _PreparedItem, keep_doc: bool) -> _PreparedItem:
     spilled = _Spilled(
         id=article.id, site=article.site, published=article.published, text_hash=_text_hash(article.text),
         n_shingles=len(doc.shingles) if doc is not None else 0, matchable=doc is not None,
-        record=_Spill.record(article),
+        record=_Spill.record(article, doc.norm if doc is not None else None),
     )  # fmt: skip
     return spilled, line, (doc if keep_doc else None, keys, paras)
 
@@ -2200,10 +2224,14 @@ def _worker_clusters(
     :meth:`Deduplicator._clusters_in_workers`) from what :meth:`Deduplicator._cluster_inputs`
     sent."""
     assert _WORKER is not None
-    found = {
-        k: a if isinstance(a, Article) else _Spill.article(a if isinstance(a, bytes) else _worker_read(a))
-        for k, a in articles.items()
-    }
+    found: dict[str, Article] = {}
+    norms: dict[str, str | None] = {}
+    for k, a in articles.items():
+        if isinstance(a, Article):
+            found[k] = a
+            continue
+        record = a if isinstance(a, bytes) else _worker_read(a)
+        found[k], norms[k] = _Spill.article(record), _Spill.text_and_norm(record)[1]
     sets: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
     for key, value in shingles.items():
@@ -2214,7 +2242,7 @@ def _worker_clusters(
         else:
             sets[key] = Sketch.from_bytes(key, value).shingles if isinstance(value, bytes) else value
     if texts:
-        sets.update(_WORKER._shingle_sets(texts))
+        sets.update(_WORKER._shingle_sets(texts, norms))
     global _WORKER_REPEATS, _WORKER_FINISH
     if _WORKER_REPEATS is None or not np.array_equal(_WORKER_REPEATS[0], keys):
         _WORKER_REPEATS = (keys, repeats_from(keys))
@@ -2279,12 +2307,17 @@ def _worker_verify_unit(inputs: dict[str, Doc | str | int], pairs: list[tuple[st
     assert _WORKER is not None
     docs = {key: value for key, value in inputs.items() if isinstance(value, Doc)}
     if len(docs) < len(inputs):
-        texts = {
-            key: value if isinstance(value, str) else _Spill.text_of(_worker_read(value))
-            for key, value in inputs.items()
-            if not isinstance(value, Doc)
-        }
-        docs.update(_WORKER._rebuild(texts, cache=False))  # few docs serve two units: not cached
+        texts: dict[str, str] = {}
+        norms: dict[str, str] = {}
+        for key, value in inputs.items():
+            if isinstance(value, str):
+                texts[key] = value
+            elif not isinstance(value, Doc):
+                texts[key], norm = _Spill.text_and_norm(_worker_read(value))
+                if norm is not None:
+                    norms[key] = norm
+        # few docs serve two units: not cached
+        docs.update(_WORKER._rebuild(texts, cache=False, norms=norms))
     verify = _WORKER._verifier.verify
     with _one_alphabet(docs.values()):
         return _Verdicts.of([verify(docs[a], docs[b]) for a, b in pairs])
