@@ -577,7 +577,9 @@ def test_a_spilled_record_carries_its_normal_form_and_rebuilds_use_it() -> None:
     from newsdedup._normalize import normalize_text
     from newsdedup._spill import _Spill
 
-    article = Article(id="x", text="The \u201cQuick\u201d fox \ud800 paid 1,750 dollars. " * 12, site="s.example")
+    article = Article(
+        id="x", text="The \u201cQuick\u201d fox \ud800 paid 1,750 dollars. " * 12, site="s.example"
+    )
     norm = normalize_text(article.text)
     with_norm, without = _Spill.record(article, norm), _Spill.record(article)
     assert _Spill.text_and_norm(with_norm) == (article.text, norm)
