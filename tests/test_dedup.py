@@ -602,6 +602,36 @@ def test_a_spilled_record_carries_its_normal_form_and_rebuilds_use_it() -> None:
     assert np.array_equal(sets["x"], used.shingles)
 
 
+def test_items_whose_docs_are_not_kept_are_prepared_lean_with_the_same_record() -> None:
+    """A preparing worker's lean batch (its docs would be dropped) gives each article as the
+    same spill record, shingle count, band keys and paragraph hashes as the full batch."""
+    from newsdedup._dedup import _prepare_batch, _spill_item
+
+    items = [i for i in _stream_corpus() if isinstance(i, dict)] + [{"id": "short", "text": "Too short."}]
+    d = Deduplicator()
+    full = _prepare_batch(d, items, None, None, fingerprint=True)
+    lean = _prepare_batch(d, items, None, None, fingerprint=True, lean=True)
+    assert lean.keys is not None
+    assert full.keys is not None
+    assert np.array_equal(lean.keys, full.keys)
+    assert lean.lead_at == full.lead_at
+    spilled = [_spill_item(item) for item in full.items]
+    assert len(lean.items) == len(spilled) > 10
+    for (a, line_a, fp_a), (b, line_b, fp_b) in zip(lean.items, spilled, strict=True):
+        assert (a, line_a) == (b, line_b)  # the same _Spilled record (normal form included)
+        if fp_b is None:  # not an article (an invalid item's decision)
+            assert fp_a is None
+            continue
+        assert fp_a is not None
+        assert fp_a[0] is None  # no doc made
+        assert fp_a[1:] == fp_b[1:]
+    from newsdedup._dedup import _Spilled
+
+    kept = [item[0] for item in lean.items if isinstance(item[0], _Spilled)]
+    assert any(not s.matchable for s in kept)
+    assert sum(s.matchable for s in kept) > 10
+
+
 def test_postponed_items_spill_with_their_normal_forms() -> None:
     """With two jobs, the items the preparing workers send ready for the spill file carry their
     normal forms, and the clusters are those of one job."""

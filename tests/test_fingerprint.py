@@ -302,6 +302,15 @@ def test_batch_tokens_and_shingles_equal_the_regex_path(texts: list[str]) -> Non
         assert sb.shingle_set(i).tolist() == single.shingles(tokens).tolist()
         lead = np.unique(sb.hashes[sb.offsets[i] : sb.offsets[i] + sb.lead[i]])
         assert lead.tolist() == single.shingles(tokens[:4]).tolist()
+    # the lean tokens (no ids, number hashes or spans) give the same shingles
+    lean = batch.tokens(norms, full=False)
+    assert lean.hashes.tolist() == tb.hashes.tolist()
+    assert lean.offsets.tolist() == tb.offsets.tolist()
+    assert lean.ascii.tolist() == tb.ascii.tolist()
+    assert len(lean.ids) == len(lean.number_hashes) == len(lean.spans) == 0
+    lean_sb = batch.shingles(lean, lead_tokens=4)
+    assert lean_sb.hashes.tolist() == sb.hashes.tolist()
+    assert lean_sb.lead.tolist() == sb.lead.tolist()
 
 
 _TOKEN_REGEX = re.compile(r"[0-9]+(?:[./][0-9]+)*|[a-z][a-z0-9]*")

@@ -1364,21 +1364,12 @@ class Deduplicator:
         """:meth:`fingerprint`'s docs, with its whole-text and lead band keys as ``(n, bands)``
         arrays (None: not computed), a row per article (a too-short one's row is unused).
         ``norms``: normal forms known already, by article id (see :meth:`_shingle_batch`)."""
-        cfg = self.config
         known = [norms.get(a.id or "") for a in articles] if norms else None
         normal, tb, sb = self._shingle_batch([a.text for a in articles], known)
-        counts = tb.counts()
-        main: np.ndarray | None = None
-        lead: np.ndarray | None = None
-        if bands:
-            assert self._state.main is not None
-            sigs = self._signer.sign_flat(sb.hashes, sb.offsets)
-            main = self._state.main.band_keys_many(sigs)
-            if cfg.lead_tokens and self._state.lead is not None:
-                lead = self._state.lead.band_keys_many(self._lead_signatures(sb, normal))
+        main, lead = self._band_keys(sb, normal) if bands else (None, None)
         docs: list[Doc | None] = []
         for i, article in enumerate(articles):
-            if counts[i] < cfg.min_tokens or len(article.text.strip()) < cfg.min_chars:
+            if not self._matchable(article, tb, i):
                 docs.append(None)
                 continue
             head, prefix = head_and_prefix(sb.hashes[sb.offsets[i] : sb.offsets[i + 1]])
@@ -1392,17 +1383,51 @@ class Deduplicator:
             )  # fmt: skip
         return docs, main, lead
 
+    def _sizes(
+        self, articles: Sequence[Article]
+    ) -> tuple[list[tuple[str, int] | None], np.ndarray, np.ndarray | None]:
+        """What a preparing worker sends of items whose docs are not kept (:func:`_worker_prepare`
+        once the caches are full): per article its normal form and shingle count (None: too
+        short to match), and the band keys of :meth:`_fingerprint`. The tokens' ids, number
+        hashes and spans and the doc's head and prefix are not made: 20-25 µs an item less."""
+        normal, tb, sb = self._shingle_batch([a.text for a in articles], full=False)
+        main, lead = self._band_keys(sb, normal)
+        assert main is not None
+        sizes: list[tuple[str, int] | None] = [
+            (normal[i], len(sb.shingle_set(i))) if self._matchable(article, tb, i) else None
+            for i, article in enumerate(articles)
+        ]
+        return sizes, main, lead
+
+    def _matchable(self, article: Article, tb: TokenBatch, i: int) -> bool:
+        """Whether the ``i``-th text of a batch is long enough to fingerprint."""
+        cfg = self.config
+        return (
+            bool(tb.offsets[i + 1] - tb.offsets[i] >= cfg.min_tokens)
+            and len(article.text.strip()) >= cfg.min_chars
+        )
+
+    def _band_keys(self, sb: ShingleBatch, normal: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """A batch's whole-text and lead band keys (:meth:`_fingerprint`)."""
+        assert self._state.main is not None
+        main = self._state.main.band_keys_many(self._signer.sign_flat(sb.hashes, sb.offsets))
+        lead = None
+        if self.config.lead_tokens and self._state.lead is not None:
+            lead = self._state.lead.band_keys_many(self._lead_signatures(sb, normal))
+        return main, lead
+
     def _shingle_batch(
-        self, texts: Sequence[str], known: Sequence[str | None] | None = None
+        self, texts: Sequence[str], known: Sequence[str | None] | None = None, *, full: bool = True
     ) -> tuple[list[str], TokenBatch, ShingleBatch]:
         """Texts' normal forms, tokens and shingles, as one batch (the first step of
         :meth:`fingerprint`). ``known``: per text its normal form when stored beside it (a
-        spilled article's, see :meth:`newsdedup._spill._Spill.record`), else None."""
+        spilled article's, see :meth:`newsdedup._spill._Spill.record`), else None. ``full``
+        False: the tokens carry only what shingles need (:meth:`BatchShingler.tokens`)."""
         if known is None:
             norms = [normalize_text(text) for text in texts]
         else:
             norms = [normalize_text(t) if n is None else n for t, n in zip(texts, known, strict=True)]
-        tb = self._batch.tokens(norms)
+        tb = self._batch.tokens(norms, full=full)
         return norms, tb, self._batch.shingles(tb, lead_tokens=self.config.lead_tokens)
 
     def _shingle_sets(
@@ -1411,7 +1436,7 @@ class Deduplicator:
         """Items' shingle sets (what their docs hold), rebuilt from their texts (and normal
         forms where ``norms`` has them) in one batch without the rest of a doc."""
         known = [norms.get(key) for key in texts] if norms else None
-        sb = self._shingle_batch(list(texts.values()), known)[2]
+        sb = self._shingle_batch(list(texts.values()), known, full=False)[2]
         return {key: sb.shingle_set(i) for i, key in enumerate(texts)}
 
     def _lead_signatures(self, sb: ShingleBatch, norms: list[str]) -> np.ndarray:
@@ -2096,7 +2121,11 @@ def _prepare_batch(
     file: str | None,
     *,
     fingerprint: bool = False,
+    lean: bool = False,
 ) -> _Prepared:
+    """A batch's stateless part: each item extracted or validated, and with ``fingerprint``
+    its doc, band keys and paragraph hashes; with ``lean`` too, each article as the
+    :class:`_Spilled` record it is sent as, with no doc (:meth:`Deduplicator._sizes`)."""
     out: list[_PreparedItem] = []
     for n, item in enumerate(items):
         line = first_line + n if first_line is not None else None
@@ -2106,10 +2135,19 @@ def _prepare_batch(
     if not fingerprint:
         return _Prepared(out)
     where = [i for i, (p, _, _) in enumerate(out) if isinstance(p, Article)]
-    docs, main, lead = deduper._fingerprint([out[i][0] for i in where])  # type: ignore[misc]
-    assert main is not None
-    for row, (i, doc) in enumerate(zip(where, docs, strict=True)):
-        out[i] = (out[i][0], out[i][1], (doc, None if doc is None else row, stored_paras(out[i][0])))  # type: ignore[arg-type]
+    articles = cast("list[Article]", [out[i][0] for i in where])
+    if lean:
+        sizes, main, lead = deduper._sizes(articles)
+        for row, (i, article, size) in enumerate(zip(where, articles, sizes, strict=True)):
+            norm, n_shingles = size if size is not None else (None, 0)
+            spilled = _spilled(article, norm, n_shingles, matchable=size is not None)
+            out[i] = (spilled, out[i][1], (None, None if size is None else row, stored_paras(article)))
+    else:
+        docs, found, lead = deduper._fingerprint(articles)
+        assert found is not None
+        main = found
+        for row, (i, article, doc) in enumerate(zip(where, articles, docs, strict=True)):
+            out[i] = (article, out[i][1], (doc, None if doc is None else row, stored_paras(article)))
     # the batch's band keys travel as one array: as a list of Python ints per item, they took
     # about a third of what the main process spent unpickling a prepared batch (0.23 of 0.67 s at 20k)
     keys = main if lead is None else np.hstack([main, lead])
@@ -2189,27 +2227,33 @@ def _worker_prepare(
     ``spilled``: its articles as :class:`_Spilled` records, with their docs when ``docs``."""
     assert _WORKER is not None
     _WORKER.errors, _WORKER.stats = [], Counter()
-    prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True)
+    lean = spilled and not docs  # docs that would be dropped are not made
+    prepared = _prepare_batch(_WORKER, items, None, file, fingerprint=True, lean=lean)
     prepared.errors, prepared.stats = _WORKER.errors, _WORKER.stats
-    if spilled:
-        prepared.items = [_spill_item(item, docs) for item in prepared.items]
+    if spilled and not lean:
+        prepared.items = [_spill_item(item) for item in prepared.items]
     return prepared
 
 
-def _spill_item(item: _PreparedItem, keep_doc: bool) -> _PreparedItem:
-    """A prepared article as a :class:`_Spilled`, its doc kept when ``keep_doc`` (anything else
-    as it is)."""
+def _spill_item(item: _PreparedItem) -> _PreparedItem:
+    """A prepared article as a :class:`_Spilled` with its doc (anything else as it is)."""
     article, line, fp = item
     if not isinstance(article, Article) or fp is None:
         return item
-    doc, keys, paras = fp
+    doc = fp[0]
+    if doc is None:
+        return _spilled(article, None, 0, matchable=False), line, fp
+    return _spilled(article, doc.norm, len(doc.shingles), matchable=True), line, fp
+
+
+def _spilled(article: Article, norm: str | None, n_shingles: int, *, matchable: bool) -> _Spilled:
+    """What the main process keeps of an article sent ready for the spill file, with its
+    record (the text's normal form ``norm`` in it when known)."""
     assert article.id is not None
-    spilled = _Spilled(
+    return _Spilled(
         id=article.id, site=article.site, published=article.published, text_hash=_text_hash(article.text),
-        n_shingles=len(doc.shingles) if doc is not None else 0, matchable=doc is not None,
-        record=_Spill.record(article, doc.norm if doc is not None else None),
+        n_shingles=n_shingles, matchable=matchable, record=_Spill.record(article, norm),
     )  # fmt: skip
-    return spilled, line, (doc if keep_doc else None, keys, paras)
 
 
 def _worker_clusters(
