@@ -586,6 +586,8 @@ def test_a_spilled_record_carries_its_normal_form_and_rebuilds_use_it() -> None:
     assert _Spill.text_and_norm(without) == (article.text, None)
     assert _Spill.text_of(with_norm) == _Spill.text_of(without) == article.text
     assert _Spill.article(with_norm) == _Spill.article(without) == article
+    assert _Spill.article_and_norm(with_norm) == (article, norm)
+    assert _Spill.article_and_norm(without) == (article, None)
     assert _Spill.record(Article(id="e", text=""), "") != _Spill.record(Article(id="e", text=""))
 
     d = Deduplicator()

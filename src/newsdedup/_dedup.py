@@ -1359,7 +1359,11 @@ class Deduplicator:
         return Fingerprints(docs, keys)
 
     def _fingerprint(
-        self, articles: Sequence[Article], *, bands: bool = True, norms: Mapping[str, str] | None = None
+        self,
+        articles: Sequence[Article],
+        *,
+        bands: bool = True,
+        norms: Mapping[str, str | None] | None = None,
     ) -> tuple[list[Doc | None], np.ndarray | None, np.ndarray | None]:
         """:meth:`fingerprint`'s docs, with its whole-text and lead band keys as ``(n, bands)``
         arrays (None: not computed), a row per article (a too-short one's row is unused).
@@ -1460,7 +1464,7 @@ class Deduplicator:
         return doc
 
     def _rebuild(
-        self, texts: Mapping[str, str], *, cache: bool = True, norms: Mapping[str, str] | None = None
+        self, texts: Mapping[str, str], *, cache: bool = True, norms: Mapping[str, str | None] | None = None
     ) -> dict[str, Doc]:
         """The verification docs of stored items (key -> stored text) that left the cache,
         rebuilt in one batch fingerprint and put back in the cache (unless ``cache`` is False:
@@ -1789,18 +1793,16 @@ class Deduplicator:
         """Indexed items' article texts (see :meth:`_stored_texts`)."""
         return self._stored_texts(keys)[0]
 
-    def _stored_texts(self, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
-        """Indexed items' article texts, and the normal forms the spill file holds of them:
-        read alone from the spill file where they are there (no article is unpickled), the
-        others from the cache or in one store read."""
+    def _stored_texts(self, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str | None]]:
+        """Indexed items' article texts, and the normal forms the spill file holds of them
+        (None: not stored): read alone from the spill file where they are there (no article is
+        unpickled), the others from the cache or in one store read."""
         spilled, rest = self._spilled(keys)
         out: dict[str, str] = {}
-        norms: dict[str, str] = {}
+        norms: dict[str, str | None] = {}
         if self._spill is not None:
             for key, where in spilled.items():
-                out[key], norm = self._spill.text_and_norm(self._spill.read_article(where))
-                if norm is not None:
-                    norms[key] = norm
+                out[key], norms[key] = self._spill.text_and_norm(self._spill.read_article(where))
         if rest:
             out.update((key, article.text) for key, article in self._articles(rest).items())
         return out, norms
@@ -2136,6 +2138,7 @@ def _prepare_batch(
         return _Prepared(out)
     where = [i for i, (p, _, _) in enumerate(out) if isinstance(p, Article)]
     articles = cast("list[Article]", [out[i][0] for i in where])
+    main: np.ndarray | None
     if lean:
         sizes, main, lead = deduper._sizes(articles)
         for row, (i, article, size) in enumerate(zip(where, articles, sizes, strict=True)):
@@ -2143,11 +2146,10 @@ def _prepare_batch(
             spilled = _spilled(article, norm, n_shingles, matchable=size is not None)
             out[i] = (spilled, out[i][1], (None, None if size is None else row, stored_paras(article)))
     else:
-        docs, found, lead = deduper._fingerprint(articles)
-        assert found is not None
-        main = found
+        docs, main, lead = deduper._fingerprint(articles)
         for row, (i, article, doc) in enumerate(zip(where, articles, docs, strict=True)):
             out[i] = (article, out[i][1], (doc, None if doc is None else row, stored_paras(article)))
+    assert main is not None
     # the batch's band keys travel as one array: as a list of Python ints per item, they took
     # about a third of what the main process spent unpickling a prepared batch (0.23 of 0.67 s at 20k)
     keys = main if lead is None else np.hstack([main, lead])
@@ -2274,8 +2276,7 @@ def _worker_clusters(
         if isinstance(a, Article):
             found[k] = a
             continue
-        record = a if isinstance(a, bytes) else _worker_read(a)
-        found[k], norms[k] = _Spill.article(record), _Spill.text_and_norm(record)[1]
+        found[k], norms[k] = _Spill.article_and_norm(a if isinstance(a, bytes) else _worker_read(a))
     sets: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
     for key, value in shingles.items():
@@ -2352,14 +2353,12 @@ def _worker_verify_unit(inputs: dict[str, Doc | str | int], pairs: list[tuple[st
     docs = {key: value for key, value in inputs.items() if isinstance(value, Doc)}
     if len(docs) < len(inputs):
         texts: dict[str, str] = {}
-        norms: dict[str, str] = {}
+        norms: dict[str, str | None] = {}
         for key, value in inputs.items():
             if isinstance(value, str):
                 texts[key] = value
             elif not isinstance(value, Doc):
-                texts[key], norm = _Spill.text_and_norm(_worker_read(value))
-                if norm is not None:
-                    norms[key] = norm
+                texts[key], norms[key] = _Spill.text_and_norm(_worker_read(value))
         # few docs serve two units: not cached
         docs.update(_WORKER._rebuild(texts, cache=False, norms=norms))
     verify = _WORKER._verifier.verify

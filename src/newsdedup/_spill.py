@@ -165,10 +165,9 @@ class _Spill:
         text = state[_TEXT_FIELD].encode("utf-8", "surrogatepass")
         state[_TEXT_FIELD] = None
         rest = pickle.dumps(tuple(state), protocol=pickle.HIGHEST_PROTOCOL)
-        if norm is None:
-            return len(text).to_bytes(4, "little") + text + _NO_NORM.to_bytes(4, "little") + rest
-        folded = norm.encode("utf-8", "surrogatepass")
-        return len(text).to_bytes(4, "little") + text + len(folded).to_bytes(4, "little") + folded + rest
+        folded = b"" if norm is None else norm.encode("utf-8", "surrogatepass")
+        size = _NO_NORM if norm is None else len(folded)
+        return len(text).to_bytes(4, "little") + text + size.to_bytes(4, "little") + folded + rest
 
     def get(self, key: str) -> Article:
         return self.article(self.get_record(key))
@@ -184,14 +183,20 @@ class _Spill:
     @staticmethod
     def article(record: bytes) -> Article:
         """The article a :meth:`record` holds."""
+        return _Spill.article_and_norm(record)[0]
+
+    @staticmethod
+    def article_and_norm(record: bytes) -> tuple[Article, str | None]:
+        """The article a :meth:`record` holds, and its stored normal form (None: not stored),
+        from one reading of the record."""
         import pickle
 
-        text, _, rest = _Spill._split(record)
+        text, norm, rest = _Spill._split(record)
         state = list(pickle.loads(rest))  # our own file's record
         state[_TEXT_FIELD] = text
         article = Article.__new__(Article)
         article.__setstate__(state)  # type: ignore[attr-defined]
-        return article
+        return article, norm
 
     def __contains__(self, key: object) -> bool:
         return key in self._where
