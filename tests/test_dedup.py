@@ -474,6 +474,35 @@ def test_add_stream_with_worker_processes_equals_one_process(monkeypatch: pytest
     assert _canonicals(whole) == _canonicals(one)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_add_stream_parses_raw_jsonl_lines_where_it_prepares_them(jobs: int) -> None:
+    """The CLI hands the engine JSONL lines not parsed yet (a worker decodes them): the
+    decisions, clusters and errors (with their line numbers) are those of the parsed records."""
+    from newsdedup._records import RawLine, RecordError, parse_line
+
+    lines = [json.dumps(i).encode() + b"\n" for i in _stream_corpus() if isinstance(i, dict)]
+    lines[3:3] = [b"{broken\n", b'["not", "an", "object"]\n', b'{"id": "latin", "text": "caf\xe9"}\n']
+    raw = [RawLine(n, line) for n, line in enumerate(lines, 1)]
+    parsed: list[object] = []
+    for item in raw:
+        try:
+            parsed.append(parse_line(item.raw, line=item.line))
+        except RecordError as exc:
+            parsed.append(exc)
+    one, two = Deduplicator(), Deduplicator(jobs=jobs)
+    one.add_stream(parsed, batch_size=4)
+    assert two.add_stream(raw, batch_size=4) == len(raw)
+    assert _canonicals(two) == _canonicals(one)
+    assert two.decisions == one.decisions
+    errors = [e.to_dict() for e in two.errors]
+    assert errors == [e.to_dict() for e in one.errors]
+    assert [(e["line"], e["reason"]) for e in errors[:3]] == [
+        (4, "bad-json"),
+        (5, "not-an-object"),
+        (6, "bad-encoding"),
+    ]
+
+
 def test_a_workers_batch_sends_its_band_keys_as_one_array() -> None:
     """A prepared batch carries its band keys as one array (a row number per item until the
     main process reads it); read back, each item's keys are those ``fingerprint`` gives."""

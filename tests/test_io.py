@@ -31,6 +31,7 @@ from newsdedup._io import (  # noqa: E402
     input_format,
     output_format,
     read_jsonl,
+    read_jsonl_lines,
     read_parquet,
     read_records,
     read_warc,
@@ -255,6 +256,13 @@ def test_jsonl_reader_keeps_line_numbers_and_skips_blank_lines(tmp_path: Path) -
     assert isinstance(items[1], RecordError)
     assert items[1].reason == "bad-json"
     assert [(type(i), i.line, i.id) for i in read_jsonl(path)] == [(type(i), i.line, i.id) for i in items]
+    # the same lines not parsed yet (what the CLI hands the engine)
+    raw = list(read_jsonl_lines(path))
+    assert [r.line for r in raw] == [1, 3, 4]
+    assert raw[1].raw == b"{broken\n"
+    assert raw[0].parse() == items[0]
+    with pytest.raises(RecordError, match="invalid JSON"):
+        raw[1].parse()
 
 
 def test_jsonl_broken_gzip_raises_after_the_lines_read(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ from ._hubs import (
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
-from ._records import Record, RecordError, junk_page_reason, to_article
+from ._records import RawLine, Record, RecordError, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
     ClusterRow,
@@ -746,14 +746,16 @@ class Deduplicator:
 
     # -- input ---------------------------------------------------------------------------
 
-    def _prepare(self, item: Item | RecordError, line: int | None, file: str | None) -> Article | Decision:
+    def _prepare(
+        self, item: Item | RecordError | RawLine, line: int | None, file: str | None
+    ) -> Article | Decision:
         """Extraction and validation; needs no state (so it runs outside store transactions).
         A :class:`RecordError` item (a line a reader could not parse) is recorded in its place,
-        so the errors keep input order."""
+        so the errors keep input order; a :class:`RawLine` is parsed here."""
         try:
             if isinstance(item, RecordError):
                 raise item
-            article = to_article(item)
+            article = to_article(item.parse() if isinstance(item, RawLine) else item)
         except RecordError as exc:
             rec = ErrorRecord(
                 line=exc.line or line, id=exc.id, reason=exc.reason, message=str(exc), file=file
@@ -810,7 +812,7 @@ class Deduplicator:
 
     def add_stream(
         self,
-        items: Iterable[Item | RecordError],
+        items: Iterable[Item | RecordError | RawLine],
         *,
         file: str | None = None,
         batch_size: int = 256,
@@ -824,7 +826,8 @@ class Deduplicator:
         ahead, while this process matches the batches in input order; the result is the same
         as with one job. ``on_batch`` is called with each batch's size once it is matched (for
         progress). Items may be :class:`RecordError`s from a reader: they are recorded as
-        errors in their place.
+        errors in their place; JSONL lines not parsed yet (``_records.RawLine``) are parsed
+        where they are prepared, in the workers with ``jobs > 1``.
 
         ``postpone`` (without a store or window, with ``max_verify``): while the stream is read
         the items are only indexed; once it ends, their pairs in the hub relation are found
@@ -851,7 +854,7 @@ class Deduplicator:
 
     def _add_stream(
         self,
-        items: Iterable[Item | RecordError],
+        items: Iterable[Item | RecordError | RawLine],
         file: str | None,
         batch_size: int,
         on_batch: Callable[[int], None] | None,
@@ -2118,7 +2121,7 @@ class _Prepared:
 
 def _prepare_batch(
     deduper: Deduplicator,
-    items: list[Item | RecordError],
+    items: list[Item | RecordError | RawLine],
     first_line: int | None,
     file: str | None,
     *,
@@ -2131,7 +2134,7 @@ def _prepare_batch(
     out: list[_PreparedItem] = []
     for n, item in enumerate(items):
         line = first_line + n if first_line is not None else None
-        if isinstance(item, Record | RecordError) and item.line is not None:
+        if isinstance(item, Record | RecordError | RawLine) and item.line is not None:
             line = item.line
         out.append((deduper._prepare(item, line, file), line, None))
     if not fingerprint:
@@ -2223,7 +2226,7 @@ verification workers are the critical path, so the scheduler favours them."""
 
 
 def _worker_prepare(
-    items: list[Item | RecordError], file: str | None, spilled: bool, docs: bool
+    items: list[Item | RecordError | RawLine], file: str | None, spilled: bool, docs: bool
 ) -> _Prepared:
     """The stateless part of a batch, in a worker process (see :meth:`Deduplicator.add_stream`);
     ``spilled``: its articles as :class:`_Spilled` records, with their docs when ``docs``."""

@@ -27,7 +27,7 @@ from typing import Any
 
 from ._exceptions import ConfigError, InputError, MissingDependency, NewsdedupError
 from ._models import Cluster
-from ._records import Record, RecordError, parse_line, read_lines, record_from_mapping
+from ._records import RawLine, Record, RecordError, read_lines, record_from_mapping
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -36,6 +36,7 @@ __all__ = [
     "input_format",
     "output_format",
     "read_jsonl",
+    "read_jsonl_lines",
     "read_parquet",
     "read_records",
     "read_warc",
@@ -148,13 +149,18 @@ def read_records(
 def read_jsonl(source: str | os.PathLike[str]) -> Iterator[Item]:
     """JSONL lines (a path, a ``.gz`` path or ``-`` for stdin) as records; blank lines are not
     records and are passed over. ``line`` is the 1-based line number."""
-    for number, raw in read_lines(str(source)):
-        if not raw.strip():
-            continue
+    for line in read_jsonl_lines(source):
         try:
-            yield parse_line(raw, line=number)
+            yield line.parse()
         except RecordError as exc:
             yield exc
+
+
+def read_jsonl_lines(source: str | os.PathLike[str]) -> Iterator[RawLine]:
+    """The non-blank lines of :func:`read_jsonl`, not parsed yet (see :class:`RawLine`)."""
+    for number, raw in read_lines(str(source)):
+        if raw.strip():
+            yield RawLine(number, raw)
 
 
 # WARC ---------------------------------------------------------------------------------------

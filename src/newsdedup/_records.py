@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ._boilerplate import ascii_fold_lower
@@ -26,7 +26,15 @@ from ._exceptions import ExtractError, InputError
 from ._models import Article, parse_datetime
 from ._text import clean_text
 
-__all__ = ["Record", "RecordError", "junk_page_reason", "parse_line", "record_from_mapping", "to_article"]
+__all__ = [
+    "RawLine",
+    "Record",
+    "RecordError",
+    "junk_page_reason",
+    "parse_line",
+    "record_from_mapping",
+    "to_article",
+]
 
 logger = logging.getLogger("newsdedup")
 
@@ -115,6 +123,19 @@ def parse_line(raw: bytes | str, *, line: int | None = None) -> Record:
     if not isinstance(data, dict):
         raise RecordError("line is not a JSON object", reason="not-an-object", line=line)
     return record_from_mapping(data, line=line)
+
+
+class RawLine(NamedTuple):
+    """A JSONL line not parsed yet, with its 1-based number. The CLI reads these so that the
+    JSON is decoded where the item is prepared (a worker process with ``--jobs``): the reading
+    process then neither decodes it nor pickles the decoded record for the worker."""
+
+    line: int
+    raw: bytes
+
+    def parse(self) -> Record:
+        """:func:`parse_line` of the line (raises :class:`RecordError`)."""
+        return parse_line(self.raw, line=self.line)
 
 
 # Pages that are not articles but look alike across every host that serves them (bot

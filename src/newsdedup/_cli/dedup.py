@@ -42,9 +42,9 @@ import click
 
 from .._dedup import DedupConfig, Deduplicator, parse_window
 from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
-from .._io import input_format, output_format, read_records, require_format, write_parquet
+from .._io import input_format, output_format, read_jsonl_lines, read_records, require_format, write_parquet
 from .._models import Cluster
-from .._records import Record, RecordError
+from .._records import RawLine, Record, RecordError
 from ._common import (
     errors_option,
     open_state,
@@ -383,9 +383,12 @@ class _Source:
         self.name, self.fmt = name, fmt
         self.failure: str | None = None
 
-    def __iter__(self) -> Iterator[Record | RecordError]:
+    def __iter__(self) -> Iterator[Record | RecordError | RawLine]:
         try:
-            yield from read_records(self.name, format=self.fmt)
+            if input_format(self.name, self.fmt) == "jsonl":  # parsed where prepared (a worker)
+                yield from read_jsonl_lines(self.name)
+            else:
+                yield from read_records(self.name, format=self.fmt)
         except InputError as exc:
             self.failure = str(exc)
 
