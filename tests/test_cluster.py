@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from newsdedup._cluster import (
+    ComponentPart,
     MemberInfo,
     _attach_leaves,
     _component_labels,
@@ -20,6 +23,7 @@ from newsdedup._cluster import (
     is_wire_own_site,
     partition,
     partition_pairs,
+    split_part,
 )
 
 
@@ -163,7 +167,44 @@ def test_partition_of_pair_arrays_equals_partition_of_sets() -> None:
         expected = partition(nodes, _graph(pairs), _prio, max_need=need)
         got = partition_pairs(nodes, *_pair_arrays(pairs, nodes), _prio, max_need=need)
         assert got == expected
+        # split in parts of whole components (as the engine's workers do), pickled on the way
+        rows = rng.randrange(1, 40)
+        seen: list[ComponentPart] = []
+
+        def elsewhere(
+            parts: Iterator[ComponentPart], need: int | None = need, seen: list[ComponentPart] = seen
+        ) -> Iterator[list[list[str]]]:
+            for part in parts:
+                seen.append(part)
+                yield split_part(pickle.loads(pickle.dumps(part)), _prio, need)
+
+        got = partition_pairs(
+            nodes, *_pair_arrays(pairs, nodes), _prio, max_need=need, split_parts=elsewhere, part_rows=rows
+        )
+        assert got == expected
+        _check_parts(seen, pairs, rows)
     assert partition_pairs(["b", "a"], ["a", "b"], np.array([]), np.array([]), _prio) == [["a"], ["b"]]
+
+
+def _check_parts(parts: list[ComponentPart], pairs: list[tuple[str, str]], rows: int) -> None:
+    """Every linked node in one part, with its neighbours there; a part holds whole components,
+    and only one component more once it has ``rows`` neighbour entries."""
+    graph = _graph(pairs)
+    names = [n for part in parts for n in part.names]
+    assert sorted(names) == sorted(graph)
+    for part in parts:
+        starts = part.starts.tolist()
+        assert starts[0] == 0
+        assert starts[-1] == len(part.neighbours)
+        for i, name in enumerate(part.names):
+            assert {part.names[k] for k in part.neighbours[starts[i] : starts[i + 1]].tolist()} == graph[name]
+        comps = part.components.tolist()
+        assert comps[0] == 0
+        assert comps[-1] == len(part.names)
+        assert all(starts[c] < rows for c in comps[1:-1])  # a new component only below rows
+        for c0, c1 in itertools.pairwise(comps):
+            members = set(part.names[c0:c1])
+            assert components(members, graph) == [sorted(members)]
 
 
 def test_component_labels_are_the_components() -> None:

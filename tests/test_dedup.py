@@ -1034,6 +1034,28 @@ def test_workers_send_items_ready_for_the_spill_file_once_the_caches_are_full() 
     assert lean._shingles(late).tolist() == whole._shingles(late).tolist()
 
 
+def test_workers_split_components_by_the_engines_priority() -> None:
+    """A worker splits a part with the engine's priority (more shingles first, then the id),
+    from the shingle counts it is sent: on a graph whose peel depends on it, the clusters
+    follow the counts."""
+    import numpy as np
+
+    from newsdedup._cluster import component_parts, partition_pairs
+    from newsdedup._dedup import _worker_split
+
+    ids = [f"n{i}" for i in range(8)]
+    pairs = [(0, 2), (0, 5), (0, 6), (1, 2), (1, 7), (2, 6), (3, 4), (3, 7), (5, 6)]
+    a, b = np.array([x for x, _ in pairs]), np.array([y for _, y in pairs])
+    found = []
+    for big in ("n0", "n2"):
+        sizes = {k: 50 if k == big else 10 for k in ids}
+        (part,) = component_parts(ids, a, b)
+        split = sorted(_worker_split(part, [sizes[k] for k in part.names], None))
+        assert split == partition_pairs(ids, ids, a, b, lambda k, s=sizes: (-s[k], k))
+        found.append(split)
+    assert found[0] != found[1]
+
+
 @pytest.mark.parametrize("where", ["memory", "spilled", "released", "spilled-sent", "released-sent"])
 def test_clusters_built_in_workers_are_the_ones_built_here(
     monkeypatch: pytest.MonkeyPatch, where: str
@@ -1073,7 +1095,18 @@ def test_clusters_built_in_workers_are_the_ones_built_here(
         return articles, shingles, times
 
     d._cluster_inputs = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(engine, "_SPLIT_PART_ROWS", 4)  # and the workers split the components in parts
+    split_in_workers = d._split_in_workers
+    parts: list[int] = []
+
+    def noted(pool: Any, given: Iterator[Any]) -> Iterator[list[list[str]]]:
+        for clusters in split_in_workers(pool, given):
+            parts.append(len(clusters))
+            yield clusters
+
+    d._split_in_workers = noted  # type: ignore[method-assign]
     assert _rows(d.iter_clusters()) == expected
+    assert len(parts) > 2
     kind = {"memory": "Article", "spilled": "int", "released": "int"}.get(where, "bytes")
     assert {k for k in sent if k.startswith("article")} == {"article " + kind}
     assert (sent["shingles int"] > 0) == (where == "released")

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -220,16 +221,57 @@ def partition_pairs(
     priority: Priority,
     *,
     max_need: int | None = None,
+    split_parts: Callable[[Iterator[ComponentPart]], Iterable[list[list[str]]]] | None = None,
+    part_rows: int | None = None,
 ) -> list[list[str]]:
     """:func:`partition` of ``nodes`` with the edges ``ids[a[i]] - ids[b[i]]`` given as arrays
     (every edge's ends among ``nodes``). The components are found on the arrays, and the
     adjacency sets the peel reads are built for one component at a time: memory holds the
     sets of one component, where a whole graph of sets took about a GB at a million items.
-    The same clusters as :func:`partition` over the adjacency of the same edges."""
+    The same clusters as :func:`partition` over the adjacency of the same edges.
+
+    ``split_parts`` (with ``part_rows``, see :func:`component_parts`) takes the parts and gives
+    each one's clusters in order, :func:`split_part` done elsewhere (the engine's worker
+    processes); by default each part is split here with ``priority``."""
+    parts = component_parts(ids, a, b, rows=part_rows)
+    linked: set[str] = set()
+
+    def noted() -> Iterator[ComponentPart]:
+        for part in parts:
+            linked.update(part.names)
+            yield part
+
+    if split_parts is None:
+        found: Iterable[list[list[str]]] = (split_part(part, priority, max_need) for part in noted())
+    else:
+        found = split_parts(noted())
+    out = [cluster for clusters in found for cluster in clusters]
+    out.extend([node] for node in nodes if node not in linked)
+    return sorted(out, key=lambda c: c[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentPart:
+    """Whole connected components of an edge graph, small enough to send to a worker: the
+    nodes' names, each node's neighbours as local numbers (``neighbours[starts[i]:starts[i +
+    1]]``), and the local number each component starts at (then ``len(names)``)."""
+
+    names: list[str]
+    starts: np.ndarray
+    neighbours: np.ndarray
+    components: np.ndarray
+
+
+def component_parts(
+    ids: Sequence[str], a: np.ndarray, b: np.ndarray, *, rows: int | None = None
+) -> Iterator[ComponentPart]:
+    """The connected components of the edges ``ids[a[i]] - ids[b[i]]`` (nodes without an
+    edge are left out), in parts of whole components holding about ``rows`` neighbour entries
+    each (every edge counts twice; None: one part)."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     if not len(a):
-        return sorted([node] for node in nodes)
+        return
     label = _component_labels(len(ids), a, b)
     # both directions, grouped by component, then by source node
     src, dst = np.concatenate((a, b)), np.concatenate((b, a))
@@ -237,24 +279,45 @@ def partition_pairs(
     src, dst = src[order], dst[order]
     del order
     heads = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])  # each source node's first row
-    ends = np.r_[heads[1:], len(src)]
     head_label = label[src[heads]]
     comp_first = np.r_[np.flatnonzero(np.r_[True, head_label[1:] != head_label[:-1]]), len(heads)]
+    number = np.empty(len(ids), dtype=np.int64)  # a node's place among the heads
+    number[src[heads]] = np.arange(len(heads))
+    nb = number[dst]
+    row_at = np.r_[heads, len(src)]  # row where each head (then the end) starts
+    comp_row = row_at[comp_first]  # row where each component (then the end) starts
+    if rows is None or rows >= len(src):
+        cuts = [0, len(comp_first) - 1]
+    else:  # part boundaries: the first component starting at or past each multiple of rows
+        marks = np.searchsorted(comp_row, np.arange(rows, len(src), rows))
+        cuts = sorted({0, *marks.tolist(), len(comp_first) - 1})
+    for c0, c1 in itertools.pairwise(cuts):
+        h0, h1 = int(comp_first[c0]), int(comp_first[c1])
+        lo = int(row_at[h0])
+        yield ComponentPart(
+            names=[ids[k] for k in src[heads[h0:h1]].tolist()],
+            starts=row_at[h0 : h1 + 1] - lo,
+            neighbours=nb[lo : int(row_at[h1])] - h0,
+            components=comp_first[c0 : c1 + 1] - h0,
+        )
+
+
+def split_part(part: ComponentPart, priority: Priority, max_need: int | None = None) -> list[list[str]]:
+    """The clusters of a part's components (:func:`partition`'s per-component step)."""
+    names = part.names
+    neighbours = [names[k] for k in part.neighbours.tolist()]
+    starts = part.starts.tolist()
+    comps = part.components.tolist()
     out: list[list[str]] = []
-    linked: set[str] = set()
-    for h0, h1 in zip(comp_first[:-1].tolist(), comp_first[1:].tolist(), strict=True):
-        lo = int(heads[h0])
-        names = [ids[k] for k in dst[lo : int(ends[h1 - 1])].tolist()]
-        adjacency = {
-            ids[node]: set(names[start - lo : end - lo])
-            for node, start, end in zip(
-                src[heads[h0:h1]].tolist(), heads[h0:h1].tolist(), ends[h0:h1].tolist(), strict=True
-            )
-        }
-        linked.update(adjacency)
+    for c0, c1 in itertools.pairwise(comps):
+        adjacency = {names[i]: set(neighbours[starts[i] : starts[i + 1]]) for i in range(c0, c1)}
         out.extend(_split(sorted(adjacency), adjacency, priority, max_need))
-    out.extend([node] for node in nodes if node not in linked)
-    return sorted(out, key=lambda c: c[0])
+    return out
+
+
+def size_priority(sizes: Mapping[str, int]) -> Priority:
+    """The engine's node priority: more shingles first, then the smaller id."""
+    return lambda key: (-sizes[key], key)
 
 
 def _component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import gc
 import hashlib
 import heapq
@@ -47,6 +48,7 @@ import xxhash
 
 from ._arrays import sorted_unique
 from ._cluster import (
+    ComponentPart,
     _component_labels,
     _Repeats,
     build_cluster,
@@ -54,6 +56,8 @@ from ._cluster import (
     partition_pairs,
     repeats_from,
     site_repeated_keys,
+    size_priority,
+    split_part,
     stored_paras,
 )
 from ._exceptions import ConfigError, StoreCorrupt
@@ -315,6 +319,10 @@ _WORKER_CHUNK_MEMBERS = 2_500
 _POOL_CLUSTERS_MIN = 5_000
 """Fewest items for which clusters are built in worker processes (starting them costs more
 than a smaller run's clusters take)."""
+_SPLIT_PARTS = 4
+"""Parts of the components per worker when the workers split them (:meth:`Deduplicator._split_in_workers`)."""
+_SPLIT_PART_ROWS = 50_000
+"""Fewest neighbour entries (twice the edges) in such a part."""
 _NO_SHINGLES = np.empty(0, dtype=np.uint64)
 
 
@@ -1893,11 +1901,16 @@ class Deduplicator:
         """Every cluster (``finish`` None) or what ``finish`` makes of it, sorted by cluster id."""
         if refresh and self.store is not None:
             self.refresh()
+        if self.jobs > 1 and len(self._state.meta) >= _POOL_CLUSTERS_MIN:
+            with self._pool() as pool:  # the workers split the components, then build the clusters
+                groups, keys = self._groups(pool)
+                keyed = sorted(groups, key=lambda g: cluster_id_for(g))
+                yield from self._clusters_in_workers(
+                    pool, _parts(keyed, chunk, _WORKER_CHUNK_MEMBERS), keys, finish
+                )
+            return
         groups, keys = self._groups()
         keyed = sorted(groups, key=lambda g: cluster_id_for(g))
-        if self.jobs > 1 and len(self._state.meta) >= _POOL_CLUSTERS_MIN:
-            yield from self._clusters_in_workers(_parts(keyed, chunk, _WORKER_CHUNK_MEMBERS), keys, finish)
-            return
         repeated = repeats_from(keys)
         for part in _parts(keyed, chunk, _CHUNK_MEMBERS):
             articles = self._articles(i for g in part for i in g)
@@ -1906,9 +1919,9 @@ class Deduplicator:
                 yield cluster if finish is None else finish(cluster)
 
     def _clusters_in_workers(
-        self, parts: Iterable[list[list[str]]], keys: np.ndarray, finish: _ClusterLines | None
+        self, pool: Any, parts: Iterable[list[list[str]]], keys: np.ndarray, finish: _ClusterLines | None
     ) -> Iterator[Any]:
-        """The clusters of ``parts`` (groups of member ids), built in ``jobs`` worker processes
+        """The clusters of ``parts`` (groups of member ids), built in the ``pool``'s worker processes
         (:func:`_worker_clusters`) a few parts ahead, yielded in order (or what ``finish``
         makes of each, made in the worker).
 
@@ -1917,20 +1930,19 @@ class Deduplicator:
         memory nor spilled has it rebuilt from its text in the worker. At a million items,
         building clusters here took about 95 s while the other core idled (at 200k, about
         half of it reading articles and sketches back and unpickling them)."""
-        with self._pool() as pool:
-            inflight: deque[Any] = deque()
-            try:
-                for part in parts:
-                    inputs = self._cluster_inputs(part)
-                    inflight.append(pool.submit(_worker_clusters, part, *inputs, keys, finish))
-                    self.stats["clusters-built-in-workers"] += len(part)
-                    while len(inflight) > 2 * self.jobs:
-                        yield from inflight.popleft().result()
-                while inflight:
+        inflight: deque[Any] = deque()
+        try:
+            for part in parts:
+                inputs = self._cluster_inputs(part)
+                inflight.append(pool.submit(_worker_clusters, part, *inputs, keys, finish))
+                self.stats["clusters-built-in-workers"] += len(part)
+                while len(inflight) > 2 * self.jobs:
                     yield from inflight.popleft().result()
-            finally:
-                for future in inflight:  # the caller stopped early
-                    future.cancel()
+            while inflight:
+                yield from inflight.popleft().result()
+        finally:
+            for future in inflight:  # the caller stopped early
+                future.cancel()
 
     def _cluster_inputs(
         self, part: list[list[str]]
@@ -1994,17 +2006,32 @@ class Deduplicator:
             ),
         )
 
-    def _groups(self) -> tuple[list[list[str]], np.ndarray]:
-        """The clusters' member ids, and the sites' repeated paragraphs (:meth:`_site_repeats`)."""
+    def _groups(self, pool: Any = None) -> tuple[list[list[str]], np.ndarray]:
+        """The clusters' member ids, and the sites' repeated paragraphs (:meth:`_site_repeats`).
+        With a ``pool``, its workers split the components (:meth:`_split_in_workers`)."""
         self._resolve()
         state = self._state
+        ids, a, b = state.edges.kept(state.hubs, self.config.max_verify)
         groups = partition_pairs(
             state.meta.keys(),
-            *state.edges.kept(state.hubs, self.config.max_verify),
+            ids,
+            a,
+            b,
             self._priority,
             max_need=self.config.max_need,
+            split_parts=None if pool is None else functools.partial(self._split_in_workers, pool),
+            part_rows=max(_SPLIT_PART_ROWS, 2 * len(a) // (_SPLIT_PARTS * self.jobs)),
         )
         return groups, self._site_repeats(groups)
+
+    def _split_in_workers(self, pool: Any, parts: Iterator[ComponentPart]) -> Iterator[list[list[str]]]:
+        """Each part's clusters (:func:`split_part`), split in the ``pool``'s workers while this
+        process readies the next parts: at a million items the partition took about 9 s on one
+        core between the verification and the clusters (*ad hoc*)."""
+        meta, max_need = self._state.meta, self.config.max_need
+        jobs = [pool.submit(_worker_split, p, [meta[k].n_shingles for k in p.names], max_need) for p in parts]
+        for job in jobs:
+            yield job.result()
 
     def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:
         """With a store: the clusters holding an item no output has carried yet (new or grown
@@ -2030,7 +2057,7 @@ class Deduplicator:
         return clusters
 
     def _priority(self, key: str) -> tuple[object, ...]:
-        return (-self._state.meta[key].n_shingles, key)
+        return (-self._state.meta[key].n_shingles, key)  # as size_priority (the workers' and Dask's)
 
     def _site_repeats(self, groups: list[list[str]]) -> np.ndarray:
         """The paragraphs a site prints under at least ``site_repeat_min`` different clusters
@@ -2304,6 +2331,12 @@ def _worker_clusters(
     if _WORKER_FINISH is None or _WORKER_FINISH.story != finish.story:
         _WORKER_FINISH = finish  # kept: its profiler's vocabulary serves the next parts too
     return [_WORKER_FINISH(c) for c in clusters]
+
+
+def _worker_split(part: ComponentPart, sizes: list[int], max_need: int | None) -> list[list[str]]:
+    """A part's clusters, in a worker (see :meth:`Deduplicator._split_in_workers`); ``sizes``:
+    each node's shingle count, which with its id is its priority."""
+    return split_part(part, size_priority(dict(zip(part.names, sizes, strict=True))), max_need)
 
 
 _WORKER_REPEATS: tuple[np.ndarray, _Repeats] | None = None

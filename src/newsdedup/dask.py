@@ -61,7 +61,15 @@ import numpy as np
 import xxhash
 
 from ._arrays import sorted_unique, unique_rows
-from ._cluster import build_cluster, partition_pairs, repeat_rows, repeated_keys, repeats_from, stored_paras
+from ._cluster import (
+    build_cluster,
+    partition_pairs,
+    repeat_rows,
+    repeated_keys,
+    repeats_from,
+    size_priority,
+    stored_paras,
+)
 from ._dedup import DedupConfig, Deduplicator, ErrorRecord
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs
@@ -751,7 +759,7 @@ def _run(
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
         a, b = _nodes(names, edges)
-    groups_all = partition_pairs(sizes, names, a, b, lambda k: (-sizes[k], k), max_need=config.max_need)
+    groups_all = partition_pairs(sizes, names, a, b, size_priority(sizes), max_need=config.max_need)
     assign: dict[int, dict[int, int]] = {i: {} for i in live}
     shard_groups: list[list[list[str]]] = [[] for _ in range(n_groups)]
     n_multi = 0
