@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pytest
 
 from newsdedup._cluster import (
     ComponentPart,
@@ -207,7 +208,19 @@ def _check_parts(parts: list[ComponentPart], pairs: list[tuple[str, str]], rows:
             assert components(members, graph) == [sorted(members)]
 
 
-def test_component_labels_are_the_components() -> None:
+@pytest.mark.parametrize("scipy", [False, True])
+def test_component_labels_are_the_components(monkeypatch: pytest.MonkeyPatch, scipy: bool) -> None:
+    """Each node labelled with its component's smallest node, by the numpy passes and (for big
+    graphs) by scipy."""
+    import newsdedup._cluster as clustering
+
+    if scipy:
+        monkeypatch.setattr(clustering, "_SCIPY_EDGES", 0)
+        assert _component_labels(3, np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == [
+            0,
+            1,
+            2,
+        ]
     rng = random.Random(12)
     for _ in range(40):
         n = rng.randrange(1, 200)

@@ -320,10 +320,18 @@ def size_priority(sizes: Mapping[str, int]) -> Priority:
     return lambda key: (-sizes[key], key)
 
 
+_SCIPY_EDGES = 1 << 20
+"""From this many edges the components come from scipy (see :func:`_component_labels`)."""
+
+
 def _component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per node ``0..n-1``, the smallest node of its connected component under the edges
     ``a[i] - b[i]``: minimum labels spread over the edges, then shortcut (a label's own label)
-    until nothing changes, a few whole-array passes instead of a walk per node."""
+    until nothing changes, a few whole-array passes instead of a walk per node. From
+    ``_SCIPY_EDGES`` edges scipy's ``connected_components`` finds them instead: on 5.8M edges
+    over 1M nodes 0.32 s against 1.38 s, but importing scipy costs about 0.3 s (*ad hoc*)."""
+    if len(a) >= _SCIPY_EDGES:
+        return _scipy_component_labels(n, a, b)
     label = np.arange(n, dtype=np.int64)
     while len(a):
         low = np.minimum(label[a], label[b])
@@ -339,6 +347,19 @@ def _component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             break
         label = spread
     return label
+
+
+def _scipy_component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_component_labels` by ``scipy.sparse.csgraph.connected_components`` (scipy comes
+    with datasketch), its component numbers turned into each component's smallest node."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    count, number = connected_components(graph, directed=False)
+    smallest = np.full(count, n, dtype=np.int64)
+    np.minimum.at(smallest, number, np.arange(n, dtype=np.int64))
+    return smallest[number]
 
 
 # -- canonical choice ------------------------------------------------------------------------
