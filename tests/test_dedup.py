@@ -284,6 +284,31 @@ def test_site_boilerplate_repeated_across_stories_is_dropped_from_canonical_text
     assert all(disclaimer in c.text for c in dedup(items, site_repeat_min=0))
 
 
+def test_site_rows_gathered_before_the_partition_give_the_same_repeats() -> None:
+    """With workers, the sites' paragraph rows are gathered (in a thread) before the groups are
+    known and numbered by item, then by cluster: the repeated keys are the ones counted from
+    the groups, for sites with and without repeats, items without a site, and two copies of a
+    story from one site (a cluster counts once)."""
+    disclaimer = "This article is for information only and is not investment advice from Example Markets."
+    items = [
+        {"id": f"s{i}", "text": _clean(i) + "\n\n" + disclaimer, "site": "examplemarkets.com"}
+        for i in range(4)
+    ]
+    items += [
+        {"id": f"c{i}", "text": _clean(i) + "\n\n" + disclaimer, "site": "examplemarkets.com"}
+        for i in range(2)
+    ]
+    items += [{"id": f"o{i}", "text": _clean(i), "site": f"other{i}.example"} for i in range(3)]
+    items += [{"id": "nosite", "text": _clean(4)}]
+    for min_clusters in (2, 3, 5):
+        d = Deduplicator(site_repeat_min=min_clusters)
+        d.add_many(items)
+        groups, _ = d._groups()
+        expected = d._site_repeats(groups)
+        assert np.array_equal(d._site_repeats(groups, d._site_rows()), expected)
+        assert len(expected) == (1 if min_clusters <= 4 else 0)
+
+
 _MEMBERS = st.lists(
     st.tuples(
         st.sampled_from([None, "", "a.example", "b.example", "c.example"]),
@@ -302,11 +327,11 @@ def test_site_repeated_keys_rules_rows_out_without_losing_a_repeat(
     """The prefilter only drops rows of pairs under fewer clusters, even when most pairs share
     its cut key (``shift`` 58 and 61 leave 6 and 3 bits): the keys equal the plain count's."""
     from newsdedup._arrays import unique_rows
-    from newsdedup._cluster import _may_repeat, _member_rows, repeat_rows, repeated_keys, site_repeated_keys
+    from newsdedup._cluster import _may_repeat, member_rows, repeat_rows, repeated_keys, site_repeated_keys
 
     plain = repeated_keys(repeat_rows(members), min_clusters)
     assert np.array_equal(site_repeated_keys(members, min_clusters), plain)
-    rows = _member_rows(members)
+    rows = member_rows(members)
     keep = _may_repeat(rows, min_clusters, shift=shift)
     assert np.array_equal(repeated_keys(unique_rows(rows[keep])[0], min_clusters), plain)
     repeated = {tuple(k) for k in plain.tolist()}
@@ -316,7 +341,7 @@ def test_site_repeated_keys_rules_rows_out_without_losing_a_repeat(
 def test_site_repeated_keys_prefilter_keeps_only_the_repeated_pairs_rows() -> None:
     """On real-looking hashes (random 64-bit paragraphs) the 32-bit keys keep the rows of the
     repeated pairs and nothing else: what makes the exact count cheap."""
-    from newsdedup._cluster import _may_repeat, _member_rows, site_repeated_keys
+    from newsdedup._cluster import _may_repeat, member_rows, site_repeated_keys
 
     rng = np.random.default_rng(5)
     boiler = rng.integers(0, 2**63, size=3, dtype=np.uint64)  # a site's three footer lines
@@ -330,7 +355,7 @@ def test_site_repeated_keys_prefilter_keeps_only_the_repeated_pairs_rows() -> No
     # a site's two copies of each of two stories: four rows of their line, but two clusters
     line = rng.integers(0, 2**63, size=1, dtype=np.uint64).astype("<u8").tobytes()
     members += [("s1.example", line, 900), ("s1.example", line, 900), ("s1.example", line, 901)] * 2
-    rows = _member_rows(members)
+    rows = member_rows(members)
     keep = _may_repeat(rows, 3)
     assert int(keep.sum()) == 3 * len([m for m in members if m[0] == "s0.example"])
     assert sorted(k[1] for k in site_repeated_keys(members, 3).tolist()) == sorted(boiler.tolist())

@@ -589,10 +589,10 @@ def repeat_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
     """``(site, paragraph hashes as stored, cluster number)`` per member -> unique uint64 rows
     ``(site hash, paragraph hash, cluster number)``: a cluster counts once per site and
     paragraph, however many of its copies come from that site (they share their story lines)."""
-    return unique_rows(_member_rows(members))[0]
+    return unique_rows(member_rows(members))[0]
 
 
-def _member_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
+def member_rows(members: Iterable[tuple[str | None, bytes, int]]) -> np.ndarray:
     """:func:`repeat_rows` before the duplicates are dropped: a row per member and paragraph."""
     # the members' stored bytes joined and decoded at once, the site and cluster columns
     # repeated per paragraph: numpy calls per member were most of the cost at 1M items
@@ -628,7 +628,11 @@ def site_repeated_keys(members: Iterable[tuple[str | None, bytes, int]], min_clu
     (:func:`_may_repeat`): the exact sorts of three and two columns then run on the rows of the
     few paragraphs that may repeat (at 200k items, 9 % of the rows and 0.24-0.34 s instead of
     0.44-0.66 s; this step runs on one core between the verification and the clusters)."""
-    rows = _member_rows(members)
+    return repeated_keys_of_rows(member_rows(members), min_clusters)
+
+
+def repeated_keys_of_rows(rows: np.ndarray, min_clusters: int) -> np.ndarray:
+    """:func:`site_repeated_keys` of the rows :func:`member_rows` gives (in any order)."""
     if min_clusters > 1:
         rows = rows[_may_repeat(rows, min_clusters)]
     return repeated_keys(unique_rows(rows)[0], min_clusters)
