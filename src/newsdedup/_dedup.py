@@ -2043,9 +2043,15 @@ class Deduplicator:
         process readies the next parts: at a million items the partition took about 9 s on one
         core between the verification and the clusters (*ad hoc*)."""
         meta, max_need = self._state.meta, self.config.max_need
-        jobs = [pool.submit(_worker_split, p, [meta[k].n_shingles for k in p.names], max_need) for p in parts]
-        for job in jobs:
-            yield job.result()
+        inflight: deque[Any] = deque()  # a few parts ahead: each one's arrays are held until it is split
+        for part in parts:
+            inflight.append(
+                pool.submit(_worker_split, part, [meta[k].n_shingles for k in part.names], max_need)
+            )
+            while len(inflight) > 2 * self.jobs:
+                yield inflight.popleft().result()
+        while inflight:
+            yield inflight.popleft().result()
 
     def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:
         """With a store: the clusters holding an item no output has carried yet (new or grown
@@ -2073,9 +2079,7 @@ class Deduplicator:
     def _priority(self, key: str) -> tuple[object, ...]:
         return (-self._state.meta[key].n_shingles, key)  # as size_priority (the workers' and Dask's)
 
-    def _site_repeats(
-        self, groups: list[list[str]], site_rows: tuple[dict[str, int], np.ndarray] | None = None
-    ) -> np.ndarray:
+    def _site_repeats(self, groups: list[list[str]], site_rows: np.ndarray | None = None) -> np.ndarray:
         """The paragraphs a site prints under at least ``site_repeat_min`` different clusters
         (:func:`site_repeated_keys`; :func:`repeats_from` reads them), counted over everything added
         so far, so it does not depend on input order. ``site_rows``: :meth:`_site_rows`, made
@@ -2083,26 +2087,20 @@ class Deduplicator:
         min_clusters = self.config.site_repeat_min
         if not min_clusters:
             return np.empty((0, 2), dtype=np.uint64)
+        meta = self._state.meta
         if site_rows is None:
-            meta = self._state.meta
             members = ((meta[i].site, meta[i].paras, n) for n, group in enumerate(groups) for i in group)
             return site_repeated_keys(members, min_clusters)
-        number, rows = site_rows
-        sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-        at = np.fromiter(
-            (number[i] for group in groups for i in group), dtype=np.int64, count=int(sizes.sum())
-        )
-        cluster = np.empty(len(number), dtype=np.uint64)
-        cluster[at] = np.repeat(np.arange(len(groups), dtype=np.uint64), sizes)
-        rows[:, 2] = cluster[rows[:, 2].astype(np.int64)]
-        return repeated_keys_of_rows(rows, min_clusters)
+        cluster_of = {key: n for n, group in enumerate(groups) for key in group}
+        cluster = np.fromiter(map(cluster_of.__getitem__, meta), dtype=np.uint64, count=len(meta))
+        del cluster_of
+        site_rows[:, 2] = cluster[site_rows[:, 2].astype(np.int64)]
+        return repeated_keys_of_rows(site_rows, min_clusters)
 
-    def _site_rows(self) -> tuple[dict[str, int], np.ndarray]:
-        """Each item's number (in the order of ``meta``), and :func:`member_rows` of every item
-        with its number in place of a cluster's, for :meth:`_site_repeats`."""
-        meta = self._state.meta
-        number = {key: n for n, key in enumerate(meta)}
-        return number, member_rows((m.site, m.paras, n) for n, m in enumerate(meta.values()))
+    def _site_rows(self) -> np.ndarray:
+        """:func:`member_rows` of every item, with its number in the order of ``meta`` in place
+        of a cluster's, for :meth:`_site_repeats`."""
+        return member_rows((m.site, m.paras, n) for n, m in enumerate(self._state.meta.values()))
 
     def _make_cluster(self, ids: list[str], repeated: _Repeats, articles: Mapping[str, Article]) -> Cluster:
         meta = self._state.meta
