@@ -2014,20 +2014,17 @@ class Deduplicator:
         self._resolve()
         state = self._state
         ids, a, b = state.edges.kept(state.hubs, self.config.max_verify)
-        split = functools.partial(
-            partition_pairs,
-            state.meta.keys(),
-            ids,
-            a,
-            b,
-            self._priority,
-            max_need=self.config.max_need,
-            part_rows=max(_SPLIT_PART_ROWS, 2 * len(a) // (_SPLIT_PARTS * self.jobs)),
+        partition = functools.partial(
+            partition_pairs, state.meta.keys(), ids, a, b, self._priority, max_need=self.config.max_need
         )
-        if pool is None or not self.config.site_repeat_min:
-            groups = split(
-                split_parts=None if pool is None else functools.partial(self._split_in_workers, pool)
+        if pool is not None:
+            partition = functools.partial(
+                partition,
+                split_parts=functools.partial(self._split_in_workers, pool),
+                part_rows=max(_SPLIT_PART_ROWS, 2 * len(a) // (_SPLIT_PARTS * self.jobs)),
             )
+        if pool is None or not self.config.site_repeat_min:
+            groups = partition()
             return groups, self._site_repeats(groups)
         import concurrent.futures as cf
 
@@ -2035,7 +2032,7 @@ class Deduplicator:
         # process mostly waits for them then (at a million items, about 3.6 s after the split)
         with cf.ThreadPoolExecutor(1, thread_name_prefix="newsdedup-site-rows") as thread:
             rows = thread.submit(self._site_rows)
-            groups = split(split_parts=functools.partial(self._split_in_workers, pool))
+            groups = partition()
             return groups, self._site_repeats(groups, rows.result())
 
     def _split_in_workers(self, pool: Any, parts: Iterator[ComponentPart]) -> Iterator[list[list[str]]]:
