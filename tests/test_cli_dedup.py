@@ -105,6 +105,40 @@ def test_unusable_lines_go_to_the_errors_file_and_the_run_goes_on(tmp_path: Path
     assert sorted(ids) == ["000", "001"]  # the duplicate id is emitted once
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_stray_characters_and_oversized_lines_do_not_stop_the_run(tmp_path: Path, jobs: str) -> None:
+    """A copy whose JSON holds a lone surrogate escape, NUL and a bidi override still clusters
+    with its original, and its text comes out clean; an id with a lone surrogate, a text over
+    the size limit and (in a gzip input) a line over the reader's cap are recorded skips."""
+    seed = json.loads(_seed_lines()[2])
+    text = seed["text"]
+    dirty = text.replace(" ", " \x00", 3).replace(" the ", " t\u202ehe ", 2) + " \ud800"
+    lines = [
+        json.dumps(seed),
+        json.dumps(
+            {"id": "dirty", "text": dirty, "title": "Title \udc80", "url": "https://x.example/\ud800"}
+        ),
+        json.dumps({"id": "bad\ud800id", "text": text}),
+        json.dumps({"id": "huge", "text": "word " * 4_100_000}),
+    ]
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wb", compresslevel=1) as fh:
+        fh.write(("\n".join(lines) + "\n").encode())
+        fh.write(b'{"id": "endless", "text": "' + b"x" * (129 * 1024 * 1024) + b'"}\n')
+        fh.write(json.dumps({"id": "after", "text": text}).encode() + b"\n")
+    out, err = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    result = _run([str(src), "-o", str(out), "--errors", str(err), "--jobs", jobs])
+    assert result.exit_code == 0, result.output
+    errors = {e["line"]: (e["id"], e["reason"]) for e in _read_jsonl(err)}
+    assert errors == {3: (None, "bad-id"), 4: ("huge", "too-large"), 5: (None, "too-large")}
+    rows = _read_jsonl(out)
+    assert [sorted(r["member_ids"]) for r in rows] == [sorted([seed["id"], "dirty", "after"])]
+    raw = out.read_bytes().decode("utf-8")  # strictly UTF-8: no surrogate made it out
+    assert "\\u0000" not in raw
+    assert "\\u202e" not in raw
+    assert "\u202e" not in raw
+
+
 def test_several_inputs_name_the_file_in_errors(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.jsonl", _seed_lines()[:1])
     b = _write(tmp_path / "b.jsonl", ["{oops"])

@@ -62,6 +62,18 @@ def test_a_few_stray_nul_characters_are_dropped() -> None:
     assert "\x00" not in article.text
 
 
+def test_control_and_bidi_characters_are_dropped_from_text_and_title() -> None:
+    page = ARTICLE_HTML.replace("voté", "vo\x01té\x7f", 1).replace(
+        "<head>", "<head><title>Bud\x02get\u202e</title>"
+    )
+    article = extract(page.replace("travaux", "tra\u202evaux\u2066"))
+    assert article.ok
+    assert PARA in article.text
+    assert PARA2 in article.text
+    assert article.title == "Budget voté"  # the h1, "vo\x01té\x7f" in the page
+    assert not any(c in article.text for c in "\x01\x7f\u202e\u2066")
+
+
 def test_fifty_megabyte_page_is_refused_before_parsing() -> None:
     huge = "<html><body>" + ("<p>" + "x" * 1000 + "</p>") * 50_000 + "</body></html>"
     assert len(huge) > 50_000_000

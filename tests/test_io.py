@@ -277,6 +277,77 @@ def test_jsonl_broken_gzip_raises_after_the_lines_read(tmp_path: Path) -> None:
     assert all(isinstance(i, Record) for i in got)
 
 
+def test_jsonl_line_cap_bounds_memory_and_keeps_numbering(tmp_path: Path) -> None:
+    """A gzip bomb without newlines: the over-long line is a too-large error, read and dropped a
+    block at a time, and the lines after it keep their numbers."""
+    path = tmp_path / "bomb.jsonl.gz"
+    good = json.dumps({"id": "a", "text": "word " * 50})
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(good.encode() + b"\n")
+        fh.write(b'{"id": "x", "text": "' + b"x" * 30_000_000 + b'"}\n')
+        fh.write(b"\n \r\n\t\n" + good.replace('"a"', '"b"').encode() + b"\n")
+        fh.write(b'{"id": "tail", "text": "' + b"y" * 30_000 + b'"}')  # no newline at the end
+    tracemalloc.start()
+    try:
+        items = list(read_jsonl(path, max_line_bytes=1_000_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(type(i).__name__, i.line, i.id) for i in items] == [
+        ("Record", 1, "a"),
+        ("RecordError", 2, None),
+        ("Record", 6, "b"),
+        ("Record", 7, "tail"),
+    ]
+    assert isinstance(items[1], RecordError)
+    assert items[1].reason == "too-large"
+    assert peak < 6_000_000, peak  # nowhere near the 30 MB line
+    # a line exactly at the cap is read; one byte more is not
+    line = json.dumps({"id": "c", "text": "z" * 100}).encode() + b"\n"
+    plain = tmp_path / "cap.jsonl"
+    plain.write_bytes(line + line.replace(b'"c"', b'"d"'))
+    assert [r.raw is None for r in read_jsonl_lines(plain, max_line_bytes=len(line))] == [False, False]
+    assert [r.raw is None for r in read_jsonl_lines(plain, max_line_bytes=len(line) - 1)] == [True, True]
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_jsonl_lines_across_blocks_and_blank_runs(
+    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines split across read blocks join up, runs of blank lines (spaces, tabs, CRLF) are
+    passed over with their numbers counted, and a last line needs no newline."""
+    import newsdedup._records as records
+
+    monkeypatch.setattr(records, "_BLOCK", block)
+    objs = [{"id": f"i{n}", "text": f"text number {n} " * (n + 1)} for n in range(6)]
+    parts = [
+        json.dumps(objs[0]), "", "  ", "\t\r", json.dumps(objs[1]) + "\r", json.dumps(objs[2]),
+        "\n\n", "   " + json.dumps(objs[3]), json.dumps(objs[4]), "", json.dumps(objs[5]),
+    ]  # fmt: skip
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes("\n".join(parts).encode())
+    got = [(i.line, i.id) for i in read_jsonl(path)]
+    expected = [n + 1 for n, p in enumerate("\n".join(parts).split("\n")) if p.strip()]
+    assert [line for line, _ in got] == expected
+    assert [rid for _, rid in got] == [o["id"] for o in objs]
+    # and what the parsed lines hold is the file's own line
+    raw = list(read_jsonl_lines(path))
+    assert [json.loads(r.raw or b"") for r in raw] == objs
+
+
+def test_blank_gzip_bomb_is_read_at_memory_speed(tmp_path: Path) -> None:
+    """A gzip of 200 MB of newlines (about 200 kB on disk) holds two lines; the blank runs are
+    skipped without a Python step per blank line."""
+    path = tmp_path / "blank.jsonl.gz"
+    good = json.dumps({"id": "a", "text": "word " * 50}).encode()
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(good + b"\n")
+        for _ in range(20):
+            fh.write(b"\n" * 10_000_000)
+        fh.write(good.replace(b'"a"', b'"b"'))
+    assert [(i.line, i.id) for i in read_jsonl(path)] == [(1, "a"), (200_000_002, "b")]
+
+
 # -- WARC ---------------------------------------------------------------------------------------
 
 

@@ -74,3 +74,32 @@ def test_to_article_equals_clean_text_then_replace(
 @pytest.mark.parametrize("text", ["", "   \n  ", "Reuter"])
 def test_empty_results_keep_their_reason(text: str) -> None:
     assert _actual({"id": "x", "text": text}) == _reference({"id": "x", "text": text})
+
+
+def test_lone_surrogates_in_fields_are_replaced_but_not_in_ids() -> None:
+    """A JSON ``\\ud800`` escape decodes to a lone surrogate, which no encoder takes: in a text,
+    title, url or site it becomes U+FFFD; an id holding one is refused (two ids repaired alike
+    would be taken for one item)."""
+    text = TEXTS[0]
+    record = record_from_mapping(
+        {
+            "id": "s1",
+            "text": text + "\ud800",
+            "title": "T\udc80",
+            "url": "https://e.example/\ud800",
+            "site": "e\udfff",
+        }
+    )
+    assert (record.title, record.url, record.site) == ("T\ufffd", "https://e.example/\ufffd", "e\ufffd")
+    article = to_article(record)
+    assert article.text.endswith("\ufffd")
+    article.text.encode("utf-8")
+    with pytest.raises(RecordError) as bad:
+        record_from_mapping({"id": "s\ud800", "text": text})
+    assert bad.value.reason == "bad-id"
+    # an Article handed in directly is scrubbed the same way
+    given = dataclasses.replace(article, text=article.text.replace("\ufffd", "\udc00\x00"))
+    assert to_article(given).text == article.text
+    with pytest.raises(RecordError) as bad:
+        to_article(dataclasses.replace(article, id="s\udc00"))
+    assert bad.value.reason == "bad-id"

@@ -116,3 +116,36 @@ def test_learner_with_site_and_no_url() -> None:
     article = clean_text(f"{LEDE}\n{promo}\n{SECOND}", site="rail.example", learner=learner)
     assert article.paragraphs == [LEDE, SECOND]
     assert article.site == "rail.example"
+
+
+def test_stray_characters_are_scrubbed_from_text_and_title() -> None:
+    """NUL and other controls, DEL, invisible word splitters, bidi controls and lone surrogates
+    never reach the clean text: they would break C strings, databases and UTF-8 output."""
+    lede = LEDE.replace("commuter", "com\x00mu\u00adter")
+    second = SECOND.replace("ministry", "mini\u202estry")
+    dirty = TITLE + "\x01\n" + lede + "\x7f\x0c" + second + "\ud800"
+    article = clean_text(dirty)
+    assert article.title == TITLE
+    assert article.paragraphs == [LEDE, SECOND + "\ufffd"]
+    assert clean_text(f"{LEDE}\n{SECOND}", title=TITLE + "\udc80\u2066").title == TITLE + "\ufffd"
+    article.text.encode("utf-8")  # strict: no surrogate left
+
+
+def test_scrub_text_keeps_clean_text_as_it_is() -> None:
+    from newsdedup._text import scrub_text
+
+    for text in (
+        LEDE,
+        "Zürich \u2014 \u201cquoted\u201d \u0627\u0644\u0639\u0631\u0628\u064a\u0629\tand\r\nlines",
+        "",
+    ):
+        assert scrub_text(text) is text
+    assert scrub_text("a\x0bb\x0cc") == "a\nb\nc"  # vertical tab and form feed end a line
+    assert scrub_text("\u200dZWJ and \u200fRLM stay") == "\u200dZWJ and \u200fRLM stay"
+
+
+def test_text_over_the_size_limit_is_not_cleaned() -> None:
+    article = clean_text(f"{TITLE}\n{LEDE}\n{SECOND}", max_chars=100)
+    assert article.reason == "too-large"
+    assert article.text == ""
+    assert clean_text(f"{TITLE}\n{LEDE}\n{SECOND}", max_chars=1000).reason is None

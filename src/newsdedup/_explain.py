@@ -397,7 +397,8 @@ def read_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     lines that are not JSON objects are skipped with a log message. Raises :class:`InputError`
     when the file cannot be read."""
     for number, raw in read_lines(path):
-        if not raw.strip():
+        if raw is None:
+            logger.info("%s:%d: line too long, skipped", path, number)
             continue
         try:
             data = json.loads(raw)

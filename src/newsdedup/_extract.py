@@ -33,6 +33,7 @@ from ._exceptions import ConfigError, ExtractError
 from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, ClassCache, class_weight, classify
 from ._metadata import PageMeta, read_metadata
 from ._models import Article, Removal
+from ._text import drop_invisible, scrub_text
 
 __all__ = ["ExtractConfig", "extract"]
 
@@ -110,9 +111,6 @@ _LEAF_SELECTOR = ", ".join(
     f"{t}:not(:has({_INNER_BLOCKS}))" for t in ("div", "section", "article", "main", "font", "center")
 )
 _PENALISED = frozenset(["dom:comments", "dom:related", "dom:footer", "dom:cookie"])
-# Soft hyphens, zero-width spaces, word joiners and stray BOMs: invisible, and they split words.
-_INVISIBLE_CHARS = "\u00ad\u200b\u2060\ufeff"
-_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
 _SENTENCE_END = re.compile(r"[.!?…。！？]\W*$")
 _JUNK_LINE = re.compile(
     r"^(?:advertisement|advertising|anzeige|publicité|publicidad|werbung|sponsored(?: content)?|"
@@ -862,12 +860,8 @@ def _blocks(
         if block.kind == "skip":
             continue
         for parts, link_chars in zip(block.lines, block.links, strict=True):
-            raw = "".join(parts)
-            if not raw.isascii() and (
-                "\u00ad" in raw or "\u200b" in raw or "\u2060" in raw or "\ufeff" in raw  # _INVISIBLE_CHARS
-            ):
-                raw = raw.translate(_INVISIBLE)
-            text = " ".join(raw.split())
+            # invisible word splitters go before lines are compared with the publisher rules
+            text = " ".join(drop_invisible("".join(parts)).split())
             if text:
                 out.append(_TextBlock(text, min(link_chars, len(text)), block.kind, block.owner))
     return out
@@ -1193,7 +1187,10 @@ def _extract_body(
         learner=learner,
     )
     removed.extend(result.removed)
-    text = "\n\n".join(b.strip() for b in result.blocks if b and b.strip())
+    # the controls a text node can still hold (the parser passes them through)
+    text = scrub_text("\n\n".join(b.strip() for b in result.blocks if b and b.strip()))
+    if meta.title:
+        base["title"] = scrub_text(meta.title)
     if len(text) < cfg.min_text_chars:
         return Article(**base, wire=result.wire, removed=tuple(removed), reason="no-main-text")
     return Article(**base, text=text, wire=result.wire, removed=tuple(removed), reason=None)

@@ -27,7 +27,7 @@ from typing import Any
 
 from ._exceptions import ConfigError, InputError, MissingDependency, NewsdedupError
 from ._models import Cluster
-from ._records import RawLine, Record, RecordError, read_lines, record_from_mapping
+from ._records import DEFAULT_MAX_LINE_BYTES, RawLine, Record, RecordError, read_lines, record_from_mapping
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -146,21 +146,25 @@ def read_records(
     return read_jsonl(source)
 
 
-def read_jsonl(source: str | os.PathLike[str]) -> Iterator[Item]:
+def read_jsonl(
+    source: str | os.PathLike[str], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[Item]:
     """JSONL lines (a path, a ``.gz`` path or ``-`` for stdin) as records; blank lines are not
-    records and are passed over. ``line`` is the 1-based line number."""
-    for line in read_jsonl_lines(source):
+    records and are passed over. ``line`` is the 1-based line number. A line over
+    ``max_line_bytes`` is a ``too-large`` error, read and dropped in bounded memory."""
+    for line in read_jsonl_lines(source, max_line_bytes=max_line_bytes):
         try:
             yield line.parse()
         except RecordError as exc:
             yield exc
 
 
-def read_jsonl_lines(source: str | os.PathLike[str]) -> Iterator[RawLine]:
+def read_jsonl_lines(
+    source: str | os.PathLike[str], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[RawLine]:
     """The non-blank lines of :func:`read_jsonl`, not parsed yet (see :class:`RawLine`)."""
-    for number, raw in read_lines(str(source)):
-        if raw.strip():
-            yield RawLine(number, raw)
+    for number, raw in read_lines(str(source), max_line_bytes=max_line_bytes):
+        yield RawLine(number, raw)
 
 
 # WARC ---------------------------------------------------------------------------------------

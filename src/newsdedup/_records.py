@@ -3,7 +3,8 @@
 Every way a record can be unusable has a short machine-readable ``reason`` that ends up in the
 errors file: ``bad-encoding``, ``bad-json``, ``not-an-object``, ``missing-id``, ``bad-id``,
 ``missing-body``, ``bad-body``, ``extract-failed`` (or the extractor's own tag), ``empty-text``
-(or the extractor's ``Article.reason``, e.g. ``no-main-text``).
+(or the extractor's ``Article.reason``, e.g. ``no-main-text``), ``too-large`` (a JSONL line over
+``max_line_bytes``, a page over the extractor's ``max_bytes``, a text over ``MAX_TEXT_CHARS``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from urllib.parse import urlsplit
 from ._boilerplate import ascii_fold_lower
 from ._exceptions import ExtractError, InputError
 from ._models import Article, parse_datetime
-from ._text import clean_text
+from ._text import clean_text, replace_surrogates, scrub_text
 
 __all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
     "RawLine",
     "Record",
     "RecordError",
@@ -76,7 +78,9 @@ def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    if not isinstance(value, str):
+        return str(value)
+    return replace_surrogates(value)
 
 
 def record_from_mapping(data: Mapping[str, Any], *, line: int | None = None) -> Record:
@@ -86,6 +90,9 @@ def record_from_mapping(data: Mapping[str, Any], *, line: int | None = None) -> 
     rid = data["id"]
     if not isinstance(rid, str) or not rid.strip():
         raise RecordError(f"id must be a non-empty string, got {rid!r:.60}", reason="bad-id", line=line)
+    if replace_surrogates(rid) is not rid:
+        # an id is a key: two ids repaired alike would be taken for one item
+        raise RecordError(f"id holds a lone surrogate: {rid!r:.60}", reason="bad-id", line=line)
     html, text = data.get("html"), data.get("text")
     if html is None and text is None:
         raise RecordError("record has neither html nor text", reason="missing-body", line=line, id=rid)
@@ -131,10 +138,15 @@ class RawLine(NamedTuple):
     process then neither decodes it nor pickles the decoded record for the worker."""
 
     line: int
-    raw: bytes
+    raw: bytes | None
+    """None: the line was over the reader's ``max_line_bytes`` and was not read."""
 
     def parse(self) -> Record:
         """:func:`parse_line` of the line (raises :class:`RecordError`)."""
+        if self.raw is None:
+            raise RecordError(
+                "line too long: over the reader's max_line_bytes", reason="too-large", line=self.line
+            )
         return parse_line(self.raw, line=self.line)
 
 
@@ -198,6 +210,11 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
     if isinstance(item, Article):
         if not item.id:
             raise RecordError("article has no id", reason="missing-id")
+        if replace_surrogates(item.id) is not item.id:
+            raise RecordError(f"id holds a lone surrogate: {item.id!r:.60}", reason="bad-id", id=item.id)
+        text = scrub_text(item.text)
+        if text is not item.text:
+            item = dataclasses.replace(item, text=text)
         if not item.text.strip():
             raise RecordError("article has no text", reason=item.reason or "empty-text", id=item.id)
         if item.site is None and item.url:
@@ -232,9 +249,10 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
             id=record.id,
         ) from exc
     if not article.text.strip():
-        raise RecordError(
-            "no text after extraction", reason=article.reason or "empty-text", line=record.line, id=record.id
+        message = (
+            "over the size limit, not read" if article.reason == "too-large" else "no text after extraction"
         )
+        raise RecordError(message, reason=article.reason or "empty-text", line=record.line, id=record.id)
     url = record.url or article.url
     site = record.site or article.site or _site_of(record.url)
     title = record.title or article.title
@@ -250,10 +268,23 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
     return dataclasses.replace(article, id=record.id, url=url, site=site, title=title, published=published)
 
 
-def read_lines(name: str) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, raw line) of a JSONL input: a path, a ``.gz`` path, or ``-`` for
-    stdin. Any failure to open or read (missing file, broken gzip) raises :class:`InputError`
-    after the lines read so far were yielded, so a caller keeps what it already processed."""
+DEFAULT_MAX_LINE_BYTES = 128 * 1024 * 1024
+"""JSONL lines longer than this are not read (``too-large``): above a page at the extractor's
+``max_bytes`` (20 million characters) even at six bytes a character (``\\uXXXX`` escapes)."""
+
+_BLOCK = 1 << 20
+_SPACE_RUN = re.compile(rb"[ \t\r\n\x0b\x0c]+")  # what bytes.isspace() calls space: one tight loop
+
+
+def read_lines(
+    name: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """(1-based line number, raw line) of each non-blank line of a JSONL input: a path, a
+    ``.gz`` path, or ``-`` for stdin. A line over ``max_line_bytes`` comes as None, read and
+    dropped a block at a time, so a damaged or hostile input (a gzip bomb without newlines)
+    reads in bounded memory; a run of blank lines is passed over at memory speed. Any failure
+    to open or read (missing file, broken gzip) raises :class:`InputError` after the lines read
+    so far were yielded, so a caller keeps what it already processed."""
     try:
         if name == "-":
             stream: IO[bytes] = sys.stdin.buffer
@@ -264,16 +295,56 @@ def read_lines(name: str) -> Iterator[tuple[int, bytes]]:
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
     try:
-        number = 0
-        while True:
-            try:
-                raw = stream.readline()
-            except (OSError, EOFError, zlib.error) as exc:
-                raise InputError(f"cannot read {name}: after line {number}: {exc}") from exc
-            if not raw:
-                return
-            number += 1
-            yield number, raw
+        yield from _lines(stream, name, max_line_bytes)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def _lines(stream: IO[bytes], name: str, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """:func:`read_lines` over an open stream. Blocks come from ``read1`` (what one read of the
+    file or the decompressor gives): a pipe's lines are handed on as they arrive, and a broken
+    gzip loses at most the block that failed."""
+    number = 0
+    block, pos = b"", 0
+    head: list[bytes] = []  # the start of a line that runs past its block
+    held = 0  # bytes of the current line in earlier blocks
+    over = False  # in a line over the limit: dropped up to its newline
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        end = block.find(b"\n", pos)
+        if end < 0:
+            if pos < len(block) and not over:
+                held += len(block) - pos
+                if held > limit:
+                    head, over = [], True
+                else:
+                    head.append(block[pos:])
+            try:
+                block, pos = read(_BLOCK), 0
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(f"cannot read {name}: after line {number}: {exc}") from exc
+            if not block:  # the end: a last line without a newline
+                if over or head:
+                    line = None if over else b"".join(head)
+                    if line is None or not line.isspace():
+                        yield number + 1, line
+                return
+            continue
+        number += 1
+        if over or held + end + 1 - pos > limit:
+            yield number, None
+        else:
+            line = block[pos : end + 1]
+            if head:
+                line = b"".join((*head, line))
+            if not line.isspace():
+                yield number, line
+            else:  # the blank lines after this one, up to the last newline of the space run
+                space = _SPACE_RUN.match(block, end + 1)
+                last = block.rfind(b"\n", end + 1, space.end()) if space is not None else -1
+                if last >= 0:
+                    number += block.count(b"\n", end + 1, last + 1)
+                    end = last
+        head, held, over = [], 0, False
+        pos = end + 1

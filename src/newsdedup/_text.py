@@ -4,6 +4,9 @@ Text exports carry no markup, so structure has to be read from the lines: a ``" 
 YYYY-MM-DD "`` header (optionally followed on the same line by the title, or directly by the
 body), a headline line, one paragraph per non-empty line. The same publisher rules as for HTML
 then run line by line (:func:`newsdedup._boilerplate.clean_blocks`).
+
+:func:`scrub_text` is the character hygiene both inputs share (the extractor applies it to the
+text it keeps).
 """
 
 from __future__ import annotations
@@ -14,7 +17,58 @@ from datetime import UTC, datetime, timezone
 from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _title_like, site_of
 from ._models import Article
 
-__all__ = ["clean_text"]
+__all__ = ["MAX_TEXT_CHARS", "clean_text", "drop_invisible", "replace_surrogates", "scrub_text"]
+
+MAX_TEXT_CHARS = 20_000_000
+"""Texts longer than this are not cleaned (``reason="too-large"``): the extractor's default
+``max_bytes`` for a page given as ``str``."""
+
+# C0 controls but tab, newline and carriage return, and DEL: deleted (NUL breaks C strings and
+# PostgreSQL text; the others are invisible and split words); vertical tab and form feed end a
+# line, as a page break does in a text export.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROLS = dict.fromkeys(_CONTROL_BYTES) | {0x0B: "\n", 0x0C: "\n"}
+# Invisible characters that split words (soft hyphen, zero-width space, word joiner, a stray
+# BOM) and the bidirectional embedding, override and isolate controls, which reorder how the
+# text around them is shown (a text can be made to display other words than it holds).
+_INVISIBLE_CHARS = "\u00ad\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_text(text: str) -> str:
+    """``text`` without the characters no clean text should carry: lone surrogates become
+    U+FFFD (:func:`replace_surrogates`); C0 controls but tab, newline and carriage return, DEL,
+    invisible word splitters and bidirectional controls are dropped. About a microsecond for a
+    clean ASCII page of a few kilobytes (one encode and one translate), a few more when it is
+    not ASCII."""
+    text = replace_surrogates(text)
+    data = text.encode("utf-8")
+    if len(data.translate(None, _CONTROL_BYTES)) != len(data):
+        text = text.translate(_CONTROLS)
+    return drop_invisible(text)
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (from a JSON ``"\\ud800"`` escape or a caller's
+    ``str``) as U+FFFD: no encoder takes one, so the output, the spill file and every hash
+    would fail on it. The same object when there is none."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def drop_invisible(text: str) -> str:
+    """``text`` without invisible word splitters and bidirectional controls (see
+    :func:`scrub_text`); a substring search per character, faster than a regex pass."""
+    if not text.isascii() and any(c in text for c in _INVISIBLE_CHARS):
+        return text.translate(_INVISIBLE)
+    return text
+
 
 # " date 2024-10-17 Title or body..." on the first line of an export.
 _DATE_HEADER = re.compile(
@@ -34,15 +88,24 @@ def clean_text(
     published: datetime | None = None,
     rules: RuleSet | None = None,
     learner: BoilerplateLearner | None = None,
+    max_chars: int = MAX_TEXT_CHARS,
 ) -> Article:
     """Turn a plain-text export into a clean :class:`Article` (``source_format="text"``).
 
     Values passed in (``title``, ``published``, ``site``) win over what is recovered from the
-    text. A header date without a time becomes midnight UTC of that day.
+    text. A header date without a time becomes midnight UTC of that day. The text and title are
+    scrubbed first (:func:`scrub_text`); a text over ``max_chars`` characters is not cleaned
+    (``reason="too-large"``).
     """
+    site = site or site_of(url)
+    if len(text) > max_chars:
+        return Article(id=id, url=url, site=site, title=scrub_text(title or ""), published=published,
+                       reason="too-large", source_format="text")  # fmt: skip
+    text = scrub_text(text)
+    if title:
+        title = scrub_text(title)
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [ln for ln in lines if ln]
-    site = site or site_of(url)
     if not lines:
         return Article(id=id, url=url, site=site, title=title or "", published=published,
                        reason="empty-input", source_format="text")  # fmt: skip
