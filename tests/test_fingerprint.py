@@ -354,6 +354,24 @@ def test_batch_token_hashes_of_long_tokens_match_the_plain_definition() -> None:
     assert batch.token_hashes(flat).tolist() == tb.hashes.tolist()
 
 
+@pytest.mark.parametrize("count", [1, 15, 17, 60])
+def test_very_long_tokens_hash_as_defined(count: int) -> None:
+    """Tokens of thousands of bytes (a base64 blob, a text without spaces), few or many, hash as
+    written plainly, whether the fold runs as vector steps or on Python ints; one of them is
+    the batch's last token (its last word read up to the data's end)."""
+    rng = random.Random(count)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    longs = ["q" + "".join(rng.choice(letters) for _ in range(rng.randint(9, 3000))) for _ in range(count)]
+    longs[-1] += "z" * 100_000
+    texts = [" ".join(["short", *longs[: count // 2], "words"]), " ".join(["x", *longs[count // 2 :]])]
+    batch = BatchShingler(5, seed=3)
+    tb = batch.tokens(texts)
+    flat = [tok for t in texts for tok in tokenize(t)]
+    assert flat[-1] == longs[-1]
+    assert tb.hashes.tolist() == [_ref_token_hash(tok, 3) for tok in flat]
+    assert tb.ids.tolist() == [_ref_token_hash(tok, 0) for tok in flat]
+
+
 def test_one_permutation_estimates_jaccard() -> None:
     """Densified one-permutation MinHash: unbiased, with an error close to k-permutation
     MinHash's sqrt(J(1-J)/k)."""
