@@ -1478,3 +1478,54 @@ def test_paragraph_hash_is_the_plain_case_and_space_fold(paragraph: str) -> None
 
     plain = xxhash.xxh3_64_intdigest(" ".join(paragraph.casefold().split()).encode("utf-8"))
     assert _para_hash(paragraph) == plain
+
+
+# Texts in scripts written without spaces: a wire story and a lightly edited copy, and another
+# story from the same desk that shares its phrasing.
+_ZH_STORY = (
+    "北约秘书长吕特周二在布鲁塞尔表示，朝鲜向俄罗斯派遣军队是一次危险的升级，也是对乌克兰战争的重大扩大。"
+    "他对记者说，韩国情报部门的一个代表团向北约成员国通报了情况，联盟正在与乌克兰以及印太地区伙伴密切协商。"
+    "韩国国家情报院此前称，约一万一千名朝鲜士兵已被部署到俄罗斯东部接受训练，其中一部分可能已经被派往库尔斯克地区的前线。"
+    "美国国防部长奥斯汀也证实了这一消息，并警告说，如果这些部队参与作战，将成为合法的攻击目标。"
+    "俄罗斯方面没有否认这一报道，克里姆林宫发言人表示，两国之间的合作不针对任何第三方。"
+)
+_ZH_COPY = (
+    _ZH_STORY.replace("周二", "周一").replace("约一万一千名", "大约一万一千名")
+    + "（本文来自路透社，更多报道请关注本站新闻频道。）"
+)
+_ZH_OTHER = (
+    "中国国家统计局周二在北京表示，第三季度国内生产总值同比增长百分之四点六，略低于上一季度的增长速度。"
+    "统计局发言人对记者说，消费和投资保持稳定，但房地产市场仍然疲弱，外部环境的不确定性有所增加。"
+    "分析人士认为，政府近期推出的一系列刺激措施将在第四季度逐步显现效果，全年增长目标有望实现。"
+    "人民银行上个月宣布下调存款准备金率和政策利率，并表示将继续保持流动性合理充裕。"
+    "财政部长也表示，将在未来几个月内加大逆周期调节力度，支持地方政府化解债务风险。"
+)
+_JA_STORY = (
+    "北大西洋条約機構のルッテ事務総長は火曜日、北朝鮮によるロシアへの派兵は危険な事態の拡大だと述べた。"
+    "事務総長はブリュッセルで記者団に対し、韓国の情報機関の代表団が加盟国に状況を説明したと語り、"
+    "同盟はウクライナやインド太平洋地域のパートナーと緊密に協議していると強調した。"
+    "韓国の国家情報院によると、約一万一千人の北朝鮮兵がロシア東部で訓練を受けており、一部は前線に送られた可能性がある。"
+)
+
+
+def test_texts_without_spaces_between_words_are_fingerprinted_and_matched() -> None:
+    """Chinese and Japanese: each character is a token, so an article has enough tokens to be
+    fingerprinted (as runs of letters a whole clause was one token: even identical copies
+    stayed apart as too short), a lightly edited copy joins its original, and another story
+    from the same desk does not."""
+    d = Deduplicator()
+    items = [
+        {"id": "zh", "text": _ZH_STORY, "site": "a.example"},
+        {"id": "zh-same", "text": _ZH_STORY, "site": "b.example"},
+        {"id": "zh-copy", "text": _ZH_COPY, "site": "c.example"},
+        {"id": "zh-other", "text": _ZH_OTHER, "site": "a.example"},
+        {"id": "ja", "text": _JA_STORY, "site": "d.example"},
+        {"id": "ja-copy", "text": _JA_STORY.replace("火曜日", "月曜日") + "（共同）", "site": "e.example"},
+    ]
+    decisions = [d.add(item) for item in items]
+    assert all(dec.status != "too-short" for dec in decisions)
+    assert sorted(sorted(c.member_ids) for c in d.clusters()) == [
+        ["ja", "ja-copy"],
+        ["zh", "zh-copy", "zh-same"],
+        ["zh-other"],
+    ]

@@ -229,7 +229,9 @@ class DedupConfig:
     def fingerprint(self) -> str:
         """Short hash of everything that changes signatures or buckets (for stores)."""
         parts = (
-            "oph-1",  # signature scheme: one-permutation MinHash over byte-hashed tokens
+            # signature scheme: one-permutation MinHash over byte-hashed tokens; 2: each
+            # character of a script written without spaces (Han, kana, Thai, ...) is a token
+            "oph-2",
             self.num_perm,
             self.shingle_size,
             self.seed,

@@ -33,10 +33,22 @@ _FOLD_PAIRS = tuple((chr(k), v or "") for k, v in _FOLD.items())
 # engine then jumps between commas/apostrophes instead of trying a look-behind at every character.
 _THOUSANDS = re.compile(r",(?<=\d,)(?=\d{3}\b)")
 _INNER_APOSTROPHE = re.compile(r"'(?<=\w')(?=\w)")
+# Scripts written without spaces between words: Han, kana, Thai, Lao, Khmer, Myanmar. Each of
+# their characters is a token of its own (shingles are then character k-grams, the usual unit
+# for near-duplicate detection in these scripts); as runs of letters, a whole clause was one
+# token and a Chinese article had too few of them to be fingerprinted at all.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029"
+    "\u3031-\u3035\u3038-\u303c\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0003134f"
+)
 # A token is a run of letters/digits; a decimal point or slash between digits stays inside
 # ("2.27", "6-3/16" -> "6", "3/16") so numbers survive as one unit for the entity guard. A token
-# that starts with a letter takes every letter and digit after it ("b52", "covid19").
-_TOKEN = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_][^\W_]*", re.UNICODE)
+# that starts with a letter takes every letter and digit after it ("b52", "covid19"); a letter
+# of an unspaced script is a token alone (its digits, such as Thai ones, are digits as before).
+_TOKEN = re.compile(
+    rf"[{_UNSPACED}](?<=[^\W\d_])|\d+(?:[./]\d+)*|[^\W\d_{_UNSPACED}](?:[^\W_{_UNSPACED}]|[{_UNSPACED}](?<=\d))*"
+)
 # The same pattern for ASCII text, and for ASCII text without capitals (what normalize_text
 # returns for almost every page): narrower classes the regex engine checks faster.
 _TOKEN_ASCII = re.compile(r"[0-9]+(?:[./][0-9]+)*|[A-Za-z][A-Za-z0-9]*")
