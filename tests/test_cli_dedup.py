@@ -244,6 +244,70 @@ def test_real_process_stdin_to_stdout() -> None:
     assert "1 unusable" in proc.stderr
 
 
+def test_ctrl_c_stops_reading_and_writes_what_was_read(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group, workers included) on a stream
+    that would never end: reading stops, the items read are deduplicated and written as a
+    run over just those lines would write them, and the exit code is 130."""
+    import os
+    import re
+    import signal
+    import threading
+    import time
+
+    from test_state_contract import make_corpus
+
+    corpus = make_corpus(40, seed=11)
+    fed: list[str] = []
+    out, err, log = tmp_path / "out.jsonl", tmp_path / "errors.jsonl", tmp_path / "stderr.txt"
+    with log.open("wb") as stderr_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", "-", "--jobs", "2",
+             "-o", str(out), "--errors", str(err)],
+            stdin=subprocess.PIPE, stderr=stderr_file, start_new_session=True,
+        )  # fmt: skip
+    assert proc.stdin is not None
+
+    def feed() -> None:  # round after round of the corpus, new ids each round, until the pipe closes
+        try:
+            for r in range(1_000_000):
+                chunk = [json.dumps({**item, "id": f"{item['id']}-r{r}"}) for item in corpus]
+                fed.extend(chunk)
+                proc.stdin.write(("\n".join(chunk) + "\n").encode())  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        # the pipe holds 64 kB at most: once five rounds went in, the run has read three
+        deadline = time.monotonic() + 60
+        while len(fed) < 5 * len(corpus) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=120)
+        stderr = log.read_text()
+        assert code == 130, stderr
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.stdin.close()
+    assert "interrupted: reading stops" in stderr
+    read = int(re.search(r"Interrupted: the (\d+) items read", stderr).group(1))  # type: ignore[union-attr]
+    assert 0 < read < len(fed)
+    assert err.read_text() == ""
+
+    prefix = _write(tmp_path / "prefix.jsonl", fed[:read])
+    expected_out = tmp_path / "expected.jsonl"
+    assert _run([str(prefix), "-o", str(expected_out)]).exit_code == 0
+
+    def rows(path: Path) -> list[dict]:
+        return [
+            {k: v for k, v in r.items() if k not in ("first_seen", "last_seen")} for r in _read_jsonl(path)
+        ]
+
+    assert rows(out) == rows(expected_out)
+
+
 @pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
 def test_progress_flags_do_not_change_output(tmp_path: Path, flag: str) -> None:
     src = _write(tmp_path / "in.jsonl", _seed_lines()[:2])

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -375,20 +377,54 @@ def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
     return DedupConfig(**{**base, **given})
 
 
+class _Interrupt:
+    """Ctrl-C as a crawler takes it: the first SIGINT stops reading, and what was read is
+    deduplicated and written as usual (then the run exits with 130); a second one aborts at
+    once. Installed in the main thread only (a signal handler cannot be set elsewhere)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one aborts
+        # os.write: the handler may run while the progress bar is writing to stderr
+        os.write(
+            2,
+            b"newsdedup dedup: interrupted: reading stops; the items read are deduplicated and written (Ctrl-C again to abort)\n",
+        )
+
+
 class _Source:
     """The records of one input; a read failure ends it and is kept in ``failure``, so the
-    records before it are still deduplicated and written."""
+    records before it are still deduplicated and written. An interrupt ends it too."""
 
-    def __init__(self, name: str, fmt: str) -> None:
+    def __init__(self, name: str, fmt: str, interrupt: _Interrupt | None = None) -> None:
         self.name, self.fmt = name, fmt
         self.failure: str | None = None
+        self._interrupt = interrupt if interrupt is not None else _Interrupt()
 
     def __iter__(self) -> Iterator[Record | RecordError | RawLine]:
+        interrupt = self._interrupt
         try:
             if input_format(self.name, self.fmt) == "jsonl":  # parsed where prepared (a worker)
-                yield from read_jsonl_lines(self.name)
+                items: Iterator[Record | RecordError | RawLine] = read_jsonl_lines(self.name)
             else:
-                yield from read_records(self.name, format=self.fmt)
+                items = read_records(self.name, format=self.fmt)
+            for item in items:
+                if interrupt.requested:
+                    return
+                yield item
         except InputError as exc:
             self.failure = str(exc)
 
@@ -451,23 +487,39 @@ def _run(
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
 
-    with _progress(show) as bar:
-        task = bar.add_task("dedup", total=None)
-        for n, name in enumerate(inputs):
-            file_key = name if several else None
-            bar.update(task, description=name)
-            source = _Source(name, formats[n] if formats else "auto")
-            deduper.add_stream(
-                source,
-                file=file_key,
-                batch_size=_BATCH,
-                on_batch=lambda k: bar.advance(task, k),
-                postpone=postpone,
-            )
-            if source.failure is not None:
-                failure = source.failure
-                break
+    with _Interrupt() as interrupt:
+        with _progress(show) as bar:
+            task = bar.add_task("dedup", total=None)
+            for n, name in enumerate(inputs):
+                file_key = name if several else None
+                bar.update(task, description=name)
+                source = _Source(name, formats[n] if formats else "auto", interrupt)
+                deduper.add_stream(
+                    source,
+                    file=file_key,
+                    batch_size=_BATCH,
+                    on_batch=lambda k: bar.advance(task, k),
+                    postpone=postpone,
+                )
+                if source.failure is not None:
+                    failure = source.failure
+                    break
+                if interrupt.requested:
+                    break
+        _finish(deduper, output, errors_path, story_window, out_format, failure, interrupt.requested)
 
+
+def _finish(
+    deduper: Deduplicator,
+    output: Path | None,
+    errors_path: Path | None,
+    story_window: float | bool | None,
+    out_format: str,
+    failure: str | None,
+    interrupted: bool,
+) -> None:
+    """Everything read is written: the errors, then the clusters; the exit code says whether
+    the input was read to its end (1: it broke, 130: an interrupt stopped the reading)."""
     deduper.release_caches()  # nothing more is added: the output needs no cached article or doc
     if errors_path is not None:
         write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
@@ -491,3 +543,6 @@ def _run(
     if failure is not None:
         click.echo(f"Error: {failure}; the {len(deduper)} items read before it were written.", err=True)
         sys.exit(1)
+    if interrupted:
+        click.echo(f"Interrupted: the {len(deduper)} items read before it were written.", err=True)
+        sys.exit(130)
