@@ -6,6 +6,12 @@ import asyncio
 import functools
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +373,88 @@ def test_extract_batches_deliver_each_page_its_outcome() -> None:
     pool.shutdown()
     with pytest.raises(BrokenExecutor):
         asyncio.run(go(pool))
+
+
+def _slow_site(srv: LocalServer, hold: threading.Event) -> list[str]:
+    """A feed of four quick pages (two stories, each with a copy) followed by twenty pages that
+    do not answer until ``hold`` is set: a crawl that is not stopped waits on them. Returns the
+    quick pages' URLs."""
+    quick = {
+        "/a/bank": story_page(BANK, site="Courier"),
+        "/b/bank-copy": story_page(BANK, site="Ledger", keep=5),
+        "/a/fire": story_page(FIRE, site="Courier"),
+        "/c/fire-copy": story_page(FIRE, site="Mirror", keep=6),
+    }
+    for path, html in quick.items():
+        srv.page(path, html)
+
+    def stalled(_req: Any) -> Response:
+        hold.wait(30)
+        return Response(body=story_page(FIRE, site="Late"))
+
+    slow = [f"/slow/{i}" for i in range(20)]
+    for path in slow:
+        srv.route(path, stalled)
+    items = "".join(f"<item><title>t</title><link>{srv.url(p)}</link></item>" for p in [*quick, *slow])
+    srv.route("/feed.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>',
+                                    content_type="application/rss+xml"))  # fmt: skip
+    return [srv.url(p) for p in quick]
+
+
+def test_stop_ends_a_crawl_and_keeps_what_was_extracted() -> None:
+    """``stop`` set while fetches hang: the crawl returns at once with the articles extracted
+    by then deduplicated (the two stories and their copies), and says it was stopped."""
+    hold, stop = threading.Event(), threading.Event()
+    with LocalServer() as srv:
+        quick = _slow_site(srv, hold)
+        started = time.monotonic()
+        try:
+            result = crawl(
+                [srv.url("/feed.xml")],
+                fetch_config=cfg(total_timeout=30.0, read_timeout=30.0, per_host_concurrency=8),
+                config=CrawlConfig(concurrency=8, extract_workers=0),
+                on_progress=lambda stats: stop.set() if stats.articles >= 4 else None,
+                stop=stop,
+            )
+        finally:
+            hold.set()
+        elapsed = time.monotonic() - started
+    assert result.stats.stopped
+    assert elapsed < 10, elapsed  # the stalled pages would hold it for 30 s
+    assert sorted(sorted(c.member_ids) for c in result.clusters) == sorted(
+        [sorted(quick[:2]), sorted(quick[2:])]
+    )
+
+
+def test_cli_crawl_ctrl_c_writes_what_was_extracted(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the process group, extraction workers included) while
+    pages hang: the crawl ends, the clusters of the pages extracted are written, exit code 130."""
+    hold = threading.Event()
+    out, log = tmp_path / "out.jsonl", tmp_path / "stderr.txt"
+    with LocalServer() as srv:
+        quick = _slow_site(srv, hold)
+        try:
+            with log.open("wb") as stderr_file:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", "from newsdedup._cli import main; main()", "crawl", srv.url("/feed.xml"),
+                     "--allow-private", "--delay", "0", "--timeout", "30", "--per-host", "8", "--extract-workers", "1",
+                     "--no-progress", "-o", str(out)],
+                    stderr=stderr_file, start_new_session=True,
+                )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while sum(srv.hits[p.removeprefix(srv.base)] for p in quick) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)  # their extraction
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait(timeout=20)
+        finally:
+            hold.set()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    stderr = log.read_text()
+    assert code == 130, stderr
+    assert "interrupted: stopping" in stderr
+    assert "Interrupted:" in stderr
+    assert "Traceback" not in stderr  # no worker took the Ctrl-C itself
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(sorted(r["member_ids"]) for r in rows) == sorted([sorted(quick[:2]), sorted(quick[2:])])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
@@ -42,6 +42,7 @@ from ._feeds import (
 )
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
 from ._models import Article, Cluster, as_utc
+from ._procs import ignore_sigint, mp_context, start_forkserver
 from ._urls import normalize_url, site_of
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class CrawlStats:
     elapsed: float = 0.0
     dedup_seconds: float = 0.0
     """Part of ``elapsed`` spent finishing dedup after the last fetch (most runs during the crawl)."""
+    stopped: bool = False
+    """The crawl's ``stop`` event ended it before its queue was empty (what was extracted by
+    then is deduplicated and returned)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -376,17 +380,30 @@ class _Crawl:
             if self.store is not None:
                 self.store.mark_seen(urls)  # only after the batch is committed
 
-    async def run(self, seeds: Sequence[str]) -> None:
+    async def run(self, seeds: Sequence[str], stop: threading.Event | None = None) -> None:
+        """Crawl until the queue is empty, or until ``stop`` is set: then the fetches in flight
+        are cancelled, and the articles extracted so far are what the crawl returns."""
         for seed in seeds:
             self.enqueue(_Task(seed.strip(), "seed"))
         workers = [asyncio.create_task(self.worker()) for _ in range(self.config.concurrency)]
+        done = asyncio.ensure_future(self.queue.join())
         try:
-            await self.queue.join()
+            while not done.done():
+                # a threading.Event (a signal handler or another thread sets it), looked at a
+                # few times a second
+                await asyncio.wait([done], timeout=None if stop is None else _STOP_POLL)
+                if stop is not None and stop.is_set() and not done.done():
+                    self.stats.stopped = True
+                    break
         finally:
+            done.cancel()
             for w in workers:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(done, *workers, return_exceptions=True)
 
+
+_STOP_POLL = 0.1
+"""Seconds between two looks at a crawl's ``stop`` event."""
 
 _EXTRACT_BATCH = 8
 """Most pages sent to an extraction worker in one trip (a quarter of the crawl's concurrency, so
@@ -493,10 +510,9 @@ def _page_lines(article: Article) -> list[str]:
 def _make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
-    methods = multiprocessing.get_all_start_methods()
-    # Not "fork": the crawler may run beside threads (servers, progress), and forking those is unsafe.
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    context = mp_context()
+    start_forkserver(context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_sigint)
 
 
 def _entry_time(entry: SitemapEntry) -> float:
@@ -560,6 +576,7 @@ async def crawl_async(
     write: Callable[[list[Cluster]], None] | None = None,
     stories: bool = True,
     story_window: str | float | timedelta | None = "72h",
+    stop: threading.Event | None = None,
 ) -> CrawlResult:
     """Crawl ``seeds`` and return clusters; see :func:`crawl` (this is its async form).
 
@@ -593,10 +610,10 @@ async def crawl_async(
         if fetcher is None:
             async with Fetcher(fetch_config, cache=cache) as own:
                 state = _Crawl(own, cfg, extract, on_progress, pool, deduper, store, learner)
-                await state.run(seed_list)
+                await state.run(seed_list, stop)
         else:
             state = _Crawl(fetcher, cfg, extract, on_progress, pool, deduper, store, learner)
-            await state.run(seed_list)
+            await state.run(seed_list, stop)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -632,6 +649,7 @@ def crawl(
     write: Callable[[list[Cluster]], None] | None = None,
     stories: bool = True,
     story_window: str | float | timedelta | None = "72h",
+    stop: threading.Event | None = None,
 ) -> CrawlResult:
     """Crawl feeds, sitemaps, homepages or articles and collapse syndicated copies.
 
@@ -646,7 +664,10 @@ def crawl(
     receives the output clusters before a store records them as emitted (so a crash while
     writing emits them again next run). ``window`` as for :class:`Deduplicator`. With
     ``stories`` every output cluster gets ``extra["story_id"]`` (``story_window``: None for no
-    limit); with a store they are computed over every stored cluster.
+    limit); with a store they are computed over every stored cluster. Setting ``stop`` (from a
+    signal handler or another thread) ends the crawl early, as Scrapy's first Ctrl-C does: the
+    fetches in flight are cancelled, and what was extracted is deduplicated and returned as
+    usual (``result.stats.stopped``).
     """
     return asyncio.run(
         crawl_async(
@@ -664,5 +685,6 @@ def crawl(
             write=write,
             stories=stories,
             story_window=story_window,
+            stop=stop,
         )
     )

@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import time
 from array import array
@@ -80,6 +79,7 @@ from ._hubs import (
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
+from ._procs import ignore_sigint, mp_context, start_forkserver
 from ._records import RawLine, Record, RecordError, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
@@ -1993,12 +1993,11 @@ class Deduplicator:
     def _pool(self, nice: int = 0, workers: int | None = None) -> Any:
         """A pool of ``workers`` (default: ``jobs``) worker processes (:func:`_worker_init`)."""
         import concurrent.futures as cf
-        import multiprocessing
 
-        ctx = multiprocessing.get_context("forkserver" if hasattr(os, "fork") else "spawn")
+        ctx = mp_context()
         if ctx.get_start_method() == "forkserver":
             _preload_in_forkserver(ctx)
-            _start_forkserver_ignoring_sigint()
+        start_forkserver(ctx)
         return cf.ProcessPoolExecutor(
             max_workers=workers if workers is not None else self.jobs,
             mp_context=ctx,  # type: ignore[arg-type]
@@ -2243,11 +2242,7 @@ def _worker_init(
     _WORKER = Deduplicator(config=config)
     _WORKER_SPILL = None if spill is None else (spill[0].fd, spill[1].fd)
     _WORKER._state.docs.maxsize = cache_items  # a verification worker's docs rebuilt from texts
-    # a terminal's Ctrl-C reaches the whole process group: the main process decides what it
-    # means (the CLI finishes what was read) and stops the workers with its pools (forked
-    # workers ignore it from the start, see _start_forkserver_ignoring_sigint; spawned ones
-    # from here on)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()  # the main process decides what a Ctrl-C means (see newsdedup._procs)
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)
@@ -2270,25 +2265,6 @@ def _preload_in_forkserver(ctx: Any) -> None:
     preload = getattr(server, "_preload_modules", None)
     if isinstance(preload, list) and __name__ not in preload:
         ctx.set_forkserver_preload([*preload, __name__])
-
-
-def _start_forkserver_ignoring_sigint() -> None:
-    """Start the forkserver with SIGINT ignored, so that it and every worker it forks ignore it
-    from their first instruction: an ignored signal stays ignored across ``exec``, and Python
-    then installs no KeyboardInterrupt handler. A terminal's Ctrl-C reaches the whole process
-    group, and a worker it killed while starting (before :func:`_worker_init`) broke its pool.
-    From the main thread only (elsewhere a signal handler cannot be set), and it changes
-    nothing once the forkserver runs."""
-    import threading
-    from multiprocessing import forkserver
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _exit_without(parent: int) -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -21,6 +24,7 @@ from .._exceptions import ConfigError, MissingDependency, StoreError
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "Interrupt",
     "atomic_writer",
     "errors_option",
     "open_state",
@@ -32,6 +36,41 @@ __all__ = [
     "window_option",
     "write_jsonl",
 ]
+
+
+class Interrupt:
+    """Ctrl-C as a crawler takes it: the first SIGINT sets :attr:`event` (the command stops
+    reading or fetching, and what it has is processed and written as usual; the command then
+    exits with 130), and a second one aborts at once. Installed in the main thread only (a
+    signal handler cannot be set elsewhere); the previous handler is restored on exit."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.event = threading.Event()
+        self._previous: Any = None
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+    def __enter__(self) -> Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one aborts
+        # os.write: the handler may run while a progress display is writing to stderr
+        os.write(
+            2,
+            f"newsdedup {self.command}: interrupted: stopping; what was read is processed and "
+            "written (Ctrl-C again to abort)\n".encode(),
+        )
 
 
 @contextlib.contextmanager

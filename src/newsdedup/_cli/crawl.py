@@ -24,6 +24,7 @@ from .._exceptions import ConfigError, StoreError
 from .._fetch import FetchConfig
 from .._models import Cluster
 from ._common import (
+    Interrupt,
     errors_option,
     open_state,
     output_option,
@@ -181,23 +182,28 @@ def _crawl(
     from rich.console import Console
 
     console = Console(stderr=True)
-    if show:
-        with console.status("crawling…") as status:
+    with Interrupt("crawl") as interrupt:  # the first Ctrl-C ends the crawl, keeping what it has
+        options["stop"] = interrupt.event
+        if show:
+            with console.status("crawling…") as status:
 
-            def on_progress(stats: CrawlStats) -> None:
-                status.update(
-                    f"crawling… {stats.fetched} fetched, {stats.articles} articles, "
-                    f"{stats.errors} errors, {stats.queued - stats.fetched - stats.errors} queued"
-                )
+                def on_progress(stats: CrawlStats) -> None:
+                    status.update(
+                        f"crawling… {stats.fetched} fetched, {stats.articles} articles, "
+                        f"{stats.errors} errors, {stats.queued - stats.fetched - stats.errors} queued"
+                    )
 
-            result = crawl(list(urls), on_progress=on_progress, **options)
-    else:
-        result = crawl(list(urls), **options)
+                result = crawl(list(urls), on_progress=on_progress, **options)
+        else:
+            result = crawl(list(urls), **options)
 
     try:
         if errors_path is not None:
             write_jsonl(errors_path, (e.to_dict() for e in result.errors))
     except OSError as exc:
         raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
-    if show or output is not None:
+    if show or output is not None or result.stats.stopped:
         click.echo("crawl: " + summary_line(result.stats), err=True)
+    if result.stats.stopped:
+        click.echo("Interrupted: the articles extracted before it were deduplicated and written.", err=True)
+        sys.exit(130)

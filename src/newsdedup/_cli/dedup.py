@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +46,7 @@ from .._io import input_format, output_format, read_jsonl_lines, read_records, r
 from .._models import Cluster
 from .._records import RawLine, Record, RecordError
 from ._common import (
+    Interrupt,
     errors_option,
     open_state,
     output_option,
@@ -377,42 +376,14 @@ def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
     return DedupConfig(**{**base, **given})
 
 
-class _Interrupt:
-    """Ctrl-C as a crawler takes it: the first SIGINT stops reading, and what was read is
-    deduplicated and written as usual (then the run exits with 130); a second one aborts at
-    once. Installed in the main thread only (a signal handler cannot be set elsewhere)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _Interrupt:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one aborts
-        # os.write: the handler may run while the progress bar is writing to stderr
-        os.write(
-            2,
-            b"newsdedup dedup: interrupted: reading stops; the items read are deduplicated and written (Ctrl-C again to abort)\n",
-        )
-
-
 class _Source:
     """The records of one input; a read failure ends it and is kept in ``failure``, so the
     records before it are still deduplicated and written. An interrupt ends it too."""
 
-    def __init__(self, name: str, fmt: str, interrupt: _Interrupt | None = None) -> None:
+    def __init__(self, name: str, fmt: str, interrupt: Interrupt | None = None) -> None:
         self.name, self.fmt = name, fmt
         self.failure: str | None = None
-        self._interrupt = interrupt if interrupt is not None else _Interrupt()
+        self._interrupt = interrupt if interrupt is not None else Interrupt("dedup")
 
     def __iter__(self) -> Iterator[Record | RecordError | RawLine]:
         interrupt = self._interrupt
@@ -487,7 +458,7 @@ def _run(
     failure: str | None = None
     show = progress if progress is not None else sys.stderr.isatty()
 
-    with _Interrupt() as interrupt:
+    with Interrupt("dedup") as interrupt:
         with _progress(show) as bar:
             task = bar.add_task("dedup", total=None)
             for n, name in enumerate(inputs):
