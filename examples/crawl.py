@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 # -- Imports -------------------------------------------------------------------------------
@@ -73,6 +75,12 @@ def show(result: CrawlResult) -> None:
         print(f"  ! {error.url}: {error.error} ({error.detail})")
 
 
+def stop_once(stop: threading.Event) -> None:
+    """The first Ctrl-C asks the crawl to stop; the next one raises KeyboardInterrupt."""
+    stop.set()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def write_jsonl(path: str, rows: list[dict[str, object]]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
@@ -92,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         config = CrawlConfig(max_pages=args.max_pages)
         # 3. Crawl: discovery, fetching, extraction and dedup in one call. Failures never raise;
         #    they come back in result.errors as {url, error, detail, attempts} records.
-        result = crawl(seeds, fetch_config=fetch_config, config=config, threshold=args.threshold)
+        #    Ctrl-C sets `stop`: the crawl then ends early but keeps what it has (the articles
+        #    extracted so far are still deduplicated); a second Ctrl-C aborts.
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop_once(stop))
+        result = crawl(seeds, fetch_config=fetch_config, config=config, threshold=args.threshold, stop=stop)
+        if result.stats.stopped:
+            print("Stopped early: the stories below are those crawled before Ctrl-C.", file=sys.stderr)
     # 4. Look at the stories and save them (same JSONL as `newsdedup dedup` / `newsdedup crawl`).
     show(result)
     if args.output:
