@@ -72,3 +72,46 @@ def test_extract_empty_file_reports_reason(tmp_path: Path) -> None:
     data = json.loads(result.output)
     assert data["text"] == ""
     assert data["reason"]
+
+
+def test_extract_binary_file_as_text_is_a_reasoned_skip(tmp_path: Path) -> None:
+    """A gzip (or PDF, image) file given where text is expected: reason "binary", not the
+    compressed bytes read as a headline."""
+    import gzip
+
+    packed = tmp_path / "story.txt.gz"
+    packed.write_bytes(gzip.compress(b"A story that was compressed.\n" * 50))
+    for args in ([str(packed)], [str(packed), "--format", "text"]):
+        result = CliRunner().invoke(main, ["extract", *args, "--compact"])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert (data["reason"], data["text"], data["title"]) == ("binary", "", "")
+
+
+def test_extract_text_file_encoding_is_detected(tmp_path: Path) -> None:
+    text = (
+        "Le conseil municipal a adopté mardi soir le budget de l’année prochaine, après un débat "
+        "de près de quatre heures sur la rénovation des écoles et le prix des cantines."
+    )
+    legacy = tmp_path / "budget.txt"
+    legacy.write_bytes(text.encode("cp1252"))
+    result = CliRunner().invoke(main, ["extract", str(legacy), "--compact"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["text"] == text
+
+
+def test_extract_file_over_the_size_limit_is_not_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as fh:
+        fh.truncate(200_000_000)  # sparse: 200 MB of NULs without writing them
+    tracemalloc.start()
+    try:
+        result = CliRunner().invoke(main, ["extract", str(huge), "--compact"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reason"] == "too-large"
+    assert peak < 60_000_000, peak  # the extractor's 20 MB limit and a byte, not the file

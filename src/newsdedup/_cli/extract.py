@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from .._decode import decode_bytes, looks_binary
 from .._exceptions import NewsdedupError
-from .._extract import extract
+from .._extract import ExtractConfig, extract
+from .._models import Article
 from .._text import clean_text
 
 
@@ -27,10 +29,18 @@ from .._text import clean_text
 @click.option("--compact", is_flag=True, help="One line of JSON instead of indented output.")
 def command(file: Path, url: str | None, fmt: str, compact: bool) -> None:
     """Extract the clean article from FILE (HTML or plain text; - for stdin) and print it as JSON."""
-    try:
-        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    limit = ExtractConfig().max_bytes
+    try:  # at most one byte over the extractor's limit: a huge file is not read whole
+        if str(file) == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with file.open("rb") as fh:
+                data = fh.read(limit + 1)
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        _print(Article(url=url, reason="too-large"), compact)
+        return
     if fmt == "auto":
         head = data[:4096].lstrip().lower()
         is_text = file.suffix.lower() == ".txt" or not (
@@ -39,9 +49,19 @@ def command(file: Path, url: str | None, fmt: str, compact: bool) -> None:
         fmt = "text" if is_text else "html"
     try:
         if fmt == "text":
-            article = clean_text(data.decode("utf-8", "replace"), url=url)
+            # what extract() does with bytes: a binary file (gzip, PDF, image, ...) is not text,
+            # and the encoding is detected rather than assumed
+            kind = looks_binary(data)
+            if kind is not None:
+                article = Article(url=url, reason="binary", source_format="text")
+            else:
+                article = clean_text(decode_bytes(data).text, url=url)
         else:
             article = extract(data, url=url)
     except NewsdedupError as exc:
         raise click.ClickException(str(exc)) from exc
+    _print(article, compact)
+
+
+def _print(article: Article, compact: bool) -> None:
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=None if compact else 2))
