@@ -198,6 +198,13 @@ def test_generic_rules_do_not_eat_story_sentences() -> None:
         "Copyright law experts said the ruling could affect publishers across Europe for years.",
         "In this case, the court found that the contract had been breached by both parties.",
         "Related talks between the two countries are expected to resume next week in Geneva.",
+        # the other languages' rules are whole lines too
+        "Anzeigen gegen den Betreiber wurden nach Angaben der Polizei bereits im Frühjahr erstattet.",
+        "Lesen Sie auch die Stellungnahme des Ministeriums, sagte der Sprecher am Dienstag in Berlin.",
+        "Publicité mensongère : l'entreprise a été condamnée à une amende de deux millions d'euros.",
+        "Síguenos de cerca, pidió el alcalde a los vecinos durante la reunión del martes por la noche.",
+        "编辑部表示，责任编辑将对这篇报道中的错误负责，并已向读者公开道歉。",
+        "相关阅读材料已经提交给委员会，委员们将在下周的会议上讨论这一问题。",
         P1,
     ]
     result = clean_blocks(story)
