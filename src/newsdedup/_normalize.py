@@ -49,6 +49,10 @@ _UNSPACED = (
 _TOKEN = re.compile(
     rf"[{_UNSPACED}](?<=[^\W\d_])|\d+(?:[./]\d+)*|[^\W\d_{_UNSPACED}](?:[^\W_{_UNSPACED}]|[{_UNSPACED}](?<=\d))*"
 )
+# The pattern for a text without any such character (every Latin, Greek, Cyrillic, Arabic or
+# Devanagari text): the same tokens, found about 40 % faster than with the unspaced alternatives.
+_TOKEN_SPACED = re.compile(r"\d+(?:[./]\d+)*|[^\W\d_][^\W_]*")
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 # The same pattern for ASCII text, and for ASCII text without capitals (what normalize_text
 # returns for almost every page): narrower classes the regex engine checks faster.
 _TOKEN_ASCII = re.compile(r"[0-9]+(?:[./][0-9]+)*|[A-Za-z][A-Za-z0-9]*")
@@ -88,7 +92,17 @@ def tokenize(normalized: str) -> list[str]:
     if normalized.isascii():
         # islower(): at least one letter and no capital, so [a-z] is every letter there is
         return (_TOKEN_ASCII_LOWER if normalized.islower() else _TOKEN_ASCII).findall(normalized)
-    return _TOKEN.findall(normalized)
+    return (_TOKEN if _has_unspaced(normalized) else _TOKEN_SPACED).findall(normalized)
+
+
+def _has_unspaced(text: str) -> bool:
+    """Whether ``text`` holds a character of a script written without spaces. A text that
+    encodes as Latin-1 cannot (0.1 µs a page, where the search costs about 9)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _UNSPACED_CHAR.search(text) is not None
+    return False
 
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
