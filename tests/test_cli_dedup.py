@@ -244,6 +244,7 @@ def test_real_process_stdin_to_stdout() -> None:
     assert "1 unusable" in proc.stderr
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT delivery are POSIX")
 def test_ctrl_c_stops_reading_and_writes_what_was_read(tmp_path: Path) -> None:
     """A terminal's Ctrl-C (SIGINT to the whole process group, workers included) on a stream
     that would never end: reading stops, the items read are deduplicated and written as a
