@@ -139,6 +139,35 @@ def test_stray_characters_and_oversized_lines_do_not_stop_the_run(tmp_path: Path
     assert "\u202e" not in raw
 
 
+@pytest.mark.parametrize("flag", ["-o", "--errors"])
+def test_an_output_folder_that_does_not_exist_is_refused_before_the_run(tmp_path: Path, flag: str) -> None:
+    """The files are written after the whole run: a missing folder fails at once (exit 2), not
+    with a traceback once everything was processed."""
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    result = _run([str(src), flag, str(tmp_path / "missing" / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_write_that_fails_at_the_end_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import newsdedup._cli.dedup as cli
+
+    def full(*args: object, **kwargs: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.jsonl"))
+
+    monkeypatch.setattr(cli, "_write_all", full)
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    result = _run([str(src), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert "cannot write output: No space left on device" in result.output
+    assert not isinstance(result.exception, OSError)
+
+
 def test_several_inputs_name_the_file_in_errors(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.jsonl", _seed_lines()[:1])
     b = _write(tmp_path / "b.jsonl", ["{oops"])

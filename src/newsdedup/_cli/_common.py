@@ -34,6 +34,7 @@ __all__ = [
     "state_option",
     "story_options",
     "window_option",
+    "writable_path",
     "write_jsonl",
 ]
 
@@ -131,12 +132,26 @@ def parse_story_window(value: str) -> float | None:
     return parse_window(value)
 
 
+def writable_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A file option's value, refused at once when its folder is missing or not writable: the
+    file is written after the whole run, and a run that ends unable to write loses all of it."""
+    if value is None or str(value) == "-":
+        return value
+    folder = value.parent if str(value.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist", ctx=ctx, param=param)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"folder {str(folder)!r} is not writable", ctx=ctx, param=param)
+    return value
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
+        callback=writable_path,
         help="Write clusters here (atomically) instead of stdout.",
     )(f)
 
@@ -147,6 +162,7 @@ def errors_option(help: str) -> Callable[[F], F]:
         "errors_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
+        callback=writable_path,
         help=help,
     )
 

@@ -492,8 +492,6 @@ def _finish(
     """Everything read is written: the errors, then the clusters; the exit code says whether
     the input was read to its end (1: it broke, 130: an interrupt stopped the reading)."""
     deduper.release_caches()  # nothing more is added: the output needs no cached article or doc
-    if errors_path is not None:
-        write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
     # with a store, clusters are recorded as emitted only after OUT was written
     enabled = story_window is not False
     story_seconds = None if isinstance(story_window, bool) else story_window
@@ -501,10 +499,17 @@ def _finish(
     def write_out(clusters: list[Cluster]) -> None:
         _write_clusters(output, out_format, with_stories(deduper, clusters, story_seconds, enabled))
 
-    if deduper.store is None:
-        emitted = _write_all(deduper, output, out_format, story_seconds, enabled)
-    else:
-        emitted = len(deduper.emit_changed(write_out))
+    try:  # the folders were checked before the run; a disk can still fill up
+        if errors_path is not None:
+            write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
+        if deduper.store is None:
+            emitted = _write_all(deduper, output, out_format, story_seconds, enabled)
+        else:
+            emitted = len(deduper.emit_changed(write_out))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write output: {exc.strerror or exc} ({exc.filename or ''})"
+        ) from exc
     n_err = len(deduper.errors)
     what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(
