@@ -149,3 +149,20 @@ def test_text_over_the_size_limit_is_not_cleaned() -> None:
     assert article.reason == "too-large"
     assert article.text == ""
     assert clean_text(f"{TITLE}\n{LEDE}\n{SECOND}", max_chars=1000).reason is None
+
+
+def test_headlines_in_scripts_without_spaces_are_titles() -> None:
+    """Two letters of Chinese or Japanese count as a word for the headline test (by its spaces
+    a Chinese headline is one word); a first line that ends a sentence stays body text."""
+    ja_title = "日本政府、新たな経済対策を発表"
+    ja_body = (
+        "日本政府は火曜日、物価高に対応するための新たな経済対策を閣議決定した。"
+        "電気代やガス代の補助を延長し、低所得世帯への給付金も盛り込んだ。"
+    )
+    article = clean_text(f"{ja_title}\n{ja_body}")
+    assert article.title == ja_title
+    assert article.paragraphs == [ja_body]
+    zh_sentence = "北约秘书长周二在布鲁塞尔表示，朝鲜向俄罗斯派兵是一次危险的升级。"
+    article = clean_text(f"{zh_sentence}\n{ja_body}")
+    assert article.title == ""
+    assert article.paragraphs[0] == zh_sentence

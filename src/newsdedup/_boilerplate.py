@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError, RuleError
 from ._models import Removal
+from ._normalize import _UNSPACED_CHAR
 from ._wire import detect_wire
 
 __all__ = [
@@ -1164,6 +1165,18 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _headline_words(text: str) -> int:
+    """:func:`_words`, where two letters of a script written without spaces (Chinese, Japanese,
+    Thai) count as one word, about what a Chinese word holds: a Chinese headline is one "word"
+    by its spaces."""
+    if text.isascii():
+        return len(text.split())
+    unspaced = len(_UNSPACED_CHAR.findall(text))
+    if not unspaced:
+        return len(text.split())
+    return len(_UNSPACED_CHAR.sub(" ", text).split()) + (unspaced + 1) // 2
+
+
 def _ends_sentence(text: str) -> bool:
     core = text.rstrip().rstrip(_CLOSERS).rstrip()
     return bool(core) and core[-1] in ".!?"
@@ -1191,11 +1204,11 @@ def _title_like(text: str) -> bool:
     text = text.strip()
     if not text or len(text) > 250 or text.startswith(("(", "[", "©", "#")):
         return False
-    words = _words(text)
+    words = _headline_words(text)
     if words < 3 or words > 30:
         return False
     core = text.rstrip(_CLOSERS)
-    if not core or core[-1] in ".!;:,…" or core.endswith("..."):
+    if not core or core[-1] in ".!;:,…。！；：，" or core.endswith("..."):
         return False
     if core[-1] == "?" and words > 20:
         return False
