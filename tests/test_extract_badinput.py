@@ -72,6 +72,12 @@ def test_control_and_bidi_characters_are_dropped_from_text_and_title() -> None:
     assert PARA2 in article.text
     assert article.title == "Budget voté"  # the h1, "vo\x01té\x7f" in the page
     assert not any(c in article.text for c in "\x01\x7f\u202e\u2066")
+    # a page without body text keeps a clean title too (metadata is scrubbed as it is read)
+    empty = extract(
+        _page("<nav>Home</nav>", head="<meta property='og:title' content='Bud\x02get\u202e vote'>")
+    )
+    assert empty.reason == "no-main-text"
+    assert empty.title == "Budget vote"
 
 
 def test_fifty_megabyte_page_is_refused_before_parsing() -> None:

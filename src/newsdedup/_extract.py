@@ -1187,10 +1187,9 @@ def _extract_body(
         learner=learner,
     )
     removed.extend(result.removed)
-    # the controls a text node can still hold (the parser passes them through)
+    # the controls a text node can still hold (the parser passes them through); the metadata
+    # strings were scrubbed as they were read (newsdedup._metadata)
     text = scrub_text("\n\n".join(b.strip() for b in result.blocks if b and b.strip()))
-    if meta.title:
-        base["title"] = scrub_text(meta.title)
     if len(text) < cfg.min_text_chars:
         return Article(**base, wire=result.wire, removed=tuple(removed), reason="no-main-text")
     return Article(**base, text=text, wire=result.wire, removed=tuple(removed), reason=None)

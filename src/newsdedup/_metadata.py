@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ._models import parse_datetime
+from ._text import scrub_text
 
 __all__ = ["PageMeta", "parse_date", "parse_json_ld", "read_metadata", "trim_title"]
 
@@ -78,9 +79,12 @@ class PageMeta:
 
 
 def _clean(value: Any, limit: int = 2000) -> str:
+    """Every metadata string (title, site, authors, description, hints) comes through here:
+    scrubbed of stray characters as body text is (:func:`newsdedup._text.scrub_text`), then
+    whitespace collapsed."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())[:limit]  # split() breaks at exactly what "\s+" matches
+    return " ".join(scrub_text(value).split())[:limit]  # split() breaks at exactly what "\s+" matches
 
 
 def parse_date(value: Any) -> datetime | None:
