@@ -1935,19 +1935,14 @@ class Deduplicator:
         memory nor spilled has it rebuilt from its text in the worker. At a million items,
         building clusters here took about 95 s while the other core idled (at 200k, about
         half of it reading articles and sketches back and unpickling them)."""
-        inflight: deque[Any] = deque()
-        try:
+
+        def calls() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
             for part in parts:
-                inputs = self._cluster_inputs(part)
-                inflight.append(pool.submit(_worker_clusters, part, *inputs, keys, finish))
                 self.stats["clusters-built-in-workers"] += len(part)
-                while len(inflight) > 2 * self.jobs:
-                    yield from inflight.popleft().result()
-            while inflight:
-                yield from inflight.popleft().result()
-        finally:
-            for future in inflight:  # the caller stopped early
-                future.cancel()
+                yield _worker_clusters, (part, *self._cluster_inputs(part), keys, finish)
+
+        for clusters in _results_in_order(pool, calls(), 2 * self.jobs):
+            yield from clusters
 
     def _cluster_inputs(
         self, part: list[list[str]]
@@ -2043,15 +2038,11 @@ class Deduplicator:
         process readies the next parts: at a million items the partition took about 9 s on one
         core between the verification and the clusters (*ad hoc*)."""
         meta, max_need = self._state.meta, self.config.max_need
-        inflight: deque[Any] = deque()  # a few parts ahead: each one's arrays are held until it is split
-        for part in parts:
-            inflight.append(
-                pool.submit(_worker_split, part, [meta[k].n_shingles for k in part.names], max_need)
-            )
-            while len(inflight) > 2 * self.jobs:
-                yield inflight.popleft().result()
-        while inflight:
-            yield inflight.popleft().result()
+        # a few parts ahead: each one's arrays are held until it is split
+        calls = (
+            (_worker_split, (part, [meta[k].n_shingles for k in part.names], max_need)) for part in parts
+        )
+        return _results_in_order(pool, calls, 2 * self.jobs)
 
     def emit_changed(self, write: Callable[[list[Cluster]], None]) -> list[Cluster]:
         """With a store: the clusters holding an item no output has carried yet (new or grown
@@ -2364,6 +2355,25 @@ def _worker_clusters(
     if _WORKER_FINISH is None or _WORKER_FINISH.story != finish.story:
         _WORKER_FINISH = finish  # kept: its profiler's vocabulary serves the next parts too
     return [_WORKER_FINISH(c) for c in clusters]
+
+
+def _results_in_order(
+    pool: Any, calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]], ahead: int
+) -> Iterator[Any]:
+    """Each ``(function, arguments)`` call's result, run in ``pool`` with at most ``ahead``
+    results waiting beyond the one read next, in the order of ``calls``; the calls not yet
+    run are cancelled when the caller stops early."""
+    inflight: deque[Any] = deque()
+    try:
+        for fn, args in calls:
+            inflight.append(pool.submit(fn, *args))
+            while len(inflight) > ahead:
+                yield inflight.popleft().result()
+        while inflight:
+            yield inflight.popleft().result()
+    finally:
+        for future in inflight:
+            future.cancel()
 
 
 def _worker_split(part: ComponentPart, sizes: list[int], max_need: int | None) -> list[list[str]]:
