@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError, RuleError
 from ._models import Removal
-from ._normalize import _UNSPACED_CHAR
+from ._normalize import _UNSPACED_CHAR, _has_unspaced
 from ._wire import detect_wire
 
 __all__ = [
@@ -1169,11 +1169,9 @@ def _headline_words(text: str) -> int:
     """:func:`_words`, where two letters of a script written without spaces (Chinese, Japanese,
     Thai) count as one word, about what a Chinese word holds: a Chinese headline is one "word"
     by its spaces."""
-    if text.isascii():
+    if text.isascii() or not _has_unspaced(text):
         return len(text.split())
     unspaced = len(_UNSPACED_CHAR.findall(text))
-    if not unspaced:
-        return len(text.split())
     return len(_UNSPACED_CHAR.sub(" ", text).split()) + (unspaced + 1) // 2
 
 

@@ -33,7 +33,7 @@ from ._exceptions import ConfigError, ExtractError
 from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, ClassCache, class_weight, classify
 from ._metadata import PageMeta, read_metadata
 from ._models import Article, Removal
-from ._text import drop_invisible, scrub_text
+from ._text import MAX_TEXT_CHARS, drop_invisible, scrub_text
 
 __all__ = ["ExtractConfig", "extract"]
 
@@ -44,8 +44,9 @@ logger = logging.getLogger("newsdedup")
 class ExtractConfig:
     """Limits and switches for :func:`extract`; validated on construction."""
 
-    max_bytes: int = 20_000_000
-    """Inputs larger than this (bytes, or characters for ``str``) are not parsed: ``reason="too-large"``."""
+    max_bytes: int = MAX_TEXT_CHARS
+    """Inputs larger than this (bytes, or characters for ``str``) are not parsed: ``reason="too-large"``
+    (20 million by default, the limit :func:`newsdedup.clean_text` has for a plain text)."""
     max_nodes: int = 500_000
     """Pages with more elements than this are not analysed: ``reason="too-many-nodes"``."""
     max_depth: int = 4_000

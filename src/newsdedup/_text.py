@@ -20,8 +20,8 @@ from ._models import Article
 __all__ = ["MAX_TEXT_CHARS", "clean_text", "drop_invisible", "replace_surrogates", "scrub_text"]
 
 MAX_TEXT_CHARS = 20_000_000
-"""Texts longer than this are not cleaned (``reason="too-large"``): the extractor's default
-``max_bytes`` for a page given as ``str``."""
+"""Texts longer than this are not cleaned (``reason="too-large"``); the extractor's default
+``max_bytes`` is the same limit."""
 
 # C0 controls but tab, newline and carriage return, and DEL: deleted (NUL breaks C strings and
 # PostgreSQL text; the others are invisible and split words); vertical tab and form feed end a

@@ -380,10 +380,10 @@ class _Source:
     """The records of one input; a read failure ends it and is kept in ``failure``, so the
     records before it are still deduplicated and written. An interrupt ends it too."""
 
-    def __init__(self, name: str, fmt: str, interrupt: Interrupt | None = None) -> None:
+    def __init__(self, name: str, fmt: str, interrupt: Interrupt) -> None:
         self.name, self.fmt = name, fmt
         self.failure: str | None = None
-        self._interrupt = interrupt if interrupt is not None else Interrupt("dedup")
+        self._interrupt = interrupt
 
     def __iter__(self) -> Iterator[Record | RecordError | RawLine]:
         interrupt = self._interrupt
