@@ -150,21 +150,32 @@ def test_an_output_folder_that_does_not_exist_is_refused_before_the_run(tmp_path
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("named", [True, False])
 def test_a_write_that_fails_at_the_end_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: bool
 ) -> None:
+    """The message names the file when the OS said which one, and has no empty "()" when not
+    (a pipe closed under stdout has no file name)."""
     import errno
 
     import newsdedup._cli.dedup as cli
 
+    target = str(tmp_path / "out.jsonl")
+
     def full(*args: object, **kwargs: object) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out.jsonl"))
+        if named:
+            raise OSError(errno.ENOSPC, "No space left on device", target)
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(cli, "_write_all", full)
     src = _write(tmp_path / "in.jsonl", _seed_lines())
-    result = _run([str(src), "-o", str(tmp_path / "out.jsonl")])
+    result = _run([str(src), "-o", target])
     assert result.exit_code == 1
-    assert "cannot write output: No space left on device" in result.output
+    line = next(x for x in result.output.splitlines() if "cannot write output" in x)
+    if named:
+        assert line.endswith(f"cannot write output: No space left on device ({target})")
+    else:
+        assert line.endswith("cannot write output: No space left on device")
     assert not isinstance(result.exception, OSError)
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from newsdedup._cli import main
@@ -82,3 +83,30 @@ def test_demo_cli_json() -> None:
     assert result.exit_code == 0
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 11
+
+
+def test_demo_refuses_a_missing_output_folder_before_crawling(tmp_path: Path) -> None:
+    """Like ``dedup`` and ``crawl``: the files are written after the crawl, so a folder that
+    cannot take them is an option error at once."""
+    for flag in ("-o", "--errors"):
+        result = CliRunner().invoke(main, ["demo", flag, str(tmp_path / "missing" / "x.jsonl")])
+        assert result.exit_code == 2, result.output
+        assert "does not exist" in result.output
+        assert "demo:" not in result.output  # no crawl ran
+
+
+def test_demo_write_failure_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import newsdedup._cli.demo as cli
+
+    target = tmp_path / "demo.jsonl"
+
+    def full(path: Path | None, rows: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(cli, "write_jsonl", full)
+    result = CliRunner().invoke(main, ["demo", "-o", str(target)])
+    assert result.exit_code == 1
+    assert f"cannot write output: No space left on device ({target})" in result.output
+    assert not isinstance(result.exception, OSError)

@@ -28,6 +28,7 @@ __all__ = [
     "atomic_writer",
     "errors_option",
     "open_state",
+    "output_errors",
     "output_option",
     "parse_story_window",
     "progress_option",
@@ -82,6 +83,18 @@ def atomic_writer(path: Path) -> Iterator[IO[str]]:
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         yield fh
+
+
+@contextlib.contextmanager
+def output_errors() -> Iterator[None]:
+    """A write that fails after the run (a full disk, a folder removed meanwhile) becomes one
+    line naming the file, exit 1, instead of a traceback; the folders are checked before the
+    run by ``writable_path``."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.ClickException(f"cannot write output: {exc.strerror or exc}{where}") from exc
 
 
 def write_jsonl(target: Path | None, rows: Iterable[dict[str, Any]]) -> None:

@@ -27,6 +27,7 @@ from ._common import (
     Interrupt,
     errors_option,
     open_state,
+    output_errors,
     output_option,
     parse_story_window,
     progress_option,
@@ -161,10 +162,8 @@ def _crawl(
             threshold = stored_threshold
 
     def write(clusters: list[Cluster]) -> None:
-        try:
+        with output_errors():
             write_jsonl(output, (c.to_dict() for c in clusters))
-        except OSError as exc:
-            raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
 
     options: dict[str, Any] = {
         "fetch_config": fetch_config,
@@ -197,11 +196,9 @@ def _crawl(
         else:
             result = crawl(list(urls), **options)
 
-    try:
-        if errors_path is not None:
+    if errors_path is not None:
+        with output_errors():
             write_jsonl(errors_path, (e.to_dict() for e in result.errors))
-    except OSError as exc:
-        raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
     if show or output is not None or result.stats.stopped:
         click.echo("crawl: " + summary_line(result.stats), err=True)
     if result.stats.stopped:

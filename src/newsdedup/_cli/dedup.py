@@ -49,6 +49,7 @@ from ._common import (
     Interrupt,
     errors_option,
     open_state,
+    output_errors,
     output_option,
     parse_story_window,
     progress_option,
@@ -499,17 +500,13 @@ def _finish(
     def write_out(clusters: list[Cluster]) -> None:
         _write_clusters(output, out_format, with_stories(deduper, clusters, story_seconds, enabled))
 
-    try:  # the folders were checked before the run; a disk can still fill up
+    with output_errors():
         if errors_path is not None:
             write_jsonl(errors_path, [e.to_dict() for e in deduper.errors])
         if deduper.store is None:
             emitted = _write_all(deduper, output, out_format, story_seconds, enabled)
         else:
             emitted = len(deduper.emit_changed(write_out))
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot write output: {exc.strerror or exc} ({exc.filename or ''})"
-        ) from exc
     n_err = len(deduper.errors)
     what = "new or grown clusters" if deduper.store is not None else "clusters"
     click.echo(

@@ -13,7 +13,7 @@ import click
 
 from .._crawl import CrawlResult
 from .._urls import host_of
-from ._common import write_jsonl
+from ._common import output_errors, writable_path, write_jsonl
 from .crawl import summary_line
 
 
@@ -67,6 +67,7 @@ def _print_table(result: CrawlResult, names: dict[str, str]) -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=writable_path,
     help="Also write the clusters as JSONL to this file.",
 )
 @click.option(
@@ -74,6 +75,7 @@ def _print_table(result: CrawlResult, names: dict[str, str]) -> None:
     "errors_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=writable_path,
     help="Write the crawl's per-URL failures here as JSONL.",
 )
 @click.option("--threshold", type=float, default=None, help="Dedup word-shingle Jaccard [default: 0.5].")
@@ -92,13 +94,11 @@ def command(as_json: bool, output: Path | None, errors_path: Path | None, thresh
             sys.stdout.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
     else:
         _print_table(result, names)
-    try:
+    with output_errors():
         if output is not None:
             write_jsonl(output, (c.to_dict() for c in result.clusters))
         if errors_path is not None:
             write_jsonl(errors_path, (e.to_dict() for e in result.errors))
-    except OSError as exc:
-        raise click.ClickException(f"cannot write output: {exc.strerror or exc}") from exc
     summary = "demo: " + summary_line(result.stats)
     if as_json:
         click.echo(summary, err=True)
