@@ -315,9 +315,11 @@ def split_part(part: ComponentPart, priority: Priority, max_need: int | None = N
     return out
 
 
-def size_priority(sizes: Mapping[str, int]) -> Priority:
-    """The engine's node priority: more shingles first, then the smaller id."""
-    return lambda key: (-sizes[key], key)
+def size_priority(size: Callable[[str], int]) -> Priority:
+    """The engine's node priority: more shingles first, then the smaller id. ``size`` gives a
+    node's shingle count (a mapping's ``__getitem__``, or a lookup in the engine's records),
+    so the local engine, its split workers and Dask order nodes by one definition."""
+    return lambda key: (-size(key), key)
 
 
 _SCIPY_EDGES = 1 << 20

@@ -2013,7 +2013,13 @@ class Deduplicator:
         state = self._state
         ids, a, b = state.edges.kept(state.hubs, self.config.max_verify)
         partition = functools.partial(
-            partition_pairs, state.meta.keys(), ids, a, b, self._priority, max_need=self.config.max_need
+            partition_pairs,
+            state.meta.keys(),
+            ids,
+            a,
+            b,
+            size_priority(self._n_shingles),
+            max_need=self.config.max_need,
         )
         if pool is not None:
             partition = functools.partial(
@@ -2067,8 +2073,8 @@ class Deduplicator:
             )
         return clusters
 
-    def _priority(self, key: str) -> tuple[object, ...]:
-        return (-self._state.meta[key].n_shingles, key)  # as size_priority (the workers' and Dask's)
+    def _n_shingles(self, key: str) -> int:
+        return self._state.meta[key].n_shingles
 
     def _site_repeats(self, groups: list[list[str]], site_rows: np.ndarray | None = None) -> np.ndarray:
         """The paragraphs a site prints under at least ``site_repeat_min`` different clusters
@@ -2379,7 +2385,7 @@ def _results_in_order(
 def _worker_split(part: ComponentPart, sizes: list[int], max_need: int | None) -> list[list[str]]:
     """A part's clusters, in a worker (see :meth:`Deduplicator._split_in_workers`); ``sizes``:
     each node's shingle count, which with its id is its priority."""
-    return split_part(part, size_priority(dict(zip(part.names, sizes, strict=True))), max_need)
+    return split_part(part, size_priority(dict(zip(part.names, sizes, strict=True)).__getitem__), max_need)
 
 
 _WORKER_REPEATS: tuple[np.ndarray, _Repeats] | None = None

@@ -759,7 +759,9 @@ def _run(
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
         a, b = _nodes(names, edges)
-    groups_all = partition_pairs(sizes, names, a, b, size_priority(sizes), max_need=config.max_need)
+    groups_all = partition_pairs(
+        sizes, names, a, b, size_priority(sizes.__getitem__), max_need=config.max_need
+    )
     assign: dict[int, dict[int, int]] = {i: {} for i in live}
     shard_groups: list[list[list[str]]] = [[] for _ in range(n_groups)]
     n_multi = 0
