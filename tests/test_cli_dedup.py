@@ -350,6 +350,45 @@ def test_ctrl_c_stops_reading_and_writes_what_was_read(tmp_path: Path) -> None:
     assert rows(out) == rows(expected_out)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to the process is POSIX")
+@pytest.mark.parametrize("after", [0, 1])
+def test_ctrl_c_after_an_input_was_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    """A Ctrl-C that comes once the whole input was read (during the verification or the
+    writing) cut nothing: the output is complete and the exit code 0. One that comes after the
+    first of two files leaves the second unread: 130, and only the first file's items."""
+    import os
+    import signal
+
+    from newsdedup import Deduplicator
+
+    lines = _seed_lines()
+    a = _write(tmp_path / "a.jsonl", lines[:2])
+    b = _write(tmp_path / "b.jsonl", lines[2:])
+    calls = 0
+    add_stream = Deduplicator.add_stream
+
+    def add_then_interrupt(self: Deduplicator, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        result = add_stream(self, *args, **kwargs)  # type: ignore[arg-type]
+        if calls == after:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, in the main thread
+        calls += 1
+        return result
+
+    monkeypatch.setattr(Deduplicator, "add_stream", add_then_interrupt)
+    out = tmp_path / "out.jsonl"
+    result = _run([str(a), str(b), "-o", str(out)])
+    members = {m for row in _read_jsonl(out) for m in row["member_ids"]}
+    if after == 1:  # both files read
+        assert result.exit_code == 0, result.output
+        assert "the output is complete" in result.output
+        assert len(members) == len(lines)
+    else:
+        assert result.exit_code == 130, result.output
+        assert "Interrupted: the 2 items read before it were written" in result.output
+        assert len(members) == 2
+
+
 @pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
 def test_progress_flags_do_not_change_output(tmp_path: Path, flag: str) -> None:
     src = _write(tmp_path / "in.jsonl", _seed_lines()[:2])

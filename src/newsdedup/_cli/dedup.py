@@ -384,6 +384,7 @@ class _Source:
     def __init__(self, name: str, fmt: str, interrupt: Interrupt) -> None:
         self.name, self.fmt = name, fmt
         self.failure: str | None = None
+        self.stopped = False  # an interrupt ended it before its end
         self._interrupt = interrupt
 
     def __iter__(self) -> Iterator[Record | RecordError | RawLine]:
@@ -395,6 +396,7 @@ class _Source:
                 items = read_records(self.name, format=self.fmt)
             for item in items:
                 if interrupt.requested:
+                    self.stopped = True
                     return
                 yield item
         except InputError as exc:
@@ -457,6 +459,7 @@ def _run(
     :meth:`Deduplicator.add_stream`."""
     several = len(inputs) > 1
     failure: str | None = None
+    cut = False  # an interrupt left input unread (one that came later changes nothing written)
     show = progress if progress is not None else sys.stderr.isatty()
 
     with Interrupt("dedup") as interrupt:
@@ -477,8 +480,14 @@ def _run(
                     failure = source.failure
                     break
                 if interrupt.requested:
+                    cut = source.stopped or n < len(inputs) - 1
                     break
-        _finish(deduper, output, errors_path, story_window, out_format, failure, interrupt.requested)
+        _finish(deduper, output, errors_path, story_window, out_format, failure, cut)
+        if interrupt.requested and not cut:
+            click.echo(
+                "newsdedup dedup: the interrupt came after the whole input was read; the output is complete",
+                err=True,
+            )
 
 
 def _finish(
@@ -491,7 +500,8 @@ def _finish(
     interrupted: bool,
 ) -> None:
     """Everything read is written: the errors, then the clusters; the exit code says whether
-    the input was read to its end (1: it broke, 130: an interrupt stopped the reading)."""
+    the input was read to its end (1: it broke, 130: an interrupt stopped the reading before
+    it, ``interrupted``)."""
     deduper.release_caches()  # nothing more is added: the output needs no cached article or doc
     # with a store, clusters are recorded as emitted only after OUT was written
     enabled = story_window is not False
