@@ -166,3 +166,24 @@ def test_headlines_in_scripts_without_spaces_are_titles() -> None:
     article = clean_text(f"{zh_sentence}\n{ja_body}")
     assert article.title == ""
     assert article.paragraphs[0] == zh_sentence
+
+
+def test_bytes_are_decoded_as_a_file_is_and_binary_is_refused() -> None:
+    """A file's bytes: the encoding is detected (a cp1252 export keeps its curly quotes and
+    accents), a gzip or PDF is ``binary`` rather than a garbled headline, and the size limit
+    counts bytes."""
+    import gzip
+
+    text = f"{TITLE}\n{LEDE} \u201cW\u00fcrzburg\u201d \u2013 Caf\u00e9.\n{SECOND}"
+    expected = clean_text(text)
+    for encoding in ("utf-8", "cp1252", "utf-16"):
+        article = clean_text(text.encode(encoding))
+        assert (article.title, article.text, article.reason) == (expected.title, expected.text, None)
+    assert clean_text(bytearray(text.encode("utf-8"))).text == expected.text
+    for blob in (gzip.compress(text.encode()), b"%PDF-1.7\n" + bytes(range(256)) * 8):
+        article = clean_text(blob, url="https://example.com/a.txt")
+        assert (article.reason, article.text, article.source_format) == ("binary", "", "text")
+    data = text.encode("utf-8")
+    assert clean_text(data, max_chars=len(data) - 1).reason == "too-large"
+    assert clean_text(data, max_chars=len(data)).reason is None
+    assert clean_text(b"  \n\n ").reason == "empty-input"

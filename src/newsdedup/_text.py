@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime, timezone
 
 from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _title_like, site_of
+from ._decode import decode_bytes, looks_binary
 from ._models import Article
 
 __all__ = ["MAX_TEXT_CHARS", "clean_text", "drop_invisible", "replace_surrogates", "scrub_text"]
@@ -79,7 +80,7 @@ _DATE_HEADER = re.compile(
 
 
 def clean_text(
-    text: str,
+    text: str | bytes,
     url: str | None = None,
     *,
     id: str | None = None,
@@ -95,12 +96,21 @@ def clean_text(
     Values passed in (``title``, ``published``, ``site``) win over what is recovered from the
     text. A header date without a time becomes midnight UTC of that day. The text and title are
     scrubbed first (:func:`scrub_text`); a text over ``max_chars`` characters is not cleaned
-    (``reason="too-large"``).
+    (``reason="too-large"``). Bytes (a file as read) are decoded as :func:`extract` decodes a
+    page, their encoding detected; a binary file (gzip, PDF, image) is ``reason="binary"``, and
+    over ``max_chars`` bytes ``"too-large"``.
     """
     site = site or site_of(url)
-    if len(text) > max_chars:
+    reason: str | None = None
+    if not isinstance(text, str):
+        data = bytes(text)
+        reason = "too-large" if len(data) > max_chars else ("binary" if looks_binary(data) else None)
+        text = "" if reason else decode_bytes(data).text  # never more characters than bytes
+    elif len(text) > max_chars:
+        reason = "too-large"
+    if reason is not None:
         return Article(id=id, url=url, site=site, title=scrub_text(title or ""), published=published,
-                       reason="too-large", source_format="text")  # fmt: skip
+                       reason=reason, source_format="text")  # fmt: skip
     text = scrub_text(text)
     if title:
         title = scrub_text(title)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from .._decode import decode_bytes, looks_binary
 from .._exceptions import NewsdedupError
 from .._extract import ExtractConfig, extract
 from .._models import Article
@@ -48,16 +47,8 @@ def command(file: Path, url: str | None, fmt: str, compact: bool) -> None:
         )
         fmt = "text" if is_text else "html"
     try:
-        if fmt == "text":
-            # what extract() does with bytes: a binary file (gzip, PDF, image, ...) is not text,
-            # and the encoding is detected rather than assumed
-            kind = looks_binary(data)
-            if kind is not None:
-                article = Article(url=url, reason="binary", source_format="text")
-            else:
-                article = clean_text(decode_bytes(data).text, url=url)
-        else:
-            article = extract(data, url=url)
+        # both take the bytes: the encoding is detected, a binary file is reason "binary"
+        article = clean_text(data, url=url) if fmt == "text" else extract(data, url=url)
     except NewsdedupError as exc:
         raise click.ClickException(str(exc)) from exc
     _print(article, compact)
