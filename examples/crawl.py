@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             per_host_delay=0.0 if is_demo else args.delay,
         )
         # 2. How much to crawl: a bound on article pages, so a huge sitemap cannot run away.
-        config = CrawlConfig(max_pages=args.max_pages)
+        #    One extraction process uses a second core, and a page that crashes or hangs the
+        #    HTML parser there is skipped (recorded in result.errors) instead of ending the crawl.
+        config = CrawlConfig(max_pages=args.max_pages, extract_workers=1)
         # 3. Crawl: discovery, fetching, extraction and dedup in one call. Failures never raise;
         #    they come back in result.errors as {url, error, detail, attempts} records.
         #    Ctrl-C sets `stop`: the crawl then ends early but keeps what it has (the articles

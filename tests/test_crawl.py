@@ -459,3 +459,92 @@ def test_cli_crawl_ctrl_c_writes_what_was_extracted(tmp_path: Path) -> None:
     assert "Traceback" not in stderr  # no worker took the Ctrl-C itself
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(sorted(r["member_ids"]) for r in rows) == sorted([sorted(quick[:2]), sorted(quick[2:])])
+
+
+_POISON_SITECUSTOMIZE = '''
+"""Loaded by every process of the crawl below (PYTHONPATH): the HTML extractor aborts the
+process on a page holding POISON-ABORT, as a parser segfault would, and never returns on one
+holding POISON-HANG."""
+import os
+import time
+
+import newsdedup._extract as _extract
+
+_real = _extract.extract
+
+
+def extract(page, *args, **kwargs):
+    text = page if isinstance(page, str) else bytes(page).decode("utf-8", "replace")
+    if "POISON-ABORT" in text:
+        os.abort()
+    if "POISON-HANG" in text:
+        time.sleep(3600)
+    return _real(page, *args, **kwargs)
+
+
+_extract.extract = extract
+'''
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the forkserver are POSIX")
+@pytest.mark.parametrize("kinds", [("crash",), ("hang",), ("crash", "hang")])
+def test_a_page_that_crashes_or_hangs_the_parser_is_skipped(tmp_path: Path, kinds: tuple[str, ...]) -> None:
+    """A page kills its extraction worker (as a parser segfault does), or hangs it, or both
+    happen: the crawl goes on, records them as extract-crashed and extract-timeout, and the
+    stories of the other pages, some extracted in the same trips as the poison, come out as
+    usual. (Alone, the hang is found by the trip's timeout; with the crash, the broken pool
+    also ends the hung worker's trip.)"""
+    (tmp_path / "sitecustomize.py").write_text(_POISON_SITECUSTOMIZE)
+    good = {
+        "/a/bank": story_page(BANK, site="Courier"),
+        "/b/bank-copy": story_page(BANK, site="Ledger", keep=5),
+        "/a/fire": story_page(FIRE, site="Courier"),
+        "/c/fire-copy": story_page(FIRE, site="Mirror", keep=6),
+    }
+    poison = {
+        "/d/crash": story_page(BANK, site="Crash").replace("<p>", "<p>POISON-ABORT ", 1),
+        "/e/hang": story_page(FIRE, site="Hang").replace("<p>", "<p>POISON-HANG ", 1),
+    }
+    poison = {path: html for path, html in poison.items() if path.split("/")[-1] in kinds}
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    with LocalServer() as srv:
+        for path, html in {**good, **poison}.items():
+            srv.page(path, html)
+        order = [p for p in ["/a/bank", "/d/crash", "/b/bank-copy", "/e/hang", "/a/fire", "/c/fire-copy"]
+                 if p in good or p in poison]  # fmt: skip
+        items = "".join(f"<item><title>t</title><link>{srv.url(p)}</link></item>" for p in order)
+        srv.route("/feed.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>',
+                                        content_type="application/rss+xml"))  # fmt: skip
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from newsdedup._cli import main; main()", "crawl", srv.url("/feed.xml"),
+             "--allow-private", "--delay", "0", "--per-host", "8", "--extract-workers", "1", "--extract-timeout", "2",
+             "--no-progress", "-o", str(out), "--errors", str(errors)],
+            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:  # the whole group: a hung worker would outlive the crawl
+                os.killpg(proc.pid, signal.SIGKILL)
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    failed = {
+        row["url"].removeprefix(srv.base): row["error"]
+        for row in map(json.loads, errors.read_text().splitlines())
+    }
+    expected = {"/d/crash": "extract-crashed", "/e/hang": "extract-timeout"}
+    assert failed == {path: error for path, error in expected.items() if path in poison}
+    clusters = sorted(sorted(m.removeprefix(srv.base) for m in json.loads(line)["member_ids"])
+                      for line in out.read_text().splitlines())  # fmt: skip
+    assert clusters == [["/a/bank", "/b/bank-copy"], ["/a/fire", "/c/fire-copy"]]
+    assert elapsed < 60, elapsed  # the hanging page costs two timeouts, not an hour
+
+
+def test_extract_timeout_is_validated() -> None:
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ConfigError, match="extract_timeout"):
+            CrawlConfig(extract_timeout=bad)  # type: ignore[arg-type]
+    assert CrawlConfig(extract_timeout=0.5).extract_timeout == 0.5

@@ -19,8 +19,10 @@ this run's pages and saved, and the result holds only the clusters that gained a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -71,7 +73,14 @@ class CrawlConfig:
     extract_workers: int = 0
     """Processes for extraction (0: in the event loop). Extraction is CPU-bound, so on a
     multi-core machine 1-2 workers let fetching and dedup continue meanwhile; only the default
-    extractor can run in workers (a custom ``extract`` function always runs in-process)."""
+    extractor can run in workers (a custom ``extract`` function always runs in-process). In a
+    worker, a page that crashes the HTML parser or hangs it is skipped and recorded
+    (``extract-crashed``, ``extract-timeout``) instead of ending the crawl."""
+    extract_timeout: float = 30.0
+    """Seconds a trip of pages to an extraction worker may take before the worker is stopped
+    and its pages are tried again one by one (a page that overruns alone is
+    ``extract-timeout``). Only with ``extract_workers``: extraction in the event loop cannot be
+    interrupted."""
 
     def __post_init__(self) -> None:
         for name in ("max_pages", "concurrency", "max_feed_entries", "max_sitemaps", "max_links_per_page"):
@@ -82,6 +91,13 @@ class CrawlConfig:
             raise ConfigError(
                 f"CrawlConfig.extract_workers must be an int in [0, 64], got {self.extract_workers!r}"
             )
+        timeout = self.extract_timeout
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not (math.isfinite(timeout) and timeout > 0)
+        ):
+            raise ConfigError(f"CrawlConfig.extract_timeout must be a finite number > 0, got {timeout!r}")
         if not isinstance(self.max_sitemap_depth, int) or self.max_sitemap_depth < 0:
             raise ConfigError(
                 f"CrawlConfig.max_sitemap_depth must be an int >= 0, got {self.max_sitemap_depth!r}"
@@ -148,13 +164,12 @@ class _Crawl:
         config: CrawlConfig,
         extract_fn: ExtractFn,
         on_progress: ProgressFn | None,
-        pool: Executor | None = None,
+        batches: _ExtractBatches | None = None,
         deduper: Any = None,
         store: Store | None = None,
         learner: BoilerplateLearner | None = None,
     ) -> None:
-        batch = max(1, min(_EXTRACT_BATCH, config.concurrency // 4))
-        self.batches = _ExtractBatches(pool, batch) if pool is not None else None
+        self.batches = batches
         self.store = store
         self.learner = learner
         self.ingested_urls: list[str] = []
@@ -321,17 +336,27 @@ class _Crawl:
         learner = self.learner
         try:
             article = None
-            if self.batches is not None and learner is None:
+            batches = self.batches
+            if batches is not None and learner is None:
+                outcome: _Outcome | None
                 try:
-                    outcome = await self.batches.extract(page, result.final_url, content_type)
-                except BrokenExecutor:
-                    logger.warning("crawl: extraction worker died; extracting in-process from now on")
-                    self.batches = None
-                else:
-                    if not isinstance(outcome, dict):  # the worker's extractor raised
+                    outcome = await batches.extract(page, result.final_url, content_type)
+                except BrokenExecutor:  # its trip's worker died or overran: this page alone
+                    try:
+                        outcome = await batches.extract_alone(page, result.final_url, content_type)
+                    except BrokenExecutor:
+                        logger.warning(
+                            "crawl: no extraction worker can be started; extracting in-process from now on"
+                        )
+                        self.batches, outcome = None, None
+                if outcome is not None:
+                    if not isinstance(outcome, dict):  # the worker's extractor raised, or the page killed it
                         reason, name, message = outcome
-                        self.error(result.final_url, "extract-failed", f"{reason}: {name}: {message}",
-                                   result.attempts)  # fmt: skip
+                        if reason in _ISOLATED:
+                            self.error(result.final_url, reason, message, result.attempts)
+                        else:
+                            self.error(result.final_url, "extract-failed", f"{reason}: {name}: {message}",
+                                       result.attempts)  # fmt: skip
                         return
                     article = Article.from_dict(outcome)
             if article is None:
@@ -430,14 +455,97 @@ def _extract_batch(pages: list[tuple[str | bytes, str, str | None]]) -> list[_Ou
     return out
 
 
-class _ExtractBatches:
-    """Hands pages to the extraction workers a few at a time (see :data:`_EXTRACT_WAIT`)."""
+_ISOLATED = ("extract-crashed", "extract-timeout")
+"""Outcomes of a page that killed or hung the worker extracting it alone (:meth:`_ExtractBatches.extract_alone`)."""
 
-    def __init__(self, pool: Executor, size: int) -> None:
+
+class _ExtractBatches:
+    """Hands pages to the extraction workers a few at a time (see :data:`_EXTRACT_WAIT`), and
+    keeps a page that crashes the parser (a segfault, an abort, the out-of-memory killer) or
+    hangs it from ending the crawl.
+
+    A trip whose worker died, or that overran ``timeout`` (its workers are then killed), fails
+    its pages with BrokenExecutor; the next trip gets a new pool from ``make_pool``. Which page
+    did it is not known, so each of them is tried again alone (:meth:`extract_alone`), one at a
+    time in a pool of its own, where a crash or an overrun is that page's."""
+
+    def __init__(
+        self,
+        pool: Executor,
+        size: int,
+        *,
+        make_pool: Callable[[int], Executor] | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.pool = pool
         self.size = size
+        self.make_pool = make_pool
+        self.timeout = timeout
+        self.broken = False
+        """The pool's workers died (or were killed): the next trip starts a new pool."""
+        self.alone: Executor | None = None
+        self._alone_turn: asyncio.Lock | None = None
         self.pending: list[tuple[str | bytes, str, str | None, asyncio.Future[_Outcome]]] = []
         self.timer: asyncio.TimerHandle | None = None
+
+    def close(self) -> None:
+        """Shut the pools down (the end of the crawl)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.alone is not None:
+            self.alone.shutdown(wait=True, cancel_futures=True)
+            self.alone = None
+
+    async def extract_alone(self, page: str | bytes, url: str, content_type: str | None) -> _Outcome:
+        """The page's outcome from a trip of its own, one such trip at a time: an
+        ``("extract-crashed", ...)`` or ``("extract-timeout", ...)`` triple when the worker died
+        on it or overran ``timeout`` (and was killed). BrokenExecutor only when no worker can
+        be started at all."""
+        if self._alone_turn is None:
+            self._alone_turn = asyncio.Lock()
+        async with self._alone_turn:
+            if self.alone is None:
+                if self.make_pool is None:
+                    raise BrokenExecutor("no pool to extract the page alone in")
+                try:
+                    self.alone = self.make_pool(1)
+                except Exception as exc:  # cannot start processes here at all
+                    raise BrokenExecutor(f"cannot start an extraction worker: {exc}") from exc
+            trip = asyncio.get_running_loop().run_in_executor(
+                self.alone, _extract_batch, [(page, url, content_type)]
+            )
+            try:
+                [outcome] = await asyncio.wait_for(trip, self.timeout)
+            except TimeoutError:
+                self._drop_alone()
+                return ("extract-timeout", "TimeoutError",
+                        f"no result within {self.timeout:g} s; its worker was stopped and the page skipped")  # fmt: skip
+            except BrokenExecutor:
+                self._drop_alone()
+                return ("extract-crashed", "BrokenProcessPool",
+                        "the extraction worker died on this page (a parser crash, an abort or the "
+                        "out-of-memory killer); the page was skipped")  # fmt: skip
+            return outcome
+
+    def _drop_alone(self) -> None:
+        if self.alone is not None:
+            _stop_workers(self.alone)
+            self.alone = None
+
+    def _renew(self) -> None:
+        """A new pool in place of the broken one (its workers are gone or were killed)."""
+        if self.make_pool is None:
+            return
+        old, self.broken = self.pool, False
+        _stop_workers(old)
+        self.pool = self.make_pool(_pool_size(old))
+
+    def _overran(self, futures: list[asyncio.Future[_Outcome]], trip: asyncio.Future[Any]) -> None:
+        """The trip took longer than ``timeout``: its workers are killed, its pages fail."""
+        if trip.done():
+            return
+        self.broken = True
+        _stop_workers(self.pool)
+        _settle(futures, error=BrokenExecutor(f"extraction overran {self.timeout:g} s"))
 
     def extract(self, page: str | bytes, url: str, content_type: str | None) -> asyncio.Future[_Outcome]:
         """A future for the page's outcome; BrokenExecutor when the pool has died."""
@@ -458,20 +566,28 @@ class _ExtractBatches:
         if not batch:
             return
         futures = [item[3] for item in batch]
+        loop = asyncio.get_running_loop()
         try:
-            trip = asyncio.get_running_loop().run_in_executor(
-                self.pool, _extract_batch, [item[:3] for item in batch]
-            )
-        except (BrokenExecutor, RuntimeError) as exc:  # a dead or shut-down pool refuses at once
+            if self.broken:
+                self._renew()
+            trip = loop.run_in_executor(self.pool, _extract_batch, [item[:3] for item in batch])
+        except Exception as exc:  # a dead or shut-down pool refuses at once, or none can start
+            self.broken = True
             _settle(futures, error=exc if isinstance(exc, BrokenExecutor) else BrokenExecutor(str(exc)))
             return
+        watchdog = (
+            None if self.timeout is None else loop.call_later(self.timeout, self._overran, futures, trip)
+        )
 
         def deliver(done: asyncio.Future[list[_Outcome]]) -> None:
+            if watchdog is not None:
+                watchdog.cancel()
             if done.cancelled():
                 _settle(futures, error=BrokenExecutor("extraction cancelled"))
                 return
             error = done.exception()
             if isinstance(error, BrokenExecutor):
+                self.broken = True
                 _settle(futures, error=error)
             elif error is not None:  # e.g. a result that would not pickle: these pages failed
                 _settle(
@@ -507,12 +623,30 @@ def _page_lines(article: Article) -> list[str]:
     return lines
 
 
-def _make_pool(workers: int) -> Executor | None:
-    if workers <= 0:
-        return None
+def _make_pool(workers: int) -> Executor:
     context = mp_context()
     start_forkserver(context)
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_sigint)
+
+
+def _pool_size(pool: Executor) -> int:
+    return int(getattr(pool, "_max_workers", 1))
+
+
+def _stop_workers(pool: Executor) -> None:
+    """Kill a process pool's workers and shut it down: a page that hangs the parser holds its
+    worker forever, and the executor has no public way to stop a running call (Python 3.14
+    adds ``kill_workers``; before, the pool's ``_processes``)."""
+    kill = getattr(pool, "kill_workers", None)
+    if callable(kill):
+        with contextlib.suppress(Exception):
+            kill()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                proc.kill()
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _entry_time(entry: SitemapEntry) -> float:
@@ -605,18 +739,22 @@ async def crawl_async(
     else:
         deduper = Deduplicator(threshold, window=window, **dict(dedup_settings or {}))
     # the learner lives in this process, so extraction with a learner runs here too
-    pool = _make_pool(cfg.extract_workers) if custom_extract is None and learner is None else None
+    batches = None
+    if cfg.extract_workers and custom_extract is None and learner is None:
+        size = max(1, min(_EXTRACT_BATCH, cfg.concurrency // 4))
+        batches = _ExtractBatches(_make_pool(cfg.extract_workers), size, make_pool=_make_pool,
+                                  timeout=cfg.extract_timeout)  # fmt: skip
     try:
         if fetcher is None:
             async with Fetcher(fetch_config, cache=cache) as own:
-                state = _Crawl(own, cfg, extract, on_progress, pool, deduper, store, learner)
+                state = _Crawl(own, cfg, extract, on_progress, batches, deduper, store, learner)
                 await state.run(seed_list, stop)
         else:
-            state = _Crawl(fetcher, cfg, extract, on_progress, pool, deduper, store, learner)
+            state = _Crawl(fetcher, cfg, extract, on_progress, batches, deduper, store, learner)
             await state.run(seed_list, stop)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if batches is not None:
+            batches.close()
     dedup_start = time.monotonic()
     clusters, dedup_errors = _finish_dedup(state, write, story_window if stories else False)
     if store is not None and learner is not None:

@@ -76,9 +76,17 @@ def summary_line(stats: CrawlStats) -> str:
 @click.option(
     "--extract-workers",
     type=int,
-    default=0,
+    default=1,
     show_default=True,
-    help="Processes for article extraction (0: in the crawler process).",
+    help="Processes for article extraction (0: in the crawler process). In a worker, a page "
+    "that crashes or hangs the parser is skipped (extract-crashed, extract-timeout).",
+)
+@click.option(
+    "--extract-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds a worker may spend on a few pages before it is stopped and they are retried one by one.",
 )
 @state_option(
     "Persistent state (SQLite file or redis://...): feeds are re-fetched with conditional "
@@ -99,6 +107,7 @@ def command(
     timeout: float,
     threshold: float | None,
     extract_workers: int,
+    extract_timeout: float,
     state: str | None,
     window: str | None,
     story_window: str,
@@ -118,7 +127,12 @@ def command(
             total_timeout=timeout,
             max_connections=max(concurrency, 1),
         )
-        config = CrawlConfig(max_pages=max_pages, concurrency=concurrency, extract_workers=extract_workers)
+        config = CrawlConfig(
+            max_pages=max_pages,
+            concurrency=concurrency,
+            extract_workers=extract_workers,
+            extract_timeout=extract_timeout,
+        )
         if threshold is not None and not 0 < threshold <= 1:
             raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
         window_seconds = parse_window(window)
