@@ -548,3 +548,47 @@ def test_extract_timeout_is_validated() -> None:
         with pytest.raises(ConfigError, match="extract_timeout"):
             CrawlConfig(extract_timeout=bad)  # type: ignore[arg-type]
     assert CrawlConfig(extract_timeout=0.5).extract_timeout == 0.5
+
+
+def test_a_feed_or_sitemap_url_that_answers_a_page_is_a_feed_error() -> None:
+    """A homepage announces a feed whose URL now answers a "Sign in" page, and a sitemap index
+    lists a child that answers a soft-404 page: both are feed-error records, and neither page
+    becomes an article."""
+    login = article_html("Sign in", ["Sign in to your account to continue reading.", "Forgot your password?"])
+    with LocalServer() as srv:
+        srv.page("/", '<html><head><link rel="alternate" type="application/rss+xml" href="/login-feed.xml">'
+                      "</head><body><h1>Home</h1></body></html>")  # fmt: skip
+        srv.page("/login-feed.xml", login)
+        srv.route("/sitemap_index.xml", Response(
+            body=f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>{srv.url("/gone.xml")}</loc></sitemap></sitemapindex>',
+            content_type="application/xml"))  # fmt: skip
+        srv.page("/gone.xml", article_html("Page not found", ["The page you were looking for has moved."]))
+        result = crawl([srv.url("/"), srv.url("/sitemap_index.xml")], fetch_config=cfg())
+    assert result.articles == ()
+    errors = {e.url.removeprefix(srv.base): e for e in result.errors}
+    assert set(errors) == {"/login-feed.xml", "/gone.xml"}
+    assert {e.error for e in errors.values()} == {"feed-error"}
+    assert "not a feed: the URL answered html" in errors["/login-feed.xml"].detail
+    assert "not a sitemap" in errors["/gone.xml"].detail
+
+
+def test_a_sitemap_index_child_on_another_site_is_not_followed() -> None:
+    """A sitemap index may only list sitemaps of its own site: a child on another host (here
+    another port of 127.0.0.1, which is another origin) is recorded as off-site and never
+    fetched, while the index's own child is followed."""
+    with LocalServer() as srv, LocalServer() as other:
+        other.route("/elsewhere.xml", Response(body="<urlset/>", content_type="application/xml"))
+        srv.route("/sitemap_index.xml", Response(
+            body='<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                 f'<sitemap><loc>{other.url("/elsewhere.xml")}</loc></sitemap>'
+                 f'<sitemap><loc>{srv.url("/news.xml")}</loc></sitemap></sitemapindex>',
+            content_type="application/xml"))  # fmt: skip
+        srv.route("/news.xml", Response(
+            body='<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                 f'<url><loc>{srv.url("/world/2026/11/20/fire-evacuations")}</loc></url></urlset>',
+            content_type="application/xml"))  # fmt: skip
+        srv.page("/world/2026/11/20/fire-evacuations", story_page(FIRE, site="Courier"))
+        result = crawl([srv.url("/sitemap_index.xml")], fetch_config=cfg())
+        assert other.hits == {}
+    assert [a.id for a in result.articles] == [srv.url("/world/2026/11/20/fire-evacuations")]
+    assert [(e.url, e.error) for e in result.errors] == [(other.url("/elsewhere.xml"), "off-site")]

@@ -45,7 +45,7 @@ from ._feeds import (
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
 from ._models import Article, Cluster, as_utc
 from ._procs import ignore_sigint, mp_context, start_forkserver
-from ._urls import normalize_url, site_of
+from ._urls import normalize_url, same_site, site_of
 
 if TYPE_CHECKING:
     from ._boilerplate import BoilerplateLearner
@@ -253,6 +253,12 @@ class _Crawl:
         if result.from_cache:
             self.stats.from_cache += 1
         kind = sniff_kind(result.content_type, result.body)
+        if task.role in ("feed", "sitemap") and kind not in _LISTINGS:
+            # announced as a feed or listed as a sitemap, but a page came back: a login wall,
+            # a soft 404 or a moved feed, not an article to extract
+            self.error(task.url, "feed-error", f"not a {task.role}: the URL answered {kind} content "
+                       f"({result.content_type or 'no type'})", result.attempts)  # fmt: skip
+            return
         if kind in ("feed", "jsonfeed"):
             self.on_feed(task, result)
         elif kind in ("sitemap", "sitemapindex"):
@@ -294,7 +300,11 @@ class _Crawl:
                 self.error(task.url, "sitemap-depth", f"sitemap index below depth {task.depth} not followed")
             else:
                 for child in sitemap.sitemaps:
-                    self.enqueue(_Task(child, "sitemap", depth=task.depth + 1))
+                    if same_site(child, result.final_url):
+                        self.enqueue(_Task(child, "sitemap", depth=task.depth + 1))
+                    else:  # the protocol keeps an index's sitemaps on its own site
+                        self.error(child, "off-site", f"sitemap listed by the index {result.final_url} "
+                                   "on another site: not followed")  # fmt: skip
         # News sitemaps list newest first; sort by date when dates are given.
         entries = sorted(sitemap.urls, key=_entry_time, reverse=True)
         self.enqueue_pages(
@@ -454,6 +464,9 @@ def _extract_batch(pages: list[tuple[str | bytes, str, str | None]]) -> list[_Ou
             out.append((str(getattr(exc, "reason", None) or "extract-failed"), type(exc).__name__, str(exc)))
     return out
 
+
+_LISTINGS = ("feed", "jsonfeed", "sitemap", "sitemapindex")
+"""What :func:`~newsdedup._feeds.sniff_kind` calls the documents a feed or sitemap URL may answer."""
 
 _ISOLATED = ("extract-crashed", "extract-timeout")
 """Outcomes of a page that killed or hung the worker extracting it alone (:meth:`_ExtractBatches.extract_alone`)."""
