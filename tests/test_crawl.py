@@ -592,3 +592,22 @@ def test_a_sitemap_index_child_on_another_site_is_not_followed() -> None:
         assert other.hits == {}
     assert [a.id for a in result.articles] == [srv.url("/world/2026/11/20/fire-evacuations")]
     assert [(e.url, e.error) for e in result.errors] == [(other.url("/elsewhere.xml"), "off-site")]
+
+
+def test_entries_past_the_feed_cap_are_counted() -> None:
+    """A feed of 30 entries and a sitemap of 25 URLs with ``max_feed_entries=10``: the first
+    ten of each are fetched, and the 35 others are counted as skipped, not silently dropped."""
+    with LocalServer() as srv:
+        items = "".join(
+            f"<item><title>t{i}</title><link>{srv.url(f'/f/{i}')}</link></item>" for i in range(30)
+        )
+        srv.route("/feed.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>',
+                                        content_type="application/rss+xml"))  # fmt: skip
+        urls = "".join(f"<url><loc>{srv.url(f'/s/{i}')}</loc></url>" for i in range(25))
+        srv.route("/sitemap.xml", Response(body=f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+                                           content_type="application/xml"))  # fmt: skip
+        result = crawl([srv.url("/feed.xml"), srv.url("/sitemap.xml")], fetch_config=cfg(),
+                       config=CrawlConfig(max_feed_entries=10))  # fmt: skip
+        fetched = {path for path in srv.hits if path.startswith(("/f/", "/s/"))}
+    assert fetched == {f"/f/{i}" for i in range(10)} | {f"/s/{i}" for i in range(10)}
+    assert result.stats.skipped_feed_entries == 35

@@ -119,6 +119,9 @@ class CrawlStats:
     skipped_seen: int = 0
     """Article URLs not fetched because an earlier run (same state store) ingested them."""
     skipped_max_pages: int = 0
+    skipped_feed_entries: int = 0
+    """Entries of a feed or sitemap beyond ``max_feed_entries``, not fetched (counted up to ten
+    times the cap per document: what is parsed past that is not looked at)."""
     bytes: int = 0
     queued: int = 0
     clusters: int = 0
@@ -281,17 +284,24 @@ class _Crawl:
         self.stats.feeds += 1
         try:
             entries = parse_feed(result.body, base_url=result.final_url, content_type=result.content_type,
-                                 max_entries=self.config.max_feed_entries)  # fmt: skip
+                                 max_entries=self.config.max_feed_entries * _COUNTED)  # fmt: skip
         except FeedError as exc:
             self.error(task.url, "feed-error", str(exc), result.attempts)
             return
+        entries = self._capped(entries)
         self.enqueue_pages([_Task(e.url, "page", title=e.title, published=e.published) for e in entries])
+
+    def _capped(self, entries: list[Any]) -> list[Any]:
+        """The first ``max_feed_entries`` entries (newest first), counting the rest as skipped."""
+        cap = self.config.max_feed_entries
+        self.stats.skipped_feed_entries += max(0, len(entries) - cap)
+        return entries[:cap]
 
     def on_sitemap(self, task: _Task, result: FetchResult) -> None:
         self.stats.sitemaps += 1
         try:
             sitemap = parse_sitemap(result.body, base_url=result.final_url,
-                                    max_entries=self.config.max_feed_entries * 10)  # fmt: skip
+                                    max_entries=self.config.max_feed_entries * _COUNTED)  # fmt: skip
         except FeedError as exc:
             self.error(task.url, "feed-error", str(exc), result.attempts)
             return
@@ -306,12 +316,9 @@ class _Crawl:
                         self.error(child, "off-site", f"sitemap listed by the index {result.final_url} "
                                    "on another site: not followed")  # fmt: skip
         # News sitemaps list newest first; sort by date when dates are given.
-        entries = sorted(sitemap.urls, key=_entry_time, reverse=True)
+        entries = self._capped(sorted(sitemap.urls, key=_entry_time, reverse=True))
         self.enqueue_pages(
-            [
-                _Task(e.url, "page", title=e.title, published=e.published or e.lastmod)
-                for e in entries[: self.config.max_feed_entries]
-            ]
+            [_Task(e.url, "page", title=e.title, published=e.published or e.lastmod) for e in entries]
         )
 
     async def on_homepage(self, task: _Task, result: FetchResult) -> None:
@@ -464,6 +471,10 @@ def _extract_batch(pages: list[tuple[str | bytes, str, str | None]]) -> list[_Ou
             out.append((str(getattr(exc, "reason", None) or "extract-failed"), type(exc).__name__, str(exc)))
     return out
 
+
+_COUNTED = 10
+"""A feed or sitemap is parsed up to this many times ``max_feed_entries``: entries past the cap
+are only counted (``stats.skipped_feed_entries``), and past this not even that."""
 
 _LISTINGS = ("feed", "jsonfeed", "sitemap", "sitemapindex")
 """What :func:`~newsdedup._feeds.sniff_kind` calls the documents a feed or sitemap URL may answer."""
