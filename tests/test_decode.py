@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import gzip
+import random
+import zlib
 
+import brotli
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsdedup._decode import decode_bytes, looks_binary
+from newsdedup._decode import ContentDecoder, decode_bytes, looks_binary, supports_coding
+from newsdedup._exceptions import DecodingError
 
 PAGE = "<html><head>{meta}</head><body><p>Zürich – café «naïve» €5</p></body></html>"
 
@@ -88,3 +94,85 @@ def test_decoding_is_total(data: bytes, content_type: str | None) -> None:
     decoded = decode_bytes(data, content_type=content_type)
     assert isinstance(decoded.text, str)
     assert decoded.encoding
+
+
+# Content codings -----------------------------------------------------------------------------
+
+# Varied text, so every compressor emits output well before its end (repetitive text can
+# compress into one final block and give no partial output to mistake for a page).
+_RNG = random.Random(7)
+_WORDS = ["harbour", "cranes", "storm", "vessels", "backlog", "operators", "shipping", "weekend"]
+BODY = " ".join(_RNG.choice(_WORDS) + str(_RNG.randrange(10_000)) for _ in range(20_000)).encode()
+
+
+def _compress(coding: str, data: bytes) -> bytes:
+    if coding == "gzip":
+        return gzip.compress(data)
+    if coding == "br":
+        return brotli.compress(data)
+    comp = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS if coding == "raw-deflate" else zlib.MAX_WBITS)
+    return comp.compress(data) + comp.flush()
+
+
+def _decode_all(coding: str, data: bytes, *, step: int = 4096) -> bytes:
+    dec = ContentDecoder(coding, 10 * len(BODY))
+    out = b"".join(dec.feed(data[i : i + step]) for i in range(0, len(data), step))
+    return out + dec.flush()
+
+
+CODINGS = [("gzip", "gzip"), ("deflate", "deflate"), ("raw-deflate", "deflate"), ("br", "br")]
+
+
+@pytest.mark.parametrize(("kind", "coding"), CODINGS, ids=[k for k, _ in CODINGS])
+def test_complete_stream_decodes(kind: str, coding: str) -> None:
+    assert _decode_all(coding, _compress(kind, BODY)) == BODY
+
+
+@pytest.mark.parametrize(("kind", "coding"), CODINGS, ids=[k for k, _ in CODINGS])
+@pytest.mark.parametrize("fraction", [0.8, 0.5])
+def test_truncated_stream_is_a_decoding_error(kind: str, coding: str, fraction: float) -> None:
+    whole = _compress(kind, BODY)
+    cut = whole[: int(len(whole) * fraction)]
+    dec = ContentDecoder(coding, 10 * len(BODY))
+    partial = dec.feed(cut)
+    assert partial, "the cut stream still decodes to a partial body (what used to be accepted)"
+    with pytest.raises(DecodingError, match="truncated"):
+        dec.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "data"),
+    [
+        ("gzip", gzip.compress(b"<p>hi</p>")[:10]),  # the gzip header only
+        ("gzip", gzip.compress(b"<p>hi</p>")[:-4]),  # all but the length field of the trailer
+        ("gzip", gzip.compress(b"<p>one</p>") + gzip.compress(b"<p>two</p>")[:12]),  # 2nd member cut
+        ("deflate", b"\x78"),  # one byte: not even the zlib header
+        ("br", brotli.compress(b"<p>hi</p>" * 100)[:-1]),
+    ],
+    ids=["gzip-header-only", "gzip-no-trailer", "gzip-second-member", "deflate-one-byte", "br-last-byte"],
+)
+def test_short_streams_are_truncated(coding: str, data: bytes) -> None:
+    with pytest.raises(DecodingError, match="truncated"):
+        _decode_all(coding, data, step=3)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "br"])
+def test_empty_input_is_an_empty_body_not_a_truncated_one(coding: str) -> None:
+    # A 204, or a server that labels an empty body gzip: nothing was sent, nothing is missing.
+    dec = ContentDecoder(coding, 100)
+    assert dec.feed(b"") == b""
+    assert dec.flush() == b""
+
+
+def test_gzip_members_and_trailing_zeros_still_decode() -> None:
+    data = gzip.compress(b"<p>one</p>") + gzip.compress(b"<p>two</p>") + b"\x00" * 8
+    assert _decode_all("gzip", data, step=5) == b"<p>one</p><p>two</p>"
+
+
+def test_unknown_coding_is_not_supported() -> None:
+    for coding in ("gzip", "x-gzip", "deflate", "br"):
+        assert supports_coding(coding)
+    for coding in ("compress", "zstd", "x-compress", "identity-ish", ""):
+        assert not supports_coding(coding)
+        with pytest.raises(DecodingError, match="unsupported"):
+            ContentDecoder(coding, 100)

@@ -13,7 +13,11 @@ from typing import Any, TypeVar
 import brotli
 import httpcore
 import pytest
+from click.testing import CliRunner
 
+from newsdedup._cli import main
+from newsdedup._crawl import crawl
+from newsdedup._decode import ContentDecoder
 from newsdedup._exceptions import (
     BlockedURL,
     ConfigError,
@@ -302,13 +306,22 @@ def test_too_many_encodings_and_unknown_encoding(srv: LocalServer) -> None:
             body=gzip_bytes(gzip_bytes(gzip_bytes(data))), headers={"Content-Encoding": "gzip, gzip, gzip"}
         ),
     )
-    srv.route("/zstd", Response(body=data, headers={"Content-Encoding": "zstd"}))
     srv.route(
         "/broken", Response(body=b"\x1f\x8bnot really gzip at all", headers={"Content-Encoding": "gzip"})
     )
-    for path in ("/gz3", "/zstd", "/broken"):
+    for path in ("/gz3", "/broken"):
         with pytest.raises(DecodingError):
             run(fetch(srv.url(path)))
+    # A coding the fetcher never offered is unsupported content, not a broken stream.
+    srv.route("/zstd", Response(body=data, headers={"Content-Encoding": "zstd"}))
+    srv.route("/compress", Response(body=data, headers={"Content-Encoding": "compress"}))
+    srv.route("/gz-zstd", Response(body=gzip_bytes(data), headers={"Content-Encoding": "zstd, gzip"}))
+    for path in ("/zstd", "/compress", "/gz-zstd"):
+        with pytest.raises(UnsupportedContent, match="content-encoding") as info:
+            run(fetch(srv.url(path)))
+        assert info.value.kind == "unsupported-content"
+        assert not isinstance(info.value, DecodingError)
+        assert srv.hits[path] == 1  # refused, not retried
 
 
 def test_brotli_bomb_stopped_at_cap(srv: LocalServer) -> None:
@@ -464,6 +477,50 @@ def test_config_validation_names_field() -> None:
         FetchConfig(total_timeout=0)
     with pytest.raises(ConfigError, match="user_agent"):
         FetchConfig(user_agent="a\r\nX-Evil: 1")
+
+
+FLOAT_FIELDS = [
+    "connect_timeout", "read_timeout", "total_timeout", "backoff_base", "backoff_max", "retry_after_max",
+    "per_host_delay", "max_crawl_delay", "robots_ttl", "robots_unreachable_ttl",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", FLOAT_FIELDS)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_config_float_fields_must_be_finite(name: str, value: float) -> None:
+    # NaN compares false with everything, so "value < 0" let it through (and NaN switched the
+    # per-host delay off); infinity made a timeout or backoff endless.
+    with pytest.raises(ConfigError, match=rf"FetchConfig\.{name} must be a finite number"):
+        FetchConfig(**{name: value})
+
+
+def test_config_float_fields_keep_their_ranges() -> None:
+    for name in FLOAT_FIELDS:
+        FetchConfig(**{name: 2.5})
+        FetchConfig(**{name: 3})  # an int is a number of seconds too
+        with pytest.raises(ConfigError, match=name):
+            FetchConfig(**{name: -0.5})
+        with pytest.raises(ConfigError, match=name):
+            FetchConfig(**{name: True})  # a bool is not a duration
+        with pytest.raises(ConfigError, match=name):
+            FetchConfig(**{name: 10**400})  # too large for a float (math.isfinite overflows)
+    for name in ("connect_timeout", "read_timeout", "total_timeout", "robots_ttl"):
+        with pytest.raises(ConfigError, match=rf"{name} must be a finite number > 0"):
+            FetchConfig(**{name: 0.0})
+    for name in ("backoff_base", "per_host_delay", "retry_after_max", "robots_unreachable_ttl"):
+        assert getattr(FetchConfig(**{name: 0.0}), name) == 0.0
+
+
+@pytest.mark.parametrize(("option", "field"), [("--delay", "per_host_delay"), ("--timeout", "total_timeout")])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_cli_crawl_refuses_non_finite_seconds(srv: LocalServer, option: str, field: str, value: str) -> None:
+    # A bad option (exit 2) refused while the options are read: the site is never asked.
+    srv.page("/2026/11/20/cranes-return", PAGE)
+    args = ["crawl", srv.url("/2026/11/20/cranes-return"), "--allow-private", option, value, "--no-progress"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert field in result.output
+    assert srv.requests == []
 
 
 def test_server_cookies_are_not_kept(srv: LocalServer) -> None:
@@ -800,3 +857,81 @@ def test_unresolvable_name_is_a_connect_error_without_a_connection() -> None:
     with pytest.raises(ConnectError, match="did not resolve"):
         run(go())
     assert backend.connects == 0
+
+
+# Truncated compressed bodies ------------------------------------------------------------------
+
+LONG_PAGE = article_html(
+    "Harbour cranes return after storm",
+    [
+        f"Report {i}: the harbour authority logged {i * 37 % 1000} container moves and "
+        f"{i * 13 % 97} delayed vessels on berth {i % 11}."
+        for i in range(300)
+    ],
+).encode()
+
+COMPRESSED = {
+    "gzip": ("gzip", gzip_bytes(LONG_PAGE)),
+    "zlib-deflate": ("deflate", deflate_bytes(LONG_PAGE)),
+    "raw-deflate": ("deflate", deflate_bytes(LONG_PAGE, raw=True)),
+    "br": ("br", brotli.compress(LONG_PAGE)),
+}
+
+
+def _cut(data: bytes, fraction: float = 0.8) -> bytes:
+    return data[: int(len(data) * fraction)]
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSED))
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_truncated_compressed_body_is_a_decoding_error(srv: LocalServer, kind: str, framing: str) -> None:
+    coding, whole = COMPRESSED[kind]
+    cut = _cut(whole)
+    # what used to be accepted: the cut stream decodes to most of the page, with no error
+    assert len(ContentDecoder(coding, len(LONG_PAGE)).feed(cut)) > len(LONG_PAGE) // 2
+    if framing == "chunked":
+        body = Response(chunks=iter([cut[:500], cut[500:]]), headers={"Content-Encoding": coding})
+    else:  # the server's Content-Length matches what it sends: HTTP framing is intact
+        body = Response(body=cut, headers={"Content-Encoding": coding})
+    srv.route("/cut", body)
+    srv.route("/whole", Response(body=whole, headers={"Content-Encoding": coding}))
+    assert run(fetch(srv.url("/whole"))).body == LONG_PAGE
+    with pytest.raises(DecodingError, match="truncated") as info:
+        run(fetch(srv.url("/cut")))
+    assert info.value.kind == "decoding-error"
+    assert info.value.url == srv.url("/cut")
+
+
+def test_truncated_inner_coding_of_two_is_a_decoding_error(srv: LocalServer) -> None:
+    # The outer gzip is complete; the gzip inside it is cut (caught when the chain is flushed).
+    srv.route("/gz2", Response(body=gzip_bytes(_cut(gzip_bytes(LONG_PAGE))), headers={"Content-Encoding": "gzip, gzip"}))  # fmt: skip
+    with pytest.raises(DecodingError, match="truncated gzip"):
+        run(fetch(srv.url("/gz2")))
+
+
+def test_truncated_body_is_an_error_record_not_a_page(srv: LocalServer) -> None:
+    srv.route("/2026/11/20/cranes-return", Response(body=_cut(gzip_bytes(LONG_PAGE)), headers={"Content-Encoding": "gzip"}))  # fmt: skip
+    url = srv.url("/2026/11/20/cranes-return")
+
+    async def go() -> Any:
+        async with Fetcher(cfg()) as f:
+            return await f.fetch_or_record(url)
+
+    record = run(go())
+    assert isinstance(record, FetchErrorRecord)
+    assert record.error == "decoding-error"
+    assert "truncated" in record.detail
+    # and the crawler records the failure instead of emitting a partial article
+    result = crawl([url], fetch_config=cfg())
+    assert list(result.articles) == []
+    assert [(e.url, e.error) for e in result.errors] == [(url, "decoding-error")]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
+def test_empty_body_with_a_content_coding_is_empty(srv: LocalServer, coding: str) -> None:
+    # Nothing sent is nothing missing: an empty 200 or a 204 labelled with a coding stays empty.
+    srv.route("/empty", Response(body=b"", headers={"Content-Encoding": coding}))
+    srv.route("/nocontent", Response(204, b"", headers={"Content-Encoding": coding}, content_type=None))
+    for path in ("/empty", "/nocontent"):
+        result = run(fetch(srv.url(path)))
+        assert result.body == b""

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._exceptions import DecodingError, ResponseTooLarge
 
-__all__ = ["HAVE_BROTLI", "ContentDecoder", "Decoded", "decode_bytes", "looks_binary"]
+__all__ = ["HAVE_BROTLI", "ContentDecoder", "Decoded", "decode_bytes", "looks_binary", "supports_coding"]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -149,10 +149,20 @@ except ImportError:  # pragma: no cover - depends on the environment
     HAVE_BROTLI = False
 
 
+def supports_coding(coding: str) -> bool:
+    """Whether :class:`ContentDecoder` can undo this content coding (``gzip``, ``x-gzip``,
+    ``deflate``, and ``br`` when a bounded brotli decoder is installed)."""
+    return coding in ("gzip", "x-gzip", "deflate") or (coding == "br" and HAVE_BROTLI)
+
+
 class ContentDecoder:
     """One content coding (gzip, deflate, br), producing at most ``cap`` bytes in total (else
     ResponseTooLarge): a decompression bomb stops at the cap. Used by the fetcher on response
-    bodies and by the readers on compressed files."""
+    bodies and by the readers on compressed files.
+
+    A coding it cannot undo (see :func:`supports_coding`) raises DecodingError. :meth:`flush`
+    at the end of the input raises DecodingError when the compressed stream stopped before its
+    end (a truncated body); no input at all is an empty body, not a truncated one."""
 
     def __init__(self, coding: str, cap: int) -> None:
         self.coding = coding
@@ -161,14 +171,14 @@ class ContentDecoder:
         self._zlib: Any = None
         self._br: Any = None
         self._pending_deflate = b""
+        self._had_input = False
+        if not supports_coding(coding):
+            raise DecodingError(f"unsupported content-encoding {coding!r}")
         if coding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            self._zlib = None  # chosen on the first bytes: zlib-wrapped or raw
-        elif coding == "br" and HAVE_BROTLI and _brotli is not None:
+        elif coding == "br" and _brotli is not None:
             self._br = _brotli.Decompressor()
-        else:
-            raise DecodingError(f"unsupported content-encoding {coding!r}")
+        # deflate: the decoder is chosen on the first two bytes, zlib-wrapped or raw
 
     def _count(self, chunk: bytes) -> bytes:
         self.produced += len(chunk)
@@ -177,6 +187,8 @@ class ContentDecoder:
         return chunk
 
     def feed(self, data: bytes) -> bytes:
+        if data:
+            self._had_input = True
         try:
             if self._br is not None:
                 return self._feed_br(data)
@@ -229,11 +241,20 @@ class ContentDecoder:
         return b"".join(out)
 
     def flush(self) -> bytes:
+        """The last output at the end of the input; DecodingError if the stream was cut short."""
+        out = b""
         if self._zlib is not None:
             try:
-                return self._count(self._zlib.flush())
+                out = self._count(self._zlib.flush())
             except zlib.error as exc:
                 raise DecodingError(f"broken {self.coding} stream: {exc}") from None
-        if self.coding == "deflate" and self._pending_deflate:
-            return self.feed(b"")
-        return b""
+            finished = self._zlib.eof
+        elif self._br is not None:
+            finished = self._br.is_finished()
+        else:  # deflate that never got its first two bytes
+            finished = False
+        if self._had_input and not finished:
+            raise DecodingError(
+                f"truncated {self.coding} stream: the body ends before the compressed data does"
+            )
+        return out

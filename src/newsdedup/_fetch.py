@@ -7,7 +7,9 @@ crawler is bounded here (reliability-checklist §1-§6):
   wall-clock deadline (``total_timeout``) that cuts off a server dripping one byte a second;
 * **size**: the body is read raw and decompressed here in bounded steps, so the cap applies to
   the *decompressed* bytes and a gzip bomb stops at ``max_body_bytes``; at most
-  ``max_encodings`` chained content codings;
+  ``max_encodings`` chained content codings; a coding not offered in Accept-Encoding is
+  unsupported content, and a compressed stream cut before its end is a decoding error (never a
+  partial page);
 * **where**: redirects are followed by hand; every hop is re-checked for scheme, SSRF
   (:mod:`._guard`) and robots.txt (:mod:`._robots`), 3xx bodies are never read, loops and hop
   counts are limited;
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 import select
 import socket
@@ -39,7 +42,7 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 
-from ._decode import HAVE_BROTLI, ContentDecoder, decode_bytes, looks_binary
+from ._decode import HAVE_BROTLI, ContentDecoder, decode_bytes, looks_binary, supports_coding
 from ._exceptions import (
     BlockedURL,
     ConfigError,
@@ -100,6 +103,21 @@ _TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", ""}
 # Configuration and results
 
 
+def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
+    """A FetchConfig duration: a finite number, > 0 (or >= 0 with ``zero_ok``). NaN compares
+    false with everything, so it would slip past a plain ``value < 0`` (and turn a delay off);
+    infinity would make a timeout or a backoff wait forever."""
+    ok = False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            ok = math.isfinite(value) and (value > 0 or (zero_ok and value == 0))
+        except OverflowError:  # an int too large for a float is no usable number of seconds
+            ok = False
+    if not ok:
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ConfigError(f"FetchConfig.{name} must be a finite number {bound} (seconds), got {value!r}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FetchConfig:
     """Every limit of the fetcher, validated on construction (``ConfigError`` names the field).
@@ -140,18 +158,14 @@ class FetchConfig:
     verify_tls: bool = True
 
     def __post_init__(self) -> None:
-        positive = ("connect_timeout", "read_timeout", "total_timeout", "robots_ttl")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"FetchConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("connect_timeout", "read_timeout", "total_timeout", "robots_ttl"):
+            _check_seconds(name, getattr(self, name), zero_ok=False)
         non_negative = (
             "backoff_base", "backoff_max", "retry_after_max", "per_host_delay", "max_crawl_delay",
             "robots_unreachable_ttl",
         )  # fmt: skip
         for name in non_negative:
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise ConfigError(f"FetchConfig.{name} must be >= 0, got {value!r}")
+            _check_seconds(name, getattr(self, name), zero_ok=True)
         at_least_one = (
             "max_body_bytes", "max_attempts", "max_connections", "per_host_concurrency",
             "max_url_length", "robots_max_bytes",
@@ -1083,11 +1097,10 @@ class Fetcher:
         if len(codings) > self.config.max_encodings:
             raise DecodingError(f"{len(codings)} chained content-encodings (max {self.config.max_encodings})",
                                 url=url)  # fmt: skip
-        try:
-            decoders = [ContentDecoder(c, max_bytes) for c in reversed(codings)]
-        except DecodingError as exc:
-            exc.url = url
-            raise
+        for coding in codings:
+            if not supports_coding(coding):  # compress, zstd, ...: not offered in Accept-Encoding
+                raise UnsupportedContent(f"unsupported content-encoding {coding!r}", url=url)
+        decoders = [ContentDecoder(c, max_bytes) for c in reversed(codings)]
         out = bytearray()
         raw_total = 0
         try:
