@@ -543,11 +543,16 @@ def test_a_page_that_crashes_or_hangs_the_parser_is_skipped(tmp_path: Path, kind
     assert elapsed < 60, elapsed  # the hanging page costs two timeouts, not an hour
 
 
-def test_extract_timeout_is_validated() -> None:
+def test_extract_timeout_and_refresh_delay_are_validated() -> None:
     for bad in (0, -1.0, float("nan"), float("inf"), True, "5"):
         with pytest.raises(ConfigError, match="extract_timeout"):
             CrawlConfig(extract_timeout=bad)  # type: ignore[arg-type]
     assert CrawlConfig(extract_timeout=0.5).extract_timeout == 0.5
+    for bad in (-1.0, float("nan"), float("inf"), False, "5"):
+        with pytest.raises(ConfigError, match="meta_refresh_max_delay"):
+            CrawlConfig(meta_refresh_max_delay=bad)  # type: ignore[arg-type]
+    assert CrawlConfig(meta_refresh_max_delay=0).meta_refresh_max_delay == 0
+    assert CrawlConfig(meta_refresh_max_delay=None).meta_refresh_max_delay is None
 
 
 def test_a_feed_or_sitemap_url_that_answers_a_page_is_a_feed_error() -> None:
@@ -611,3 +616,40 @@ def test_entries_past_the_feed_cap_are_counted() -> None:
         fetched = {path for path in srv.hits if path.startswith(("/f/", "/s/"))}
     assert fetched == {f"/f/{i}" for i in range(10)} | {f"/s/{i}" for i in range(10)}
     assert result.stats.skipped_feed_entries == 35
+
+
+def test_meta_refresh_pages_are_followed_like_redirects() -> None:
+    """Feed items that are HTML redirects (an aggregator's link page, a moved article) lead to
+    the articles they refresh to within the delay limit; a page that only reloads itself every
+    ten minutes is extracted as it is."""
+    with LocalServer() as srv:
+        srv.page("/a/bank", story_page(BANK, site="Courier"))
+        srv.page("/b/bank-copy", story_page(BANK, site="Ledger", keep=5))
+        srv.page("/a/fire", story_page(FIRE, site="Courier"))
+        srv.page("/go/1", f'<html><head><meta http-equiv="refresh" content="0; url={srv.url("/a/bank")}"></head>'
+                          "<body><p>Redirecting to the article…</p></body></html>")  # fmt: skip
+        srv.page(
+            "/go/2",
+            "<html><head><META HTTP-EQUIV=Refresh CONTENT=\"2;URL='/a/fire'\"></head><body></body></html>",
+        )
+        live = story_page(FIRE, site="Live").replace(
+            "<head>", '<head><meta http-equiv="refresh" content="600">', 1
+        )
+        srv.page("/live/fire", live)
+        items = "".join(
+            f"<item><title>t</title><link>{srv.url(p)}</link></item>"
+            for p in ["/go/1", "/b/bank-copy", "/go/2", "/live/fire"]
+        )
+        srv.route("/feed.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>',
+                                        content_type="application/rss+xml"))  # fmt: skip
+        result = crawl([srv.url("/feed.xml")], fetch_config=cfg())
+        ignored = crawl(
+            [srv.url("/feed.xml")], fetch_config=cfg(), config=CrawlConfig(meta_refresh_max_delay=None)
+        )
+    assert result.errors == ()
+    assert result.stats.meta_refreshes == 2
+    assert sorted(sorted(m.removeprefix(srv.base) for m in c.member_ids) for c in result.clusters) == [
+        ["/a/bank", "/b/bank-copy"], ["/a/fire", "/live/fire"]
+    ]  # fmt: skip
+    assert ignored.stats.meta_refreshes == 0
+    assert {e.url.removeprefix(srv.base) for e in ignored.errors} == {"/go/1", "/go/2"}  # no text there

@@ -17,6 +17,7 @@ from newsdedup._feeds import (
     discover_feeds,
     gunzip_bounded,
     looks_like_article,
+    meta_refresh,
     parse_feed,
     parse_sitemap,
     sniff_kind,
@@ -216,3 +217,31 @@ def test_sniff_kind() -> None:
     assert sniff_kind("application/json", b'{"a": 1}') == "unknown"
     assert sniff_kind("text/plain", b"https://e.example/a\nhttps://e.example/b") == "sitemap"
     assert sniff_kind(None, b'<?xml version="1.0"?>\n<!-- c -->\n<rdf:RDF xmlns:rdf="x"></rdf:RDF>') == "feed"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (
+            '<meta http-equiv="refresh" content="0; url=https://news.example/story">',
+            "https://news.example/story",
+        ),
+        ("<META HTTP-EQUIV=Refresh CONTENT=\"5;URL='/world/story'\">", "https://site.example/world/story"),
+        ('<meta content="3;url=next.html" http-equiv="refresh">', "https://site.example/a/next.html"),
+        ('<meta http-equiv="refresh" content="0,url=/comma">', "https://site.example/comma"),
+        ('<meta http-equiv="refresh" content="600; url=/later">', None),  # over max_delay
+        ('<meta http-equiv="refresh" content="300">', None),  # reloads itself
+        ('<meta http-equiv="refresh" content="0;url=javascript:alert(1)">', None),
+        ('<meta name="refresh" content="0; url=/not-http-equiv">', None),
+        ("<p>Press refresh to see the latest results.</p>", None),
+    ],
+)
+def test_meta_refresh(head: str, expected: str | None) -> None:
+    html = f"<html><head>{head}</head><body><p>Redirecting…</p></body></html>"
+    assert meta_refresh(html, "https://site.example/a/b", max_delay=100) == expected
+    assert meta_refresh(html.encode(), "https://site.example/a/b", max_delay=100) == expected
+
+
+def test_meta_refresh_is_looked_for_in_the_head_only() -> None:
+    late = "<p>" + "x" * 20_000 + '</p><meta http-equiv="refresh" content="0; url=/late">'
+    assert meta_refresh(late, "https://site.example/", max_delay=100) is None

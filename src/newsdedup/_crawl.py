@@ -38,6 +38,7 @@ from ._feeds import (
     discover_article_links,
     discover_feeds,
     looks_like_article,
+    meta_refresh,
     parse_feed,
     parse_sitemap,
     sniff_kind,
@@ -76,6 +77,11 @@ class CrawlConfig:
     extractor can run in workers (a custom ``extract`` function always runs in-process). In a
     worker, a page that crashes the HTML parser or hangs it is skipped and recorded
     (``extract-crashed``, ``extract-timeout``) instead of ending the crawl."""
+    meta_refresh_max_delay: float | None = 100.0
+    """A page whose ``<meta http-equiv="refresh">`` sends the browser to another URL within
+    this many seconds is a redirect: that URL is crawled instead (once; the page budget
+    applies), as Scrapy's ``METAREFRESH_MAXDELAY`` (100). A longer delay (a page that reloads
+    itself every few minutes) is ignored; None ignores every refresh."""
     extract_timeout: float = 30.0
     """Seconds a trip of pages to an extraction worker may take before the worker is stopped
     and its pages are tried again one by one (a page that overruns alone is
@@ -90,6 +96,12 @@ class CrawlConfig:
         if not isinstance(self.extract_workers, int) or not 0 <= self.extract_workers <= 64:
             raise ConfigError(
                 f"CrawlConfig.extract_workers must be an int in [0, 64], got {self.extract_workers!r}"
+            )
+        delay = self.meta_refresh_max_delay
+        if delay is not None and (not isinstance(delay, int | float) or isinstance(delay, bool)
+                                  or not (math.isfinite(delay) and delay >= 0)):  # fmt: skip
+            raise ConfigError(
+                f"CrawlConfig.meta_refresh_max_delay must be a finite number >= 0 or None, got {delay!r}"
             )
         timeout = self.extract_timeout
         if (
@@ -119,6 +131,9 @@ class CrawlStats:
     skipped_seen: int = 0
     """Article URLs not fetched because an earlier run (same state store) ingested them."""
     skipped_max_pages: int = 0
+    meta_refreshes: int = 0
+    """Pages that were a ``<meta http-equiv="refresh">`` redirect: their target was queued
+    instead (see :attr:`CrawlConfig.meta_refresh_max_delay`)."""
     skipped_feed_entries: int = 0
     """Entries of a feed or sitemap beyond ``max_feed_entries``, not fetched (counted up to ten
     times the cap per document: what is parsed past that is not looked at)."""
@@ -349,6 +364,12 @@ class _Crawl:
             return  # two URLs redirecting to one article: keep the first
         self.final_seen.add(final_key)
         page: str | bytes = result.text if result.text is not None else result.body
+        if self.config.meta_refresh_max_delay is not None:
+            target = meta_refresh(page, result.final_url, max_delay=self.config.meta_refresh_max_delay)
+            if target is not None and normalize_url(target) not in (task_key, final_key):
+                self.stats.meta_refreshes += 1  # a redirect in HTML: the target is the page
+                self.enqueue(_Task(target, "page", title=task.title, published=task.published))
+                return
         content_type = result.headers.get("content-type")
         learner = self.learner
         try:

@@ -35,6 +35,7 @@ __all__ = [
     "discover_feeds",
     "gunzip_bounded",
     "looks_like_article",
+    "meta_refresh",
     "parse_feed",
     "parse_sitemap",
     "sniff_kind",
@@ -487,6 +488,35 @@ def discover_article_links(html: str | bytes, base_url: str, *, max_links: int =
             if len(out) >= max_links:
                 break
     return out
+
+
+_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_HTTP_EQUIV_REFRESH = re.compile(r"""\bhttp-equiv\s*=\s*["']?\s*refresh\b""", re.IGNORECASE)
+_CONTENT_ATTR = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_REFRESH_VALUE = re.compile(
+    r"""^\s*(\d+(?:\.\d*)?)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*?)\s*)?$""", re.IGNORECASE | re.DOTALL
+)
+_REFRESH_SCAN = 16_384
+"""Characters of a page searched for the tag (it belongs in the ``<head>``)."""
+
+
+def meta_refresh(html: str | bytes, base_url: str, *, max_delay: float) -> str | None:
+    """The URL a page's ``<meta http-equiv="refresh" content="N; url=...">`` sends a browser to
+    within ``max_delay`` seconds, as Scrapy's meta-refresh middleware follows it; None when
+    there is no such tag in the page's first 16 KiB, it names no URL (a page that reloads
+    itself), its delay is longer, or the URL is not http(s)."""
+    head = html[:_REFRESH_SCAN] if isinstance(html, str) else html[:_REFRESH_SCAN].decode("utf-8", "replace")
+    if "refresh" not in head.lower():
+        return None
+    for tag in _META_TAG.finditer(head):
+        if not _HTTP_EQUIV_REFRESH.search(tag.group()):
+            continue
+        attr = _CONTENT_ATTR.search(tag.group())
+        value = _REFRESH_VALUE.match(next((g for g in attr.groups() if g is not None), "")) if attr else None
+        if value is None or not value.group(2) or float(value.group(1)) > max_delay:
+            return None
+        return join_url(base_url, value.group(2).strip("'\" "))
+    return None
 
 
 def _document_base(tree: LexborHTMLParser, base_url: str | None) -> str | None:
