@@ -152,14 +152,32 @@ class RawLine(NamedTuple):
 
 # Pages that are not articles but look alike across every host that serves them (bot
 # challenges, consent and paywall walls, error pages): left in, they would form one giant
-# cluster. Only short texts are checked, so a story that quotes such a phrase is not affected.
+# cluster. Only short texts are checked, so a story that mentions such a phrase is not affected,
+# and a phrase right after an opening quotation mark is a quotation, not the page speaking, so
+# a short story that quotes one from its start is not affected either. Among the families:
+# Cloudflare ("Verifying you are human. This may take a few seconds.", "<host> needs to review
+# the security of your connection", "Ray ID: <16 hex digits>", "Performance & security by
+# Cloudflare"), DataDome ("Please enable JS and disable any ad blocker"), PerimeterX / HUMAN
+# ("Press & Hold to confirm you are a human", "We believe you are using automation tools"),
+# paywall stubs ("This content is available exclusively to subscribers", "You have reached your
+# limit of free articles", "Already a subscriber? Log in"). A video or comments player's
+# "Please enable JavaScript to watch this video" left in a short story is not such a page.
 _JUNK_PAGE = re.compile(
+    "(?<![\"'\u201c\u2018\u201e\u201a\u00ab\u2039])(?:"
     r"checking (?:if the site connection is secure|your browser)|enable (?:javascript|cookies)"
+    r"(?!,? (?:and consider upgrading|to (?:watch|view|play|hear) (?:this|the) (?:video|comments|audio)))"
     r"|verify (?:that )?you are (?:a )?human|are you a robot|unusual traffic from your"
+    r"|verifying (?:that )?you are (?:a )?human\.?\s+this may take a few seconds"
+    r"|needs to review the security of your connection|performance (?:&|and) security by cloudflare"
+    r"|ray id:? ?[0-9a-f]{16}\b|please enable js and disable any ad ?blocker"
+    r"|press (?:&|and) hold to confirm you are (?:a )?human|we believe you are using automation tools"
     r"|access (?:to this page has been )?denied|attention required|403 forbidden|404 not found"
     r"|page (?:you requested )?(?:was )?not (?:be )?found|subscribe (?:now )?to (?:continue|keep) reading"
-    r"|this (?:content|article) is (?:only )?(?:available|for) (?:to )?subscribers"
-    r"|we value your privacy|manage (?:your )?cookie (?:preferences|settings)",
+    r"|this (?:content|article|story) is (?:only |exclusively )?(?:available|for) (?:exclusively |only )?"
+    r"(?:to |for )?(?:paying )?subscribers"
+    r"|you(?:'|\u2019| ha)ve reached your (?:monthly )?(?:limit of (?:\d+ )?free (?:articles|stories)"
+    r"|free (?:article|story) limit)|already a subscriber\?? ?(?:log|sign) ?in"
+    r"|we value your privacy|manage (?:your )?cookie (?:preferences|settings))",
     re.IGNORECASE,
 )
 _JUNK_PAGE_MAX_CHARS = 1200
@@ -182,13 +200,15 @@ def junk_page_reason(article: Article) -> str | None:
 # any of them cannot match, which spares the regex on almost every article.
 _JUNK_WORDS = (
     "checking", "enable", "verify", "robot", "unusual", "denied", "attention", "forbidden",
-    "found", "subscribe", "privacy", "cookie",
+    "found", "subscribe", "privacy", "cookie", "security", "ray id", "hold to confirm",
+    "automation", "reached",
 )  # fmt: skip
 
 # _JUNK_PAGE without IGNORECASE, for ascii_fold_lower's output: the pattern is lower-case ASCII
-# letters, digits and spaces, and a character matches one of those case-insensitively exactly
-# when its ascii-folded lower case is that character, so both find the same texts (about 5x
-# faster than the case-insensitive search).
+# letters, digits, spaces and punctuation (and "[0-9a-f]", "\s", "\d", and quotation marks
+# that have no case), and a character matches one of those case-insensitively exactly when its
+# ascii-folded lower case is that character, so both find the same texts (about 5x faster than
+# the case-insensitive search).
 _JUNK_PAGE_FOLDED = re.compile(_JUNK_PAGE.pattern)
 
 
