@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 
@@ -54,14 +53,31 @@ def test_exception_hierarchy_has_one_root() -> None:
     assert issubclass(newsdedup.MissingDependency, ImportError)
 
 
-def test_import_configures_no_logging_handlers() -> None:
-    code = (
-        "import logging, newsdedup; "
-        "assert logging.getLogger('newsdedup').handlers == [], 'handlers'; "
-        "assert logging.getLogger().handlers == [], 'root'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    assert logging.getLogger("newsdedup").name == "newsdedup"
+def test_import_adds_only_a_null_handler_and_configures_no_logging() -> None:
+    """In a fresh interpreter (the suite's own logging setup would interfere): the "newsdedup"
+    logger holds exactly one NullHandler and nothing else is set on it or on the root logger,
+    so with no logging configured a warning is not printed by the last-resort handler, and
+    once the application configures logging the warning reaches its handler."""
+    code = """if True:
+        import importlib, logging, sys
+        import newsdedup
+        newsdedup.CrawlConfig  # the modules imported on first use set nothing up either
+        log = logging.getLogger("newsdedup")
+        assert [type(h) for h in log.handlers] == [logging.NullHandler], log.handlers
+        assert (log.level, log.propagate, log.disabled) == (logging.NOTSET, True, False)
+        root = logging.getLogger()
+        assert (root.handlers, root.level) == ([], logging.WARNING), (root.handlers, root.level)
+        assert logging.Logger.manager.disable == logging.NOTSET
+        importlib.reload(newsdedup)
+        assert len(log.handlers) == 1, log.handlers
+        logging.getLogger("newsdedup.x").warning("unconfigured: dropped")
+        sys.stderr.flush()
+        logging.basicConfig(format="%(name)s %(message)s")
+        logging.getLogger("newsdedup.x").warning("configured: shown")
+    """
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "newsdedup.x configured: shown\n"
 
 
 def test_version() -> None:

@@ -126,8 +126,14 @@ def _public(obj: object) -> None:
         obj.__module__ = "newsdedup"  # type: ignore[attr-defined]
 
 
-# The library logs under "newsdedup" and configures no handler: that is the application's call.
-logging.getLogger("newsdedup")
+# The library logs under "newsdedup" and leaves handlers to the application. The NullHandler
+# (as libraries conventionally add) keeps an application without any logging setup from
+# having newsdedup's warnings printed to stderr by logging's last-resort handler; records still
+# propagate to whatever handlers the application configures.
+_logger = logging.getLogger("newsdedup")
+if not any(isinstance(h, logging.NullHandler) for h in _logger.handlers):  # once, even on reload
+    _logger.addHandler(logging.NullHandler())
+del _logger
 
 __all__ = [
     "Article",
