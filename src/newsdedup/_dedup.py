@@ -32,6 +32,7 @@ import hashlib
 import heapq
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -62,7 +63,7 @@ from ._cluster import (
     split_part,
     stored_paras,
 )
-from ._exceptions import ConfigError, StoreCorrupt
+from ._exceptions import ConfigError, StoreCorrupt, finite_number
 from ._fingerprint import OnePermSigner, ShingleBatch, TokenBatch, WordShingler, head_and_prefix
 from ._hubs import (
     _NO_PLACE,
@@ -161,9 +162,6 @@ class DedupConfig:
             if not ok:
                 raise ConfigError(f"dedup.{name} {what}, got {getattr(self, name)!r}")
 
-        def is_num(v: object) -> bool:
-            return isinstance(v, int | float) and not isinstance(v, bool)
-
         def is_int(v: object) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
@@ -171,10 +169,10 @@ class DedupConfig:
             "threshold", "containment_threshold", "lead_threshold", "decisive_jaccard", "decisive_containment",
         ):  # fmt: skip
             v = getattr(self, name)
-            check(name, is_num(v) and 0.0 < v <= 1.0, "must be a number in (0, 1]")
+            check(name, finite_number(v) and 0.0 < v <= 1.0, "must be a number in (0, 1]")
         if self.candidate_threshold is not None:
             v = self.candidate_threshold
-            check("candidate_threshold", is_num(v) and 0.0 < v < 1.0, "must be a number in (0, 1)")
+            check("candidate_threshold", finite_number(v) and 0.0 < v < 1.0, "must be a number in (0, 1)")
         check("num_perm", is_int(self.num_perm) and 2 <= self.num_perm <= 4096, "must be an int in [2, 4096]")
         check(
             "shingle_size", is_int(self.shingle_size) and 1 <= self.shingle_size <= 32, "must be in [1, 32]"
@@ -204,13 +202,15 @@ class DedupConfig:
             is_int(self.tokens_per_substitution) and self.tokens_per_substitution >= 1,
             "must be an int >= 1",
         )
-        check("min_align", is_num(self.min_align) and 0 <= self.min_align <= 100, "must be in [0, 100]")
+        check(
+            "min_align", finite_number(self.min_align) and 0 <= self.min_align <= 100, "must be in [0, 100]"
+        )
         for name in ("max_number_mismatch", "max_name_mismatch"):
             v = getattr(self, name)
-            check(name, is_num(v) and 0.0 <= v <= 1.0, "must be a number in [0, 1]")
+            check(name, finite_number(v) and 0.0 <= v <= 1.0, "must be a number in [0, 1]")
         for name in ("fp_weight", "fn_weight"):
             v = getattr(self, name)
-            check(name, is_num(v) and v >= 0, "must be a number >= 0")
+            check(name, finite_number(v) and v >= 0, "must be a finite number >= 0")
         if self.fp_weight + self.fn_weight <= 0:
             raise ConfigError("dedup.fp_weight and dedup.fn_weight must not both be 0")
 
@@ -577,7 +577,7 @@ def parse_window(value: str | float | timedelta | None) -> float | None:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = float(value) if finite_number(value) else math.nan
     elif isinstance(value, str):
         m = _WINDOW.match(value)
         if not m:
@@ -585,8 +585,8 @@ def parse_window(value: str | float | timedelta | None) -> float | None:
         seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
     else:
         raise ConfigError(f"window must be a duration, got {value!r}")
-    if not seconds > 0:
-        raise ConfigError(f"window must be positive, got {value!r}")
+    if not (finite_number(seconds) and seconds > 0):
+        raise ConfigError(f"window must be positive and finite, got {value!r}")
     return seconds
 
 

@@ -30,6 +30,8 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "BlockedURL",
     "ConfigError",
@@ -63,6 +65,19 @@ class NewsdedupError(Exception):
 
 class ConfigError(NewsdedupError, ValueError):
     """A parameter is out of range or inconsistent; the message names the parameter."""
+
+
+def finite_number(value: object) -> bool:
+    """True for an int or float (not a bool) that is a finite float: the config classes require
+    it of every number, because a NaN threshold compares False with everything and silently
+    turns its check off, and infinity (or an int too large for a float) breaks the arithmetic
+    a setting feeds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 class MissingDependency(NewsdedupError, ImportError):

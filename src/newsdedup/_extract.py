@@ -29,7 +29,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ._boilerplate import BoilerplateLearner, RuleSet, clean_blocks, dom_selectors
 from ._decode import decode_bytes, looks_binary
-from ._exceptions import ConfigError, ExtractError
+from ._exceptions import ConfigError, ExtractError, finite_number
 from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, ClassCache, class_weight, classify
 from ._metadata import PageMeta, read_metadata
 from ._models import Article, Removal
@@ -74,9 +74,7 @@ class ExtractConfig:
             elif isinstance(f.default, int):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"ExtractConfig.{f.name} must be a non-negative int, got {value!r}")
-            elif isinstance(f.default, float) and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0
-            ):
+            elif isinstance(f.default, float) and (not finite_number(value) or not 0.0 <= value <= 1.0):
                 raise ConfigError(f"ExtractConfig.{f.name} must be a number in [0, 1], got {value!r}")
         if self.max_bytes == 0:
             raise ConfigError("ExtractConfig.max_bytes must be positive")

@@ -62,7 +62,7 @@ import numpy as np
 import xxhash
 from rapidfuzz import fuzz
 
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, finite_number
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
 
@@ -184,7 +184,7 @@ class StoryConfig:
     def __post_init__(self) -> None:
         def num(name: str, lo: float, hi: float) -> None:
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            if not finite_number(v) or not lo <= v <= hi:
                 raise ConfigError(f"story.{name} must be a number in [{lo}, {hi}], got {v!r}")
 
         def integer(name: str, lo: int) -> None:
@@ -194,8 +194,8 @@ class StoryConfig:
 
         if self.window is not None:
             w = self.window
-            if isinstance(w, bool) or not isinstance(w, int | float) or not w > 0:
-                raise ConfigError(f"story.window must be positive seconds or None, got {w!r}")
+            if not finite_number(w) or not w > 0:
+                raise ConfigError(f"story.window must be positive finite seconds or None, got {w!r}")
         num("cosine_min", 0.0, 1.0)
         num("score_min", 0.0, 3.0)
         num("names_weight", 0.0, 2.0)
