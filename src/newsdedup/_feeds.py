@@ -151,6 +151,8 @@ def gunzip_bounded(data: bytes, *, max_bytes: int = DEFAULT_MAX_SITEMAP_BYTES) -
                 break
     except zlib.error as exc:
         raise FeedError(f"broken gzip file: {exc}") from None
+    if not decomp.eof:  # a cut download: what it holds is a partial list, not the sitemap
+        raise FeedError("truncated gzip file: the data ends before the end of its gzip stream")
     return bytes(out)
 
 
