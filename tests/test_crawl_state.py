@@ -174,3 +174,18 @@ def test_crawl_refuses_a_file_that_is_not_a_store(news: NewsSite, tmp_path: Path
     assert result.exit_code == 1
     assert "state store" in result.output
     assert bad.read_bytes() == before
+
+
+def test_gone_articles_are_not_fetched_again_by_later_runs(news: NewsSite, tmp_path: Path) -> None:
+    """Feed items answering 404, 410 or 451 are recorded once; the next run over the same
+    store skips them like ingested articles, while one that failed with a 503 is retried."""
+    srv, state = news.srv, tmp_path / "state.db"
+    for status in (404, 410, 451, 503):
+        srv.route(f"/gone/{status}", Response(status, f"status {status}".encode(), content_type="text/plain"))
+        news.links.append(f"/gone/{status}")
+    run_cli(srv, state, tmp_path / "1.jsonl")
+    first = {p: srv.hits[p] for p in ("/gone/404", "/gone/410", "/gone/451", "/gone/503")}
+    assert first["/gone/404"] == first["/gone/410"] == first["/gone/451"] == 1
+    run_cli(srv, state, tmp_path / "2.jsonl")
+    assert srv.hits["/gone/404"] == srv.hits["/gone/410"] == srv.hits["/gone/451"] == 1
+    assert srv.hits["/gone/503"] > first["/gone/503"]  # a temporary failure is tried again

@@ -192,6 +192,9 @@ class _Crawl:
         self.learner = learner
         self.ingested_urls: list[str] = []
         """URLs (task and final) of the articles in ``pending``: marked seen once committed."""
+        self.gone: list[str] = []
+        """Article URLs answered 404, 410 or 451: marked seen with the next batch, so a run
+        over the same store does not fetch them again."""
         self.deduper = deduper
         self.pending: list[Article] = []
         self.fetcher = fetcher
@@ -265,6 +268,8 @@ class _Crawl:
         except FetchError as exc:
             self.errors.append(FetchErrorRecord.from_exception(task.url, exc))
             self.stats.errors += 1
+            if task.role == "page" and getattr(exc, "status", None) in _GONE:
+                self.gone.append(task.url)  # with a store: not asked for again by later runs
             return
         self.stats.fetched += 1
         self.stats.bytes += len(result.body)
@@ -442,6 +447,9 @@ class _Crawl:
             self.deduper.add_many(batch)
             if self.store is not None:
                 self.store.mark_seen(urls)  # only after the batch is committed
+        if self.store is not None and self.gone:
+            gone, self.gone = self.gone, []
+            self.store.mark_seen(gone)
 
     async def run(self, seeds: Sequence[str], stop: threading.Event | None = None) -> None:
         """Crawl until the queue is empty, or until ``stop`` is set: then the fetches in flight
@@ -496,6 +504,10 @@ def _extract_batch(pages: list[tuple[str | bytes, str, str | None]]) -> list[_Ou
 _COUNTED = 10
 """A feed or sitemap is parsed up to this many times ``max_feed_entries``: entries past the cap
 are only counted (``stats.skipped_feed_entries``), and past this not even that."""
+
+_GONE = (404, 410, 451)
+"""Statuses that end an article URL for good (not found, gone, unavailable for legal reasons):
+with a store, later runs skip it as they skip ingested ones."""
 
 _LISTINGS = ("feed", "jsonfeed", "sitemap", "sitemapindex")
 """What :func:`~newsdedup._feeds.sniff_kind` calls the documents a feed or sitemap URL may answer."""
