@@ -665,3 +665,16 @@ def test_verify_as_read_gives_the_same_output(tmp_path: Path) -> None:
         )
     assert outs[0] == outs[1] == outs[2]
     assert max(len(r[2]) for r in outs[0]) >= 20  # the stories were found
+
+
+def test_library_warnings_reach_the_commands_stderr(tmp_path: Path) -> None:
+    """The package's logger has only a NullHandler; the command line prints its warnings (here
+    the cluster-size alarm: 201 copies of one story, above the alarm's 200) on stderr."""
+    text = SEEDS[2].read_text(encoding="utf-8")
+    lines = [
+        json.dumps({"id": f"copy{i:03d}", "text": f"{text}\n\nShared by reader {i}."}) for i in range(201)
+    ]
+    src = _write(tmp_path / "in.jsonl", lines)
+    result = CliRunner().invoke(main, ["dedup", str(src), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "has 201 members (alarm above 200)" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import random
 import re
 from collections import Counter
@@ -423,6 +424,32 @@ def test_large_cluster_raises_an_alarm_but_is_not_capped(caplog: pytest.LogCaptu
         clusters = dedup(items, cluster_size_alarm=3)
     assert [c.size for c in clusters] == [4]
     assert any("4 members" in r.getMessage() for r in caplog.records)
+
+
+def test_worker_processes_log_through_the_main_process(caplog: pytest.LogCaptureFixture) -> None:
+    """A record logged in a ``jobs`` worker (the cluster-size alarm of a cluster built there)
+    reaches the main process's handlers, at the main process's level: a worker's own logging
+    has no handler but the package's NullHandler."""
+    import logging
+    import time
+
+    deduper = Deduplicator(jobs=2)
+    with caplog.at_level("WARNING", logger="newsdedup"):
+        pool = deduper._pool(workers=1)
+        try:
+            pool.submit(logging.getLogger("newsdedup.worker").warning, "from a worker: %d", 7).result()
+            pool.submit(logging.getLogger("newsdedup.worker").info, "below the level").result()
+        finally:
+            pool.shutdown(wait=True)
+        deadline = time.monotonic() + 10
+        while (
+            not any("from a worker: 7" in r.getMessage() for r in caplog.records)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+    messages = [r.getMessage() for r in caplog.records if r.name == "newsdedup.worker"]
+    assert messages == ["from a worker: 7"]
+    assert all(r.process != os.getpid() for r in caplog.records if r.name == "newsdedup.worker")
 
 
 def _stream_corpus() -> list[object]:

@@ -45,7 +45,7 @@ from ._feeds import (
 )
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
 from ._models import Article, Cluster, as_utc
-from ._procs import ignore_sigint, mp_context, start_forkserver
+from ._procs import log_setup, mp_context, start_forkserver, worker_start
 from ._urls import normalize_url, same_site, site_of
 
 if TYPE_CHECKING:
@@ -683,7 +683,8 @@ def _page_lines(article: Article) -> list[str]:
 def _make_pool(workers: int) -> Executor:
     context = mp_context()
     start_forkserver(context)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=ignore_sigint)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_start,
+                               initargs=(log_setup(context),))  # fmt: skip
 
 
 def _pool_size(pool: Executor) -> int:

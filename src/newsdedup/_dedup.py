@@ -80,7 +80,7 @@ from ._hubs import (
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
-from ._procs import ignore_sigint, mp_context, start_forkserver
+from ._procs import LogSetup, log_setup, mp_context, start_forkserver, worker_start
 from ._records import RawLine, Record, RecordError, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
@@ -2003,6 +2003,7 @@ class Deduplicator:
                 nice,
                 os.getpid(),
                 None if self._spill is None else self._spill.shared(),  # see _workers_read_spill
+                log_setup(ctx),
             ),
         )
 
@@ -2234,12 +2235,14 @@ def _worker_init(
     nice: int,
     parent: int,
     spill: tuple[_SharedFile, _SharedFile] | None,
+    logs: LogSetup | None = None,
 ) -> None:
     global _WORKER, _WORKER_SPILL
     _WORKER = Deduplicator(config=config)
     _WORKER_SPILL = None if spill is None else (spill[0].fd, spill[1].fd)
     _WORKER._state.docs.maxsize = cache_items  # a verification worker's docs rebuilt from texts
-    ignore_sigint()  # the main process decides what a Ctrl-C means (see newsdedup._procs)
+    # the main process decides what a Ctrl-C means, and handles the log records (newsdedup._procs)
+    worker_start(logs)
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(nice)

@@ -1,5 +1,5 @@
 """Worker processes of the dedup engine (``--jobs``) and of the crawler (extraction): which
-start method they use, and how a Ctrl-C reaches them.
+start method they use, how a Ctrl-C reaches them, and where their log records go.
 
 A terminal's Ctrl-C sends SIGINT to the whole process group. The main process decides what it
 means (the CLI finishes what it has read, see :mod:`newsdedup._cli`) and stops its workers
@@ -8,12 +8,80 @@ through their pools; a worker that took it itself would die mid-task and break i
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import multiprocessing
 import signal
 import threading
 from multiprocessing.context import BaseContext
+from typing import Any
 
-__all__ = ["ignore_sigint", "mp_context", "start_forkserver"]
+__all__ = [
+    "LogSetup",
+    "forward_logs",
+    "ignore_sigint",
+    "log_setup",
+    "mp_context",
+    "start_forkserver",
+    "worker_start",
+]
+
+LogSetup = tuple[Any, int]
+"""What a worker needs to send its log records to the main process: the queue, and the level of
+the main process's ``newsdedup`` logger."""
+
+_relay: tuple[BaseContext, Any, logging.handlers.QueueListener] | None = None
+_relay_lock = threading.Lock()
+
+
+class _Dispatch(logging.Handler):
+    """Hands a worker's record to the main process's logger of the same name, so it meets the
+    handlers (and filters) the application set up there: the CLI's stderr, a host's files."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
+        self.handle(record)
+
+
+def log_setup(ctx: BaseContext) -> LogSetup:
+    """The queue workers of ``ctx`` send their records to (one per process and start method,
+    drained by a listener thread of this process), with this process's ``newsdedup`` level: a
+    worker does not even build a record that would be dropped here. Without it, a worker's
+    warnings (the cluster-size alarm of a cluster built there) went to its own logging, which
+    has no handler."""
+    global _relay
+    with _relay_lock:
+        if _relay is None or _relay[0] is not ctx:
+            if _relay is not None:
+                _relay[2].stop()
+            queue = ctx.Queue()
+            listener = logging.handlers.QueueListener(queue, _Dispatch())
+            listener.start()
+            _relay = (ctx, queue, listener)
+        return _relay[1], logging.getLogger("newsdedup").getEffectiveLevel()
+
+
+def forward_logs(setup: LogSetup | None) -> None:
+    """In a worker: send the ``newsdedup`` records at or above the main process's level to it
+    (:func:`log_setup`) instead of this process's handlers."""
+    if setup is None:
+        return
+    queue, level = setup
+    logger = logging.getLogger("newsdedup")
+    logger.handlers[:] = [logging.handlers.QueueHandler(queue)]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def worker_start(setup: LogSetup | None = None) -> None:
+    """A worker's first steps (pool initializer): ignore SIGINT, forward the log records."""
+    ignore_sigint()
+    forward_logs(setup)
 
 
 def mp_context() -> BaseContext:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import sys
 
 import click
 
@@ -39,10 +41,31 @@ class _LazyGroup(click.Group):
         return command
 
 
+class _Stderr(logging.Handler):
+    """The library's warnings on the command's stderr, as the bare message. The package gives
+    its logger only a NullHandler (a library leaves handlers to the application), so the
+    command line, an application, sets one. ``sys.stderr`` is looked up for each record, so
+    whatever stands there (a test runner's capture) gets it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("newsdedup")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr(logging.WARNING))
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsdedup")
 def main() -> None:
     """Turn a noisy stream of news pages into a clean stream of stories."""
+    _warnings_to_stderr()
 
 
 __all__ = ["main"]
