@@ -249,7 +249,9 @@ def test_meta_refresh_is_looked_for_in_the_head_only() -> None:
 
 def test_a_cut_gzip_sitemap_is_an_error_not_a_partial_list() -> None:
     urls = "".join(f"<url><loc>https://example.com/news/2026/11/{i}/story</loc></url>" for i in range(200))
-    whole = gzip.compress(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode())
+    whole = gzip.compress(
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+    )
     assert len(parse_sitemap(whole, base_url="https://example.com/sitemap.xml.gz").urls) == 200
     for cut in (len(whole) - 4, len(whole) * 2 // 3, 12):
         with pytest.raises(FeedError, match="truncated gzip"):
