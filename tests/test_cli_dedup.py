@@ -678,3 +678,32 @@ def test_library_warnings_reach_the_commands_stderr(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["dedup", str(src), "-o", str(tmp_path / "out.jsonl")])
     assert result.exit_code == 0, result.output
     assert "has 201 members (alarm above 200)" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the forkserver are POSIX")
+def test_an_item_that_crashes_a_preparing_worker_costs_only_itself(tmp_path: Path) -> None:
+    """With ``--jobs 2`` pages are extracted in worker processes; one whose page kills its
+    worker (as a parser segfault does) is an extract-crashed error, the run goes on, and every
+    other item, some in the same batch, is clustered as without it."""
+    from poison import poisoned_env
+    from servers import article_html
+
+    base = SEEDS[2].read_text(encoding="utf-8").split("\n\n")
+    rows = [{"id": f"copy{i}", "url": f"https://s{i}.example/world/2024/10/nato-{i}",
+             "html": article_html(f"NATO chief on North Korea {i}", [p for p in base if p.strip()], site=f"S{i}")}
+            for i in range(6)]  # fmt: skip
+    poison = dict(rows[0], id="poison", html=rows[0]["html"].replace("<p>", "<p>POISON-ABORT ", 1))
+    lines = [json.dumps(r) for r in rows[:3]] + [json.dumps(poison)] + [json.dumps(r) for r in rows[3:]]
+    src = _write(tmp_path / "in.jsonl", lines)
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(src), "--jobs", "2",
+         "-o", str(out), "--errors", str(errors)],
+        env=poisoned_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [(e["id"], e["reason"], e["line"]) for e in _read_jsonl(errors)] == [
+        ("poison", "extract-crashed", 4)
+    ]
+    clusters = [sorted(row["member_ids"]) for row in _read_jsonl(out)]
+    assert clusters == [[f"copy{i}" for i in range(6)]]

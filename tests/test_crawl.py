@@ -23,6 +23,7 @@ from newsdedup._crawl import CrawlConfig, crawl, crawl_async
 from newsdedup._demo.site import load_stories
 from newsdedup._exceptions import ConfigError
 from newsdedup._fetch import FetchConfig, Fetcher, MemoryFetchCache
+from poison import poisoned_env
 from servers import LocalServer, Response, article_html, gzip_bomb
 
 STORIES = {s["slug"]: s for s in load_stories()["wire"]}
@@ -461,31 +462,6 @@ def test_cli_crawl_ctrl_c_writes_what_was_extracted(tmp_path: Path) -> None:
     assert sorted(sorted(r["member_ids"]) for r in rows) == sorted([sorted(quick[:2]), sorted(quick[2:])])
 
 
-_POISON_SITECUSTOMIZE = '''
-"""Loaded by every process of the crawl below (PYTHONPATH): the HTML extractor aborts the
-process on a page holding POISON-ABORT, as a parser segfault would, and never returns on one
-holding POISON-HANG."""
-import os
-import time
-
-import newsdedup._extract as _extract
-
-_real = _extract.extract
-
-
-def extract(page, *args, **kwargs):
-    text = page if isinstance(page, str) else bytes(page).decode("utf-8", "replace")
-    if "POISON-ABORT" in text:
-        os.abort()
-    if "POISON-HANG" in text:
-        time.sleep(3600)
-    return _real(page, *args, **kwargs)
-
-
-_extract.extract = extract
-'''
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the forkserver are POSIX")
 @pytest.mark.parametrize("kinds", [("crash",), ("hang",), ("crash", "hang")])
 def test_a_page_that_crashes_or_hangs_the_parser_is_skipped(tmp_path: Path, kinds: tuple[str, ...]) -> None:
@@ -494,7 +470,7 @@ def test_a_page_that_crashes_or_hangs_the_parser_is_skipped(tmp_path: Path, kind
     stories of the other pages, some extracted in the same trips as the poison, come out as
     usual. (Alone, the hang is found by the trip's timeout; with the crash, the broken pool
     also ends the hung worker's trip.)"""
-    (tmp_path / "sitecustomize.py").write_text(_POISON_SITECUSTOMIZE)
+    env = poisoned_env(tmp_path)
     good = {
         "/a/bank": story_page(BANK, site="Courier"),
         "/b/bank-copy": story_page(BANK, site="Ledger", keep=5),
@@ -507,7 +483,6 @@ def test_a_page_that_crashes_or_hangs_the_parser_is_skipped(tmp_path: Path, kind
     }
     poison = {path: html for path, html in poison.items() if path.split("/")[-1] in kinds}
     out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     with LocalServer() as srv:
         for path, html in {**good, **poison}.items():
             srv.page(path, html)

@@ -40,6 +40,7 @@ import time
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import BrokenExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -892,11 +893,12 @@ class Deduplicator:
             return count
         import concurrent.futures as cf
 
-        with self._pool(_PREPARE_NICE) as pool, self._pool(workers=self.jobs - 1) as verify_pool:
+        preparing = _Preparing(self)
+        with preparing, self._pool(workers=self.jobs - 1) as verify_pool:
             self._verify_pool = verify_pool
             if self.store is None:  # with a store, each batch's verdicts go into its transaction
                 self._deferred = deque()
-            window: deque[tuple[int, cf.Future[_Prepared]]] = deque()
+            window: deque[tuple[_PrepareArgs, cf.Future[_Prepared]]] = deque()
             # postponed items come ready for the spill file (postponed verification and the
             # clusters read texts and records, never article objects), with their docs until
             # the caches are full: a doc sent later would only be evicted before its pairs
@@ -907,15 +909,14 @@ class Deduplicator:
             try:
                 try:
                     for batch in batches:
-                        docs = submitted < spill_after
-                        job = pool.submit(_worker_prepare, batch, file, spill, docs)
-                        window.append((len(batch), job))
+                        args = (batch, file, spill, submitted < spill_after)
+                        window.append((args, preparing.submit(args)))
                         submitted += len(batch)
                         if len(window) > 2 * self.jobs:
-                            count += self._take(window.popleft(), file, on_batch)
+                            count += self._take(window.popleft(), preparing, on_batch)
                 finally:  # the batches already read are matched, even if the input broke
                     while window:
-                        count += self._take(window.popleft(), file, on_batch)
+                        count += self._take(window.popleft(), preparing, on_batch)
                 read = True
             except Exception:
                 read = True
@@ -924,7 +925,7 @@ class Deduplicator:
                 try:
                     try:  # the postponed pairs, the preparing workers verifying too
                         if read:
-                            self._resolve(idle=pool)
+                            self._resolve(idle=preparing.usable())
                     finally:  # whatever stopped the stream, the batches already planned are applied
                         self._finish_deferred()
                 finally:
@@ -932,18 +933,31 @@ class Deduplicator:
                     self._deferred = None
         return count
 
-    def _take(self, job: tuple[int, Any], file: str | None, on_batch: Callable[[int], None] | None) -> int:
-        size, future = job
-        prepared: _Prepared = future.result()
+    def _take(
+        self, job: tuple[_PrepareArgs, Any], preparing: _Preparing, on_batch: Callable[[int], None] | None
+    ) -> int:
+        args, future = job
+        try:
+            prepared: _Prepared = future.result()
+        except BrokenExecutor:  # a worker died on some item of the batch: each item alone
+            preparing.broken = True
+            for one in preparing.alone(args):
+                self._add_taken(one, args[1])
+            if on_batch is not None:
+                on_batch(len(args[0]))
+            return len(args[0])
+        self._add_taken(prepared, args[1])
+        if on_batch is not None:
+            on_batch(len(args[0]))
+        return len(args[0])
+
+    def _add_taken(self, prepared: _Prepared, file: str | None) -> None:
         self.errors.extend(prepared.errors)
         self.stats.update(prepared.stats)
         deferred = len(self._deferred) if self._deferred is not None else 0
         self._add_prepared(prepared, file)
         if self._deferred is not None:  # the batch before this one is verified by now
             self._finish_deferred(keep=len(self._deferred) - deferred)
-        if on_batch is not None:
-            on_batch(size)
-        return size
 
     def _add_prepared(self, prepared: _Prepared, file: str | None) -> list[Decision]:
         if self._pending and not self._postponing:
@@ -2283,6 +2297,80 @@ def _exit_without(parent: int) -> None:
 _PREPARE_NICE = 5
 """The preparing workers run ahead and only fill idle cores: the matching process and the
 verification workers are the critical path, so the scheduler favours them."""
+
+
+_PrepareArgs = tuple[list["Item | RecordError | RawLine"], str | None, bool, bool]
+""":func:`_worker_prepare`'s arguments for one batch: the items, their file, spilled, docs."""
+
+
+class _Preparing:
+    """The pool of preparing workers of one stream, renewed when a worker died, and a pool of
+    one for preparing the items of a batch that broke it alone: the HTML parser is C code, and
+    a page that crashes it (a segfault, an abort, the out-of-memory killer) must cost its own
+    item (``extract-crashed``), not the run and everything read before it."""
+
+    def __init__(self, deduper: Deduplicator) -> None:
+        self.deduper = deduper
+        self.pool: Any = None
+        self.broken = False
+        self._alone: Any = None
+
+    def __enter__(self) -> _Preparing:
+        self.pool = self.deduper._pool(_PREPARE_NICE)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in (self.pool, self._alone):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, args: _PrepareArgs) -> Any:
+        try:
+            return self.usable().submit(_worker_prepare, *args)
+        except BrokenExecutor:  # it broke since the last look
+            self._renew()
+            return self.pool.submit(_worker_prepare, *args)
+
+    def usable(self) -> Any:
+        """The pool, a new one if a worker died (the idle workers verify once reading ends)."""
+        if self.broken:
+            self._renew()
+        return self.pool
+
+    def _renew(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool, self.broken = self.deduper._pool(_PREPARE_NICE), False
+
+    def alone(self, args: _PrepareArgs) -> Iterator[_Prepared]:
+        """Each item of a batch whose worker died, prepared by itself, one at a time: the one
+        that kills the worker again is an ``extract-crashed`` error in its place."""
+        items, file, spilled, docs = args
+        for item in items:
+            if self._alone is None:
+                self._alone = self.deduper._pool(_PREPARE_NICE, workers=1)
+            try:
+                yield self._alone.submit(_worker_prepare, [item], file, spilled, docs).result()
+            except BrokenExecutor:
+                self._alone.shutdown(wait=False, cancel_futures=True)
+                self._alone = None
+                yield _crashed(item, file)
+
+
+def _crashed(item: Item | RecordError | RawLine, file: str | None) -> _Prepared:
+    """The error in place of an item that killed the worker preparing it."""
+    line = item.line if isinstance(item, Record | RecordError | RawLine) else None
+    try:
+        found = item.parse() if isinstance(item, RawLine) else item
+        key = found.get("id") if isinstance(found, Mapping) else getattr(found, "id", None)
+    except RecordError:
+        key = None
+    key = key if isinstance(key, str) else None
+    message = (
+        "the worker preparing this item died (a parser crash, an abort or the out-of-memory killer); skipped"
+    )
+    error = ErrorRecord(line=line, id=key, reason="extract-crashed", message=message, file=file)
+    decision = Decision(id=key, status="error", reason="extract-crashed")
+    return _Prepared([(decision, line, None)], errors=[error], stats=Counter({"error:extract-crashed": 1}))
 
 
 def _worker_prepare(
