@@ -628,3 +628,20 @@ def test_meta_refresh_pages_are_followed_like_redirects() -> None:
     ]  # fmt: skip
     assert ignored.stats.meta_refreshes == 0
     assert {e.url.removeprefix(srv.base) for e in ignored.errors} == {"/go/1", "/go/2"}  # no text there
+
+
+def test_a_partly_broken_feed_is_crawled_and_flagged() -> None:
+    """The items feedparser recovers from a malformed feed are crawled, and the feed is
+    recorded as feed-malformed so its publisher can be told."""
+    with LocalServer() as srv:
+        srv.page("/a/bank", story_page(BANK, site="Courier"))
+        srv.page("/b/bank-copy", story_page(BANK, site="Ledger", keep=5))
+        items = "".join(
+            f"<item><title>t</title><link>{srv.url(p)}</link></item>" for p in ["/a/bank", "/b/bank-copy"]
+        )
+        srv.route("/feed.xml", Response(body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>News & Views</title>{items}',
+                                        content_type="application/rss+xml"))  # fmt: skip
+        result = crawl([srv.url("/feed.xml")], fetch_config=cfg())
+    assert [sorted(c.member_ids) for c in result.clusters] == [[srv.url("/a/bank"), srv.url("/b/bank-copy")]]
+    assert [(e.url, e.error) for e in result.errors] == [(srv.url("/feed.xml"), "feed-malformed")]
+    assert "2 entries recovered" in result.errors[0].detail

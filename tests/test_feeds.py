@@ -256,3 +256,22 @@ def test_a_cut_gzip_sitemap_is_an_error_not_a_partial_list() -> None:
     for cut in (len(whole) - 4, len(whole) * 2 // 3, 12):
         with pytest.raises(FeedError, match="truncated gzip"):
             gunzip_bounded(whole[:cut])
+
+
+def test_a_partly_broken_feed_keeps_its_entries_and_says_what_is_wrong() -> None:
+    """feedparser recovers the items of a feed with a bare "&" and no closing tags; the caller
+    learns it was malformed. Harmless flags (a feed served as text/html) are not problems."""
+    broken = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>News & Views</title>'
+              b"<item><title>One</title><link>https://example.com/news/1</link></item>"
+              b"<item><title>Two</title><link>https://example.com/news/2</link>")  # fmt: skip
+    problems: list[str] = []
+    entries = parse_feed(broken, base_url="https://example.com/feed", problems=problems)
+    assert [e.url for e in entries] == ["https://example.com/news/1", "https://example.com/news/2"]
+    assert len(problems) == 1
+    assert problems[0].startswith("malformed feed:")
+    assert parse_feed(broken, base_url="https://example.com/feed") == entries  # the flag is optional
+    fine = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>N</title>'
+            b"<item><title>One</title><link>https://example.com/news/1</link></item></channel></rss>")  # fmt: skip
+    problems = []
+    parse_feed(fine, base_url="https://example.com/feed", content_type="text/html", problems=problems)
+    assert problems == []

@@ -302,12 +302,17 @@ class _Crawl:
 
     def on_feed(self, task: _Task, result: FetchResult) -> None:
         self.stats.feeds += 1
+        problems: list[str] = []
         try:
             entries = parse_feed(result.body, base_url=result.final_url, content_type=result.content_type,
-                                 max_entries=self.config.max_feed_entries * _COUNTED)  # fmt: skip
+                                 max_entries=self.config.max_feed_entries * _COUNTED, problems=problems)  # fmt: skip
         except FeedError as exc:
             self.error(task.url, "feed-error", str(exc), result.attempts)
             return
+        for problem in problems:  # partly broken: what could be recovered is crawled, the feed is flagged
+            self.error(
+                task.url, "feed-malformed", f"{problem}; {len(entries)} entries recovered", result.attempts
+            )
         entries = self._capped(entries)
         self.enqueue_pages([_Task(e.url, "page", title=e.title, published=e.published) for e in entries])
 

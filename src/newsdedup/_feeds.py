@@ -229,11 +229,14 @@ def parse_feed(
     base_url: str | None = None,
     content_type: str | None = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    problems: list[str] | None = None,
 ) -> list[FeedEntry]:
     """Entries of an RSS, Atom, RDF or JSON Feed document given as bytes.
 
     Entry links are resolved against ``base_url`` and kept only if they are http(s). At most
-    ``max_entries`` entries are returned (feeds list newest first).
+    ``max_entries`` entries are returned (feeds list newest first). A malformed feed (feedparser's
+    "bozo") yields the entries that could be recovered; ``problems``, when given, receives what
+    was wrong with it, so a caller can flag the feed.
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_feed takes the feed's bytes, never a URL or a path")
@@ -242,6 +245,7 @@ def parse_feed(
     ):
         return _parse_json_feed(bytes(data), base_url=base_url, max_entries=max_entries)
     import feedparser  # imported late: it is slow to import and only feeds need it
+    from feedparser.exceptions import ThingsNobodyCaresAboutButMe, UndeclaredNamespace
 
     cleaned = strip_doctype(bytes(data))
     headers = {"content-type": content_type or "application/xml"}
@@ -287,9 +291,12 @@ def parse_feed(
         )
         if len(out) >= max_entries:
             break
-    if not out and parsed.get("bozo"):
+    if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
-        raise FeedError(f"malformed feed with no usable entry: {type(exc).__name__}: {exc}")
+        if not out:
+            raise FeedError(f"malformed feed with no usable entry: {type(exc).__name__}: {exc}")
+        if problems is not None and not isinstance(exc, ThingsNobodyCaresAboutButMe | UndeclaredNamespace):
+            problems.append(f"malformed feed: {type(exc).__name__}: {exc}")
     return out
 
 
