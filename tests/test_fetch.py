@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import resource
+import socket
 import ssl
+import sys
+import threading
 import time
 import tracemalloc
-from collections.abc import Coroutine
+import zlib
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import brotli
@@ -935,3 +941,314 @@ def test_empty_body_with_a_content_coding_is_empty(srv: LocalServer, coding: str
     for path in ("/empty", "/nocontent"):
         result = run(fetch(srv.url(path)))
         assert result.body == b""
+
+
+# --------------------------------------------------------------------------------------------
+# Raw-socket fault servers: what an http.server cannot be made to send (audit N3/N4, N7/H9, H7)
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads one request head per connection and hands the
+    socket to ``answer(server, conn, path)``, which writes whatever bytes the test wants (or
+    nothing). ``sent`` counts the bytes written with :meth:`send`; ``requests`` the paths asked
+    for; a connection closes when ``answer`` returns."""
+
+    def __init__(self, answer: Callable[[RawServer, socket.socket, str], None]) -> None:
+        self.answer = answer
+        self.stop = threading.Event()
+        self.requests: list[str] = []
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)  # accept() polls, so close() ends the acceptor at once
+        self.port = self._sock.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> RawServer:
+        self._acceptor.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._acceptor.join(timeout=5)
+        self._sock.close()
+        for conn in list(self._conns):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def send(self, conn: socket.socket, data: bytes) -> None:
+        conn.sendall(data)
+        with self._lock:
+            self.sent += len(data)
+
+    def hang(self) -> None:
+        """Keep the connection open and silent until the test ends."""
+        self.stop.wait(30)
+
+    def idle(self, timeout: float = 5.0) -> bool:
+        """Wait for every answer to return; False if one is still running after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):  # the client may hang up mid-answer on purpose
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                head += data
+            path = head.split(b" ", 2)[1].decode("ascii", "replace")
+            with self._lock:
+                self.requests.append(path)
+            self.answer(self, conn, path)
+
+
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+
+
+def _max_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _silent(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.hang()  # the request was read; no status line ever comes
+
+
+def _headers_then_silent(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _OK_HEAD + b"Content-Length: 5000\r\n\r\n<p>")  # then the body never comes
+    srv.hang()
+
+
+@pytest.mark.parametrize("server", [_silent, _headers_then_silent], ids=["no-answer", "headers-then-hang"])
+@pytest.mark.parametrize(
+    ("timeouts", "attempts", "detail"),
+    [
+        ({"read_timeout": 0.3, "total_timeout": 5.0}, 2, "ReadTimeout"),
+        ({"read_timeout": 5.0, "total_timeout": 0.4}, 1, "deadline"),
+    ],
+    ids=["read-timeout-retried", "deadline-not-retried"],
+)
+def test_a_server_that_goes_silent_is_a_timeout_within_the_configured_limit(
+    srv: LocalServer, server: Any, timeouts: dict[str, float], attempts: int, detail: str
+) -> None:
+    """Audit N3/N4. Guards: a server that accepts and never answers, or sends its headers and
+    then nothing, costs at most the configured timeout per attempt (the read timeout, or the
+    wall-clock deadline when that is shorter), ends as a ``timeout`` error record, is retried
+    per policy (a read timeout is retryable, the deadline is not), and leaves the fetcher
+    usable: with one connection allowed, the next fetch still gets a slot."""
+    srv.page("/ok", PAGE)
+    config = cfg(obey_robots=False, max_attempts=2, max_connections=1, **timeouts)
+    per_attempt = min(timeouts.values())
+    with RawServer(server) as raw:
+
+        async def go() -> tuple[Any, float, Any]:
+            async with Fetcher(config) as f:
+                start = time.monotonic()
+                record = await f.fetch_or_record(raw.url("/story"))
+                elapsed = time.monotonic() - start
+                return record, elapsed, await asyncio.wait_for(f.fetch(srv.url("/ok")), 5)
+
+        record, elapsed, after = run(go())
+        assert raw.requests == ["/story"] * attempts  # one fresh connection per attempt
+    assert isinstance(record, FetchErrorRecord)
+    assert record.error == "timeout"
+    assert detail in record.detail
+    assert record.attempts == attempts
+    assert per_attempt * attempts * 0.9 <= elapsed < per_attempt * attempts + 1.5
+    assert "Harbour cranes" in (after.text or "")
+
+
+def _broken_chunks(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n<p>hello</p>\r\n0\r\n\r\n")
+
+
+def _two_content_lengths(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _OK_HEAD + b"Content-Length: 12\r\nContent-Length: 40\r\n\r\n<p>hello</p>")
+
+
+def _illegal_header_line(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _OK_HEAD + b"this line is no header\r\nContent-Length: 12\r\n\r\n<p>hello</p>")
+
+
+# built once, outside the memory measurement (only the fetcher's side is measured)
+_HUGE_HEAD = _OK_HEAD + b"".join(b"X-Filler-%04d: %s\r\n" % (i, b"y" * 1024) for i in range(2048))
+_HUGE_HEAD += b"Content-Length: 12\r\n\r\n<p>hello</p>"
+
+
+def _two_megabytes_of_headers(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _HUGE_HEAD)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [_broken_chunks, _two_content_lengths, _illegal_header_line, _two_megabytes_of_headers],
+    ids=["broken-chunked", "conflicting-content-length", "illegal-header-line", "2mb-headers"],
+)
+def test_malformed_http_framing_is_a_recorded_error_in_bounded_memory(server: Any) -> None:
+    """Audit N7/H9. Guards: a response h11 cannot parse (a chunk size that is no hex number,
+    two different Content-Lengths, a header line without a colon, 2 MB of headers) is a
+    ``connect-error`` record (httpx's RemoteProtocolError, retried like any connection
+    failure), never a crash or a page; the 2 MB of headers are refused at httpcore's
+    100 KiB limit instead of being buffered (memory peak far below the 2 MB sent)."""
+    with RawServer(server) as raw:
+
+        async def go() -> Any:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=2)) as f:
+                return await f.fetch_or_record(raw.url("/story"))
+
+        tracemalloc.start()
+        try:
+            record = run(go())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert raw.requests == ["/story", "/story"]
+    assert isinstance(record, FetchErrorRecord), record
+    assert record.error == "connect-error"
+    assert "RemoteProtocolError" in record.detail
+    assert record.attempts == 2
+    assert peak < 4 * 1024 * 1024
+    assert len(_HUGE_HEAD) > 2 * 1024 * 1024  # what the 2mb-headers server sends
+
+
+def test_redirect_with_a_gzip_bomb_body_is_followed_without_reading_it() -> None:
+    """Audit H7. Guards: the body of a 3xx is never read or decompressed: a 302 whose body is
+    a 200 MiB gzip bomb (about 200 KB on the wire) leads straight to the next hop, with memory
+    flat (a decoded body would take 200 MiB) and only the final page counted as body bytes."""
+    bomb = gzip_bomb(200)
+    assert len(bomb) < 1_000_000
+
+    def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
+        if path == "/next":
+            body = PAGE.encode()
+            srv.send(conn, _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            return
+        srv.send(conn, b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Type: text/html\r\n"
+                       b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(bomb), bomb))  # fmt: skip
+
+    with RawServer(answer) as raw:
+
+        async def go() -> tuple[Any, int]:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=1)) as f:
+                result = await f.fetch(raw.url("/bomb"))
+                return result, f.stats.bytes
+
+        rss_before = _max_rss_bytes()
+        tracemalloc.start()
+        try:
+            result, body_bytes = run(go())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        rss_growth = _max_rss_bytes() - rss_before
+        assert raw.requests == ["/bomb", "/next"]
+    assert result.final_url == raw.url("/next")
+    assert result.redirects == (raw.url("/next"),)
+    assert "Harbour cranes" in (result.text or "")
+    assert body_bytes == len(PAGE.encode())
+    assert peak < 40 * 1024 * 1024
+    assert rss_growth < 200 * 1024 * 1024
+
+
+def test_redirect_declaring_a_500_mb_body_is_followed_without_reading_it() -> None:
+    """Audit H7. Guards: a 302 that declares (and starts streaming) a 500 MB body is left
+    unread: the next hop succeeds at once, and the server gets to send no more than the socket
+    buffers hold before the fetcher hangs up (reading it would take all 500 MB)."""
+    declared = 500_000_000
+
+    def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
+        if path == "/next":
+            body = PAGE.encode()
+            srv.send(conn, _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            return
+        srv.send(conn, b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Type: text/html\r\n"
+                       b"Content-Length: %d\r\n\r\n" % declared)  # fmt: skip
+        block, left = b"\x00" * 65536, declared
+        while left > 0 and not srv.stop.is_set():
+            srv.send(conn, block[:left])  # raises once the fetcher hung up
+            left -= len(block)
+
+    with RawServer(answer) as raw:
+
+        async def go() -> tuple[Any, int]:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=1)) as f:
+                result = await f.fetch(raw.url("/huge"))
+                return result, f.stats.bytes
+
+        rss_before = _max_rss_bytes()
+        start = time.monotonic()
+        result, body_bytes = run(go())
+        elapsed = time.monotonic() - start
+        rss_growth = _max_rss_bytes() - rss_before
+        assert raw.idle()  # the 302's writer stopped because the fetcher closed its socket
+        assert raw.requests == ["/huge", "/next"]
+        sent = raw.sent
+    assert result.final_url == raw.url("/next")
+    assert "Harbour cranes" in (result.text or "")
+    assert body_bytes == len(PAGE.encode())
+    assert sent < 64 * 1024 * 1024  # socket buffers' worth, not 500 MB
+    assert elapsed < 3
+    assert rss_growth < 200 * 1024 * 1024
+
+
+def _deflate_bomb(expanded_mb: int, *, raw: bool) -> bytes:
+    """A small deflate body (raw, or zlib-wrapped as most servers send it) that expands to
+    ``expanded_mb`` MiB of zeros."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+    block = b"\x00" * (1024 * 1024)
+    return b"".join([comp.compress(block) for _ in range(expanded_mb)] + [comp.flush()])
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["zlib-wrapped", "raw"])
+def test_deflate_bomb_stopped_at_cap(srv: LocalServer, raw: bool) -> None:
+    """Audit C3 (gzip and br bombs are tested above). Guards: ``Content-Encoding: deflate``,
+    either framing, is decompressed in bounded steps: 100 MiB of zeros from ~100 KB on the wire
+    ends as a ``too-large`` error at the 2 MiB cap, in bounded memory."""
+    bomb = _deflate_bomb(100, raw=raw)
+    assert len(bomb) < 200_000
+    assert (bomb[0] & 0x0F == 8 and (bomb[0] * 256 + bomb[1]) % 31 == 0) is not raw  # zlib header?
+    cap = 2 * 1024 * 1024
+    srv.route("/bomb", Response(body=bomb, headers={"Content-Encoding": "deflate"}))
+    tracemalloc.start()
+    try:
+
+        async def go() -> Any:
+            async with Fetcher(cfg(max_body_bytes=cap)) as f:
+                return await f.fetch_or_record(srv.url("/bomb"))
+
+        record = run(go())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(record, FetchErrorRecord), record
+    assert record.error == "too-large"  # ResponseTooLarge, not a broken-stream DecodingError
+    assert f"exceeds {cap} bytes" in record.detail
+    assert record.attempts == 1  # a bomb is not retried
+    assert srv.hits["/bomb"] == 1
+    assert peak < 40 * 1024 * 1024

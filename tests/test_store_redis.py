@@ -4,16 +4,21 @@ lock and its fencing, and redis errors surfacing as StoreError with the original
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from newsdedup._dedup import DedupConfig, Deduplicator
-from newsdedup._exceptions import ConfigError, StoreBusy, StoreError
+from newsdedup._exceptions import ConfigError, MissingDependency, StoreBusy, StoreError
 from newsdedup._store import open_store
 from redis_server import RedisServer, redis_server_or_skip
-from test_state_contract import make_corpus
+from test_state_contract import make_corpus, write_jsonl
 
 redis = pytest.importorskip("redis")
 
@@ -104,3 +109,67 @@ def test_unreachable_redis_is_a_store_error_with_the_cause_kept() -> None:
 def test_bad_names_are_config_errors(server: RedisServer) -> None:
     with pytest.raises(ConfigError):
         open_store(f"{server.url}?name=a:b")
+
+
+# --------------------------------------------------------------------------------------------
+# The redis client not installed (audit P5)
+
+_NO_REDIS = '''
+"""Loaded by the child process (PYTHONPATH): the redis package cannot be imported, as when
+newsdedup is installed without its [redis] extra."""
+import sys
+
+
+class _NoRedis:
+    def find_spec(self, name, path=None, target=None):
+        if name == "redis" or name.startswith("redis."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NoRedis())
+'''
+
+
+def test_open_store_without_the_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit P5. Guards: a ``redis://`` store without the redis client installed is a
+    MissingDependency (also an ImportError) whose message is the install hint for the
+    ``newsdedup[redis]`` extra, raised before any connection is tried."""
+    monkeypatch.setitem(sys.modules, "redis", None)  # ``import redis`` now fails
+    with pytest.raises(MissingDependency, match=re.escape("pip install 'newsdedup[redis]'")) as info:
+        open_store("redis://127.0.0.1:1/0")
+    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dedup", "{src}", "--state", "redis://127.0.0.1:1/0", "-o", "-"],
+        ["export", "--state", "redis://127.0.0.1:1/0"],
+    ],
+    ids=["dedup", "export"],
+)
+def test_cli_state_redis_without_the_package_is_one_line_and_exit_1(tmp_path: Path, args: list[str]) -> None:
+    """Audit P5 through the command line, in a process where ``import redis`` fails: ``--state
+    redis://...`` ends with the install hint naming ``newsdedup[redis]`` on stderr, exit 1, no
+    traceback, nothing on stdout."""
+    (tmp_path / "sitecustomize.py").write_text(_NO_REDIS, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(4, seed=9))
+    argv = [a.format(src=src) for a in args]
+    probe = subprocess.run([sys.executable, "-c", "import redis"], env=env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert probe.returncode == 1  # the block works
+    assert "No module named 'redis'" in probe.stderr
+    child = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", *argv],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert child.returncode == 1, child.stderr
+    assert "Traceback" not in child.stderr
+    assert (
+        child.stderr.strip()
+        == "Error: the Redis store needs the redis client: pip install 'newsdedup[redis]'"
+    )
+    assert child.stdout == ""

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -212,3 +217,107 @@ def test_items_carry_text_and_metadata(tmp_path: Path) -> None:
     assert article.published.isoformat() == "2024-10-02T08:00:00+00:00"
     row = json.loads(json.dumps(again.clusters()[0].to_dict()))
     assert row["member_ids"] == ["x1"]
+
+
+# --------------------------------------------------------------------------------------------
+# A full disk while a batch commits (audit S3)
+
+_WRITE_LIMITED = r'''
+"""Runs with the file size limit (RLIMIT_FSIZE) set just above the store's present size, so
+a batch that needs more room fails in write(2) (EFBIG; SIGXFSZ is ignored so the process is
+not killed), as it would on a full disk."""
+import os
+import resource
+import signal
+import sys
+
+path, mode = sys.argv[1], sys.argv[2]
+
+
+def limit_growth(margin: int = 16 * 1024) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    biggest = max(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    resource.setrlimit(resource.RLIMIT_FSIZE, (biggest + margin, hard))
+
+
+if mode == "api":
+    from newsdedup._exceptions import StoreError
+    from newsdedup._store import open_store
+
+    store = open_store(path)
+    store.mark_seen([f"https://news.example/kept/{i}" for i in range(100)])
+    limit_growth()
+    try:  # about 1.2 MB of rows: more than the limit lets the files grow, less than the page cache
+        store.mark_seen([f"https://news.example/lost/{i}/" + "x" * 200 for i in range(5000)])
+    except StoreError as exc:
+        print(f"{type(exc).__name__}: {exc}")
+    else:
+        print("no error")
+    store.close()
+else:
+    from newsdedup._cli import main
+
+    limit_growth()
+    main(["dedup", sys.argv[3], "--state", path, "-o", "-"])
+'''
+
+_WRITE_FAILED = r"(disk I/O error|database or disk is full)"
+
+
+def _write_limited(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WRITE_LIMITED, *args], capture_output=True, text=True, timeout=60,
+        env=dict(os.environ),
+    )  # fmt: skip
+
+
+def _integrity(path: Path) -> str:
+    con = sqlite3.connect(path)
+    try:
+        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        con.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE and SIGXFSZ (POSIX)")
+def test_a_write_failure_while_committing_is_a_store_error_and_the_file_stays_sound(tmp_path: Path) -> None:
+    """Audit S3. Guards: when the disk refuses a batch's writes at COMMIT (here: a real
+    write(2) failure from a file size limit in a child process), ``mark_seen`` raises
+    StoreError naming the commit, nothing of the batch is kept, the earlier batch is, the file
+    passes ``PRAGMA integrity_check`` and the store works again once there is room."""
+    path = tmp_path / "s.db"
+    child = _write_limited(str(path), "api")
+    assert child.returncode == 0, child.stderr
+    assert "Traceback" not in child.stderr
+    assert re.fullmatch(
+        rf"StoreError: {re.escape(str(path))}: committing failed: {_WRITE_FAILED}\n", child.stdout
+    )
+    assert _integrity(path) == "ok"
+    with open_store(path) as store:
+        assert store.unseen(["https://news.example/kept/0", "https://news.example/lost/0/" + "x" * 200]) == [
+            "https://news.example/lost/0/" + "x" * 200
+        ]  # the committed batch is there, the failed one is not
+        assert store.mark_seen(["https://news.example/later"]) == 1
+        assert store.counts()["seen_urls"] == 101
+    assert _integrity(path) == "ok"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE and SIGXFSZ (POSIX)")
+def test_cli_reports_a_failed_commit_clearly_and_the_next_run_works(tmp_path: Path) -> None:
+    """Audit S3 through ``newsdedup dedup --state``: a commit the disk refuses is one
+    ``Error: state store: ...`` line and exit 1, no traceback; the file stays sound and the next
+    run (with room again) completes on it."""
+    path = _built_store(tmp_path / "s.db")
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(24, seed=2))
+    child = _write_limited(str(path), "cli", str(src))
+    assert child.returncode == 1, child.stderr
+    assert "Traceback" not in child.stderr
+    assert re.search(rf"^Error: state store: {re.escape(str(path))}: .*failed: {_WRITE_FAILED}$",
+                     child.stderr, re.MULTILINE), child.stderr  # fmt: skip
+    assert _integrity(path) == "ok"
+    out = tmp_path / "out.jsonl"
+    again = CliRunner().invoke(main, ["dedup", str(src), "--state", str(path), "-o", str(out)])
+    assert again.exit_code == 0, again.output
+    assert out.read_text(encoding="utf-8").strip()
+    assert _integrity(path) == "ok"
