@@ -146,7 +146,8 @@ class FetchConfig:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
-    """Longest ``Retry-After`` honoured; a longer one is shortened to this."""
+    """Longest ``Retry-After`` waited for before a retry; a response asking for longer is not
+    retried (its error says so), rather than holding a fetch slot asleep."""
     max_connections: int = 32
     per_host_concurrency: int = 2
     per_host_delay: float = 1.0
@@ -855,7 +856,14 @@ class Fetcher:
                     exc.url = url
                 if not exc.retryable or attempts >= cfg.max_attempts:
                     raise
-                delay = self._backoff(attempts, getattr(exc, "retry_after", None))
+                retry_after = getattr(exc, "retry_after", None)
+                if retry_after is not None and retry_after > cfg.retry_after_max:
+                    # the server says "not before then": sleeping on it would hold a fetch slot
+                    # for nothing, so this URL fails now (a later run asks again)
+                    exc.args = (f"{exc}; Retry-After {retry_after:.0f} s is over retry_after_max"
+                                f" ({cfg.retry_after_max:g} s): not retried",)  # fmt: skip
+                    raise
+                delay = self._backoff(attempts, retry_after)
                 self.stats.retries += 1
                 logger.debug("retrying %s in %.2fs after %s: %s", url, delay, exc.kind, exc)
                 await asyncio.sleep(delay)
