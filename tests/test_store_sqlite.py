@@ -321,3 +321,37 @@ def test_cli_reports_a_failed_commit_clearly_and_the_next_run_works(tmp_path: Pa
     assert again.exit_code == 0, again.output
     assert out.read_text(encoding="utf-8").strip()
     assert _integrity(path) == "ok"
+
+
+def test_a_file_system_without_wal_is_refused_with_guidance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite keeps its old journal when it cannot use WAL (the shared index a network file
+    system such as NFS or SMB does not support reliably): the store is refused with what to do
+    instead, not run in a mode whose concurrent readers it was not built for. A store on a
+    local disk is in WAL mode."""
+    import newsdedup._store._sqlite as sqlite_module
+
+    path = tmp_path / "ok.db"
+    with SQLiteStore(path) as store:
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    real_connect = sqlite3.connect
+
+    class NoWal:
+        """A connection whose file system refuses WAL: SQLite answers the switch with the old mode."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self._db = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql.strip().upper().startswith("PRAGMA JOURNAL_MODE = WAL"):
+                return self._db.execute("SELECT 'delete'")
+            return self._db.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._db, name)
+
+    monkeypatch.setattr(sqlite_module.sqlite3, "connect", NoWal)
+    with pytest.raises(StoreError, match=r"could not switch this store to WAL.*NFS, SMB.*local disk"):
+        SQLiteStore(tmp_path / "nfs.db")

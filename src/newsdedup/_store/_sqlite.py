@@ -407,12 +407,22 @@ class SQLiteStore:
         fail at once (seen in CI)."""
         for more in backoff(self._busy_timeout, 0.002, 0.1):
             try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                return
+                row = self._db.execute("PRAGMA journal_mode = WAL").fetchone()
+                break
             except sqlite3.OperationalError as exc:
                 text = str(exc).lower()
                 if ("locked" not in text and "busy" not in text) or not more:
                     raise
+        mode = str(row[0]).lower() if row else ""
+        if mode not in ("wal", "memory"):
+            # SQLite keeps the old journal when it cannot share WAL's index between processes,
+            # which network file systems (NFS, SMB) do not support reliably
+            raise StoreError(
+                f"{self.url}: SQLite could not switch this store to WAL (journal mode is {mode or 'unknown'!r}):"
+                " the file system does not support it, as network file systems (NFS, SMB) often do"
+                " not; put the SQLite store on a local disk, or use a Redis store (redis://) to share"
+                " state between machines"
+            )
 
     def _migrate(self) -> None:
         """Apply every missing migration in one transaction (a crash leaves the old version)."""
