@@ -568,3 +568,52 @@ def test_local_cluster_never_competes_for_port_8787() -> None:
             cluster.close()
     finally:
         first.close()
+
+
+def test_a_page_that_kills_its_worker_costs_only_its_own_item(tmp_path: Path) -> None:
+    """``--engine dask`` on a local cluster whose workers load an extractor that aborts the
+    process on one page (as a parser segfault would): the run ends with exit 0, that page is
+    an ``extract-crashed`` error with its id, line and file, and the clusters are the local
+    engine's on the same input without it (the other items of its partition included)."""
+    from poison import poisoned_env
+    from servers import article_html
+
+    story = [p for p in SEEDS[2].read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    other = _bases()[0][2]
+    copies = [{"id": f"copy{i}", "url": f"https://s{i}.example/world/2024/10/nato-{i}",
+               "html": article_html(f"NATO chief on North Korea {i}", story, site=f"S{i}")}
+              for i in range(6)]  # fmt: skip
+    others = [{"id": f"other{i}", "url": f"https://o{i}.example/a", "text": "\n\n".join(other[: len(other) - i])}
+              for i in range(3)]  # fmt: skip
+    poison = dict(copies[0], id="poison", html=copies[0]["html"].replace("<p>", "<p>POISON-ABORT ", 1))
+    a_rows, b_rows = [*copies[:3], poison, *copies[3:5], others[0]], [others[1], copies[5], others[2]]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in a_rows), encoding="utf-8")
+    b.write_text("".join(json.dumps(r) + "\n" for r in b_rows), encoding="utf-8")
+    out, err = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(a), str(b),
+         "--engine", "dask", "--dask-workers", "2", "-o", str(out), "--errors", str(err)],
+        env=poisoned_env(tmp_path), capture_output=True, text=True, timeout=150,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(x) for x in err.read_text(encoding="utf-8").splitlines()] == [
+        {"line": 4, "id": "poison", "reason": "extract-crashed", "file": str(a),
+         "message": "the worker preparing this item died (a parser crash, an abort or the "
+                    "out-of-memory killer); skipped"}
+    ]  # fmt: skip
+
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps(r) + "\n" for r in a_rows if r is not poison), encoding="utf-8")
+    local_out = tmp_path / "local.jsonl"
+    assert _cli_local([str(clean), str(b), "-o", str(local_out)]).exit_code == 0
+    strip = ("first_seen", "last_seen")
+    rows = [{k: v for k, v in json.loads(x).items() if k not in strip} for x in out.read_text().splitlines()]
+    local_rows = [
+        {k: v for k, v in json.loads(x).items() if k not in strip} for x in local_out.read_text().splitlines()
+    ]
+    assert rows == local_rows
+    assert sorted(sorted(r["member_ids"]) for r in rows) == [
+        [f"copy{i}" for i in range(6)],
+        ["other0", "other1", "other2"],
+    ]

@@ -10,7 +10,11 @@ runs where:
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
    records -> clean articles (HTML extraction, the expensive part) -> verification docs and
    LSH band keys (:meth:`Deduplicator.fingerprint`). Unusable items become
-   :class:`~newsdedup.ErrorRecord` s exactly as in the local engine.
+   :class:`~newsdedup.ErrorRecord` s exactly as in the local engine. On a ``distributed``
+   cluster a partition whose task kills its worker (a page that crashes the HTML parser, an
+   abort, the out-of-memory killer) is prepared again one item per task, and an item that
+   kills a worker again is an ``extract-crashed`` error in its place, as with ``--jobs``
+   (:func:`_isolating`).
 2. **Ids** (client): a small summary per item (id, text hash, line) is gathered; the first
    occurrence of an id in input order wins, a later one with another text is a
    ``duplicate-id`` error, with the same text it is ignored (``already-seen``).
@@ -50,7 +54,9 @@ import functools
 import logging
 import math
 import os
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -70,7 +76,7 @@ from ._cluster import (
     size_priority,
     stored_paras,
 )
-from ._dedup import DedupConfig, Deduplicator, ErrorRecord
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _crashed
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs
 from ._models import Article, Cluster
@@ -262,12 +268,14 @@ def _read_whole(name: str, fmt: str, file: str | None, source: str) -> _Chunk:
     return _Chunk(items, file=file, source=source, from_file=True, lines=0, failure=failure)
 
 
-def _prepare(chunk: _Chunk, index: int, config: DedupConfig) -> _Part:
-    """Records -> articles -> docs and band keys, with the local engine's per-item rules."""
+def _prepare(chunk: _Chunk, index: int, config: DedupConfig, first: int = 0) -> _Part:
+    """Records -> articles -> docs and band keys, with the local engine's per-item rules.
+    ``first``: the position of the chunk's first item in its partition (a partition prepared
+    item by item, :func:`_isolating`, gives each task a chunk of one item)."""
     deduper = _deduper(config)
     rows: list[_Row] = []
     errors: list[tuple[int, bool, ErrorRecord]] = []
-    for seq, item in enumerate(chunk.items):
+    for seq, item in enumerate(chunk.items, start=first):
         if isinstance(item, RecordError):
             rec = ErrorRecord(
                 line=item.line, id=item.id, reason=item.reason, message=str(item), file=chunk.file
@@ -309,6 +317,36 @@ def _prepare(chunk: _Chunk, index: int, config: DedupConfig) -> _Part:
         chunk.source,
         rows,
         errors,
+    )
+
+
+def _crash_error(chunk: _Chunk, seq: int) -> tuple[int, bool, ErrorRecord]:
+    """The ``extract-crashed`` error in place of item ``seq`` of a partition, which killed the
+    worker preparing it: the local engine's record, with the line :func:`_prepare` would give
+    the item."""
+    item = chunk.items[seq]
+    rec = _crashed(item, chunk.file).errors[0]
+    if isinstance(item, RecordError | Record) and item.line is not None:
+        line, relative = item.line, chunk.from_file
+    else:
+        line, relative = seq, True
+    return seq, relative, dataclasses.replace(rec, line=line)
+
+
+def _join(
+    index: int,
+    chunk: _Chunk,
+    items: int,
+    pieces: Sequence[_Part],
+    crashed: Sequence[tuple[int, bool, ErrorRecord]],
+) -> _Part:
+    """A partition prepared item by item (``pieces``, one item each, and the errors of the
+    items that killed their worker), as :func:`_prepare` gives it in one task. ``chunk``: the
+    partition's chunk without its items."""
+    rows = sorted((r for p in pieces for r in p.rows), key=lambda r: r.seq)
+    errors = sorted([*(e for p in pieces for e in p.errors), *crashed], key=lambda e: e[0])
+    return _Part(
+        index, items, chunk.lines, chunk.from_file, chunk.failure, chunk.file, chunk.source, rows, errors
     )
 
 
@@ -654,6 +692,271 @@ def _nodes(names: list[str], edges: list[tuple[str, str, Verdict]]) -> tuple[np.
     return a, b
 
 
+def _client(scheduler: Any) -> Any:
+    """The ``distributed`` client ``dask.compute(scheduler=scheduler)`` would run on, else None
+    (a local scheduler: a worker that dies there is this process)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:  # not imported: there is no client
+        return None
+    from dask.base import get_scheduler
+
+    owner = getattr(get_scheduler(scheduler=scheduler), "__self__", None)
+    return owner if isinstance(owner, distributed.Client) else None
+
+
+def _allowed_failures(value: int, dask_scheduler: Any = None) -> int:
+    """Set the scheduler's ``allowed_failures`` (how many workers may die running a task before
+    it fails with ``KilledWorker``); returns the previous value. Run on the scheduler."""
+    old = int(dask_scheduler.allowed_failures)
+    dask_scheduler.allowed_failures = value
+    return old
+
+
+def _fresh(chunk: Any) -> Any:
+    """The delayed chunk under new keys: read again, whatever became of the first read."""
+    from dask.graph_manipulation import clone
+
+    return clone(chunk, seed=os.urandom(16).hex())
+
+
+_Unit = tuple[int, int | None]
+"""What one prepare task covers: ``(partition, None)``, the whole partition, or ``(partition,
+position)``, one item of a partition prepared item by item."""
+
+
+_Death = tuple[str, int]
+"""How a worker death failed a task: the dead worker's address and the scheduler's
+``allowed_failures`` (0: the task failed on the first death of a worker holding it)."""
+
+_RETRIES = 2
+"""How many times a task that had finished is run again after a worker death failed it while
+it was being recomputed (its worker held its result), before it is suspected itself."""
+
+_LONELY = 120
+"""Seconds without any worker, once a page killed one, after which the Dask engine gives up."""
+
+_SETTLE = 0.25
+"""Seconds to let a restarted worker settle before work is sent to it again: distributed's nanny
+does not restart a worker that dies right after it started, before the nanny knows it is up
+(dask/distributed#7312), and a worker lost that way leaves the cluster smaller, or with no
+worker at all."""
+
+
+def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> list[Any]:
+    """The prepared partitions (persisted) on a ``distributed`` cluster, where a page can kill
+    the worker preparing it (a parser crash, an abort, the out-of-memory killer).
+
+    Without a worker death this is ``dask.persist`` of one task per partition. A task that
+    fails with ``KilledWorker`` may not be the one that killed: a worker that dies takes with
+    it every task it holds, and the scheduler counts the death against each of them. It is
+    the culprit when it is the only task of this step that failed, or, when the scheduler
+    fails a task on its first death (``allowed-failures`` 0), the only one that failed with
+    its worker; tasks left unclear are run again no more at a time than the cluster has
+    threads, then each alone. A partition that killed is prepared again one item per task
+    (the same way); an item that killed is an ``extract-crashed`` error in its place, as in
+    the local engine. A task that had finished and was killed while being recomputed (its
+    worker held its result) is only run again (:data:`_RETRIES`). After a death, work is sent
+    once the cluster has its workers back (:data:`_SETTLE`)."""
+    from distributed import futures_of, wait
+    from distributed.scheduler import KilledWorker
+
+    dask = _require_dask()
+    delayed = dask.delayed
+    workers = max(1, len(client.nthreads()))  # how many to wait for after a death
+
+    live: dict[_Unit, Any] = {}
+    finished: set[_Unit] = set()
+    tries: Counter[_Unit] = Counter()
+    dead: set[str] = set()  # addresses of the workers that died
+    split: dict[int, _Chunk] = {}  # partitions prepared item by item: their chunk without items
+    items: dict[int, list[Any]] = {}
+    crashed: dict[int, list[tuple[int, bool, ErrorRecord]]] = {}
+
+    def task(unit: _Unit, again: bool) -> Any:
+        i, seq = unit
+        if seq is None:
+            return delayed(_prepare, pure=False)(_fresh(chunks[i]) if again else chunks[i], i, config)
+        one = dataclasses.replace(split[i], items=[items[i][seq]])
+        return delayed(_prepare, pure=False)(one, i, config, seq)
+
+    def submit(units: Sequence[_Unit], again: bool = False) -> list[Any]:
+        tries.update(units)
+        if not units:
+            return []
+        live.update(zip(units, dask.persist(*[task(u, again) for u in units], **opts), strict=True))
+        return [futures_of(live[u])[0] for u in units]
+
+    def died(unit: _Unit, future: Any) -> _Death | None:
+        """How a worker death failed the unit's task; None when it finished or is running again
+        (its result was lost with a worker since: "lost", then "pending"). Any other error is
+        raised, as ``dask.compute`` raises it."""
+        status = future.status
+        if status == "finished":
+            finished.add(unit)
+        if status in ("finished", "pending", "lost"):
+            return None
+        if status != "error":
+            raise RuntimeError(f"dask dedup: task {future.key!r} is {status}")
+        error = future.exception()
+        if not isinstance(error, KilledWorker):
+            future.result()  # raises the task's error with its traceback, as dask.compute does
+            raise error
+        del live[unit]
+        dead.add(str(error.last_worker.address))
+        return str(error.last_worker.address), int(error.allowed_failures)
+
+    def ended(futures: Sequence[Any], first: bool = False) -> None:
+        """Waits until every future (``first``: one of them) has ended. Once a worker died,
+        raises when the cluster has had no worker for :data:`_LONELY` seconds."""
+        since: float | None = None
+        while True:
+            try:
+                with client.as_current():
+                    wait(
+                        list(futures), timeout=5, return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED"
+                    )
+                return
+            except TimeoutError:
+                if not dead or client.nthreads():
+                    since = None
+                elif since is None:
+                    since = time.monotonic()
+                elif time.monotonic() - since > _LONELY:
+                    raise RuntimeError(
+                        f"dask dedup: the cluster has had no worker for {_LONELY} s since pages killed "
+                        "workers (distributed's nanny does not restart a worker that dies right after "
+                        "it started: dask/distributed#7312)"
+                    ) from None
+
+    def settle() -> None:
+        nonlocal workers
+        try:
+            client.wait_for_workers(workers, timeout=30)
+        except TimeoutError:  # fewer came back (or the cluster shrank): go on with those
+            logger.warning("dask dedup: the cluster has not got its %d workers back after a death", workers)
+            workers = max(1, len(client.nthreads()))
+        time.sleep(_SETTLE)
+
+    def windowed(units: Sequence[_Unit], again: bool) -> dict[_Unit, _Death]:
+        """Runs the units' tasks, no more at a time than the cluster has threads (a worker
+        then holds one of them); those a worker death failed."""
+        window = max(1, sum(client.nthreads().values()))
+        todo = list(reversed(units))
+        running: dict[_Unit, Any] = {}
+        out: dict[_Unit, _Death] = {}
+        while todo or running:
+            while todo and len(running) < window:
+                unit = todo.pop()
+                (running[unit],) = submit([unit], again)
+            ended(list(running.values()), first=True)
+            deaths = 0
+            for unit, future in list(running.items()):
+                if future.status not in ("pending", "lost"):
+                    del running[unit]
+                    if (death := died(unit, future)) is not None:
+                        out[unit], deaths = death, deaths + 1
+            if deaths:
+                settle()
+        return out
+
+    def alone(unit: _Unit) -> bool:
+        """Whether the unit's task, run with no other task of this step, kills its worker."""
+        settle()
+        (future,) = submit([unit], again=True)
+        ended([future])
+        return died(unit, future) is not None
+
+    def blame(killed: dict[_Unit, _Death]) -> tuple[list[_Unit], list[_Unit]]:
+        """The units that surely killed their worker, and those left unclear."""
+        where = Counter(address for address, _ in killed.values())
+        sure: list[_Unit] = []
+        unclear: list[_Unit] = []
+        for unit, (address, allowed) in killed.items():
+            one = len(killed) == 1 or (allowed == 0 and where[address] == 1)
+            (sure if one and unit not in finished else unclear).append(unit)
+        return sure, unclear
+
+    def isolate(killed: dict[_Unit, _Death], ran_windowed: bool = False) -> None:
+        """Splits the partitions and skips the items that killed their worker."""
+        sure, unclear = blame(killed)
+        whole = [u for u in unclear if u[1] is None]
+        if whole and (ran_windowed or any(killed[u][1] for u in whole)):
+            sure += whole  # splitting a partition costs time only; another death costs more
+        elif whole:
+            isolate(windowed(whole, again=True), ran_windowed=True)
+        sure += [u for u in unclear if u[1] is not None and alone(u)]
+        parts = [i for i, seq in sure if seq is None]
+        if parts:
+            logger.warning(
+                "dask dedup: the worker preparing %d partition(s) died; preparing them item by item",
+                len(parts),
+            )
+        for i, chunk in zip(parts, dask.compute(*[_fresh(chunks[i]) for i in parts], **opts), strict=True):
+            split[i], items[i], crashed[i] = dataclasses.replace(chunk, items=[]), list(chunk.items), []
+        for i, seq in sure:
+            if seq is None:
+                continue
+            error = _crash_error(dataclasses.replace(split[i], items=items[i]), seq)
+            crashed[i].append(error)
+            logger.warning(
+                "dask dedup: item %s (position %d of partition %d) killed the worker preparing it: "
+                "skipped (extract-crashed)",
+                error[2].id,
+                seq,
+                i,
+            )
+        if parts:
+            isolate(windowed([(i, seq) for i in parts for seq in range(len(items[i]))], again=False), True)
+
+    submit([(i, None) for i in range(len(chunks))])
+    while True:
+        futures = {u: futures_of(d)[0] for u, d in live.items()}
+        ended(list(futures.values()))
+        killed = {u: d for u, f in futures.items() if (d := died(u, f)) is not None}
+        if not killed:
+            break
+        settle()
+        # lost with a dead worker and killed while being recomputed: run again as it was
+        again = [u for u in killed if u in finished and tries[u] <= _RETRIES]
+        submit(again, again=True)
+        isolate({u: d for u, d in killed.items() if u not in again})
+
+    joined = {
+        i: delayed(_join, pure=False)(
+            i,
+            split[i],
+            len(items[i]),
+            [live[(i, seq)] for seq in range(len(items[i])) if (i, seq) in live],
+            crashed[i],
+        )
+        for i in split
+    }
+    if joined:
+        live.update(zip([(i, None) for i in joined], dask.persist(*joined.values(), **opts), strict=True))
+    return [live[(i, None)] for i in range(len(chunks))]
+
+
+def _prepared(
+    chunks: list[Any], config: DedupConfig, opts: dict[str, Any], isolate_at_once: bool
+) -> list[Any]:
+    """Every input partition prepared and persisted; on a ``distributed`` cluster a page that
+    kills its worker costs only its own item (:func:`_isolating`). ``isolate_at_once``: the
+    cluster is the run's own, so its scheduler fails a prepare task on the first worker death
+    (``allowed_failures`` 0, restored after this step) instead of retrying it on
+    ``allowed-failures`` more workers before the partition is prepared item by item."""
+    dask = _require_dask()
+    client = _client(opts.get("scheduler"))
+    if client is None or not chunks:
+        parts = [dask.delayed(_prepare, pure=False)(c, i, config) for i, c in enumerate(chunks)]
+        return list(dask.persist(*parts, **opts)) if parts else []
+    old = client.run_on_scheduler(_allowed_failures, 0) if isolate_at_once else None
+    try:
+        return _isolating(client, chunks, config, opts)
+    finally:
+        if old is not None:
+            client.run_on_scheduler(_allowed_failures, old)
+
+
 def _run(
     chunks: list[Any],
     config: DedupConfig,
@@ -661,6 +964,7 @@ def _run(
     first_line: int | None,
     groups: int | None,
     scheduler: Any,
+    isolate_at_once: bool = False,
 ) -> DaskResult:
     """The whole pipeline over delayed ``_Chunk`` objects, one per input partition."""
     dask = _require_dask()
@@ -668,8 +972,7 @@ def _run(
     opts = {"scheduler": scheduler} if scheduler is not None else {}
     ingested = time.time()
     t0 = time.perf_counter()
-    parts = [delayed(_prepare, pure=False)(c, i, config) for i, c in enumerate(chunks)]
-    (*parts,) = dask.persist(*parts, **opts) if parts else ()
+    parts = _prepared(chunks, config, opts, isolate_at_once)
     summaries = list(dask.compute(*[delayed(_summary)(p) for p in parts], **opts))
     keeps, errors, kept, failure, used = _resolve_ids(summaries, first_line)
     t1 = time.perf_counter()
@@ -978,13 +1281,28 @@ def dedup_files(
     cannot be read to its end stops the run there as in the local CLI: what was read before is
     used, later inputs are not, and ``failure`` says why.
     """
+    return _dedup_files(inputs, config, settings, formats, blocksize, groups, scheduler)
+
+
+def _dedup_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    config: DedupConfig | None,
+    settings: dict[str, Any],
+    formats: Sequence[str] | None,
+    blocksize: int,
+    groups: int | None,
+    scheduler: Any,
+    isolate_at_once: bool = False,
+) -> DaskResult:
+    """:func:`dedup_files`; ``isolate_at_once``: the scheduler is the run's own (:func:`_prepared`)."""
     if not isinstance(blocksize, int) or blocksize < 1024:
         raise ConfigError(f"blocksize must be an int >= 1024, got {blocksize!r}")
     _require_dask()
     cfg = _config(config, settings)
-    names = [str(i) for i in inputs]
-    chunks = list(_file_chunks(names, formats, blocksize))
-    return _run(chunks, cfg, first_line=None, groups=groups, scheduler=scheduler)
+    chunks = list(_file_chunks([str(i) for i in inputs], formats, blocksize))
+    return _run(
+        chunks, cfg, first_line=None, groups=groups, scheduler=scheduler, isolate_at_once=isolate_at_once
+    )
 
 
 def local_cluster(workers: int, **kwargs: Any) -> Any:
@@ -1027,6 +1345,9 @@ def run_cli(
     engine. Connects to ``scheduler`` (a ``tcp://host:port`` address) or starts a
     ``LocalCluster`` of ``workers`` single-threaded processes (default: one per CPU) for the
     run. ``story_window`` False: no story ids, else the story window (None: no limit).
+    On the cluster it starts, a prepare task that kills its worker fails at once (the
+    scheduler's ``allowed_failures`` is 0 during that step) and its partition is prepared
+    again item by item; a page that kills a worker is an ``extract-crashed`` error.
     Returns the exit code (1 when an input could not be read to its end)."""
     import click
 
@@ -1053,7 +1374,10 @@ def run_cli(
         cluster = local_cluster(workers or max(1, os.cpu_count() or 1))
         client = Client(cluster)
     try:
-        result = dedup_files(inputs, config=config, formats=formats, blocksize=blocksize, scheduler=client)
+        # a cluster of its own: a prepare task that kills a worker fails at once (and its
+        # partition is prepared item by item), see _prepared
+        own = cluster is not None
+        result = _dedup_files(inputs, config, {}, formats, blocksize, None, client, isolate_at_once=own)
     finally:
         client.close()
         if cluster is not None:
