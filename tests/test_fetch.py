@@ -1149,6 +1149,23 @@ def test_malformed_http_framing_is_a_recorded_error_in_bounded_memory(server: An
     assert len(_HUGE_HEAD) > 2 * 1024 * 1024  # what the 2mb-headers server sends
 
 
+def _send_page(srv: RawServer, conn: socket.socket) -> None:
+    """The redirect tests' next hop: a plain 200 page."""
+    body = PAGE.encode()
+    srv.send(conn, _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def _fetch_counting(url: str) -> tuple[Any, int]:
+    """``url`` fetched without robots.txt or retries, and the body bytes the fetcher counted."""
+
+    async def go() -> tuple[Any, int]:
+        async with Fetcher(cfg(obey_robots=False, max_attempts=1)) as f:
+            result = await f.fetch(url)
+            return result, f.stats.bytes
+
+    return run(go())
+
+
 def test_redirect_with_a_gzip_bomb_body_is_followed_without_reading_it() -> None:
     """Audit H7. Guards: the body of a 3xx is never read or decompressed: a 302 whose body is
     a 200 MiB gzip bomb (about 200 KB on the wire) leads straight to the next hop, with memory
@@ -1158,23 +1175,16 @@ def test_redirect_with_a_gzip_bomb_body_is_followed_without_reading_it() -> None
 
     def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
         if path == "/next":
-            body = PAGE.encode()
-            srv.send(conn, _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            _send_page(srv, conn)
             return
         srv.send(conn, b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Type: text/html\r\n"
                        b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(bomb), bomb))  # fmt: skip
 
     with RawServer(answer) as raw:
-
-        async def go() -> tuple[Any, int]:
-            async with Fetcher(cfg(obey_robots=False, max_attempts=1)) as f:
-                result = await f.fetch(raw.url("/bomb"))
-                return result, f.stats.bytes
-
         rss_before = _max_rss_bytes()
         tracemalloc.start()
         try:
-            result, body_bytes = run(go())
+            result, body_bytes = _fetch_counting(raw.url("/bomb"))
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -1196,8 +1206,7 @@ def test_redirect_declaring_a_500_mb_body_is_followed_without_reading_it() -> No
 
     def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
         if path == "/next":
-            body = PAGE.encode()
-            srv.send(conn, _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            _send_page(srv, conn)
             return
         srv.send(conn, b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Type: text/html\r\n"
                        b"Content-Length: %d\r\n\r\n" % declared)  # fmt: skip
@@ -1207,15 +1216,9 @@ def test_redirect_declaring_a_500_mb_body_is_followed_without_reading_it() -> No
             left -= len(block)
 
     with RawServer(answer) as raw:
-
-        async def go() -> tuple[Any, int]:
-            async with Fetcher(cfg(obey_robots=False, max_attempts=1)) as f:
-                result = await f.fetch(raw.url("/huge"))
-                return result, f.stats.bytes
-
         rss_before = _max_rss_bytes()
         start = time.monotonic()
-        result, body_bytes = run(go())
+        result, body_bytes = _fetch_counting(raw.url("/huge"))
         elapsed = time.monotonic() - start
         rss_growth = _max_rss_bytes() - rss_before
         assert raw.idle()  # the 302's writer stopped because the fetcher closed its socket

@@ -4,6 +4,7 @@ and the cache's lifetimes through the fetcher against a server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from newsdedup._exceptions import ConnectError, RobotsDisallowed, RobotsUnreachable
 from newsdedup._fetch import FetchConfig, Fetcher
@@ -97,6 +98,31 @@ def test_garbage_robots_does_not_crash() -> None:
 # Through the fetcher, against a real server on 127.0.0.1 (audit R7)
 
 
+def _fetches_at(srv: LocalServer, steps: list[tuple[float, Callable[[], None] | None]]) -> list[object]:
+    """Fetch ``/news/a`` once per ``(time, change)`` step, the robots cache's clock set to the
+    time and the change (to the site) made first; per step the page's status or the robots
+    error's kind, then how many times robots.txt was requested so far."""
+    config = FetchConfig(allow_private=True, per_host_delay=0.0, max_attempts=1, total_timeout=5.0)
+
+    async def go() -> list[object]:
+        outcomes: list[object] = []
+        now = [steps[0][0]]
+        async with Fetcher(config) as f:
+            f.robots._clock = lambda: now[0]  # the cache's own clock (time.monotonic by default)
+            for at, change in steps:
+                now[0] = at
+                if change is not None:
+                    change()
+                try:
+                    outcomes.append((await f.fetch(srv.url("/news/a"))).status)
+                except (RobotsDisallowed, RobotsUnreachable) as exc:
+                    outcomes.append(exc.kind)
+                outcomes.append(srv.hits["/robots.txt"])
+        return outcomes
+
+    return asyncio.run(go())
+
+
 def test_robots_txt_is_cached_for_robots_ttl_then_fetched_again() -> None:
     """Audit R7. Guards: the fetcher keeps a host's robots.txt for ``robots_ttl`` (24 h by
     default) and no longer: a rule the site adds meanwhile is not seen one second before the
@@ -104,32 +130,14 @@ def test_robots_txt_is_cached_for_robots_ttl_then_fetched_again() -> None:
     The clock is the RobotsCache's injectable one, set on the fetcher's own cache."""
     assert FetchConfig().robots_ttl == 86_400.0
     rules = {"now": "User-agent: *\nDisallow: /private/\n"}
-    now = [5_000.0]
     with LocalServer() as srv:
         srv.route("/robots.txt", lambda _req: Response(body=rules["now"], content_type="text/plain"))
         srv.page("/news/a", "<html><body><p>A story about the harbour.</p></body></html>")
-        config = FetchConfig(allow_private=True, per_host_delay=0.0, max_attempts=1, total_timeout=5.0)
-
-        async def go() -> list[object]:
-            outcomes: list[object] = []
-            async with Fetcher(config) as f:
-                f.robots._clock = lambda: now[0]  # the cache's own clock (time.monotonic by default)
-                for at, new_rules in (
-                    (5_000.0, None),
-                    (5_000.0 + 86_400 - 1, "User-agent: *\nDisallow: /news/\n"),  # cached still
-                    (5_000.0 + 86_400 + 1, None),  # expired: the new rules apply
-                ):
-                    now[0] = at
-                    if new_rules is not None:
-                        rules["now"] = new_rules
-                    try:
-                        outcomes.append((await f.fetch(srv.url("/news/a"))).status)
-                    except RobotsDisallowed as exc:
-                        outcomes.append(exc.kind)
-                    outcomes.append(srv.hits["/robots.txt"])
-            return outcomes
-
-        outcomes = asyncio.run(go())
+        outcomes = _fetches_at(srv, [
+            (5_000.0, None),
+            (5_000.0 + 86_400 - 1, lambda: rules.update(now="User-agent: *\nDisallow: /news/\n")),  # cached still
+            (5_000.0 + 86_400 + 1, None),  # expired: the new rules apply
+        ])  # fmt: skip
         assert srv.hits["/news/a"] == 2
     assert outcomes == [200, 1, 200, 1, "robots-disallowed", 2]
 
@@ -139,26 +147,9 @@ def test_unreachable_robots_txt_is_asked_again_after_robots_unreachable_ttl() ->
     blocks the host for ``robots_unreachable_ttl`` (10 min by default), then is asked again."""
     assert FetchConfig().robots_unreachable_ttl == 600.0
     state = {"status": 503}
-    now = [100.0]
     with LocalServer() as srv:
         srv.route("/robots.txt", lambda _req: Response(state["status"], "", content_type="text/plain"))
         srv.page("/news/a", "<html><body><p>A story about the harbour.</p></body></html>")
-        config = FetchConfig(allow_private=True, per_host_delay=0.0, max_attempts=1, total_timeout=5.0)
-
-        async def go() -> list[object]:
-            outcomes: list[object] = []
-            async with Fetcher(config) as f:
-                f.robots._clock = lambda: now[0]
-                for at in (100.0, 100.0 + 600 - 1, 100.0 + 600 + 1):
-                    now[0] = at
-                    if at > 100.0:
-                        state["status"] = 404  # back up (no robots.txt: all allowed)
-                    try:
-                        outcomes.append((await f.fetch(srv.url("/news/a"))).status)
-                    except RobotsUnreachable as exc:
-                        outcomes.append(exc.kind)
-                    outcomes.append(srv.hits["/robots.txt"])
-            return outcomes
-
-        outcomes = asyncio.run(go())
+        back_up = lambda: state.update(status=404)  # noqa: E731  (no robots.txt: all allowed)
+        outcomes = _fetches_at(srv, [(100.0, None), (100.0 + 600 - 1, back_up), (100.0 + 600 + 1, None)])
     assert outcomes == ["robots-unreachable", 1, "robots-unreachable", 1, 200, 2]
