@@ -34,6 +34,7 @@ from newsdedup._exceptions import (
     ResponseTooLarge,
     RobotsDisallowed,
     RobotsUnreachable,
+    TLSError,
     TooManyRedirects,
     UnsupportedContent,
 )
@@ -786,7 +787,8 @@ def test_entry_stored_under_a_redirecting_url_is_not_sent_there(srv: LocalServer
 def test_https_through_the_pinned_socket_checks_the_certificate_name(tmp_path: Any) -> None:
     """A real TLS server on 127.0.0.1 with a certificate for ``news.test`` only: reached as
     news.test it answers (SNI news.test); reached as other.test on the same checked address
-    the certificate does not match and the fetch fails."""
+    the certificate does not match and the fetch fails with a tls-error, tried once even when
+    retries are allowed (a certificate does not fix itself in seconds)."""
     tls = self_signed_tls(str(tmp_path), "news.test")
     if tls is None:  # pragma: no cover - depends on the system
         pytest.skip("openssl command not available")
@@ -799,16 +801,19 @@ def test_https_through_the_pinned_socket_checks_the_certificate_name(tmp_path: A
         srv.page("/story", PAGE)
 
         async def go(host: str) -> Any:
-            async with Fetcher(cfg(obey_robots=False, max_attempts=1), resolver=loopback,
+            async with Fetcher(cfg(obey_robots=False, max_attempts=3), resolver=loopback,
                                ssl_context=client_ctx) as f:  # fmt: skip
                 return await f.fetch(f"https://{host}:{srv.port}/story")
 
         result = run(go("news.test"))
-        with pytest.raises(ConnectError, match=r"(?i)certificate"):
+        with pytest.raises(TLSError, match=r"(?i)certificate") as refused:
             run(go("other.test"))
+    assert refused.value.kind == "tls-error"
+    assert isinstance(refused.value, ConnectError)  # still a connection failure for older callers
+    assert refused.value.attempts == 1
     assert "Harbour cranes" in (result.text or "")
     assert result.final_url == f"https://news.test:{srv.port}/story"
-    assert sni_names[:2] == ["news.test", "other.test"]
+    assert sni_names == ["news.test", "other.test"]  # one handshake for other.test: not retried
     assert srv.hits["/story"] == 1
 
 

@@ -32,6 +32,7 @@ from ._exceptions import (
     StoreCorrupt,
     StoreError,
     StoreSchemaError,
+    TLSError,
     TooManyRedirects,
     UnsupportedContent,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "StoryConfig",
     "StoryMatch",
     "StoryProfile",
+    "TLSError",
     "TermStats",
     "TooManyRedirects",
     "UnsupportedContent",

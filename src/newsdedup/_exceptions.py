@@ -15,6 +15,7 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
     │   ├── RobotsUnreachable               robots.txt answered 5xx / could not be fetched
     │   ├── FetchTimeout                    connect, read or total deadline exceeded
     │   ├── ConnectError                    connection refused, reset, DNS failure
+    │   │   └── TLSError                        the server's certificate did not verify
     │   ├── TooManyRedirects                hop limit or redirect loop
     │   ├── HTTPStatusError                 final status is not 2xx
     │   ├── ResponseTooLarge                body (after decompression) over the cap
@@ -54,6 +55,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreSchemaError",
+    "TLSError",
     "TooManyRedirects",
     "UnsupportedContent",
 ]
@@ -138,6 +140,14 @@ class FetchTimeout(FetchError):
 class ConnectError(FetchError):
     kind = "connect-error"
     retryable = True
+
+
+class TLSError(ConnectError):
+    """The server's certificate did not verify (expired, self-signed, issued for another host):
+    not retried, and never retried without verification or over plain http."""
+
+    kind = "tls-error"
+    retryable = False
 
 
 class TooManyRedirects(FetchError):

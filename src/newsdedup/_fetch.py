@@ -54,6 +54,7 @@ from ._exceptions import (
     ResponseTooLarge,
     RobotsDisallowed,
     RobotsUnreachable,
+    TLSError,
     TooManyRedirects,
     UnsupportedContent,
 )
@@ -377,6 +378,10 @@ def _socket_readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
+class _CertificateRefused(httpcore.ConnectError):
+    """The TLS handshake failed on the certificate: :class:`TLSError` once it reaches the fetch."""
+
+
 class _SocketStream(httpcore.AsyncNetworkStream):
     """A plain TCP connection driven directly by the asyncio event loop.
 
@@ -428,6 +433,9 @@ class _SocketStream(httpcore.AsyncNetworkStream):
         except TimeoutError:
             self._sock.close()
             raise httpcore.ConnectTimeout(f"TLS handshake took more than {timeout}s") from None
+        except ssl.SSLCertVerificationError as exc:
+            self._sock.close()
+            raise _CertificateRefused(str(exc) or type(exc).__name__) from None
         except (OSError, ssl.SSLError) as exc:
             self._sock.close()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from None
@@ -1085,6 +1093,8 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FetchTimeout(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if isinstance(exc.__cause__, _CertificateRefused):
+                raise TLSError(f"certificate refused: {exc}", url=url) from None
             raise ConnectError(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise BlockedURL(str(exc), url=url) from None
