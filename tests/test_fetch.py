@@ -369,17 +369,31 @@ def test_redirects_followed_and_loop_detected(srv: LocalServer) -> None:
     srv.route("/loop1", Response(302, "", headers={"Location": "/loop2"}))
     srv.route("/loop2", Response(302, "", headers={"Location": "/loop1?utm_source=x"}))
     srv.route("/loop1", Response(302, "", headers={"Location": "/loop2"}))
-    with pytest.raises(TooManyRedirects):
+    with pytest.raises(TooManyRedirects) as loop:
         run(fetch(srv.url("/loop1")))
+    # the chain is attached, and named in the message the errors file shows
+    hops = (srv.url("/loop1"), srv.url("/loop2"), srv.url("/loop1?utm_source=x"), srv.url("/loop2"))
+    assert loop.value.chain == hops
+    assert str(loop.value) == f"redirect loop back to {hops[-1]}: " + " -> ".join(hops)
 
 
 def test_redirect_hop_limit(srv: LocalServer) -> None:
     for i in range(5):
         srv.route(f"/r{i}", Response(302, "", headers={"Location": f"/r{i + 1}"}))
     srv.page("/r5", PAGE)
-    with pytest.raises(TooManyRedirects):
+    with pytest.raises(TooManyRedirects) as hops:
         run(fetch(srv.url("/r0"), cfg(max_redirects=3)))
+    assert hops.value.chain == tuple(srv.url(f"/r{i}") for i in range(5))
+    assert str(hops.value).startswith("more than 3 redirects: ")
     assert run(fetch(srv.url("/r0"), cfg(max_redirects=5))).final_url == srv.url("/r5")
+
+
+def test_a_long_redirect_chain_is_shortened_in_the_message() -> None:
+    from newsdedup._fetch import _chain_text
+
+    chain = tuple(f"https://a.example/{i}" for i in range(12))
+    assert _chain_text(chain) == " -> ".join([*chain[:3], "... 6 more ...", *chain[-3:]])
+    assert _chain_text(chain[:7]) == " -> ".join(chain[:7])
 
 
 def test_redirect_to_private_or_other_scheme_blocked(srv: LocalServer) -> None:

@@ -151,7 +151,16 @@ class TLSError(ConnectError):
 
 
 class TooManyRedirects(FetchError):
+    """A redirect loop or more hops than allowed; ``chain`` is every URL the fetch went through,
+    the requested one first and the target it refused to follow last."""
+
     kind = "too-many-redirects"
+
+    def __init__(
+        self, message: str, *, url: str | None = None, attempts: int = 1, chain: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, url=url, attempts=attempts)
+        self.chain = chain
 
 
 class HTTPStatusError(FetchError):

@@ -378,6 +378,13 @@ def _socket_readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
+def _chain_text(chain: tuple[str, ...], ends: int = 3) -> str:
+    """A redirect chain for an error message: every hop, or the first and last few of a long one."""
+    if len(chain) > 2 * ends + 1:
+        chain = (*chain[:ends], f"... {len(chain) - 2 * ends} more ...", *chain[-ends:])
+    return " -> ".join(chain)
+
+
 class _CertificateRefused(httpcore.ConnectError):
     """The TLS handshake failed on the certificate: :class:`TLSError` once it reaches the fetch."""
 
@@ -994,10 +1001,14 @@ class Fetcher:
                 if seen is None:
                     seen = {normalize_url(url, strip_tracking=False)}
                 key = normalize_url(target, strip_tracking=False)
-                if key in seen:
-                    raise TooManyRedirects(f"redirect loop back to {target}", url=url)
-                if len(redirects) >= max_redirects:
-                    raise TooManyRedirects(f"more than {max_redirects} redirects", url=url)
+                if key in seen or len(redirects) >= max_redirects:
+                    chain = (url, *redirects, target)
+                    what = (
+                        f"redirect loop back to {target}"
+                        if key in seen
+                        else f"more than {max_redirects} redirects"
+                    )
+                    raise TooManyRedirects(f"{what}: {_chain_text(chain)}", url=url, chain=chain)
                 seen.add(key)
                 redirects.append(target)
                 current = target
