@@ -29,6 +29,7 @@ from newsdedup._exceptions import (
     ConfigError,
     ConnectError,
     DecodingError,
+    DNSError,
     FetchTimeout,
     HTTPStatusError,
     ResponseTooLarge,
@@ -879,20 +880,29 @@ def test_connection_slot_freed_after_a_deadline_cut(srv: LocalServer) -> None:
     assert "Harbour cranes" in (run(go()).text or "")
 
 
-def test_unresolvable_name_is_a_connect_error_without_a_connection() -> None:
+@pytest.mark.parametrize("robots", [False, True])
+def test_unresolvable_name_is_a_dns_error_without_a_connection(robots: bool) -> None:
+    """A name that does not resolve is a dns-error (a ConnectError, retried as one), with no
+    connection attempted, and reported as such even when robots.txt would be asked first."""
+    asked: list[str] = []
+
     async def nxdomain(host: str, port: int) -> list[str]:
+        asked.append(host)
         raise OSError("Name or service not known")
 
     backend = CountingBackend()
 
     async def go() -> Any:
         async with Fetcher(
-            cfg(obey_robots=False, max_attempts=1), resolver=nxdomain, network_backend=backend
+            cfg(obey_robots=robots, max_attempts=2), resolver=nxdomain, network_backend=backend
         ) as f:
             return await f.fetch("http://gone.test/story")
 
-    with pytest.raises(ConnectError, match="did not resolve"):
+    with pytest.raises(DNSError, match=r"gone\.test did not resolve") as failed:
         run(go())
+    assert failed.value.kind == "dns-error"
+    assert isinstance(failed.value, ConnectError)
+    assert failed.value.attempts == 2  # retried per policy
     assert backend.connects == 0
 
 

@@ -15,6 +15,7 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
     │   ├── RobotsUnreachable               robots.txt answered 5xx / could not be fetched
     │   ├── FetchTimeout                    connect, read or total deadline exceeded
     │   ├── ConnectError                    connection refused, reset, DNS failure
+    │   │   ├── DNSError                        the host name did not resolve
     │   │   └── TLSError                        the server's certificate did not verify
     │   ├── TooManyRedirects                hop limit or redirect loop
     │   ├── HTTPStatusError                 final status is not 2xx
@@ -37,6 +38,7 @@ __all__ = [
     "BlockedURL",
     "ConfigError",
     "ConnectError",
+    "DNSError",
     "DecodingError",
     "DedupError",
     "ExtractError",
@@ -140,6 +142,13 @@ class FetchTimeout(FetchError):
 class ConnectError(FetchError):
     kind = "connect-error"
     retryable = True
+
+
+class DNSError(ConnectError):
+    """The host name did not resolve (no such name, or the resolver failed): retried as any
+    connection failure, and reported before robots.txt is asked (which would fail the same way)."""
+
+    kind = "dns-error"
 
 
 class TLSError(ConnectError):

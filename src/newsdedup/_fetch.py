@@ -48,6 +48,7 @@ from ._exceptions import (
     ConfigError,
     ConnectError,
     DecodingError,
+    DNSError,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
@@ -949,8 +950,9 @@ class Fetcher:
             host = parsed.raw_host.decode("ascii").lower()  # as httpcore passes it to connect_tcp
         except (httpx.InvalidURL, UnicodeError) as exc:
             raise BlockedURL(f"malformed URL: {exc}", url=url) from None
-        # Pin the connection to what was just checked (DNS rebinding); a name that did not
-        # resolve gets no addresses, and the connection attempt fails as a connect error.
+        if not addresses:  # before robots.txt, whose fetch would fail the same way
+            raise DNSError(f"{host} did not resolve", url=url)
+        # Pin the connection to what was just checked (DNS rebinding).
         self._pins[host] = tuple(dict.fromkeys(addresses))
         if robots:
             verdict = await self._robots.check(url)
