@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._exceptions import ConfigError, FeedError, FetchError
+from ._exceptions import ConfigError, FeedError, FetchError, finite_number
 from ._feeds import (
     SitemapEntry,
     discover_article_links,
@@ -98,17 +97,12 @@ class CrawlConfig:
                 f"CrawlConfig.extract_workers must be an int in [0, 64], got {self.extract_workers!r}"
             )
         delay = self.meta_refresh_max_delay
-        if delay is not None and (not isinstance(delay, int | float) or isinstance(delay, bool)
-                                  or not (math.isfinite(delay) and delay >= 0)):  # fmt: skip
+        if delay is not None and not (finite_number(delay) and delay >= 0):
             raise ConfigError(
                 f"CrawlConfig.meta_refresh_max_delay must be a finite number >= 0 or None, got {delay!r}"
             )
         timeout = self.extract_timeout
-        if (
-            not isinstance(timeout, int | float)
-            or isinstance(timeout, bool)
-            or not (math.isfinite(timeout) and timeout > 0)
-        ):
+        if not (finite_number(timeout) and timeout > 0):
             raise ConfigError(f"CrawlConfig.extract_timeout must be a finite number > 0, got {timeout!r}")
         if not isinstance(self.max_sitemap_depth, int) or self.max_sitemap_depth < 0:
             raise ConfigError(

@@ -33,6 +33,7 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 __all__ = [
     "BlockedURL",
@@ -71,7 +72,7 @@ class ConfigError(NewsdedupError, ValueError):
     """A parameter is out of range or inconsistent; the message names the parameter."""
 
 
-def finite_number(value: object) -> bool:
+def finite_number(value: object) -> TypeGuard[int | float]:
     """True for an int or float (not a bool) that is a finite float: the config classes require
     it of every number, because a NaN threshold compares False with everything and silently
     turns its check off, and infinity (or an int too large for a float) breaks the arithmetic

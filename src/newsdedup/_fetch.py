@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import math
 import random
 import select
 import socket
@@ -58,6 +57,7 @@ from ._exceptions import (
     TLSError,
     TooManyRedirects,
     UnsupportedContent,
+    finite_number,
 )
 from ._guard import Resolver, check_url
 from ._models import CacheEntry, as_utc, worth_caching
@@ -109,13 +109,7 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
     """A FetchConfig duration: a finite number, > 0 (or >= 0 with ``zero_ok``). NaN compares
     false with everything, so it would slip past a plain ``value < 0`` (and turn a delay off);
     infinity would make a timeout or a backoff wait forever."""
-    ok = False
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            ok = math.isfinite(value) and (value > 0 or (zero_ok and value == 0))
-        except OverflowError:  # an int too large for a float is no usable number of seconds
-            ok = False
-    if not ok:
+    if not (finite_number(value) and (value > 0 or (zero_ok and value == 0))):
         bound = ">= 0" if zero_ok else "> 0"
         raise ConfigError(f"FetchConfig.{name} must be a finite number {bound} (seconds), got {value!r}")
 
