@@ -937,16 +937,14 @@ class Deduplicator:
         self, job: tuple[_PrepareArgs, Any], preparing: _Preparing, on_batch: Callable[[int], None] | None
     ) -> int:
         args, future = job
+        prepared: Iterable[_Prepared]
         try:
-            prepared: _Prepared = future.result()
+            prepared = [future.result()]
         except BrokenExecutor:  # a worker died on some item of the batch: each item alone
             preparing.broken = True
-            for one in preparing.alone(args):
-                self._add_taken(one, args[1])
-            if on_batch is not None:
-                on_batch(len(args[0]))
-            return len(args[0])
-        self._add_taken(prepared, args[1])
+            prepared = preparing.alone(args)
+        for one in prepared:
+            self._add_taken(one, args[1])
         if on_batch is not None:
             on_batch(len(args[0]))
         return len(args[0])

@@ -43,8 +43,9 @@ __all__ = [
 class Interrupt:
     """Ctrl-C as a crawler takes it: the first SIGINT sets :attr:`event` (the command stops
     reading or fetching, and what it has is processed and written as usual; the command then
-    exits with 130 if that left input unread), and a second one aborts at once. Installed in the main thread only (a
-    signal handler cannot be set elsewhere); the previous handler is restored on exit."""
+    exits with 130 if that left input unread), and a second one aborts at once. Installed in
+    the main thread only (a signal handler cannot be set elsewhere); the previous handler is
+    restored on exit."""
 
     def __init__(self, command: str) -> None:
         self.command = command

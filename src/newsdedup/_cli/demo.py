@@ -13,7 +13,7 @@ import click
 
 from .._crawl import CrawlResult
 from .._urls import host_of
-from ._common import output_errors, writable_path, write_jsonl
+from ._common import errors_option, output_errors, writable_path, write_jsonl
 from .crawl import summary_line
 
 
@@ -70,14 +70,7 @@ def _print_table(result: CrawlResult, names: dict[str, str]) -> None:
     callback=writable_path,
     help="Also write the clusters as JSONL to this file.",
 )
-@click.option(
-    "--errors",
-    "errors_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    callback=writable_path,
-    help="Write the crawl's per-URL failures here as JSONL.",
-)
+@errors_option("Write the crawl's per-URL failures here as JSONL.")
 @click.option("--threshold", type=float, default=None, help="Dedup word-shingle Jaccard [default: 0.5].")
 def command(as_json: bool, output: Path | None, errors_path: Path | None, threshold: float | None) -> None:
     """Crawl a bundled, invented news site (5 publishers, shared wire stories) and show the stories.
