@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import itertools
 import json
 import os
 import signal
@@ -645,3 +646,80 @@ def test_a_partly_broken_feed_is_crawled_and_flagged() -> None:
     assert [sorted(c.member_ids) for c in result.clusters] == [[srv.url("/a/bank"), srv.url("/b/bank-copy")]]
     assert [(e.url, e.error) for e in result.errors] == [(srv.url("/feed.xml"), "feed-malformed")]
     assert "2 entries recovered" in result.errors[0].detail
+
+
+def _timed_pages(
+    srv: LocalServer,
+    prefix: str,
+    stories: list[dict[str, Any]],
+    log: list[tuple[float, str]],
+    hold: float = 0.0,
+) -> list[str]:
+    """One article page per story under ``prefix``; each request's arrival is logged, and the
+    answer takes ``hold`` seconds."""
+    urls = []
+    for i, story in enumerate(stories):
+        path = f"{prefix}/2026/11/20/story-{i}"
+        page = Response(body=story_page(story, site=prefix.strip("/")))
+
+        def answer(_req: Any, path: str = path, page: Response = page) -> Response:
+            log.append((time.monotonic(), path))
+            time.sleep(hold)
+            return page
+
+        srv.route(path, answer)
+        urls.append(srv.url(path))
+    return urls
+
+
+def test_a_host_with_a_crawl_delay_holds_back_only_its_own_pages() -> None:
+    """R6: the first host's robots.txt asks for ``Crawl-delay: 1``; its three pages are listed
+    before the second host's three. With two workers and one queue, both workers slept on the
+    first host's pages and the second host's waited behind them; now a host that must not be
+    asked yet is passed over, so the second host's pages are fetched before the first host's
+    second page, and the first host's pages are still spaced by its delay."""
+    stories = list(STORIES.values())[:3]
+    log: list[tuple[float, str]] = []
+    with LocalServer() as slow, LocalServer() as fast:
+        slow.route("/robots.txt", Response(body="User-agent: *\nCrawl-delay: 1\n", content_type="text/plain"))
+        seeds = _timed_pages(slow, "/slow", stories, log) + _timed_pages(fast, "/fast", stories, log)
+        result = crawl(seeds, fetch_config=cfg(per_host_concurrency=2), config=CrawlConfig(concurrency=2))
+    assert result.stats.errors == 0
+    assert len(result.articles) == 6
+    slow_times = sorted(t for t, path in log if path.startswith("/slow"))
+    fast_times = [t for t, path in log if path.startswith("/fast")]
+    assert len(slow_times) == 3
+    assert len(fast_times) == 3
+    assert max(fast_times) < slow_times[1]
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(slow_times))  # the delay is kept
+
+
+def test_a_failing_host_backs_off_its_other_pages_not_the_crawl() -> None:
+    """N2: a host whose first page answers 503 backs off: its next page waits out the backoff
+    (0.5-1 s) although a worker and a slot of that host are free, while the other host's pages
+    (0.2 s each) are fetched meanwhile; the retry then succeeds."""
+    stories = list(STORIES.values())[:2]
+    log: list[tuple[float, str]] = []
+    with LocalServer() as flaky, LocalServer() as fast:
+        urls = _timed_pages(flaky, "/flaky", stories, log)
+        first = flaky.routes["/flaky/2026/11/20/story-0"]
+        busy = [Response(503, "busy")]
+
+        def once_busy(req: Any) -> Response:
+            if busy:
+                log.append((time.monotonic(), "503"))
+                return busy.pop()
+            return first(req)
+
+        flaky.route("/flaky/2026/11/20/story-0", once_busy)
+        seeds = urls + _timed_pages(fast, "/fast", stories, log, hold=0.2)
+        result = crawl(seeds, fetch_config=cfg(backoff_base=1.0, backoff_max=1.0, per_host_concurrency=2),
+                       config=CrawlConfig(concurrency=2))  # fmt: skip
+    assert result.stats.errors == 0
+    assert len(result.articles) == 4
+    failed = next(t for t, path in log if path == "503")
+    flaky_times = [t - failed for t, path in log if path.startswith("/flaky")]
+    fast_times = [t - failed for t, path in log if path.startswith("/fast")]
+    assert len(flaky_times) == 2
+    assert min(flaky_times) >= 0.45  # the backoff is 0.5-1.0 s (jittered)
+    assert max(fast_times) < min(flaky_times)

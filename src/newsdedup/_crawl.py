@@ -43,6 +43,7 @@ from ._feeds import (
     sniff_kind,
 )
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
+from ._frontier import Frontier
 from ._models import Article, Cluster, as_utc
 from ._procs import log_setup, mp_context, start_forkserver, worker_start
 from ._urls import normalize_url, same_site, site_of
@@ -195,7 +196,11 @@ class _Crawl:
         self.config = config
         self.extract = extract_fn
         self.on_progress = on_progress
-        self.queue: asyncio.Queue[_Task] = asyncio.Queue()
+        self.queue: Frontier[_Task] = Frontier(
+            per_host=fetcher.config.per_host_concurrency, wait=fetcher.host_wait
+        )
+        """One line per host: a host that must not be asked yet (Crawl-delay, backoff) holds
+        back its own URLs, not the workers."""
         self.seen: set[str] = set()
         self.final_seen: set[str] = set()
         self.articles: list[Article] = []
@@ -251,7 +256,7 @@ class _Crawl:
                 logger.exception("crawl: unexpected error on %s", task.url)
                 self.error(task.url, "internal-error", f"{type(exc).__name__}: {exc}")
             finally:
-                self.queue.task_done()
+                self.queue.task_done(task)
                 if self.on_progress is not None:
                     self.on_progress(self.stats)
 

@@ -875,6 +875,10 @@ class Fetcher:
                     raise
                 delay = self._backoff(attempts, retry_after)
                 self.stats.retries += 1
+                # the host backs off, not only this URL: its other URLs wait as long (a
+                # crawler hands out other hosts' URLs meanwhile, see host_wait)
+                state = self._host(exc.url)
+                state.next_start = max(state.next_start, time.monotonic() + delay)
                 logger.debug("retrying %s in %.2fs after %s: %s", url, delay, exc.kind, exc)
                 await asyncio.sleep(delay)
 
@@ -897,6 +901,14 @@ class Fetcher:
                 return await self.fetch_or_record(u)
 
         return list(await asyncio.gather(*(one(u) for u in url_list)))
+
+    def host_wait(self, url: str) -> float:
+        """Seconds until ``url``'s host may be asked again: its politeness delay (or
+        ``Crawl-delay``) since its last request started, or the backoff after a failed attempt;
+        0 when it may be asked now. A crawler asks it to hand out another host's URL instead of
+        a worker sleeping on this one (see :func:`newsdedup.crawl`)."""
+        state = self._hosts.get(host_of(url))
+        return 0.0 if state is None else max(0.0, state.next_start - time.monotonic())
 
     # -- internals ----------------------------------------------------------------------------
 
