@@ -8,6 +8,7 @@ import ipaddress
 import resource
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -37,6 +38,7 @@ from newsdedup._exceptions import (
     RobotsUnreachable,
     TLSError,
     TooManyRedirects,
+    TruncatedResponse,
     UnsupportedContent,
 )
 from newsdedup._fetch import (
@@ -1296,3 +1298,45 @@ def test_deflate_bomb_stopped_at_cap(srv: LocalServer, raw: bool) -> None:
     assert record.attempts == 1  # a bomb is not retried
     assert srv.hits["/bomb"] == 1
     assert peak < 40 * 1024 * 1024
+
+
+def _cut_body(srv: RawServer, conn: socket.socket, path: str) -> None:
+    srv.send(conn, _OK_HEAD + b"Content-Length: 5000\r\n\r\n<html><body><p>Harbour cranes")  # then close
+
+
+def _cut_chunks(srv: RawServer, conn: socket.socket, path: str) -> None:
+    # a chunked body whose connection closes before the last (empty) chunk
+    srv.send(conn, _OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n1d\r\n<html><body><p>Harbour cranes\r\n")
+
+
+def _refused_head(srv: RawServer, conn: socket.socket, path: str) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, no status line
+
+
+@pytest.mark.parametrize("answer", [_cut_body, _cut_chunks], ids=["content-length", "chunked"])
+def test_a_body_cut_short_is_a_truncated_response_retried_once(answer: Any) -> None:
+    """N6: the status and headers came, then the connection closed mid-body. That is data
+    loss (``truncated-response``, still a ``ConnectError`` for older callers), asked twice in
+    all although three attempts are allowed, and the crawl records it instead of a page."""
+    with RawServer(answer) as raw:
+        url = raw.url("/2026/11/20/cranes-return")
+        with pytest.raises(TruncatedResponse, match="cut short") as info:
+            run(fetch(url, cfg(max_attempts=3, obey_robots=False)))
+        assert info.value.kind == "truncated-response"
+        assert isinstance(info.value, ConnectError)
+        assert info.value.attempts == 2
+        assert raw.requests == ["/2026/11/20/cranes-return"] * 2
+        result = crawl([url], fetch_config=cfg(max_attempts=3, obey_robots=False))
+    assert list(result.articles) == []
+    assert [(e.error, e.attempts) for e in result.errors] == [("truncated-response", 2)]
+
+
+def test_a_connection_reset_before_the_status_line_stays_a_connect_error() -> None:
+    """N2: nothing of the answer came: a connect-error, retried up to max_attempts."""
+    with RawServer(_refused_head) as raw:
+        with pytest.raises(ConnectError) as info:
+            run(fetch(raw.url("/story"), cfg(max_attempts=3, obey_robots=False)))
+        assert raw.idle()
+        assert len(raw.requests) == 3
+    assert info.value.kind == "connect-error"
+    assert info.value.attempts == 3

@@ -35,6 +35,7 @@ from ._exceptions import (
     StoreSchemaError,
     TLSError,
     TooManyRedirects,
+    TruncatedResponse,
     UnsupportedContent,
 )
 from ._explain import ClusterExplanation, Explanation, explain_cluster, explain_pair
@@ -196,6 +197,7 @@ __all__ = [
     "TLSError",
     "TermStats",
     "TooManyRedirects",
+    "TruncatedResponse",
     "UnsupportedContent",
     "__version__",
     "assign_stories",

@@ -116,6 +116,8 @@ class FetchError(NewsdedupError):
 
     retryable: bool = False
     kind: str = "fetch-error"
+    max_attempts: int | None = None
+    """Attempts at most for this kind of failure (None: ``FetchConfig.max_attempts``)."""
 
     def __init__(self, message: str, *, url: str | None = None, attempts: int = 1) -> None:
         super().__init__(message)
@@ -158,6 +160,15 @@ class TLSError(ConnectError):
 
     kind = "tls-error"
     retryable = False
+
+
+class TruncatedResponse(ConnectError):
+    """The connection closed before the whole body came (fewer bytes than its
+    ``Content-Length``, or a chunked body without its last chunk): data loss, never kept as a
+    page. Retried once; a server that cuts the same body twice is left for a later run."""
+
+    kind = "truncated-response"
+    max_attempts = 2
 
 
 class TooManyRedirects(FetchError):

@@ -56,6 +56,7 @@ from ._exceptions import (
     RobotsUnreachable,
     TLSError,
     TooManyRedirects,
+    TruncatedResponse,
     UnsupportedContent,
     finite_number,
 )
@@ -378,6 +379,13 @@ def _chain_text(chain: tuple[str, ...], ends: int = 3) -> str:
     if len(chain) > 2 * ends + 1:
         chain = (*chain[:ends], f"... {len(chain) - 2 * ends} more ...", *chain[-ends:])
     return " -> ".join(chain)
+
+
+def _cut_short(exc: httpx.HTTPError) -> bool:
+    """Whether a failure while a body was read means the connection ended before its end (h11's
+    "peer closed connection without sending complete message body", or a reset), rather than a
+    malformed body framing (an illegal chunk header is a protocol error, not a loss)."""
+    return isinstance(exc, httpx.ReadError) or "without sending complete message body" in str(exc)
 
 
 class _CertificateRefused(httpcore.ConnectError):
@@ -864,7 +872,9 @@ class Fetcher:
                 exc.attempts = attempts
                 if exc.url is None:
                     exc.url = url
-                if not exc.retryable or attempts >= cfg.max_attempts:
+                if not exc.retryable or attempts >= min(
+                    cfg.max_attempts, exc.max_attempts or cfg.max_attempts
+                ):
                     raise
                 retry_after = getattr(exc, "retry_after", None)
                 if retry_after is not None and retry_after > cfg.retry_after_max:
@@ -1075,6 +1085,7 @@ class Fetcher:
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
         self.stats.requests += 1
+        reading = False  # set once the status and headers are in and the body is being read
         try:
             request = httpx.Request("GET", parsed, headers=headers, extensions={"timeout": self._timeouts})
             resp = await self._http.handle_async_request(request)
@@ -1106,6 +1117,7 @@ class Fetcher:
                         raise ResponseTooLarge(
                             f"Content-Length {declared} exceeds {max_bytes} bytes", url=url
                         )
+                reading = True
                 body = await self._read_body(resp, url, max_bytes, truncate=truncate)
             finally:
                 await resp.aclose()
@@ -1114,6 +1126,9 @@ class Fetcher:
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             if isinstance(exc.__cause__, _CertificateRefused):
                 raise TLSError(f"certificate refused: {exc}", url=url) from None
+            if reading and _cut_short(exc):  # the headers came, then the connection ended
+                raise TruncatedResponse(f"body cut short: {type(exc).__name__}: {exc}".rstrip(": "),
+                                        url=url) from None  # fmt: skip
             raise ConnectError(f"{type(exc).__name__}: {exc}".rstrip(": "), url=url) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise BlockedURL(str(exc), url=url) from None
