@@ -723,3 +723,40 @@ def test_a_failing_host_backs_off_its_other_pages_not_the_crawl() -> None:
     assert len(flaky_times) == 2
     assert min(flaky_times) >= 0.45  # the backoff is 0.5-1.0 s (jittered)
     assert max(fast_times) < min(flaky_times)
+
+
+@pytest.mark.parametrize(("option", "followed"), [([], True), (["--meta-refresh-max-delay", "1"], False),
+                                                  (["--meta-refresh-max-delay", "-1"], False)])  # fmt: skip
+def test_cli_meta_refresh_max_delay(tmp_path: Path, option: list[str], followed: bool) -> None:
+    """``newsdedup crawl --meta-refresh-max-delay``: a 2-second refresh page is followed by
+    default (100 s), not with a 1-second limit, and no refresh is followed with a negative one
+    (the page then has no text: an extract-failed record)."""
+    out, errs = tmp_path / "clusters.jsonl", tmp_path / "errors.jsonl"
+    with LocalServer() as srv:
+        srv.page("/a/fire", story_page(FIRE, site="Courier"))
+        srv.page(
+            "/go/2",
+            '<html><head><meta http-equiv=refresh content="2; url=/a/fire"></head><body></body></html>',
+        )
+        result = CliRunner().invoke(main, ["crawl", srv.url("/go/2"), "-o", str(out), "--errors", str(errs),
+                                           "--allow-private", "--delay", "0", "--no-progress", *option])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    members = [
+        m.removeprefix(srv.base)
+        for line in out.read_text().splitlines()
+        for m in json.loads(line)["member_ids"]
+    ]
+    errors = [
+        (json.loads(line)["url"].removeprefix(srv.base), json.loads(line)["error"])
+        for line in errs.read_text().splitlines()
+    ]
+    expected = (["/a/fire"], []) if followed else ([], [("/go/2", "extract-failed")])
+    assert (members, errors) == expected
+
+
+def test_cli_meta_refresh_max_delay_must_be_a_number() -> None:
+    result = CliRunner().invoke(
+        main, ["crawl", "http://127.0.0.1:9/feed.xml", "--meta-refresh-max-delay", "nan"]
+    )
+    assert result.exit_code == 2
+    assert "meta_refresh_max_delay" in result.output

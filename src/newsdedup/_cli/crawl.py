@@ -88,6 +88,15 @@ def summary_line(stats: CrawlStats) -> str:
     show_default=True,
     help="Seconds a worker may spend on a few pages before it is stopped and they are retried one by one.",
 )
+@click.option(
+    "--meta-refresh-max-delay",
+    type=float,
+    default=100.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Follow a <meta http-equiv=refresh> to another URL within this many seconds, as a "
+    "redirect; a negative value follows none.",
+)
 @state_option(
     "Persistent state (SQLite file or redis://...): feeds are re-fetched with conditional "
     "GET, articles ingested by earlier runs are skipped, OUT gets only new or grown clusters."
@@ -108,6 +117,7 @@ def command(
     threshold: float | None,
     extract_workers: int,
     extract_timeout: float,
+    meta_refresh_max_delay: float,
     state: str | None,
     window: str | None,
     story_window: str,
@@ -132,6 +142,7 @@ def command(
             concurrency=concurrency,
             extract_workers=extract_workers,
             extract_timeout=extract_timeout,
+            meta_refresh_max_delay=None if meta_refresh_max_delay < 0 else meta_refresh_max_delay,
         )
         if threshold is not None and not 0 < threshold <= 1:
             raise ConfigError(f"threshold must be in (0, 1], got {threshold!r}")
