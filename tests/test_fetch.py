@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import resource
 import socket
@@ -410,12 +411,22 @@ def test_redirect_to_private_or_other_scheme_blocked(srv: LocalServer) -> None:
 
 def test_binary_by_type_and_by_magic(srv: LocalServer) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    pdf = b"%PDF-1.7\n" + b"x" * 2000
     srv.route("/img", Response(body=png, content_type="image/png"))
-    srv.route("/pdf", Response(body=b"%PDF-1.7\n...", content_type="text/html"))
+    srv.route("/pdf", Response(body=pdf, content_type="text/html"))
     srv.route("/bin", Response(body=b"\x00\x01" * 100, content_type="application/octet-stream"))
+    refused = {}
     for path in ("/img", "/pdf", "/bin"):
-        with pytest.raises(UnsupportedContent):
+        with pytest.raises(UnsupportedContent) as info:
             run(fetch(srv.url(path)))
+        refused[path] = info.value
+    # refused on its type, the body was never read; refused on its content, a fingerprint of its
+    # start is kept for diagnosis (H10)
+    assert refused["/img"].head_sha256 is None
+    assert refused["/bin"].head_sha256 is None
+    assert refused["/pdf"].head_sha256 == hashlib.sha256(pdf[:1024]).hexdigest()
+    assert refused["/pdf"].head_sha256 in str(refused["/pdf"])
+    assert "%PDF-1.7" in str(refused["/pdf"])
 
 
 def test_empty_body_is_a_result(srv: LocalServer) -> None:

@@ -202,7 +202,13 @@ class DecodingError(FetchError):
 
 
 class UnsupportedContent(FetchError):
+    """Not a page, feed or sitemap: a binary content type, a body that sniffs as binary, or a
+    content coding the fetcher does not decode. For a body refused after it was read,
+    ``head_sha256`` is the SHA-256 of its first 1 KiB (also in the message, with those bytes'
+    start), to tell one misconfigured server's repeated answer from many files."""
+
     kind = "unsupported-content"
+    head_sha256: str | None = None
 
 
 class FeedError(NewsdedupError):

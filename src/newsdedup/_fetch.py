@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import logging
 import random
 import select
@@ -1196,8 +1197,13 @@ class Fetcher:
         if not gzip_file:
             binary = looks_binary(body)
             if binary:
-                raise UnsupportedContent(f"body looks like {binary}, not a page or feed", url=url,
-                                         attempts=attempts)  # fmt: skip
+                head = body[:1024]
+                digest = hashlib.sha256(head).hexdigest()
+                err = UnsupportedContent(f"body looks like {binary}, not a page or feed (first bytes "
+                                         f"{head[:16]!r}, sha256 of the first {len(head)} bytes {digest})",
+                                         url=url, attempts=attempts)  # fmt: skip
+                err.head_sha256 = digest
+                raise err
         text: str | None = None
         encoding: str | None = None
         is_text = media in _TEXT_TYPES or media.startswith("text/html")
