@@ -680,6 +680,50 @@ def test_library_warnings_reach_the_commands_stderr(tmp_path: Path) -> None:
     assert "has 201 members (alarm above 200)" in result.stderr
 
 
+def _poisoned_rows(marker: str) -> list[str]:
+    """Six copies of the Newsmax seed as pages, and after the third a copy holding ``marker``
+    (see tests/poison.py), as JSONL lines."""
+    from servers import article_html
+
+    base = SEEDS[2].read_text(encoding="utf-8").split("\n\n")
+    rows = [{"id": f"copy{i}", "url": f"https://s{i}.example/world/2024/10/nato-{i}",
+             "html": article_html(f"NATO chief on North Korea {i}", [p for p in base if p.strip()], site=f"S{i}")}
+            for i in range(6)]  # fmt: skip
+    poison = dict(rows[0], id="poison", html=rows[0]["html"].replace("<p>", f"<p>{marker} ", 1))
+    return [json.dumps(r) for r in rows[:3]] + [json.dumps(poison)] + [json.dumps(r) for r in rows[3:]]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the forkserver is POSIX")
+def test_an_item_that_hangs_a_preparing_worker_is_an_extract_timeout(tmp_path: Path) -> None:
+    """With ``--jobs 2``, a page on which the parser never returns holds its worker: after
+    ``--extract-timeout`` the worker is stopped, the batch's items are prepared one by one, the
+    hanging one is an extract-timeout error, and every other item is clustered as without it."""
+    from poison import poisoned_env
+
+    src = _write(tmp_path / "in.jsonl", _poisoned_rows("POISON-HANG"))
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(src), "--jobs", "2",
+         "--extract-timeout", "2", "-o", str(out), "--errors", str(errors)],
+        env=poisoned_env(tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [(e["id"], e["reason"], e["line"]) for e in _read_jsonl(errors)] == [
+        ("poison", "extract-timeout", 4)
+    ]
+    assert "over 2 s" in _read_jsonl(errors)[0]["message"]
+    clusters = [sorted(row["member_ids"]) for row in _read_jsonl(out)]
+    assert clusters == [[f"copy{i}" for i in range(6)]]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_extract_timeout_must_be_a_positive_number(tmp_path: Path, value: str) -> None:
+    src = _write(tmp_path / "in.jsonl", [json.dumps({"id": "a", "text": "x"})])
+    result = CliRunner().invoke(main, ["dedup", str(src), "--extract-timeout", value])
+    assert result.exit_code == 2
+    assert "extract_timeout must be a finite number > 0" in result.output
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the forkserver are POSIX")
 def test_an_item_that_crashes_a_preparing_worker_costs_only_itself(tmp_path: Path) -> None:
     """With ``--jobs 2`` pages are extracted in worker processes; one whose page kills its

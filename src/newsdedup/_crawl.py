@@ -19,7 +19,6 @@ this run's pages and saved, and the result holds only the clusters that gained a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import threading
@@ -45,7 +44,7 @@ from ._feeds import (
 from ._fetch import FetchCache, FetchConfig, Fetcher, FetchErrorRecord, FetchResult
 from ._frontier import Frontier
 from ._models import Article, Cluster, as_utc
-from ._procs import log_setup, mp_context, start_forkserver, worker_start
+from ._procs import log_setup, mp_context, start_forkserver, stop_workers, worker_start
 from ._urls import normalize_url, same_site, site_of
 
 if TYPE_CHECKING:
@@ -589,7 +588,7 @@ class _ExtractBatches:
 
     def _drop_alone(self) -> None:
         if self.alone is not None:
-            _stop_workers(self.alone)
+            stop_workers(self.alone)
             self.alone = None
 
     def _renew(self) -> None:
@@ -597,7 +596,7 @@ class _ExtractBatches:
         if self.make_pool is None:
             return
         old, self.broken = self.pool, False
-        _stop_workers(old)
+        stop_workers(old)
         self.pool = self.make_pool(_pool_size(old))
 
     def _overran(self, futures: list[asyncio.Future[_Outcome]], trip: asyncio.Future[Any]) -> None:
@@ -605,7 +604,7 @@ class _ExtractBatches:
         if trip.done():
             return
         self.broken = True
-        _stop_workers(self.pool)
+        stop_workers(self.pool)
         _settle(futures, error=BrokenExecutor(f"extraction overran {self.timeout:g} s"))
 
     def extract(self, page: str | bytes, url: str, content_type: str | None) -> asyncio.Future[_Outcome]:
@@ -693,22 +692,6 @@ def _make_pool(workers: int) -> Executor:
 
 def _pool_size(pool: Executor) -> int:
     return int(getattr(pool, "_max_workers", 1))
-
-
-def _stop_workers(pool: Executor) -> None:
-    """Kill a process pool's workers and shut it down: a page that hangs the parser holds its
-    worker forever, and the executor has no public way to stop a running call (Python 3.14
-    adds ``kill_workers``; before, the pool's ``_processes``)."""
-    kill = getattr(pool, "kill_workers", None)
-    if callable(kill):
-        with contextlib.suppress(Exception):
-            kill()
-    else:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            with contextlib.suppress(Exception):
-                proc.kill()
-    with contextlib.suppress(Exception):
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _entry_time(entry: SitemapEntry) -> float:

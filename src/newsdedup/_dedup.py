@@ -81,7 +81,7 @@ from ._hubs import (
 from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
-from ._procs import LogSetup, log_setup, mp_context, start_forkserver, worker_start
+from ._procs import LogSetup, log_setup, mp_context, start_forkserver, stop_workers, worker_start
 from ._records import RawLine, Record, RecordError, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
@@ -616,6 +616,7 @@ class Deduplicator:
         cache_items: int = 20_000,
         jobs: int = 1,
         spill: bool = False,
+        extract_timeout: float = 120.0,
         **overrides: Any,
     ) -> None:
         base = config or DedupConfig()
@@ -630,6 +631,14 @@ class Deduplicator:
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ConfigError(f"jobs must be an int >= 1, got {jobs!r}")
         self.jobs = jobs
+        if not (finite_number(extract_timeout) and extract_timeout > 0):
+            raise ConfigError(f"extract_timeout must be a finite number > 0, got {extract_timeout!r}")
+        self.extract_timeout = float(extract_timeout)
+        """Seconds a preparing worker (``jobs > 1``) may spend on one batch of items before it
+        is stopped and the batch's items are prepared one at a time, each within the same
+        limit; the item that overruns alone is an ``extract-timeout`` error (a page that hangs
+        the HTML parser). Items prepared in the calling process (``jobs`` 1) cannot be
+        interrupted."""
         self._spill = _Spill() if spill and store is None else None
         cfg = self.config
         self.window = parse_window(window)
@@ -939,8 +948,11 @@ class Deduplicator:
         args, future = job
         prepared: Iterable[_Prepared]
         try:
-            prepared = [future.result()]
-        except BrokenExecutor:  # a worker died on some item of the batch: each item alone
+            prepared = [future.result(timeout=self.extract_timeout)]
+        except (BrokenExecutor, TimeoutError) as exc:
+            # a worker died on some item of the batch, or is stuck on one: each item alone
+            if isinstance(exc, TimeoutError):
+                preparing.stop()
             preparing.broken = True
             prepared = preparing.alone(args)
         for one in prepared:
@@ -2339,23 +2351,36 @@ class _Preparing:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool, self.broken = self.deduper._pool(_PREPARE_NICE), False
 
+    def stop(self) -> None:
+        """Kill the pool's workers (one is stuck on an item): the batches they held break, and
+        their items are prepared alone (:meth:`alone`)."""
+        stop_workers(self.pool)
+        self.broken = True
+
     def alone(self, args: _PrepareArgs) -> Iterator[_Prepared]:
-        """Each item of a batch whose worker died, prepared by itself, one at a time: the one
-        that kills the worker again is an ``extract-crashed`` error in its place."""
+        """Each item of a batch whose worker died or overran, prepared by itself, one at a
+        time: the one that kills the worker again is an ``extract-crashed`` error in its place,
+        the one that overruns ``extract_timeout`` again an ``extract-timeout`` error."""
         items, file, spilled, docs = args
         for item in items:
             if self._alone is None:
                 self._alone = self.deduper._pool(_PREPARE_NICE, workers=1)
             try:
-                yield self._alone.submit(_worker_prepare, [item], file, spilled, docs).result()
-            except BrokenExecutor:
-                self._alone.shutdown(wait=False, cancel_futures=True)
+                future = self._alone.submit(_worker_prepare, [item], file, spilled, docs)
+                yield future.result(timeout=self.deduper.extract_timeout)
+            except (BrokenExecutor, TimeoutError) as exc:
+                stop_workers(self._alone)
                 self._alone = None
-                yield _crashed(item, file)
+                yield _lost(
+                    item, file, timed_out=isinstance(exc, TimeoutError), limit=self.deduper.extract_timeout
+                )
 
 
-def _crashed(item: Item | RecordError | RawLine, file: str | None) -> _Prepared:
-    """The error in place of an item that killed the worker preparing it."""
+def _lost(
+    item: Item | RecordError | RawLine, file: str | None, *, timed_out: bool = False, limit: float = 0.0
+) -> _Prepared:
+    """The error in place of an item that killed the worker preparing it, or held it longer than
+    ``limit`` seconds."""
     line = item.line if isinstance(item, Record | RecordError | RawLine) else None
     try:
         found = item.parse() if isinstance(item, RawLine) else item
@@ -2363,12 +2388,15 @@ def _crashed(item: Item | RecordError | RawLine, file: str | None) -> _Prepared:
     except RecordError:
         key = None
     key = key if isinstance(key, str) else None
-    message = (
-        "the worker preparing this item died (a parser crash, an abort or the out-of-memory killer); skipped"
-    )
-    error = ErrorRecord(line=line, id=key, reason="extract-crashed", message=message, file=file)
-    decision = Decision(id=key, status="error", reason="extract-crashed")
-    return _Prepared([(decision, line, None)], errors=[error], stats=Counter({"error:extract-crashed": 1}))
+    if timed_out:
+        reason = "extract-timeout"
+        message = f"preparing this item took over {limit:g} s (extract_timeout; a parser hang?); its worker was stopped, skipped"
+    else:
+        reason = "extract-crashed"
+        message = "the worker preparing this item died (a parser crash, an abort or the out-of-memory killer); skipped"
+    error = ErrorRecord(line=line, id=key, reason=reason, message=message, file=file)
+    decision = Decision(id=key, status="error", reason=reason)
+    return _Prepared([(decision, line, None)], errors=[error], stats=Counter({f"error:{reason}": 1}))
 
 
 def _worker_prepare(

@@ -8,11 +8,13 @@ through their pools; a worker that took it itself would die mid-task and break i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing
 import signal
 import threading
+from concurrent.futures import Executor
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -113,3 +115,19 @@ def ignore_sigint() -> None:
     """A worker's first step (pool initializer): ignore SIGINT. Forked workers already do (see
     :func:`start_forkserver`); spawned ones start with Python's KeyboardInterrupt handler."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stop_workers(pool: Executor) -> None:
+    """Kill a process pool's workers and shut it down: a page that hangs the parser holds its
+    worker forever, and the executor has no public way to stop a running call (Python 3.14
+    adds ``kill_workers``; before, the pool's ``_processes``)."""
+    kill = getattr(pool, "kill_workers", None)
+    if callable(kill):
+        with contextlib.suppress(Exception):
+            kill()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                proc.kill()
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -76,7 +76,7 @@ from ._cluster import (
     size_priority,
     stored_paras,
 )
-from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _crashed
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs
 from ._models import Article, Cluster
@@ -325,7 +325,7 @@ def _crash_error(chunk: _Chunk, seq: int) -> tuple[int, bool, ErrorRecord]:
     worker preparing it: the local engine's record, with the line :func:`_prepare` would give
     the item."""
     item = chunk.items[seq]
-    rec = _crashed(item, chunk.file).errors[0]
+    rec = _lost(item, chunk.file).errors[0]
     if isinstance(item, RecordError | Record) and item.line is not None:
         line, relative = item.line, chunk.from_file
     else:

@@ -238,6 +238,16 @@ def _progress(enabled: bool) -> Any:
     "depend on it.",
 )
 @click.option(
+    "--extract-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --jobs 2 or more: seconds a worker may spend on one batch of items before it is "
+    "stopped and they are prepared one by one; an item that overruns alone is an "
+    "extract-timeout error (a page that hangs the HTML parser).",
+)
+@click.option(
     "--verify-as-read",
     is_flag=True,
     help="Verify each batch's pairs as it is matched. By default (without --state or --window) "
@@ -280,6 +290,7 @@ def command(
     state: str | None,
     window: str | None,
     jobs: int,
+    extract_timeout: float,
     verify_as_read: bool,
     story_window: str,
     stories: bool,
@@ -344,13 +355,14 @@ def command(
         if state is not None:
             store = open_state(state)
             base = _known_settings(store.stored_config() or {})
+        workers = jobs or os.cpu_count() or 1
         try:
             config = _config(base, settings)
+            # without a store, texts are spilled to a temporary file: memory stays bounded
+            deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers, spill=True,
+                                   extract_timeout=extract_timeout)  # fmt: skip
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
-        workers = jobs or os.cpu_count() or 1
-        # without a store, texts are spilled to a temporary file: memory stays bounded
-        deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers, spill=True)
         _run(
             deduper,
             inputs,
