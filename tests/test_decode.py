@@ -48,6 +48,40 @@ def test_meta_charset_when_no_header() -> None:
     assert "Zürich – café «naïve» €5" in decoded.text
 
 
+_CYRILLIC = (
+    "Москва, 20 ноября. Правительство объявило о новых мерах поддержки экономики. "
+    "Министр финансов заявил, что бюджет будет сбалансирован к концу года. "
+) * 3
+
+
+def _late_meta_page(charset_tag: str, *, in_body: bool = False) -> bytes:
+    """A cp1251 page whose charset declaration comes after 14 KB of inline script."""
+    script = "<script>" + "var x = 1;\n" * 1200 + "</script>"
+    head, body = f"{script}{charset_tag}", f"<p>{_CYRILLIC}</p>"
+    if in_body:
+        head, body = script, f"{charset_tag}<p>{_CYRILLIC}</p>"
+    return f"<html><head>{head}<title>Новости</title></head><body>{body}</body></html>".encode("cp1251")
+
+
+def test_a_late_meta_charset_in_the_head_is_used() -> None:
+    """Checklist C7: a ``<meta charset>`` pushed past the first 8 KiB by inline scripts still
+    names the encoding; the detector alone read this cp1251 page as cp1250 (mojibake)."""
+    for tag in (
+        '<meta charset="windows-1251">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">',
+    ):
+        decoded = decode_bytes(_late_meta_page(tag), content_type="text/html")
+        assert (decoded.encoding, decoded.source) == ("cp1251", "meta")
+        assert _CYRILLIC in decoded.text
+
+
+def test_a_meta_charset_inside_the_body_is_not_a_declaration() -> None:
+    # an article quoting HTML: its <meta> is text, not the page's declaration (the detector decides)
+    decoded = decode_bytes(_late_meta_page('<meta charset="koi8-r">', in_body=True), content_type="text/html")
+    assert decoded.source != "meta"
+    assert decoded.encoding != "koi8_r"
+
+
 def test_wrong_header_charset_is_not_trusted() -> None:
     # The header claims utf-8 but the body is cp1252: strict utf-8 fails, detection decides.
     body = (PAGE.format(meta="") * 20).encode("cp1252")

@@ -443,6 +443,32 @@ def test_latin1_page_with_charset_header(srv: LocalServer) -> None:
     assert "café" in result.text
     assert "déclare" in result.text
     assert result.encoding == "cp1252"
+    assert (result.encoding_source, result.decoding_confident) == ("header", True)
+
+
+def test_how_the_encoding_was_chosen_is_kept(srv: LocalServer) -> None:
+    """Checklist C7: ``FetchResult.encoding_source`` says where the encoding came from, and
+    ``decoding_confident`` is False when it is a detector's guess or a lossy decode."""
+    text = "Le café de la gare a rouvert, déclare le maire. " * 4
+    html = f"<html><body><p>{text}</p></body></html>"
+    srv.route("/meta", Response(body=html.replace("<body>", '<head><meta charset="iso-8859-15"></head><body>')
+                                .encode("iso-8859-15"), content_type="text/html"))  # fmt: skip
+    srv.route("/undeclared", Response(body=html.encode("cp1252"), content_type="text/html"))
+    srv.route(
+        "/lying", Response(body=html.encode("cp1252") + b"\x81\x8d", content_type="text/html; charset=utf-8")
+    )
+    srv.route(
+        "/feed",
+        Response(body=b'<?xml version="1.0"?><rss version="2.0"></rss>', content_type="application/rss+xml"),
+    )
+    got = {path: run(fetch(srv.url(path))) for path in ("/meta", "/undeclared", "/lying", "/feed")}
+    assert (got["/meta"].encoding_source, got["/meta"].decoding_confident) == ("meta", True)
+    assert text in (got["/meta"].text or "")
+    assert got["/undeclared"].encoding_source == "detected"
+    assert got["/undeclared"].decoding_confident is False
+    assert got["/lying"].decoding_confident is False  # not UTF-8 as announced: guessed or lossy
+    assert (got["/feed"].encoding_source, got["/feed"].decoding_confident) == (None, None)
+    assert got["/meta"].to_dict()["encoding_source"] == "meta"
 
 
 def test_xml_is_not_decoded_to_text(srv: LocalServer) -> None:

@@ -61,6 +61,23 @@ class Decoded:
     source: str
 
 
+_BODY_START = re.compile(rb"<body[\s>]", re.IGNORECASE)
+_LATE_META_BYTES = 65536
+
+
+def _late_meta(data: bytes) -> re.Match[bytes] | None:
+    """A ``<meta charset>`` after the first 8 KiB but still in the page's head (within 64 KiB
+    and before ``<body``): a head full of inline scripts and styles pushes it there. Browsers
+    re-read the page in the encoding such a meta names when they meet it, and a detector
+    guesses wrong on short texts (a cp1251 page read as cp1250). A meta inside the body (an
+    article quoting HTML) is not a declaration."""
+    if len(data) <= 8192:
+        return None
+    window = data[:_LATE_META_BYTES]
+    body = _BODY_START.search(window)
+    return _META_CHARSET.search(window, 0, body.start() if body else len(window))
+
+
 def looks_binary(data: bytes) -> str | None:
     """Name of the binary format if ``data`` is clearly not text, else None."""
     head = data[:16]
@@ -111,7 +128,7 @@ def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
         if enc:
             declared.append((enc, "header"))
     head = data[:8192]
-    in_head = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    in_head = _XML_ENCODING.search(head) or _META_CHARSET.search(head) or _late_meta(data)
     enc = _lookup(in_head.group(1)) if in_head else None
     if enc and not enc.startswith("utf-16") and not enc.startswith("utf-32"):
         declared.append((enc, "meta"))

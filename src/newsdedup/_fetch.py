@@ -203,6 +203,20 @@ class FetchResult:
     attempts: int = 1
     from_cache: bool = False
     elapsed: float = 0.0
+    encoding_source: str | None = None
+    """How ``encoding`` was chosen: ``bom``, ``header`` (Content-Type charset), ``meta``
+    (``<meta charset>`` or the XML declaration), ``utf-8`` (no declaration, valid UTF-8),
+    ``detected`` (charset-normalizer's guess), ``header-lossy`` / ``meta-lossy`` (the declared
+    charset with undecodable bytes replaced) or ``fallback`` (UTF-8 with replacements); None
+    when the body was not decoded. See :attr:`decoding_confident`."""
+
+    @property
+    def decoding_confident(self) -> bool | None:
+        """Whether the text was decoded in an encoding the page declared or that decoded it
+        without error (not a detector's guess or a lossy decode); None when not decoded."""
+        if self.encoding_source is None:
+            return None
+        return self.encoding_source in ("bom", "header", "meta", "utf-8")
 
     @property
     def is_html(self) -> bool:
@@ -216,6 +230,7 @@ class FetchResult:
             "status": self.status,
             "content_type": self.content_type,
             "encoding": self.encoding,
+            "encoding_source": self.encoding_source,
             "bytes": len(self.body),
             "redirects": list(self.redirects),
             "attempts": self.attempts,
@@ -1206,6 +1221,7 @@ class Fetcher:
                 raise err
         text: str | None = None
         encoding: str | None = None
+        source: str | None = None
         is_text = media in _TEXT_TYPES or media.startswith("text/html")
         if (
             not gzip_file
@@ -1213,7 +1229,7 @@ class Fetcher:
             and (not _looks_like_xml(body) or media in ("text/html", "application/xhtml+xml"))
         ):
             decoded = decode_bytes(body, content_type=content_type or None)
-            text, encoding = decoded.text, decoded.encoding
+            text, encoding, source = decoded.text, decoded.encoding, decoded.source
         return FetchResult(
             url=url,
             final_url=raw.final_url,
@@ -1227,6 +1243,7 @@ class Fetcher:
             attempts=attempts,
             from_cache=raw.from_cache,
             elapsed=elapsed,
+            encoding_source=source,
         )
 
 
