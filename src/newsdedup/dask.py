@@ -742,7 +742,7 @@ does not restart a worker that dies right after it started, before the nanny kno
 worker at all."""
 
 
-def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> list[Any]:
+class _Isolation:
     """The prepared partitions (persisted) on a ``distributed`` cluster, where a page can kill
     the worker preparing it (a parser crash, an abort, the out-of-memory killer).
 
@@ -757,42 +757,54 @@ def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[s
     the local engine. A task that had finished and was killed while being recomputed (its
     worker held its result) is only run again (:data:`_RETRIES`). After a death, work is sent
     once the cluster has its workers back (:data:`_SETTLE`)."""
-    from distributed import futures_of, wait
-    from distributed.scheduler import KilledWorker
 
-    dask = _require_dask()
-    delayed = dask.delayed
-    workers = max(1, len(client.nthreads()))  # how many to wait for after a death
+    def __init__(self, client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> None:
+        self.client = client
+        self.chunks = chunks
+        self.config = config
+        self.opts = opts
+        self.dask = _require_dask()
+        self.workers = max(1, len(client.nthreads()))  # how many to wait for after a death
+        self.live: dict[_Unit, Any] = {}  # each unit's persisted task, the latest submitted
+        self.finished: set[_Unit] = set()  # units whose task was seen finished
+        self.tries: Counter[_Unit] = Counter()  # how many times each unit's task was submitted
+        self.dead: set[str] = set()  # addresses of the workers that died
+        self.split: dict[int, _Chunk] = {}  # partitions prepared item by item: their chunk without items
+        self.items: dict[int, list[Any]] = {}  # the items of the partitions prepared item by item
+        self.crashed: dict[int, list[tuple[int, bool, ErrorRecord]]] = {}  # their extract-crashed errors
 
-    live: dict[_Unit, Any] = {}
-    finished: set[_Unit] = set()
-    tries: Counter[_Unit] = Counter()
-    dead: set[str] = set()  # addresses of the workers that died
-    split: dict[int, _Chunk] = {}  # partitions prepared item by item: their chunk without items
-    items: dict[int, list[Any]] = {}
-    crashed: dict[int, list[tuple[int, bool, ErrorRecord]]] = {}
-
-    def task(unit: _Unit, again: bool) -> Any:
+    def task(self, unit: _Unit, again: bool) -> Any:
+        """The unit's delayed prepare task (``again``: the partition read again, under new keys)."""
+        delayed = self.dask.delayed
         i, seq = unit
         if seq is None:
-            return delayed(_prepare, pure=False)(_fresh(chunks[i]) if again else chunks[i], i, config)
-        one = dataclasses.replace(split[i], items=[items[i][seq]])
-        return delayed(_prepare, pure=False)(one, i, config, seq)
+            return delayed(_prepare, pure=False)(
+                _fresh(self.chunks[i]) if again else self.chunks[i], i, self.config
+            )
+        one = dataclasses.replace(self.split[i], items=[self.items[i][seq]])
+        return delayed(_prepare, pure=False)(one, i, self.config, seq)
 
-    def submit(units: Sequence[_Unit], again: bool = False) -> list[Any]:
-        tries.update(units)
+    def submit(self, units: Sequence[_Unit], again: bool = False) -> list[Any]:
+        """Persists the units' tasks (each a try more); their futures."""
+        from distributed import futures_of
+
+        self.tries.update(units)
         if not units:
             return []
-        live.update(zip(units, dask.persist(*[task(u, again) for u in units], **opts), strict=True))
-        return [futures_of(live[u])[0] for u in units]
+        self.live.update(
+            zip(units, self.dask.persist(*[self.task(u, again) for u in units], **self.opts), strict=True)
+        )
+        return [futures_of(self.live[u])[0] for u in units]
 
-    def died(unit: _Unit, future: Any) -> _Death | None:
+    def died(self, unit: _Unit, future: Any) -> _Death | None:
         """How a worker death failed the unit's task; None when it finished or is running again
         (its result was lost with a worker since: "lost", then "pending"). Any other error is
         raised, as ``dask.compute`` raises it."""
+        from distributed.scheduler import KilledWorker
+
         status = future.status
         if status == "finished":
-            finished.add(unit)
+            self.finished.add(unit)
         if status in ("finished", "pending", "lost"):
             return None
         if status != "error":
@@ -801,23 +813,25 @@ def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[s
         if not isinstance(error, KilledWorker):
             future.result()  # raises the task's error with its traceback, as dask.compute does
             raise error
-        del live[unit]
-        dead.add(str(error.last_worker.address))
+        del self.live[unit]
+        self.dead.add(str(error.last_worker.address))
         return str(error.last_worker.address), int(error.allowed_failures)
 
-    def ended(futures: Sequence[Any], first: bool = False) -> None:
+    def ended(self, futures: Sequence[Any], first: bool = False) -> None:
         """Waits until every future (``first``: one of them) has ended. Once a worker died,
         raises when the cluster has had no worker for :data:`_LONELY` seconds."""
+        from distributed import wait
+
         since: float | None = None
         while True:
             try:
-                with client.as_current():
+                with self.client.as_current():
                     wait(
                         list(futures), timeout=5, return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED"
                     )
                 return
             except TimeoutError:
-                if not dead or client.nthreads():
+                if not self.dead or self.client.nthreads():
                     since = None
                 elif since is None:
                     since = time.monotonic()
@@ -828,76 +842,83 @@ def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[s
                         "it started: dask/distributed#7312)"
                     ) from None
 
-    def settle() -> None:
-        nonlocal workers
+    def settle(self) -> None:
+        """Waits for the cluster's workers to be back after a death, then :data:`_SETTLE` seconds."""
         try:
-            client.wait_for_workers(workers, timeout=30)
+            self.client.wait_for_workers(self.workers, timeout=30)
         except TimeoutError:  # fewer came back (or the cluster shrank): go on with those
-            logger.warning("dask dedup: the cluster has not got its %d workers back after a death", workers)
-            workers = max(1, len(client.nthreads()))
+            logger.warning(
+                "dask dedup: the cluster has not got its %d workers back after a death", self.workers
+            )
+            self.workers = max(1, len(self.client.nthreads()))
         time.sleep(_SETTLE)
 
-    def windowed(units: Sequence[_Unit], again: bool) -> dict[_Unit, _Death]:
+    def windowed(self, units: Sequence[_Unit], again: bool) -> dict[_Unit, _Death]:
         """Runs the units' tasks, no more at a time than the cluster has threads (a worker
         then holds one of them); those a worker death failed."""
-        window = max(1, sum(client.nthreads().values()))
+        window = max(1, sum(self.client.nthreads().values()))
         todo = list(reversed(units))
         running: dict[_Unit, Any] = {}
         out: dict[_Unit, _Death] = {}
         while todo or running:
             while todo and len(running) < window:
                 unit = todo.pop()
-                (running[unit],) = submit([unit], again)
-            ended(list(running.values()), first=True)
+                (running[unit],) = self.submit([unit], again)
+            self.ended(list(running.values()), first=True)
             deaths = 0
             for unit, future in list(running.items()):
                 if future.status not in ("pending", "lost"):
                     del running[unit]
-                    if (death := died(unit, future)) is not None:
+                    if (death := self.died(unit, future)) is not None:
                         out[unit], deaths = death, deaths + 1
             if deaths:
-                settle()
+                self.settle()
         return out
 
-    def alone(unit: _Unit) -> bool:
+    def alone(self, unit: _Unit) -> bool:
         """Whether the unit's task, run with no other task of this step, kills its worker."""
-        settle()
-        (future,) = submit([unit], again=True)
-        ended([future])
-        return died(unit, future) is not None
+        self.settle()
+        (future,) = self.submit([unit], again=True)
+        self.ended([future])
+        return self.died(unit, future) is not None
 
-    def blame(killed: dict[_Unit, _Death]) -> tuple[list[_Unit], list[_Unit]]:
+    def blame(self, killed: dict[_Unit, _Death]) -> tuple[list[_Unit], list[_Unit]]:
         """The units that surely killed their worker, and those left unclear."""
         where = Counter(address for address, _ in killed.values())
         sure: list[_Unit] = []
         unclear: list[_Unit] = []
         for unit, (address, allowed) in killed.items():
             one = len(killed) == 1 or (allowed == 0 and where[address] == 1)
-            (sure if one and unit not in finished else unclear).append(unit)
+            (sure if one and unit not in self.finished else unclear).append(unit)
         return sure, unclear
 
-    def isolate(killed: dict[_Unit, _Death], ran_windowed: bool = False) -> None:
+    def isolate(self, killed: dict[_Unit, _Death], ran_windowed: bool = False) -> None:
         """Splits the partitions and skips the items that killed their worker."""
-        sure, unclear = blame(killed)
+        sure, unclear = self.blame(killed)
         whole = [u for u in unclear if u[1] is None]
         if whole and (ran_windowed or any(killed[u][1] for u in whole)):
             sure += whole  # splitting a partition costs time only; another death costs more
         elif whole:
-            isolate(windowed(whole, again=True), ran_windowed=True)
-        sure += [u for u in unclear if u[1] is not None and alone(u)]
+            self.isolate(self.windowed(whole, again=True), ran_windowed=True)
+        sure += [u for u in unclear if u[1] is not None and self.alone(u)]
         parts = [i for i, seq in sure if seq is None]
         if parts:
             logger.warning(
                 "dask dedup: the worker preparing %d partition(s) died; preparing them item by item",
                 len(parts),
             )
-        for i, chunk in zip(parts, dask.compute(*[_fresh(chunks[i]) for i in parts], **opts), strict=True):
-            split[i], items[i], crashed[i] = dataclasses.replace(chunk, items=[]), list(chunk.items), []
+        fresh = self.dask.compute(*[_fresh(self.chunks[i]) for i in parts], **self.opts)
+        for i, chunk in zip(parts, fresh, strict=True):
+            self.split[i], self.items[i], self.crashed[i] = (
+                dataclasses.replace(chunk, items=[]),
+                list(chunk.items),
+                [],
+            )
         for i, seq in sure:
             if seq is None:
                 continue
-            error = _crash_error(dataclasses.replace(split[i], items=items[i]), seq)
-            crashed[i].append(error)
+            error = _crash_error(dataclasses.replace(self.split[i], items=self.items[i]), seq)
+            self.crashed[i].append(error)
             logger.warning(
                 "dask dedup: item %s (position %d of partition %d) killed the worker preparing it: "
                 "skipped (extract-crashed)",
@@ -906,34 +927,50 @@ def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[s
                 i,
             )
         if parts:
-            isolate(windowed([(i, seq) for i in parts for seq in range(len(items[i]))], again=False), True)
+            units = [(i, seq) for i in parts for seq in range(len(self.items[i]))]
+            self.isolate(self.windowed(units, again=False), True)
 
-    submit([(i, None) for i in range(len(chunks))])
-    while True:
-        futures = {u: futures_of(d)[0] for u, d in live.items()}
-        ended(list(futures.values()))
-        killed = {u: d for u, f in futures.items() if (d := died(u, f)) is not None}
-        if not killed:
-            break
-        settle()
-        # lost with a dead worker and killed while being recomputed: run again as it was
-        again = [u for u in killed if u in finished and tries[u] <= _RETRIES]
-        submit(again, again=True)
-        isolate({u: d for u, d in killed.items() if u not in again})
+    def run(self) -> list[Any]:
+        """Prepares every partition, isolating the pages that kill their worker; the persisted
+        prepared partitions, in input order."""
+        from distributed import futures_of
 
-    joined = {
-        i: delayed(_join, pure=False)(
-            i,
-            split[i],
-            len(items[i]),
-            [live[(i, seq)] for seq in range(len(items[i])) if (i, seq) in live],
-            crashed[i],
-        )
-        for i in split
-    }
-    if joined:
-        live.update(zip([(i, None) for i in joined], dask.persist(*joined.values(), **opts), strict=True))
-    return [live[(i, None)] for i in range(len(chunks))]
+        delayed = self.dask.delayed
+        self.submit([(i, None) for i in range(len(self.chunks))])
+        while True:
+            futures = {u: futures_of(d)[0] for u, d in self.live.items()}
+            self.ended(list(futures.values()))
+            killed = {u: d for u, f in futures.items() if (d := self.died(u, f)) is not None}
+            if not killed:
+                break
+            self.settle()
+            # lost with a dead worker and killed while being recomputed: run again as it was
+            again = [u for u in killed if u in self.finished and self.tries[u] <= _RETRIES]
+            self.submit(again, again=True)
+            self.isolate({u: d for u, d in killed.items() if u not in again})
+
+        joined = {
+            i: delayed(_join, pure=False)(
+                i,
+                self.split[i],
+                len(self.items[i]),
+                [self.live[(i, seq)] for seq in range(len(self.items[i])) if (i, seq) in self.live],
+                self.crashed[i],
+            )
+            for i in self.split
+        }
+        if joined:
+            self.live.update(
+                zip(
+                    [(i, None) for i in joined], self.dask.persist(*joined.values(), **self.opts), strict=True
+                )
+            )
+        return [self.live[(i, None)] for i in range(len(self.chunks))]
+
+
+def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> list[Any]:
+    """The prepared partitions (persisted) on a ``distributed`` cluster (:class:`_Isolation`)."""
+    return _Isolation(client, chunks, config, opts).run()
 
 
 def _prepared(
