@@ -83,3 +83,27 @@ def test_a_waiting_host_is_handed_out_when_its_turn_comes() -> None:
     order, waited = asyncio.run(go())
     assert order == ["http://b.test/1", "http://a.test/1"]
     assert waited >= 0.19
+
+
+def test_a_released_item_frees_its_host_before_it_is_done() -> None:
+    """The crawler releases an item once its fetch is over: the host's next URL is handed out
+    while the first page is still being extracted; done later, it is not released twice."""
+
+    async def go() -> list[str]:
+        q: Frontier[Item] = Frontier(per_host=1, wait=lambda url: 0.0)
+        for it in items("http://a.test/1", "http://a.test/2", "http://a.test/3"):
+            q.put_nowait(it)
+        first = await q.get()
+        q.release(first)
+        second = await asyncio.wait_for(q.get(), 1)
+        q.task_done(first)  # already released: a.test still has second in flight
+        third = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0.05)
+        assert not third.done()
+        q.task_done(second)
+        got = await asyncio.wait_for(third, 1)
+        q.task_done(got)
+        await asyncio.wait_for(q.join(), 1)
+        return [first.url, second.url, got.url]
+
+    assert asyncio.run(go()) == ["http://a.test/1", "http://a.test/2", "http://a.test/3"]

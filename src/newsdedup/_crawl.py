@@ -269,6 +269,8 @@ class _Crawl:
             if task.role == "page" and getattr(exc, "status", None) in _GONE:
                 self.gone.append(task.url)  # with a store: not asked for again by later runs
             return
+        finally:  # the host is free for its next URL while this one is extracted or parsed
+            self.queue.release(task)
         self.stats.fetched += 1
         self.stats.bytes += len(result.body)
         if result.from_cache:

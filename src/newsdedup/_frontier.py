@@ -34,7 +34,9 @@ class Frontier(Generic[T]):
     ``Crawl-delay`` since its last request started, or a backoff after failures; see
     :meth:`newsdedup.Fetcher.host_wait`) is 0. Hosts take turns in the order they first came;
     each host's URLs keep the order they were put in. Used like :class:`asyncio.Queue`, except
-    that :meth:`task_done` takes the item that is done (its host gets a slot back).
+    that :meth:`task_done` takes the item that is done. An item holds one of its host's slots
+    from :meth:`get` until :meth:`release` (when its fetch is over: what follows, such as
+    extraction, does not load the host) or :meth:`task_done`.
     """
 
     def __init__(self, *, per_host: int, wait: Callable[[str], float]) -> None:
@@ -43,6 +45,8 @@ class Frontier(Generic[T]):
         self._lines: dict[str, deque[T]] = {}
         """Host -> its queued items; the dict's order is the hosts' turn order."""
         self._busy: Counter[str] = Counter()
+        self._holding: set[int] = set()
+        """``id()`` of the items handed out that still hold their host's slot."""
         self._unfinished = 0
         self._changed = asyncio.Event()
         self._idle = asyncio.Event()
@@ -76,11 +80,19 @@ class Frontier(Generic[T]):
             except TimeoutError:
                 pass
 
-    def task_done(self, item: T) -> None:
+    def release(self, item: T) -> None:
+        """The item's request is over: its host's slot is free for the next of its URLs."""
+        if id(item) not in self._holding:
+            return
+        self._holding.discard(id(item))
         host = host_of(item.url)
         self._busy[host] -= 1
         if self._busy[host] <= 0:
             del self._busy[host]
+        self._changed.set()
+
+    def task_done(self, item: T) -> None:
+        self.release(item)
         self._unfinished -= 1
         if self._unfinished <= 0:
             self._idle.set()
@@ -111,4 +123,5 @@ class Frontier(Generic[T]):
         if line:
             self._lines[chosen] = line  # to the back: the other hosts go first
         self._busy[chosen] += 1
+        self._holding.add(id(item))
         return item, None
