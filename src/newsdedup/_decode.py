@@ -127,16 +127,18 @@ def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
         enc = _lookup(match.group(1)) if match else None
         if enc:
             declared.append((enc, "header"))
+            text = _strict(data, enc)
+            if text is not None:
+                return Decoded(text, enc, "header")
+    # the page's own declaration, looked for only when the header's did not decode the bytes
     head = data[:8192]
     in_head = _XML_ENCODING.search(head) or _META_CHARSET.search(head) or _late_meta(data)
     enc = _lookup(in_head.group(1)) if in_head else None
     if enc and not enc.startswith("utf-16") and not enc.startswith("utf-32"):
         declared.append((enc, "meta"))
-
-    for enc, source in declared:
         text = _strict(data, enc)
         if text is not None:
-            return Decoded(text, enc, source)
+            return Decoded(text, enc, "meta")
 
     text = _strict(data, "utf-8")
     if text is not None:
