@@ -239,6 +239,29 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+    # absurd values a server may send (checklist H1): never an exception
+    assert parse_retry_after("1" + "0" * 400) == float("inf")  # "not for ages": over any cap
+    assert parse_retry_after("\u00b2") is None  # a superscript two is a Unicode digit, not a number
+    assert parse_retry_after("\u0663") is None  # an Arabic-Indic three
+    assert parse_retry_after("Wed, 21 Oct 99999 07:28:00 GMT") is None
+
+
+def test_an_absurd_retry_after_is_a_record_and_the_other_urls_are_kept(srv: LocalServer) -> None:
+    """A 503 whose Retry-After is a 400-digit number is not retried (it is over
+    retry_after_max) and one with a superscript digit gets the normal backoff: both are error
+    records, and ``fetch_many`` still returns the good page beside them."""
+    srv.route("/big", Response(503, "busy", headers={"Retry-After": "1" + "0" * 400}))
+    srv.route("/sup", Response(503, "busy", headers={"Retry-After": "\u00b2"}))
+    srv.page("/ok", PAGE)
+
+    async def go() -> list[Any]:
+        async with Fetcher(cfg(obey_robots=False, max_attempts=2)) as f:
+            return await f.fetch_many([srv.url("/ok"), srv.url("/big"), srv.url("/sup")])
+
+    ok, big, sup = run(go())
+    assert "Harbour cranes" in ok.text
+    assert (big.error, big.attempts, sup.error, sup.attempts) == ("http-status", 1, "http-status", 2)
+    assert "over retry_after_max" in big.detail
 
 
 def test_500_then_success(srv: LocalServer) -> None:

@@ -357,17 +357,18 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if value.isascii() and value.isdigit():
+        # a huge number is "not for a very long time": infinity, which retry_after_max refuses
+        return float(int(value)) if len(value) <= 15 else float("inf")
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when is None:
+            return None
+        stamp = as_utc(when).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
-    when = as_utc(when)
     current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
+    return max(0.0, stamp - current)
 
 
 def _media_type(content_type: str | None) -> str:
