@@ -23,9 +23,11 @@ pa = pytest.importorskip("pyarrow")  # the parquet and warc extras (in the test 
 pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("warcio")
 
+from click.testing import CliRunner  # noqa: E402
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
+from newsdedup._cli import main  # noqa: E402
 from newsdedup._exceptions import ConfigError, InputError, MissingDependency  # noqa: E402
 from newsdedup._io import (  # noqa: E402
     input_format,
@@ -493,6 +495,40 @@ def test_truncated_warc_yields_what_was_read_then_fails(tmp_path: Path, gz: bool
     assert ids["globe"] in {i.id for i in got}
     assert ids["other"] in {i.id for i in got}
     assert ids["cut"] not in {i.id for i in got}
+
+
+def _response_without_target_uri(html: bytes) -> bytes:
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(
+        html
+    )
+    block = http + html
+    head = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000002>\r\n"
+        b"WARC-Date: 2024-10-17T10:00:00Z\r\nContent-Type: application/http; msgtype=response\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(block)
+    )
+    return head + block + b"\r\n\r\n"
+
+
+def test_a_response_record_without_target_uri_ends_the_file_cleanly(tmp_path: Path) -> None:
+    """warcio raises AttributeError on a response record that has no WARC-Target-URI (its
+    iterator cannot go on after it): the records before it are read, then an InputError says
+    where and why, and ``newsdedup dedup`` writes what it read and exits 1, as for a truncated
+    file (found by the reliability audit: it was a traceback and no output)."""
+    path = tmp_path / "nouri.warc"
+    with path.open("wb") as fh:
+        url = "https://dailyglobe.example/world/2024/10/17/nkorea-officers"
+        page = article_page("globe_portal.html", 2, title=ZELENSKYY, url=url)
+        good = WarcBuilder(fh, gz=False).response(url, page.encode("utf-8"))
+        fh.write(_response_without_target_uri(b"<html><body><p>no address</p></body></html>"))
+    got, error = read_until_error(read_warc(path))
+    assert [i.id for i in got] == [good]
+    assert re.search(r"after record 1: AttributeError.*WARC-Target-URI", str(error))
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["dedup", str(path), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "cannot read" in result.output
+    assert [row["member_ids"] for row in map(json.loads, out.read_text().splitlines())] == [[good]]
 
 
 def test_warc_damaged_or_missing_files_are_input_errors(tmp_path: Path) -> None:

@@ -203,7 +203,18 @@ def read_warc(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
     from warcio.exceptions import ArchiveLoadFailed
 
     name = str(source)
-    read_errors = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, IndexError)
+    # warcio's own failures on damaged input; AttributeError and TypeError too: it raises one
+    # on a response record without WARC-Target-URI (and its iterator cannot go on after it)
+    read_errors = (
+        ArchiveLoadFailed,
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,
+        IndexError,
+        AttributeError,
+        TypeError,
+    )
     try:
         stream: Any = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -220,7 +231,10 @@ def read_warc(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
             except StopIteration:
                 return
             except read_errors as exc:
-                raise InputError(f"cannot read {name}: after record {number}: {exc}") from exc
+                raise InputError(
+                    f"cannot read {name}: after record {number}: {type(exc).__name__}: {exc}"
+                    + (" (a record without WARC-Target-URI?)" if isinstance(exc, AttributeError) else "")
+                ) from exc
             number += 1
             offset = archive.offset  # start of this record (get_record_offset() would consume it)
             try:
