@@ -1400,3 +1400,30 @@ def test_a_connection_reset_before_the_status_line_stays_a_connect_error() -> No
         assert len(raw.requests) == 3
     assert info.value.kind == "connect-error"
     assert info.value.attempts == 3
+
+
+def test_waiting_for_a_free_connection_is_not_part_of_the_deadline(srv: LocalServer) -> None:
+    """Checklist N9: with one connection for four hosts that each take 0.4 s to answer, the
+    last request waits about 1.2 s for the connection; its 1 s ``total_timeout`` starts when
+    it gets it. Before, the wait counted, and requests never sent were deadline timeouts."""
+
+    async def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    def slow(_req: Any) -> Response:
+        time.sleep(0.4)
+        return Response(body=PAGE)
+
+    srv.route("/slow", slow)
+    urls = [f"http://h{i}.test:{srv.port}/slow" for i in range(4)]
+
+    async def go() -> list[Any]:
+        config = cfg(
+            obey_robots=False, max_connections=1, total_timeout=1.0, read_timeout=1.0, max_attempts=1
+        )
+        async with Fetcher(config, resolver=loopback) as f:
+            return await f.fetch_many(urls, concurrency=4)
+
+    results = run(go())
+    assert [type(r).__name__ for r in results] == ["FetchResult"] * 4
+    assert srv.hits["/slow"] == 4

@@ -829,6 +829,10 @@ class Fetcher:
             "write": self.config.read_timeout, "pool": None,
         }  # fmt: skip
         self._hosts: dict[str, _Host] = {}
+        self._connections = asyncio.Semaphore(self.config.max_connections)
+        """A request takes one before its ``total_timeout`` starts: time spent waiting for a
+        free connection is not time the server took (the pool's own limit is the same, so
+        the exchange then never waits for one)."""
         self._robots = RobotsCache(
             self._fetch_robots,
             user_agent_token=self.config.robots_token,
@@ -1023,7 +1027,7 @@ class Fetcher:
             async with state.semaphore:
                 await self._wait_turn(state)
                 try:
-                    async with asyncio.timeout(self.config.total_timeout):
+                    async with self._connections, asyncio.timeout(self.config.total_timeout):
                         raw = await self._exchange(current, parsed, max_bytes=max_bytes, cached=cached, page=page,
                                                    allow_gzip_file=allow_gzip_file, truncate=truncate)  # fmt: skip
                 except TimeoutError:
