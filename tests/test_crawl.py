@@ -760,3 +760,32 @@ def test_cli_meta_refresh_max_delay_must_be_a_number() -> None:
     )
     assert result.exit_code == 2
     assert "meta_refresh_max_delay" in result.output
+
+
+def _slow_story(_req: Any) -> Response:
+    time.sleep(0.3)
+    return Response(body=story_page(BANK, site="Courier"))
+
+
+def test_a_huge_feed_does_not_stall_the_other_fetches() -> None:
+    """Checklist F5: feedparser reads a whole feed before the entry cap applies (seconds for a
+    few megabytes). That parse no longer runs in the crawler's event loop: a page on another
+    host, answering in 0.3 s while the feed is parsed, arrives well within its 1.5 s deadline
+    (it was a deadline timeout), and the feed is capped with the rest counted."""
+    with LocalServer() as big, LocalServer() as other:
+        items = "".join(
+            f"<item><title>Entry {i}</title><link>{big.url(f'/e/{i}')}</link>"
+            f"<description>Summary of entry number {i} of the feed.</description></item>"
+            for i in range(12_000)
+        )
+        rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+        big.route("/feed.xml", Response(body=rss.encode(), content_type="application/rss+xml"))
+        other.route("/2026/11/20/bank-holds-rates", _slow_story)
+        result = crawl(
+            [big.url("/feed.xml"), other.url("/2026/11/20/bank-holds-rates")],
+            fetch_config=cfg(total_timeout=1.5, max_body_bytes=20_000_000, obey_robots=False),
+            config=CrawlConfig(concurrency=2, max_feed_entries=1, max_pages=1),
+        )
+    assert [e.error for e in result.errors if e.url.startswith(other.base)] == []
+    assert [a.url for a in result.articles] == [other.url("/2026/11/20/bank-holds-rates")]
+    assert result.stats.skipped_feed_entries > 0
