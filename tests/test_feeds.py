@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import resource
 import time
 import zlib
@@ -41,6 +42,22 @@ def test_rss() -> None:
     assert entries[0].published == datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
     assert entries[1].published == datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
     assert entries[0].guid == "courier-88213"
+
+
+def test_entries_passed_over_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Checklist F7: an entry without a link and an entry repeating an earlier one's link
+    (with another GUID) are passed over, and the log says so instead of dropping them silently."""
+    items = (
+        "<item><title>A</title><link>https://n.example/a</link><guid>one</guid></item>"
+        "<item><title>A again</title><link>https://n.example/a</link><guid>other</guid></item>"
+        "<item><title>No link</title><guid isPermaLink='false'>x-1</guid></item>"
+        "<item><title>B</title><guid>https://n.example/b</guid></item>"
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>'
+    with caplog.at_level(logging.INFO, logger="newsdedup"):
+        entries = parse_feed(feed.encode(), base_url="https://n.example/rss")
+    assert [e.url for e in entries] == ["https://n.example/a", "https://n.example/b"]
+    assert "https://n.example/rss: entries passed over: 1 with no link, 1 with repeated link" in caplog.text
 
 
 def test_atom_picks_alternate_link() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import xml.etree.ElementTree as ET
 import zlib
@@ -25,6 +26,8 @@ from selectolax.lexbor import LexborHTMLParser
 from ._exceptions import FeedError
 from ._models import parse_datetime
 from ._urls import join_url, normalize_url, same_site
+
+logger = logging.getLogger("newsdedup")
 
 __all__ = [
     "FEED_TYPES",
@@ -266,7 +269,7 @@ def parse_feed(
             raise FeedError("not a feed (no RSS, Atom or RDF root element)")
         return []
     out: list[FeedEntry] = []
-    seen: set[str] = set()
+    links = _Links()
     for entry in entries:
         link = entry.get("link")
         if not link:
@@ -277,9 +280,9 @@ def parse_feed(
         if not link and str(entry.get("id", "")).startswith(("http://", "https://")):
             link = entry["id"]
         url = join_url(base_url, str(link)) if link else None
-        if url is None or url in seen:
+        if not links.new(url):
             continue
-        seen.add(url)
+        assert url is not None
         out.append(
             FeedEntry(
                 url=url,
@@ -291,6 +294,7 @@ def parse_feed(
         )
         if len(out) >= max_entries:
             break
+    links.log(base_url)
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         if not out:
@@ -311,7 +315,7 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
     if isinstance(doc.get("home_page_url"), str):
         feed_base = join_url(base_url, doc["home_page_url"]) or base_url
     out: list[FeedEntry] = []
-    seen: set[str] = set()
+    links = _Links()
     for item in doc["items"]:
         if not isinstance(item, dict):
             continue
@@ -319,9 +323,9 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
         if not link and str(item.get("id", "")).startswith(("http://", "https://")):
             link = item["id"]
         url = join_url(feed_base, str(link)) if isinstance(link, str) and link else None
-        if url is None or url in seen:
+        if not links.new(url):
             continue
-        seen.add(url)
+        assert url is not None
         published = parse_datetime(item.get("date_published") or item.get("date_modified"))
         out.append(
             FeedEntry(
@@ -334,7 +338,37 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
         )
         if len(out) >= max_entries:
             break
+    links.log(base_url)
     return out
+
+
+class _Links:
+    """The links of a feed's entries so far. An entry without a usable link (nor a URL as its
+    GUID) cannot be crawled, and one whose link an earlier entry had is that page again (the
+    first is kept): both are passed over, and counted for the log rather than dropped
+    silently."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.missing = self.repeated = 0
+
+    def new(self, url: str | None) -> bool:
+        """Whether the entry with this link is kept."""
+        if url is None:
+            self.missing += 1
+            return False
+        if url in self.seen:
+            self.repeated += 1
+            return False
+        self.seen.add(url)
+        return True
+
+    def log(self, base_url: str | None) -> None:
+        parts = [
+            f"{n} with {why}" for why, n in (("no link", self.missing), ("repeated link", self.repeated)) if n
+        ]
+        if parts:
+            logger.info("feed %s: entries passed over: %s", base_url or "(no URL)", ", ".join(parts))
 
 
 # --------------------------------------------------------------------------------------------
