@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import html
 import logging
 import resource
 import time
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsdedup._exceptions import FeedError
 from newsdedup._feeds import (
@@ -58,6 +62,46 @@ def test_entries_passed_over_are_logged(caplog: pytest.LogCaptureFixture) -> Non
         entries = parse_feed(feed.encode(), base_url="https://n.example/rss")
     assert [e.url for e in entries] == ["https://n.example/a", "https://n.example/b"]
     assert "https://n.example/rss: entries passed over: 1 with no link, 1 with repeated link" in caplog.text
+
+
+def test_a_date_in_the_future_is_dropped() -> None:
+    """Checklist F8: a feed or sitemap date more than a day ahead of the clock (a placeholder,
+    a wrong year) is None rather than the article's date; today's and yesterday's are kept."""
+    now = datetime.now(UTC)
+    dates = [now + timedelta(days=400), now + timedelta(hours=2), now - timedelta(days=1)]
+    items = "".join(
+        f"<item><title>{i}</title><link>https://n.example/{i}</link><pubDate>{format_datetime(d)}</pubDate></item>"
+        for i, d in enumerate(dates)
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title>{items}</channel></rss>'
+    got = [e.published for e in parse_feed(feed.encode())]
+    assert got[0] is None
+    assert [abs((g - d).total_seconds()) < 1 for g, d in zip(got[1:], dates[1:], strict=True) if g] == [
+        True,
+        True,
+    ]
+    urls = "".join(
+        f"<url><loc>https://n.example/s{i}</loc><lastmod>{d.isoformat()}</lastmod></url>"
+        for i, d in enumerate(dates)
+    )
+    sitemap = parse_sitemap(
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+    )
+    assert [u.lastmod is None for u in sitemap.urls] == [True, False, False]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40))
+def test_any_date_text_parses_or_is_none(value: str) -> None:
+    """Checklist F8: whatever an entry's date says (garbage, no time zone, out of range), the
+    feed and the sitemap parse; the date is a datetime or None."""
+    text = html.escape(value)
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title><item><title>t</title><link>https://n.example/a</link><pubDate>{text}</pubDate></item></channel></rss>'
+    (entry,) = parse_feed(feed.encode())
+    assert entry.published is None or isinstance(entry.published, datetime)
+    urlset = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://n.example/b</loc><lastmod>{text}</lastmod></url></urlset>'
+    for url in parse_sitemap(urlset.encode()).urls:
+        assert url.lastmod is None or isinstance(url.lastmod, datetime)
 
 
 def test_atom_picks_alternate_link() -> None:

@@ -17,14 +17,14 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
 from ._exceptions import FeedError
-from ._models import parse_datetime
+from ._models import as_utc, parse_datetime
 from ._urls import join_url, normalize_url, same_site
 
 logger = logging.getLogger("newsdedup")
@@ -217,6 +217,17 @@ def sniff_kind(content_type: str | None, body: bytes) -> str:
 # Feeds
 
 
+_FUTURE_SLACK = timedelta(days=1)
+
+
+def _plausible(when: datetime | None) -> datetime | None:
+    """A feed or sitemap date, or None when it is more than a day ahead of the clock (a
+    placeholder such as 2999-01-01, a wrong year): it would become the article's date."""
+    if when is not None and as_utc(when) > datetime.now(UTC) + _FUTURE_SLACK:
+        return None
+    return when
+
+
 def _struct_to_dt(value: Any) -> datetime | None:
     if not value:
         return None
@@ -287,7 +298,11 @@ def parse_feed(
             FeedEntry(
                 url=url,
                 title=str(entry.get("title") or "").strip(),
-                published=_struct_to_dt(entry.get("published_parsed") or entry.get("updated_parsed")),
+                # dict.get: feedparser's own maps a missing updated_parsed to published_parsed
+                # with a DeprecationWarning (an error under -W error)
+                published=_plausible(
+                    _struct_to_dt(entry.get("published_parsed") or dict.get(entry, "updated_parsed"))
+                ),
                 summary=str(entry.get("summary") or "")[:2000],
                 guid=str(entry["id"]) if entry.get("id") else None,
             )
@@ -326,7 +341,7 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
         if not links.new(url):
             continue
         assert url is not None
-        published = parse_datetime(item.get("date_published") or item.get("date_modified"))
+        published = _plausible(parse_datetime(item.get("date_published") or item.get("date_modified")))
         out.append(
             FeedEntry(
                 url=url,
@@ -432,9 +447,9 @@ def parse_sitemap(
                     entries.append(
                         SitemapEntry(
                             url=url,
-                            lastmod=parse_datetime(current.get("lastmod")),
+                            lastmod=_plausible(parse_datetime(current.get("lastmod"))),
                             title=current.get("title", ""),
-                            published=parse_datetime(current.get("publication_date")),
+                            published=_plausible(parse_datetime(current.get("publication_date"))),
                         )
                     )
                 current = {}
