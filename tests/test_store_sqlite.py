@@ -164,6 +164,40 @@ def test_a_writer_waits_then_fails_clearly_with_store_busy(tmp_path: Path) -> No
     store.close()
 
 
+def test_export_reads_beside_a_writer_and_does_not_block_it(tmp_path: Path) -> None:
+    """Audit S2: ``newsdedup export`` (and ``Deduplicator.refresh``) read in a read
+    transaction. While another process holds the write lock in the middle of a batch, export
+    still reads the committed state (it failed with StoreBusy after busy_timeout), and while a
+    reader's snapshot is open a writer commits without waiting (export took the write lock
+    for its whole load)."""
+    path = _built_store(tmp_path / "s.db")
+    reference = SQLiteStore(path)
+    expected = sorted(tuple(c.member_ids) for c in Deduplicator(store=reference).clusters())
+    reference.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a writer in the middle of a batch
+    try:
+        out = tmp_path / "out.jsonl"
+        result = CliRunner().invoke(main, ["export", "--state", str(path), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        got = sorted(tuple(json.loads(line)["member_ids"]) for line in out.read_text().splitlines())
+        assert got == expected
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    reader = SQLiteStore(path, busy_timeout=0.2)
+    writer = SQLiteStore(path, busy_timeout=0.2)
+    try:
+        with reader.snapshot() as view:
+            before = view.changes(0, 0)
+            Deduplicator(store=writer).add_many(make_corpus(3, seed=9))  # commits at once
+            assert view.changes(0, 0) == before  # the reader keeps its consistent view
+        assert reader.counts()["items"] > len(before[0])  # after the view, the new rows are there
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_opening_a_new_store_waits_for_another_opener(tmp_path: Path) -> None:
     """SQLite skips its busy handler when switching to WAL under another process's write lock
     (two runs opening one new store at once); the opener waits up to busy_timeout instead."""

@@ -691,7 +691,10 @@ class Deduplicator:
         """Catch up with what other processes committed to the store (no-op without one)."""
         if self.store is None:
             return
-        with self.store.transaction() as txn:
+        # a read-only view: a reader (export) takes no write lock (a store written before
+        # snapshot() existed only has transaction())
+        view = getattr(self.store, "snapshot", self.store.transaction)
+        with view() as txn:
             self._sync(txn)
 
     def _sync(self, txn: Transaction) -> None:

@@ -32,6 +32,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -372,6 +373,11 @@ class RedisStore:
         finally:
             with contextlib.suppress(Exception), _errors(self.url, "releasing the store lock"):
                 self._release(keys=[lock], args=[token])
+
+    def snapshot(self) -> AbstractContextManager[_Txn]:
+        """A consistent view for reading: the per-index lock, as for a batch (a batch's keys are
+        not written in one step, so a reader waits for the batch in flight to end)."""
+        return self.transaction()
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
         wanted = list(dict.fromkeys(ids))

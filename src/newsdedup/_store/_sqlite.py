@@ -522,6 +522,22 @@ class SQLiteStore:
             with _errors(self.url, "committing"):
                 self._db.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[_Txn]:
+        """A read transaction (``BEGIN DEFERRED``): one consistent view of the store, as of its
+        first read, that takes no write lock. In WAL mode a writer never waits for it and it
+        never waits for a writer, so ``export`` and :meth:`~newsdedup.Deduplicator.refresh`
+        run beside a writing ``dedup --state``. Only the read methods of the transaction may
+        be called."""
+        with self._lock:
+            with _errors(self.url, "starting a read transaction"):
+                self._db.execute("BEGIN DEFERRED")
+            try:
+                yield _Txn(self)
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+
     # -- reading --------------------------------------------------------------------------
 
     def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
