@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from newsdedup._dedup import DedupConfig, Deduplicator
-from newsdedup._exceptions import ConfigError, MissingDependency, StoreBusy, StoreError
+from newsdedup._exceptions import ConfigError, MissingDependency, StoreBusy, StoreCorrupt, StoreError
 from newsdedup._store import open_store
 from redis_server import RedisServer, redis_server_or_skip
 from test_state_contract import make_corpus, write_jsonl
@@ -65,6 +65,25 @@ def test_two_names_are_two_independent_indexes(server: RedisServer, client) -> N
     b = Deduplicator(store=open_store(f"{server.url}?name=b"))
     assert len(b) == 0
     assert b.add_many(items[:3])[0].status != "already-seen"
+
+
+@pytest.mark.parametrize("key", ["hw", "time", "schema"])
+def test_a_damaged_number_in_redis_is_store_corrupt_not_a_traceback(
+    server: RedisServer, client, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Audit S6: text where the store keeps a number (the high-water mark, an item's time, the
+    schema version) is StoreCorrupt naming what is damaged, not a ValueError traceback."""
+    url = f"{server.url}?name=dmg"
+    Deduplicator(store=open_store(url)).add_many(make_corpus(3, seed=4))
+    base = f"newsdedup:dmg:{DedupConfig().fingerprint()}:"
+    if key == "hw":
+        client.set(base + "hw", b"xyz")
+    elif key == "time":
+        client.hset(next(k for k in client.keys(base + "item:*")), "time", b"xyz")
+    else:
+        client.set("newsdedup:dmg:schema", b"xyz")
+    with pytest.raises(StoreCorrupt, match="damaged"):
+        Deduplicator(store=open_store(url))
 
 
 def test_waiting_for_a_held_lock_ends_in_store_busy(server: RedisServer, client) -> None:  # type: ignore[no-untyped-def]

@@ -104,6 +104,37 @@ def test_cli_refuses_them_with_a_message_and_nonzero_exit(tmp_path: Path, make) 
     assert _digest(path) == before
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE meta SET value = 'abc' WHERE key = 'high_water'",
+        "UPDATE items SET time = 'yesterday' WHERE seq = 1",
+        "UPDATE items SET n_shingles = 'many' WHERE seq = 2",
+    ],
+    ids=["high-water", "item-time", "item-shingles"],
+)
+def test_a_damaged_number_in_the_store_is_store_corrupt_not_a_traceback(tmp_path: Path, damage: str) -> None:
+    """Audit S6: text where the store keeps a number (SQLite stores any type in any column) is
+    StoreCorrupt naming what is damaged; ``dedup --state`` and ``export`` exit 1 with one line
+    and leave the file as it was (it was a ValueError traceback, or a TypeError later on)."""
+    path = _built_store(tmp_path / "s.db")
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('high_water', '1700000000.0')")
+        con.execute(damage)
+    before = _digest(path)
+    with pytest.raises(StoreCorrupt, match="damaged"):
+        Deduplicator(store=open_store(path))
+    src = write_jsonl(tmp_path / "in.jsonl", make_corpus(2, seed=3))
+    for args in (["dedup", str(src), "--state", str(path), "-o", str(tmp_path / "o.jsonl")],
+                 ["export", "--state", str(path), "-o", str(tmp_path / "e.jsonl")]):  # fmt: skip
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert "state store" in result.output
+        assert "damaged" in result.output
+        assert "Traceback" not in result.output
+    assert _digest(path) == before
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = _built_store(tmp_path / "s.db")
     with sqlite3.connect(path) as con:

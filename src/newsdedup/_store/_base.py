@@ -17,7 +17,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -216,6 +216,16 @@ def decode_article(data: bytes) -> Article:
         return Article.from_dict(json.loads(zlib.decompress(data)))
     except (zlib.error, ValueError, TypeError, AttributeError) as exc:
         raise StoreCorrupt(f"stored article cannot be decoded: {exc}") from exc
+
+
+@contextmanager
+def damaged(what: str) -> Iterator[None]:
+    """Turn a stored value that does not convert (text where a number belongs, bytes that are
+    not UTF-8) into :class:`StoreCorrupt` naming ``what``, instead of a traceback."""
+    try:
+        yield
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError, OverflowError) as exc:
+        raise StoreCorrupt(f"{what} is damaged: {type(exc).__name__}: {exc}") from exc
 
 
 def edge_key(a: str, b: str) -> tuple[str, str]:

@@ -52,6 +52,7 @@ from ._base import (
     ItemRow,
     UpdateRow,
     backoff,
+    damaged,
     decode_article,
     encode_article,
     now,
@@ -120,13 +121,14 @@ class _Txn:
                 for n, (rid, row) in enumerate(zip(chunk, pipe.execute(), strict=True)):
                     if row[0] is None:
                         raise StoreCorrupt(f"{url}: item {rid!r} is in the log but has no data")
-                    items.append(
-                        ItemRow(
-                            id=rid, seq=item_seq + start + n + 1, time=float(row[0]), ingested=float(row[1]),
-                            n_shingles=int(row[2]), text_hash=row[3].decode(), site=_s(row[4]) or None,
-                            paras=row[5] or b"", bands=row[6] or None,
-                        )
-                    )  # fmt: skip
+                    with damaged(f"{url}: stored item {rid!r}"):
+                        items.append(
+                            ItemRow(
+                                id=rid, seq=item_seq + start + n + 1, time=float(row[0]), ingested=float(row[1]),
+                                n_shingles=int(row[2]), text_hash=row[3].decode(), site=_s(row[4]) or None,
+                                paras=row[5] or b"", bands=row[6] or None,
+                            )
+                        )  # fmt: skip
             raw_edges = self._r.lrange(p + "edges", edge_seq, -1)
         edges = []
         for n, raw in enumerate(raw_edges):
@@ -140,7 +142,8 @@ class _Txn:
     def high_water(self) -> float:
         with _errors(self._store.url, "reading the high-water mark"):
             value = self._r.get(self._p + "hw")
-        return float(value) if value else 0.0
+        with damaged(f"{self._store.url}: the stored high-water mark"):
+            return float(value) if value else 0.0
 
     def write(
         self,
@@ -311,9 +314,11 @@ class RedisStore:
         with _errors(self.url, "connecting"):
             self._r.ping()
             schema = self._r.get(self._base + ":schema")
-        if schema is not None and int(schema) > SCHEMA_VERSION:
+        with damaged(f"{self.url} ({name}): the stored schema version"):
+            schema = int(schema) if schema is not None else None
+        if schema is not None and schema > SCHEMA_VERSION:
             raise StoreSchemaError(
-                f"{self.url} ({name}): store schema version {int(schema)} is newer than this newsdedup"
+                f"{self.url} ({name}): store schema version {schema} is newer than this newsdedup"
                 f" understands ({SCHEMA_VERSION}); upgrade newsdedup"
             )
         self._release = self._r.register_script(_RELEASE)

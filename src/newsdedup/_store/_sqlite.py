@@ -32,6 +32,7 @@ from ._base import (
     ItemRow,
     UpdateRow,
     backoff,
+    damaged,
     decode_article,
     encode_article,
     now,
@@ -138,15 +139,17 @@ class _Txn:
 
     def changes(self, item_seq: int, edge_seq: int) -> tuple[list[ItemRow], list[EdgeRow]]:
         with _errors(self._store.url, "reading changes"):
-            items = [
-                ItemRow(id=r[1], seq=r[0], time=r[2], ingested=r[3], n_shingles=r[4], text_hash=r[5],
-                        site=r[6], paras=r[7] or b"", bands=r[8])
-                for r in self._db.execute(
-                    "SELECT seq, id, time, ingested, n_shingles, text_hash, site, paras, bands "
-                    "FROM items WHERE seq > ? ORDER BY seq",
-                    (item_seq,),
-                )
-            ]  # fmt: skip
+            rows = self._db.execute(
+                "SELECT seq, id, time, ingested, n_shingles, text_hash, site, paras, bands "
+                "FROM items WHERE seq > ? ORDER BY seq",
+                (item_seq,),
+            ).fetchall()
+            with damaged(f"{self._store.url}: a stored item row"):  # SQLite keeps any type anywhere
+                items = [
+                    ItemRow(id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]),
+                            n_shingles=int(r[4]), text_hash=str(r[5]), site=r[6], paras=r[7] or b"", bands=r[8])
+                    for r in rows
+                ]  # fmt: skip
             edges = [
                 EdgeRow(a=r[1], b=r[2], kind=r[3], jaccard=r[4], containment=r[5], align=r[6], seq=r[0])
                 for r in self._db.execute(
@@ -159,7 +162,8 @@ class _Txn:
     def high_water(self) -> float:
         with _errors(self._store.url, "reading the high-water mark"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'high_water'").fetchone()
-        return float(row[0]) if row else 0.0
+        with damaged(f"{self._store.url}: the stored high-water mark"):
+            return float(row[0]) if row else 0.0
 
     def write(
         self,
