@@ -84,3 +84,35 @@ def test_a_window_must_be_finite_wherever_it_is_given(value: Any) -> None:
     with pytest.raises(ConfigError, match="window"):
         dedup([{"id": "a", "text": "A short text."}], story_window=value)
     assert parse_window(timedelta(hours=2)) == parse_window("2h") == parse_window(7200) == 7200.0
+
+
+def test_a_seed_beyond_64_bits_is_refused_at_construction() -> None:
+    """Audit P6: a seed the hashers cannot hold was accepted and failed later, inside the
+    fingerprinting, as an OverflowError."""
+    assert DedupConfig(seed=2**64 - 1).seed == 2**64 - 1
+    with pytest.raises(ConfigError, match="seed"):
+        DedupConfig(seed=2**64)
+    with pytest.raises(ConfigError, match="seed"):
+        Deduplicator(seed=-1)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fetch_cache_max_bytes": -1},
+        {"fetch_cache_max_bytes": 1.5},
+        {"busy_timeout": math.nan},
+        {"busy_timeout": math.inf},
+    ],
+    ids=["negative-cache", "float-cache", "nan-timeout", "inf-timeout"],
+)
+def test_store_settings_are_checked(tmp_path: Any, kwargs: dict[str, Any]) -> None:
+    """Audit P6: a negative fetch cache budget silently kept no body, and a NaN busy timeout
+    passed; both are ConfigError naming the setting, before the file is created."""
+    from newsdedup import SQLiteStore
+
+    path = tmp_path / "s.db"
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        SQLiteStore(path, **kwargs)
+    assert not path.exists()
+    SQLiteStore(path, fetch_cache_max_bytes=0).close()  # 0: no body kept, allowed

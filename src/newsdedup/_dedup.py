@@ -178,7 +178,7 @@ class DedupConfig:
         check(
             "shingle_size", is_int(self.shingle_size) and 1 <= self.shingle_size <= 32, "must be in [1, 32]"
         )
-        check("seed", is_int(self.seed) and self.seed >= 0, "must be an int >= 0")
+        check("seed", is_int(self.seed) and 0 <= self.seed < 2**64, "must be an int in [0, 2**64)")
         check("min_chars", is_int(self.min_chars) and self.min_chars >= 1, "must be an int >= 1")
         check("min_tokens", is_int(self.min_tokens) and self.min_tokens >= 1, "must be an int >= 1")
         check("lead_tokens", is_int(self.lead_tokens) and self.lead_tokens >= 0, "must be an int >= 0")

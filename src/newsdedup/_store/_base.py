@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .._exceptions import StoreCorrupt
+from .._exceptions import ConfigError, StoreCorrupt
 from .._models import Article
 
 if TYPE_CHECKING:
@@ -216,6 +216,14 @@ def decode_article(data: bytes) -> Article:
         return Article.from_dict(json.loads(zlib.decompress(data)))
     except (zlib.error, ValueError, TypeError, AttributeError) as exc:
         raise StoreCorrupt(f"stored article cannot be decoded: {exc}") from exc
+
+
+def fetch_cache_bytes(value: object) -> int:
+    """A store's ``fetch_cache_max_bytes``, checked (0 keeps no body; a negative one did the
+    same silently)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"store.fetch_cache_max_bytes must be an int >= 0 (0: no body kept), got {value!r}")
+    return value
 
 
 @contextmanager

@@ -43,6 +43,7 @@ from .._exceptions import (
     StoreCorrupt,
     StoreError,
     StoreSchemaError,
+    finite_number,
 )
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
@@ -55,6 +56,7 @@ from ._base import (
     damaged,
     decode_article,
     encode_article,
+    fetch_cache_bytes,
     now,
 )
 
@@ -296,15 +298,20 @@ class RedisStore:
         name = name or (query.get("name") or ["default"])[0]
         if not name or any(c in name for c in ": \n{}"):
             raise ConfigError(f"store name must be non-empty without ':', spaces or braces, got {name!r}")
-        if lock_ttl <= 0 or busy_timeout < 0:
-            raise ConfigError("store.lock_ttl must be > 0 and store.busy_timeout >= 0")
+        if not (
+            finite_number(lock_ttl) and lock_ttl > 0 and finite_number(busy_timeout) and busy_timeout >= 0
+        ):
+            raise ConfigError(
+                f"store.lock_ttl must be a finite number > 0 and store.busy_timeout one >= 0, "
+                f"got {lock_ttl!r} and {busy_timeout!r}"
+            )
         self.name = name
         self.url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._base = f"newsdedup:{name}"
         self._fp: str | None = None
         self._busy_timeout = busy_timeout
         self._lock_ttl_ms = int(lock_ttl * 1000)
-        self._fetch_cache_max_bytes = fetch_cache_max_bytes
+        self._fetch_cache_max_bytes = fetch_cache_bytes(fetch_cache_max_bytes)
         try:
             self._r = redis.Redis.from_url(
                 self.url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout

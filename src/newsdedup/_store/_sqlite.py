@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError
+from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError, finite_number
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
     SCHEMA_VERSION,
@@ -35,6 +35,7 @@ from ._base import (
     damaged,
     decode_article,
     encode_article,
+    fetch_cache_bytes,
     now,
 )
 
@@ -337,12 +338,14 @@ class SQLiteStore:
             raise ConfigError(
                 f"store.synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}"
             )
-        if not busy_timeout >= 0:
-            raise ConfigError(f"store.busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
+        if not (finite_number(busy_timeout) and busy_timeout >= 0):
+            raise ConfigError(
+                f"store.busy_timeout must be a finite number >= 0 of seconds, got {busy_timeout!r}"
+            )
         self.path = Path(path)
         self.url = str(self.path)
         self._lock = threading.RLock()
-        self._fetch_cache_max_bytes = fetch_cache_max_bytes
+        self._fetch_cache_max_bytes = fetch_cache_bytes(fetch_cache_max_bytes)
         self._fetch_cache: _FetchCache | None = None
         self._busy_timeout = busy_timeout
         self._sync = sync
