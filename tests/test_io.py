@@ -30,6 +30,7 @@ from warcio.warcwriter import WARCWriter  # noqa: E402
 from newsdedup._cli import main  # noqa: E402
 from newsdedup._exceptions import ConfigError, InputError, MissingDependency  # noqa: E402
 from newsdedup._io import (  # noqa: E402
+    atomic_path,
     input_format,
     output_format,
     read_jsonl,
@@ -793,3 +794,29 @@ def test_parquet_reading_holds_row_groups_not_the_file(tmp_path: Path) -> None:
         peak = max(peak, pa.total_allocated_bytes())
     assert count == 1600
     assert peak < 0.75 * size, (peak, size)  # pyarrow's default read-ahead buffers the whole file
+
+
+def test_a_temporary_output_left_by_a_killed_writer_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    """Audit S10: a run killed while writing OUT left its hidden ``.OUT.<pid>.*.tmp`` behind
+    for good. The next write of the same OUT removes those whose process is gone; one of a live
+    process (another run writing now) and unrelated files stay."""
+    import subprocess
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)  # that process has exited
+    target = tmp_path / "out.jsonl"
+    stale = tmp_path / f".out.jsonl.{dead_pid}.abc123.tmp"
+    live = tmp_path / f".out.jsonl.{os.getppid()}.def456.tmp"
+    other = tmp_path / f".other.jsonl.{dead_pid}.ghi789.tmp"
+    for path in (stale, live, other):
+        path.write_bytes(b"half a file")
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text("done\n")
+        assert Path(tmp).name.startswith(f".out.jsonl.{os.getpid()}.")
+    assert target.read_text() == "done\n"
+    assert not stale.exists()
+    assert live.exists()
+    assert other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, other.name])

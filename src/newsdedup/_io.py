@@ -509,17 +509,58 @@ def atomic_path(target: Path) -> Iterator[str]:
     is synced to disk first), so a killed run never leaves a half-written output where the
     previous one was; on an error the temporary file is removed."""
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    _sweep_stale(directory, target.name)
+    # the writer's pid in the name: a later run removes the file if this process was killed
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _fsync_directory(directory)  # the rename itself survives a power cut
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _sweep_stale(directory: Path, name: str) -> None:
+    """Remove the temporary files :func:`atomic_path` left beside ``name`` in processes that no
+    longer exist (killed with SIGKILL, or by a power cut, before they could clean up). A file
+    whose writer is alive, or whose name carries no pid, is left alone."""
+    prefix = f".{name}."
+    try:
+        candidates = [p for p in directory.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except OSError:
+        return
+    for path in candidates:
+        pid = path.name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process (or not ours to judge): keep its file
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _as_cluster(item: Cluster | Mapping[str, Any]) -> Cluster:
