@@ -420,3 +420,16 @@ def test_a_file_system_without_wal_is_refused_with_guidance(
     monkeypatch.setattr(sqlite_module.sqlite3, "connect", NoWal)
     with pytest.raises(StoreError, match=r"could not switch this store to WAL.*NFS, SMB.*local disk"):
         SQLiteStore(tmp_path / "nfs.db")
+
+
+@pytest.mark.parametrize("message", ["unable to open database file", "attempt to write a readonly database"])
+def test_a_store_that_cannot_be_written_says_read_only_may_be_why(message: str) -> None:
+    """Audit S3: on a read-only file system SQLite only says "unable to open database file";
+    the error now names the likely cause (the store, its folder or the file system read-only).
+    Root ignores permissions, so the sqlite3 error is raised here directly."""
+    from newsdedup._store._sqlite import _errors
+
+    with pytest.raises(StoreError, match="read-only") as info, _errors("/data/s.db", "opening"):
+        raise sqlite3.OperationalError(message)
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+    assert message in str(info.value)

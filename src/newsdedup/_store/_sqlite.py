@@ -124,6 +124,11 @@ def _errors(path: str, doing: str) -> Iterator[None]:
             raise StoreBusy(f"{path}: another process holds the store ({doing}): {exc}") from exc
         if "malformed" in text or "not a database" in text:
             raise StoreCorrupt(f"{path}: damaged store ({doing}): {exc}") from exc
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            raise StoreError(
+                f"{path}: {doing} failed: {exc} (SQLite must write the store and its -wal and -shm files"
+                " beside it: is the file, its folder or the file system read-only?)"
+            ) from exc
         raise StoreError(f"{path}: {doing} failed: {exc}") from exc
     except sqlite3.DatabaseError as exc:  # includes "file is not a database", "malformed"
         raise StoreCorrupt(f"{path}: not a usable newsdedup store ({doing}): {exc}") from exc
