@@ -149,7 +149,7 @@ class _Txn:
                 "SELECT seq, id, time, ingested, n_shingles, text_hash, site, paras, bands "
                 "FROM items WHERE seq > ? ORDER BY seq",
                 (item_seq,),
-            ).fetchall()
+            )  # read as converted: a large store's rows are not held twice
             with damaged(f"{self._store.url}: a stored item row"):  # SQLite keeps any type anywhere
                 items = [
                     ItemRow(id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]),
