@@ -336,3 +336,32 @@ def test_a_partly_broken_feed_keeps_its_entries_and_says_what_is_wrong() -> None
     problems = []
     parse_feed(fine, base_url="https://example.com/feed", content_type="text/html", problems=problems)
     assert problems == []
+
+
+def test_a_doctype_after_a_long_prolog_is_still_checked() -> None:
+    """A DOCTYPE can follow any amount of whitespace, comments and processing instructions; the
+    check must not stop at a fixed offset, or a padded prolog hides an entity declaration."""
+    bomb = b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+    body = b"<rss><channel><title>&lol2;</title></channel></rss>"
+    comment = b"<!-- " + b"padding " * 20_000 + b"-->\n"  # 160 KB
+    for prolog in (
+        b'<?xml version="1.0"?>\n' + comment,
+        b'<?xml version="1.0"?>' + b" \n" * 50_000,
+        b'<?xml version="1.0"?><?xml-stylesheet href="' + b"s" * 100_000 + b'.xsl"?>',
+    ):
+        with pytest.raises(FeedError):
+            strip_doctype(prolog + bomb + body)
+        with pytest.raises(FeedError):
+            parse_feed(prolog + bomb + body)
+    plain = b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x.dtd">'
+    cleaned = strip_doctype(b'<?xml version="1.0"?>\n' + comment + plain + body)
+    assert b"<!DOCTYPE" not in cleaned
+    assert cleaned.endswith(body)
+    # past the root element's start (and 64 KiB) nothing is a DOCTYPE: an article that quotes
+    # one in a CDATA section stays as it is
+    quoted = (
+        b"<rss><channel><description>"
+        + b"x" * 70_000
+        + b'<![CDATA[<!DOCTYPE x [<!ENTITY a "b">]>]]></description></channel></rss>'
+    )
+    assert strip_doctype(quoted) == quoted

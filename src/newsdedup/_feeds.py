@@ -103,6 +103,28 @@ class Sitemap:
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
+_SPACE = re.compile(rb"\s*")
+_DOCTYPE_SCAN = 65536
+"""How far a DOCTYPE is looked for at least, even in a document whose prolog ends sooner (a
+malformed one: leading text, a stray tag); past a longer prolog, as far as the prolog goes."""
+
+
+def _prolog_end(data: bytes) -> int:
+    """Where the document's prolog ends: after a BOM and any whitespace, comments and processing
+    instructions (an unterminated one runs to the end). A DOCTYPE, if any, starts there."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        space = _SPACE.match(data, pos)  # always matches (maybe nothing)
+        pos = space.end() if space else pos
+        if data.startswith(b"<?", pos):
+            end, skip = data.find(b"?>", pos + 2), 2
+        elif data.startswith(b"<!--", pos):
+            end, skip = data.find(b"-->", pos + 4), 3
+        else:
+            return pos
+        if end < 0:
+            return len(data)
+        pos = end + skip
 
 
 def strip_doctype(data: bytes) -> bytes:
@@ -111,9 +133,12 @@ def strip_doctype(data: bytes) -> bytes:
     Entity declarations are how billion-laughs and external-entity attacks work, and no real
     feed or sitemap needs them.
     """
-    match = _DOCTYPE.search(data, 0, 65536)
+    # a DOCTYPE comes before the root element, after any amount of whitespace, comments and
+    # processing instructions: a fixed offset would let a padded prolog hide one
+    limit = max(_DOCTYPE_SCAN, _prolog_end(data) + len(b"<!DOCTYPE"))
+    match = _DOCTYPE.search(data, 0, limit)
     if match is None:
-        if re.search(rb"<!ENTITY", data[:65536], re.IGNORECASE):
+        if re.search(rb"<!ENTITY", data[:limit], re.IGNORECASE):
             raise FeedError("XML declares entities outside a DOCTYPE; refused")
         return data
     start = match.start()
