@@ -27,6 +27,7 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
     └── StoreError                          the state store cannot be used
         ├── StoreBusy                       another process holds the lock
         ├── StoreCorrupt                    not a newsdedup store, or damaged
+        ├── StoreNotEmpty                   a copy's target already holds state
         └── StoreSchemaError                written by a newer version
 """
 
@@ -57,6 +58,7 @@ __all__ = [
     "StoreBusy",
     "StoreCorrupt",
     "StoreError",
+    "StoreNotEmpty",
     "StoreSchemaError",
     "TLSError",
     "TooManyRedirects",
@@ -229,6 +231,11 @@ class StoreBusy(StoreError):
 
 class StoreCorrupt(StoreError):
     """The file is not a newsdedup store or is damaged; it is never overwritten."""
+
+
+class StoreNotEmpty(StoreError):
+    """The target of a copy (:func:`newsdedup.copy_store`) already holds state or is bound to
+    another configuration; it is left as it was unless the copy is told to replace it."""
 
 
 class StoreSchemaError(StoreError):

@@ -18,22 +18,27 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .._exceptions import ConfigError, StoreCorrupt
-from .._models import Article
+from .._models import Article, CacheEntry
 
 if TYPE_CHECKING:
     from .._boilerplate import BoilerplateLearner
 
 __all__ = [
+    "Binding",
+    "Chunk",
     "ClusterRow",
     "EdgeRow",
     "ItemRow",
     "Store",
+    "StoredCluster",
+    "StoredItem",
+    "StoredLearner",
     "Transaction",
     "decode_article",
     "decode_u32",
@@ -104,6 +109,87 @@ class UpdateRow:
     seen_at: float
 
 
+# -- a whole store as plain rows (copying a store: newsdedup.copy_store) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """The dedup configuration a store is tied to (:meth:`Store.bind`), read without binding."""
+
+    name: str | None
+    """The deduplicator's name as an SQLite store records it; None for Redis, whose keyspace is
+    named by its URL and which does not record the deduplicator's name."""
+    fingerprint: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item row as stored, with what :class:`ItemRow` leaves out for matching: the article in
+    its stored encoding (:func:`encode_article`, the same in both backends, so a copy keeps the
+    bytes), whether it is pending, and the cluster it was last emitted in."""
+
+    row: ItemRow
+    article: bytes
+    pending: bool
+    cluster_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCluster:
+    """A cluster as last emitted, with the time it was."""
+
+    row: ClusterRow
+    emitted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLearner:
+    """Saved boilerplate (``BoilerplateLearner.to_dict()`` as JSON text) under its name."""
+
+    name: str
+    state: str
+    updated: float | None
+    """None where the backend keeps no time (Redis); the copy's time is then used."""
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A bounded slice of everything a store holds. :meth:`Transaction.dump` yields them in
+    commit order (all items, then all edges, then the rest) and :meth:`Transaction.load` writes
+    them as they are, so a copy is streamed and never held whole in memory."""
+
+    high_water: float | None = None
+    items: list[StoredItem] = field(default_factory=list)
+    edges: list[EdgeRow] = field(default_factory=list)
+    updates: list[UpdateRow] = field(default_factory=list)
+    clusters: list[StoredCluster] = field(default_factory=list)
+    seen_urls: list[tuple[str, float | None]] = field(default_factory=list)
+    """URL and the time it was first seen (None where the backend keeps no time: Redis)."""
+    fetch_cache: list[CacheEntry] = field(default_factory=list)
+    learners: list[StoredLearner] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """What this chunk holds, under the keys of :meth:`Store.counts`."""
+        return {
+            "items": len(self.items),
+            "indexed": sum(1 for i in self.items if i.row.bands is not None),
+            "pending": sum(1 for i in self.items if i.pending),
+            "edges": len(self.edges),
+            "clusters": len(self.clusters),
+            "updates": len(self.updates),
+            "fetch_cache": len(self.fetch_cache),
+            "seen_urls": len(self.seen_urls),
+            "learners": len(self.learners),
+        }
+
+
+COPY_BATCH = 2000
+"""Rows per :class:`Chunk` (items, edges, ...): a few MB of articles at most."""
+COPY_BATCH_BYTES = 32 * 1024 * 1024
+"""Fetch-cache bodies per :class:`Chunk` (one body may be up to 16 MiB)."""
+
+
 class Transaction(Protocol):
     """One atomic unit of work; everything written through it commits together or not at all."""
 
@@ -135,6 +221,19 @@ class Transaction(Protocol):
         """Record the clusters as emitted: their items stop being pending."""
         ...
 
+    def dump(self, batch: int = COPY_BATCH) -> Iterator[Chunk]:
+        """Everything the store holds, as chunks of at most ``batch`` rows, items and edges in
+        commit order. Read in a :meth:`Store.snapshot` to copy the store
+        (:func:`newsdedup.copy_store`): the other read methods leave out texts, pending flags,
+        emit times, the fetch cache, seen URLs and learners, or return everything at once."""
+        ...
+
+    def load(self, chunk: Chunk) -> None:
+        """Write a chunk of another store's :meth:`dump` as it is (order, pending flags, cluster
+        ids, times), which :meth:`write` and :meth:`mark_emitted` cannot: they number, flag and
+        stamp rows as new. Only inside :meth:`Store.restore`."""
+        ...
+
 
 class Store(Protocol):
     """A durable home for dedup state (see :func:`newsdedup.open_store`)."""
@@ -146,6 +245,16 @@ class Store(Protocol):
         ...
 
     def stored_config(self) -> dict[str, Any] | None: ...
+
+    def binding(self) -> Binding | None:
+        """What the store is bound to, None when it is not (a copy binds its source to it)."""
+        ...
+
+    def restore(self, binding: Binding, *, replace: bool = False) -> AbstractContextManager[Transaction]:
+        """A write session that fills this store from a copy (:meth:`Transaction.load`), bound
+        to ``binding``. A store that holds anything or is bound to another configuration is
+        refused with :class:`~newsdedup.StoreNotEmpty`; ``replace`` empties it first."""
+        ...
 
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 
@@ -216,6 +325,33 @@ def decode_article(data: bytes) -> Article:
         return Article.from_dict(json.loads(zlib.decompress(data)))
     except (zlib.error, ValueError, TypeError, AttributeError) as exc:
         raise StoreCorrupt(f"stored article cannot be decoded: {exc}") from exc
+
+
+def check_item(item: StoredItem, where: str) -> StoredItem:
+    """A copy refuses a damaged item (:class:`StoreCorrupt` naming it) instead of carrying it
+    into the target, where it would only fail later: the article must decode, the bucket keys
+    and paragraph hashes must be whole numbers."""
+    row = item.row
+    if row.bands is not None and len(row.bands) % 4:
+        raise StoreCorrupt(f"{where}: item {row.id!r}: stored bucket keys have {len(row.bands)} bytes")
+    if len(row.paras) % 8:
+        raise StoreCorrupt(f"{where}: item {row.id!r}: stored paragraph hashes have {len(row.paras)} bytes")
+    try:
+        decode_article(item.article)
+    except StoreCorrupt as exc:
+        raise StoreCorrupt(f"{where}: item {row.id!r}: {exc}") from exc
+    return item
+
+
+def check_learner(learner: StoredLearner, where: str) -> StoredLearner:
+    """Saved boilerplate that does not load is refused by a copy, as :func:`check_item`."""
+    from .._boilerplate import BoilerplateLearner
+
+    try:
+        BoilerplateLearner.from_dict(json.loads(learner.state))
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ConfigError is a ValueError
+        raise StoreCorrupt(f"{where}: learned boilerplate {learner.name!r} is damaged: {exc}") from exc
+    return learner
 
 
 def fetch_cache_bytes(value: object) -> int:

@@ -42,17 +42,27 @@ from .._exceptions import (
     StoreBusy,
     StoreCorrupt,
     StoreError,
+    StoreNotEmpty,
     StoreSchemaError,
     finite_number,
 )
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
+    COPY_BATCH,
+    COPY_BATCH_BYTES,
     SCHEMA_VERSION,
+    Binding,
+    Chunk,
     ClusterRow,
     EdgeRow,
     ItemRow,
+    StoredCluster,
+    StoredItem,
+    StoredLearner,
     UpdateRow,
     backoff,
+    check_item,
+    check_learner,
     damaged,
     decode_article,
     encode_article,
@@ -70,7 +80,16 @@ logger = logging.getLogger("newsdedup")
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+"""
 _ITEM_FIELDS = (b"time", b"ingested", b"n", b"th", b"site", b"paras", b"bands")
+_FETCH_FIELDS = (b"final_url", b"etag", b"last_modified", b"body", b"content_type", b"headers", b"stored_at")
+
+
+def _glob(text: str) -> str:
+    """``text`` as a literal in a SCAN pattern (a store name may hold ``*``, ``?`` or ``[``)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _import_redis() -> Any:
@@ -224,6 +243,201 @@ class _Txn:
                 pipe.srem(p + "pending", *c.member_ids)
             pipe.execute()
 
+    # -- copying a store ----------------------------------------------------------------------
+
+    def _hold(self, doing: str) -> None:
+        """Renew the lock for another ``lock_ttl`` (a copy holds it longer than one batch), or
+        fail if it expired and another worker took it: the view would no longer be consistent."""
+        store = self._store
+        with _errors(store.url, doing):
+            held = store._extend(keys=[self._p + "lock"], args=[self._token, store._lock_ttl_ms])
+        if not held:
+            raise StoreBusy(f"{store.url}: lost the store lock while {doing}")
+
+    def dump(self, batch: int = COPY_BATCH) -> Iterator[Chunk]:
+        p, r, url, base = self._p, self._r, self._store.url, self._store._base
+        yield Chunk(high_water=self.high_water())
+        start = 0
+        while True:
+            self._hold("reading items for a copy")
+            with _errors(url, "reading items for a copy"):
+                ids = [x.decode("utf-8") for x in r.lrange(p + "log", start, start + batch - 1)]
+                if not ids:
+                    break
+                pipe = r.pipeline(transaction=False)
+                for rid in ids:
+                    pipe.hgetall(f"{p}item:{rid}")
+                pipe.smismember(p + "pending", ids)
+                pipe.hmget(p + "item_cluster", ids)
+                *rows, pending, owners = pipe.execute()
+            items = []
+            for n, (rid, row, flag, owner) in enumerate(zip(ids, rows, pending, owners, strict=True)):
+                if b"time" not in row or b"article" not in row:
+                    raise StoreCorrupt(f"{url}: item {rid!r} is in the log but has no data")
+                with damaged(f"{url}: stored item {rid!r}"):
+                    item = StoredItem(
+                        ItemRow(id=rid, seq=start + n + 1, time=float(row[b"time"]), ingested=float(row[b"ingested"]),
+                                n_shingles=int(row[b"n"]), text_hash=row[b"th"].decode(),
+                                site=_s(row.get(b"site")) or None, paras=row.get(b"paras") or b"",
+                                bands=row.get(b"bands") or None),
+                        article=row[b"article"], pending=bool(flag), cluster_id=_s(owner),
+                    )  # fmt: skip
+                items.append(check_item(item, url))
+            start += len(ids)
+            yield Chunk(items=items)
+        start = 0
+        while True:
+            self._hold("reading edges for a copy")
+            with _errors(url, "reading edges for a copy"):
+                raw_edges = r.lrange(p + "edges", start, start + batch - 1)
+            if not raw_edges:
+                break
+            edges = []
+            for n, raw in enumerate(raw_edges):
+                try:
+                    a, b, kind, jac, cont, align = json.loads(raw)
+                except (ValueError, TypeError) as exc:
+                    raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
+                edges.append(EdgeRow(a, b, kind, jac, cont, align, seq=start + n + 1))
+            start += len(raw_edges)
+            yield Chunk(edges=edges)
+        # hashes, sets and key patterns are scanned (SCAN may name an element twice: the
+        # target writes keyed rows idempotently)
+        chunk = Chunk()
+        with _errors(url, "reading updates for a copy"):
+            for key, value in r.hscan_iter(p + "updates", count=batch):
+                rid, _, text_hash = key.decode("utf-8").rpartition(" ")
+                with damaged(f"{url}: a stored update of {rid!r}"):
+                    chunk.updates.append(UpdateRow(rid, text_hash, float(value)))
+                if len(chunk.updates) >= batch:
+                    yield chunk
+                    chunk = Chunk()
+                    self._hold("reading updates for a copy")
+        if chunk.updates:
+            yield chunk
+        chunk = Chunk()
+        with _errors(url, "reading clusters for a copy"):
+            for key, value in r.hscan_iter(p + "clusters", count=batch):
+                with damaged(f"{url}: stored cluster {key[:80]!r}"):
+                    c = json.loads(value)
+                    chunk.clusters.append(
+                        StoredCluster(
+                            ClusterRow(key.decode("utf-8"), c["canonical_id"], c["canonical_reason"],
+                                       tuple(c["member_ids"])),
+                            float(c.get("emitted_at", 0.0)),
+                        )
+                    )  # fmt: skip
+                if len(chunk.clusters) >= batch:
+                    yield chunk
+                    chunk = Chunk()
+                    self._hold("reading clusters for a copy")
+        if chunk.clusters:
+            yield chunk
+        chunk = Chunk()
+        with _errors(url, "reading seen URLs for a copy"):
+            for member in r.sscan_iter(base + ":seen", count=batch):
+                chunk.seen_urls.append((member.decode("utf-8"), None))
+                if len(chunk.seen_urls) >= batch:
+                    yield chunk
+                    chunk = Chunk()
+        if chunk.seen_urls:
+            yield chunk
+        chunk, size = Chunk(), 0
+        prefix = base + ":fetch:"
+        with _errors(url, "reading the fetch cache for a copy"):
+            for key in r.scan_iter(match=_glob(prefix) + "*", count=batch):
+                row = r.hmget(key, *_FETCH_FIELDS)
+                if row[3] is None:
+                    continue  # removed since the scan named it
+                page_url = key.decode("utf-8")[len(prefix) :]
+                with damaged(f"{url}: the fetch cache entry of {page_url}"):
+                    chunk.fetch_cache.append(
+                        CacheEntry.of(
+                            page_url, final_url=_s(row[0]), etag=_s(row[1]) or None,
+                            last_modified=_s(row[2]) or None, body=row[3], content_type=_s(row[4]) or "",
+                            headers=json.loads(row[5] or b"{}"), stored_at=float(row[6] or 0),
+                        )
+                    )  # fmt: skip
+                size += len(row[3])
+                if size >= COPY_BATCH_BYTES or len(chunk.fetch_cache) >= batch:
+                    yield chunk
+                    chunk, size = Chunk(), 0
+        if chunk.fetch_cache:
+            yield chunk
+        chunk = Chunk()
+        prefix = base + ":learner:"
+        with _errors(url, "reading learned boilerplate for a copy"):
+            for key in r.scan_iter(match=_glob(prefix) + "*", count=batch):
+                state = r.get(key)
+                if state is None:
+                    continue
+                name = key.decode("utf-8")[len(prefix) :]
+                with damaged(f"{url}: learned boilerplate {name!r}"):
+                    learner = StoredLearner(name, state.decode("utf-8"), None)
+                chunk.learners.append(check_learner(learner, url))
+        if chunk.learners:
+            yield chunk
+
+    def load(self, chunk: Chunk) -> None:
+        p, r, base = self._p, self._r, self._store._base
+        with _errors(self._store.url, "writing a copy"), r.pipeline(transaction=True) as pipe:
+            pipe.watch(p + "lock")  # fencing, as for a batch
+            if pipe.get(p + "lock") != self._token.encode():
+                raise StoreBusy(f"{self._store.url}: the store lock expired during the copy")
+            pipe.multi()
+            pipe.pexpire(p + "lock", self._store._lock_ttl_ms)
+            if chunk.high_water is not None:
+                pipe.set(p + "hw", repr(float(chunk.high_water)))
+            for item in chunk.items:
+                it = item.row
+                mapping: dict[str, Any] = {
+                    "time": repr(it.time), "ingested": repr(it.ingested), "n": it.n_shingles,
+                    "th": it.text_hash, "site": it.site or "", "paras": it.paras, "article": item.article,
+                }  # fmt: skip
+                if it.bands is not None:
+                    mapping["bands"] = it.bands
+                    pipe.zadd(p + "indexed", {it.id: it.time})
+                pipe.hset(f"{p}item:{it.id}", mapping=mapping)
+            if chunk.items:
+                pipe.rpush(p + "log", *[i.row.id for i in chunk.items])
+                pending = [i.row.id for i in chunk.items if i.pending]
+                if pending:
+                    pipe.sadd(p + "pending", *pending)
+                owners = {i.row.id: i.cluster_id for i in chunk.items if i.cluster_id is not None}
+                if owners:
+                    pipe.hset(p + "item_cluster", mapping=owners)
+            if chunk.edges:
+                pipe.rpush(
+                    p + "edges",
+                    *[json.dumps([e.a, e.b, e.kind, e.jaccard, e.containment, e.align]) for e in chunk.edges],
+                )
+            if chunk.updates:
+                pipe.hset(
+                    p + "updates", mapping={f"{u.id} {u.text_hash}": repr(u.seen_at) for u in chunk.updates}
+                )
+            if chunk.clusters:
+                rows = {
+                    c.row.cluster_id: json.dumps(
+                        {"canonical_id": c.row.canonical_id, "canonical_reason": c.row.canonical_reason,
+                         "member_ids": list(c.row.member_ids), "emitted_at": c.emitted_at}
+                    )
+                    for c in chunk.clusters
+                }  # fmt: skip
+                pipe.hset(p + "clusters", mapping=rows)
+            if chunk.seen_urls:
+                pipe.sadd(base + ":seen", *[u for u, _ in chunk.seen_urls])
+            for e in chunk.fetch_cache:
+                key = f"{base}:fetch:{e.url}"
+                pipe.delete(key)
+                pipe.hset(key, mapping={
+                    "final_url": e.final_url, "etag": e.etag or "", "last_modified": e.last_modified or "",
+                    "body": e.body, "content_type": e.content_type, "headers": json.dumps(dict(e.headers)),
+                    "stored_at": repr(float(e.stored_at)),
+                })  # fmt: skip
+            for x in chunk.learners:
+                pipe.set(f"{base}:learner:{x.name}", x.state)
+            pipe.execute()
+
 
 class _FetchCache:
     def __init__(self, store: RedisStore, *, max_bytes: int) -> None:
@@ -232,9 +446,8 @@ class _FetchCache:
 
     def get(self, url: str) -> CacheEntry | None:
         key = f"{self._store._base}:fetch:{url}"
-        fields = (b"final_url", b"etag", b"last_modified", b"body", b"content_type", b"headers", b"stored_at")
         with _errors(self._store.url, "reading the fetch cache"):
-            row = self._store._r.hmget(key, *fields)
+            row = self._store._r.hmget(key, *_FETCH_FIELDS)
         if row[3] is None:
             return None
         try:
@@ -329,6 +542,7 @@ class RedisStore:
                 f" understands ({SCHEMA_VERSION}); upgrade newsdedup"
             )
         self._release = self._r.register_script(_RELEASE)
+        self._extend = self._r.register_script(_EXTEND)
 
     def _prefix(self) -> str:
         if self._fp is None:
@@ -368,6 +582,89 @@ class RedisStore:
         with _errors(self.url, "reading the fingerprint"):
             value = self._r.get(self._base + ":fingerprint")
         return value.decode() if value is not None else None
+
+    def binding(self) -> Binding | None:
+        fingerprint = self.fingerprint()
+        if fingerprint is None:
+            return None
+        return Binding(None, fingerprint, self.stored_config() or {})
+
+    def _counts(self, prefix: str | None) -> dict[str, int]:
+        """:meth:`counts` of the index under ``prefix`` (None: an unbound name, only the fetch
+        cache, seen URLs and learners)."""
+        r, base = self._r, self._base
+        with _errors(self.url, "counting"):
+            out = dict.fromkeys(("items", "indexed", "pending", "edges", "clusters", "updates"), 0)
+            if prefix is not None:
+                out = {
+                    "items": r.llen(prefix + "log"),
+                    "indexed": r.zcard(prefix + "indexed"),
+                    "pending": r.scard(prefix + "pending"),
+                    "edges": r.llen(prefix + "edges"),
+                    "clusters": r.hlen(prefix + "clusters"),
+                    "updates": r.hlen(prefix + "updates"),
+                }
+            out["fetch_cache"] = sum(1 for _ in r.scan_iter(match=_glob(base + ":fetch:") + "*", count=1000))
+            out["seen_urls"] = r.scard(base + ":seen")
+            out["learners"] = sum(1 for _ in r.scan_iter(match=_glob(base + ":learner:") + "*", count=1000))
+        return out
+
+    def _clear(self) -> None:
+        """Delete every key of this name (all configurations' indexes, fetch cache, seen URLs,
+        learners): a copy that replaces the store."""
+        with _errors(self.url, "emptying the store"):
+            doomed: list[bytes] = []
+            for key in self._r.scan_iter(match=_glob(self._base) + ":*", count=1000):
+                doomed.append(key)
+                if len(doomed) >= 1000:
+                    self._r.delete(*doomed)
+                    doomed = []
+            if doomed:
+                self._r.delete(*doomed)
+        self._fp = None
+
+    @contextlib.contextmanager
+    def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
+        """The per-index lock for the whole copy (renewed with every chunk), so workers wait
+        for the copy instead of writing into it. Redis has no transaction that large: a copy
+        that fails part way leaves a partial index behind (logged); copy again with
+        ``replace``."""
+        if replace:
+            self._clear()
+        else:
+            self._refuse_held(binding)
+        self.bind(binding.name or "default", binding.fingerprint, binding.config)
+        with _errors(self.url, "writing the configuration"):
+            self._r.set(self._base + ":config", json.dumps(dict(binding.config)))  # the source's settings
+        with self.transaction() as txn:
+            if not replace:
+                self._refuse_held(binding)  # again under the lock: a worker may have written meanwhile
+            try:
+                yield txn
+            except BaseException:
+                logger.warning(
+                    "store %s (%s): the copy stopped part way and left a partial index; do not use it:"
+                    " copy again with --replace (replace=True)",
+                    self.url, self.name,
+                )  # fmt: skip
+                raise
+
+    def _refuse_held(self, binding: Binding) -> None:
+        stored = self.fingerprint()
+        if stored is not None and stored != binding.fingerprint:
+            raise StoreNotEmpty(
+                f"{self.url} ({self.name}): the target is bound to a different dedup configuration"
+                f" (fingerprint {stored}, the source's {binding.fingerprint}); copy into a new or empty"
+                " store, or replace it (--replace, replace=True)"
+            )
+        counts = self._counts(None if stored is None else f"{self._base}:{stored}:")
+        held = {k: v for k, v in counts.items() if v and k not in ("indexed", "pending")}
+        if held:
+            what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in held.items())
+            raise StoreNotEmpty(
+                f"{self.url} ({self.name}): the target already holds state ({what}); copy into a new or"
+                " empty store, or replace it (--replace, replace=True)"
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Txn]:
@@ -425,17 +722,9 @@ class RedisStore:
         return out
 
     def counts(self) -> dict[str, int]:
-        p = self._prefix()
-        with _errors(self.url, "counting"):
-            return {
-                "items": self._r.llen(p + "log"),
-                "indexed": self._r.zcard(p + "indexed"),
-                "pending": self._r.scard(p + "pending"),
-                "edges": self._r.llen(p + "edges"),
-                "clusters": self._r.hlen(p + "clusters"),
-                "updates": self._r.hlen(p + "updates"),
-                "seen_urls": self._r.scard(self._base + ":seen"),
-            }
+        """What the index holds, as :meth:`SQLiteStore.counts` (the fetch cache and learners are
+        counted by a SCAN over the name's keys)."""
+        return self._counts(self._prefix())
 
     def fetch_cache(self) -> _FetchCache:
         return _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)

@@ -23,15 +23,32 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreError, StoreSchemaError, finite_number
+from .._exceptions import (
+    ConfigError,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreNotEmpty,
+    StoreSchemaError,
+    finite_number,
+)
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
+    COPY_BATCH,
+    COPY_BATCH_BYTES,
     SCHEMA_VERSION,
+    Binding,
+    Chunk,
     ClusterRow,
     EdgeRow,
     ItemRow,
+    StoredCluster,
+    StoredItem,
+    StoredLearner,
     UpdateRow,
     backoff,
+    check_item,
+    check_learner,
     damaged,
     decode_article,
     encode_article,
@@ -111,6 +128,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
 }
 assert max(_MIGRATIONS) == SCHEMA_VERSION
+
+_DATA_TABLES = ("items", "edges", "clusters", "updates", "fetch_cache", "seen_urls", "learners")
+"""Tables a copy's target must not hold rows in (``meta`` holds only the binding then)."""
 
 
 @contextlib.contextmanager
@@ -250,6 +270,142 @@ class _Txn:
             db.executemany(
                 "UPDATE items SET pending = 0, cluster_id = ? WHERE id = ?",
                 [(c, m) for m, c in owner.items()],
+            )
+
+    # -- copying a store ----------------------------------------------------------------------
+
+    def _paged(self, columns: str, table: str, key: int, batch: int) -> Iterator[list[Any]]:
+        """The rows of ``table`` in the order of its first ``key`` columns (its primary key),
+        ``batch`` at a time: each page is its own query, so no cursor stays open while the
+        caller writes elsewhere, and all pages see the same snapshot."""
+        cols = [c.strip() for c in columns.split(",")]
+        order = ", ".join(cols[:key])
+        after: tuple[Any, ...] | None = None
+        while True:
+            with _errors(self._store.url, f"reading {table}"):
+                if after is None:
+                    rows = self._db.execute(
+                        f"SELECT {columns} FROM {table} ORDER BY {order} LIMIT ?", (batch,)
+                    )
+                else:
+                    marks = ", ".join("?" * key)
+                    rows = self._db.execute(
+                        f"SELECT {columns} FROM {table} WHERE ({order}) > ({marks}) ORDER BY {order} LIMIT ?",
+                        (*after, batch),
+                    )
+                page = rows.fetchall()
+            if not page:
+                return
+            yield page
+            if len(page) < batch:
+                return
+            after = tuple(page[-1][:key])
+
+    def dump(self, batch: int = COPY_BATCH) -> Iterator[Chunk]:
+        url = self._store.url
+        yield Chunk(high_water=self.high_water())
+        item_cols = (
+            "seq, id, time, ingested, n_shingles, text_hash, site, paras, bands, article, pending, cluster_id"
+        )
+        for page in self._paged(item_cols, "items", 1, batch):
+            with damaged(f"{url}: a stored item row"):
+                items = [
+                    StoredItem(
+                        ItemRow(id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]),
+                                n_shingles=int(r[4]), text_hash=str(r[5]), site=r[6], paras=bytes(r[7] or b""),
+                                bands=None if r[8] is None else bytes(r[8])),
+                        article=bytes(r[9]), pending=bool(r[10]), cluster_id=r[11],
+                    )
+                    for r in page
+                ]  # fmt: skip
+            yield Chunk(items=[check_item(i, url) for i in items])
+        for page in self._paged("seq, a, b, kind, jaccard, containment, align", "edges", 1, batch):
+            with damaged(f"{url}: a stored edge"):
+                edges = [EdgeRow(str(r[1]), str(r[2]), str(r[3]), float(r[4]), float(r[5]), float(r[6]), seq=int(r[0]))
+                         for r in page]  # fmt: skip
+            yield Chunk(edges=edges)
+        for page in self._paged("id, text_hash, seen_at", "updates", 2, batch):
+            with damaged(f"{url}: a stored update"):
+                updates = [UpdateRow(str(r[0]), str(r[1]), float(r[2])) for r in page]
+            yield Chunk(updates=updates)
+        cluster_cols = "cluster_id, canonical_id, canonical_reason, member_ids, emitted_at"
+        for page in self._paged(cluster_cols, "clusters", 1, batch):
+            with damaged(f"{url}: a stored cluster"):
+                clusters = [StoredCluster(ClusterRow(r[0], r[1], r[2], tuple(json.loads(r[3]))), float(r[4]))
+                            for r in page]  # fmt: skip
+            yield Chunk(clusters=clusters)
+        for page in self._paged("url, first_seen", "seen_urls", 1, batch):
+            with damaged(f"{url}: a seen URL"):
+                seen: list[tuple[str, float | None]] = [(str(r[0]), float(r[1])) for r in page]
+            yield Chunk(seen_urls=seen)
+        chunk, size = Chunk(), 0
+        fetch_cols = "url, final_url, etag, last_modified, body, content_type, headers, stored_at"
+        for page in self._paged(fetch_cols, "fetch_cache", 1, 16):  # bodies of up to 16 MiB each
+            with damaged(f"{url}: a fetch cache entry"):
+                for r in page:
+                    body = bytes(r[4])
+                    chunk.fetch_cache.append(
+                        CacheEntry.of(r[0], final_url=r[1], etag=r[2], last_modified=r[3], body=body,
+                                      content_type=r[5], headers=json.loads(r[6]), stored_at=float(r[7]))
+                    )  # fmt: skip
+                    size += len(body)
+            if size >= COPY_BATCH_BYTES or len(chunk.fetch_cache) >= batch:
+                yield chunk
+                chunk, size = Chunk(), 0
+        if chunk.fetch_cache:
+            yield chunk
+        for page in self._paged("name, state, updated", "learners", 1, batch):
+            with damaged(f"{url}: saved boilerplate"):
+                learners = [
+                    check_learner(StoredLearner(str(r[0]), str(r[1]), float(r[2])), url) for r in page
+                ]
+            yield Chunk(learners=learners)
+
+    def load(self, chunk: Chunk) -> None:
+        db = self._db
+        stamp = now()
+        with _errors(self._store.url, "writing a copy"):
+            if chunk.high_water is not None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('high_water', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (repr(float(chunk.high_water)),),
+                )
+            db.executemany(
+                "INSERT INTO items (seq, id, time, ingested, n_shingles, text_hash, site, paras, bands, article,"
+                " pending, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(i.row.seq, i.row.id, i.row.time, i.row.ingested, i.row.n_shingles, i.row.text_hash, i.row.site,
+                  i.row.paras or None, i.row.bands, i.article, int(i.pending), i.cluster_id) for i in chunk.items],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO edges (seq, a, b, kind, jaccard, containment, align) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.seq, e.a, e.b, e.kind, e.jaccard, e.containment, e.align) for e in chunk.edges],
+            )
+            # keyed rows: INSERT OR REPLACE, as Redis's SCAN may name one twice
+            db.executemany(
+                "INSERT OR REPLACE INTO updates (id, text_hash, seen_at) VALUES (?, ?, ?)",
+                [(u.id, u.text_hash, u.seen_at) for u in chunk.updates],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO clusters (cluster_id, canonical_id, canonical_reason, member_ids, emitted_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(c.row.cluster_id, c.row.canonical_id, c.row.canonical_reason, json.dumps(list(c.row.member_ids)),
+                  c.emitted_at) for c in chunk.clusters],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO seen_urls (url, first_seen) VALUES (?, ?)",
+                [(u, stamp if t is None else t) for u, t in chunk.seen_urls],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO fetch_cache"
+                " (url, final_url, etag, last_modified, body, content_type, headers, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.url, e.final_url, e.etag, e.last_modified, e.body, e.content_type, json.dumps(dict(e.headers)),
+                  e.stored_at) for e in chunk.fetch_cache],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO learners (name, state, updated) VALUES (?, ?, ?)",
+                [(x.name, x.state, stamp if x.updated is None else x.updated) for x in chunk.learners],
             )
 
 
@@ -514,6 +670,68 @@ class SQLiteStore:
         with self._lock, _errors(self.url, "reading the fingerprint"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
         return row[0] if row else None
+
+    def binding(self) -> Binding | None:
+        with self._lock, _errors(self.url, "reading the configuration"):
+            rows = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint')"))
+        if "fingerprint" not in rows:
+            return None
+        return Binding(rows.get("name"), str(rows["fingerprint"]), self.stored_config() or {})
+
+    def _held(self) -> dict[str, int]:
+        """Rows in each table that holds any (a copy's target must hold none)."""
+        q = self._db.execute
+        return {t: int(q(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _DATA_TABLES
+                if q(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]}  # fmt: skip
+
+    @contextlib.contextmanager
+    def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
+        """One write transaction for the whole copy: memory stays bounded (SQLite spills the
+        pages it writes to the WAL, not to RAM), and a copy that fails or is killed part way
+        leaves the file as it was, never half a store. ``replace`` empties it in the same
+        transaction."""
+        with self._lock:
+            with _errors(self.url, "starting a copy"):
+                self._db.execute("BEGIN IMMEDIATE")
+            try:
+                with _errors(self.url, "preparing a copy"):
+                    meta = dict(
+                        self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint')")
+                    )
+                    if not replace:
+                        held = self._held()
+                        if held:
+                            what = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in held.items())
+                            raise StoreNotEmpty(
+                                f"{self.url}: the target already holds state ({what}); copy into a new or"
+                                " empty store, or replace it (--replace, replace=True)"
+                            )
+                        if meta.get("fingerprint", binding.fingerprint) != binding.fingerprint:
+                            raise StoreNotEmpty(
+                                f"{self.url}: the target is bound to a different dedup configuration"
+                                f" (fingerprint {meta['fingerprint']}, the source's {binding.fingerprint});"
+                                " copy into a new or empty store, or replace it (--replace, replace=True)"
+                            )
+                    else:
+                        for table in (*_DATA_TABLES, "meta"):
+                            self._db.execute(f"DELETE FROM {table}")
+                    # the source's binding, also over an empty target's own (same fingerprint)
+                    name = binding.name or (meta.get("name") if not replace else None) or "default"
+                    self._db.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [
+                            ("name", name),
+                            ("fingerprint", binding.fingerprint),
+                            ("config", json.dumps(binding.config)),
+                        ],
+                    )
+                yield _Txn(self)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            with _errors(self.url, "committing the copy"):
+                self._db.execute("COMMIT")
 
     # -- transactions ---------------------------------------------------------------------
 
