@@ -32,6 +32,7 @@ from ._exceptions import (
     StoreBusy,
     StoreCorrupt,
     StoreError,
+    StoreNotEmpty,
     StoreSchemaError,
     TLSError,
     TooManyRedirects,
@@ -42,7 +43,7 @@ from ._explain import ClusterExplanation, Explanation, explain_cluster, explain_
 from ._extract import ExtractConfig, extract
 from ._io import read_jsonl, read_parquet, read_records, read_warc, write_parquet
 from ._models import Article, CacheEntry, Cluster, Removal, Source
-from ._store import RedisStore, SQLiteStore, Store, open_store
+from ._store import RedisStore, SQLiteStore, Store, copy_store, open_store
 from ._story import (
     StoryConfig,
     StoryMatch,
@@ -190,6 +191,7 @@ __all__ = [
     "StoreBusy",
     "StoreCorrupt",
     "StoreError",
+    "StoreNotEmpty",
     "StoreSchemaError",
     "StoryConfig",
     "StoryMatch",
@@ -202,6 +204,7 @@ __all__ = [
     "__version__",
     "assign_stories",
     "clean_text",
+    "copy_store",
     "crawl",
     "crawl_async",
     "dedup",

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._exceptions import ConfigError
 from ._base import ClusterRow, EdgeRow, ItemRow, Store, Transaction, UpdateRow
+from ._copy import copy_store
 from ._redis import RedisStore  # needs the redis client only when a RedisStore is created
 from ._sqlite import SQLiteStore
 
@@ -19,6 +20,7 @@ __all__ = [
     "Store",
     "Transaction",
     "UpdateRow",
+    "copy_store",
     "open_store",
 ]
 
