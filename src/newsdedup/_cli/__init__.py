@@ -13,6 +13,7 @@ from .._version import __version__
 # name -> module that defines a click command called ``command``; imported lazily so that
 # ``newsdedup extract`` does not pay for the crawler's imports.
 _COMMANDS: dict[str, str] = {
+    "copy-state": "newsdedup._cli.copy_state",
     "crawl": "newsdedup._cli.crawl",
     "dedup": "newsdedup._cli.dedup",
     "export": "newsdedup._cli.export",
