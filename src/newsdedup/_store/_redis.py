@@ -584,6 +584,7 @@ class RedisStore:
         return value.decode() if value is not None else None
 
     def binding(self) -> Binding | None:
+        """The keyspace's fingerprint and settings (the name is the URL's), None when new."""
         fingerprint = self.fingerprint()
         if fingerprint is None:
             return None
@@ -625,10 +626,11 @@ class RedisStore:
 
     @contextlib.contextmanager
     def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
-        """The per-index lock for the whole copy (renewed with every chunk), so workers wait
-        for the copy instead of writing into it. Redis has no transaction that large: a copy
-        that fails part way leaves a partial index behind (logged); copy again with
-        ``replace``."""
+        """A copy is written under the per-index lock, renewed with every chunk.
+
+        Workers wait for the copy instead of writing into it. Redis has no transaction that
+        large: a copy that fails part way leaves a partial index behind (logged); copy again
+        with ``replace``."""
         if replace:
             self._clear()
         else:
@@ -722,8 +724,9 @@ class RedisStore:
         return out
 
     def counts(self) -> dict[str, int]:
-        """What the index holds, as :meth:`SQLiteStore.counts` (the fetch cache and learners are
-        counted by a SCAN over the name's keys)."""
+        """What the index holds, under the keys of :meth:`SQLiteStore.counts`.
+
+        The fetch cache and learners are counted by a SCAN over the name's keys."""
         return self._counts(self._prefix())
 
     def fetch_cache(self) -> _FetchCache:

@@ -672,6 +672,7 @@ class SQLiteStore:
         return row[0] if row else None
 
     def binding(self) -> Binding | None:
+        """The stored name, fingerprint and settings, None for a new store."""
         with self._lock, _errors(self.url, "reading the configuration"):
             rows = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint')"))
         if "fingerprint" not in rows:
@@ -686,10 +687,11 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
-        """One write transaction for the whole copy: memory stays bounded (SQLite spills the
-        pages it writes to the WAL, not to RAM), and a copy that fails or is killed part way
-        leaves the file as it was, never half a store. ``replace`` empties it in the same
-        transaction."""
+        """A copy is written in one write transaction, so it is all or nothing.
+
+        Memory stays bounded (SQLite spills the pages it writes to the WAL, not to RAM), and a
+        copy that fails or is killed part way leaves the file as it was, never half a store.
+        ``replace`` empties it in the same transaction."""
         with self._lock:
             with _errors(self.url, "starting a copy"):
                 self._db.execute("BEGIN IMMEDIATE")
