@@ -148,7 +148,7 @@ def export(url: str) -> bytes:
     return bytes(invoke("export", "--state", url).stdout_bytes)
 
 
-PAIRS = [("sqlite", "sqlite"), ("sqlite", "redis"), ("redis", "sqlite")]
+PAIRS = [("sqlite", "sqlite"), ("sqlite", "redis"), ("redis", "sqlite"), ("redis", "redis")]
 
 
 @pytest.mark.parametrize(("src_kind", "dst_kind"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
@@ -378,6 +378,20 @@ def test_memory_stays_bounded_chunks_are_at_most_batch_rows(
     assert max(sizes) == 4
     assert len(sizes) > copied["items"] // 4 + copied["edges"] // 4
     assert contents(target) == contents(source)
+
+
+def test_a_redis_store_is_not_copied_onto_itself_under_another_spelling(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """``--replace`` onto the source itself would empty it before reading it."""
+    source = stores.new("redis")
+    build(source, tmp_path)
+    held = contents(source)
+    same = source.replace("127.0.0.1", "localhost")
+    with pytest.raises(ConfigError, match="onto itself"):
+        copy_store(source, same, replace=True)
+    assert contents(source) == held
+    copy_store(source, source.replace("?name=", "?name=other-"))  # another name on the server is fine
 
 
 def test_bad_arguments(stores: Stores, tmp_path: Path) -> None:

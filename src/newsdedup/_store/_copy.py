@@ -115,6 +115,5 @@ def _same(a: Store, b: Store) -> bool:
         with contextlib.suppress(OSError):
             return pa.samefile(pb)
         return pa.resolve() == pb.resolve()
-    return (
-        (a.url, getattr(a, "name", None)) == (b.url, getattr(b, "name", None)) and pa is None and pb is None
-    )
+    ia, ib = getattr(a, "identity", None), getattr(b, "identity", None)
+    return callable(ia) and callable(ib) and ia() == ib()

@@ -544,6 +544,14 @@ class RedisStore:
         self._release = self._r.register_script(_RELEASE)
         self._extend = self._r.register_script(_EXTEND)
 
+    def identity(self) -> tuple[str, int, str]:
+        """The server (its ``run_id``), database and name this store lives at: two URLs that
+        spell one server differently (``localhost``, ``127.0.0.1``) still name one store, which a
+        copy must not be told to replace with itself."""
+        with _errors(self.url, "identifying the server"):
+            run_id = str(self._r.info("server").get("run_id", self.url))
+        return run_id, int(self._r.connection_pool.connection_kwargs.get("db", 0)), self.name
+
     def _prefix(self) -> str:
         if self._fp is None:
             raise StoreError("the store is not bound to a dedup configuration yet (call bind())")
