@@ -182,20 +182,25 @@ class _Txn:
                 raise StoreBusy(f"{self._store.url}: the store lock expired before the batch was written")
             n_items, n_edges = pipe.llen(p + "log"), pipe.llen(p + "edges")
             expired = (
-                pipe.zrangebyscore(p + "indexed", "-inf", f"({expire_before!r}") if expire_before else []
+                pipe.zrangebyscore(p + "indexed", "-inf", f"({expire_before!r}")
+                if expire_before is not None
+                else []
             )
             pipe.multi()
             for it in items:
                 assert it.article is not None
+                # an item of this batch already outside the window is stored without its bucket
+                # keys, as SQLite's expiry in the same write leaves it
+                indexed = it.bands is not None and (expire_before is None or it.time >= expire_before)
                 mapping: dict[str, Any] = {
                     "time": repr(it.time), "ingested": repr(it.ingested), "n": it.n_shingles,
                     "th": it.text_hash, "site": it.site or "", "paras": it.paras,
                     "article": encode_article(it.article),
                 }  # fmt: skip
-                if it.bands is not None:
+                if indexed:
                     mapping["bands"] = it.bands
                 pipe.hset(f"{p}item:{it.id}", mapping=mapping)
-                if it.bands is not None:
+                if indexed:
                     pipe.zadd(p + "indexed", {it.id: it.time})
             if items:
                 pipe.rpush(p + "log", *[it.id for it in items])
