@@ -14,7 +14,9 @@ runs where:
    cluster a partition whose task kills its worker (a page that crashes the HTML parser, an
    abort, the out-of-memory killer) is prepared again one item per task, and an item that
    kills a worker again is an ``extract-crashed`` error in its place, as with ``--jobs``
-   (:func:`_isolating`).
+   (:func:`_isolating`). A task whose current batch of 256 items has run longer than
+   ``extract_timeout`` (a page that hangs the parser) is stopped with its worker and handled
+   the same way; the item that overruns alone is an ``extract-timeout`` error.
 2. **Ids** (client): a small summary per item (id, text hash, line) is gathered; the first
    occurrence of an id in input order wins, a later one with another text is a
    ``duplicate-id`` error, with the same text it is ignored (``already-seen``).
@@ -57,7 +59,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -268,45 +270,55 @@ def _read_whole(name: str, fmt: str, file: str | None, source: str) -> _Chunk:
     return _Chunk(items, file=file, source=source, from_file=True, lines=0, failure=failure)
 
 
-def _prepare(chunk: _Chunk, index: int, config: DedupConfig, first: int = 0) -> _Part:
+def _prepare(chunk: _Chunk, index: int, config: DedupConfig, first: int = 0, timed: bool = False) -> _Part:
     """Records -> articles -> docs and band keys, with the local engine's per-item rules.
     ``first``: the position of the chunk's first item in its partition (a partition prepared
-    item by item, :func:`_isolating`, gives each task a chunk of one item)."""
+    item by item, :func:`_isolating`, gives each task a chunk of one item). ``timed``: on a
+    ``distributed`` worker, say when each batch of :data:`_BATCH` items starts
+    (:func:`_batch_started`), so that a hang is told from a big partition."""
     deduper = _deduper(config)
+    started = _batch_started() if timed else None
     rows: list[_Row] = []
     errors: list[tuple[int, bool, ErrorRecord]] = []
-    for seq, item in enumerate(chunk.items, start=first):
-        if isinstance(item, RecordError):
-            rec = ErrorRecord(
-                line=item.line, id=item.id, reason=item.reason, message=str(item), file=chunk.file
-            )
-            errors.append((seq, chunk.from_file, rec))
-            continue
-        # a file's records carry block-relative lines; a bag item is numbered by its position
-        # unless it is a Record with its own line (as ``add_many(first_line=...)`` does)
-        line: int | None
-        if isinstance(item, Record) and item.line is not None:
-            line, relative = item.line, chunk.from_file
-        else:
-            line, relative = seq, True
-        try:
-            article = to_article(item)
-        except RecordError as exc:
-            rec = ErrorRecord(
-                line=exc.line or line, id=exc.id, reason=exc.reason, message=str(exc), file=chunk.file
-            )
-            errors.append((seq, relative, rec))
-            continue
-        assert article.id is not None
-        junk = junk_page_reason(article) if config.reject_junk_pages else None
-        if junk is not None:
-            rec = ErrorRecord(line=line, id=article.id, reason=junk, message=_JUNK_MESSAGE, file=chunk.file)
-            errors.append((seq, relative, rec))
-            continue
-        rows.append(_Row(seq, line, relative, article, _text_hash(article.text), None, None))
-    fp = deduper.fingerprint([r.article for r in rows])
-    for row, doc, keys in zip(rows, fp.docs, fp.keys, strict=True):
-        row.doc, row.keys = doc, keys
+    for start in range(0, len(chunk.items), _BATCH):
+        if started is not None:
+            started()
+        batch: list[_Row] = []
+        for seq, item in enumerate(chunk.items[start : start + _BATCH], start=first + start):
+            if isinstance(item, RecordError):
+                rec = ErrorRecord(
+                    line=item.line, id=item.id, reason=item.reason, message=str(item), file=chunk.file
+                )
+                errors.append((seq, chunk.from_file, rec))
+                continue
+            # a file's records carry block-relative lines; a bag item is numbered by its position
+            # unless it is a Record with its own line (as ``add_many(first_line=...)`` does)
+            line: int | None
+            if isinstance(item, Record) and item.line is not None:
+                line, relative = item.line, chunk.from_file
+            else:
+                line, relative = seq, True
+            try:
+                article = to_article(item)
+            except RecordError as exc:
+                rec = ErrorRecord(
+                    line=exc.line or line, id=exc.id, reason=exc.reason, message=str(exc), file=chunk.file
+                )
+                errors.append((seq, relative, rec))
+                continue
+            assert article.id is not None
+            junk = junk_page_reason(article) if config.reject_junk_pages else None
+            if junk is not None:
+                rec = ErrorRecord(
+                    line=line, id=article.id, reason=junk, message=_JUNK_MESSAGE, file=chunk.file
+                )
+                errors.append((seq, relative, rec))
+                continue
+            batch.append(_Row(seq, line, relative, article, _text_hash(article.text), None, None))
+        fp = deduper.fingerprint([r.article for r in batch])
+        for row, doc, keys in zip(batch, fp.docs, fp.keys, strict=True):
+            row.doc, row.keys = doc, keys
+        rows.extend(batch)
     return _Part(
         index,
         len(chunk.items),
@@ -320,12 +332,37 @@ def _prepare(chunk: _Chunk, index: int, config: DedupConfig, first: int = 0) -> 
     )
 
 
-def _crash_error(chunk: _Chunk, seq: int) -> tuple[int, bool, ErrorRecord]:
-    """The ``extract-crashed`` error in place of item ``seq`` of a partition, which killed the
-    worker preparing it: the local engine's record, with the line :func:`_prepare` would give
-    the item."""
+_BATCH = 256
+"""Items a prepare task extracts and fingerprints at a time: the local engine's batch, which
+``extract_timeout`` bounds there too."""
+
+_STARTED = "newsdedup-prepare-batch"
+"""The scheduler event topic under which a timed prepare task logs its key as each batch starts."""
+
+
+def _batch_started() -> Callable[[], None] | None:
+    """What a prepare task calls as each batch starts, on a ``distributed`` worker: an event
+    with the task's key on the scheduler (:data:`_STARTED`), which times the batch from there
+    (:func:`_running`); None elsewhere."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+        key = str(worker.get_current_task())
+    except (ValueError, KeyError):  # not in a worker's task
+        return None
+    return lambda: worker.log_event(_STARTED, key)
+
+
+def _crash_error(
+    chunk: _Chunk, seq: int, timed_out: bool = False, limit: float = 0.0
+) -> tuple[int, bool, ErrorRecord]:
+    """The ``extract-crashed`` (``timed_out``: ``extract-timeout``, over ``limit`` seconds) error
+    in place of item ``seq`` of a partition, which killed (or held) the worker preparing it: the
+    local engine's record, with the line :func:`_prepare` would give the item."""
     item = chunk.items[seq]
-    rec = _lost(item, chunk.file).errors[0]
+    rec = _lost(item, chunk.file, timed_out=timed_out, limit=limit).errors[0]
     if isinstance(item, RecordError | Record) and item.line is not None:
         line, relative = item.line, chunk.from_file
     else:
@@ -607,7 +644,10 @@ def _build_clusters(
 # Client side
 
 
-def _config(config: DedupConfig | None, settings: dict[str, Any]) -> DedupConfig:
+def _config(
+    config: DedupConfig | None, settings: dict[str, Any], extract_timeout: float = 120.0
+) -> tuple[DedupConfig, float]:
+    """The run's config and ``extract_timeout``, checked as ``Deduplicator`` checks them."""
     for name in ("window", "store", "state"):
         if settings.get(name) is not None:
             raise ConfigError(
@@ -615,7 +655,8 @@ def _config(config: DedupConfig | None, settings: dict[str, Any]) -> DedupConfig
                 "or on state outside the run); use the local engine"
             )
         settings.pop(name, None)
-    return Deduplicator(config=config, **settings).config
+    deduper = Deduplicator(config=config, extract_timeout=extract_timeout, **settings)
+    return deduper.config, deduper.extract_timeout
 
 
 def _resolve_ids(
@@ -712,11 +753,93 @@ def _allowed_failures(value: int, dask_scheduler: Any = None) -> int:
     return old
 
 
+def _running(keys: list[Any], dask_scheduler: Any = None) -> dict[Any, tuple[str, float | None, float]]:
+    """Run on the scheduler: for each of ``keys`` a worker is running, ``(worker address,
+    seconds since the task's current batch started (None: not known to have started: it may
+    wait behind another task on that worker), seconds since the scheduler last heard from the
+    worker)``.
+    A batch's start is the latest :data:`_STARTED` event of the task, else the task's start as
+    the worker's last heartbeat reported it (a task waiting in the worker's queue has none).
+    Times are the scheduler's clock."""
+    from distributed.metrics import time as clock
+
+    now = clock()
+    stamps: dict[str, float] = {}
+    out: dict[Any, tuple[str, float | None, float]] = {}
+    for key in keys:
+        ts = dask_scheduler.tasks.get(key)
+        ws = ts.processing_on if ts is not None and ts.state == "processing" else None
+        if ws is None:
+            continue
+        if not stamps:  # read once, and only while a task of the step runs
+            stamps = {str(msg): stamp for stamp, msg in dask_scheduler.get_events(_STARTED)} or {"": 0.0}
+        running = ws.executing.get(ts)
+        begun = [
+            t
+            for t in (stamps.get(str(key)), None if running is None else ws.last_seen - running)
+            if t is not None
+        ]
+        out[key] = (ws.address, None if not begun else now - max(begun), now - ws.last_seen)
+    return out
+
+
+async def _stop_workers(addresses: list[str], dask_scheduler: Any = None) -> None:
+    """Run on the scheduler: kill the worker processes at ``addresses`` through their nannies,
+    which start them again, as ``Client.restart_workers`` does but without its seconds of
+    waiting for a graceful close (a worker whose thread is stuck in a page does not close);
+    a worker without a nanny is removed and closed, as ``restart_workers`` does."""
+    import asyncio
+
+    async def stop(address: str) -> None:
+        ws = dask_scheduler.workers.get(address)
+        if ws is None:  # gone already
+            return
+        if not ws.nanny:
+            await dask_scheduler.remove_worker(
+                address, stimulus_id=f"newsdedup-extract-timeout-{time.time()}"
+            )
+            return
+        try:
+            await dask_scheduler.rpc(ws.nanny).kill(timeout=_KILL, reason="newsdedup-extract-timeout")
+        except (OSError, TimeoutError) as exc:  # the nanny is gone or did not answer: let it go
+            logger.warning("dask dedup: could not stop the worker %s: %s", address, exc)
+            await dask_scheduler.remove_worker(
+                address, stimulus_id=f"newsdedup-extract-timeout-{time.time()}"
+            )
+
+    await asyncio.gather(*(stop(a) for a in addresses))
+
+
+_KILL = 1.0
+"""Seconds a nanny gives a worker stopped for an overrun to close before it kills it (most of
+it waiting for a graceful close, which a worker whose thread is stuck does not manage)."""
+
+
 def _fresh(chunk: Any) -> Any:
     """The delayed chunk under new keys: read again, whatever became of the first read."""
+    from dask.core import get_dependencies
+    from dask.delayed import Delayed
     from dask.graph_manipulation import clone
 
-    return clone(chunk, seed=os.urandom(16).hex())
+    copy = clone(chunk, seed=os.urandom(16).hex())
+    graph = dict(copy.__dask_graph__())
+    # the clone of a partition of a bag still names the bag's original partition (the
+    # installed dask renames the partition, not the reference to it), which the scheduler
+    # forgets once the task that used it is cancelled (a hang, see _Isolation.stop): that
+    # task goes along, so the scheduler can compute it again
+    original = dict(chunk.__dask_graph__())
+
+    def needs(dsk: dict[Any, Any], key: Any) -> set[Any]:
+        deps = getattr(dsk[key], "dependencies", None)  # a task spec names them, a tuple does not
+        return set(deps) if deps is not None else get_dependencies(dsk, key)
+
+    todo = [d for k in graph for d in needs(graph, k) if d not in graph]
+    while todo:
+        key = todo.pop()
+        if key not in graph and key in original:
+            graph[key] = original[key]
+            todo.extend(needs(original, key))
+    return Delayed(copy.key, graph)
 
 
 _Unit = tuple[int, int | None]
@@ -734,6 +857,11 @@ it was being recomputed (its worker held its result), before it is suspected its
 
 _LONELY = 120
 """Seconds without any worker, once a page killed one, after which the Dask engine gives up."""
+
+_SILENT = 10.0
+"""Seconds, on top of ``extract_timeout``, that a worker running a prepare task may go unheard
+(no heartbeat: a page holds the GIL in C code, as a regular expression that backtracks does)
+before the task is taken for a hang."""
 
 _SETTLE = 0.25
 """Seconds to let a restarted worker settle before work is sent to it again: distributed's nanny
@@ -756,10 +884,24 @@ class _Isolation:
     (the same way); an item that killed is an ``extract-crashed`` error in its place, as in
     the local engine. A task that had finished and was killed while being recomputed (its
     worker held its result) is only run again (:data:`_RETRIES`). After a death, work is sent
-    once the cluster has its workers back (:data:`_SETTLE`)."""
+    once the cluster has its workers back (:data:`_SETTLE`).
 
-    def __init__(self, client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> None:
+    A page that hangs the parser is a death too: a task whose current batch of :data:`_BATCH`
+    items (one item, for a task of one item) has run longer than ``limit`` seconds
+    (``extract_timeout``; timed from the scheduler's view of the task, :func:`_running`, so a
+    task waiting for a thread does not count) is cancelled and its worker restarted through its
+    nanny (:meth:`stop`); the other tasks that worker held are only run again. An item whose
+    own task overruns is an ``extract-timeout`` error in its place."""
+
+    def __init__(
+        self, client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any], limit: float
+    ) -> None:
         self.client = client
+        self.limit = limit
+        self.poll = min(5.0, max(0.1, limit / 4))  # seconds between looks at the running tasks
+        self.keys: dict[Any, _Unit] = {}  # the unit of each submitted task's key
+        self.hung: dict[_Unit, str] = {}  # units whose task overran, and the worker stopped for it
+        self.stopped: set[str] = set()  # addresses of the workers stopped for an overrun
         self.chunks = chunks
         self.config = config
         self.opts = opts
@@ -779,10 +921,10 @@ class _Isolation:
         i, seq = unit
         if seq is None:
             return delayed(_prepare, pure=False)(
-                _fresh(self.chunks[i]) if again else self.chunks[i], i, self.config
+                _fresh(self.chunks[i]) if again else self.chunks[i], i, self.config, 0, True
             )
         one = dataclasses.replace(self.split[i], items=[self.items[i][seq]])
-        return delayed(_prepare, pure=False)(one, i, self.config, seq)
+        return delayed(_prepare, pure=False)(one, i, self.config, seq, True)
 
     def submit(self, units: Sequence[_Unit], again: bool = False) -> list[Any]:
         """Persists the units' tasks (each a try more); their futures."""
@@ -791,10 +933,14 @@ class _Isolation:
         self.tries.update(units)
         if not units:
             return []
+        for unit in units:
+            self.hung.pop(unit, None)
         self.live.update(
             zip(units, self.dask.persist(*[self.task(u, again) for u in units], **self.opts), strict=True)
         )
-        return [futures_of(self.live[u])[0] for u in units]
+        futures = [futures_of(self.live[u])[0] for u in units]
+        self.keys.update((f.key, u) for f, u in zip(futures, units, strict=True))
+        return futures
 
     def died(self, unit: _Unit, future: Any) -> _Death | None:
         """How a worker death failed the unit's task; None when it finished or is running again
@@ -807,6 +953,9 @@ class _Isolation:
             self.finished.add(unit)
         if status in ("finished", "pending", "lost"):
             return None
+        if status == "cancelled" and unit in self.hung:  # cancelled by stop(): it overran
+            del self.live[unit]
+            return self.hung[unit], 0
         if status != "error":
             raise RuntimeError(f"dask dedup: task {future.key!r} is {status}")
         error = future.exception()
@@ -821,16 +970,21 @@ class _Isolation:
         """Waits until every future (``first``: one of them) has ended. Once a worker died,
         raises when the cluster has had no worker for :data:`_LONELY` seconds."""
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         since: float | None = None
         while True:
+            live = [f for f in futures if not f.cancelled()]  # cancelled: stopped by watch()
+            if not live or (first and len(live) < len(futures)):
+                return
             try:
                 with self.client.as_current():
-                    wait(
-                        list(futures), timeout=5, return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED"
-                    )
+                    wait(live, timeout=self.poll, return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED")
                 return
+            except FuturesCancelledError:  # watch() stopped one while it ran: look again
+                continue
             except TimeoutError:
+                self.watch(futures)
                 if not self.dead or self.client.nthreads():
                     since = None
                 elif since is None:
@@ -841,6 +995,46 @@ class _Isolation:
                         "workers (distributed's nanny does not restart a worker that dies right after "
                         "it started: dask/distributed#7312)"
                     ) from None
+
+    def watch(self, futures: Sequence[Any]) -> None:
+        """Stops the tasks among ``futures`` that overran (:meth:`stop`): their current batch ran
+        longer than the limit, or their worker has not been heard from for the limit and
+        :data:`_SILENT` more seconds."""
+        keys = [f.key for f in futures if f.status == "pending"]
+        if not keys:
+            return
+        over: dict[_Unit, str] = {}
+        for key, (address, ran, silent) in self.client.run_on_scheduler(_running, keys).items():
+            unit = self.keys.get(key)
+            if unit is None or unit not in self.live:
+                continue
+            if (ran is not None and ran > self.limit) or silent > self.limit + _SILENT:
+                over[unit] = address
+        if over:
+            self.stop(over)
+
+    def stop(self, over: dict[_Unit, str]) -> None:
+        """Cancels the units' tasks (so that the scheduler does not run them again elsewhere)
+        and restarts the workers running them (:func:`_stop_workers`): a thread cannot be
+        interrupted, so the process goes. The other tasks those workers held die with them
+        (:meth:`blame` does not blame them)."""
+        from distributed import futures_of
+
+        self.client.cancel([futures_of(self.live[u])[0] for u in over])
+        self.hung.update(over)
+        addresses = sorted(set(over.values()))
+        self.stopped.update(addresses)
+        self.dead.update(addresses)
+        for (i, seq), address in sorted(over.items(), key=lambda x: (x[0][0], x[0][1] or -1)):
+            what = f"partition {i}" if seq is None else f"item {seq} of partition {i}"
+            logger.warning(
+                "dask dedup: preparing %s ran over %g s (extract_timeout; a parser hang?): "
+                "restarting its worker %s",
+                what,
+                self.limit,
+                address,
+            )
+        self.client.run_on_scheduler(_stop_workers, addresses)
 
     def settle(self) -> None:
         """Waits for the cluster's workers to be back after a death, then :data:`_SETTLE` seconds."""
@@ -885,10 +1079,16 @@ class _Isolation:
     def blame(self, killed: dict[_Unit, _Death]) -> tuple[list[_Unit], list[_Unit]]:
         """The units that surely killed their worker, and those left unclear."""
         where = Counter(address for address, _ in killed.values())
+        hung = Counter(self.hung[u] for u in killed if u in self.hung)
         sure: list[_Unit] = []
         unclear: list[_Unit] = []
         for unit, (address, allowed) in killed.items():
-            one = len(killed) == 1 or (allowed == 0 and where[address] == 1)
+            if unit in self.hung:  # found running over the limit: it, unless its worker ran another
+                one = hung[self.hung[unit]] == 1
+            elif address in self.stopped:  # its worker was stopped for another task's overrun
+                one = False
+            else:
+                one = len(killed) == 1 or (allowed == 0 and where[address] == 1)
             (sure if one and unit not in self.finished else unclear).append(unit)
         return sure, unclear
 
@@ -917,14 +1117,19 @@ class _Isolation:
         for i, seq in sure:
             if seq is None:
                 continue
-            error = _crash_error(dataclasses.replace(self.split[i], items=self.items[i]), seq)
+            hung = (i, seq) in self.hung
+            chunk = dataclasses.replace(self.split[i], items=self.items[i])
+            error = _crash_error(chunk, seq, timed_out=hung, limit=self.limit)
             self.crashed[i].append(error)
             logger.warning(
-                "dask dedup: item %s (position %d of partition %d) killed the worker preparing it: "
-                "skipped (extract-crashed)",
+                "dask dedup: item %s (position %d of partition %d) %s: skipped (%s)",
                 error[2].id,
                 seq,
                 i,
+                f"held the worker preparing it over {self.limit:g} s"
+                if hung
+                else "killed the worker preparing it",
+                error[2].reason,
             )
         if parts:
             units = [(i, seq) for i in parts for seq in range(len(self.items[i]))]
@@ -968,16 +1173,19 @@ class _Isolation:
         return [self.live[(i, None)] for i in range(len(self.chunks))]
 
 
-def _isolating(client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any]) -> list[Any]:
+def _isolating(
+    client: Any, chunks: list[Any], config: DedupConfig, opts: dict[str, Any], limit: float
+) -> list[Any]:
     """The prepared partitions (persisted) on a ``distributed`` cluster (:class:`_Isolation`)."""
-    return _Isolation(client, chunks, config, opts).run()
+    return _Isolation(client, chunks, config, opts, limit).run()
 
 
 def _prepared(
-    chunks: list[Any], config: DedupConfig, opts: dict[str, Any], isolate_at_once: bool
+    chunks: list[Any], config: DedupConfig, opts: dict[str, Any], isolate_at_once: bool, limit: float
 ) -> list[Any]:
     """Every input partition prepared and persisted; on a ``distributed`` cluster a page that
-    kills its worker costs only its own item (:func:`_isolating`). ``isolate_at_once``: the
+    kills its worker, or holds it over ``limit`` seconds, costs only its own item
+    (:func:`_isolating`; a local scheduler cannot stop a task). ``isolate_at_once``: the
     cluster is the run's own, so its scheduler fails a prepare task on the first worker death
     (``allowed_failures`` 0, restored after this step) instead of retrying it on
     ``allowed-failures`` more workers before the partition is prepared item by item."""
@@ -988,7 +1196,7 @@ def _prepared(
         return list(dask.persist(*parts, **opts)) if parts else []
     old = client.run_on_scheduler(_allowed_failures, 0) if isolate_at_once else None
     try:
-        return _isolating(client, chunks, config, opts)
+        return _isolating(client, chunks, config, opts, limit)
     finally:
         if old is not None:
             client.run_on_scheduler(_allowed_failures, old)
@@ -1001,6 +1209,7 @@ def _run(
     first_line: int | None,
     groups: int | None,
     scheduler: Any,
+    extract_timeout: float,
     isolate_at_once: bool = False,
 ) -> DaskResult:
     """The whole pipeline over delayed ``_Chunk`` objects, one per input partition."""
@@ -1009,7 +1218,7 @@ def _run(
     opts = {"scheduler": scheduler} if scheduler is not None else {}
     ingested = time.time()
     t0 = time.perf_counter()
-    parts = _prepared(chunks, config, opts, isolate_at_once)
+    parts = _prepared(chunks, config, opts, isolate_at_once, extract_timeout)
     summaries = list(dask.compute(*[delayed(_summary)(p) for p in parts], **opts))
     keeps, errors, kept, failure, used = _resolve_ids(summaries, first_line)
     t1 = time.perf_counter()
@@ -1183,7 +1392,7 @@ def _finish(
 
 def _dedup_partitions(
     partitions: Sequence[Any],
-    cfg: DedupConfig,
+    cfg: tuple[DedupConfig, float],
     errors: list[ErrorRecord] | None,
     first_line: int | None,
     stories: bool,
@@ -1195,7 +1404,9 @@ def _dedup_partitions(
     objects, prepared, matched and clustered."""
     delayed = _require_dask().delayed
     chunks = [delayed(_bag_chunk)(p) for p in partitions]
-    result = _run(chunks, cfg, first_line=first_line, groups=groups, scheduler=scheduler)
+    result = _run(
+        chunks, cfg[0], first_line=first_line, groups=groups, scheduler=scheduler, extract_timeout=cfg[1]
+    )
     if errors is not None:
         errors.extend(result.errors)
     return _finish(result.clusters, stories, story_window)
@@ -1211,6 +1422,7 @@ def dedup_bag(
     story_window: str | float | timedelta | None = "72h",
     groups: int | None = None,
     scheduler: Any = None,
+    extract_timeout: float = 120.0,
     **settings: Any,
 ) -> list[Cluster]:
     """Deduplicate a Dask bag of items (dicts, :class:`~newsdedup.Record` s or
@@ -1223,11 +1435,17 @@ def dedup_bag(
     root of the number of partitions).
     ``scheduler`` is passed to ``dask.compute`` (default: the active distributed client, else
     Dask's default). ``settings`` are :class:`DedupConfig` fields.
+
+    On a ``distributed`` cluster a prepare task whose current batch of 256 items (or single
+    item, once its partition is prepared item by item) runs longer than ``extract_timeout``
+    seconds is stopped with its worker, as ``Deduplicator(extract_timeout=...)`` stops a
+    ``jobs`` worker: the item that overruns alone is an ``extract-timeout`` error (a page that
+    hangs the HTML parser), one that kills its worker an ``extract-crashed`` error.
     """
     _require_dask()  # a missing extra is reported before the input is touched
     return _dedup_partitions(
         bag.to_delayed(),
-        _config(config, settings),
+        _config(config, settings, extract_timeout),
         errors,
         first_line,
         stories,
@@ -1247,6 +1465,7 @@ def dedup_dataframe(
     story_window: str | float | timedelta | None = "72h",
     groups: int | None = None,
     scheduler: Any = None,
+    extract_timeout: float = 120.0,
     **settings: Any,
 ) -> list[Cluster]:
     """:func:`dedup_bag` for a Dask dataframe whose columns are the item fields (``id``,
@@ -1255,7 +1474,7 @@ def dedup_dataframe(
     _require_dask()  # a missing extra is reported before the input is touched
     return _dedup_partitions(
         df.to_delayed(),
-        _config(config, settings),
+        _config(config, settings, extract_timeout),
         errors,
         first_line,
         stories,
@@ -1307,6 +1526,7 @@ def dedup_files(
     blocksize: int = DEFAULT_BLOCKSIZE,
     groups: int | None = None,
     scheduler: Any = None,
+    extract_timeout: float = 120.0,
     **settings: Any,
 ) -> DaskResult:
     """Deduplicate input files (the ``newsdedup dedup`` formats; ``formats[i]``: the reader of
@@ -1316,9 +1536,10 @@ def dedup_files(
     must see the same path); ``.gz`` JSONL, WARC and Parquet files are one task each. Errors
     carry the same ``line`` (and ``file`` with several inputs) as the local CLI's. An input that
     cannot be read to its end stops the run there as in the local CLI: what was read before is
-    used, later inputs are not, and ``failure`` says why.
+    used, later inputs are not, and ``failure`` says why. ``extract_timeout``: as in
+    :func:`dedup_bag`.
     """
-    return _dedup_files(inputs, config, settings, formats, blocksize, groups, scheduler)
+    return _dedup_files(inputs, config, settings, formats, blocksize, groups, scheduler, extract_timeout)
 
 
 def _dedup_files(
@@ -1329,16 +1550,23 @@ def _dedup_files(
     blocksize: int,
     groups: int | None,
     scheduler: Any,
+    extract_timeout: float = 120.0,
     isolate_at_once: bool = False,
 ) -> DaskResult:
     """:func:`dedup_files`; ``isolate_at_once``: the scheduler is the run's own (:func:`_prepared`)."""
     if not isinstance(blocksize, int) or blocksize < 1024:
         raise ConfigError(f"blocksize must be an int >= 1024, got {blocksize!r}")
     _require_dask()
-    cfg = _config(config, settings)
+    cfg, limit = _config(config, settings, extract_timeout)
     chunks = list(_file_chunks([str(i) for i in inputs], formats, blocksize))
     return _run(
-        chunks, cfg, first_line=None, groups=groups, scheduler=scheduler, isolate_at_once=isolate_at_once
+        chunks,
+        cfg,
+        first_line=None,
+        groups=groups,
+        scheduler=scheduler,
+        extract_timeout=limit,
+        isolate_at_once=isolate_at_once,
     )
 
 
@@ -1377,6 +1605,7 @@ def run_cli(
     window: str | float | None = None,
     state: str | None = None,
     blocksize: int = DEFAULT_BLOCKSIZE,
+    extract_timeout: float = 120.0,
 ) -> int:
     """``newsdedup dedup --engine dask``: the same files, output and exit code as the local
     engine. Connects to ``scheduler`` (a ``tcp://host:port`` address) or starts a
@@ -1384,8 +1613,9 @@ def run_cli(
     run. ``story_window`` False: no story ids, else the story window (None: no limit).
     On the cluster it starts, a prepare task that kills its worker fails at once (the
     scheduler's ``allowed_failures`` is 0 during that step) and its partition is prepared
-    again item by item; a page that kills a worker is an ``extract-crashed`` error.
-    Returns the exit code (1 when an input could not be read to its end)."""
+    again item by item; a page that kills a worker is an ``extract-crashed`` error, and one that
+    holds it over ``extract_timeout`` seconds (``--extract-timeout``) an ``extract-timeout``
+    error. Returns the exit code (1 when an input could not be read to its end)."""
     import click
 
     if state is not None:
@@ -1394,6 +1624,7 @@ def run_cli(
         raise ConfigError("--window is not supported with --engine dask (use the local engine)")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"--dask-workers must be an int >= 1, got {workers!r}")
+    _config(config, {}, extract_timeout)  # before a cluster is started for the run
     _require_dask()
     try:
         from distributed import Client
@@ -1414,7 +1645,9 @@ def run_cli(
         # a cluster of its own: a prepare task that kills a worker fails at once (and its
         # partition is prepared item by item), see _prepared
         own = cluster is not None
-        result = _dedup_files(inputs, config, {}, formats, blocksize, None, client, isolate_at_once=own)
+        result = _dedup_files(
+            inputs, config, {}, formats, blocksize, None, client, extract_timeout, isolate_at_once=own
+        )
     finally:
         client.close()
         if cluster is not None:

@@ -243,9 +243,9 @@ def _progress(enabled: bool) -> Any:
     default=120.0,
     show_default=True,
     metavar="SECONDS",
-    help="With --jobs 2 or more: seconds a worker may spend on one batch of items before it is "
-    "stopped and they are prepared one by one; an item that overruns alone is an "
-    "extract-timeout error (a page that hangs the HTML parser).",
+    help="With --jobs 2 or more or --engine dask: seconds a worker may spend on one batch of 256 "
+    "items before it is stopped and they are prepared one by one; an item that overruns alone "
+    "is an extract-timeout error (a page that hangs the HTML parser).",
 )
 @click.option(
     "--verify-as-read",
@@ -344,7 +344,7 @@ def command(
     if engine == "dask":
         _run_dask(
             inputs, output, errors_path, settings, formats, out_format, state, window,
-            story_seconds if stories else False, dask_scheduler, dask_workers,
+            story_seconds if stories else False, dask_scheduler, dask_workers, extract_timeout,
         )  # fmt: skip
         return
     if dask_scheduler is not None or dask_workers is not None:
@@ -427,12 +427,14 @@ def _run_dask(
     story_window: float | bool | None,
     scheduler: str | None,
     workers: int | None,
+    extract_timeout: float,
 ) -> None:
     """``--engine dask``: the same output and exit code from a Dask cluster (newsdedup.dask)."""
     if state is not None or window is not None:
         raise click.UsageError("--state and --window are not supported with --engine dask")
     try:
         config = _config({}, settings)
+        Deduplicator(config=config, extract_timeout=extract_timeout)  # checked as the local engine does
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
@@ -440,7 +442,7 @@ def _run_dask(
 
         code = run_cli(
             list(inputs), output, errors_path, config, workers=workers, scheduler=scheduler,
-            story_window=story_window, formats=formats, out_format=out_format,
+            story_window=story_window, formats=formats, out_format=out_format, extract_timeout=extract_timeout,
         )  # fmt: skip
     except MissingDependency as exc:
         raise click.ClickException(str(exc)) from exc

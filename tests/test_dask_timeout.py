@@ -1,0 +1,159 @@
+"""``newsdedup.dask`` with ``extract_timeout``: on a two-worker ``LocalCluster`` whose workers load
+an extractor that never returns on some pages (tests/poison.py), each such page is an
+``extract-timeout`` error and the run ends, with the local engine's clusters and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+pytest.importorskip("pandas")
+
+import dask.bag as db
+from distributed import Client
+
+from newsdedup._dedup import ErrorRecord, _lost
+from newsdedup._exceptions import ConfigError
+from newsdedup.dask import dedup_bag, local_cluster
+from poison import poisoned_env
+from test_dask import _key, _local, corpus
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the nanny's kill are POSIX")
+
+LIMIT = 2.0
+
+
+@pytest.fixture(scope="module")
+def poisoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """A two-worker cluster whose workers (those the nanny starts again after a stop too) load
+    the poisoned extractor: the environment stays set while the module's tests run."""
+    env = poisoned_env(tmp_path_factory.mktemp("poison"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", env["PYTHONPATH"])
+        cluster = local_cluster(2)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+
+
+def _poison(item: dict[str, Any], marker: str) -> dict[str, Any]:
+    return dict(item, html=item["html"].replace("<p>", f"<p>{marker} ", 1))
+
+
+@pytest.mark.timeout(240)
+def test_pages_that_hang_the_parser_cost_only_their_own_items(poisoned: Client) -> None:
+    """Two pages that hang the parser (in two partitions, both workers held at once) and one that
+    kills its worker, in a corpus of copies, short items and bad records: the run ends, each
+    hanging page is an ``extract-timeout`` error and the crashing one ``extract-crashed``, with
+    the local engine's record for each, and every other item is clustered as the local engine
+    clusters the corpus without those pages (the other items of their partitions included)."""
+    items = corpus()
+    pages = [n for n, i in enumerate(items) if isinstance(i.get("html"), str) and "<p>" in i["html"]]
+    n = len(items)
+    # one page in each of partitions 0, 2 and 3 of four
+    chosen = {
+        min(p for p in pages if p > n * 0.05): "POISON-HANG",
+        min(p for p in pages if p > n * 0.55): "POISON-HANG",
+        min(p for p in pages if p > n * 0.80): "POISON-ABORT",
+    }
+    poisoned_items = [_poison(i, chosen[k]) if k in chosen else i for k, i in enumerate(items)]
+    # the local engine without those pages: each an unusable record in its place, whose error
+    # becomes the one the page gets where it is prepared in a worker that can be stopped
+    stand_in = [{"id": i["id"]} if k in chosen else i for k, i in enumerate(items)]
+    local, local_errors = _local(stand_in, first_line=1)
+    expected: list[ErrorRecord] = []
+    for e in local_errors:
+        k = (e.line or 0) - 1
+        if k in chosen and e.reason == "missing-body":
+            lost = _lost(items[k], None, timed_out=chosen[k] == "POISON-HANG", limit=LIMIT).errors[0]
+            e = ErrorRecord(line=e.line, id=lost.id, reason=lost.reason, message=lost.message, file=None)
+        expected.append(e)
+
+    errors: list[ErrorRecord] = []
+    start = time.monotonic()
+    got = dedup_bag(
+        db.from_sequence(poisoned_items, npartitions=4),
+        errors=errors,
+        first_line=1,
+        stories=False,
+        extract_timeout=LIMIT,
+        scheduler=poisoned,
+    )
+    took = time.monotonic() - start
+    assert [e.to_dict() for e in errors] == [e.to_dict() for e in expected]
+    assert sorted((e.id, e.reason) for e in errors if e.reason.startswith("extract-")) == sorted(
+        (items[k]["id"], "extract-timeout" if m == "POISON-HANG" else "extract-crashed")
+        for k, m in chosen.items()
+    )
+    assert _key(got) == _key(local)
+    assert sum(c.size > 1 for c in got) >= 10
+    assert took < 150  # each hang costs about the limit and a worker restart, twice
+    # the cluster is whole again for whoever uses it next
+    poisoned.wait_for_workers(2, timeout=30)
+
+
+def test_extract_timeout_is_checked_as_in_the_local_engine() -> None:
+    bag = db.from_sequence(corpus()[:5], npartitions=1)
+    for value in (0, -1.0, float("nan"), float("inf"), "5"):
+        with pytest.raises(ConfigError, match="extract_timeout must be a finite number > 0"):
+            dedup_bag(bag, extract_timeout=value, scheduler="sync")
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    strip = ("first_seen", "last_seen")  # ingest times of undated items differ between runs
+    return [{k: v for k, v in json.loads(x).items() if k not in strip} for x in path.read_text().splitlines()]
+
+
+@pytest.mark.timeout(240)
+def test_cli_engine_dask_extract_timeout_writes_what_jobs_writes(tmp_path: Path) -> None:
+    """``newsdedup dedup --engine dask --extract-timeout 2`` and ``--jobs 2 --extract-timeout 2``
+    on the same two files, one page of which hangs the parser: exit 0, the same clusters and
+    the same errors file (the page an ``extract-timeout`` error with its id, line and file)."""
+    from servers import article_html
+    from test_dask import SEEDS, _bases
+
+    story = [p for p in SEEDS[2].read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    other = _bases()[0][2]
+    copies = [{"id": f"copy{i}", "url": f"https://s{i}.example/world/2024/10/nato-{i}",
+               "html": article_html(f"NATO chief on North Korea {i}", story, site=f"S{i}")}
+              for i in range(6)]  # fmt: skip
+    others = [{"id": f"other{i}", "url": f"https://o{i}.example/a", "text": "\n\n".join(other[: len(other) - i])}
+              for i in range(3)]  # fmt: skip
+    hang = _poison(dict(copies[0], id="poison"), "POISON-HANG")
+    a_rows, b_rows = [*copies[:3], hang, *copies[3:5], others[0]], [others[1], copies[5], others[2]]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in a_rows), encoding="utf-8")
+    b.write_text("".join(json.dumps(r) + "\n" for r in b_rows), encoding="utf-8")
+    env = poisoned_env(tmp_path)
+    runs = {}
+    for engine in (["--engine", "dask", "--dask-workers", "2"], ["--jobs", "2"]):
+        out, err = tmp_path / f"out-{engine[1]}.jsonl", tmp_path / f"errors-{engine[1]}.jsonl"
+        proc = subprocess.run(
+            [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(a), str(b),
+             *engine, "--extract-timeout", "2", "-o", str(out), "--errors", str(err)],
+            env=env, capture_output=True, text=True, timeout=150,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        runs[engine[1]] = (_rows(out), err.read_text(encoding="utf-8"))
+    assert runs["dask"] == runs["2"]
+    assert [json.loads(x) for x in runs["dask"][1].splitlines()] == [
+        {"line": 4, "id": "poison", "reason": "extract-timeout", "file": str(a),
+         "message": "preparing this item took over 2 s (extract_timeout; a parser hang?); its worker "
+                    "was stopped, skipped"}
+    ]  # fmt: skip
+    assert sorted(sorted(r["member_ids"]) for r in runs["dask"][0]) == [
+        [f"copy{i}" for i in range(6)],
+        ["other0", "other1", "other2"],
+    ]
