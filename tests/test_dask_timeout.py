@@ -35,9 +35,17 @@ LIMIT = 2.0
 @pytest.fixture(scope="module")
 def poisoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     """A two-worker cluster whose workers (those the nanny starts again after a stop too) load
-    the poisoned extractor: the environment stays set while the module's tests run."""
+    the poisoned extractor: the environment stays set while the module's tests run. Its
+    scheduler keeps distributed's ``allowed-failures`` (3): a cluster the user brings."""
+    import dask
+
     env = poisoned_env(tmp_path_factory.mktemp("poison"))
-    with pytest.MonkeyPatch.context() as mp:
+    # as run_cli does: distributed's 15 s lost-worker timeout closes a nanny for good when it
+    # ends while that nanny restarts its worker after yet another death
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}),
+    ):
         mp.setenv("PYTHONPATH", env["PYTHONPATH"])
         cluster = local_cluster(2)
         client = Client(cluster)
@@ -52,7 +60,7 @@ def _poison(item: dict[str, Any], marker: str) -> dict[str, Any]:
     return dict(item, html=item["html"].replace("<p>", f"<p>{marker} ", 1))
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(120)
 def test_pages_that_hang_the_parser_cost_only_their_own_items(poisoned: Client) -> None:
     """Two pages that hang the parser (in two partitions, both workers held at once) and one that
     kills its worker, in a corpus of copies, short items and bad records: the run ends, each
@@ -104,6 +112,105 @@ def test_pages_that_hang_the_parser_cost_only_their_own_items(poisoned: Client) 
     poisoned.wait_for_workers(2, timeout=30)
 
 
+@pytest.mark.timeout(120)
+def test_a_page_that_holds_the_gil_is_stopped_too(poisoned: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page on which the extractor spins in C code holding the GIL (a regular expression that
+    backtracks) freezes its worker's event loop: its nanny still kills it, and the page is an
+    ``extract-timeout`` error; the other items are clustered as without it. The task is found
+    by its batch event when the worker sent it before freezing, else by the worker's silence
+    (which of the two varies from run to run: test_only_running_time_counts checks each)."""
+    import newsdedup.dask as engine
+
+    monkeypatch.setattr(engine, "_SILENT", 3.0)  # 5 s of silence, not 12: a shorter test
+    items = [i for i in corpus(seed=5) if isinstance(i.get("id"), str)][:40]
+    k = [n for n, i in enumerate(items) if isinstance(i.get("html"), str) and "<p>" in i["html"]][1]
+    spin = [_poison(i, "POISON-SPIN") if n == k else i for n, i in enumerate(items)]
+    local, local_errors = _local(
+        [{"id": i["id"]} if n == k else i for n, i in enumerate(items)], first_line=1
+    )
+    lost = _lost(items[k], None, timed_out=True, limit=LIMIT).errors[0]
+    expected = [
+        ErrorRecord(line=e.line, id=lost.id, reason=lost.reason, message=lost.message)
+        if e.line == k + 1
+        else e
+        for e in local_errors
+    ]
+    errors: list[ErrorRecord] = []
+    got = dedup_bag(
+        db.from_sequence(spin, npartitions=2),
+        errors=errors,
+        first_line=1,
+        stories=False,
+        extract_timeout=LIMIT,
+        scheduler=poisoned,
+    )
+    assert [e.to_dict() for e in errors] == [e.to_dict() for e in expected]
+    assert lost.reason == "extract-timeout"
+    assert _key(got) == _key(local)
+    poisoned.wait_for_workers(2, timeout=30)
+
+
+def test_only_running_time_counts() -> None:
+    """What the scheduler says of the prepare tasks (:func:`_running`, on a stand-in scheduler):
+    a task waiting behind another on a worker has no start, one the heartbeat reports running
+    is timed from its start, and a later batch event restarts its clock; :func:`_overruns`
+    stops the tasks whose batch ran over the limit, and every task of a worker not heard from
+    for the limit and ten seconds more (a page holding the GIL), whether it started or not."""
+    from types import SimpleNamespace
+
+    from distributed.metrics import time as clock
+
+    from newsdedup.dask import _STARTED, _overruns, _running
+
+    now = clock()
+    busy = SimpleNamespace(address="tcp://busy", last_seen=now - 0.5, executing={})
+    frozen = SimpleNamespace(address="tcp://frozen", last_seen=now - 13.0, executing={})
+
+    class Task:  # the scheduler's TaskState: hashed by identity
+        def __init__(self, state: str, processing_on: Any) -> None:
+            self.state, self.processing_on = state, processing_on
+
+    tasks = {
+        key: Task(state, ws)
+        for key, state, ws in [
+            ("queued", "processing", busy),  # in the worker's queue: not executing
+            ("long", "processing", busy),  # running 30 s, its last batch began 1 s ago
+            ("stuck", "processing", busy),  # running 3 s, one batch
+            ("waiting", "queued", None),  # on the scheduler
+            ("held", "processing", frozen),  # on a worker frozen since before it said it started
+        ]
+    }
+    busy.executing = {tasks["long"]: 29.5, tasks["stuck"]: 2.5}
+    events = ((now - 20.0, "long"), (now - 1.0, "long"), (now - 3.0, "stuck"))
+    scheduler = SimpleNamespace(tasks=tasks, get_events=lambda topic: events if topic == _STARTED else ())
+    running = _running(["queued", "long", "stuck", "waiting", "held", "gone"], dask_scheduler=scheduler)
+    assert set(running) == {"queued", "long", "stuck", "held"}
+    assert running["queued"][:2] == ("tcp://busy", None)
+    assert running["long"][1] == pytest.approx(1.0, abs=0.5)
+    assert running["stuck"][1] == pytest.approx(3.0, abs=0.5)
+    assert running["held"][1] is None
+    assert running["held"][2] == pytest.approx(13.0, abs=0.5)
+    over = _overruns(running, 2.0)
+    assert {k: v[0] for k, v in over.items()} == {"stuck": "tcp://busy", "held": "tcp://frozen"}
+    assert _overruns(running, 5.0) == {}  # 13 s unheard of is not over 5 + 10
+
+
+def test_prepare_tasks_say_when_each_batch_starts(poisoned: Client) -> None:
+    """A partition of 600 items is prepared in three batches of at most 256, each announced to
+    the scheduler (the event that restarts the task's clock), so a big partition is timed
+    batch by batch, not taken for a hang."""
+    from collections import Counter
+
+    from newsdedup.dask import _STARTED
+
+    items = [{"id": f"t{n}", "text": f"Item {n} of a partition of six hundred. " * 8} for n in range(600)]
+    before = Counter(str(msg) for _, msg in poisoned.get_events(_STARTED))
+    got = dedup_bag(db.from_sequence(items, npartitions=1), stories=False, scheduler=poisoned)
+    assert sum(c.size for c in got) == 600
+    after = Counter(str(msg) for _, msg in poisoned.get_events(_STARTED))
+    assert [n for key, n in after.items() if key not in before] == [3]
+
+
 def test_extract_timeout_is_checked_as_in_the_local_engine() -> None:
     bag = db.from_sequence(corpus()[:5], npartitions=1)
     for value in (0, -1.0, float("nan"), float("inf"), "5"):
@@ -143,7 +250,7 @@ def test_cli_engine_dask_extract_timeout_writes_what_jobs_writes(tmp_path: Path)
         proc = subprocess.run(
             [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(a), str(b),
              *engine, "--extract-timeout", "2", "-o", str(out), "--errors", str(err)],
-            env=env, capture_output=True, text=True, timeout=150,
+            env=env, capture_output=True, text=True, timeout=100,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         runs[engine[1]] = (_rows(out), err.read_text(encoding="utf-8"))

@@ -783,6 +783,22 @@ def _running(keys: list[Any], dask_scheduler: Any = None) -> dict[Any, tuple[str
     return out
 
 
+def _overruns(
+    running: dict[Any, tuple[str, float | None, float]], limit: float
+) -> dict[Any, tuple[str, str]]:
+    """The tasks of :func:`_running`'s answer to stop, with their worker and why: the current
+    batch ran longer than ``limit`` seconds, or the worker has not been heard from for
+    ``limit`` and :data:`_SILENT` more (a task not known to have started counts then too: its
+    worker may be frozen since before it could say so)."""
+    out: dict[Any, tuple[str, str]] = {}
+    for key, (address, ran, silent) in running.items():
+        if ran is not None and ran > limit:
+            out[key] = address, f"ran over {limit:g} s"
+        elif silent > limit + _SILENT:
+            out[key] = address, f"ran while its worker was not heard from for {silent:.0f} s"
+    return out
+
+
 async def _stop_workers(addresses: list[str], dask_scheduler: Any = None) -> None:
     """Run on the scheduler: kill the worker processes at ``addresses`` through their nannies,
     which start them again, as ``Client.restart_workers`` does but without its seconds of
@@ -809,6 +825,10 @@ async def _stop_workers(addresses: list[str], dask_scheduler: Any = None) -> Non
 
     await asyncio.gather(*(stop(a) for a in addresses))
 
+
+_LOST_WORKER = "1 day"
+"""``distributed.deploy.lost-worker-timeout`` while ``run_cli`` runs on a local cluster of its own
+(distributed's default, 15 s, races with the deaths of the isolation: see :func:`run_cli`)."""
 
 _KILL = 1.0
 """Seconds a nanny gives a worker stopped for an overrun to close before it kills it (most of
@@ -1004,16 +1024,17 @@ class _Isolation:
         if not keys:
             return
         over: dict[_Unit, str] = {}
-        for key, (address, ran, silent) in self.client.run_on_scheduler(_running, keys).items():
+        why: dict[_Unit, str] = {}
+        for key, (address, reason) in _overruns(
+            self.client.run_on_scheduler(_running, keys), self.limit
+        ).items():
             unit = self.keys.get(key)
-            if unit is None or unit not in self.live:
-                continue
-            if (ran is not None and ran > self.limit) or silent > self.limit + _SILENT:
-                over[unit] = address
+            if unit is not None and unit in self.live:
+                over[unit], why[unit] = address, reason
         if over:
-            self.stop(over)
+            self.stop(over, why)
 
-    def stop(self, over: dict[_Unit, str]) -> None:
+    def stop(self, over: dict[_Unit, str], why: dict[_Unit, str]) -> None:
         """Cancels the units' tasks (so that the scheduler does not run them again elsewhere)
         and restarts the workers running them (:func:`_stop_workers`): a thread cannot be
         interrupted, so the process goes. The other tasks those workers held die with them
@@ -1028,10 +1049,9 @@ class _Isolation:
         for (i, seq), address in sorted(over.items(), key=lambda x: (x[0][0], x[0][1] or -1)):
             what = f"partition {i}" if seq is None else f"item {seq} of partition {i}"
             logger.warning(
-                "dask dedup: preparing %s ran over %g s (extract_timeout; a parser hang?): "
-                "restarting its worker %s",
+                "dask dedup: preparing %s %s (extract_timeout; a parser hang?): restarting its worker %s",
                 what,
-                self.limit,
+                why[(i, seq)],
                 address,
             )
         self.client.run_on_scheduler(_stop_workers, addresses)
@@ -1635,23 +1655,29 @@ def run_cli(
     from ._cli._common import write_jsonl
     from ._io import write_parquet
 
-    if scheduler is not None:
-        client = Client(scheduler)
-        cluster = None
-    else:
-        cluster = local_cluster(workers or max(1, os.cpu_count() or 1))
-        client = Client(cluster)
-    try:
-        # a cluster of its own: a prepare task that kills a worker fails at once (and its
-        # partition is prepared item by item), see _prepared
-        own = cluster is not None
-        result = _dedup_files(
-            inputs, config, {}, formats, blocksize, None, client, extract_timeout, isolate_at_once=own
-        )
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    dask = _require_dask()
+    # the local cluster (a SpecCluster) closes a worker's nanny for good when, 15 s after one of
+    # its worker processes died, none of that name is registered: a page that kills or holds
+    # workers again and again could land a later death in that moment and shrink the cluster
+    # (the nanny restarts its worker; a worker really gone is the isolation's concern)
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": _LOST_WORKER}):
+        if scheduler is not None:
+            client = Client(scheduler)
+            cluster = None
+        else:
+            cluster = local_cluster(workers or max(1, os.cpu_count() or 1))
+            client = Client(cluster)
+        try:
+            # a cluster of its own: a prepare task that kills a worker fails at once (and its
+            # partition is prepared item by item), see _prepared
+            own = cluster is not None
+            result = _dedup_files(
+                inputs, config, {}, formats, blocksize, None, client, extract_timeout, isolate_at_once=own
+            )
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     if errors_path is not None:
         write_jsonl(errors_path, [e.to_dict() for e in result.errors])
     clusters = result.clusters
