@@ -764,15 +764,15 @@ def _running(keys: list[Any], dask_scheduler: Any = None) -> dict[Any, tuple[str
     from distributed.metrics import time as clock
 
     now = clock()
-    stamps: dict[str, float] = {}
+    stamps: dict[str, float] | None = None
     out: dict[Any, tuple[str, float | None, float]] = {}
     for key in keys:
         ts = dask_scheduler.tasks.get(key)
         ws = ts.processing_on if ts is not None and ts.state == "processing" else None
         if ws is None:
             continue
-        if not stamps:  # read once, and only while a task of the step runs
-            stamps = {str(msg): stamp for stamp, msg in dask_scheduler.get_events(_STARTED)} or {"": 0.0}
+        if stamps is None:  # read once, and only while a task of the step runs
+            stamps = {str(msg): stamp for stamp, msg in dask_scheduler.get_events(_STARTED)}
         running = ws.executing.get(ts)
         begun = [
             t
