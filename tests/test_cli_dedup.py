@@ -751,3 +751,75 @@ def test_an_item_that_crashes_a_preparing_worker_costs_only_itself(tmp_path: Pat
     ]
     clusters = [sorted(row["member_ids"]) for row in _read_jsonl(out)]
     assert clusters == [[f"copy{i}" for i in range(6)]]
+
+
+def _pair_lines() -> list[str]:
+    """The seeds and a copy (merged pairs), plus look-alike reports that share a template but
+    not their figures (verified candidates the guard or the similarity bars reject)."""
+    formulaic = json.loads((FIXTURES / "dedup" / "formulaic_pairs.json").read_text(encoding="utf-8"))["pairs"]
+    looks = [
+        json.dumps({"id": f"look{n}{side}", "text": pair[side]["text"], "site": f"{side}.example"})
+        for n, pair in enumerate(formulaic)
+        for side in ("a", "b")
+    ]
+    copies = [
+        json.dumps({"id": f"trunc{n}", "text": "\n\n".join(p.read_text(encoding="utf-8").split("\n\n")[:6])})
+        for n, p in enumerate(SEEDS[:3])
+    ]
+    return [*_seed_lines(), *copies, *looks]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_pairs_file_records_every_verified_pair_with_its_verdict(tmp_path: Path, jobs: str) -> None:
+    """--pairs writes each verified pair, rejected ones too (checklist D5: the decision and
+    the scores are recorded): the same rows as the library's on_verdict, each the verifier's
+    own verdict on that pair, the accepted ones inside one cluster."""
+    from newsdedup import Deduplicator, Verdict, explain_pair
+    from newsdedup._records import to_article
+
+    lines = _pair_lines()
+    src = _write(tmp_path / "in.jsonl", lines)
+    out, pairs = tmp_path / "out.jsonl", tmp_path / "pairs.jsonl"
+    result = _run([str(src), "-o", str(out), "--pairs", str(pairs), "--jobs", jobs])
+    assert result.exit_code == 0, result.output
+    rows = _read_jsonl(pairs)
+    assert {r["kind"] for r in rows if not r["accepted"]} >= {"numbers-differ", "low-similarity"}
+    assert {r["kind"] for r in rows if r["accepted"]} >= {"near-duplicate", "truncated"}
+    assert set(rows[0]) == {"a", "b", "accepted", "kind", "jaccard", "containment", "align"}
+
+    # the library's hook sees the same pairs and verdicts
+    seen: list[tuple[str, str, Verdict]] = []
+    d = Deduplicator(on_verdict=lambda a, b, v: seen.append((a, b, v)))
+    d.add_many([json.loads(line) for line in lines])
+    d.clusters()
+    assert sorted((a, b, v.to_dict()["kind"], v.to_dict()["jaccard"]) for a, b, v in seen) == sorted(
+        (r["a"], r["b"], r["kind"], r["jaccard"]) for r in rows
+    )
+    assert sum(1 for r in rows if not r["accepted"]) == sum(
+        n
+        for k, n in d.stats.items()
+        if k.startswith("verified:") and k.split(":")[1] not in ("near-duplicate", "truncated")
+    )
+
+    # each row is what the verifier says about that pair; accepted pairs share a cluster
+    cluster_of = {m: c["cluster_id"] for c in _read_jsonl(out) for m in c["member_ids"]}
+    articles = {a.id: a for a in (to_article(json.loads(line)) for line in lines)}
+    for r in rows:
+        e = explain_pair(articles[r["a"]], articles[r["b"]])
+        assert (e.verdict, round(e.jaccard, 4)) == (r["kind"], r["jaccard"]), r
+        if r["accepted"]:
+            assert cluster_of[r["a"]] == cluster_of[r["b"]]
+
+
+def test_pairs_file_is_written_when_an_input_breaks_and_refused_with_dask(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.jsonl", _pair_lines())
+    pairs = tmp_path / "pairs.jsonl"
+    result = _run(
+        [str(good), str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--pairs", str(pairs)]
+    )
+    assert result.exit_code == 1
+    assert any(not r["accepted"] for r in _read_jsonl(pairs))  # what was read is verified and kept
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    result = _run([str(good), "--engine", "dask", "--pairs", str(tmp_path / "p2.jsonl")])
+    assert result.exit_code == 2
+    assert "--pairs is not supported with --engine dask" in result.output

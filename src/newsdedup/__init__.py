@@ -58,6 +58,7 @@ from ._story import (
 )
 from ._text import clean_text
 from ._urls import normalize_url
+from ._verify import Verdict
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -201,6 +202,7 @@ __all__ = [
     "TooManyRedirects",
     "TruncatedResponse",
     "UnsupportedContent",
+    "Verdict",
     "__version__",
     "assign_stories",
     "clean_text",

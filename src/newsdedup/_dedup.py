@@ -617,6 +617,7 @@ class Deduplicator:
         jobs: int = 1,
         spill: bool = False,
         extract_timeout: float = 120.0,
+        on_verdict: Callable[[str, str, Verdict], None] | None = None,
         **overrides: Any,
     ) -> None:
         base = config or DedupConfig()
@@ -639,6 +640,13 @@ class Deduplicator:
         limit; the item that overruns alone is an ``extract-timeout`` error (a page that hangs
         the HTML parser). Items prepared in the calling process (``jobs`` 1) cannot be
         interrupted."""
+        if on_verdict is not None and not callable(on_verdict):
+            raise ConfigError(f"on_verdict must be callable, got {on_verdict!r}")
+        self.on_verdict = on_verdict
+        """Called as ``on_verdict(item_id, candidate_id, verdict)`` for every pair this object
+        verifies, accepted or rejected, in the order the decisions are applied: only accepted
+        pairs are kept (:meth:`verdict`), so this is where a rejection's kind and scores can be
+        recorded (``newsdedup dedup --pairs``)."""
         self._spill = _Spill() if spill and store is None else None
         cfg = self.config
         self.window = parse_window(window)
@@ -1716,6 +1724,12 @@ class Deduplicator:
             self.decisions[item_id] = decision
             out.append(decision)
         self._state.add_edges(found, scores, pairs, rows)
+        if self.on_verdict is not None:
+            row = 0
+            for item_id, keys in items:
+                for key in keys:
+                    self.on_verdict(item_id, key, found[row])
+                    row += 1
         if self.store is not None:
             for (a, b), r in zip(pairs, rows, strict=True):
                 if b < a:

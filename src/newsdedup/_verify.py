@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -340,6 +340,16 @@ class Verdict:
     jaccard: float
     containment: float
     align: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready fields (scores rounded as a decision's are)."""
+        return {
+            "accepted": self.accepted,
+            "kind": self.kind,
+            "jaccard": round(self.jaccard, 4),
+            "containment": round(self.containment, 4),
+            "align": round(self.align, 2),
+        }
 
     def __reduce__(self) -> tuple[type[Verdict], tuple[bool, str, float, float, float]]:
         # Workers send back millions of verdicts in a long run: unpickled through the

@@ -24,6 +24,8 @@ The contract (other tools depend on it; extend, never break):
   installed is an error with the ``pip install`` that fixes it, before anything is read.
   A store that cannot be used (``--state``: corrupt, foreign, busy, other configuration) is an
   error with a message and exit code 1; the store file is never overwritten.
+* ``--pairs FILE`` writes every pair the run verified, merged or not, as
+  ``{a, b, accepted, kind, jaccard, containment, align}`` lines (not with ``--engine dask``);
 * ``--engine dask`` (the ``dask`` extra) gives the same clusters, errors file and exit code
   from a Dask cluster: ``--dask-scheduler ADDRESS``, or a local one of ``--dask-workers N``
   processes started for the run; it does not take ``--state`` or ``--window``.
@@ -31,6 +33,7 @@ The contract (other tools depend on it; extend, never break):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -45,8 +48,10 @@ from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
 from .._io import input_format, output_format, read_jsonl_lines, read_records, require_format, write_parquet
 from .._models import Cluster
 from .._records import RawLine, Record, RecordError
+from .._verify import Verdict
 from ._common import (
     Interrupt,
+    atomic_writer,
     errors_option,
     open_state,
     output_errors,
@@ -56,6 +61,7 @@ from ._common import (
     state_option,
     story_options,
     window_option,
+    writable_path,
     write_jsonl,
     write_lines,
 )
@@ -203,6 +209,16 @@ def _progress(enabled: bool) -> Any:
 )
 @errors_option("Write unusable input lines here as {line, id, reason}.")
 @click.option(
+    "--pairs",
+    "pairs_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=writable_path,
+    metavar="FILE",
+    help="Write every pair this run verified, merged or not, here as JSONL {a, b, accepted, kind, "
+    "jaccard, containment, align}: why a candidate pair was rejected, and with what scores.",
+)
+@click.option(
     "--threshold", type=float, default=None, help="Word-shingle Jaccard for near-duplicates [default: 0.5]."
 )
 @click.option(
@@ -281,6 +297,7 @@ def command(
     input_format_name: str,
     output_format_name: str,
     errors_path: Path | None,
+    pairs_path: Path | None,
     threshold: float | None,
     containment: float | None,
     num_perm: int | None,
@@ -342,6 +359,8 @@ def command(
     if out_format == "parquet" and (output is None or str(output) == "-"):
         raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
     if engine == "dask":
+        if pairs_path is not None:
+            raise click.UsageError("--pairs is not supported with --engine dask")
         _run_dask(
             inputs, output, errors_path, settings, formats, out_format, state, window,
             story_seconds if stories else False, dask_scheduler, dask_workers, extract_timeout,
@@ -363,22 +382,48 @@ def command(
                                    extract_timeout=extract_timeout)  # fmt: skip
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
-        _run(
-            deduper,
-            inputs,
-            output,
-            errors_path,
-            progress,
-            story_seconds if stories else False,
-            formats=formats,
-            out_format=out_format,
-            postpone=not verify_as_read,
-        )
+        with contextlib.ExitStack() as stack:
+            if pairs_path is not None:
+                deduper.on_verdict = stack.enter_context(_PairLog(pairs_path))
+            _run(
+                deduper,
+                inputs,
+                output,
+                errors_path,
+                progress,
+                story_seconds if stories else False,
+                formats=formats,
+                out_format=out_format,
+                postpone=not verify_as_read,
+            )
     except StoreError as exc:
         raise click.ClickException(f"state store: {exc}") from exc
     finally:
         if store is not None:
             store.close()
+
+
+class _PairLog:
+    """``--pairs``: each verified pair as a JSON line, written as the verdicts come (memory does
+    not grow with the run) to a temporary file that replaces FILE when the run ends, also when
+    it ends with exit 1 or 130 after writing what it read; a crash leaves no partial FILE."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> _PairLog:
+        self._fh = self._stack.enter_context(atomic_writer(self._path))
+        return self
+
+    def __call__(self, a: str, b: str, verdict: Verdict) -> None:
+        self._fh.write(json.dumps({"a": a, "b": b, **verdict.to_dict()}, ensure_ascii=False) + "\n")
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, SystemExit):  # _finish wrote everything read, then chose the exit code
+            kind = exc = tb = None
+        with output_errors():
+            return bool(self._stack.__exit__(kind, exc, tb))
 
 
 def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
