@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -188,6 +188,38 @@ COPY_BATCH = 2000
 """Rows per :class:`Chunk` (items, edges, ...): a few MB of articles at most."""
 COPY_BATCH_BYTES = 32 * 1024 * 1024
 """Fetch-cache bodies per :class:`Chunk` (one body may be up to 16 MiB)."""
+
+
+def chunked(
+    kind: str,
+    rows: Iterable[Any],
+    batch: int,
+    *,
+    size: Callable[[Any], int] | None = None,
+    between: Callable[[], None] | None = None,
+) -> Iterator[Chunk]:
+    """``rows`` of one kind (a :class:`Chunk` field) as chunks of at most ``batch`` rows, and of
+    about :data:`COPY_BATCH_BYTES` when ``size`` gives each row's bytes (fetch-cache bodies).
+    ``between`` runs after each chunk but the last (a Redis copy renews its lock there)."""
+    held: list[Any] = []
+    total = 0
+    for row in rows:
+        held.append(row)
+        if size is not None:
+            total += size(row)
+        if len(held) >= batch or total >= COPY_BATCH_BYTES:
+            yield _chunk_of(kind, held)
+            held, total = [], 0
+            if between is not None:
+                between()
+    if held:
+        yield _chunk_of(kind, held)
+
+
+def _chunk_of(kind: str, rows: list[Any]) -> Chunk:
+    chunk = Chunk()
+    getattr(chunk, kind).extend(rows)  # an unknown kind is an AttributeError, not a lost list
+    return chunk
 
 
 class Transaction(Protocol):

@@ -49,7 +49,6 @@ from .._exceptions import (
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
     COPY_BATCH,
-    COPY_BATCH_BYTES,
     SCHEMA_VERSION,
     Binding,
     Chunk,
@@ -63,6 +62,7 @@ from ._base import (
     backoff,
     check_item,
     check_learner,
+    chunked,
     damaged,
     decode_article,
     encode_article,
@@ -308,47 +308,49 @@ class _Txn:
             yield Chunk(edges=edges)
         # hashes, sets and key patterns are scanned (SCAN may name an element twice: the
         # target writes keyed rows idempotently)
-        chunk = Chunk()
+        yield from chunked(
+            "updates", self._updates(batch), batch, between=lambda: self._hold("reading updates for a copy")
+        )
+        yield from chunked(
+            "clusters",
+            self._clusters(batch),
+            batch,
+            between=lambda: self._hold("reading clusters for a copy"),
+        )
+        with _errors(url, "reading seen URLs for a copy"):
+            seen = ((m.decode("utf-8"), None) for m in r.sscan_iter(base + ":seen", count=batch))
+            yield from chunked("seen_urls", seen, batch)
+        yield from chunked("fetch_cache", self._fetch_entries(batch), batch, size=lambda e: len(e.body))
+        yield from chunked("learners", self._learners(batch), batch)
+
+    def _updates(self, batch: int) -> Iterator[UpdateRow]:
+        p, r, url = self._p, self._r, self._store.url
         with _errors(url, "reading updates for a copy"):
             for key, value in r.hscan_iter(p + "updates", count=batch):
                 rid, _, text_hash = key.decode("utf-8").rpartition(" ")
                 with damaged(f"{url}: a stored update of {rid!r}"):
-                    chunk.updates.append(UpdateRow(rid, text_hash, float(value)))
-                if len(chunk.updates) >= batch:
-                    yield chunk
-                    chunk = Chunk()
-                    self._hold("reading updates for a copy")
-        if chunk.updates:
-            yield chunk
-        chunk = Chunk()
+                    yield UpdateRow(rid, text_hash, float(value))
+
+    def _clusters(self, batch: int) -> Iterator[StoredCluster]:
+        p, r, url = self._p, self._r, self._store.url
         with _errors(url, "reading clusters for a copy"):
             for key, value in r.hscan_iter(p + "clusters", count=batch):
                 with damaged(f"{url}: stored cluster {key[:80]!r}"):
                     c = json.loads(value)
-                    chunk.clusters.append(
-                        StoredCluster(
-                            ClusterRow(key.decode("utf-8"), c["canonical_id"], c["canonical_reason"],
-                                       tuple(c["member_ids"])),
-                            float(c.get("emitted_at", 0.0)),
-                        )
-                    )  # fmt: skip
-                if len(chunk.clusters) >= batch:
-                    yield chunk
-                    chunk = Chunk()
-                    self._hold("reading clusters for a copy")
-        if chunk.clusters:
-            yield chunk
-        chunk = Chunk()
-        with _errors(url, "reading seen URLs for a copy"):
-            for member in r.sscan_iter(base + ":seen", count=batch):
-                chunk.seen_urls.append((member.decode("utf-8"), None))
-                if len(chunk.seen_urls) >= batch:
-                    yield chunk
-                    chunk = Chunk()
-        if chunk.seen_urls:
-            yield chunk
-        chunk, size = Chunk(), 0
-        prefix = base + ":fetch:"
+                    cluster = StoredCluster(
+                        ClusterRow(
+                            key.decode("utf-8"),
+                            c["canonical_id"],
+                            c["canonical_reason"],
+                            tuple(c["member_ids"]),
+                        ),
+                        float(c.get("emitted_at", 0.0)),
+                    )
+                yield cluster
+
+    def _fetch_entries(self, batch: int) -> Iterator[CacheEntry]:
+        r, url = self._r, self._store.url
+        prefix = self._store._base + ":fetch:"
         with _errors(url, "reading the fetch cache for a copy"):
             for key in r.scan_iter(match=_glob(prefix) + "*", count=batch):
                 row = r.hmget(key, *_FETCH_FIELDS)
@@ -356,21 +358,16 @@ class _Txn:
                     continue  # removed since the scan named it
                 page_url = key.decode("utf-8")[len(prefix) :]
                 with damaged(f"{url}: the fetch cache entry of {page_url}"):
-                    chunk.fetch_cache.append(
-                        CacheEntry.of(
-                            page_url, final_url=_s(row[0]), etag=_s(row[1]) or None,
-                            last_modified=_s(row[2]) or None, body=row[3], content_type=_s(row[4]) or "",
-                            headers=json.loads(row[5] or b"{}"), stored_at=float(row[6] or 0),
-                        )
+                    entry = CacheEntry.of(
+                        page_url, final_url=_s(row[0]), etag=_s(row[1]) or None,
+                        last_modified=_s(row[2]) or None, body=row[3], content_type=_s(row[4]) or "",
+                        headers=json.loads(row[5] or b"{}"), stored_at=float(row[6] or 0),
                     )  # fmt: skip
-                size += len(row[3])
-                if size >= COPY_BATCH_BYTES or len(chunk.fetch_cache) >= batch:
-                    yield chunk
-                    chunk, size = Chunk(), 0
-        if chunk.fetch_cache:
-            yield chunk
-        chunk = Chunk()
-        prefix = base + ":learner:"
+                yield entry
+
+    def _learners(self, batch: int) -> Iterator[StoredLearner]:
+        r, url = self._r, self._store.url
+        prefix = self._store._base + ":learner:"
         with _errors(url, "reading learned boilerplate for a copy"):
             for key in r.scan_iter(match=_glob(prefix) + "*", count=batch):
                 state = r.get(key)
@@ -379,9 +376,7 @@ class _Txn:
                 name = key.decode("utf-8")[len(prefix) :]
                 with damaged(f"{url}: learned boilerplate {name!r}"):
                     learner = StoredLearner(name, state.decode("utf-8"), None)
-                chunk.learners.append(check_learner(learner, url))
-        if chunk.learners:
-            yield chunk
+                yield check_learner(learner, url)
 
     def load(self, chunk: Chunk) -> None:
         p, r, base = self._p, self._r, self._store._base

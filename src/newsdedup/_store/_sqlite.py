@@ -35,7 +35,6 @@ from .._exceptions import (
 from .._models import Article, CacheEntry, worth_caching
 from ._base import (
     COPY_BATCH,
-    COPY_BATCH_BYTES,
     SCHEMA_VERSION,
     Binding,
     Chunk,
@@ -49,6 +48,7 @@ from ._base import (
     backoff,
     check_item,
     check_learner,
+    chunked,
     damaged,
     decode_article,
     encode_article,
@@ -338,22 +338,19 @@ class _Txn:
             with damaged(f"{url}: a seen URL"):
                 seen: list[tuple[str, float | None]] = [(str(r[0]), float(r[1])) for r in page]
             yield Chunk(seen_urls=seen)
-        chunk, size = Chunk(), 0
         fetch_cols = "url, final_url, etag, last_modified, body, content_type, headers, stored_at"
-        for page in self._paged(fetch_cols, "fetch_cache", 1, 16):  # bodies of up to 16 MiB each
-            with damaged(f"{url}: a fetch cache entry"):
-                for r in page:
-                    body = bytes(r[4])
-                    chunk.fetch_cache.append(
-                        CacheEntry.of(r[0], final_url=r[1], etag=r[2], last_modified=r[3], body=body,
+
+        def entries() -> Iterator[CacheEntry]:
+            for page in self._paged(fetch_cols, "fetch_cache", 1, 16):  # bodies of up to 16 MiB each
+                with damaged(f"{url}: a fetch cache entry"):
+                    rows = [
+                        CacheEntry.of(r[0], final_url=r[1], etag=r[2], last_modified=r[3], body=bytes(r[4]),
                                       content_type=r[5], headers=json.loads(r[6]), stored_at=float(r[7]))
-                    )  # fmt: skip
-                    size += len(body)
-            if size >= COPY_BATCH_BYTES or len(chunk.fetch_cache) >= batch:
-                yield chunk
-                chunk, size = Chunk(), 0
-        if chunk.fetch_cache:
-            yield chunk
+                        for r in page
+                    ]  # fmt: skip
+                yield from rows
+
+        yield from chunked("fetch_cache", entries(), batch, size=lambda e: len(e.body))
         for page in self._paged("name, state, updated", "learners", 1, batch):
             with damaged(f"{url}: saved boilerplate"):
                 learners = [
