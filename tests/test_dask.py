@@ -570,12 +570,9 @@ def test_local_cluster_never_competes_for_port_8787() -> None:
         first.close()
 
 
-def test_a_page_that_kills_its_worker_costs_only_its_own_item(tmp_path: Path) -> None:
-    """``--engine dask`` on a local cluster whose workers load an extractor that aborts the
-    process on one page (as a parser segfault would): the run ends with exit 0, that page is
-    an ``extract-crashed`` error with its id, line and file, and the clusters are the local
-    engine's on the same input without it (the other items of its partition included)."""
-    from poison import poisoned_env
+def nato_pages() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Six publisher pages of the NATO seed story (one cluster) and three cut copies of another
+    story: the input of the tests where one page of a run kills or hangs its worker."""
     from servers import article_html
 
     story = [p for p in SEEDS[2].read_text(encoding="utf-8").split("\n\n") if p.strip()]
@@ -585,6 +582,17 @@ def test_a_page_that_kills_its_worker_costs_only_its_own_item(tmp_path: Path) ->
               for i in range(6)]  # fmt: skip
     others = [{"id": f"other{i}", "url": f"https://o{i}.example/a", "text": "\n\n".join(other[: len(other) - i])}
               for i in range(3)]  # fmt: skip
+    return copies, others
+
+
+def test_a_page_that_kills_its_worker_costs_only_its_own_item(tmp_path: Path) -> None:
+    """``--engine dask`` on a local cluster whose workers load an extractor that aborts the
+    process on one page (as a parser segfault would): the run ends with exit 0, that page is
+    an ``extract-crashed`` error with its id, line and file, and the clusters are the local
+    engine's on the same input without it (the other items of its partition included)."""
+    from poison import poisoned_env
+
+    copies, others = nato_pages()
     poison = dict(copies[0], id="poison", html=copies[0]["html"].replace("<p>", "<p>POISON-ABORT ", 1))
     a_rows, b_rows = [*copies[:3], poison, *copies[3:5], others[0]], [others[1], copies[5], others[2]]
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"

@@ -25,7 +25,7 @@ from newsdedup._dedup import ErrorRecord, _lost
 from newsdedup._exceptions import ConfigError
 from newsdedup.dask import dedup_bag, local_cluster
 from poison import poisoned_env
-from test_dask import _key, _local, corpus
+from test_dask import _key, _local, corpus, nato_pages
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="os.abort and the nanny's kill are POSIX")
 
@@ -228,16 +228,7 @@ def test_cli_engine_dask_extract_timeout_writes_what_jobs_writes(tmp_path: Path)
     """``newsdedup dedup --engine dask --extract-timeout 2`` and ``--jobs 2 --extract-timeout 2``
     on the same two files, one page of which hangs the parser: exit 0, the same clusters and
     the same errors file (the page an ``extract-timeout`` error with its id, line and file)."""
-    from servers import article_html
-    from test_dask import SEEDS, _bases
-
-    story = [p for p in SEEDS[2].read_text(encoding="utf-8").split("\n\n") if p.strip()]
-    other = _bases()[0][2]
-    copies = [{"id": f"copy{i}", "url": f"https://s{i}.example/world/2024/10/nato-{i}",
-               "html": article_html(f"NATO chief on North Korea {i}", story, site=f"S{i}")}
-              for i in range(6)]  # fmt: skip
-    others = [{"id": f"other{i}", "url": f"https://o{i}.example/a", "text": "\n\n".join(other[: len(other) - i])}
-              for i in range(3)]  # fmt: skip
+    copies, others = nato_pages()
     hang = _poison(dict(copies[0], id="poison"), "POISON-HANG")
     a_rows, b_rows = [*copies[:3], hang, *copies[3:5], others[0]], [others[1], copies[5], others[2]]
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"

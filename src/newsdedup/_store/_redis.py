@@ -122,6 +122,19 @@ def _s(value: bytes | None) -> str | None:
     return value.decode("utf-8") if value is not None else None
 
 
+def _edges(raw_edges: list[bytes], after: int, url: str) -> list[EdgeRow]:
+    """Edge records read from the ``edges`` list from position ``after`` on (their sequence
+    numbers follow it); a record that does not decode is :class:`StoreCorrupt`."""
+    edges = []
+    for n, raw in enumerate(raw_edges):
+        try:
+            a, b, kind, jac, cont, align = json.loads(raw)
+        except (ValueError, TypeError) as exc:
+            raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
+        edges.append(EdgeRow(a, b, kind, jac, cont, align, seq=after + n + 1))
+    return edges
+
+
 class _Txn:
     def __init__(self, store: RedisStore, token: str) -> None:
         self._store = store
@@ -151,14 +164,7 @@ class _Txn:
                             )
                         )  # fmt: skip
             raw_edges = self._r.lrange(p + "edges", edge_seq, -1)
-        edges = []
-        for n, raw in enumerate(raw_edges):
-            try:
-                a, b, kind, jac, cont, align = json.loads(raw)
-            except (ValueError, TypeError) as exc:
-                raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
-            edges.append(EdgeRow(a, b, kind, jac, cont, align, seq=edge_seq + n + 1))
-        return items, edges
+        return items, _edges(raw_edges, edge_seq, url)
 
     def high_water(self) -> float:
         with _errors(self._store.url, "reading the high-water mark"):
@@ -297,15 +303,8 @@ class _Txn:
                 raw_edges = r.lrange(p + "edges", start, start + batch - 1)
             if not raw_edges:
                 break
-            edges = []
-            for n, raw in enumerate(raw_edges):
-                try:
-                    a, b, kind, jac, cont, align = json.loads(raw)
-                except (ValueError, TypeError) as exc:
-                    raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
-                edges.append(EdgeRow(a, b, kind, jac, cont, align, seq=start + n + 1))
+            yield Chunk(edges=_edges(raw_edges, start, url))
             start += len(raw_edges)
-            yield Chunk(edges=edges)
         # hashes, sets and key patterns are scanned (SCAN may name an element twice: the
         # target writes keyed rows idempotently)
         yield from chunked(
