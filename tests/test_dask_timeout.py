@@ -153,14 +153,15 @@ def test_a_page_that_holds_the_gil_is_stopped_too(poisoned: Client, monkeypatch:
 def test_only_running_time_counts() -> None:
     """What the scheduler says of the prepare tasks (:func:`_running`, on a stand-in scheduler):
     a task waiting behind another on a worker has no start, one the heartbeat reports running
-    is timed from its start, and a later batch event restarts its clock; :func:`_overruns`
+    is timed from its start, and a later batch event on the worker running it restarts its clock
+    (one from an earlier try on another worker does not); :func:`_overruns`
     stops the tasks whose batch ran over the limit, and every task of a worker not heard from
     for the limit and ten seconds more (a page holding the GIL), whether it started or not."""
     from types import SimpleNamespace
 
     from distributed.metrics import time as clock
 
-    from newsdedup.dask import _STARTED, _overruns, _running
+    from newsdedup.dask import _overruns, _running
 
     now = clock()
     busy = SimpleNamespace(address="tcp://busy", last_seen=now - 0.5, executing={})
@@ -176,39 +177,63 @@ def test_only_running_time_counts() -> None:
             ("queued", "processing", busy),  # in the worker's queue: not executing
             ("long", "processing", busy),  # running 30 s, its last batch began 1 s ago
             ("stuck", "processing", busy),  # running 3 s, one batch
+            ("moved", "processing", busy),  # running 4 s here; a batch began 1 s ago on its old worker
             ("waiting", "queued", None),  # on the scheduler
             ("held", "processing", frozen),  # on a worker frozen since before it said it started
         ]
     }
-    busy.executing = {tasks["long"]: 29.5, tasks["stuck"]: 2.5}
-    events = ((now - 20.0, "long"), (now - 1.0, "long"), (now - 3.0, "stuck"))
-    scheduler = SimpleNamespace(tasks=tasks, get_events=lambda topic: events if topic == _STARTED else ())
-    running = _running(["queued", "long", "stuck", "waiting", "held", "gone"], dask_scheduler=scheduler)
-    assert set(running) == {"queued", "long", "stuck", "held"}
+    busy.executing = {tasks["long"]: 29.5, tasks["stuck"]: 2.5, tasks["moved"]: 3.5}
+    started = {
+        "long": (now - 1.0, "tcp://busy"),
+        "stuck": (now - 3.0, "tcp://busy"),
+        "moved": (now - 1.0, "tcp://old"),
+    }
+    scheduler = SimpleNamespace(tasks=tasks)
+    keys = ["queued", "long", "stuck", "moved", "waiting", "held", "gone"]
+    running = _running(keys, started, dask_scheduler=scheduler)
+    assert set(running) == {"queued", "long", "stuck", "moved", "held"}
     assert running["queued"][:2] == ("tcp://busy", None)
     assert running["long"][1] == pytest.approx(1.0, abs=0.5)
     assert running["stuck"][1] == pytest.approx(3.0, abs=0.5)
+    assert running["moved"][1] == pytest.approx(4.0, abs=0.5)  # from its start on this worker
     assert running["held"][1] is None
     assert running["held"][2] == pytest.approx(13.0, abs=0.5)
     over = _overruns(running, 2.0)
-    assert {k: v[0] for k, v in over.items()} == {"stuck": "tcp://busy", "held": "tcp://frozen"}
+    assert {k: v[0] for k, v in over.items()} == {
+        "stuck": "tcp://busy",
+        "moved": "tcp://busy",
+        "held": "tcp://frozen",
+    }
     assert _overruns(running, 5.0) == {}  # 13 s unheard of is not over 5 + 10
 
 
-def test_prepare_tasks_say_when_each_batch_starts(poisoned: Client) -> None:
-    """A partition of 600 items is prepared in three batches of at most 256, each announced to
-    the scheduler (the event that restarts the task's clock), so a big partition is timed
-    batch by batch, not taken for a hang."""
-    from collections import Counter
+def test_prepare_tasks_say_when_each_batch_starts(poisoned: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partition of 600 items is prepared in three batches of at most 256, each announced as
+    an event that reaches the client running the step (the event that restarts the task's
+    clock, with the worker running it), so a big partition is timed batch by batch, not taken
+    for a hang; the run's topic is left once it is done."""
+    from newsdedup import dask as engine
 
-    from newsdedup.dask import _STARTED
+    seen: list[tuple[str, Any]] = []
+    original = engine._Isolation.on_started
 
+    def spy(self: Any, event: tuple[float, Any]) -> None:
+        seen.append((self.topic, event))
+        original(self, event)
+
+    monkeypatch.setattr(engine._Isolation, "on_started", spy)
     items = [{"id": f"t{n}", "text": f"Item {n} of a partition of six hundred. " * 8} for n in range(600)]
-    before = Counter(str(msg) for _, msg in poisoned.get_events(_STARTED))
     got = dedup_bag(db.from_sequence(items, npartitions=1), stories=False, scheduler=poisoned)
     assert sum(c.size for c in got) == 600
-    after = Counter(str(msg) for _, msg in poisoned.get_events(_STARTED))
-    assert [n for key, n in after.items() if key not in before] == [3]
+    deadline = time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:  # events travel on a batched stream
+        time.sleep(0.05)
+    assert len(seen) == 3
+    assert len({topic for topic, _ in seen}) == 1
+    assert len({str(key) for _, (_, (key, _)) in seen}) == 1  # the one task, three batches
+    assert {str(where) for _, (_, (_, where)) in seen} <= set(poisoned.scheduler_info()["workers"])
+    assert seen[0][0].startswith(engine._STARTED)
+    assert seen[0][0] not in poisoned._event_handlers
 
 
 def test_extract_timeout_is_checked_as_in_the_local_engine() -> None:

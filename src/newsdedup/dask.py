@@ -58,6 +58,7 @@ import math
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -270,14 +271,16 @@ def _read_whole(name: str, fmt: str, file: str | None, source: str) -> _Chunk:
     return _Chunk(items, file=file, source=source, from_file=True, lines=0, failure=failure)
 
 
-def _prepare(chunk: _Chunk, index: int, config: DedupConfig, first: int = 0, timed: bool = False) -> _Part:
+def _prepare(
+    chunk: _Chunk, index: int, config: DedupConfig, first: int = 0, topic: str | None = None
+) -> _Part:
     """Records -> articles -> docs and band keys, with the local engine's per-item rules.
     ``first``: the position of the chunk's first item in its partition (a partition prepared
-    item by item, :func:`_isolating`, gives each task a chunk of one item). ``timed``: on a
-    ``distributed`` worker, say when each batch of :data:`_BATCH` items starts
-    (:func:`_batch_started`), so that a hang is told from a big partition."""
+    item by item, :func:`_isolating`, gives each task a chunk of one item). ``topic``: on a
+    ``distributed`` worker, say on this event topic when each batch of :data:`_BATCH` items
+    starts (:func:`_batch_started`), so that a hang is told from a big partition."""
     deduper = _deduper(config)
-    started = _batch_started() if timed else None
+    started = _batch_started(topic) if topic is not None else None
     rows: list[_Row] = []
     errors: list[tuple[int, bool, ErrorRecord]] = []
     for start in range(0, len(chunk.items), _BATCH):
@@ -337,13 +340,14 @@ _BATCH = 256
 ``extract_timeout`` bounds there too."""
 
 _STARTED = "newsdedup-prepare-batch"
-"""The scheduler event topic under which a timed prepare task logs its key as each batch starts."""
+"""The prefix of the scheduler event topic under which a timed prepare task logs its key and
+worker as each batch starts (one topic per run: :class:`_Isolation`)."""
 
 
-def _batch_started() -> Callable[[], None] | None:
+def _batch_started(topic: str) -> Callable[[], None] | None:
     """What a prepare task calls as each batch starts, on a ``distributed`` worker: an event
-    with the task's key on the scheduler (:data:`_STARTED`), which times the batch from there
-    (:func:`_running`); None elsewhere."""
+    ``(task key, worker address)`` on ``topic``, which the client running the step receives
+    and times the batch from (:meth:`_Isolation.on_started`, :func:`_running`); None elsewhere."""
     distributed = sys.modules.get("distributed")
     if distributed is None:
         return None
@@ -352,7 +356,8 @@ def _batch_started() -> Callable[[], None] | None:
         key = str(worker.get_current_task())
     except (ValueError, KeyError):  # not in a worker's task
         return None
-    return lambda: worker.log_event(_STARTED, key)
+    where = str(worker.address)
+    return lambda: worker.log_event(topic, [key, where])
 
 
 def _crash_error(
@@ -753,30 +758,35 @@ def _allowed_failures(value: int, dask_scheduler: Any = None) -> int:
     return old
 
 
-def _running(keys: list[Any], dask_scheduler: Any = None) -> dict[Any, tuple[str, float | None, float]]:
+def _running(
+    keys: list[Any], started: dict[str, tuple[float, str]], dask_scheduler: Any = None
+) -> dict[Any, tuple[str, float | None, float]]:
     """Run on the scheduler: for each of ``keys`` a worker is running, ``(worker address,
     seconds since the task's current batch started (None: not known to have started: it may
     wait behind another task on that worker), seconds since the scheduler last heard from the
     worker)``.
-    A batch's start is the latest :data:`_STARTED` event of the task, else the task's start as
-    the worker's last heartbeat reported it (a task waiting in the worker's queue has none).
-    Times are the scheduler's clock."""
+    A batch's start is the latest batch event of the task on the worker now running it
+    (``started``: key -> (time, worker), as the client received them; an event from an earlier
+    try on another worker does not count), else the task's start as the worker's last
+    heartbeat reported it (a task waiting in the worker's queue has none). Times are the
+    scheduler's clock."""
     from distributed.metrics import time as clock
 
     now = clock()
-    stamps: dict[str, float] | None = None
     out: dict[Any, tuple[str, float | None, float]] = {}
     for key in keys:
         ts = dask_scheduler.tasks.get(key)
         ws = ts.processing_on if ts is not None and ts.state == "processing" else None
         if ws is None:
             continue
-        if stamps is None:  # read once, and only while a task of the step runs
-            stamps = {str(msg): stamp for stamp, msg in dask_scheduler.get_events(_STARTED)}
+        event = started.get(str(key))
         running = ws.executing.get(ts)
         begun = [
             t
-            for t in (stamps.get(str(key)), None if running is None else ws.last_seen - running)
+            for t in (
+                event[0] if event is not None and event[1] == ws.address else None,
+                None if running is None else ws.last_seen - running,
+            )
             if t is not None
         ]
         out[key] = (ws.address, None if not begun else now - max(begun), now - ws.last_seen)
@@ -919,6 +929,10 @@ class _Isolation:
         self.client = client
         self.limit = limit
         self.poll = min(5.0, max(0.1, limit / 4))  # seconds between looks at the running tasks
+        # the batch events come to this client as they are logged: the scheduler keeps only
+        # the last 1,000 of a topic, fewer than a big cluster's tasks log between two looks
+        self.topic = f"{_STARTED}-{uuid.uuid4().hex}"
+        self.started: dict[str, tuple[float, str]] = {}  # task key -> its latest batch event
         self.keys: dict[Any, _Unit] = {}  # the unit of each submitted task's key
         self.hung: dict[_Unit, str] = {}  # units whose task overran, and the worker stopped for it
         self.stopped: set[str] = set()  # addresses of the workers stopped for an overrun
@@ -941,10 +955,16 @@ class _Isolation:
         i, seq = unit
         if seq is None:
             return delayed(_prepare, pure=False)(
-                _fresh(self.chunks[i]) if again else self.chunks[i], i, self.config, 0, True
+                _fresh(self.chunks[i]) if again else self.chunks[i], i, self.config, 0, self.topic
             )
         one = dataclasses.replace(self.split[i], items=[self.items[i][seq]])
-        return delayed(_prepare, pure=False)(one, i, self.config, seq, True)
+        return delayed(_prepare, pure=False)(one, i, self.config, seq, self.topic)
+
+    def on_started(self, event: tuple[float, Any]) -> None:
+        """A prepare task's batch event ``(time, [key, worker])``: kept if it is the task's latest."""
+        stamp, (key, where) = event
+        if stamp >= self.started.get(key, (float("-inf"), ""))[0]:
+            self.started[key] = (float(stamp), str(where))
 
     def submit(self, units: Sequence[_Unit], again: bool = False) -> list[Any]:
         """Persists the units' tasks (each a try more); their futures."""
@@ -1025,8 +1045,9 @@ class _Isolation:
             return
         over: dict[_Unit, str] = {}
         why: dict[_Unit, str] = {}
+        started = {str(k): self.started[str(k)] for k in keys if str(k) in self.started}
         for key, (address, reason) in _overruns(
-            self.client.run_on_scheduler(_running, keys), self.limit
+            self.client.run_on_scheduler(_running, keys, started), self.limit
         ).items():
             unit = self.keys.get(key)
             if unit is not None and unit in self.live:
@@ -1158,6 +1179,19 @@ class _Isolation:
     def run(self) -> list[Any]:
         """Prepares every partition, isolating the pages that kill their worker; the persisted
         prepared partitions, in input order."""
+        self.client.subscribe_topic(self.topic, self.on_started)
+        try:
+            return self._run()
+        finally:
+            self.client.unsubscribe_topic(self.topic)
+            # distributed's unsubscribe_topic tells the scheduler but keeps the handler, which
+            # would keep this object (and its partitions) alive as long as the client
+            handlers = getattr(self.client, "_event_handlers", None)
+            if isinstance(handlers, dict):
+                handlers.pop(self.topic, None)
+            self.started.clear()
+
+    def _run(self) -> list[Any]:
         from distributed import futures_of
 
         delayed = self.dask.delayed
