@@ -365,3 +365,47 @@ def test_a_doctype_after_a_long_prolog_is_still_checked() -> None:
         + b'<![CDATA[<!DOCTYPE x [<!ENTITY a "b">]>]]></description></channel></rss>'
     )
     assert strip_doctype(quoted) == quoted
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    [b"<!-- <!DOCTYPE x> -->", b"<?pi <!DOCTYPE x> ?>", b"<!-- a comment -->\n<!-- <!doctype y> -->"],
+    ids=["comment", "processing-instruction", "two-comments"],
+)
+def test_a_doctype_quoted_in_the_prolog_does_not_hide_the_real_one(decoy: bytes) -> None:
+    """A "<!DOCTYPE" inside a comment or processing instruction before the real DOCTYPE was taken
+    for it: cut out, it let the real one's entity through to the parser."""
+    sitemap = (
+        b'<?xml version="1.0"?>'
+        + decoy
+        + b'<!DOCTYPE urlset [<!ENTITY a "http://evil.example/x">]>'
+        + b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&a;</loc></url></urlset>'
+    )
+    with pytest.raises(FeedError):
+        strip_doctype(sitemap)
+    with pytest.raises(FeedError):
+        parse_sitemap(sitemap)
+    feed = (
+        b'<?xml version="1.0"?>'
+        + decoy
+        + b'<!DOCTYPE rss [<!ENTITY t "x">]><rss><channel><title>&t;</title></channel></rss>'
+    )
+    with pytest.raises(FeedError):
+        parse_feed(feed)
+
+
+def test_utf16_xml_with_entities_is_refused_and_without_them_parsed() -> None:
+    """UTF-16 markup never matched the byte patterns, so its DOCTYPE went to expat unchecked."""
+    bomb = (
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        '<!DOCTYPE urlset [<!ENTITY a "http://evil.example/x">]>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&a;</loc></url></urlset>'
+    )
+    for data in (bomb.encode("utf-16"), bomb.encode("utf-16-le"), bomb.encode("utf-16-be")):
+        with pytest.raises(FeedError):
+            parse_sitemap(data)
+    plain = (
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://news.example/a</loc></url></urlset>'
+    )
+    assert [u.url for u in parse_sitemap(plain.encode("utf-16")).urls] == ["https://news.example/a"]

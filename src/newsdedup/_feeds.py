@@ -133,32 +133,64 @@ def strip_doctype(data: bytes) -> bytes:
     Entity declarations are how billion-laughs and external-entity attacks work, and no real
     feed or sitemap needs them.
     """
+    if _utf16(data):
+        return _check_utf16(data)
     # a DOCTYPE comes before the root element, after any amount of whitespace, comments and
-    # processing instructions: a fixed offset would let a padded prolog hide one
-    limit = max(_DOCTYPE_SCAN, _prolog_end(data) + len(b"<!DOCTYPE"))
-    match = _DOCTYPE.search(data, 0, limit)
+    # processing instructions: a fixed offset would let a padded prolog hide one, and the one
+    # that counts is where the prolog's comments and PIs end (a "<!DOCTYPE" quoted inside a
+    # comment before it must not be taken for it)
+    head = _prolog_end(data)
+    limit = max(_DOCTYPE_SCAN, head + len(b"<!DOCTYPE"))
+    match = _DOCTYPE.match(data, head) or _DOCTYPE.search(data, 0, limit)
     if match is None:
-        if re.search(rb"<!ENTITY", data[:limit], re.IGNORECASE):
-            raise FeedError("XML declares entities outside a DOCTYPE; refused")
-        return data
-    start = match.start()
-    gt = data.find(b">", match.end())
-    bracket = data.find(b"[", match.end())
-    if gt == -1:
-        raise FeedError("unterminated DOCTYPE")
-    if bracket != -1 and bracket < gt:
-        end_match = _SUBSET_END.search(data, bracket)
-        if end_match is None:
-            raise FeedError("unterminated DOCTYPE internal subset")
-        subset = data[bracket : end_match.end()]
-        if re.search(rb"<!ENTITY", subset, re.IGNORECASE):
-            raise FeedError("XML DOCTYPE declares entities (possible entity expansion attack); refused")
-        end = end_match.end()
+        stripped = data
     else:
-        if re.search(rb"\b(SYSTEM|PUBLIC)\b", data[match.end() : gt]) and b"ENTITY" in data[start:gt].upper():
-            raise FeedError("XML DOCTYPE declares entities; refused")
-        end = gt + 1
-    return data[:start] + data[end:]
+        start = match.start()
+        gt = data.find(b">", match.end())
+        bracket = data.find(b"[", match.end())
+        if gt == -1:
+            raise FeedError("unterminated DOCTYPE")
+        if bracket != -1 and bracket < gt:
+            end_match = _SUBSET_END.search(data, bracket)
+            if end_match is None:
+                raise FeedError("unterminated DOCTYPE internal subset")
+            subset = data[bracket : end_match.end()]
+            if re.search(rb"<!ENTITY", subset, re.IGNORECASE):
+                raise FeedError("XML DOCTYPE declares entities (possible entity expansion attack); refused")
+            end = end_match.end()
+        else:
+            if (
+                re.search(rb"\b(SYSTEM|PUBLIC)\b", data[match.end() : gt])
+                and b"ENTITY" in data[start:gt].upper()
+            ):
+                raise FeedError("XML DOCTYPE declares entities; refused")
+            end = gt + 1
+        stripped = data[:start] + data[end:]
+    # whatever was cut, no entity declaration may be left where a parser would read one
+    if re.search(rb"<!ENTITY", stripped[: max(limit, _prolog_end(stripped) + 1)], re.IGNORECASE):
+        raise FeedError("XML declares entities outside a DOCTYPE; refused")
+    return stripped
+
+
+def _utf16(data: bytes) -> bool:
+    """Whether ``data`` is UTF-16 XML (a byte order mark, or ``<`` / ``<?`` as 16-bit units):
+    its markup never matches the byte patterns, while expat decodes it and would expand it."""
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] in (b"<\x00?\x00", b"\x00<\x00?")
+
+
+def _check_utf16(data: bytes) -> bytes:
+    """A UTF-16 document is checked on its decoded text and passed on unchanged when it has no
+    DOCTYPE and no entity declaration (cutting one out would mean re-encoding the document);
+    one that has either is refused: no real feed or sitemap in UTF-16 needs a DOCTYPE."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = "utf-16"
+    else:
+        codec = "utf-16-le" if data[:1] == b"<" else "utf-16-be"
+    text = data.decode(codec, errors="replace").encode("utf-8", errors="replace")
+    head = _prolog_end(text)
+    if re.search(rb"<!(DOCTYPE|ENTITY)", text[: max(_DOCTYPE_SCAN, head + len(b"<!DOCTYPE"))], re.IGNORECASE):
+        raise FeedError("UTF-16 XML with a DOCTYPE or entity declarations; refused")
+    return data
 
 
 def gunzip_bounded(data: bytes, *, max_bytes: int = DEFAULT_MAX_SITEMAP_BYTES) -> bytes:
