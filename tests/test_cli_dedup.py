@@ -823,3 +823,29 @@ def test_pairs_file_is_written_when_an_input_breaks_and_refused_with_dask(tmp_pa
     result = _run([str(good), "--engine", "dask", "--pairs", str(tmp_path / "p2.jsonl")])
     assert result.exit_code == 2
     assert "--pairs is not supported with --engine dask" in result.output
+
+
+def test_pairs_file_write_errors_are_clear_and_dash_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --pairs write that fails during the run (a full disk) is the usual one-line output
+    error, exit 1, with no temporary file left; '-' is refused (stdout holds the clusters)."""
+    import errno
+
+    from newsdedup._cli import dedup as command
+
+    src = _write(tmp_path / "in.jsonl", _pair_lines())
+    result = _run([str(src), "-o", str(tmp_path / "o.jsonl"), "--pairs", "-"])
+    assert result.exit_code == 2
+    assert "--pairs needs a file" in result.output
+    assert not (Path.cwd() / "-").exists()
+
+    def full(self: object, a: str, b: str, verdict: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(command._PairLog, "__call__", full)
+    result = _run([str(src), "-o", str(tmp_path / "o.jsonl"), "--pairs", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 1
+    assert "cannot write output: No space left on device" in result.output
+    assert not isinstance(result.exception, OSError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]

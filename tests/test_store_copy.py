@@ -309,6 +309,10 @@ def test_the_command_line_on_a_missing_or_unusable_source(tmp_path: Path) -> Non
     empty = CliRunner().invoke(main, ["copy-state", str(unbound), str(target)])
     assert empty.exit_code == 1
     assert "holds no dedup state" in empty.stderr
+    assert not target.exists()  # the target file this copy would have created is gone again
+    onto_itself = CliRunner().invoke(main, ["copy-state", str(unbound), str(unbound)])
+    assert onto_itself.exit_code == 2
+    assert unbound.exists()  # an existing file is never removed
 
 
 def test_a_damaged_source_item_stops_the_copy_and_leaves_no_target(stores: Stores, tmp_path: Path) -> None:
@@ -336,6 +340,34 @@ def test_a_damaged_source_item_stops_the_copy_and_leaves_no_target(stores: Store
     with pytest.raises(StoreCorrupt):
         copy_store(source, other, replace=True, batch=5)  # fails after the target was emptied
     assert contents(other) == held
+
+
+@pytest.mark.parametrize("damage", ["item-field", "cluster-field"])
+def test_a_redis_record_missing_a_field_is_store_corrupt(stores: Stores, tmp_path: Path, damage: str) -> None:
+    """A Redis record without one of its fields (an item's text hash, a cluster's canonical
+    reason) stops the copy with StoreCorrupt and exit 1, not a KeyError traceback."""
+    import redis
+
+    source = stores.new("redis")
+    build(source, tmp_path)
+    r = redis.Redis.from_url(source.split("?")[0])
+    base = "newsdedup:" + source.rsplit("name=", 1)[1] + ":"  # this store's keys (the server is shared)
+    if damage == "item-field":
+        [key] = r.keys(f"{base}*:item:{CORPUS[20]['id']}")
+        assert r.hdel(key, "th") == 1
+    else:
+        [key] = r.keys(f"{base}*:clusters")
+        cid, raw = next(iter(r.hgetall(key).items()))
+        row = json.loads(raw)
+        del row["canonical_reason"]
+        r.hset(key, cid, json.dumps(row))
+    with pytest.raises(StoreCorrupt):
+        copy_store(source, str(tmp_path / "a.db"))
+    result = CliRunner().invoke(main, ["copy-state", source, str(tmp_path / "b.db")])
+    assert result.exit_code == 1, result.output
+    assert "is damaged" in result.stderr
+    assert not (tmp_path / "a.db").exists()
+    assert not (tmp_path / "b.db").exists()
 
 
 def test_a_redis_copy_that_fails_part_way_says_so(

@@ -646,7 +646,8 @@ class Deduplicator:
         """Called as ``on_verdict(item_id, candidate_id, verdict)`` for every pair this object
         verifies, accepted or rejected, in the order the decisions are applied: only accepted
         pairs are kept (:meth:`verdict`), so this is where a rejection's kind and scores can be
-        recorded (``newsdedup dedup --pairs``)."""
+        recorded (``newsdedup dedup --pairs``). It is called once the pairs' decisions are
+        recorded; an exception it raises propagates out of the call that verified them."""
         self._spill = _Spill() if spill and store is None else None
         cfg = self.config
         self.window = parse_window(window)
@@ -1724,12 +1725,6 @@ class Deduplicator:
             self.decisions[item_id] = decision
             out.append(decision)
         self._state.add_edges(found, scores, pairs, rows)
-        if self.on_verdict is not None:
-            row = 0
-            for item_id, keys in items:
-                for key in keys:
-                    self.on_verdict(item_id, key, found[row])
-                    row += 1
         if self.store is not None:
             for (a, b), r in zip(pairs, rows, strict=True):
                 if b < a:
@@ -1740,6 +1735,12 @@ class Deduplicator:
         if logger.isEnabledFor(logging.DEBUG):
             for decision in out:
                 logger.debug("dedup %s: %s", decision.id, decision)
+        if self.on_verdict is not None:  # last: a callback that raises leaves the state whole
+            row = 0
+            for item_id, keys in items:
+                for key in keys:
+                    self.on_verdict(item_id, key, found[row])
+                    row += 1
         return out
 
     def _hub_pairs(self, key: str, candidates: list[str]) -> list[str]:

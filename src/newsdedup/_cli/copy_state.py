@@ -2,7 +2,7 @@
 
 Rebuilds a Redis index from an SQLite copy (Redis lost its data), keeps an SQLite backup of a
 Redis store, or moves state between backends (:func:`newsdedup.copy_store`). A target that
-already holds state is refused unless ``--replace``; the source is only read. Exit codes: 0
+already holds state is refused unless ``--replace``; the source is only read (once opened). Exit codes: 0
 copied, 1 a store cannot be used (missing, damaged, busy) or the target is not empty, 2 usage.
 """
 

@@ -358,6 +358,8 @@ def command(
         raise click.ClickException(str(exc)) from exc
     if out_format == "parquet" and (output is None or str(output) == "-"):
         raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
+    if pairs_path is not None and str(pairs_path) == "-":
+        raise click.BadParameter("--pairs needs a file (stdout holds the clusters)", param_hint="--pairs")
     if engine == "dask":
         if pairs_path is not None:
             raise click.UsageError("--pairs is not supported with --engine dask")
@@ -419,11 +421,13 @@ class _PairLog:
     def __call__(self, a: str, b: str, verdict: Verdict) -> None:
         self._fh.write(json.dumps({"a": a, "b": b, **verdict.to_dict()}, ensure_ascii=False) + "\n")
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, SystemExit):  # _finish wrote everything read, then chose the exit code
             kind = exc = tb = None
-        with output_errors():
-            return bool(self._stack.__exit__(kind, exc, tb))
+        with output_errors():  # a failed write (a full disk) during the run or at the rename
+            self._stack.__exit__(kind, exc, tb)  # (the temporary file is removed on an error)
+            if isinstance(exc, OSError):
+                raise exc
 
 
 def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:

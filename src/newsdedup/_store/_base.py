@@ -185,7 +185,7 @@ class Chunk:
 
 
 COPY_BATCH = 2000
-"""Rows per :class:`Chunk` (items, edges, ...): a few MB of articles at most."""
+"""Rows per :class:`Chunk` (items, edges, ...): a few MB of typical articles."""
 COPY_BATCH_BYTES = 32 * 1024 * 1024
 """Fetch-cache bodies per :class:`Chunk` (one body may be up to 16 MiB)."""
 
@@ -397,10 +397,11 @@ def fetch_cache_bytes(value: object) -> int:
 @contextmanager
 def damaged(what: str) -> Iterator[None]:
     """Turn a stored value that does not convert (text where a number belongs, bytes that are
-    not UTF-8) into :class:`StoreCorrupt` naming ``what``, instead of a traceback."""
+    not UTF-8, a field missing from a record) into :class:`StoreCorrupt` naming ``what``,
+    instead of a traceback."""
     try:
         yield
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError, OverflowError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError, OverflowError) as exc:
         raise StoreCorrupt(f"{what} is damaged: {type(exc).__name__}: {exc}") from exc
 
 

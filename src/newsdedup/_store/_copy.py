@@ -62,14 +62,16 @@ def copy_store(
         src = _open(source, opened, create=False)
         made = _new_file(target)
         dst = _open(target, opened, create=True)
-        if _same(src, dst):
-            raise ConfigError(f"cannot copy a store onto itself ({src.url})")
-        binding = src.binding()
-        if binding is None:
-            raise StoreError(f"{src.url}: holds no dedup state to copy (it is not bound to a configuration)")
-        src.bind(binding.name or "default", binding.fingerprint, binding.config)
         counts: Counter[str] = Counter(dict.fromkeys(_ORDER, 0))
         try:
+            if _same(src, dst):
+                raise ConfigError(f"cannot copy a store onto itself ({src.url})")
+            binding = src.binding()
+            if binding is None:
+                raise StoreError(
+                    f"{src.url}: holds no dedup state to copy (it is not bound to a configuration)"
+                )
+            src.bind(binding.name or "default", binding.fingerprint, binding.config)
             with src.snapshot() as view, dst.restore(binding, replace=replace) as sink:
                 for chunk in view.dump(batch):
                     sink.load(chunk)
