@@ -386,6 +386,26 @@ def test_a_redis_copy_that_fails_part_way_says_so(
         copy_store(source, target)
 
 
+def test_replacing_a_redis_store_from_a_damaged_source_leaves_it_as_it_was(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """A Redis target is written chunk by chunk, so --replace would empty it before the damaged
+    item is met: the source is read through first, and the live index stays whole."""
+    source, target = stores.new("sqlite"), stores.new("redis")
+    build(source, tmp_path)
+    store = open_store(target)
+    Deduplicator(store=store, window=WINDOW).add_many(DATED[:3])
+    store.close()
+    held = contents(target)
+    db = sqlite3.connect(source)
+    db.execute("UPDATE items SET article = x'00ff00' WHERE id = ?", (CORPUS[N3 - 1]["id"],))  # near the end
+    db.commit()
+    db.close()
+    with pytest.raises(StoreCorrupt):
+        copy_store(source, target, replace=True, batch=5)
+    assert contents(target) == held
+
+
 def test_memory_stays_bounded_chunks_are_at_most_batch_rows(
     stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -53,8 +53,9 @@ def copy_store(
     a Redis name, every row of an SQLite file). An SQLite target is written in one transaction:
     a failed copy leaves it as it was. A Redis target is written under its index lock in
     chunks of ``batch`` rows; a copy that fails part way leaves a partial index (copy again
-    with ``replace=True``). Nothing else should write to the target during a copy.
-    """
+    with ``replace=True``). With ``replace=True`` a Redis target is emptied only after the
+    source was read through once and found whole. Nothing else should write to the target
+    during a copy."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be an int >= 1, got {batch!r}")
     opened: list[Store] = []
@@ -72,10 +73,16 @@ def copy_store(
                     f"{src.url}: holds no dedup state to copy (it is not bound to a configuration)"
                 )
             src.bind(binding.name or "default", binding.fingerprint, binding.config)
-            with src.snapshot() as view, dst.restore(binding, replace=replace) as sink:
-                for chunk in view.dump(batch):
-                    sink.load(chunk)
-                    counts.update(chunk.counts())
+            with src.snapshot() as view:
+                if replace and not isinstance(getattr(dst, "path", None), Path):
+                    # a target written chunk by chunk (Redis) is emptied first: the source is
+                    # read through and checked before, so a damaged one leaves it as it was
+                    for _ in view.dump(batch):
+                        pass
+                with dst.restore(binding, replace=replace) as sink:
+                    for chunk in view.dump(batch):
+                        sink.load(chunk)
+                        counts.update(chunk.counts())
         except BaseException:
             if made is not None:  # a file this copy created: gone again, not left empty
                 dst.close()
