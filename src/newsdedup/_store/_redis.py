@@ -612,9 +612,15 @@ class RedisStore:
                     "clusters": r.hlen(prefix + "clusters"),
                     "updates": r.hlen(prefix + "updates"),
                 }
-            out["fetch_cache"] = sum(1 for _ in r.scan_iter(match=_glob(base + ":fetch:") + "*", count=1000))
-            out["seen_urls"] = r.scard(base + ":seen")
-            out["learners"] = sum(1 for _ in r.scan_iter(match=_glob(base + ":learner:") + "*", count=1000))
+            # fetch-cache entries and learners are keys of their own: one SCAN counts both (a
+            # SCAN walks the whole database whatever it matches)
+            fetch, learner = (base + ":fetch:").encode(), (base + ":learner:").encode()
+            out["fetch_cache"], out["seen_urls"], out["learners"] = 0, r.scard(base + ":seen"), 0
+            for key in r.scan_iter(match=_glob(base) + ":[fl]*", count=1000):
+                if key.startswith(fetch):
+                    out["fetch_cache"] += 1
+                elif key.startswith(learner):
+                    out["learners"] += 1
         return out
 
     def _clear(self) -> None:
