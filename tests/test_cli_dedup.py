@@ -830,7 +830,10 @@ def test_pairs_file_write_errors_are_clear_and_dash_is_refused(
 ) -> None:
     """A --pairs write that fails during the run (a full disk) is the usual one-line output
     error, exit 1, with no temporary file left; '-' is refused (stdout holds the clusters)."""
+    import contextlib
     import errno
+    from collections.abc import Iterator
+    from typing import Any
 
     from newsdedup._cli import dedup as command
 
@@ -840,10 +843,21 @@ def test_pairs_file_write_errors_are_clear_and_dash_is_refused(
     assert "--pairs needs a file" in result.output
     assert not (Path.cwd() / "-").exists()
 
-    def full(self: object, a: str, b: str, verdict: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    class Full:  # the pairs file on a disk that fills up
+        def __init__(self, fh: Any) -> None:
+            self.fh = fh
 
-    monkeypatch.setattr(command._PairLog, "__call__", full)
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = command.atomic_writer
+
+    @contextlib.contextmanager
+    def filling(path: Path) -> Iterator[Any]:
+        with real(path) as fh:
+            yield Full(fh)
+
+    monkeypatch.setattr(command, "atomic_writer", filling)
     result = _run([str(src), "-o", str(tmp_path / "o.jsonl"), "--pairs", str(tmp_path / "p.jsonl")])
     assert result.exit_code == 1
     assert "cannot write output: No space left on device" in result.output

@@ -211,7 +211,7 @@ def test_prepare_tasks_say_when_each_batch_starts(poisoned: Client, monkeypatch:
     """A partition of 600 items is prepared in three batches of at most 256, each announced as
     an event that reaches the client running the step (the event that restarts the task's
     clock, with the worker running it), so a big partition is timed batch by batch, not taken
-    for a hang; the run's topic is left once it is done."""
+    for a hang; the run's topic is left and dropped on the scheduler once it is done."""
     from newsdedup import dask as engine
 
     seen: list[tuple[str, Any]] = []
@@ -233,7 +233,9 @@ def test_prepare_tasks_say_when_each_batch_starts(poisoned: Client, monkeypatch:
     assert len({str(key) for _, (_, (key, _)) in seen}) == 1  # the one task, three batches
     assert {str(where) for _, (_, (_, where)) in seen} <= set(poisoned.scheduler_info()["workers"])
     assert seen[0][0].startswith(engine._STARTED)
-    assert seen[0][0] not in poisoned._event_handlers
+    topic = seen[0][0]
+    assert poisoned._event_handlers[topic] is engine._ignore  # the run's object is let go
+    assert topic not in poisoned.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler._broker._topics))
 
 
 def test_extract_timeout_is_checked_as_in_the_local_engine() -> None:

@@ -409,3 +409,53 @@ def test_utf16_xml_with_entities_is_refused_and_without_them_parsed() -> None:
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://news.example/a</loc></url></urlset>'
     )
     assert [u.url for u in parse_sitemap(plain.encode("utf-16")).urls] == ["https://news.example/a"]
+
+
+_EVIL_SITEMAP_TAIL = (
+    b'<!DOCTYPE urlset [<!ENTITY x "https://evil.example/pwn">]>'
+    b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&x;</loc></url></urlset>'
+)
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE a>',  # a decoy DOCTYPE cut first
+        b'<?xml version="1.0"?><!DOCTYPE a><!--' + b" " * 70_000 + b"-->",  # and padding past 64 KiB
+    ],
+    ids=["decoy", "decoy-and-padding"],
+)
+def test_a_second_doctype_is_refused(prolog: bytes) -> None:
+    padded = _EVIL_SITEMAP_TAIL.replace(b"[<!ENTITY", b"[" + b" " * 70_000 + b"<!ENTITY")
+    for data in (prolog + _EVIL_SITEMAP_TAIL, prolog + padded):
+        with pytest.raises(FeedError):
+            parse_sitemap(data)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "lead", ["", "<!-- a sitemap -->", "  \n"], ids=["doctype-first", "comment-first", "space-first"]
+)
+def test_utf16_without_a_byte_order_mark_is_checked_too(codec: str, lead: str) -> None:
+    """expat reads a document whose first two bytes hold a NUL as UTF-16, BOM or not."""
+    data = (lead + _EVIL_SITEMAP_TAIL.decode()).encode(codec)
+    with pytest.raises(FeedError):
+        parse_sitemap(data)
+
+
+def test_text_after_the_root_that_quotes_a_doctype_or_an_entity_is_kept() -> None:
+    """A security blog's feed may quote an XXE payload in an item: past the root element it is
+    text, so the feed (with its own plain DOCTYPE, or in UTF-16) is parsed, not refused."""
+    item = (
+        "<item><title>XXE explained</title><link>https://blog.example/xxe</link>"
+        '<description><![CDATA[Use <!DOCTYPE html> or <!ENTITY xxe SYSTEM "file:///etc/passwd"> and see.]]>'
+        "</description></item>"
+    )
+    rss = f'<rss version="0.91"><channel><title>Sec</title>{item}</channel></rss>'
+    netscape = '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+    for data in (
+        f'<?xml version="1.0"?>{netscape}{rss}'.encode(),
+        f'<?xml version="1.0" encoding="UTF-16"?>{rss}'.encode("utf-16"),
+    ):
+        feed = parse_feed(data)
+        assert [e.url for e in feed] == ["https://blog.example/xxe"]

@@ -104,9 +104,6 @@ class Sitemap:
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
 _SPACE = re.compile(rb"\s*")
-_DOCTYPE_SCAN = 65536
-"""How far a DOCTYPE is looked for at least, even in a document whose prolog ends sooner (a
-malformed one: leading text, a stray tag); past a longer prolog, as far as the prolog goes."""
 
 
 def _prolog_end(data: bytes) -> int:
@@ -131,64 +128,78 @@ def strip_doctype(data: bytes) -> bytes:
     """Remove a DOCTYPE; raise :class:`FeedError` if it declares entities (or is unterminated).
 
     Entity declarations are how billion-laughs and external-entity attacks work, and no real
-    feed or sitemap needs them.
+    feed or sitemap needs them. Only what comes before the root element is looked at: a
+    DOCTYPE or an entity declaration can only be there, however long the comments and
+    processing instructions before it are, and past it they are text (an article that quotes
+    one stays as it is).
     """
     if _utf16(data):
         return _check_utf16(data)
-    # a DOCTYPE comes before the root element, after any amount of whitespace, comments and
-    # processing instructions: a fixed offset would let a padded prolog hide one, and the one
-    # that counts is where the prolog's comments and PIs end (a "<!DOCTYPE" quoted inside a
-    # comment before it must not be taken for it)
     head = _prolog_end(data)
-    limit = max(_DOCTYPE_SCAN, head + len(b"<!DOCTYPE"))
-    match = _DOCTYPE.match(data, head) or _DOCTYPE.search(data, 0, limit)
+    root = _root_start(data, head)
+    # the DOCTYPE that counts is where the prolog's comments and PIs end: a "<!DOCTYPE" quoted
+    # inside a comment before it must not be taken for it
+    match = _DOCTYPE.match(data, head) or _DOCTYPE.search(data, head, root)
     if match is None:
-        stripped = data
+        if re.search(rb"<!ENTITY", data[:root], re.IGNORECASE):
+            raise FeedError("XML declares entities outside a DOCTYPE; refused")
+        return data
+    start = match.start()
+    gt = data.find(b">", match.end())
+    bracket = data.find(b"[", match.end())
+    if gt == -1:
+        raise FeedError("unterminated DOCTYPE")
+    if bracket != -1 and bracket < gt:
+        end_match = _SUBSET_END.search(data, bracket)
+        if end_match is None:
+            raise FeedError("unterminated DOCTYPE internal subset")
+        subset = data[bracket : end_match.end()]
+        if re.search(rb"<!ENTITY", subset, re.IGNORECASE):
+            raise FeedError("XML DOCTYPE declares entities (possible entity expansion attack); refused")
+        end = end_match.end()
     else:
-        start = match.start()
-        gt = data.find(b">", match.end())
-        bracket = data.find(b"[", match.end())
-        if gt == -1:
-            raise FeedError("unterminated DOCTYPE")
-        if bracket != -1 and bracket < gt:
-            end_match = _SUBSET_END.search(data, bracket)
-            if end_match is None:
-                raise FeedError("unterminated DOCTYPE internal subset")
-            subset = data[bracket : end_match.end()]
-            if re.search(rb"<!ENTITY", subset, re.IGNORECASE):
-                raise FeedError("XML DOCTYPE declares entities (possible entity expansion attack); refused")
-            end = end_match.end()
-        else:
-            if (
-                re.search(rb"\b(SYSTEM|PUBLIC)\b", data[match.end() : gt])
-                and b"ENTITY" in data[start:gt].upper()
-            ):
-                raise FeedError("XML DOCTYPE declares entities; refused")
-            end = gt + 1
-        stripped = data[:start] + data[end:]
-    # whatever was cut, no entity declaration may be left where a parser would read one
-    if re.search(rb"<!ENTITY", stripped[: max(limit, _prolog_end(stripped) + 1)], re.IGNORECASE):
+        if re.search(rb"\b(SYSTEM|PUBLIC)\b", data[match.end() : gt]) and b"ENTITY" in data[start:gt].upper():
+            raise FeedError("XML DOCTYPE declares entities; refused")
+        end = gt + 1
+    stripped = data[:start] + data[end:]
+    # what the cut leaves before the root must hold no second DOCTYPE (a decoy cut first would
+    # otherwise let the real one through) and no entity declaration (a subset cut short)
+    head = _prolog_end(stripped)
+    if _DOCTYPE.match(stripped, head):
+        raise FeedError("XML with more than one DOCTYPE; refused")
+    if re.search(rb"<!ENTITY", stripped[: _root_start(stripped, head)], re.IGNORECASE):
         raise FeedError("XML declares entities outside a DOCTYPE; refused")
     return stripped
 
 
+_ROOT = re.compile(rb"<[A-Za-z_:\x80-\xff]")
+
+
+def _root_start(data: bytes, pos: int) -> int:
+    """Where the root element starts (the first start tag from ``pos``, the prolog's end), or
+    the end of the data."""
+    found = _ROOT.search(data, pos)
+    return found.start() if found else len(data)
+
+
 def _utf16(data: bytes) -> bool:
-    """Whether ``data`` is UTF-16 XML (a byte order mark, or ``<`` / ``<?`` as 16-bit units):
-    its markup never matches the byte patterns, while expat decodes it and would expand it."""
-    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] in (b"<\x00?\x00", b"\x00<\x00?")
+    """Whether expat would read ``data`` as UTF-16 (a byte order mark, or a NUL byte among the
+    first two, as it guesses): its markup never matches the byte patterns."""
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]
 
 
 def _check_utf16(data: bytes) -> bytes:
-    """A UTF-16 document is checked on its decoded text and passed on unchanged when it has no
-    DOCTYPE and no entity declaration (cutting one out would mean re-encoding the document);
-    one that has either is refused: no real feed or sitemap in UTF-16 needs a DOCTYPE."""
+    """A UTF-16 document is checked on its decoded text and passed on unchanged when nothing
+    before its root element is a DOCTYPE or an entity declaration (cutting one out would mean
+    re-encoding the document); one that has either is refused: no real feed or sitemap in
+    UTF-16 needs a DOCTYPE."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         codec = "utf-16"
     else:
-        codec = "utf-16-le" if data[:1] == b"<" else "utf-16-be"
+        codec = "utf-16-be" if data[:1] == b"\x00" else "utf-16-le"
     text = data.decode(codec, errors="replace").encode("utf-8", errors="replace")
     head = _prolog_end(text)
-    if re.search(rb"<!(DOCTYPE|ENTITY)", text[: max(_DOCTYPE_SCAN, head + len(b"<!DOCTYPE"))], re.IGNORECASE):
+    if _DOCTYPE.match(text, head) or re.search(rb"<!(DOCTYPE|ENTITY)", text[: _root_start(text, head)], re.I):
         raise FeedError("UTF-16 XML with a DOCTYPE or entity declarations; refused")
     return data
 

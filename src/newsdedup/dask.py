@@ -51,6 +51,7 @@ on state outside the run): passing them raises :class:`ConfigError`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -342,6 +343,19 @@ _BATCH = 256
 _STARTED = "newsdedup-prepare-batch"
 """The prefix of the scheduler event topic under which a timed prepare task logs its key and
 worker as each batch starts (one topic per run: :class:`_Isolation`)."""
+
+
+def _ignore(event: Any) -> None:
+    """The handler left on a finished run's topic (see :meth:`_Isolation.run`)."""
+
+
+def _forget_topic(topic: str, dask_scheduler: Any = None) -> None:
+    """Run on the scheduler: drop a finished run's event topic (the scheduler keeps every topic
+    it saw, with up to 1,000 events each, for as long as it runs). A private structure of
+    ``distributed``: where it is not as expected, the topic stays."""
+    topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+    if isinstance(topics, dict):
+        topics.pop(topic, None)
 
 
 def _batch_started(topic: str) -> Callable[[], None] | None:
@@ -1185,11 +1199,14 @@ class _Isolation:
         finally:
             self.client.unsubscribe_topic(self.topic)
             # distributed's unsubscribe_topic tells the scheduler but keeps the handler, which
-            # would keep this object (and its partitions) alive as long as the client
+            # would keep this object (and its partitions) alive as long as the client; a no-op
+            # takes its place (an event still in flight would otherwise log a traceback)
             handlers = getattr(self.client, "_event_handlers", None)
             if isinstance(handlers, dict):
-                handlers.pop(self.topic, None)
+                handlers[self.topic] = _ignore
             self.started.clear()
+            with contextlib.suppress(Exception):  # only housekeeping: the run's result stands
+                self.client.run_on_scheduler(_forget_topic, self.topic)
 
     def _run(self) -> list[Any]:
         from distributed import futures_of

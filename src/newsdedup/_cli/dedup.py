@@ -413,21 +413,26 @@ class _PairLog:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._stack = contextlib.ExitStack()
+        self.failed: OSError | None = None
 
     def __enter__(self) -> _PairLog:
         self._fh = self._stack.enter_context(atomic_writer(self._path))
         return self
 
     def __call__(self, a: str, b: str, verdict: Verdict) -> None:
-        self._fh.write(json.dumps({"a": a, "b": b, **verdict.to_dict()}, ensure_ascii=False) + "\n")
+        try:
+            self._fh.write(json.dumps({"a": a, "b": b, **verdict.to_dict()}, ensure_ascii=False) + "\n")
+        except OSError as exc:  # a full disk: reported as the file's write error (__exit__)
+            self.failed = exc
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, SystemExit):  # _finish wrote everything read, then chose the exit code
             kind = exc = tb = None
         with output_errors():  # a failed write (a full disk) during the run or at the rename
             self._stack.__exit__(kind, exc, tb)  # (the temporary file is removed on an error)
-            if isinstance(exc, OSError):
-                raise exc
+            if self.failed is not None and exc is self.failed:
+                raise self.failed
 
 
 def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:

@@ -613,10 +613,11 @@ class RedisStore:
                     "updates": r.hlen(prefix + "updates"),
                 }
             # fetch-cache entries and learners are keys of their own: one SCAN counts both (a
-            # SCAN walks the whole database whatever it matches)
+            # SCAN walks the whole database whatever it matches); the pattern's fifth letter
+            # (h or n) is never hex, so the index keys (``N:<fingerprint>:...``) are not sent
             fetch, learner = (base + ":fetch:").encode(), (base + ":learner:").encode()
             out["fetch_cache"], out["seen_urls"], out["learners"] = 0, r.scard(base + ":seen"), 0
-            for key in r.scan_iter(match=_glob(base) + ":[fl]*", count=1000):
+            for key in r.scan_iter(match=_glob(base) + ":[fl]e[ta][cr][hn]*", count=1000):
                 if key.startswith(fetch):
                     out["fetch_cache"] += 1
                 elif key.startswith(learner):
