@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .._exceptions import ConfigError, StoreCorrupt
+from .._exceptions import ConfigError, StoreCorrupt, StoreNotEmpty
 from .._models import Article, CacheEntry
 
 if TYPE_CHECKING:
@@ -214,6 +214,24 @@ def chunked(
                 between()
     if held:
         yield _chunk_of(kind, held)
+
+
+_REFUSED = "copy into a new or empty store, or replace it (--replace, replace=True)"
+
+
+def target_holds(where: str, held: Mapping[str, int]) -> StoreNotEmpty:
+    """The refusal of a copy's target that holds rows already (``held``: kind -> count), in
+    the same words for every backend."""
+    what = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in held.items())
+    return StoreNotEmpty(f"{where}: the target already holds state ({what}); {_REFUSED}")
+
+
+def target_bound_elsewhere(where: str, stored: str, source: str) -> StoreNotEmpty:
+    """The refusal of a copy's target bound to another configuration (fingerprint ``stored``)."""
+    return StoreNotEmpty(
+        f"{where}: the target is bound to a different dedup configuration (fingerprint {stored},"
+        f" the source's {source}); {_REFUSED}"
+    )
 
 
 def _chunk_of(kind: str, rows: list[Any]) -> Chunk:

@@ -42,7 +42,6 @@ from .._exceptions import (
     StoreBusy,
     StoreCorrupt,
     StoreError,
-    StoreNotEmpty,
     StoreSchemaError,
     finite_number,
 )
@@ -68,6 +67,8 @@ from ._base import (
     encode_article,
     fetch_cache_bytes,
     now,
+    target_bound_elsewhere,
+    target_holds,
 )
 
 if TYPE_CHECKING:
@@ -668,19 +669,11 @@ class RedisStore:
     def _refuse_held(self, binding: Binding) -> None:
         stored = self.fingerprint()
         if stored is not None and stored != binding.fingerprint:
-            raise StoreNotEmpty(
-                f"{self.url} ({self.name}): the target is bound to a different dedup configuration"
-                f" (fingerprint {stored}, the source's {binding.fingerprint}); copy into a new or empty"
-                " store, or replace it (--replace, replace=True)"
-            )
+            raise target_bound_elsewhere(f"{self.url} ({self.name})", stored, binding.fingerprint)
         counts = self._counts(None if stored is None else f"{self._base}:{stored}:")
         held = {k: v for k, v in counts.items() if v and k not in ("indexed", "pending")}
         if held:
-            what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in held.items())
-            raise StoreNotEmpty(
-                f"{self.url} ({self.name}): the target already holds state ({what}); copy into a new or"
-                " empty store, or replace it (--replace, replace=True)"
-            )
+            raise target_holds(f"{self.url} ({self.name})", held)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Txn]:

@@ -28,7 +28,6 @@ from .._exceptions import (
     StoreBusy,
     StoreCorrupt,
     StoreError,
-    StoreNotEmpty,
     StoreSchemaError,
     finite_number,
 )
@@ -54,6 +53,8 @@ from ._base import (
     encode_article,
     fetch_cache_bytes,
     now,
+    target_bound_elsewhere,
+    target_holds,
 )
 
 if TYPE_CHECKING:
@@ -684,53 +685,37 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
-        """A copy is written in one write transaction, so it is all or nothing.
+        """A copy is written in one write transaction (:meth:`transaction`), so it is all or
+        nothing.
 
         Memory stays bounded (SQLite spills the pages it writes to the WAL, not to RAM), and a
         copy that fails or is killed part way leaves the file as it was, never half a store.
         ``replace`` empties it in the same transaction."""
-        with self._lock:
-            with _errors(self.url, "starting a copy"):
-                self._db.execute("BEGIN IMMEDIATE")
-            try:
-                with _errors(self.url, "preparing a copy"):
-                    meta = dict(
-                        self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint')")
-                    )
-                    if not replace:
-                        held = self._held()
-                        if held:
-                            what = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in held.items())
-                            raise StoreNotEmpty(
-                                f"{self.url}: the target already holds state ({what}); copy into a new or"
-                                " empty store, or replace it (--replace, replace=True)"
-                            )
-                        if meta.get("fingerprint", binding.fingerprint) != binding.fingerprint:
-                            raise StoreNotEmpty(
-                                f"{self.url}: the target is bound to a different dedup configuration"
-                                f" (fingerprint {meta['fingerprint']}, the source's {binding.fingerprint});"
-                                " copy into a new or empty store, or replace it (--replace, replace=True)"
-                            )
-                    else:
-                        for table in (*_DATA_TABLES, "meta"):
-                            self._db.execute(f"DELETE FROM {table}")
-                    # the source's binding, also over an empty target's own (same fingerprint)
-                    name = binding.name or (meta.get("name") if not replace else None) or "default"
-                    self._db.executemany(
-                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [
-                            ("name", name),
-                            ("fingerprint", binding.fingerprint),
-                            ("config", json.dumps(binding.config)),
-                        ],
-                    )
-                yield _Txn(self)
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
-            with _errors(self.url, "committing the copy"):
-                self._db.execute("COMMIT")
+        with self.transaction() as txn:
+            with _errors(self.url, "preparing a copy"):
+                meta = dict(
+                    self._db.execute("SELECT key, value FROM meta WHERE key IN ('name', 'fingerprint')")
+                )
+                if not replace:
+                    held = self._held()
+                    if held:
+                        raise target_holds(self.url, held)
+                    if meta.get("fingerprint", binding.fingerprint) != binding.fingerprint:
+                        raise target_bound_elsewhere(self.url, meta["fingerprint"], binding.fingerprint)
+                else:
+                    for table in (*_DATA_TABLES, "meta"):
+                        self._db.execute(f"DELETE FROM {table}")
+                # the source's binding, also over an empty target's own (same fingerprint)
+                name = binding.name or (meta.get("name") if not replace else None) or "default"
+                self._db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [
+                        ("name", name),
+                        ("fingerprint", binding.fingerprint),
+                        ("config", json.dumps(binding.config)),
+                    ],
+                )
+            yield txn
 
     # -- transactions ---------------------------------------------------------------------
 
