@@ -136,6 +136,28 @@ def _edges(raw_edges: list[bytes], after: int, url: str) -> list[EdgeRow]:
     return edges
 
 
+def _fetch_entry(url: str, row: list[Any], where: str) -> CacheEntry:
+    """A fetch-cache hash's fields (:data:`_FETCH_FIELDS`, read by ``HMGET``) as an entry."""
+    try:
+        headers = json.loads(row[5] or b"{}")
+    except ValueError as exc:
+        raise StoreCorrupt(f"{where}: fetch cache headers for {url} are damaged") from exc
+    with damaged(f"{where}: the fetch cache entry of {url}"):
+        return CacheEntry.of(
+            url, final_url=_s(row[0]), etag=_s(row[1]) or None, last_modified=_s(row[2]) or None,
+            body=row[3], content_type=_s(row[4]) or "", headers=headers, stored_at=float(row[6] or 0),
+        )  # fmt: skip
+
+
+def _fetch_hash(entry: CacheEntry) -> dict[str, Any]:
+    """An entry as its fetch-cache hash's fields (the inverse of :func:`_fetch_entry`)."""
+    return {
+        "final_url": entry.final_url, "etag": entry.etag or "", "last_modified": entry.last_modified or "",
+        "body": entry.body, "content_type": entry.content_type, "headers": json.dumps(dict(entry.headers)),
+        "stored_at": repr(float(entry.stored_at)),
+    }  # fmt: skip
+
+
 class _Txn:
     def __init__(self, store: RedisStore, token: str) -> None:
         self._store = store
@@ -356,14 +378,7 @@ class _Txn:
                 row = r.hmget(key, *_FETCH_FIELDS)
                 if row[3] is None:
                     continue  # removed since the scan named it
-                page_url = key.decode("utf-8")[len(prefix) :]
-                with damaged(f"{url}: the fetch cache entry of {page_url}"):
-                    entry = CacheEntry.of(
-                        page_url, final_url=_s(row[0]), etag=_s(row[1]) or None,
-                        last_modified=_s(row[2]) or None, body=row[3], content_type=_s(row[4]) or "",
-                        headers=json.loads(row[5] or b"{}"), stored_at=float(row[6] or 0),
-                    )  # fmt: skip
-                yield entry
+                yield _fetch_entry(key.decode("utf-8")[len(prefix) :], row, url)
 
     def _learners(self, batch: int) -> Iterator[StoredLearner]:
         r, url = self._r, self._store.url
@@ -429,11 +444,7 @@ class _Txn:
             for e in chunk.fetch_cache:
                 key = f"{base}:fetch:{e.url}"
                 pipe.delete(key)
-                pipe.hset(key, mapping={
-                    "final_url": e.final_url, "etag": e.etag or "", "last_modified": e.last_modified or "",
-                    "body": e.body, "content_type": e.content_type, "headers": json.dumps(dict(e.headers)),
-                    "stored_at": repr(float(e.stored_at)),
-                })  # fmt: skip
+                pipe.hset(key, mapping=_fetch_hash(e))
             for x in chunk.learners:
                 pipe.set(f"{base}:learner:{x.name}", x.state)
             pipe.execute()
@@ -450,14 +461,7 @@ class _FetchCache:
             row = self._store._r.hmget(key, *_FETCH_FIELDS)
         if row[3] is None:
             return None
-        try:
-            headers = json.loads(row[5] or b"{}")
-        except ValueError as exc:
-            raise StoreCorrupt(f"{self._store.url}: fetch cache headers for {url} are damaged") from exc
-        return CacheEntry.of(
-            url, final_url=_s(row[0]), etag=_s(row[1]) or None, last_modified=_s(row[2]) or None,
-            body=row[3], content_type=_s(row[4]) or "", headers=headers, stored_at=float(row[6] or 0),
-        )  # fmt: skip
+        return _fetch_entry(url, row, self._store.url)
 
     def put(
         self,
@@ -473,11 +477,12 @@ class _FetchCache:
         if not worth_caching(etag, last_modified, body, self._max_bytes):
             return
         key = f"{self._store._base}:fetch:{url}"
-        mapping = {
-            "final_url": final_url or url, "etag": etag or "", "last_modified": last_modified or "",
-            "body": body, "content_type": content_type, "headers": json.dumps(dict(headers or {})),
-            "stored_at": repr(now()),
-        }  # fmt: skip
+        mapping = _fetch_hash(
+            CacheEntry.of(
+                url, final_url=final_url, etag=etag, last_modified=last_modified, body=body,
+                content_type=content_type, headers=headers, stored_at=now(),
+            )
+        )  # fmt: skip
         with (
             _errors(self._store.url, "writing the fetch cache"),
             self._store._r.pipeline(transaction=True) as pipe,

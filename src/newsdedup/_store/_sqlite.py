@@ -19,7 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,17 +339,10 @@ class _Txn:
             with damaged(f"{url}: a seen URL"):
                 seen: list[tuple[str, float | None]] = [(str(r[0]), float(r[1])) for r in page]
             yield Chunk(seen_urls=seen)
-        fetch_cols = "url, final_url, etag, last_modified, body, content_type, headers, stored_at"
 
         def entries() -> Iterator[CacheEntry]:
-            for page in self._paged(fetch_cols, "fetch_cache", 1, 16):  # bodies of up to 16 MiB each
-                with damaged(f"{url}: a fetch cache entry"):
-                    rows = [
-                        CacheEntry.of(r[0], final_url=r[1], etag=r[2], last_modified=r[3], body=bytes(r[4]),
-                                      content_type=r[5], headers=json.loads(r[6]), stored_at=float(r[7]))
-                        for r in page
-                    ]  # fmt: skip
-                yield from rows
+            for page in self._paged(_FETCH_COLUMNS, "fetch_cache", 1, 16):  # bodies of up to 16 MiB each
+                yield from [_fetch_entry(r, url) for r in page]
 
         yield from chunked("fetch_cache", entries(), batch, size=lambda e: len(e.body))
         for page in self._paged("name, state, updated", "learners", 1, batch):
@@ -394,17 +387,35 @@ class _Txn:
                 "INSERT OR REPLACE INTO seen_urls (url, first_seen) VALUES (?, ?)",
                 [(u, stamp if t is None else t) for u, t in chunk.seen_urls],
             )
-            db.executemany(
-                "INSERT OR REPLACE INTO fetch_cache"
-                " (url, final_url, etag, last_modified, body, content_type, headers, stored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.url, e.final_url, e.etag, e.last_modified, e.body, e.content_type, json.dumps(dict(e.headers)),
-                  e.stored_at) for e in chunk.fetch_cache],
-            )  # fmt: skip
+            db.executemany(_FETCH_INSERT, [_fetch_row(e) for e in chunk.fetch_cache])
             db.executemany(
                 "INSERT OR REPLACE INTO learners (name, state, updated) VALUES (?, ?, ?)",
                 [(x.name, x.state, stamp if x.updated is None else x.updated) for x in chunk.learners],
             )
+
+
+_FETCH_COLUMNS = "url, final_url, etag, last_modified, body, content_type, headers, stored_at"
+_FETCH_INSERT = f"INSERT OR REPLACE INTO fetch_cache ({_FETCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _fetch_entry(row: Sequence[Any], where: str) -> CacheEntry:
+    """A ``fetch_cache`` row (:data:`_FETCH_COLUMNS`) as an entry."""
+    url = row[0]
+    try:
+        headers = json.loads(row[6])
+    except ValueError as exc:
+        raise StoreCorrupt(f"{where}: fetch cache headers for {url} are damaged") from exc
+    with damaged(f"{where}: the fetch cache entry of {url}"):
+        return CacheEntry.of(
+            url, final_url=row[1], etag=row[2], last_modified=row[3], body=bytes(row[4]),
+            content_type=row[5], headers=headers, stored_at=float(row[7]),
+        )  # fmt: skip
+
+
+def _fetch_row(entry: CacheEntry) -> tuple[Any, ...]:
+    """An entry as the parameters of :data:`_FETCH_INSERT`."""
+    return (entry.url, entry.final_url, entry.etag, entry.last_modified, entry.body, entry.content_type,
+            json.dumps(dict(entry.headers)), entry.stored_at)  # fmt: skip
 
 
 class _FetchCache:
@@ -430,20 +441,9 @@ class _FetchCache:
         store = self._store
         with self._lock, _errors(store.url, "reading the fetch cache"):
             row = self._db.execute(
-                "SELECT final_url, etag, last_modified, body, content_type, headers, stored_at"
-                " FROM fetch_cache WHERE url = ?",
-                (url,),
+                f"SELECT {_FETCH_COLUMNS} FROM fetch_cache WHERE url = ?", (url,)
             ).fetchone()
-        if row is None:
-            return None
-        try:
-            headers = json.loads(row[5])
-        except ValueError as exc:
-            raise StoreCorrupt(f"{store.url}: fetch cache headers for {url} are damaged") from exc
-        return CacheEntry.of(
-            url, final_url=row[0], etag=row[1], last_modified=row[2], body=bytes(row[3]),
-            content_type=row[4], headers=headers, stored_at=row[6],
-        )  # fmt: skip
+        return None if row is None else _fetch_entry(row, store.url)
 
     def put(
         self,
@@ -460,13 +460,11 @@ class _FetchCache:
             return
         store = self._store
         with self._lock, _errors(store.url, "writing the fetch cache"):
-            self._db.execute(
-                "INSERT OR REPLACE INTO fetch_cache"
-                " (url, final_url, etag, last_modified, body, content_type, headers, stored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (url, final_url or url, etag, last_modified, body, content_type,
-                 json.dumps(dict(headers or {})), now()),
+            entry = CacheEntry.of(
+                url, final_url=final_url, etag=etag, last_modified=last_modified, body=body,
+                content_type=content_type, headers=headers, stored_at=now(),
             )  # fmt: skip
+            self._db.execute(_FETCH_INSERT, _fetch_row(entry))
 
     def __len__(self) -> int:
         with self._lock, _errors(self._store.url, "counting the fetch cache"):
