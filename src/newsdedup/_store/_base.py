@@ -397,10 +397,8 @@ def check_learner(learner: StoredLearner, where: str) -> StoredLearner:
     """Saved boilerplate that does not load is refused by a copy, as :func:`check_item`."""
     from .._boilerplate import BoilerplateLearner
 
-    try:
+    with damaged(f"{where}: learned boilerplate {learner.name!r}"):  # ConfigError is a ValueError
         BoilerplateLearner.from_dict(json.loads(learner.state))
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # ConfigError is a ValueError
-        raise StoreCorrupt(f"{where}: learned boilerplate {learner.name!r} is damaged: {exc}") from exc
     return learner
 
 

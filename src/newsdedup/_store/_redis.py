@@ -136,6 +136,18 @@ def _edges(raw_edges: list[bytes], after: int, url: str) -> list[EdgeRow]:
     return edges
 
 
+def _item_hash(row: ItemRow, article: bytes, indexed: bool) -> dict[str, Any]:
+    """An item's hash fields: ``article`` in its stored encoding, the bucket keys when it is
+    ``indexed`` (in the window)."""
+    mapping: dict[str, Any] = {
+        "time": repr(row.time), "ingested": repr(row.ingested), "n": row.n_shingles, "th": row.text_hash,
+        "site": row.site or "", "paras": row.paras, "article": article,
+    }  # fmt: skip
+    if indexed:
+        mapping["bands"] = row.bands
+    return mapping
+
+
 def _fetch_entry(url: str, row: list[Any], where: str) -> CacheEntry:
     """A fetch-cache hash's fields (:data:`_FETCH_FIELDS`, read by ``HMGET``) as an entry."""
     try:
@@ -221,14 +233,7 @@ class _Txn:
                 # an item of this batch already outside the window is stored without its bucket
                 # keys, as SQLite's expiry in the same write leaves it
                 indexed = it.bands is not None and (expire_before is None or it.time >= expire_before)
-                mapping: dict[str, Any] = {
-                    "time": repr(it.time), "ingested": repr(it.ingested), "n": it.n_shingles,
-                    "th": it.text_hash, "site": it.site or "", "paras": it.paras,
-                    "article": encode_article(it.article),
-                }  # fmt: skip
-                if indexed:
-                    mapping["bands"] = it.bands
-                pipe.hset(f"{p}item:{it.id}", mapping=mapping)
+                pipe.hset(f"{p}item:{it.id}", mapping=_item_hash(it, encode_article(it.article), indexed))
                 if indexed:
                     pipe.zadd(p + "indexed", {it.id: it.time})
             if items:
@@ -405,14 +410,9 @@ class _Txn:
                 pipe.set(p + "hw", repr(float(chunk.high_water)))
             for item in chunk.items:
                 it = item.row
-                mapping: dict[str, Any] = {
-                    "time": repr(it.time), "ingested": repr(it.ingested), "n": it.n_shingles,
-                    "th": it.text_hash, "site": it.site or "", "paras": it.paras, "article": item.article,
-                }  # fmt: skip
                 if it.bands is not None:
-                    mapping["bands"] = it.bands
                     pipe.zadd(p + "indexed", {it.id: it.time})
-                pipe.hset(f"{p}item:{it.id}", mapping=mapping)
+                pipe.hset(f"{p}item:{it.id}", mapping=_item_hash(it, item.article, it.bands is not None))
             if chunk.items:
                 pipe.rpush(p + "log", *[i.row.id for i in chunk.items])
                 pending = [i.row.id for i in chunk.items if i.pending]
