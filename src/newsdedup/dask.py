@@ -834,18 +834,13 @@ async def _stop_workers(addresses: list[str], dask_scheduler: Any = None) -> Non
         ws = dask_scheduler.workers.get(address)
         if ws is None:  # gone already
             return
-        if not ws.nanny:
-            await dask_scheduler.remove_worker(
-                address, stimulus_id=f"newsdedup-extract-timeout-{time.time()}"
-            )
-            return
-        try:
-            await dask_scheduler.rpc(ws.nanny).kill(timeout=_KILL, reason="newsdedup-extract-timeout")
-        except (OSError, TimeoutError) as exc:  # the nanny is gone or did not answer: let it go
-            logger.warning("dask dedup: could not stop the worker %s: %s", address, exc)
-            await dask_scheduler.remove_worker(
-                address, stimulus_id=f"newsdedup-extract-timeout-{time.time()}"
-            )
+        if ws.nanny:
+            try:
+                await dask_scheduler.rpc(ws.nanny).kill(timeout=_KILL, reason="newsdedup-extract-timeout")
+                return
+            except (OSError, TimeoutError) as exc:  # the nanny is gone or did not answer: let it go
+                logger.warning("dask dedup: could not stop the worker %s: %s", address, exc)
+        await dask_scheduler.remove_worker(address, stimulus_id=f"newsdedup-extract-timeout-{time.time()}")
 
     await asyncio.gather(*(stop(a) for a in addresses))
 
