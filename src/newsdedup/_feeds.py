@@ -141,7 +141,7 @@ def strip_doctype(data: bytes) -> bytes:
     # inside a comment before it must not be taken for it
     match = _DOCTYPE.match(data, head) or _DOCTYPE.search(data, head, root)
     if match is None:
-        if re.search(rb"<!ENTITY", data[:root], re.IGNORECASE):
+        if _declares(data):
             raise FeedError("XML declares entities outside a DOCTYPE; refused")
         return data
     start = match.start()
@@ -164,12 +164,16 @@ def strip_doctype(data: bytes) -> bytes:
     stripped = data[:start] + data[end:]
     # what the cut leaves before the root must hold no second DOCTYPE (a decoy cut first would
     # otherwise let the real one through) and no entity declaration (a subset cut short)
-    head = _prolog_end(stripped)
-    if _DOCTYPE.match(stripped, head):
-        raise FeedError("XML with more than one DOCTYPE; refused")
-    if re.search(rb"<!ENTITY", stripped[: _root_start(stripped, head)], re.IGNORECASE):
-        raise FeedError("XML declares entities outside a DOCTYPE; refused")
+    if _declares(stripped):
+        raise FeedError("XML with a second DOCTYPE or entities outside its DOCTYPE; refused")
     return stripped
+
+
+def _declares(data: bytes, before_root: bytes = rb"<!ENTITY") -> bool:
+    """Whether a DOCTYPE starts where the prolog ends, or ``before_root`` (an entity
+    declaration) occurs anywhere before the root element."""
+    head = _prolog_end(data)
+    return bool(_DOCTYPE.match(data, head) or re.search(before_root, data[: _root_start(data, head)], re.I))
 
 
 _ROOT = re.compile(rb"<[A-Za-z_:\x80-\xff]")
@@ -197,9 +201,9 @@ def _check_utf16(data: bytes) -> bytes:
         codec = "utf-16"
     else:
         codec = "utf-16-be" if data[:1] == b"\x00" else "utf-16-le"
-    text = data.decode(codec, errors="replace").encode("utf-8", errors="replace")
-    head = _prolog_end(text)
-    if _DOCTYPE.match(text, head) or re.search(rb"<!(DOCTYPE|ENTITY)", text[: _root_start(text, head)], re.I):
+    if _declares(
+        data.decode(codec, errors="replace").encode("utf-8", errors="replace"), rb"<!(DOCTYPE|ENTITY)"
+    ):
         raise FeedError("UTF-16 XML with a DOCTYPE or entity declarations; refused")
     return data
 
