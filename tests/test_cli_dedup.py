@@ -716,10 +716,12 @@ def test_an_item_that_hangs_a_preparing_worker_is_an_extract_timeout(tmp_path: P
     assert clusters == [[f"copy{i}" for i in range(6)]]
 
 
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask"]], ids=["local", "dask"])
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
-def test_extract_timeout_must_be_a_positive_number(tmp_path: Path, value: str) -> None:
+def test_extract_timeout_must_be_a_positive_number(tmp_path: Path, value: str, engine: list[str]) -> None:
+    """Checked before anything is read (with --engine dask, before a cluster is started)."""
     src = _write(tmp_path / "in.jsonl", [json.dumps({"id": "a", "text": "x"})])
-    result = CliRunner().invoke(main, ["dedup", str(src), "--extract-timeout", value])
+    result = CliRunner().invoke(main, ["dedup", str(src), "--extract-timeout", value, *engine])
     assert result.exit_code == 2
     assert "extract_timeout must be a finite number > 0" in result.output
 

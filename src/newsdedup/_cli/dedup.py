@@ -488,7 +488,6 @@ def _run_dask(
         raise click.UsageError("--state and --window are not supported with --engine dask")
     try:
         config = _config({}, settings)
-        Deduplicator(config=config, extract_timeout=extract_timeout)  # checked as the local engine does
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
