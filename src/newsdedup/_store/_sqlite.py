@@ -683,10 +683,9 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def restore(self, binding: Binding, *, replace: bool = False) -> Iterator[_Txn]:
-        """A copy is written in one write transaction (:meth:`transaction`), so it is all or
-        nothing.
+        """A copy is written in one write transaction, so it is all or nothing.
 
-        Memory stays bounded (SQLite spills the pages it writes to the WAL, not to RAM), and a
+        It is the store's own :meth:`transaction`. Memory stays bounded (SQLite spills the pages it writes to the WAL, not to RAM), and a
         copy that fails or is killed part way leaves the file as it was, never half a store.
         ``replace`` empties it in the same transaction."""
         with self.transaction() as txn:
