@@ -27,6 +27,7 @@ __all__ = [
     "Interrupt",
     "atomic_writer",
     "errors_option",
+    "file_option",
     "open_state",
     "output_errors",
     "output_option",
@@ -159,26 +160,24 @@ def writable_path(ctx: click.Context, param: click.Parameter, value: Path | None
     return value
 
 
-def output_option(f: F) -> F:
+def file_option(*decls: str, help: str, metavar: str | None = None) -> Callable[[F], F]:
+    """An option naming a file the command writes, its folder checked first (:func:`writable_path`)."""
     return click.option(
-        "-o",
-        "--output",
+        *decls,
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
         callback=writable_path,
-        help="Write clusters here (atomically) instead of stdout.",
-    )(f)
+        metavar=metavar,
+        help=help,
+    )
+
+
+def output_option(f: F) -> F:
+    return file_option("-o", "--output", help="Write clusters here (atomically) instead of stdout.")(f)
 
 
 def errors_option(help: str) -> Callable[[F], F]:
-    return click.option(
-        "--errors",
-        "errors_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        callback=writable_path,
-        help=help,
-    )
+    return file_option("--errors", "errors_path", help=help)
 
 
 def state_option(help: str) -> Callable[[F], F]:

@@ -53,6 +53,7 @@ from ._common import (
     Interrupt,
     atomic_writer,
     errors_option,
+    file_option,
     open_state,
     output_errors,
     output_option,
@@ -61,7 +62,6 @@ from ._common import (
     state_option,
     story_options,
     window_option,
-    writable_path,
     write_jsonl,
     write_lines,
 )
@@ -208,12 +208,9 @@ def _progress(enabled: bool) -> Any:
     help="jsonl or parquet [default: auto: parquet for -o *.parquet or *.pq, else jsonl].",
 )
 @errors_option("Write unusable input lines here as {line, id, reason}.")
-@click.option(
+@file_option(
     "--pairs",
     "pairs_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    callback=writable_path,
     metavar="FILE",
     help="Write every pair this run verified, merged or not, here as JSONL {a, b, accepted, kind, "
     "jaccard, containment, align}: why a candidate pair was rejected, and with what scores.",

@@ -13,7 +13,7 @@ import click
 
 from .._crawl import CrawlResult
 from .._urls import host_of
-from ._common import errors_option, output_errors, writable_path, write_jsonl
+from ._common import errors_option, file_option, output_errors, write_jsonl
 from .crawl import summary_line
 
 
@@ -62,14 +62,7 @@ def _print_table(result: CrawlResult, names: dict[str, str]) -> None:
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the clusters as JSONL instead of a table.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    callback=writable_path,
-    help="Also write the clusters as JSONL to this file.",
-)
+@file_option("-o", "--output", help="Also write the clusters as JSONL to this file.")
 @errors_option("Write the crawl's per-URL failures here as JSONL.")
 @click.option("--threshold", type=float, default=None, help="Dedup word-shingle Jaccard [default: 0.5].")
 def command(as_json: bool, output: Path | None, errors_path: Path | None, threshold: float | None) -> None:
