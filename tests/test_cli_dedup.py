@@ -248,6 +248,30 @@ def test_max_verify_option_reaches_the_engine(tmp_path: Path, flag: list[str], s
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("flag", "stored"), [([], 3), (["--settle-after", "0"], None), (["--settle-after", "5"], 5)]
+)
+def test_settle_after_option_reaches_the_engine(tmp_path: Path, flag: list[str], stored: int | None) -> None:
+    """--settle-after is recorded with the store's settings; a later run without the flag keeps
+    the stored value, and a store recorded before the setting existed keeps every pair."""
+    from newsdedup._cli._common import open_state
+
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    db = tmp_path / "state.sqlite"
+    for _ in range(2):
+        result = _run([str(src), "--state", str(db), "-o", str(tmp_path / "out.jsonl"), *flag])
+        assert result.exit_code == 0, result.output
+        store = open_state(str(db), read_only=True)
+        try:
+            assert (store.stored_config() or {})["settle_after"] == stored
+        finally:
+            store.close()
+        flag = []
+    result = _run([str(src), "--settle-after", "-1"])
+    assert result.exit_code == 2
+    assert "--settle-after" in result.output
+
+
 def test_max_verify_below_four_is_a_usage_error(tmp_path: Path) -> None:
     result = _run([str(_write(tmp_path / "in.jsonl", _seed_lines()[:1])), "--max-verify", "2"])
     assert result.exit_code == 2

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsdedup._cluster import cluster_id_for
-from newsdedup._dedup import DedupConfig, Deduplicator, dedup
+from newsdedup._dedup import DedupConfig, Deduplicator, _Relation, dedup
 from newsdedup._exceptions import ConfigError
 from newsdedup._models import Article, Cluster
 from newsdedup._spill import _Spill
@@ -944,6 +944,74 @@ def _story_stream() -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+def test_settled_items_are_not_verified_against_their_other_hubs(jobs: int) -> None:
+    """``settle_after``: postponed verification verifies each item's pairs with its first hubs,
+    then the other hub pairs of the items those did not settle, and no others; clustering
+    keeps the same pairs as verifying every hub pair as read, so the clusters are the same."""
+    from newsdedup._hubs import item_rank
+
+    items = _story_stream()
+    verified: set[frozenset[str]] = set()
+    late = Deduplicator(max_verify=8, settle_after=2, jobs=jobs)
+    late.on_verdict = lambda a, b, _: verified.add(frozenset((a, b)))
+    late.add_stream(items, batch_size=16)
+    eager = Deduplicator(max_verify=8, settle_after=2)
+    eager.add_stream(items, batch_size=16, postpone=False)
+    every = Deduplicator(max_verify=8, settle_after=None, jobs=jobs)
+    every.add_stream(items, batch_size=16)
+    assert late.stats["postponed-pairs"] == _verified(late) == len(verified)
+    assert _verified(late) < _verified(every) < _verified(eager)
+    assert _outputs(late) == _outputs(eager)
+    assert late._hub_edges() == eager._hub_edges()
+
+    hubs = late._state.hubs
+    of_rank = {item_rank(k): k for k in hubs}
+    hub_ids = {k: [of_rank[r] for r in ranks] for k, ranks in hubs.items()}
+    done = late._state.edges.settled(hubs, 2)
+    longer = [k for k, h in hub_ids.items() if len(h) > 2]
+    assert any(k in done for k in longer)
+    assert any(k not in done for k in longer)
+    for key, mine in hub_ids.items():
+        for at, hub in enumerate(mine):
+            theirs = hub_ids[hub]
+            needed = (
+                at < 2 or key not in done or (key in theirs and (theirs.index(key) < 2 or hub not in done))
+            )
+            assert (frozenset((key, hub)) in verified) == needed, (key, hub)
+    # a rejected first-hub pair is what leaves an item unsettled
+    for key in longer:
+        first = [late.verdict(key, hub) for hub in hub_ids[key][:2]]
+        assert (key in done) == all(v is not None and v.accepted for v in first)
+    # every item decided once, on the kept pairs
+    assert set(late.decisions) == set(late._state.meta)
+    assert sum(late.stats[s] for s in ("new", "duplicate", "too-short")) == len(late._state.meta)
+    kept = late._hub_edges()  # every accepted pair verified is kept
+    assert sum(map(len, kept.values())) == 2 * len(late._state.edges)
+    for key, decision in late.decisions.items():
+        if decision.status == "duplicate":
+            assert decision.duplicate_of in kept[key]
+
+
+def test_settings_of_a_store_recorded_before_settle_after_keep_every_pair() -> None:
+    from newsdedup._dedup import stored_settings
+
+    assert stored_settings({"max_verify": 8, "unknown": 1}) == {"max_verify": 8, "settle_after": None}
+    assert stored_settings({"max_verify": 8, "settle_after": 3}) == {"max_verify": 8, "settle_after": 3}
+    assert stored_settings({}) == {}
+
+
+def test_settle_after_is_checked() -> None:
+    with pytest.raises(ConfigError, match="settle_after"):
+        DedupConfig(settle_after=0)
+    with pytest.raises(ConfigError, match="settle_after"):
+        DedupConfig(settle_after=True)
+    assert DedupConfig(settle_after=None).settle is None
+    assert DedupConfig(max_verify=None).settle is None
+    assert DedupConfig(max_verify=4, settle_after=4).settle is None  # spares nothing
+    assert DedupConfig().settle == 3
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_postponed_verification_gives_the_clusters_of_verifying_as_read(jobs: int) -> None:
     """add_stream verifies, once the stream is read, only the planned pairs still in the hub
     relation: fewer verifications, the same pairs for clustering, the same clusters."""
@@ -1042,17 +1110,16 @@ def test_postponed_hub_lists_longer_than_the_places_a_part_carries(jobs: int) ->
     eager.add_stream(items, batch_size=16, postpone=False)
     late = Deduplicator(max_verify=limit, jobs=jobs)
     hub_relation = late._hub_relation
-    found: list[tuple[list[tuple[str, list[str]]], list[int], list[int]]] = []
+    found: list[_Relation] = []
 
-    def cut(
-        later: list[str], pool: object = None
-    ) -> tuple[list[tuple[str, list[str]]], list[int], list[int]]:
+    def cut(later: list[str], pool: object = None) -> _Relation:
         found.append(hub_relation(later, rows_per_part=64, pool=pool))
         return found[-1]
 
     late._hub_relation = cut  # type: ignore[method-assign]
     late.add_stream(items, batch_size=16)
-    ((todo, labels, anchors),) = found
+    (relation,) = found
+    todo, labels, anchors = relation.todo(relation.pairs())
     pairs = set(zip(labels, _labels(todo), strict=True))  # the same groups, other names
     assert len(pairs) == len(set(labels)) == len(set(_labels(todo)))
     assert anchors == _anchors(todo)

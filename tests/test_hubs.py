@@ -9,7 +9,16 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from newsdedup._hubs import low_places, mode_anchors, unit_anchors
+from newsdedup._hubs import (
+    _MAX_RANK,
+    hub_kth,
+    hub_settle,
+    kept_pairs,
+    low_places,
+    mode_anchors,
+    settled,
+    unit_anchors,
+)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -186,3 +195,67 @@ def test_a_look_alike_candidate_does_not_move_a_copy_to_another_story() -> None:
     np.minimum.at(lowest, hi, place[lo].astype(np.int64))
     assert lowest[6] == 0  # the first step alone moves it to B
     assert unit_anchors(place, hi, lo).tolist() == [0] + [1] * 9
+
+
+def _hub_lists(rank: list[int], cands: dict[int, list[int]], limit: int) -> dict[str, list[int]]:
+    """Per node (named by its number) the ranks of its ``limit`` lowest-ranked candidates."""
+    return {str(n): sorted(rank[c] for c in cs)[:limit] for n, cs in cands.items()}
+
+
+def test_settled_needs_an_accepted_pair_with_each_first_hub() -> None:
+    """A node is settled when each of its ``settle_after`` lowest-ranked hubs has an accepted
+    pair with it, and it has more hubs than that; a rejected (absent) first-hub pair, or too
+    few hubs, leaves it unsettled."""
+    rank = [50, 10, 20, 30, 40, 60]  # node 1 ranks lowest, then 2, 3, 4, 0, 5
+    cands = {0: [1, 2, 3, 4], 5: [1, 2, 3], 3: [1, 2], 4: [1, 2, 3]}
+    hubs = _hub_lists(rank, cands, 4)
+    ids = [str(n) for n in range(6)]
+    settle = hub_settle(ids, hubs, 2)
+    assert settle.tolist() == [20, _MAX_RANK, _MAX_RANK, _MAX_RANK, 20, 20]  # 3 has only 2 hubs
+    ranks = np.array(rank, dtype=np.uint64)
+    # accepted: 0-1, 0-2 (0 settled); 5-1 only (5 is not: 5-2 was rejected); 3-1, 3-2
+    # (3 has no hub beyond its first two); 4-2, 4-1 given the other way round
+    a = np.array([0, 0, 5, 3, 3, 2, 1], dtype=np.int64)
+    b = np.array([1, 2, 1, 1, 2, 4, 4], dtype=np.int64)
+    assert settled(a, b, ranks, settle, 2).tolist() == [True, False, False, False, True, False]
+    assert not settled(a[1:], b[1:], ranks, settle, 2)[0]  # 0-1 missing
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kept_pairs_with_settle_follow_their_definition(seed: int) -> None:
+    """:func:`kept_pairs` with ``settle`` against the rule written out per node on random
+    graphs: a node with more than ``m`` hubs whose ``m`` lowest-ranked hubs all have an
+    accepted pair with it keeps, from its side, only those; a pair is kept when either side
+    keeps it."""
+    rng = random.Random(seed)
+    n, limit, m = 60, 6, 2
+    rank = rng.sample(range(1, 10**6), n)
+    cands: dict[int, set[int]] = {k: set() for k in range(n)}
+    for _ in range(400):
+        x, y = rng.sample(range(n), 2)
+        cands[x].add(y)
+        cands[y].add(x)
+    hubs = {k: sorted(rank[c] for c in cs)[:limit] for k, cs in cands.items()}
+    relation = {
+        (x, y) for x in range(n) for y in cands[x] if x < y and (rank[y] in hubs[x] or rank[x] in hubs[y])
+    }
+    accepted = {p for p in relation if rng.random() < 0.8}
+    of_rank = {r: k for k, r in enumerate(rank)}
+
+    def done(x: int) -> bool:
+        return len(hubs[x]) > m and all(tuple(sorted((x, of_rank[r]))) in accepted for r in hubs[x][:m])
+
+    def keeps(x: int, y: int) -> bool:
+        return rank[y] in hubs[x] and (not done(x) or rank[y] in hubs[x][:m])
+
+    want = {(x, y) for x, y in accepted if keeps(x, y) or keeps(y, x)}
+    ids = [str(k) for k in range(n)]
+    named = {str(k): v for k, v in hubs.items()}
+    a = np.array([p[0] for p in sorted(accepted)], dtype=np.int64)
+    b = np.array([p[1] for p in sorted(accepted)], dtype=np.int64)
+    ranks = np.array(rank, dtype=np.uint64)
+    ka, kb = kept_pairs(a, b, ranks, hub_kth(ids, named, limit), hub_settle(ids, named, m), m)
+    assert set(zip(ka.tolist(), kb.tolist(), strict=True)) == want
+    assert settled(a, b, ranks, hub_settle(ids, named, m), m).tolist() == [done(k) for k in range(n)]
+    assert 0 < sum(map(done, range(n))) < n  # both kinds occur
+    assert len(want) < len(accepted)

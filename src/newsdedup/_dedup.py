@@ -73,9 +73,11 @@ from ._hubs import (
     _pair_lists,
     hub_edges,
     hub_kth,
+    hub_settle,
     item_rank,
     kept_pairs,
     low_places,
+    settled,
     unit_anchors,
 )
 from ._index import ArrayLSH, optimal_bands
@@ -150,6 +152,13 @@ class DedupConfig:
     a pair is verified when either side is among the other's, and clustering uses the accepted
     pairs in that relation for the final lists (see :meth:`Deduplicator._hub_pairs`), asking a
     member for at most ``K // 4`` verified neighbours (see ``_cluster``)."""
+    settle_after: int | None = 3
+    """With ``max_verify``: an item whose ``settle_after`` lowest-ranked hubs all verified as
+    copies of it is *settled*, and its pairs with the rest of its hubs are neither verified
+    (when verification is postponed, as in the CLI) nor clustered on; an item with a rejected
+    pair among them keeps all ``max_verify``. In a big story most pairs are of settled copies
+    (about half the verifications of the 1M benchmark). None (or a value of at least
+    ``max_verify``) verifies and keeps every pair of the hub relation, as before."""
     cluster_size_alarm: int = 200
     """Log a warning for any cluster with more members than this (nothing is capped)."""
     site_repeat_min: int = 3
@@ -187,6 +196,11 @@ class DedupConfig:
             "max_verify",
             self.max_verify is None or (is_int(self.max_verify) and self.max_verify >= 4),
             "must be None (verify every candidate) or an int >= 4",
+        )
+        check(
+            "settle_after",
+            self.settle_after is None or (is_int(self.settle_after) and self.settle_after >= 1),
+            "must be None (keep every hub pair) or an int >= 1",
         )
         check(
             "cluster_size_alarm",
@@ -257,12 +271,28 @@ class DedupConfig:
         )
 
     @property
+    def settle(self) -> int | None:
+        """``settle_after`` where it can spare pairs (below ``max_verify``), else None."""
+        limit, after = self.max_verify, self.settle_after
+        return after if limit is not None and after is not None and after < limit else None
+
+    @property
     def max_need(self) -> int | None:
         """The cap on how many verified neighbours clustering asks of a member (``_cluster``)."""
         return None if self.max_verify is None else self.max_verify // 4
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def stored_settings(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`DedupConfig` fields of a store's recorded settings (others are ignored). A
+    store written before ``settle_after`` existed keeps every hub pair (None), so the clusters
+    it emits do not change under it."""
+    known = {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
+    if known and "settle_after" not in known:
+        known["settle_after"] = None
+    return known
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -512,19 +542,33 @@ class _Edges:
             yield ids[a], ids[b], self._verdict(row)
 
     def kept(
-        self, hubs: Mapping[str, Sequence[int]], limit: int | None
+        self, hubs: Mapping[str, Sequence[int]], limit: int | None, settle_after: int | None = None
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The pairs clustering uses (see :func:`hub_edges`) as ``(ids, a, b)``: the pairs
-        ``ids[a[i]] - ids[b[i]]``."""
+        """The pairs clustering uses (see :func:`hub_edges` and :func:`settled`) as ``(ids, a,
+        b)``: the pairs ``ids[a[i]] - ids[b[i]]``."""
         a, b = self._pairs()
         if limit is None:
             return self._ids, a, b
         rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
-        return self._ids, *kept_pairs(a, b, rank, hub_kth(self._ids, hubs, limit))
+        kth = hub_kth(self._ids, hubs, limit)
+        if settle_after is None:
+            return self._ids, *kept_pairs(a, b, rank, kth)
+        settle = hub_settle(self._ids, hubs, settle_after)
+        return self._ids, *kept_pairs(a, b, rank, kth, settle, settle_after)
 
-    def hub_edges(self, hubs: Mapping[str, Sequence[int]], limit: int | None) -> dict[str, set[str]]:
+    def settled(self, hubs: Mapping[str, Sequence[int]], settle_after: int) -> set[str]:
+        """The ids :func:`settled` by the accepted pairs held so far."""
+        a, b = self._pairs()
+        rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
+        done = settled(a, b, rank, hub_settle(self._ids, hubs, settle_after), settle_after)
+        ids = self._ids
+        return {ids[k] for k in np.flatnonzero(done).tolist()}
+
+    def hub_edges(
+        self, hubs: Mapping[str, Sequence[int]], limit: int | None, settle_after: int | None = None
+    ) -> dict[str, set[str]]:
         """The adjacency clustering uses (see :func:`hub_edges`), built from the kept pairs."""
-        return hub_edges(*self.kept(hubs, limit))
+        return hub_edges(*self.kept(hubs, limit, settle_after))
 
 
 @dataclass(slots=True)
@@ -1182,14 +1226,46 @@ class Deduplicator:
             self._resolve_pending(idle, unit_pairs)
 
     def _resolve_pending(self, idle: Any, unit_pairs: int | None) -> None:
-        todo, labels, anchors = self._hub_relation(self._pending, pool=idle)
-        self._pending = []
+        relation = self._hub_relation(self._pending, pool=idle)
+        later, self._pending = self._pending, []
         self._clusters = None
         pools = []
         if self._verify_pool is not None:
             pools += [self._verify_pool] * (self.jobs - 1)
         if idle is not None:
             pools += [idle] * self.jobs
+        settle = self.config.settle
+        if settle is None:
+            self._verify_todo(relation.todo(relation.pairs()), pools, unit_pairs, None)
+            return
+        # Two rounds (see DedupConfig.settle_after): every item's pairs with its first
+        # ``settle`` hubs, then the other hub pairs of the items those did not settle
+        first = relation.pairs(relation.column < settle)
+        best: dict[str, float] = {}
+        try:
+            self._verify_todo(relation.todo(first), pools, unit_pairs, best)
+        except BaseException:
+            self._pending = later + self._pending  # all of them: any may still need its second round
+            raise
+        done = self._state.edges.settled(self._state.hubs, settle)
+        unsettled = np.fromiter(
+            (str(k) not in done for k in relation.ids), dtype=bool, count=len(relation.ids)
+        )
+        second = relation.pairs((relation.column >= settle) & unsettled[relation.item], without=first)
+        self._verify_todo(relation.todo(second, only_paired=True), pools, unit_pairs, best)
+
+    def _verify_todo(
+        self,
+        found: tuple[list[tuple[str, list[str]]], list[int], list[int]],
+        pools: list[Any],
+        unit_pairs: int | None,
+        best: dict[str, float] | None,
+    ) -> None:
+        """Verify the pairs of ``found`` (:meth:`_Relation.todo`) in units and decide their
+        items (``best``: see :meth:`_decide_many`). Interrupted, the units not yet applied stay
+        postponed."""
+        todo, labels, anchors = found
+        self.stats["postponed-pairs"] += sum(len(others) for _, others in todo)
         if unit_pairs is None:
             unit_pairs = _unit_size(sum(len(others) for _, others in todo), len(pools) + 1)
         units = _units(todo, unit_pairs, labels, anchors)
@@ -1198,7 +1274,7 @@ class Deduplicator:
         try:
             for unit in units:
                 busy = sum(1 for f in inflight if not isinstance(f, _Verdicts) and not f.done())
-                if busy < 2 * len(pools):
+                if pools and busy < 2 * len(pools):
                     pairs = [(key, other) for key, others in unit for other in others]
                     inflight.append(
                         pools[len(inflight) % len(pools)].submit(
@@ -1209,20 +1285,19 @@ class Deduplicator:
                 else:
                     inflight.append(self._verify_unit(unit))
                 while inflight and (isinstance(inflight[0], _Verdicts) or inflight[0].done()):
-                    self._apply_unit(units[applied], inflight.popleft())
+                    self._apply_unit(units[applied], inflight.popleft(), best)
                     applied += 1
             while inflight:
-                self._apply_unit(units[applied], inflight.popleft())
+                self._apply_unit(units[applied], inflight.popleft(), best)
                 applied += 1
         finally:
             self._pending = [key for unit in units[applied:] for key, _ in unit] + self._pending
 
-    def _hub_relation(
-        self, later: list[str], rows_per_part: int = 1 << 18, pool: Any = None
-    ) -> tuple[list[tuple[str, list[str]]], list[int], list[int]]:
-        """For each of the items ``later`` (in arrival order), the earlier items it must be
-        verified against: its pairs in the hub relation clustering keeps, found over the whole
-        index at once and not as items arrive. Every item's hub list is set to the ``K``
+    def _hub_relation(self, later: list[str], rows_per_part: int = 1 << 18, pool: Any = None) -> _Relation:
+        """The hub lists of the items ``later`` (in arrival order), from which
+        :class:`_Relation` gives the earlier items each must be verified against: its pairs in
+        the hub relation clustering keeps, found over the whole index at once and not as items
+        arrive. Every item's hub list is set to the ``K``
         lowest ranks of everything it shares a bucket with (:func:`newsdedup._hubs.hub_rows`
         over each index, whole buckets of about 260,000 rows at a time, merged); a pair is
         kept when one side's rank is at most the other's ``K``-th. These are the hub lists and pairs the
@@ -1273,19 +1348,8 @@ class Deduplicator:
         cand = by_rank[lows[item, column].astype(np.int64)]
         del lows
         self._set_hubs(ids, item, rank[cand], limit)
-        a, b = item, cand.astype(np.int64)
-        pairs = sorted_unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b), in_place=True)
         later_slots = np.fromiter(map(slot_of.__getitem__, later), dtype=np.int64, count=len(later))
-        wanted = np.zeros(len(ids), dtype=bool)
-        wanted[later_slots] = True
-        pairs = pairs[wanted[pairs >> np.int64(32)]]
-        hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
-        self.stats["postponed-pairs"] += len(pairs)
-        # per item a label of its connected group of pairs, for the units (:func:`_units`):
-        # found on the pair arrays, where a union-find over the lists took about 1 s per 200k items
-        labels = _component_labels(len(ids), hi, lo)[later_slots].tolist()
-        anchors = unit_anchors(place, hi, lo)[later_slots].tolist()  # per item, for the units
-        return _pair_lists(ids, later, later_slots, hi, lo), labels, anchors
+        return _Relation(ids, later, later_slots, place, item, cand.astype(np.int64), column)
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
         """Store each item's hub list (``item``/``ranks``: rows sorted by item, then rank, about
@@ -1333,8 +1397,10 @@ class Deduplicator:
         with _one_alphabet(docs.values()):
             return _Verdicts.of([verify(docs[key], docs[other]) for key, others in unit for other in others])
 
-    def _apply_unit(self, unit: list[tuple[str, list[str]]], verdicts: Any) -> None:
-        self._decide_many(unit, verdicts if isinstance(verdicts, _Verdicts) else verdicts.result())
+    def _apply_unit(
+        self, unit: list[tuple[str, list[str]]], verdicts: Any, best: dict[str, float] | None = None
+    ) -> None:
+        self._decide_many(unit, verdicts if isinstance(verdicts, _Verdicts) else verdicts.result(), best)
 
     def _docs_of(self, keys: list[str]) -> dict[str, Doc]:
         """Indexed items' docs: cached ones as they are, the others rebuilt together."""
@@ -1683,10 +1749,17 @@ class Deduplicator:
         """Record a new item's accepted pairs and its decision (the best-scoring match)."""
         return self._decide_many([(item_id, keys)], _Verdicts.of(verdicts))[0]
 
-    def _decide_many(self, items: Sequence[tuple[str, list[str]]], found: _Verdicts) -> list[Decision]:
+    def _decide_many(
+        self, items: Sequence[tuple[str, list[str]]], found: _Verdicts, best: dict[str, float] | None = None
+    ) -> list[Decision]:
         """:meth:`_decide` for items in a row, ``found`` holding their verdicts in that order:
         the verdicts stay columns (at a million items a verdict object and a call per pair
-        cost about 20 s of this process)."""
+        cost about 20 s of this process).
+
+        ``best`` (postponed verification, whose items may come in two rounds): per item the
+        best score of its pairs decided so far. An item in it keeps its decision unless this
+        round's best match scores higher; an item decided before but not in it (a resolve
+        that was interrupted) is decided again."""
         codes = found.codes
         total = sum(len(keys) for _, keys in items)
         if total != len(codes):
@@ -1701,16 +1774,25 @@ class Deduplicator:
         out: list[Decision] = []
         row = 0
         for item_id, keys in items:
-            best, best_row = -1.0, -1
+            top, best_row = -1.0, -1
             for key in keys:
                 if accepted[codes[row]]:
                     pairs.append((item_id, key))
                     rows.append(row)
                     jaccard, containment = scores[3 * row], scores[3 * row + 1]
                     score = jaccard if jaccard > containment else containment
-                    if score > best:  # the first of the best-scoring matches
-                        best, best_row = score, row
+                    if score > top:  # the first of the best-scoring matches
+                        top, best_row = score, row
                 row += 1
+            if best is not None:
+                before = best.get(item_id)
+                if before is not None and top <= before:
+                    out.append(self.decisions[item_id])  # an earlier round's match is as good
+                    continue
+                best[item_id] = top
+                old = self.decisions.get(item_id)
+                if old is not None:  # replaced: counted once
+                    self.stats[old.status] -= 1
             if best_row < 0:
                 decision = Decision(id=item_id, status="new")
             else:
@@ -1775,7 +1857,7 @@ class Deduplicator:
 
     def _hub_edges(self) -> Mapping[str, set[str]]:
         """The verified edges clustering uses (see :func:`hub_edges`)."""
-        return self._state.edges.hub_edges(self._state.hubs, self.config.max_verify)
+        return self._state.edges.hub_edges(self._state.hubs, self.config.max_verify, self.config.settle)
 
     def verify(self, a: Doc, b: Doc) -> Verdict:
         """The engine's decision on one candidate pair (symmetric; reads no state)."""
@@ -2054,7 +2136,7 @@ class Deduplicator:
         With a ``pool``, its workers split the components (:meth:`_split_in_workers`)."""
         self._resolve()
         state = self._state
-        ids, a, b = state.edges.kept(state.hubs, self.config.max_verify)
+        ids, a, b = state.edges.kept(state.hubs, self.config.max_verify, self.config.settle)
         partition = functools.partial(
             partition_pairs,
             state.meta.keys(),
@@ -2646,6 +2728,55 @@ class _Verdicts:
         accepted, kind = self.tags[self.codes[row]]
         jaccard, containment, align = memoryview(self.packed).cast("d")[3 * row : 3 * row + 3].tolist()
         return Verdict(accepted, kind, jaccard, containment, align)
+
+
+@dataclass(slots=True)
+class _Relation:
+    """The hub relation of postponed items (:meth:`Deduplicator._hub_relation`): per hub row
+    its item, candidate (slots of ``ids``) and place in the item's hub list (0: its
+    lowest-ranked candidate); the items ``later`` (slots ``later_slots``) are those to verify."""
+
+    ids: Sequence[Hashable]
+    later: list[str]
+    later_slots: np.ndarray
+    place: np.ndarray
+    item: np.ndarray
+    cand: np.ndarray
+    column: np.ndarray
+
+    def pairs(self, rows: np.ndarray | None = None, without: np.ndarray | None = None) -> np.ndarray:
+        """The pairs of the hub rows ``rows`` (a mask; default all) whose later side is one of
+        ``later``, each once as ``later slot << 32 | earlier slot``, sorted, except those in
+        ``without`` (such keys, sorted)."""
+        a, b = (self.item, self.cand) if rows is None else (self.item[rows], self.cand[rows])
+        pairs = sorted_unique((np.maximum(a, b) << np.int64(32)) | np.minimum(a, b), in_place=True)
+        wanted = np.zeros(len(self.ids), dtype=bool)
+        wanted[self.later_slots] = True
+        pairs = pairs[wanted[pairs >> np.int64(32)]]
+        if without is not None and len(without) and len(pairs):
+            at = np.minimum(np.searchsorted(without, pairs), len(without) - 1)
+            pairs = pairs[without[at] != pairs]
+        return pairs
+
+    def todo(
+        self, pairs: np.ndarray, *, only_paired: bool = False
+    ) -> tuple[list[tuple[str, list[str]]], list[int], list[int]]:
+        """Per item of ``later`` (``only_paired``: those with a pair here) the earlier sides of
+        its ``pairs`` (:meth:`pairs`), and for the units (:func:`_units`) its group's label and
+        its anchor."""
+        hi, lo = pairs >> np.int64(32), pairs & np.int64(0xFFFFFFFF)
+        later, slots = self.later, self.later_slots
+        if only_paired:
+            paired = np.zeros(len(self.ids), dtype=bool)
+            paired[hi] = True
+            keep = paired[slots]
+            later = [key for key, k in zip(later, keep.tolist(), strict=True) if k]
+            slots = slots[keep]
+        # per item a label of its connected group of pairs: found on the pair arrays, where a
+        # union-find over the lists took about 1 s per 200k items
+        labels = _component_labels(len(self.ids), hi, lo)[slots].tolist()
+        anchors = unit_anchors(self.place, hi, lo)[slots].tolist()
+        return _pair_lists(self.ids, later, slots, hi, lo), labels, anchors
 
 
 @dataclass(slots=True)

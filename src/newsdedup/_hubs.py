@@ -254,12 +254,58 @@ def hub_edges(
 
 
 def kept_pairs(
-    a: np.ndarray, b: np.ndarray, rank: np.ndarray, kth: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    rank: np.ndarray,
+    kth: np.ndarray,
+    settle: np.ndarray | None = None,
+    settle_after: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs ``a[i] - b[i]`` where one side is among the other's lowest-ranked candidates
-    (:func:`item_rank` of each node, :func:`hub_kth` of its hub list)."""
-    keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
+    """The accepted pairs ``a[i] - b[i]`` where one side is among the other's lowest-ranked
+    candidates (:func:`item_rank` of each node, :func:`hub_kth` of its hub list).
+
+    With ``settle`` (:func:`hub_kth` of each hub list at ``settle_after``, see
+    :func:`settled`): a settled node keeps from its own side only the pairs with its
+    ``settle_after`` lowest hubs; what the other side keeps stays."""
+    if settle is None:
+        keep = (rank[b] <= kth[a]) | (rank[a] <= kth[b])
+    else:
+        done = settled(a, b, rank, settle, settle_after)
+        keep = ((rank[b] <= kth[a]) & (~done[a] | (rank[b] <= settle[a]))) | (
+            (rank[a] <= kth[b]) & (~done[b] | (rank[a] <= settle[b]))
+        )
     return a[keep], b[keep]
+
+
+def settled(
+    a: np.ndarray, b: np.ndarray, rank: np.ndarray, settle: np.ndarray, settle_after: int
+) -> np.ndarray:
+    """Per node, whether it is *settled*: it has more hubs than ``settle_after`` and an
+    accepted pair (``a[i] - b[i]``, each pair once) with each of its ``settle_after``
+    lowest-ranked ones. ``settle`` holds each node's ``settle_after``-th hub rank when it has
+    more hubs than that, else the highest uint64 (such a node is never settled: all its hubs
+    are among its first ones anyway).
+
+    A settled copy is placed in its story by those pairs, and its pairs with the rest of its
+    hubs are neither verified (postponed verification) nor clustered on: in a big story they
+    are most of the pairs. A copy with a rejected pair among its first hubs keeps all of them:
+    a junky or truncated copy, or one of a look-alike story, is what the other hubs are for."""
+    bounded = settle != _MAX_RANK
+    count = np.bincount(a[rank[b] <= settle[a]], minlength=len(rank)) + np.bincount(
+        b[rank[a] <= settle[b]], minlength=len(rank)
+    )
+    out: np.ndarray = bounded & (count >= settle_after)
+    return out
+
+
+def hub_settle(ids: Sequence[str], hubs: Mapping[str, Sequence[int]], settle_after: int) -> np.ndarray:
+    """Per id, the ``settle_after``-th lowest rank of its hub list when the list is longer,
+    else the highest uint64 (the ``settle`` of :func:`settled`)."""
+    return np.fromiter(
+        (h[settle_after - 1] if len(h) > settle_after else _MAX_RANK for h in (hubs.get(k, ()) for k in ids)),
+        dtype=np.uint64,
+        count=len(ids),
+    )
 
 
 def hub_kth(ids: Sequence[str], hubs: Mapping[str, Sequence[int]], limit: int) -> np.ndarray:

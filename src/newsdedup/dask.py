@@ -1331,6 +1331,12 @@ def _run(
         kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
         full = count == limit
         kth[full] = cands[np.cumsum(count)[full] - 1]
+        settle_after = config.settle
+        settle = None
+        if settle_after is not None:  # each list's settle_after-th rank where it is longer
+            settle = np.full(len(pos), _MAX_RANK, dtype=np.uint64)
+            longer = count > settle_after
+            settle[longer] = cands[(np.cumsum(count) - count)[longer] + settle_after - 1]
         # each group gets the K-th ranks of the items its hub rows hold, not the whole table
         # (16 B per item of the run, which every group's worker would otherwise receive)
         pair_groups = [
@@ -1370,7 +1376,7 @@ def _run(
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
     if limit is not None:
         names = [ids[p] for p in pos.tolist()]
-        a, b = kept_pairs(*_nodes(names, edges), rank, kth)
+        a, b = kept_pairs(*_nodes(names, edges), rank, kth, settle, config.settle or 0)
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
         a, b = _nodes(names, edges)

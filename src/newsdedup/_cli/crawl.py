@@ -178,10 +178,9 @@ def _crawl(
     """Run the crawl; OUT is written before a store records the clusters as emitted."""
     dedup_settings: dict[str, Any] = {}
     if store is not None:
-        from .._dedup import DedupConfig
+        from .._dedup import stored_settings
 
-        stored = store.stored_config() or {}
-        dedup_settings = {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
+        dedup_settings = stored_settings(store.stored_config() or {})
         stored_threshold = dedup_settings.pop("threshold", None)
         if threshold is None:
             threshold = stored_threshold

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator, parse_window
+from .._dedup import DedupConfig, Deduplicator, parse_window, stored_settings
 from .._exceptions import ConfigError, InputError, MissingDependency, StoreError
 from .._io import input_format, output_format, read_jsonl_lines, read_records, require_format, write_parquet
 from .._models import Cluster
@@ -235,6 +235,15 @@ def _progress(enabled: bool) -> Any:
     "lowest-ranked candidates (a fixed rank per id), the same clusters in any input order; 0 "
     "verifies every candidate [default: 8].",
 )
+@click.option(
+    "--settle-after",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="With --max-verify: an item whose N lowest-ranked candidates all verify as copies of "
+    "it is not verified against (nor clustered on) its other ones; 0 keeps every pair "
+    "[default: 3].",
+)
 @state_option(
     "Persistent state: an SQLite file (created if missing) or redis://host:port/db[?name=N]. "
     "Items are matched against everything stored; OUT gets only new or grown clusters."
@@ -301,6 +310,7 @@ def command(
     shingle_size: int | None,
     min_chars: int | None,
     max_verify: int | None,
+    settle_after: int | None,
     state: str | None,
     window: str | None,
     jobs: int,
@@ -337,6 +347,7 @@ def command(
         "shingle_size": shingle_size,
         "min_chars": min_chars,
         "max_verify": max_verify,
+        "settle_after": settle_after,
     }
     try:
         window_seconds = parse_window(window)
@@ -372,7 +383,7 @@ def command(
         base: dict[str, Any] = {}
         if state is not None:
             store = open_state(state)
-            base = _known_settings(store.stored_config() or {})
+            base = stored_settings(store.stored_config() or {})
         workers = jobs or os.cpu_count() or 1
         try:
             config = _config(base, settings)
@@ -433,10 +444,12 @@ class _PairLog:
 
 
 def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
-    """Stored settings overridden by the flags given (``--max-verify 0``: no limit)."""
+    """Stored settings overridden by the flags given (``--max-verify 0``: no limit;
+    ``--settle-after 0``: every hub pair kept)."""
     given = {k: v for k, v in settings.items() if v is not None}
-    if given.get("max_verify") == 0:
-        given["max_verify"] = None
+    for name in ("max_verify", "settle_after"):
+        if given.get(name) == 0:
+            given[name] = None
     return DedupConfig(**{**base, **given})
 
 
@@ -500,10 +513,6 @@ def _run_dask(
         raise click.UsageError(str(exc)) from exc
     if code:
         sys.exit(code)
-
-
-def _known_settings(stored: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
 
 
 def _run(

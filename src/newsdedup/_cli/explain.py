@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator, ErrorRecord
+from .._dedup import DedupConfig, Deduplicator, ErrorRecord, stored_settings
 from .._exceptions import ConfigError, InputError, StoreError
 from .._explain import cluster_index, explain_pair, read_jsonl
 from .._models import Article, Cluster
@@ -133,9 +133,8 @@ def _explain_stored(
         stored = store.stored_config()
         if stored is None:
             raise click.ClickException(f"state store: {state} holds no dedup state yet")
-        known = {k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__}
         try:
-            config = DedupConfig(**{**known, **settings})
+            config = DedupConfig(**{**stored_settings(stored), **settings})
         except (ConfigError, TypeError) as exc:
             raise click.UsageError(str(exc)) from None
         deduper = Deduplicator(config=config, store=store)

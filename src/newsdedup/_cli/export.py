@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from .._dedup import DedupConfig, Deduplicator
+from .._dedup import DedupConfig, Deduplicator, stored_settings
 from .._exceptions import ConfigError, MissingDependency, StoreError
 from .._io import output_format, require_format, write_parquet
 from .._models import Cluster
@@ -51,7 +51,7 @@ def command(state: str, output: Path | None, story_window: str, stories: bool) -
         if stored is None:
             raise click.ClickException(f"state store: {state} holds no dedup state yet")
         try:
-            config = DedupConfig(**{k: v for k, v in stored.items() if k in DedupConfig.__dataclass_fields__})
+            config = DedupConfig(**stored_settings(stored))
         except (ConfigError, TypeError) as exc:
             raise click.ClickException(f"state store: stored configuration is unusable: {exc}") from exc
         deduper = Deduplicator(config=config, store=store)
