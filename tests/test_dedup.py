@@ -952,8 +952,15 @@ def test_settled_items_are_not_verified_against_their_other_hubs(jobs: int) -> N
 
     items = _story_stream()
     verified: set[frozenset[str]] = set()
+    best: dict[str, float] = {}  # per item, its best accepted score as the later side
+
+    def record(a: str, b: str, v: Verdict) -> None:
+        verified.add(frozenset((a, b)))
+        if v.accepted:
+            best[a] = max(best.get(a, -1.0), max(v.jaccard, v.containment))
+
     late = Deduplicator(max_verify=8, settle_after=2, jobs=jobs)
-    late.on_verdict = lambda a, b, _: verified.add(frozenset((a, b)))
+    late.on_verdict = record
     late.add_stream(items, batch_size=16)
     eager = Deduplicator(max_verify=8, settle_after=2)
     eager.add_stream(items, batch_size=16, postpone=False)
@@ -988,8 +995,13 @@ def test_settled_items_are_not_verified_against_their_other_hubs(jobs: int) -> N
     kept = late._hub_edges()  # every accepted pair verified is kept
     assert sum(map(len, kept.values())) == 2 * len(late._state.edges)
     for key, decision in late.decisions.items():
+        # a duplicate of its best match over both rounds
+        assert (decision.status == "duplicate") == (key in best)
         if decision.status == "duplicate":
             assert decision.duplicate_of in kept[key]
+            v = late.verdict(key, decision.duplicate_of)
+            assert v is not None
+            assert max(v.jaccard, v.containment) == best[key]
 
 
 def test_settings_of_a_store_recorded_before_settle_after_keep_every_pair() -> None:
