@@ -225,6 +225,51 @@ def test_bounded_verification_verifies_only_hub_pairs(client: Client, tmp_path: 
     assert _key(bounded.clusters) == _key(local.clusters())
 
 
+def test_settled_items_spare_the_dask_engine_the_same_pairs(client: Client, tmp_path: Path) -> None:
+    """With ``settle_after`` the Dask engine verifies in the local engine's two rounds: each
+    item's first hubs, then the other hubs of the items those did not settle. It verifies
+    exactly the pairs the local engine verifies once a stream is read, fewer than with every
+    hub pair kept, and gives the local engine's clusters."""
+    from test_dedup import _story_stream
+
+    items = _story_stream()
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    config = DedupConfig(max_verify=8, settle_after=2)
+    local = Deduplicator(config=config)
+    local.add_stream(items, batch_size=16)
+    local_verified = sum(n for k, n in local.stats.items() if k.startswith("verified:"))
+    settled = dedup_files([path], config=config, blocksize=20_000, scheduler=client)
+    every = dedup_files(
+        [path], config=DedupConfig(max_verify=8, settle_after=None), blocksize=20_000, scheduler=client
+    )
+    assert settled.stats["partitions"] > 1
+    assert settled.stats["verified_pairs"] == local_verified < every.stats["verified_pairs"]
+    assert _key(settled.clusters) == _key(local.clusters())
+
+
+def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
+    """A pair listed in the second round from one side's hub list and in the first from the
+    other's is verified once: a block's task leaves out the pairs the first round did."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from newsdedup._records import to_article
+    from newsdedup.dask import _verify_block
+    from test_dedup import _story_stream
+
+    articles = [to_article(i) for i in _story_stream()[:6]]
+    docs = Deduplicator().fingerprint(articles, bands=False).docs
+    part = SimpleNamespace(index=0, rows=[SimpleNamespace(seq=n, doc=d) for n, d in enumerate(docs)])
+    pairs = np.array([(x, y) for x in range(6) for y in range(x + 1, 6)], dtype=np.int64)
+    config = DedupConfig()
+    _, all_of_them = _verify_block(config, [pairs], part)  # type: ignore[arg-type]
+    edges, rest = _verify_block(config, [pairs[:9], pairs[5:]], part, None, [pairs[:4], pairs[2:7]])  # type: ignore[arg-type]
+    assert (all_of_them, rest) == (15, 8)
+    assert all((e[0], e[1]) not in {(docs[x].key, docs[y].key) for x, y in pairs[:7].tolist()} for e in edges)
+
+
 def test_max_verify_lists_no_bucket_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A story of 60 copies with ``max_verify = K``: the candidate step lists each bucket's
     members against its ``K + 1`` lowest-ranked members only (at most ``K + 1`` rows per bucket
@@ -350,10 +395,30 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     assert got == want_pairs
     # the group's own table (the items its hub rows name) gives the same pairs; a run's other
     # items are not in it
-    own = _kth_table(*table, hubs[0][0])
+    own = _kth_table(table[0], hubs[0][0], table[1])
     assert own[0].tolist() == sorted({x for x, _, _ in want_hubs})
     assert own[1].tolist() == [kth[x] for x in own[0].tolist()]
     assert {tuple(p) for ps in _hub_pairs(hubs, own)[0].values() for p in ps.tolist()} == want_pairs
+    # settle_after 1: the first round's rows (each item's lowest hub) and the second's (its
+    # other hubs, for the items given as unsettled) make up the relation
+    settle = dict.fromkeys(items, _MAX_RANK)
+    for x in set(merged[0].tolist()):
+        mine = merged[1][merged[0] == x]
+        if len(mine) > 1:
+            settle[x] = int(mine[0])
+    both = _kth_table(table[0], hubs[0][0], table[1], np.array([settle[x] for x in items], dtype=np.uint64))
+
+    def listed(step: int, unsettled: list[int] | None = None) -> set[tuple[int, int]]:
+        given = None if unsettled is None else np.array(sorted(unsettled), dtype=np.int64)
+        return {tuple(p) for ps in _hub_pairs(hubs, both, step, given)[0].values() for p in ps.tolist()}
+
+    first, second = listed(1), listed(2, items)
+    assert first | second == want_pairs
+    assert first
+    assert bool(second) == (limit > 1)
+    assert not listed(2, [])
+    some = [x for x in items if settle[x] != _MAX_RANK][:3]
+    assert all(p[0] in some or p[1] in some for p in listed(2, some))  # only their own rows
     assert all(
         p[0] >> 32 == block[0] and p[1] >> 32 == block[1] for block, ps in blocks.items() for p in ps.tolist()
     )

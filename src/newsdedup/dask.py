@@ -82,7 +82,7 @@ from ._cluster import (
 )
 from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost
 from ._exceptions import ConfigError, InputError, MissingDependency
-from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs
+from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, settled
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
 from ._verify import Doc, Verdict
@@ -525,26 +525,44 @@ def _hub_ranks(hubs: _Hubs) -> tuple[np.ndarray, _Counts]:
     return hubs[0][:2].copy(), hubs[1]
 
 
-def _hub_pairs(hubs: _Hubs, table: tuple[np.ndarray, np.ndarray]) -> _Pairs:
+def _hub_pairs(
+    hubs: _Hubs, table: tuple[np.ndarray, ...], step: int = 0, unsettled: np.ndarray | None = None
+) -> _Pairs:
     """The pairs of one bucket group in the final hub relation -- an item and a candidate
     whose rank is at most the item's ``K``-th lowest candidate rank (``table``: sorted item
     positions and that rank, the highest uint64 for a list that is not full) -- as
     :func:`_pairs` keys them. The union over items of these is the pairs the local engine
-    clusters on: a pair is in it when either side is among the other's hubs."""
+    clusters on: a pair is in it when either side is among the other's hubs.
+
+    With ``settle_after`` (``table``'s third column: each item's ``settle_after``-th rank, see
+    :func:`newsdedup._hubs.settled`), ``step`` 1 gives only the rows of each item's first
+    hubs, and ``step`` 2 the rows of its other hubs for the items in ``unsettled`` (sorted
+    positions), the engine's two rounds; a pair of the first round may come again in the
+    second (the other side's row), and :func:`_verify_block` leaves it out there."""
     rows, counts = hubs
-    pos, kth = table
+    pos, kth = table[0], table[1]
     item, rank, cand = rows[0].astype(np.int64), rows[1], rows[2].astype(np.int64)
-    keep = rank <= kth[np.searchsorted(pos, item)]
+    at = np.searchsorted(pos, item)
+    keep = rank <= kth[at]
+    if step == 1:
+        keep &= rank <= table[2][at]
+    elif step == 2:
+        assert unsettled is not None
+        found = np.minimum(np.searchsorted(unsettled, item), max(0, len(unsettled) - 1))
+        mine = unsettled[found] == item if len(unsettled) else np.zeros(len(item), dtype=bool)
+        keep &= (rank > table[2][at]) & mine
     a, b = item[keep], cand[keep]
     pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
     return _by_block(pairs), counts
 
 
-def _kth_table(pos: np.ndarray, kth: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of the ``(pos, kth)`` table (sorted item positions, each one's K-th rank) for
-    the items one bucket group's hub rows name: what that group's :func:`_hub_pairs` looks up."""
+def _kth_table(pos: np.ndarray, items: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows of a table over sorted item positions ``pos`` (each item's K-th rank, and its
+    ``settle_after``-th) for the items one bucket group's hub rows name: what that group's
+    :func:`_hub_pairs` looks up."""
     mine = sorted_unique(items.astype(np.int64), in_place=True)
-    return mine, kth[np.searchsorted(pos, mine)]
+    at = np.searchsorted(pos, mine)
+    return (mine, *(c[at] for c in columns))
 
 
 def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
@@ -561,14 +579,22 @@ _Verified = tuple[list[tuple[str, str, "Verdict"]], int]
 
 
 def _verify_block(
-    config: DedupConfig, pairs: Sequence[np.ndarray], a: _Part, b: _Part | None = None
+    config: DedupConfig,
+    pairs: Sequence[np.ndarray],
+    a: _Part,
+    b: _Part | None = None,
+    done: Sequence[np.ndarray] = (),
 ) -> _Verified:
-    """Verify the pairs between partitions ``a`` and ``b`` (or within ``a``)."""
+    """Verify the pairs between partitions ``a`` and ``b`` (or within ``a``), except those in
+    ``done`` (verified in the first round)."""
     deduper = _deduper(config)
     docs = {(a.index << 32) | r.seq: r.doc for r in a.rows}
     if b is not None:
         docs.update({(b.index << 32) | r.seq: r.doc for r in b.rows})
     unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
+    if len(done) and len(unique):
+        seen = {(x, y) for piece in done for x, y in piece.tolist()}
+        unique = unique[[(x, y) not in seen for x, y in unique.tolist()]]
     edges: list[tuple[str, str, Verdict]] = []
     for x, y in unique.tolist():
         da, db = docs[x], docs[y]
@@ -578,6 +604,52 @@ def _verify_block(
         if verdict.accepted:
             edges.append((da.key, db.key, verdict))
     return edges, len(unique)
+
+
+def _blocks(
+    pair_groups: list[Any], opts: dict[str, Any]
+) -> tuple[dict[tuple[int, int], list[int]], _Counts, int]:
+    """Per block (two partitions) the bucket groups holding pairs of it, the groups' summed row
+    counts, and how many pairs they hold."""
+    dask = _require_dask()
+    delayed = dask.delayed
+    per_group = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
+    blocks: dict[tuple[int, int], list[int]] = {}
+    n_pairs = 0
+    totals: dict[str, int] = {"bucket_rows": 0, "bucket_pairs": 0, "listed_rows": 0, "hub_rows": 0}
+    for g, (per_block, counts) in enumerate(per_group):
+        for key, n in counts.items():
+            totals[key] += n
+        for block, n in per_block.items():
+            blocks.setdefault(block, []).append(g)
+            n_pairs += n
+    return blocks, totals, n_pairs
+
+
+def _verify_blocks(
+    config: DedupConfig,
+    parts: list[Any],
+    pair_groups: list[Any],
+    blocks: dict[tuple[int, int], list[int]],
+    opts: dict[str, Any],
+    done_groups: list[Any] | None = None,
+    done_blocks: dict[tuple[int, int], list[int]] | None = None,
+) -> tuple[list[tuple[str, str, Verdict]], int, int]:
+    """Verify every block's pairs as one task each (:func:`_verify_block`), leaving out a
+    block's pairs in ``done_groups`` (the first round's); the accepted edges, how many pairs
+    were verified, and how many tasks did it."""
+    dask = _require_dask()
+    delayed = dask.delayed
+    tasks = []
+    for (pa, pb), gs in sorted(blocks.items()):
+        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
+        done = []
+        if done_groups is not None and done_blocks is not None:
+            done = [delayed(_take_block)(done_groups[g], (pa, pb)) for g in done_blocks.get((pa, pb), [])]
+        other = parts[pb] if pb != pa else None
+        tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other, done))
+    results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
+    return [e for chunk, _ in results for e in chunk], sum(n for _, n in results), len(tasks)
 
 
 def _kept_rows(part: _Part, keep: frozenset[int] | None) -> list[_Row]:
@@ -1339,36 +1411,34 @@ def _run(
             settle[longer] = cands[(np.cumsum(count) - count)[longer] + settle_after - 1]
         # each group gets the K-th ranks of the items its hub rows hold, not the whole table
         # (16 B per item of the run, which every group's worker would otherwise receive)
-        pair_groups = [
-            delayed(_hub_pairs)(h, delayed(_kth_table(pos, kth, f[0][0]), pure=True))
-            for h, f in zip(hub_groups, found, strict=True)
-        ]
+        columns = (kth,) if settle is None else (kth, settle)
+        tables = [delayed(_kth_table(pos, f[0][0], *columns), pure=True) for f in found]
+        step = 0 if settle is None else 1  # with settle_after: the first round's pairs first
+        pair_groups = [delayed(_hub_pairs)(h, t, step) for h, t in zip(hub_groups, tables, strict=True)]
     pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
-    if limit is not None:
+    if limit is not None and settle is None:
         del hub_groups  # the selected pairs are persisted: the hub rows can go
-    per_group = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
-    blocks: dict[tuple[int, int], list[int]] = {}
-    n_pairs = 0
-    totals: dict[str, int] = {"bucket_rows": 0, "bucket_pairs": 0, "listed_rows": 0, "hub_rows": 0}
-    for g, (per_block, counts) in enumerate(per_group):
-        for key, n in counts.items():
-            totals[key] += n
-        for block, n in per_block.items():
-            blocks.setdefault(block, []).append(g)
-            n_pairs += n
+    blocks, totals, n_pairs = _blocks(pair_groups, opts)
     n_hub_pairs = 0
     if limit is not None:  # hub pairs, not candidates: count those from the bucket sizes
         n_hub_pairs, n_pairs = n_pairs, totals["bucket_pairs"]
     t2 = time.perf_counter()
 
-    tasks = []
-    for (pa, pb), gs in sorted(blocks.items()):
-        pieces = [delayed(_take_block)(pair_groups[g], (pa, pb)) for g in gs]
-        other = parts[pb] if pb != pa else None
-        tasks.append(delayed(_verify_block)(config, pieces, parts[pa], other))
-    results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
-    edges = [e for chunk, _ in results for e in chunk]
-    n_verified = sum(n for _, n in results)
+    edges, n_verified, n_tasks = _verify_blocks(config, parts, pair_groups, blocks, opts)
+    if limit is not None and settle is not None:
+        # the second round: the other hub pairs of the items the first did not settle
+        names = [ids[p] for p in pos.tolist()]
+        done = settled(*_nodes(names, edges), rank, settle, config.settle or 0)
+        unsettled = delayed(pos[~done], pure=True)
+        second = [delayed(_hub_pairs)(h, t, 2, unsettled) for h, t in zip(hub_groups, tables, strict=True)]
+        second = list(dask.persist(*second, **opts)) if second else []
+        del hub_groups
+        blocks2, _, n_second = _blocks(second, opts)
+        more, n_more, n_tasks2 = _verify_blocks(config, parts, second, blocks2, opts, pair_groups, blocks)
+        edges += more
+        n_verified += n_more
+        n_tasks += n_tasks2
+        n_hub_pairs += n_second
     t3 = time.perf_counter()
 
     # the partition is computed here from ids, shingle counts and accepted edges only;
@@ -1437,7 +1507,7 @@ def _run(
         "hub_rows": totals["hub_rows"],
         "hub_pairs": n_hub_pairs,
         "verified_pairs": n_verified,
-        "verify_tasks": len(tasks),
+        "verify_tasks": n_tasks,
         "edges": len(edges),
         "clusters": len(clusters),
         "prepare_seconds": round(t1 - t0, 3),
