@@ -232,44 +232,37 @@ def test_bad_threshold_is_a_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("flag", "stored"), [([], 8), (["--max-verify", "0"], None), (["--max-verify", "12"], 12)]
+    ("key", "flag", "stored"),
+    [
+        ("max_verify", [], 8),
+        ("max_verify", ["--max-verify", "0"], None),
+        ("max_verify", ["--max-verify", "12"], 12),
+        ("settle_after", [], 3),
+        ("settle_after", ["--settle-after", "0"], None),
+        ("settle_after", ["--settle-after", "5"], 5),
+    ],
 )
-def test_max_verify_option_reaches_the_engine(tmp_path: Path, flag: list[str], stored: int | None) -> None:
+def test_count_options_reach_the_engine_and_the_store(
+    tmp_path: Path, key: str, flag: list[str], stored: int | None
+) -> None:
+    """--max-verify and --settle-after (0: none) are recorded with the store's settings, and a
+    later run without the flag keeps the stored value; a negative count is a usage error."""
     from newsdedup._cli._common import open_state
 
     src = _write(tmp_path / "in.jsonl", _seed_lines())
     db = tmp_path / "state.sqlite"
-    result = _run([str(src), "--state", str(db), "-o", str(tmp_path / "out.jsonl"), *flag])
-    assert result.exit_code == 0, result.output
-    store = open_state(str(db), read_only=True)
-    try:
-        assert (store.stored_config() or {})["max_verify"] == stored
-    finally:
-        store.close()
-
-
-@pytest.mark.parametrize(
-    ("flag", "stored"), [([], 3), (["--settle-after", "0"], None), (["--settle-after", "5"], 5)]
-)
-def test_settle_after_option_reaches_the_engine(tmp_path: Path, flag: list[str], stored: int | None) -> None:
-    """--settle-after is recorded with the store's settings; a later run without the flag keeps
-    the stored value, and a store recorded before the setting existed keeps every pair."""
-    from newsdedup._cli._common import open_state
-
-    src = _write(tmp_path / "in.jsonl", _seed_lines())
-    db = tmp_path / "state.sqlite"
-    for _ in range(2):
-        result = _run([str(src), "--state", str(db), "-o", str(tmp_path / "out.jsonl"), *flag])
+    for given in (flag, []):
+        result = _run([str(src), "--state", str(db), "-o", str(tmp_path / "out.jsonl"), *given])
         assert result.exit_code == 0, result.output
         store = open_state(str(db), read_only=True)
         try:
-            assert (store.stored_config() or {})["settle_after"] == stored
+            assert (store.stored_config() or {})[key] == stored
         finally:
             store.close()
-        flag = []
-    result = _run([str(src), "--settle-after", "-1"])
+    option = "--" + key.replace("_", "-")
+    result = _run([str(src), option, "-1"])
     assert result.exit_code == 2
-    assert "--settle-after" in result.output
+    assert option in result.output
 
 
 def test_max_verify_below_four_is_a_usage_error(tmp_path: Path) -> None:

@@ -180,6 +180,11 @@ def errors_option(help: str) -> Callable[[F], F]:
     return file_option("--errors", "errors_path", help=help)
 
 
+def count_option(name: str, help: str) -> Callable[[F], F]:
+    """An engine setting given as a count where 0 means none (None for the engine)."""
+    return click.option(name, type=click.IntRange(min=0), default=None, metavar="N", help=help)
+
+
 def state_option(help: str) -> Callable[[F], F]:
     return click.option("--state", "state", type=str, default=None, metavar="PATH|URL", help=help)
 

@@ -52,6 +52,7 @@ from .._verify import Verdict
 from ._common import (
     Interrupt,
     atomic_writer,
+    count_option,
     errors_option,
     file_option,
     open_state,
@@ -226,21 +227,15 @@ def _progress(enabled: bool) -> Any:
 @click.option(
     "--min-chars", type=int, default=None, help="Texts shorter than this stay singletons [default: 150]."
 )
-@click.option(
+@count_option(
     "--max-verify",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Bound the verifications per item in big stories: each item is verified against its N "
+    "Bound the verifications per item in big stories: each item is verified against its N "
     "lowest-ranked candidates (a fixed rank per id), the same clusters in any input order; 0 "
     "verifies every candidate [default: 8].",
 )
-@click.option(
+@count_option(
     "--settle-after",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="With --max-verify: an item whose N lowest-ranked candidates all verify as copies of "
+    "With --max-verify: an item whose N lowest-ranked candidates all verify as copies of "
     "it is not verified against (nor clustered on) its other ones; 0 keeps every pair "
     "[default: 3].",
 )
