@@ -107,3 +107,55 @@ def test_a_released_item_frees_its_host_before_it_is_done() -> None:
         return [first.url, second.url, got.url]
 
     assert asyncio.run(go()) == ["http://a.test/1", "http://a.test/2", "http://a.test/3"]
+
+
+def test_a_hand_out_does_not_look_at_every_waiting_host() -> None:
+    """2,000 hosts waiting out a long delay and one host ready with 300 URLs: each waiting host
+    is asked about once, not once per hand-out (a broad crawl has thousands of hosts queued)."""
+    asked = 0
+
+    def wait(url: str) -> float:
+        nonlocal asked
+        asked += 1
+        return 0.0 if "ready.test" in url else 60.0
+
+    async def go() -> list[str]:
+        q: Frontier[Item] = Frontier(per_host=1000, wait=wait)
+        for n in range(2000):
+            q.put_nowait(Item(f"http://h{n}.test/"))
+        for n in range(300):
+            q.put_nowait(Item(f"http://ready.test/{n}"))
+        out = []
+        for _ in range(300):
+            it = await asyncio.wait_for(q.get(), 1)
+            out.append(it.url)
+        assert len(q) == 2000
+        return out
+
+    assert asyncio.run(go()) == [f"http://ready.test/{n}" for n in range(300)]
+    assert asked < 2000 + 2 * 300
+
+
+def test_a_host_whose_wait_grew_meanwhile_is_asked_again_not_handed_out_early() -> None:
+    """A host's wait is asked again when its turn comes: a backoff set meanwhile (a failure on
+    another of its URLs) keeps it waiting."""
+
+    async def go() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        ready_at = {"a.test": loop.time() + 0.05}
+
+        def wait(url: str) -> float:
+            return max(0.0, ready_at["a.test"] - loop.time())
+
+        q: Frontier[Item] = Frontier(per_host=2, wait=wait)
+        q.put_nowait(Item("http://a.test/1"))
+        started = loop.time()
+        getter = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0.01)
+        ready_at["a.test"] = loop.time() + 0.3  # a backoff
+        it = await asyncio.wait_for(getter, 2)
+        return it.url, loop.time() - started
+
+    url, waited = asyncio.run(go())
+    assert url == "http://a.test/1"
+    assert waited >= 0.29

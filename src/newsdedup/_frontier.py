@@ -5,12 +5,15 @@ URL of a host that must not be asked yet (a long ``Crawl-delay``, a backoff afte
 sleeps on it: with enough such URLs queued, every worker sleeps while other hosts' pages wait
 behind them. Here a worker is handed the next URL of a host that may be asked now, and a
 host that may not is passed over until its turn comes, as Scrapy's per-domain download slots
-do.
+do. A hand-out costs O(log hosts), not a look at every host: a broad crawl keeps thousands of
+hosts queued, most of them waiting out their politeness delay at any moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
@@ -43,7 +46,16 @@ class Frontier(Generic[T]):
         self._per_host = per_host
         self._wait = wait
         self._lines: dict[str, deque[T]] = {}
-        """Host -> its queued items; the dict's order is the hosts' turn order."""
+        """Host -> its queued items (hosts with none are dropped)."""
+        # each host with queued items is in exactly one of: the hosts to try next, in turn
+        # order; those waiting, by the time their wait ends; those with every slot in flight
+        self._ready: deque[str] = deque()
+        self._waiting: list[tuple[float, int, str]] = []
+        self._full: set[str] = set()
+        self._placed: set[str] = set()
+        """Hosts in one of the three above."""
+        self._turns = 0  # ties in the waiting heap: the host that waited first
+        self._queued = 0
         self._busy: Counter[str] = Counter()
         self._holding: set[int] = set()
         """``id()`` of the items handed out that still hold their host's slot."""
@@ -54,7 +66,7 @@ class Frontier(Generic[T]):
 
     def __len__(self) -> int:
         """Items queued, not yet handed out."""
-        return sum(len(line) for line in self._lines.values())
+        return self._queued
 
     def put_nowait(self, item: T) -> None:
         host = host_of(item.url)
@@ -62,6 +74,10 @@ class Frontier(Generic[T]):
         if line is None:
             line = self._lines[host] = deque()
         line.append(item)
+        if host not in self._placed:
+            self._placed.add(host)
+            self._ready.append(host)
+        self._queued += 1
         self._unfinished += 1
         self._idle.clear()
         self._changed.set()
@@ -89,6 +105,9 @@ class Frontier(Generic[T]):
         self._busy[host] -= 1
         if self._busy[host] <= 0:
             del self._busy[host]
+        if host in self._full:
+            self._full.discard(host)
+            self._ready.appendleft(host)  # passed over while full: its turn is now
         self._changed.set()
 
     def task_done(self, item: T) -> None:
@@ -105,23 +124,34 @@ class Frontier(Generic[T]):
     def _take(self) -> tuple[T | None, float | None]:
         """(the item to hand out, None), or (None, seconds until a waiting host's turn: None
         when every host with queued items has all its slots in flight)."""
-        soonest: float | None = None
-        chosen = None
-        for host, line in self._lines.items():
+        now = time.monotonic()
+        due = []
+        while self._waiting and self._waiting[0][0] <= now:
+            due.append(heapq.heappop(self._waiting)[2])
+        self._ready.extendleft(reversed(due))  # passed over while waiting: their turn is now
+        while self._ready:
+            host = self._ready.popleft()
+            line = self._lines[host]
             if self._busy[host] >= self._per_host:
+                self._full.add(host)
                 continue
             wait = self._wait(line[0].url)
             if wait > 0:
-                soonest = wait if soonest is None else min(soonest, wait)
+                self._turns += 1
+                heapq.heappush(self._waiting, (now + wait, self._turns, host))
                 continue
-            chosen = host
-            break
-        if chosen is None:
-            return None, soonest
-        line = self._lines.pop(chosen)
-        item = line.popleft()
-        if line:
-            self._lines[chosen] = line  # to the back: the other hosts go first
-        self._busy[chosen] += 1
-        self._holding.add(id(item))
-        return item, None
+            item = line.popleft()
+            self._queued -= 1
+            self._busy[host] += 1
+            self._holding.add(id(item))
+            if not line:
+                del self._lines[host]
+                self._placed.discard(host)
+            elif self._busy[host] >= self._per_host:
+                self._full.add(host)
+            else:
+                self._ready.append(host)  # to the back: the other hosts go first
+            return item, None
+        if not self._waiting:
+            return None, None
+        return None, max(0.0, self._waiting[0][0] - now)
