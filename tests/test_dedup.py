@@ -1490,6 +1490,72 @@ def test_an_interrupted_stream_leaves_its_pairs_for_the_next_clusters_call() -> 
     assert _verdicts(broken) == _verdicts(reference)
 
 
+@pytest.mark.parametrize("where", ["first", "second"])
+def test_a_verification_interrupted_in_either_round_is_finished_by_the_next_call(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``settle_after`` the postponed pairs are verified in two rounds, in units (here of
+    16 pairs); an interrupt while the last unit of the first round, or the first of the second
+    round, is applied leaves the items for the next clusters() call, which gives the
+    uninterrupted clusters and decisions, each item counted once. (After the first round, every
+    item of it stays postponed: those whose units were applied may need a second round.)"""
+    import newsdedup._dedup as engine
+
+    monkeypatch.setattr(engine, "_UNIT_PAIRS", (16, 16))
+    items = _story_stream()
+    reference = Deduplicator(max_verify=8, settle_after=2)
+    wanted: set[frozenset[str]] = set()
+    reference.on_verdict = lambda a, b, _: wanted.add(frozenset((a, b)))
+    rounds: list[int] = []  # units applied per round
+    verify_todo = reference._verify_todo
+
+    def counted(found: Any, *args: Any) -> None:
+        rounds.append(0)
+        apply = reference._apply_unit
+
+        def one(*unit: Any) -> None:
+            rounds[-1] += 1
+            apply(*unit)
+
+        reference._apply_unit = one  # type: ignore[method-assign]
+        try:
+            verify_todo(found, *args)
+        finally:
+            reference._apply_unit = apply  # type: ignore[method-assign]
+
+    reference._verify_todo = counted  # type: ignore[method-assign]
+    reference.add_stream(items, batch_size=16)
+    assert len(rounds) == 2
+    assert rounds[0] > 2
+    assert rounds[1] > 0
+    at = rounds[0] if where == "first" else rounds[0] + 1
+
+    d = Deduplicator(max_verify=8, settle_after=2)
+    verified: set[frozenset[str]] = set()
+    d.on_verdict = lambda a, b, _: verified.add(frozenset((a, b)))
+    apply = d._apply_unit
+    calls = 0
+
+    def interrupting(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == at:
+            raise KeyboardInterrupt
+        apply(*args)
+
+    d._apply_unit = interrupting  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        d.add_stream(items, batch_size=16)
+    assert d._pending
+    d._apply_unit = apply  # type: ignore[method-assign]
+    assert _outputs(d) == _outputs(reference)
+    assert not d._pending
+    assert d.decisions == reference.decisions
+    assert sum(d.stats[s] for s in ("new", "duplicate", "too-short")) == len(items)
+    assert _verdicts(d) == _verdicts(reference)
+    assert verified >= wanted  # some first-round pairs twice, no pair left out
+
+
 def test_max_verify_is_validated() -> None:
     assert DedupConfig(max_verify=None).max_need is None
     assert DedupConfig(max_verify=16).max_need == 4
