@@ -110,8 +110,9 @@ def test_cli_refuses_them_with_a_message_and_nonzero_exit(tmp_path: Path, make) 
         "UPDATE meta SET value = 'abc' WHERE key = 'high_water'",
         "UPDATE items SET time = 'yesterday' WHERE seq = 1",
         "UPDATE items SET n_shingles = 'many' WHERE seq = 2",
+        "UPDATE edges SET jaccard = 'high' WHERE seq = (SELECT MIN(seq) FROM edges)",
     ],
-    ids=["high-water", "item-time", "item-shingles"],
+    ids=["high-water", "item-time", "item-shingles", "edge-score"],
 )
 def test_a_damaged_number_in_the_store_is_store_corrupt_not_a_traceback(tmp_path: Path, damage: str) -> None:
     """Audit S6: text where the store keeps a number (SQLite stores any type in any column) is

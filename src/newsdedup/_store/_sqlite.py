@@ -157,6 +157,25 @@ def _errors(path: str, doing: str) -> Iterator[None]:
         raise StoreError(f"{path}: {doing} failed: {exc}") from exc
 
 
+def _item_row(r: Sequence[Any]) -> ItemRow:
+    """An item row as read (``seq, id, time, ingested, n_shingles, text_hash, site, paras,
+    bands``, then any other columns), each value converted to its type: SQLite keeps any type
+    in any column, so a damaged value fails here, inside :func:`damaged`, and not later."""
+    return ItemRow(
+        id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]), n_shingles=int(r[4]),
+        text_hash=str(r[5]), site=None if r[6] is None else str(r[6]), paras=bytes(r[7] or b""),
+        bands=None if r[8] is None else bytes(r[8]),
+    )  # fmt: skip
+
+
+_EDGE_COLS = "seq, a, b, kind, jaccard, containment, align"
+
+
+def _edge_row(r: Sequence[Any]) -> EdgeRow:
+    """An edge row as read (:data:`_EDGE_COLS`), converted as :func:`_item_row` does."""
+    return EdgeRow(str(r[1]), str(r[2]), str(r[3]), float(r[4]), float(r[5]), float(r[6]), seq=int(r[0]))
+
+
 class _Txn:
     """A write transaction on the store's connection (see :class:`~._base.Transaction`)."""
 
@@ -172,18 +191,10 @@ class _Txn:
                 (item_seq,),
             )  # read as converted: a large store's rows are not held twice
             with damaged(f"{self._store.url}: a stored item row"):  # SQLite keeps any type anywhere
-                items = [
-                    ItemRow(id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]),
-                            n_shingles=int(r[4]), text_hash=str(r[5]), site=r[6], paras=r[7] or b"", bands=r[8])
-                    for r in rows
-                ]  # fmt: skip
-            edges = [
-                EdgeRow(a=r[1], b=r[2], kind=r[3], jaccard=r[4], containment=r[5], align=r[6], seq=r[0])
-                for r in self._db.execute(
-                    "SELECT seq, a, b, kind, jaccard, containment, align FROM edges WHERE seq > ? ORDER BY seq",
-                    (edge_seq,),
-                )
-            ]
+                items = [_item_row(r) for r in rows]
+            rows = self._db.execute(f"SELECT {_EDGE_COLS} FROM edges WHERE seq > ? ORDER BY seq", (edge_seq,))
+            with damaged(f"{self._store.url}: a stored edge"):
+                edges = [_edge_row(r) for r in rows]
         return items, edges
 
     def high_water(self) -> float:
@@ -311,19 +322,13 @@ class _Txn:
         for page in self._paged(item_cols, "items", 1, batch):
             with damaged(f"{url}: a stored item row"):
                 items = [
-                    StoredItem(
-                        ItemRow(id=str(r[1]), seq=int(r[0]), time=float(r[2]), ingested=float(r[3]),
-                                n_shingles=int(r[4]), text_hash=str(r[5]), site=r[6], paras=bytes(r[7] or b""),
-                                bands=None if r[8] is None else bytes(r[8])),
-                        article=bytes(r[9]), pending=bool(r[10]), cluster_id=r[11],
-                    )
+                    StoredItem(_item_row(r), article=bytes(r[9]), pending=bool(r[10]), cluster_id=r[11])
                     for r in page
-                ]  # fmt: skip
+                ]
             yield Chunk(items=[check_item(i, url) for i in items])
-        for page in self._paged("seq, a, b, kind, jaccard, containment, align", "edges", 1, batch):
+        for page in self._paged(_EDGE_COLS, "edges", 1, batch):
             with damaged(f"{url}: a stored edge"):
-                edges = [EdgeRow(str(r[1]), str(r[2]), str(r[3]), float(r[4]), float(r[5]), float(r[6]), seq=int(r[0]))
-                         for r in page]  # fmt: skip
+                edges = [_edge_row(r) for r in page]
             yield Chunk(edges=edges)
         for page in self._paged("id, text_hash, seen_at", "updates", 2, batch):
             with damaged(f"{url}: a stored update"):
