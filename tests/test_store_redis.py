@@ -67,12 +67,13 @@ def test_two_names_are_two_independent_indexes(server: RedisServer, client) -> N
     assert b.add_many(items[:3])[0].status != "already-seen"
 
 
-@pytest.mark.parametrize("key", ["hw", "time", "schema"])
+@pytest.mark.parametrize("key", ["hw", "time", "schema", "edge"])
 def test_a_damaged_number_in_redis_is_store_corrupt_not_a_traceback(
     server: RedisServer, client, key: str
 ) -> None:  # type: ignore[no-untyped-def]
     """Audit S6: text where the store keeps a number (the high-water mark, an item's time, the
-    schema version) is StoreCorrupt naming what is damaged, not a ValueError traceback."""
+    schema version, an edge's score) is StoreCorrupt naming what is damaged, not a ValueError
+    traceback (or, for an edge, a string taken for a score)."""
     url = f"{server.url}?name=dmg"
     Deduplicator(store=open_store(url)).add_many(make_corpus(3, seed=4))
     base = f"newsdedup:dmg:{DedupConfig().fingerprint()}:"
@@ -80,6 +81,9 @@ def test_a_damaged_number_in_redis_is_store_corrupt_not_a_traceback(
         client.set(base + "hw", b"xyz")
     elif key == "time":
         client.hset(next(k for k in client.keys(base + "item:*")), "time", b"xyz")
+    elif key == "edge":  # a score that is not a number
+        a, b, kind, _, cont, align = json.loads(client.lindex(base + "edges", 0))
+        client.lset(base + "edges", 0, json.dumps([a, b, kind, "high", cont, align]))
     else:
         client.set("newsdedup:dmg:schema", b"xyz")
     with pytest.raises(StoreCorrupt, match="damaged"):
