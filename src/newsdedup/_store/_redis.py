@@ -130,7 +130,9 @@ def _edges(raw_edges: list[bytes], after: int, url: str) -> list[EdgeRow]:
     for n, raw in enumerate(raw_edges):
         try:
             a, b, kind, jac, cont, align = json.loads(raw)
-            edge = EdgeRow(str(a), str(b), str(kind), float(jac), float(cont), float(align), seq=after + n + 1)
+            edge = EdgeRow(
+                str(a), str(b), str(kind), float(jac), float(cont), float(align), seq=after + n + 1
+            )
         except (ValueError, TypeError) as exc:  # not JSON, not six fields, or a score not a number
             raise StoreCorrupt(f"{url}: damaged edge record {raw[:80]!r}") from exc
         edges.append(edge)
