@@ -74,9 +74,11 @@ from ._hubs import (
     hub_edges,
     hub_kth,
     hub_settle,
+    id_order,
     item_rank,
     kept_pairs,
     low_places,
+    ranks_of,
     settled,
     unit_anchors,
 )
@@ -549,7 +551,7 @@ class _Edges:
         a, b = self._pairs()
         if limit is None:
             return self._ids, a, b
-        rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
+        rank = ranks_of(self._ids)
         kth = hub_kth(self._ids, hubs, limit)
         if settle_after is None:
             return self._ids, *kept_pairs(a, b, rank, kth)
@@ -559,8 +561,7 @@ class _Edges:
     def settled(self, hubs: Mapping[str, Sequence[int]], settle_after: int) -> set[str]:
         """The ids :func:`settled` by the accepted pairs held so far."""
         a, b = self._pairs()
-        rank = np.fromiter((item_rank(k) for k in self._ids), dtype=np.uint64, count=len(self._ids))
-        done = settled(a, b, rank, hub_settle(self._ids, hubs, settle_after), settle_after)
+        done = settled(a, b, ranks_of(self._ids), hub_settle(self._ids, hubs, settle_after), settle_after)
         ids = self._ids
         return {ids[k] for k in np.flatnonzero(done).tolist()}
 
@@ -1312,7 +1313,7 @@ class Deduplicator:
         assert limit is not None
         ids = state.main.slot_keys()
         slot_of = {key: n for n, key in enumerate(ids)}
-        rank = np.fromiter((item_rank(str(k)) for k in ids), dtype=np.uint64, count=len(ids))
+        rank = ranks_of(ids)
         # Per item its K lowest candidates so far, as places in rank order (uint32, ascending,
         # padded with _NO_PLACE): 4 K bytes per item. A part goes out with each row's K-th
         # place and its item's first few places, and comes back with the new candidates only
@@ -2743,6 +2744,8 @@ class _Relation:
     item: np.ndarray
     cand: np.ndarray
     column: np.ndarray
+    by_id: np.ndarray | None = None
+    """:func:`newsdedup._hubs.id_order` of ``ids``, found by the first :meth:`todo`."""
 
     def pairs(self, rows: np.ndarray | None = None, without: np.ndarray | None = None) -> np.ndarray:
         """The pairs of the hub rows ``rows`` (a mask; default all) whose later side is one of
@@ -2776,7 +2779,9 @@ class _Relation:
         # union-find over the lists took about 1 s per 200k items
         labels = _component_labels(len(self.ids), hi, lo)[slots].tolist()
         anchors = unit_anchors(self.place, hi, lo)[slots].tolist()
-        return _pair_lists(self.ids, later, slots, hi, lo), labels, anchors
+        if self.by_id is None:
+            self.by_id = id_order(self.ids)
+        return _pair_lists(self.ids, later, slots, hi, lo, self.by_id), labels, anchors
 
 
 @dataclass(slots=True)

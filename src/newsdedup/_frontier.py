@@ -47,13 +47,11 @@ class Frontier(Generic[T]):
         self._wait = wait
         self._lines: dict[str, deque[T]] = {}
         """Host -> its queued items (hosts with none are dropped)."""
-        # each host with queued items is in exactly one of: the hosts to try next, in turn
-        # order; those waiting, by the time their wait ends; those with every slot in flight
+        # each host of ``_lines`` is in exactly one of: the hosts to try next, in turn order;
+        # those waiting, by the time their wait ends; those with every slot in flight
         self._ready: deque[str] = deque()
         self._waiting: list[tuple[float, int, str]] = []
         self._full: set[str] = set()
-        self._placed: set[str] = set()
-        """Hosts in one of the three above."""
         self._turns = 0  # ties in the waiting heap: the host that waited first
         self._queued = 0
         self._busy: Counter[str] = Counter()
@@ -73,10 +71,8 @@ class Frontier(Generic[T]):
         line = self._lines.get(host)
         if line is None:
             line = self._lines[host] = deque()
-        line.append(item)
-        if host not in self._placed:
-            self._placed.add(host)
             self._ready.append(host)
+        line.append(item)
         self._queued += 1
         self._unfinished += 1
         self._idle.clear()
@@ -146,7 +142,6 @@ class Frontier(Generic[T]):
             self._holding.add(id(item))
             if not line:
                 del self._lines[host]
-                self._placed.discard(host)
             elif self._busy[host] >= self._per_host:
                 self._full.add(host)
             else:

@@ -343,20 +343,30 @@ def _merge_lows(lows: np.ndarray, rows: np.ndarray) -> None:
     lows[items[group[keep]], within[keep]] = merged[keep] & _LOW32
 
 
+def id_order(ids: Sequence[Hashable]) -> np.ndarray:
+    """The slots of ``ids`` sorted by id (what :func:`_pair_lists` orders pairs by; about 0.5 s
+    at 1M items, so a caller listing pairs twice computes it once)."""
+    return np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)  # type: ignore[arg-type]
+
+
 def _pair_lists(
-    ids: Sequence[Hashable], later: list[str], later_slots: np.ndarray, hi: np.ndarray, lo: np.ndarray
+    ids: Sequence[Hashable],
+    later: list[str],
+    later_slots: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    by_id: np.ndarray | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Per item of ``later`` (slots ``later_slots``) the ids of its pairs' other sides
     (``hi[i]`` paired with ``lo[i]``, slots of ``ids``) in id order: one sort of the pair
     rows by item and the other side's place in id order, not a list per item built and sorted
-    in Python (about 9 s at 1M items, 7.6M pairs)."""
-    by_id = sorted(range(len(ids)), key=ids.__getitem__)  # type: ignore[arg-type]
-    id_order = np.empty(len(ids), dtype=np.int64)
-    id_order[by_id] = np.arange(len(ids), dtype=np.int64)
-    rows = sorted_unique((hi << np.int64(32)) | id_order[lo], in_place=True)
-    others = np.array(ids, dtype=object)[
-        np.array(by_id, dtype=np.int64)[rows & np.int64(0xFFFFFFFF)]
-    ].tolist()
+    in Python (about 9 s at 1M items, 7.6M pairs). ``by_id``: :func:`id_order` of ``ids``."""
+    if by_id is None:
+        by_id = id_order(ids)
+    place = np.empty(len(ids), dtype=np.int64)
+    place[by_id] = np.arange(len(ids), dtype=np.int64)
+    rows = sorted_unique((hi << np.int64(32)) | place[lo], in_place=True)
+    others = np.array(ids, dtype=object)[by_id[rows & np.int64(0xFFFFFFFF)]].tolist()
     item = rows >> np.int64(32)
     ends = np.searchsorted(item, later_slots, side="right").tolist()
     starts = np.searchsorted(item, later_slots, side="left").tolist()
@@ -419,3 +429,8 @@ def _kth(ranks: Sequence[int], limit: int) -> int:
 def item_rank(item_id: str) -> int:
     """A fixed pseudo-random rank per id: big stories' hubs are their lowest-ranked copies."""
     return xxhash.xxh3_64_intdigest(item_id.encode("utf-8"), seed=0x6875_6273)
+
+
+def ranks_of(ids: Sequence[Hashable]) -> np.ndarray:
+    """:func:`item_rank` of each id (as a string), as a uint64 array."""
+    return np.fromiter((item_rank(str(k)) for k in ids), dtype=np.uint64, count=len(ids))

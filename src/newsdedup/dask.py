@@ -82,7 +82,7 @@ from ._cluster import (
 )
 from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost
 from ._exceptions import ConfigError, InputError, MissingDependency
-from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, settled
+from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, ranks_of, settled
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
 from ._verify import Doc, Verdict
@@ -1395,7 +1395,8 @@ def _run(
         found = dask.compute(*[delayed(_hub_ranks)(h) for h in hub_groups], **opts)
         ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
         pos = np.array(sorted(ids), dtype=np.int64)
-        rank = np.array([item_rank(ids[p]) for p in pos.tolist()], dtype=np.uint64)
+        names = [ids[p] for p in pos.tolist()]  # the ranked items, the partition's nodes
+        rank = ranks_of(names)
         merged = [f[0] for f in found] or [np.empty((2, 0), dtype=np.uint64)]
         items, cands = _lowest(np.concatenate(merged, axis=1), limit)
         at = np.searchsorted(pos, items.astype(np.int64))
@@ -1427,7 +1428,6 @@ def _run(
     edges, n_verified, n_tasks = _verify_blocks(config, parts, pair_groups, blocks, opts)
     if limit is not None and settle is not None:
         # the second round: the other hub pairs of the items the first did not settle
-        names = [ids[p] for p in pos.tolist()]
         done = settled(*_nodes(names, edges), rank, settle, config.settle or 0)
         unsettled = delayed(pos[~done], pure=True)
         second = [delayed(_hub_pairs)(h, t, 2, unsettled) for h, t in zip(hub_groups, tables, strict=True)]
@@ -1445,7 +1445,6 @@ def _run(
     # canonical choice and the output texts are built on the workers. With max_verify the
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
     if limit is not None:
-        names = [ids[p] for p in pos.tolist()]
         a, b = kept_pairs(*_nodes(names, edges), rank, kth, settle, config.settle or 0)
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
