@@ -49,3 +49,49 @@ def test_unique_rows_is_numpy_unique_along_rows() -> None:
     assert len(none) == 0
     with pytest.raises(ValueError, match="2-d"):
         unique_rows(np.arange(3))
+
+
+def test_unique_inverse_is_numpy_unique_with_its_inverse() -> None:
+    """The same distinct values and inverse as ``np.unique(return_inverse=True)``: full-range
+    hashes with repeats, small ranges, and values that share their high bits (the packed sort
+    cannot tell them apart and must fall back); other dtypes go to numpy."""
+    from newsdedup import _arrays
+    from newsdedup._arrays import unique_inverse
+
+    rng = np.random.default_rng(7)
+    cases = [
+        np.empty(0, dtype=np.uint64),
+        np.array([5], dtype=np.uint64),
+        np.array([3, 3, 3], dtype=np.uint64),
+    ]
+    for n in (2, 9, 300, 5_000):
+        vocab = rng.integers(0, 2**64 - 1, size=max(1, n // 4), dtype=np.uint64, endpoint=True)
+        cases.append(vocab[rng.integers(0, len(vocab), size=n)])  # token ids: hashes, repeated
+        cases.append(rng.integers(0, 7, size=n, dtype=np.uint64))  # every value's high bits are 0
+        # distinct values with the same high bits, interleaved with others
+        cases.append(
+            np.array([1 << 40, (1 << 40) + 1, 9, 1 << 40, (1 << 40) + 1] * (n // 5 + 1), dtype=np.uint64)
+        )
+    cases.append(np.arange(6, dtype=np.int64))
+    fallbacks = 0
+    real = np.unique
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal fallbacks
+        fallbacks += 1
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    for values in cases:
+        before = values.copy()
+        expected, inverse = np.unique(values, return_inverse=True)
+        _arrays.np.unique = counting  # type: ignore[attr-defined]
+        try:
+            got, got_inverse = unique_inverse(values)
+        finally:
+            _arrays.np.unique = real  # type: ignore[attr-defined]
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected)
+        assert np.array_equal(got_inverse, inverse.reshape(-1))
+        assert np.array_equal(values, before)
+    # the hashes never needed numpy; the shared high bits and the other dtype did
+    assert 0 < fallbacks < len(cases)

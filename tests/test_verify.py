@@ -765,3 +765,71 @@ def test_two_name_substitutions_reject_a_pair_and_one_does_not() -> None:
     assert substitutions(a, _doc("d", pair)) == (0, 2)
     verdict = v.verify(a, _doc("d", pair))
     assert (verdict.accepted, verdict.kind) == (False, "names-differ")
+
+
+def test_a_unit_coded_at_once_aligns_as_its_docs_coded_one_by_one(story: str, other_story: str) -> None:
+    """``Alphabet.code_docs`` (a unit's docs coded in one pass) gives every doc the codes of
+    one one-to-one alphabet, marks the number tokens of its ASCII texts, and so the same
+    substitutions and verdicts as docs coded one by one; ids coded afterwards keep the same
+    codes; a unit with more distinct tokens than codes, or an alphabet already in use, codes
+    one by one as before."""
+    import random
+
+    from newsdedup._verify import Alphabet
+
+    rng = random.Random(11)
+    words = story.split()
+    texts = [story, other_story, "Caf\u00e9 owners in Z\u00fcrich paid 12 francs, 3 more than in 2023."]
+    for _ in range(6):
+        w = list(words)
+        for _ in range(rng.randrange(1, 10)):
+            w[rng.randrange(len(w))] = rng.choice(["17", "Smith", "Jones", "2.5", "the", "Tuesday"])
+        texts.append(" ".join(w))
+    plain, lazy = _plain_and_coded(texts, "u")
+    bulk = [_doc(f"u{i}", t) for i, t in enumerate(texts)]
+    alphabet = Alphabet()
+    alphabet.code_docs(bulk)
+    codes = [doc._codes for doc in bulk]
+    assert all(c is not None for c in codes)  # coded before any alignment asked
+    ids = [doc.token_ids for doc in bulk]
+    seen: dict[int, str] = {}
+    for doc_ids, doc_codes in zip(ids, codes, strict=True):
+        assert doc_codes is not None
+        assert len(doc_codes) == len(doc_ids)
+        for x, c in zip(doc_ids, doc_codes, strict=True):
+            assert seen.setdefault(x, c) == c
+    assert len(set(seen.values())) == len(seen)  # one-to-one
+    number_ids = {x for doc in bulk if doc.norm.isascii() for x in doc.number_hashes.tolist()}
+    assert number_ids
+    assert alphabet.numbers == {seen[x] for x in number_ids}
+    verifier = PairVerifier()
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            if i != j:
+                assert substitutions(bulk[i], bulk[j]) == substitutions(lazy[i], lazy[j])
+                assert substitutions(bulk[i], bulk[j]) == substitutions(plain[i], plain[j])
+                assert verifier.verify(bulk[i], bulk[j]) == verifier.verify(plain[i], plain[j])
+    # a doc coded later in the same alphabet keeps the unit's codes for known tokens
+    late = _doc("late", texts[3] + " brandnewword")
+    late.share_alphabet(alphabet)
+    late_codes = late.token_codes()
+    assert late_codes is not None
+    assert late_codes[:-1] == "".join(seen[x] for x in late.token_ids[:-1])
+    assert late_codes[-1] not in seen.values()
+
+    class Tiny(Alphabet):
+        _LIMIT = 5
+
+    small = [_doc("t0", texts[3]), _doc("t1", texts[4])]
+    Tiny().code_docs(small)
+    assert all(doc._codes is None for doc in small)
+    assert small[0].token_codes() is None  # full: aligned by ids
+    assert substitutions(small[0], small[1]) == substitutions(plain[3], plain[4])
+    used = Alphabet()
+    first = _doc("f0", texts[0])
+    first.share_alphabet(used)
+    assert first.token_codes() is not None
+    again = [_doc("f1", texts[1])]
+    used.code_docs(again)
+    assert again[0]._codes is None
+    assert again[0].token_codes() is not None  # coded when asked

@@ -40,3 +40,34 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.any(ordered[1:] != ordered[:-1], axis=1, out=starts[1:])
     at = np.flatnonzero(starts)
     return ordered[at], np.diff(np.r_[at, len(ordered)])
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-d ``uint64`` array (a 1-d inverse).
+
+    ``np.unique`` finds the inverse with a stable argsort, about ten times slower than a plain
+    sort here (11.5 against 0.9 ms for 206,000 token ids). So each value's high bits and its
+    position are packed into one ``uint64`` and sorted: the positions then come out grouped by
+    value, since values are ordered by their high bits -- unless two distinct values share
+    them, which the full values of the groups show, and then ``np.unique`` answers after all."""
+    n = len(values)
+    bits = max(1, (n - 1).bit_length())
+    if values.dtype != np.uint64 or values.ndim != 1 or n < 2 or bits > 40:
+        vocab, inverse = np.unique(values, return_inverse=True)
+        return vocab, inverse.reshape(-1)
+    shift = np.uint64(bits)
+    keys = (values >> shift) << shift
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    pos = (keys & np.uint64((1 << bits) - 1)).astype(np.intp)
+    ordered = values[pos]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    keys >>= shift
+    if np.count_nonzero(keys[1:] != keys[:-1]) + 1 != np.count_nonzero(starts):
+        vocab, inverse = np.unique(values, return_inverse=True)  # high bits shared by two values
+        return vocab, inverse.reshape(-1)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[pos] = np.cumsum(starts) - 1
+    return ordered[starts], inverse

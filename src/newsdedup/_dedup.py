@@ -2672,12 +2672,10 @@ def _worker_verify_unit(inputs: dict[str, Doc | str | int], pairs: list[tuple[st
 @contextlib.contextmanager
 def _one_alphabet(docs: Iterable[Doc]) -> Iterator[None]:
     """A unit's docs aligned in one :class:`newsdedup._verify.Alphabet` while its pairs are
-    verified (each doc coded once, aligned as a string); cached docs leave it afterwards, so
-    they keep no codes."""
-    alphabet = Alphabet()
+    verified (all coded at once, each aligned as a string); cached docs leave it afterwards,
+    so they keep no codes."""
     held = list(docs)
-    for doc in held:
-        doc.share_alphabet(alphabet)
+    Alphabet().code_docs(held)
     try:
         yield
     finally:

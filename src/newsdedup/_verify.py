@@ -25,15 +25,16 @@ order.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq, Levenshtein
 
-from ._arrays import sorted_unique
+from ._arrays import sorted_unique, unique_inverse
 from ._fingerprint import (
     Shingler,
     any_in_sorted,
@@ -124,10 +125,14 @@ class Doc:
         the token alignment compares. A batch-built doc has them without any token strings.
         Kept as an array (8 bytes a token) and listed on each call (a few microseconds; the
         alignment is twice as fast on a list): a cached list would double a cached doc's size."""
+        return self.id_array().tolist()
+
+    def id_array(self) -> np.ndarray:
+        """:attr:`token_ids` as the array it is kept as."""
         if self._ids is None:
             self._ids = token_ids(self.tokens)
             self._packed = None
-        return self._ids.tolist()
+        return self._ids
 
     def share_alphabet(self, alphabet: Alphabet | None) -> None:
         """Align this doc by :meth:`token_codes` in ``alphabet`` (None: by its token ids)."""
@@ -474,14 +479,19 @@ class Alphabet:
     rapidfuzz aligns two ``str`` in about half the time of two lists of ints, and a list of
     token ids had to be made for each alignment (about a tenth of its cost); a doc is coded
     once and aligned in several pairs. Any one-to-one coding gives the alignment of the ids:
-    only which tokens are equal matters. Codes skip the surrogate range; an alphabet that runs
-    out of characters codes nothing more (the docs are then aligned by their ids)."""
+    only which tokens are equal matters. A unit's docs are coded together
+    (:meth:`code_docs`); a doc that joins later is coded when first aligned (:meth:`code`).
+    Codes skip the surrogate range; an alphabet that runs out of characters codes nothing
+    more (the docs are then aligned by their ids)."""
 
-    __slots__ = ("_codes", "numbers")
+    __slots__ = ("_codes", "_vocab", "numbers")
     _LIMIT = 0x10FFFF + 1 - 0x800
 
     def __init__(self) -> None:
         self._codes: dict[int, str] = {}
+        self._vocab: np.ndarray | None = None
+        """The sorted ids :meth:`code_docs` coded (code ``k`` for ``_vocab[k]``), until
+        :meth:`code` needs them as ``_codes``."""
         self.numbers: set[str] = set()
         """Codes of number tokens (:func:`is_number`), from the ASCII texts coded so far: whether
         a token is a number depends only on the token, and in an ASCII text the batch's number
@@ -491,7 +501,39 @@ class Alphabet:
         """Mark ``ids`` (already coded) as number tokens."""
         self.numbers.update(map(self._codes.__getitem__, ids))
 
+    def code_docs(self, docs: Sequence[Doc]) -> None:
+        """Share this alphabet with ``docs`` (a unit's) and code them all at once: the unit's
+        distinct ids sorted once (``np.unique``) and every doc's codes cut from one decoded
+        string. Coding them one by one as the alignment asked took about a fifth of a unit's
+        verification (listing each doc's ids as Python ints, then a dict look-up per token);
+        most of a unit's docs are asked. Only a fresh alphabet codes in bulk, and one whose
+        unit has more distinct tokens than codes codes them one by one as before."""
+        for doc in docs:
+            doc.share_alphabet(self)
+        if self._codes or self._vocab is not None or not docs:
+            return
+        ids = [doc.id_array() for doc in docs]
+        vocab, inverse = unique_inverse(np.concatenate(ids))
+        if len(vocab) > self._LIMIT:
+            return
+        text = _code_text(inverse)
+        at = 0
+        for doc, part in zip(docs, ids, strict=True):
+            doc._codes = text[at : at + len(part)]
+            at += len(part)
+        self._vocab = vocab
+        numbers = [doc.number_hashes for doc in docs if doc.norm.isascii()]
+        if numbers:  # see numbers: an ASCII text's number tokens, as Doc.token_codes marks them
+            wanted = np.unique(np.concatenate(numbers))
+            at_vocab = np.minimum(np.searchsorted(vocab, wanted), len(vocab) - 1)
+            self.numbers.update(_code_text(at_vocab[vocab[at_vocab] == wanted]))
+
     def code(self, ids: list[int]) -> str | None:
+        if self._vocab is not None:  # coded in bulk: the same codes go on for the ids of later docs
+            self._codes = dict(
+                zip(self._vocab.tolist(), map(chr, _code_points(len(self._vocab))), strict=True)
+            )
+            self._vocab = None
         codes = self._codes
         out = list(map(codes.get, ids))
         if None in out:
@@ -505,6 +547,20 @@ class Alphabet:
                         c = codes[x] = chr(n if n < 0xD800 else n + 0x800)
                     out[i] = c
         return "".join(out)  # type: ignore[arg-type]
+
+
+def _code_points(count: int) -> Iterable[int]:
+    """The code points of :class:`Alphabet` codes 0 to ``count - 1``: the surrogate range
+    (0xD800-0xDFFF) is skipped, as :meth:`Alphabet.code` skips it."""
+    return chain(range(min(count, 0xD800)), range(0xE000, max(0xE000, count + 0x800)))
+
+
+def _code_text(codes: np.ndarray) -> str:
+    """:class:`Alphabet` codes (non-negative integers below ``Alphabet._LIMIT``) as their
+    characters, in one string."""
+    points = codes.astype(np.uint32)
+    points[points >= 0xD800] += np.uint32(0x800)
+    return points.tobytes().decode("utf-32-le")
 
 
 def substitutions(a: Doc, b: Doc, *, max_block: int = 3, min_names: int = 0) -> tuple[int, int]:
