@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
@@ -503,10 +502,10 @@ class Alphabet:
 
     def code_docs(self, docs: Sequence[Doc]) -> None:
         """Share this alphabet with ``docs`` (a unit's) and code them all at once: the unit's
-        distinct ids sorted once (``np.unique``) and every doc's codes cut from one decoded
-        string. Coding them one by one as the alignment asked took about a fifth of a unit's
-        verification (listing each doc's ids as Python ints, then a dict look-up per token);
-        most of a unit's docs are asked. Only a fresh alphabet codes in bulk, and one whose
+        distinct ids sorted once (:func:`newsdedup._arrays.unique_inverse`) and every doc's
+        codes cut from one decoded string. Coding them one by one as the alignment asked took
+        about a fifth of a unit's verification (listing each doc's ids as Python ints, then a
+        dict look-up per token); most of a unit's docs are asked. Only a fresh alphabet codes in bulk, and one whose
         unit has more distinct tokens than codes codes them one by one as before."""
         for doc in docs:
             doc.share_alphabet(self)
@@ -530,9 +529,8 @@ class Alphabet:
 
     def code(self, ids: list[int]) -> str | None:
         if self._vocab is not None:  # coded in bulk: the same codes go on for the ids of later docs
-            self._codes = dict(
-                zip(self._vocab.tolist(), map(chr, _code_points(len(self._vocab))), strict=True)
-            )
+            count = len(self._vocab)
+            self._codes = dict(zip(self._vocab.tolist(), _code_text(np.arange(count)), strict=True))
             self._vocab = None
         codes = self._codes
         out = list(map(codes.get, ids))
@@ -549,15 +547,10 @@ class Alphabet:
         return "".join(out)  # type: ignore[arg-type]
 
 
-def _code_points(count: int) -> Iterable[int]:
-    """The code points of :class:`Alphabet` codes 0 to ``count - 1``: the surrogate range
-    (0xD800-0xDFFF) is skipped, as :meth:`Alphabet.code` skips it."""
-    return chain(range(min(count, 0xD800)), range(0xE000, max(0xE000, count + 0x800)))
-
-
 def _code_text(codes: np.ndarray) -> str:
     """:class:`Alphabet` codes (non-negative integers below ``Alphabet._LIMIT``) as their
-    characters, in one string."""
+    characters, in one string: the surrogate range (0xD800-0xDFFF) is skipped, as
+    :meth:`Alphabet.code` skips it."""
     points = codes.astype(np.uint32)
     points[points >= 0xD800] += np.uint32(0x800)
     return points.tobytes().decode("utf-32-le")
