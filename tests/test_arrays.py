@@ -95,3 +95,62 @@ def test_unique_inverse_is_numpy_unique_with_its_inverse() -> None:
         assert np.array_equal(values, before)
     # the hashes never needed numpy; the shared high bits and the other dtype did
     assert 0 < fallbacks < len(cases)
+
+
+def test_unique_inverse_of_counts_and_weights_needs_no_numpy_unique() -> None:
+    """Small non-negative integers (term and document frequencies) go through a table and
+    positive floats (story weights, many repeats) through a sort: the same values, dtype and
+    inverse as ``np.unique``, without calling it; negative, huge-range and float arrays with
+    a zero or NaN still do."""
+    from newsdedup import _arrays
+    from newsdedup._arrays import unique_inverse
+
+    rng = np.random.default_rng(11)
+    tf = rng.integers(1, 20, size=4_000)
+    fast = [
+        tf,
+        rng.integers(0, 3, size=50).astype(np.int32),
+        np.array([7], dtype=np.int64),
+        (1.0 + np.log(tf)) * rng.choice(np.linspace(1.0, 12.0, 300), size=len(tf)),
+    ]
+    slow = [
+        np.array([-3, 5, -3, 2], dtype=np.int64),
+        np.array([0, 1 << 40, 3, 0], dtype=np.int64),
+        np.array([0.0, 2.5, 2.5, 1.0]),
+        np.array([np.nan, 1.0, 1.0]),
+    ]
+    calls = 0
+    real = np.unique
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    for group, expect_calls in ((fast, 0), (slow, len(slow))):
+        calls = 0
+        for values in group:
+            expected, inverse = np.unique(values, return_inverse=True)
+            _arrays.np.unique = counting  # type: ignore[attr-defined]
+            try:
+                got, got_inverse = unique_inverse(values)
+            finally:
+                _arrays.np.unique = real  # type: ignore[attr-defined]
+            assert got.dtype == expected.dtype
+            assert np.array_equal(got, expected, equal_nan=True)
+            assert np.array_equal(got_inverse, inverse.reshape(-1))
+        assert calls == expect_calls
+
+
+def test_in_sorted_is_isin() -> None:
+    """``np.isin`` against a sorted set, by binary search: values below, between, equal to and
+    above every element, and an empty set or empty values."""
+    from newsdedup._arrays import in_sorted
+
+    rng = np.random.default_rng(3)
+    members = np.sort(rng.choice(np.arange(0, 10_000, 3, dtype=np.uint64), size=500, replace=False))
+    values = rng.integers(0, 10_050, size=20_000).astype(np.uint64)
+    values[:3] = [members[0], members[-1], 10_049]
+    assert np.array_equal(in_sorted(values, members), np.isin(values, members))
+    assert not in_sorted(values, members[:0]).any()
+    assert len(in_sorted(values[:0], members)) == 0

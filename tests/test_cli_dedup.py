@@ -301,6 +301,47 @@ def test_real_process_stdin_to_stdout() -> None:
     assert "1 unusable" in proc.stderr
 
 
+def test_console_script_exits_like_main(tmp_path: Path) -> None:
+    """The installed script (``console_main``) skips freeing the run's state at exit, but not
+    what an exit owes: the same stdout, stderr and exit code as :func:`main`, on success and on
+    a failed input, and the exit handlers still ran (multiprocessing removes its temporary
+    folder, made for the two-job run's workers, in one of them)."""
+    import os
+    import tempfile
+
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    results = {}
+    for entry in ("main", "console_main"):
+        # a short folder: the workers' forkserver puts its socket there (AF_UNIX paths are short)
+        with tempfile.TemporaryDirectory(prefix="nd-") as tmp:
+            env = {**os.environ, "TMPDIR": tmp}
+            for case, args in (
+                ("ok", [str(src), "--jobs", "2"]),
+                ("bad", [str(src), str(tmp_path / "missing.jsonl")]),
+            ):
+                proc = subprocess.run(
+                    [sys.executable, "-c", f"from newsdedup._cli import {entry}; {entry}()", "dedup", *args],
+                    capture_output=True, text=True, timeout=120, env=env,
+                )  # fmt: skip
+                # an item without "published" is dated when it is read: the times differ by run
+                rows = [
+                    {**json.loads(line), "first_seen": "", "last_seen": ""}
+                    for line in proc.stdout.splitlines()
+                ]
+                results[entry, case] = (proc.returncode, rows, proc.stderr)
+            assert os.listdir(tmp) == [], entry
+    assert results["console_main", "ok"] == results["main", "ok"]
+    assert results["console_main", "bad"] == results["main", "bad"]
+    code, out, err = results["console_main", "ok"]
+    assert code == 0
+    assert len(out) == 5
+    assert "6 items" in err
+    code, out, err = results["console_main", "bad"]
+    assert code == 1
+    assert len(out) == 5
+    assert "missing.jsonl" in err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT delivery are POSIX")
 def test_ctrl_c_stops_reading_and_writes_what_was_read(tmp_path: Path) -> None:
     """A terminal's Ctrl-C (SIGINT to the whole process group, workers included) on a stream

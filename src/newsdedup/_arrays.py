@@ -24,6 +24,18 @@ def sorted_unique(values: np.ndarray, *, in_place: bool = False, runs: bool = Fa
     return out if keep.all() else out[keep]
 
 
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Per value, whether it occurs in the sorted array ``sorted_set``: ``np.isin(values,
+    sorted_set)`` by binary search. ``np.isin`` sorts both arrays together unless the set is
+    tiny: 7M values against 50k took 2.7 s that way and 0.76 s this way."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_set, values)
+    np.minimum(at, len(sorted_set) - 1, out=at)
+    found: np.ndarray = sorted_set[at] == values
+    return found
+
+
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of a 2-d array in lexicographic order, and how often each occurs: as
     ``np.unique(rows, axis=0, return_counts=True)``, by one ``np.lexsort`` over the columns.
@@ -43,18 +55,39 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_inverse=True)`` of a 1-d ``uint64`` array (a 1-d inverse).
+    """``np.unique(values, return_inverse=True)`` of a 1-d array (a 1-d inverse).
 
     ``np.unique`` finds the inverse with a stable argsort, about ten times slower than a plain
-    sort here (11.5 against 0.9 ms for 206,000 token ids). So each value's high bits and its
-    position are packed into one ``uint64`` and sorted (:func:`_packed_unique_inverse`); other
-    arrays, and the rare ones where two distinct values share their high bits, go to
-    ``np.unique`` after all."""
-    found = _packed_unique_inverse(values)
+    sort here (11.5 against 0.9 ms for 206,000 token ids). So a ``uint64`` value's high bits
+    and its position are packed into one ``uint64`` and sorted (:func:`_packed_unique_inverse`),
+    positive floats are sorted and then found among the distinct ones by binary search, and
+    non-negative integers of a small range (counts) are looked up in a table of the range,
+    with no sort; other arrays, and the rare ones where two distinct values share their high
+    bits, go to ``np.unique`` after all."""
+    found: tuple[np.ndarray, np.ndarray] | None = None
+    if values.ndim == 1 and len(values) and values.dtype.kind in "iu" and values.dtype != np.uint64:
+        found = _table_unique_inverse(values)
+    elif values.ndim == 1 and len(values) > 1 and values.dtype == np.float64 and bool((values > 0).all()):
+        levels = sorted_unique(values)  # few levels: a binary search each is cheaper than an argsort
+        found = levels, np.searchsorted(levels, values)
+    else:
+        found = _packed_unique_inverse(values)
     if found is None:
         vocab, inverse = np.unique(values, return_inverse=True)
         return vocab, inverse.reshape(-1)
     return found
+
+
+def _table_unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`unique_inverse` of integers in ``[0, 4 n + 1024)`` through a table of that range
+    (None for other values)."""
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= 4 * len(values) + 1024:
+        return None
+    present = np.zeros(high + 1, dtype=bool)
+    present[values] = True
+    code = np.cumsum(present, dtype=np.intp) - 1
+    return np.flatnonzero(present).astype(values.dtype), code[values]
 
 
 def _packed_unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

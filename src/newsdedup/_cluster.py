@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
-from ._arrays import unique_rows
+from ._arrays import in_sorted, unique_rows
 from ._boilerplate import BoilerplateLearner
 from ._fingerprint import intersection_size
 from ._models import Article, Cluster, Source, as_utc
@@ -657,7 +657,7 @@ def _may_repeat(rows: np.ndarray, min_clusters: int, shift: int = 32) -> np.ndar
     distinct = packed[np.r_[True, packed[1:] != packed[:-1]]] >> np.uint64(shift)  # a key per cluster
     at = np.flatnonzero(np.r_[True, distinct[1:] != distinct[:-1]])
     clusters = np.diff(np.r_[at, len(distinct)])
-    return np.isin(key, distinct[at[clusters >= min_clusters]])
+    return in_sorted(key, distinct[at[clusters >= min_clusters]])
 
 
 def repeated_keys(rows: np.ndarray, min_clusters: int) -> np.ndarray:

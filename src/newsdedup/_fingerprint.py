@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ._arrays import sorted_unique
+from ._arrays import in_sorted, sorted_unique
 
 __all__ = [
     "PRIME",
@@ -319,11 +319,7 @@ def any_in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> bool:
     """Whether any of ``values`` occurs in the sorted array ``sorted_set``: as
     ``np.isin(values, sorted_set).any()``, by binary search (a few values against a sorted set:
     ``np.isin`` sorts both and costs tens of microseconds per call on the verification path)."""
-    if len(values) == 0 or len(sorted_set) == 0:
-        return False
-    at = np.searchsorted(sorted_set, values)
-    np.minimum(at, len(sorted_set) - 1, out=at)
-    return bool((sorted_set[at] == values).any())
+    return bool(len(values)) and bool(in_sorted(values, sorted_set).any())
 
 
 def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -62,6 +62,7 @@ import numpy as np
 import xxhash
 from rapidfuzz import fuzz
 
+from ._arrays import unique_inverse
 from ._exceptions import ConfigError, finite_number
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
@@ -877,7 +878,7 @@ def _idf_array(stats: TermStats, words: list[str]) -> np.ndarray:
     """``stats.idf`` of every word, computed once per distinct document frequency (the same
     float operations, so the same values)."""
     df = np.fromiter(map(stats.df.get, words, itertools.repeat(0)), dtype=np.int64, count=len(words))
-    uniq, inverse = np.unique(df, return_inverse=True)
+    uniq, inverse = unique_inverse(df)
     n = stats.n_docs
     per_df = np.array([math.log((1 + n) / (1 + int(d))) + 1.0 for d in uniq], dtype=np.float64)
     return per_df[inverse.reshape(-1)]
@@ -935,7 +936,7 @@ def _strongest_first(row_of: np.ndarray, weight: np.ndarray, rank: np.ndarray) -
     from few term and document frequencies) orders it exactly as the float does."""
     if not len(weight):
         return np.zeros(0, dtype=np.int64)
-    levels, place = np.unique(weight, return_inverse=True)
+    levels, place = unique_inverse(weight)
     n_levels, n_ranks = len(levels), int(rank.max()) + 1
     if (int(row_of.max()) + 1) * n_levels * n_ranks >= 1 << 62:  # would overflow: sort by keys
         return np.lexsort((rank, -weight, row_of))
@@ -959,7 +960,7 @@ def _term_matrix(
     tf = np.fromiter(
         itertools.chain.from_iterable(p.terms.values() for p in ordered), dtype=np.int64, count=len(ids)
     )
-    uniq, inverse = np.unique(tf, return_inverse=True)
+    uniq, inverse = unique_inverse(tf)
     sub = np.array([1.0 + math.log(int(x)) for x in uniq], dtype=np.float64)
     raw = sub[inverse.reshape(-1)] * idf[ids]  # (1 + log tf) * idf, as TermStats.vector
     # per-row sums in insertion order: np.bincount adds in input order, exactly as sum() does

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -69,4 +71,46 @@ def main() -> None:
     _warnings_to_stderr()
 
 
-__all__ = ["main"]
+_held: list[object] | None = None
+"""What :func:`keep_until_exit` holds; None outside :func:`console_main`."""
+
+
+def keep_until_exit(obj: object) -> None:
+    """Under :func:`console_main`, hold ``obj`` until the process ends, so that it is never
+    freed object by object. Elsewhere (tests, an application calling :func:`main`) a no-op."""
+    if _held is not None:
+        _held.append(obj)
+
+
+def console_main() -> None:
+    """The ``newsdedup`` console script: :func:`main`, then, when a command held its state
+    with :func:`keep_until_exit`, an exit that leaves that memory to the operating system.
+    Freeing a million-item run's deduplicator one object at a time took about 2-3 s after
+    its output was complete. The exit handlers still run and the streams are flushed; only
+    the interpreter's teardown is skipped."""
+    global _held
+    _held = []
+    try:
+        main()
+        code: str | int | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not _held:
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message") prints the message and exits with 1
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be written anyway
+            status = status or 1
+    atexit._run_exitfuncs()  # multiprocessing's clean-up, logging.shutdown, ...
+    os._exit(status)
+
+
+__all__ = ["console_main", "keep_until_exit", "main"]

@@ -49,6 +49,7 @@ from .._io import input_format, output_format, read_jsonl_lines, read_records, r
 from .._models import Cluster
 from .._records import RawLine, Record, RecordError
 from .._verify import Verdict
+from . import keep_until_exit
 from ._common import (
     Interrupt,
     atomic_writer,
@@ -387,6 +388,7 @@ def command(
                                    extract_timeout=extract_timeout)  # fmt: skip
         except ConfigError as exc:
             raise click.BadParameter(str(exc)) from exc
+        keep_until_exit(deduper)  # the console script's exit does not free it piece by piece
         with contextlib.ExitStack() as stack:
             if pairs_path is not None:
                 deduper.on_verdict = stack.enter_context(_PairLog(pairs_path))
