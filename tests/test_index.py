@@ -325,3 +325,25 @@ def test_array_index_after_every_item_was_removed() -> None:
     index.insert_keys("new", [7, 8])
     assert index.query_many(np.array([[3, 4], [7, 99]], dtype=np.uint64)) == [set(), {"new"}]
     assert index.query_keys([1, 8]) == {"new"}  # a bucket is one band's: key 8 in band 2
+
+
+def test_sorted_run_is_a_stable_argsort() -> None:
+    """A flush's run: keys sorted with their slots, equal keys (two items in one bucket) in
+    insertion order, as a stable argsort orders them; also for keys too wide for the packed
+    sort (the argsort itself then), one item, and an empty buffer."""
+    from newsdedup._index import _sorted_run
+
+    rng = np.random.default_rng(5)
+    for n, bands, wide in ((4096, 73, False), (700, 16, False), (300, 8, True), (1, 5, False), (0, 4, False)):
+        keys = rng.integers(0, 2**32, (n, bands), dtype=np.uint64)
+        if n > 2:
+            keys[n // 2] = keys[0]
+            keys[n - 1, 1:] = keys[1, 1:]
+        high = np.arange(bands, dtype=np.uint64) << np.uint64(60 if wide else 32)
+        flat = ((keys & np.uint64(0xFFFFFFFF)) | high).ravel()
+        slots = rng.permutation(10 * n + 1)[:n].astype(np.int32)
+        order = np.argsort(flat, kind="stable")
+        got_keys, got_slots = _sorted_run(flat, slots, bands)
+        assert np.array_equal(got_keys, flat[order])
+        assert np.array_equal(got_slots, np.repeat(slots, bands)[order])
+        assert got_slots.dtype == np.int32
