@@ -1321,7 +1321,16 @@ class Deduplicator:
         limit = self.config.max_verify
         assert limit is not None
         ids = state.main.slot_keys()
-        slot_of = {key: n for n, key in enumerate(ids)}
+        slot_of: dict[Hashable, int] | None = None  # made only when the slots are not 0..n-1 in order
+
+        def slots_of(keys: Sequence[Hashable]) -> np.ndarray:
+            nonlocal slot_of
+            if keys == ids:  # the same objects in the same order (the usual case): no look-ups
+                return np.arange(len(ids), dtype=np.int64)
+            if slot_of is None:
+                slot_of = {key: n for n, key in enumerate(ids)}
+            return np.fromiter(map(slot_of.__getitem__, keys), dtype=np.int64, count=len(keys))
+
         rank = ranks_of(ids)
         # Per item its K lowest candidates so far, as places in rank order (uint32, ascending,
         # padded with _NO_PLACE): 4 K bytes per item. A part goes out with each row's K-th
@@ -1337,8 +1346,8 @@ class Deduplicator:
             if index is None:
                 continue
             to_main = None
-            if index is not state.main:
-                to_main = np.array([slot_of[k] for k in index.slot_keys()], dtype=np.int64)
+            if index is not state.main and index.slot_keys() != ids:
+                to_main = slots_of(index.slot_keys())
             for codes, slots in index.band_rows(rows_per_part):
                 pos = slots.astype(np.int64) if to_main is None else to_main[slots]
                 held = np.take(lows, pos, axis=0)  # six times faster than lows[pos] here
@@ -1358,7 +1367,7 @@ class Deduplicator:
         cand = by_rank[lows[item, column].astype(np.int64)]
         del lows
         self._set_hubs(ids, item, rank[cand], limit)
-        later_slots = np.fromiter(map(slot_of.__getitem__, later), dtype=np.int64, count=len(later))
+        later_slots = slots_of(later)
         return _Relation(ids, later, later_slots, place, item, cand.astype(np.int64), column)
 
     def _set_hubs(self, ids: Sequence[Hashable], item: np.ndarray, ranks: np.ndarray, limit: int) -> None:
