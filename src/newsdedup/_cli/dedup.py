@@ -34,10 +34,11 @@ The contract (other tools depend on it; extend, never break):
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -512,6 +513,21 @@ def _run_dask(
         sys.exit(code)
 
 
+@contextlib.contextmanager
+def _collector_spared() -> Iterator[Callable[[], None]]:
+    """A function to call after each batch read and after each input: everything alive then
+    (the run's state, most of it kept to the end) moves out of the cyclic collector's
+    generations (``gc.freeze``), so that its full collections, each time the kept objects
+    grew by a quarter, no longer walk all of them again: at a million items they took about
+    4.4 s of the main process, one of them 1 s on one core once the input was verified, plus
+    3.4 s of young collections (*ad hoc*). Cycles made later are still collected; the frozen
+    objects go back to the collector when the run ends."""
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
+
+
 def _run(
     deduper: Deduplicator,
     inputs: tuple[str, ...],
@@ -532,9 +548,14 @@ def _run(
     cut = False  # an interrupt left input unread (one that came later changes nothing written)
     show = progress if progress is not None else sys.stderr.isatty()
 
-    with Interrupt("dedup") as interrupt:
+    with Interrupt("dedup") as interrupt, _collector_spared() as spare:
         with _progress(show) as bar:
             task = bar.add_task("dedup", total=None)
+
+            def batch_read(k: int) -> None:
+                bar.advance(task, k)
+                spare()
+
             for n, name in enumerate(inputs):
                 file_key = name if several else None
                 bar.update(task, description=name)
@@ -543,9 +564,10 @@ def _run(
                     source,
                     file=file_key,
                     batch_size=_BATCH,
-                    on_batch=lambda k: bar.advance(task, k),
+                    on_batch=batch_read,
                     postpone=postpone,
                 )
+                spare()
                 if source.failure is not None:
                     failure = source.failure
                     break
