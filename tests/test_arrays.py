@@ -54,10 +54,7 @@ def test_unique_rows_is_numpy_unique_along_rows() -> None:
 def test_unique_inverse_is_numpy_unique_with_its_inverse() -> None:
     """The same distinct values and inverse as ``np.unique(return_inverse=True)``: full-range
     hashes with repeats, small ranges, and values that share their high bits (the packed sort
-    cannot tell them apart and must fall back); other dtypes go to numpy."""
-    from newsdedup import _arrays
-    from newsdedup._arrays import unique_inverse
-
+    cannot tell them apart and must fall back); a small int64 range goes through the table."""
     rng = np.random.default_rng(7)
     cases = [
         np.empty(0, dtype=np.uint64),
@@ -74,27 +71,38 @@ def test_unique_inverse_is_numpy_unique_with_its_inverse() -> None:
         )
     cases.append(np.arange(6, dtype=np.int64))
     fallbacks = 0
+    for values in cases:
+        before = values.copy()
+        fallbacks += _numpy_calls_of_unique_inverse(values)
+        assert np.array_equal(values, before)
+    # the hashes never needed numpy; the shared high bits did
+    assert 0 < fallbacks < len(cases)
+
+
+def _numpy_calls_of_unique_inverse(values: np.ndarray) -> int:
+    """Check ``unique_inverse(values)`` against ``np.unique(values, return_inverse=True)`` (the
+    same values, dtype and 1-d inverse) and return how often it called ``np.unique`` itself."""
+    from newsdedup import _arrays
+    from newsdedup._arrays import unique_inverse
+
+    calls = 0
     real = np.unique
 
     def counting(*args: object, **kwargs: object) -> object:
-        nonlocal fallbacks
-        fallbacks += 1
+        nonlocal calls
+        calls += 1
         return real(*args, **kwargs)  # type: ignore[call-overload]
 
-    for values in cases:
-        before = values.copy()
-        expected, inverse = np.unique(values, return_inverse=True)
-        _arrays.np.unique = counting  # type: ignore[attr-defined]
-        try:
-            got, got_inverse = unique_inverse(values)
-        finally:
-            _arrays.np.unique = real  # type: ignore[attr-defined]
-        assert got.dtype == expected.dtype
-        assert np.array_equal(got, expected)
-        assert np.array_equal(got_inverse, inverse.reshape(-1))
-        assert np.array_equal(values, before)
-    # the hashes never needed numpy; the shared high bits and the other dtype did
-    assert 0 < fallbacks < len(cases)
+    expected, inverse = np.unique(values, return_inverse=True)
+    _arrays.np.unique = counting  # type: ignore[attr-defined]
+    try:
+        got, got_inverse = unique_inverse(values)
+    finally:
+        _arrays.np.unique = real  # type: ignore[attr-defined]
+    assert got.dtype == expected.dtype
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(got_inverse, inverse.reshape(-1))
+    return calls
 
 
 def test_unique_inverse_of_counts_and_weights_needs_no_numpy_unique() -> None:
@@ -102,9 +110,6 @@ def test_unique_inverse_of_counts_and_weights_needs_no_numpy_unique() -> None:
     positive floats (story weights, many repeats) through a sort: the same values, dtype and
     inverse as ``np.unique``, without calling it; negative, huge-range and float arrays with
     a zero or NaN still do."""
-    from newsdedup import _arrays
-    from newsdedup._arrays import unique_inverse
-
     rng = np.random.default_rng(11)
     tf = rng.integers(1, 20, size=4_000)
     fast = [
@@ -119,27 +124,8 @@ def test_unique_inverse_of_counts_and_weights_needs_no_numpy_unique() -> None:
         np.array([0.0, 2.5, 2.5, 1.0]),
         np.array([np.nan, 1.0, 1.0]),
     ]
-    calls = 0
-    real = np.unique
-
-    def counting(*args: object, **kwargs: object) -> object:
-        nonlocal calls
-        calls += 1
-        return real(*args, **kwargs)  # type: ignore[call-overload]
-
     for group, expect_calls in ((fast, 0), (slow, len(slow))):
-        calls = 0
-        for values in group:
-            expected, inverse = np.unique(values, return_inverse=True)
-            _arrays.np.unique = counting  # type: ignore[attr-defined]
-            try:
-                got, got_inverse = unique_inverse(values)
-            finally:
-                _arrays.np.unique = real  # type: ignore[attr-defined]
-            assert got.dtype == expected.dtype
-            assert np.array_equal(got, expected, equal_nan=True)
-            assert np.array_equal(got_inverse, inverse.reshape(-1))
-        assert calls == expect_calls
+        assert sum(map(_numpy_calls_of_unique_inverse, group)) == expect_calls
 
 
 def test_in_sorted_is_isin() -> None:

@@ -881,7 +881,7 @@ def _idf_array(stats: TermStats, words: list[str]) -> np.ndarray:
     uniq, inverse = unique_inverse(df)
     n = stats.n_docs
     per_df = np.array([math.log((1 + n) / (1 + int(d))) + 1.0 for d in uniq], dtype=np.float64)
-    return per_df[inverse.reshape(-1)]
+    return per_df[inverse]
 
 
 def _rank(words: list[str]) -> np.ndarray:
@@ -943,7 +943,7 @@ def _strongest_first(row_of: np.ndarray, weight: np.ndarray, rank: np.ndarray) -
     # (row * n_levels + (n_levels - 1 - place)) * n_ranks + rank, in place (large batches)
     key = row_of * n_levels
     key += n_levels - 1
-    key -= place.reshape(-1)
+    key -= place
     del place
     key *= n_ranks
     key += rank
@@ -962,7 +962,7 @@ def _term_matrix(
     )
     uniq, inverse = unique_inverse(tf)
     sub = np.array([1.0 + math.log(int(x)) for x in uniq], dtype=np.float64)
-    raw = sub[inverse.reshape(-1)] * idf[ids]  # (1 + log tf) * idf, as TermStats.vector
+    raw = sub[inverse] * idf[ids]  # (1 + log tf) * idf, as TermStats.vector
     # per-row sums in insertion order: np.bincount adds in input order, exactly as sum() does
     norm = np.sqrt(np.bincount(row_of, raw * raw, minlength=len(ordered)))
     with np.errstate(invalid="ignore", divide="ignore"):
