@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -472,6 +473,47 @@ def test_the_five_seeds_are_five_clusters_of_one_story(tmp_path: Path) -> None:
     assert _run([str(src), "-o", str(short), "--story-window", "1h"]).exit_code == 0
     assert len({row["story_id"] for row in _read_jsonl(short)}) > 1
     assert _run([str(src), "--story-window", "soon"]).exit_code == 2
+
+
+def test_dates_without_a_zone_are_kept_as_written_and_compared_as_utc(tmp_path: Path) -> None:
+    """Checklist F8: a date without a time zone stays as written in ``published`` (no offset in
+    the output is the flag that the source gave none) and is read as UTC wherever dates are
+    compared. An unparseable or missing date leaves the text's own date line; with none, the
+    item is undated and ``first_seen``/``last_seen`` use its ingest time. Never a crash."""
+    text = SEEDS[2].read_text(encoding="utf-8")  # its date line: "Thursday, 17 October 2024 05:13 PM EDT"
+    undated = "\n".join(line for line in text.split("\n") if "October 2024" not in line)
+    rows = [
+        ("a-naive", text, "2024-10-17T17:13:00"),
+        ("b-aware", text, "2024-10-17T19:13:00+02:00"),  # the naive date's instant, read as UTC
+        ("c-utc", text, "2024-10-17T18:00:00Z"),
+        ("d-garbage", text, "last Tuesday"),
+        ("e-none", undated, None),
+    ]
+    lines = [json.dumps({"id": i, "text": t, "published": d, "site": f"{i}.example"}) for i, t, d in rows]
+    out = tmp_path / "out.jsonl"
+    result = _run([_write(tmp_path / "in.jsonl", lines[:3]).as_posix(), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = _read_jsonl(out)
+    assert {s["id"]: s["published"] for s in row["sources"]} == {
+        "a-naive": "2024-10-17T17:13:00",
+        "b-aware": "2024-10-17T19:13:00+02:00",
+        "c-utc": "2024-10-17T18:00:00+00:00",
+    }
+    # the naive and the +02:00 dates are one instant: the earliest, given in UTC
+    assert row["first_seen"] == "2024-10-17T17:13:00+00:00"
+    assert row["last_seen"] == "2024-10-17T18:00:00+00:00"
+
+    before = datetime.now(UTC)
+    result = _run([_write(tmp_path / "all.jsonl", lines).as_posix(), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = _read_jsonl(out)
+    published = {s["id"]: s["published"] for s in row["sources"]}
+    assert published["d-garbage"] == "2024-10-17T17:13:00-04:00"  # the text's own date line
+    assert published["e-none"] is None
+    assert row["first_seen"] == "2024-10-17T17:13:00+00:00"
+    last = datetime.fromisoformat(row["last_seen"])  # the undated member's ingest time
+    assert last.tzinfo is not None
+    assert before <= last <= datetime.now(UTC)
 
 
 def test_api_dedup_assigns_story_ids_by_default() -> None:

@@ -264,10 +264,64 @@ def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
     part = SimpleNamespace(index=0, rows=[SimpleNamespace(seq=n, doc=d) for n, d in enumerate(docs)])
     pairs = np.array([(x, y) for x in range(6) for y in range(x + 1, 6)], dtype=np.int64)
     config = DedupConfig()
-    _, all_of_them = _verify_block(config, [pairs], part)  # type: ignore[arg-type]
-    edges, rest = _verify_block(config, [pairs[:9], pairs[5:]], part, None, [pairs[:4], pairs[2:7]])  # type: ignore[arg-type]
+    _, all_of_them = _verify_block([pairs], [part], [], config)  # type: ignore[list-item]
+    edges, rest = _verify_block([pairs[:9], pairs[5:]], [part], [pairs[:4], pairs[2:7]], config)  # type: ignore[list-item]
     assert (all_of_them, rest) == (15, 8)
     assert all((e[0], e[1]) not in {(docs[x].key, docs[y].key) for x, y in pairs[:7].tolist()} for e in edges)
+
+
+def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
+    """Verification tiles: consecutive partitions, about ``max_items`` items each, and enough
+    tiles for four tile pairs (tasks) per thread while there are partitions to cut."""
+    from newsdedup.dask import _tiles
+
+    def pairs(tiles: list[int]) -> int:
+        n = len(set(tiles))
+        return n * (n + 1) // 2
+
+    for items, threads in (([2700] * 7 + [1100], 2), ([2800] * 72, 2), ([230] * 87, 2), ([2800] * 400, 8)):
+        tiles = _tiles(items, threads)
+        assert len(tiles) == len(items)
+        assert tiles == sorted(tiles)  # consecutive partitions, in order
+        assert tiles[0] == 0
+        assert pairs(tiles) >= 4 * threads
+        held: dict[int, int] = {}
+        for tile, count in zip(tiles, items, strict=True):
+            held[tile] = held.get(tile, 0) + count
+        assert max(held.values()) <= 20_000 + max(items)
+    assert _tiles([2800] * 72, 2) != list(range(72))  # partitions share tiles: fewer tasks
+    assert len(set(_tiles([2800] * 72, 2))) == 11  # 201,600 items: about 20,000 a tile
+    assert _tiles([10], 8) == [0]
+    assert _tiles([], 2) == []
+    assert _tiles([0, 0], 4) == [0, 0]
+    assert _tiles([5, 100_000, 5], 2) == [0, 1, 2]  # too few partitions to cut finer
+
+
+def test_graphs_are_not_culled(tmp_path: Path) -> None:
+    """The engine's graphs never go through dask's optimizer. They hold only wanted tasks, and
+    its cull is quadratic here: at compute time it copies the set of wanted keys once per
+    layer (one per delayed call; over ten minutes on the scheduler at 200k items), and a list
+    of delayed arguments is culled once per item when the call is made."""
+    import dask
+
+    from test_dedup import _clean, _copies
+
+    items = _copies(_clean(2), "w", 12, random.Random(5))
+    path = tmp_path / "story.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    calls: list[int] = []
+
+    def counted(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return dsk
+
+    with dask.config.set(delayed_optimize=counted):
+        got = dedup_files([path], blocksize=4096, scheduler="sync")
+        dask.compute(dask.delayed(len)([1]), scheduler="sync")  # the hook is the one dask calls
+    assert len(calls) == 1
+    local = Deduplicator()
+    local.add_many(items)
+    assert _key(got.clusters) == _key(local.clusters())
 
 
 def test_max_verify_lists_no_bucket_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
