@@ -31,10 +31,11 @@ runs where:
    rank) and sends each group every item's ``K``-th rank, and the group keeps the pairs of the
    final hub relation (:func:`_hub_pairs`): at most ``K`` per item. Pairs are split by the pair
    of input partitions their items live in.
-4. **Verification** (Dask tasks): one task per pair of input partitions that has pairs to
-   verify; it gets both prepared partitions (Dask moves them to the task's worker: at most one
-   copy of each partition per worker) and verifies its pairs with :meth:`Deduplicator.verify`.
-   Only accepted edges (two ids and a verdict) come back to the client.
+4. **Verification** (Dask tasks): the partitions are cut into tiles of consecutive partitions
+   (:func:`_tiles`), and one task per pair of tiles that has pairs to verify gets the prepared
+   partitions of both (Dask moves them to the task's worker) and verifies its pairs with
+   :meth:`Deduplicator.verify`. Only accepted edges (two ids and a verdict) come back to the
+   client.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
 6. **Site boilerplate** (Dask shuffle): every partition emits ``(site, paragraph, cluster)``
