@@ -297,6 +297,32 @@ def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
     assert _tiles([5, 100_000, 5], 2) == [0, 1, 2]  # too few partitions to cut finer
 
 
+def test_a_prepared_partition_tells_dask_its_size() -> None:
+    """dask's fallback size of an object (``sys.getsizeof``) saw about a hundred bytes in a
+    whole prepared partition, so the scheduler gained nothing by running a task where its
+    partitions were; the registered size counts the texts and the docs' arrays."""
+    import sys
+
+    from dask.sizeof import sizeof
+
+    from newsdedup._records import to_article
+    from newsdedup.dask import _Part, _Row
+    from test_dedup import _story_stream
+
+    articles = [to_article(i) for i in _story_stream()[:6]]
+    docs = Deduplicator().fingerprint(articles, bands=False).docs
+    rows = [
+        _Row(n, n + 1, False, a, "h", d, None) for n, (a, d) in enumerate(zip(articles, docs, strict=True))
+    ]
+    part = _Part(0, 6, 6, False, None, None, None, rows, [])
+    at_least = sum(
+        len(a.text) + d.shingles.nbytes for a, d in zip(articles, docs, strict=True) if d is not None
+    )
+    assert at_least > 1000
+    assert sizeof(part) >= at_least > 20 * sys.getsizeof(part)
+    assert sizeof(_Part(0, 6, 6, False, None, None, None, rows[:3], [])) < sizeof(part)
+
+
 def test_graphs_are_not_culled(tmp_path: Path) -> None:
     """The engine's graphs never go through dask's optimizer. They hold only wanted tasks, and
     its cull is quadratic here: at compute time it copies the set of wanted keys once per
