@@ -297,6 +297,23 @@ def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
     assert _tiles([5, 100_000, 5], 2) == [0, 1, 2]  # too few partitions to cut finer
 
 
+def test_rows_not_in_is_a_set_difference_of_pairs_in_order() -> None:
+    """The second round leaves out the first round's pairs by coding each pair as one integer:
+    the same rows, in the same order, as a set of tuples gives."""
+    import numpy as np
+
+    from newsdedup.dask import _rows_not_in
+
+    rng = np.random.default_rng(4)
+    for n, m in ((0, 5), (5, 0), (300, 200), (2000, 5000)):
+        spots = (rng.integers(0, 4, 400) << 32) | rng.integers(0, 50_000, 400)
+        rows = np.sort(rng.choice(spots, (n, 2)), axis=1).astype(np.int64)
+        other = np.concatenate([rows[: n // 2], np.sort(rng.choice(spots, (m, 2)), axis=1)]).astype(np.int64)
+        seen = {(x, y) for x, y in other.tolist()}
+        want = [(x, y) for x, y in rows.tolist() if (x, y) not in seen]
+        assert [tuple(r) for r in _rows_not_in(rows, other).tolist()] == want
+
+
 def test_a_prepared_partition_tells_dask_its_size() -> None:
     """dask's fallback size of an object (``sys.getsizeof``) saw about a hundred bytes in a
     whole prepared partition, so the scheduler gained nothing by running a task where its
