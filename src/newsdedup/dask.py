@@ -595,6 +595,17 @@ def _kth_table(pos: np.ndarray, items: np.ndarray, *columns: np.ndarray) -> tupl
     return (mine, *(c[at] for c in columns))
 
 
+def _shared(value: Any, opts: dict[str, Any]) -> Any:
+    """``value`` for the tasks of a step, sent from this process once: on a ``distributed``
+    cluster scattered to a worker (the others fetch it from there, once each), else one key of
+    the graph. Put in the graph as data, it went through the scheduler in the graph itself (the
+    hub step's tables of K-th ranks made a 69 MiB graph at 200k items, and a warning)."""
+    client = _client(opts.get("scheduler"))
+    if client is None:
+        return _require_dask().delayed(value, pure=True)
+    return client.scatter([value], hash=False)[0]  # in a list: a tuple is not cut up
+
+
 def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
     return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
 
@@ -1530,7 +1541,7 @@ def _run(
         # each group gets the K-th ranks of the items its hub rows hold, not the whole table
         # (16 B per item of the run, which every group's worker would otherwise receive)
         columns = (kth,) if settle is None else (kth, settle)
-        tables = [delayed(_kth_table(pos, f[0][0], *columns), pure=True) for f in found]
+        tables = [_shared(_kth_table(pos, f[0][0], *columns), opts) for f in found]
         step = 0 if settle is None else 1  # with settle_after: the first round's pairs first
         pair_groups = [delayed(_hub_pairs)(h, t, step) for h, t in zip(hub_groups, tables, strict=True)]
     pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
@@ -1549,7 +1560,7 @@ def _run(
     if limit is not None and settle is not None:
         # the second round: the other hub pairs of the items the first did not settle
         done = settled(*_nodes(names, edges), rank, settle, config.settle or 0)
-        unsettled = delayed(pos[~done], pure=True)
+        unsettled = _shared(pos[~done], opts)
         second = [delayed(_hub_pairs)(h, t, 2, unsettled) for h, t in zip(hub_groups, tables, strict=True)]
         second = list(dask.persist(*second, **opts)) if second else []
         del hub_groups
