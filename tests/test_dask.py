@@ -334,6 +334,34 @@ def test_shared_tables_are_scattered_not_put_in_the_graph(client: Client) -> Non
     assert dask.delayed(len)(local).compute(scheduler="sync") == 2
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
+    """The groups' ``(item, rank)`` rows are merged into hub lists on a worker: one merge of all
+    of them, or merges of merged rows in any order, give the same lists (shared ranks
+    included)."""
+    import numpy as np
+
+    from newsdedup._hubs import _lowest
+    from newsdedup.dask import _merge_ranks
+
+    rng = np.random.default_rng(seed)
+    limit = 4
+    groups = [
+        np.stack([rng.integers(0, 30, n), rng.integers(0, 40, n)]).astype(np.uint64)
+        for n in rng.integers(0, 200, 7)
+    ]
+    want = _lowest(np.concatenate(groups, axis=1), limit)
+    level = [_lowest(g, limit) for g in groups]
+    rng.shuffle(level)  # type: ignore[arg-type]
+    while len(level) > 1:
+        level = [_merge_ranks([x, y], limit) for x, y in zip(level[::2], level[1::2], strict=False)] + level[
+            len(level) // 2 * 2 :
+        ]
+    np.testing.assert_array_equal(_lowest(level[0], limit), want)
+    np.testing.assert_array_equal(_merge_ranks(groups, limit), want)
+    assert _merge_ranks([], limit).shape == (2, 0)
+
+
 def test_a_prepared_partition_tells_dask_its_size() -> None:
     """dask's fallback size of an object (``sys.getsizeof``) saw about a hundred bytes in a
     whole prepared partition, so the scheduler gained nothing by running a task where its
