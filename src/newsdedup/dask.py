@@ -27,9 +27,10 @@ runs where:
    of ``m``). With ``max_verify = K`` no bucket's pairs are listed: each member is paired only
    with the bucket's ``K + 1`` lowest-ranked members (:func:`newsdedup._hubs._bucket_lows`), which is enough to
    find every item's ``K`` lowest-ranked candidates; a group task keeps those per item
-   (:func:`_hub_rows`), the client merges their ranks into hub lists (16 bytes per item and
-   rank) and sends each group every item's ``K``-th rank, and the group keeps the pairs of the
-   final hub relation (:func:`_hub_pairs`): at most ``K`` per item. Pairs are split by the pair
+   (:func:`_hub_rows`), a task merges their ranks into hub lists (:func:`_merge_ranks`; the
+   client receives 16 bytes per item and rank), the client sends each group (scattered, see
+   :func:`_shared`) the ``K``-th rank of the items its rows name, and the group keeps the
+   pairs of the final hub relation (:func:`_hub_pairs`): at most ``K`` per item. Pairs are split by the pair
    of input partitions their items live in.
 4. **Verification** (Dask tasks): the partitions are cut into tiles of consecutive partitions
    (:func:`_tiles`), and one task per pair of tiles that has pairs to verify gets the prepared
