@@ -486,7 +486,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     import numpy as np
 
     from newsdedup._hubs import _MAX_RANK, _bucket_lows, _lowest, _numbers
-    from newsdedup.dask import _hub_pairs, _hub_rows, _kth_table, _pairs
+    from newsdedup.dask import _hub_items, _hub_pairs, _hub_rows, _kth_table, _pairs
 
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 4])
@@ -540,7 +540,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     assert got == want_pairs
     # the group's own table (the items its hub rows name) gives the same pairs; a run's other
     # items are not in it
-    own = _kth_table(table[0], hubs[0][0], table[1])
+    own = _kth_table(table[0], _hub_items(hubs), table[1])
     assert own[0].tolist() == sorted({x for x, _, _ in want_hubs})
     assert own[1].tolist() == [kth[x] for x in own[0].tolist()]
     assert {tuple(p) for ps in _hub_pairs(hubs, own)[0].values() for p in ps.tolist()} == want_pairs
@@ -551,7 +551,9 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
         mine = merged[1][merged[0] == x]
         if len(mine) > 1:
             settle[x] = int(mine[0])
-    both = _kth_table(table[0], hubs[0][0], table[1], np.array([settle[x] for x in items], dtype=np.uint64))
+    both = _kth_table(
+        table[0], _hub_items(hubs), table[1], np.array([settle[x] for x in items], dtype=np.uint64)
+    )
 
     def listed(step: int, unsettled: list[int] | None = None) -> set[tuple[int, int]]:
         given = None if unsettled is None else np.array(sorted(unsettled), dtype=np.int64)

@@ -604,11 +604,10 @@ def _hub_pairs(
 
 def _kth_table(pos: np.ndarray, items: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
     """The rows of a table over sorted item positions ``pos`` (each item's K-th rank, and its
-    ``settle_after``-th) for the items one bucket group's hub rows name: what that group's
-    :func:`_hub_pairs` looks up."""
-    mine = sorted_unique(items.astype(np.int64), in_place=True)
-    at = np.searchsorted(pos, mine)
-    return (mine, *(c[at] for c in columns))
+    ``settle_after``-th) for the items one bucket group's hub rows name (sorted and unique, as
+    :func:`_hub_items` gives them): what that group's :func:`_hub_pairs` looks up."""
+    at = np.searchsorted(pos, items)
+    return (items, *(c[at] for c in columns))
 
 
 def _shared(value: Any, opts: dict[str, Any]) -> Any:
@@ -1542,13 +1541,12 @@ def _run(
         # more CPU, every step sorting its rows again)
         merge = [_flat_call(_merge_ranks, ([delayed(_hub_ranks)(h) for h in hub_groups],), limit)]
         computed = dask.compute(*merge, *[delayed(_hub_items)(h) for h in hub_groups], **opts)
-        merged = [computed[0]]
+        items, cands = computed[0]  # sorted by item, then rank: each item's K lowest
         named = computed[1:]  # the items each group's hub rows name
         ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
         pos = np.array(sorted(ids), dtype=np.int64)
         names = [ids[p] for p in pos.tolist()]  # the ranked items, the partition's nodes
         rank = ranks_of(names)
-        items, cands = _lowest(np.concatenate(merged, axis=1), limit)
         at = np.searchsorted(pos, items.astype(np.int64))
         count = np.bincount(at, minlength=len(pos))
         kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
