@@ -61,7 +61,7 @@ def _local(items: Path, out: Path) -> dict[str, Any]:
 def _per_item_sizes(items: Path, n: int = 1000) -> dict[str, float]:
     """Pickled bytes per item of a prepared partition (what verification tasks move between
     workers), of the site-boilerplate shuffle rows, of a clustered item's member record (article
-    and shingle set, routed to its cluster's task) and of a single-item output cluster."""
+    and normal form, routed to its cluster's task) and of a single-item output cluster."""
     import numpy as np
 
     from newsdedup._dedup import DedupConfig

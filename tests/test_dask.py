@@ -256,12 +256,14 @@ def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
     import numpy as np
 
     from newsdedup._records import to_article
-    from newsdedup.dask import _verify_block
+    from newsdedup.dask import _add_keys, _Row, _verify_block
     from test_dedup import _story_stream
 
     articles = [to_article(i) for i in _story_stream()[:6]]
     docs = Deduplicator().fingerprint(articles, bands=False).docs
-    part = SimpleNamespace(index=0, rows=[SimpleNamespace(seq=n, doc=d) for n, d in enumerate(docs)])
+    rows = [_Row(n, n + 1, False, a, "h") for n, a in enumerate(articles)]
+    _add_keys(Deduplicator(), rows)
+    part = SimpleNamespace(index=0, rows=rows)
     pairs = np.array([(x, y) for x in range(6) for y in range(x + 1, 6)], dtype=np.int64)
     config = DedupConfig()
     _, all_of_them = _verify_block([pairs], [part], [], config)  # type: ignore[list-item]
@@ -273,7 +275,7 @@ def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
 def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
     """Verification tiles: consecutive partitions, about ``max_items`` items each, and enough
     tiles for four tile pairs (tasks) per thread while there are partitions to cut."""
-    from newsdedup.dask import _tiles
+    from newsdedup.dask import _TILE_ITEMS, _tiles
 
     def pairs(tiles: list[int]) -> int:
         n = len(set(tiles))
@@ -288,9 +290,10 @@ def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
         held: dict[int, int] = {}
         for tile, count in zip(tiles, items, strict=True):
             held[tile] = held.get(tile, 0) + count
-        assert max(held.values()) <= 20_000 + max(items)
+        assert max(held.values()) <= _TILE_ITEMS + max(items)
     assert _tiles([2800] * 72, 2) != list(range(72))  # partitions share tiles: fewer tasks
-    assert len(set(_tiles([2800] * 72, 2))) == 11  # 201,600 items: about 20,000 a tile
+    assert len(set(_tiles([2800] * 72, 2, 20_000))) == 11  # 201,600 items: about 20,000 a tile
+    assert len(set(_tiles([2800] * 72, 2))) == -(-201_600 // _TILE_ITEMS)
     assert _tiles([10], 8) == [0]
     assert _tiles([], 2) == []
     assert _tiles([0, 0], 4) == [0, 0]
@@ -362,6 +365,42 @@ def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
     assert _merge_ranks([], limit).shape == (2, 0)
 
 
+def test_rows_keep_keys_and_normal_forms_and_docs_are_rebuilt_as_fingerprinted() -> None:
+    """A prepared row keeps no doc, only its normal form, shingle count and band keys (the
+    ones :meth:`Deduplicator.fingerprint` gives); :func:`_docs_of` rebuilds the docs a
+    verification task needs, equal to the fingerprinted ones."""
+    import numpy as np
+
+    from newsdedup._records import to_article
+    from newsdedup.dask import _add_keys, _docs_of, _Row
+    from test_dedup import _story_stream
+
+    articles = [to_article(i) for i in _story_stream()[:8]]
+    articles.append(to_article({"id": "short", "text": "Too short to match."}))
+    fp = Deduplicator().fingerprint(articles)
+    rows = [_Row(n, n + 1, False, a, "h") for n, a in enumerate(articles)]
+    _add_keys(Deduplicator(), rows)
+    assert [r.keys is None for r in rows] == [d is None for d in fp.docs] == [False] * 8 + [True]
+    assert rows[-1].norm is None
+    assert rows[-1].shingles == 0
+    for row, doc, keys in zip(rows[:-1], fp.docs[:-1], fp.keys[:-1], strict=True):
+        assert doc is not None
+        assert keys is not None
+        assert row.keys is not None
+        assert np.frombuffer(row.keys[0], dtype=np.uint32).tolist() == keys[0]
+        assert np.frombuffer(row.keys[1], dtype=np.uint32).tolist() == keys[1]
+        assert (row.norm, row.shingles) == (doc.norm, len(doc.shingles))
+    rebuilt = _docs_of(Deduplicator(), rows[:-1])
+    for doc, again in zip(fp.docs[:-1], rebuilt, strict=True):
+        assert doc is not None
+        assert again.key == doc.key
+        assert again.text == doc.text
+        for name in ("shingles", "head", "prefix"):
+            assert np.array_equal(getattr(again, name), getattr(doc, name)), name
+        assert again.token_ids == doc.token_ids
+        assert np.array_equal(again.number_hashes, doc.number_hashes)
+
+
 def test_a_prepared_partition_tells_dask_its_size() -> None:
     """dask's fallback size of an object (``sys.getsizeof``) saw about a hundred bytes in a
     whole prepared partition, so the scheduler gained nothing by running a task where its
@@ -371,18 +410,14 @@ def test_a_prepared_partition_tells_dask_its_size() -> None:
     from dask.sizeof import sizeof
 
     from newsdedup._records import to_article
-    from newsdedup.dask import _Part, _Row
+    from newsdedup.dask import _add_keys, _Part, _Row
     from test_dedup import _story_stream
 
     articles = [to_article(i) for i in _story_stream()[:6]]
-    docs = Deduplicator().fingerprint(articles, bands=False).docs
-    rows = [
-        _Row(n, n + 1, False, a, "h", d, None) for n, (a, d) in enumerate(zip(articles, docs, strict=True))
-    ]
+    rows = [_Row(n, n + 1, False, a, "h") for n, a in enumerate(articles)]
+    _add_keys(Deduplicator(), rows)
     part = _Part(0, 6, 6, False, None, None, None, rows, [])
-    at_least = sum(
-        len(a.text) + d.shingles.nbytes for a, d in zip(articles, docs, strict=True) if d is not None
-    )
+    at_least = sum(len(r.article.text) + len(r.norm or "") + len(r.keys[0]) for r in rows if r.keys)
     assert at_least > 1000
     assert sizeof(part) >= at_least > 20 * sys.getsizeof(part)
     assert sizeof(_Part(0, 6, 6, False, None, None, None, rows[:3], [])) < sizeof(part)

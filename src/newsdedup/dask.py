@@ -8,8 +8,9 @@ final hub relation -- the pairs the local engine clusters on -- are listed and v
 runs where:
 
 1. **Prepare** (one Dask task per input partition, kept in worker memory with ``persist``):
-   records -> clean articles (HTML extraction, the expensive part) -> verification docs and
-   LSH band keys (:meth:`Deduplicator.fingerprint`). Unusable items become
+   records -> clean articles (HTML extraction, the expensive part) -> each text's normal form
+   and LSH band keys (what the local engine's preparing workers send once their caches are
+   full); no verification doc is kept (see :class:`_Row`). Unusable items become
    :class:`~newsdedup.ErrorRecord` s exactly as in the local engine. On a ``distributed``
    cluster a partition whose task kills its worker (a page that crashes the HTML parser, an
    abort, the out-of-memory killer) is prepared again one item per task, and an item that
@@ -34,8 +35,9 @@ runs where:
    of input partitions their items live in.
 4. **Verification** (Dask tasks): the partitions are cut into tiles of consecutive partitions
    (:func:`_tiles`), and one task per pair of tiles that has pairs to verify gets the prepared
-   partitions of both (Dask moves them to the task's worker) and verifies its pairs with
-   :meth:`Deduplicator.verify`. Only accepted edges (two ids and a verdict) come back to the
+   partitions of both (Dask moves them to the task's worker), rebuilds the docs of the items
+   its pairs name from their texts and normal forms (:func:`_docs_of`), and verifies its pairs
+   with :meth:`Deduplicator.verify`. Only accepted edges (two ids and a verdict) come back to the
    client.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
@@ -43,8 +45,8 @@ runs where:
    rows, routed by ``(site, paragraph)`` to tasks that count the clusters each paragraph of a
    site is printed under; the pairs at ``site_repeat_min`` or more come back (a few per site).
 7. **Clusters** (Dask tasks): single-item clusters are built in their own partition; members of
-   bigger clusters (article and shingle set) are routed by cluster number to tasks that make
-   the canonical choice and the output cluster (:func:`newsdedup._cluster.build_cluster`, the
+   bigger clusters (article and normal form) are routed by cluster number to tasks that rebuild
+   their shingle sets and make the canonical choice and the output cluster (:func:`newsdedup._cluster.build_cluster`, the
    local engine's code). Only the clusters come back to the client, which sorts them by id.
 
 ``window`` and ``store`` are not supported here (they make matching depend on arrival order and
@@ -131,13 +133,24 @@ class _Chunk:
 
 @dataclass(slots=True)
 class _Row:
+    """A usable item of a prepared partition. It keeps no verification doc: a doc is about
+    three times the size of the article (token ids, spans and shingles), and partitions stay
+    in worker memory for the whole run and are sent to every verification task of their tile.
+    The tasks rebuild the docs of the items their pairs name from the text and its stored
+    normal form (:func:`_docs_of`), as the local engine rebuilds docs from its spill file."""
+
     seq: int
     line: int | None
     relative: bool
     article: Article
     text_hash: str
-    doc: Doc | None
-    keys: tuple[list[int], list[int]] | None
+    norm: str | None = None
+    """The text's normal form (None: too short to match)."""
+    shingles: int = 0
+    """How many shingles the text has (0: too short to match)."""
+    keys: tuple[bytes, bytes] | None = None
+    """Whole-text and lead band keys as uint32 bytes (lead ``b""`` without a lead index);
+    None: too short to match. Bytes, not lists of ints: about 0.3 KB an item instead of 2.7."""
 
 
 @dataclass(slots=True)
@@ -168,9 +181,9 @@ def _part_nbytes(part: _Part) -> int:
     total = 200 * len(part.errors)
     for row in part.rows:
         article = row.article
-        total += 600 + len(article.text) + len(article.title) + len(article.url or "")
-        if row.doc is not None:
-            total += row.doc.nbytes - len(row.doc.text or "")  # the article's text, counted once
+        total += 600 + len(article.text) + len(article.title) + len(article.url or "") + len(row.norm or "")
+        if row.keys is not None:
+            total += len(row.keys[0]) + len(row.keys[1])
     part.nbytes = total  # dask asks again each time it stores or sends the partition
     return total
 
@@ -349,10 +362,9 @@ def _prepare(
                 )
                 errors.append((seq, relative, rec))
                 continue
-            batch.append(_Row(seq, line, relative, article, _text_hash(article.text), None, None))
-        fp = deduper.fingerprint([r.article for r in batch])
-        for row, doc, keys in zip(batch, fp.docs, fp.keys, strict=True):
-            row.doc, row.keys = doc, keys
+            batch.append(_Row(seq, line, relative, article, _text_hash(article.text)))
+        if batch:
+            _add_keys(deduper, batch)
         rows.extend(batch)
     return _Part(
         index,
@@ -365,6 +377,34 @@ def _prepare(
         rows,
         errors,
     )
+
+
+def _add_keys(deduper: Deduplicator, batch: list[_Row]) -> None:
+    """Each matchable row's normal form, shingle count and band keys (the local engine's
+    :meth:`Deduplicator._sizes`, what its preparing workers send once their caches are full)."""
+    sizes, main, lead = deduper._sizes([r.article for r in batch])
+    main32 = main.astype(np.uint32)
+    lead32 = lead.astype(np.uint32) if lead is not None else None
+    for i, (row, size) in enumerate(zip(batch, sizes, strict=True)):
+        if size is not None:
+            row.norm, row.shingles = size
+            row.keys = (main32[i].tobytes(), lead32[i].tobytes() if lead32 is not None else b"")
+
+
+def _docs_of(deduper: Deduplicator, rows: Sequence[_Row]) -> list[Doc]:
+    """The verification docs of matchable rows, rebuilt from their texts and stored normal
+    forms in batches of :data:`_BATCH` * 8 (the docs :meth:`Deduplicator.fingerprint` gives)."""
+    docs: list[Doc] = []
+    step = _BATCH * 8
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        norms = {r.article.id or "": r.norm for r in chunk}
+        found = deduper._fingerprint([r.article for r in chunk], bands=False, norms=norms)[0]
+        for row, doc in zip(chunk, found, strict=True):
+            if doc is None:
+                raise AssertionError(f"item {row.article.id!r} had band keys but no doc")
+            docs.append(doc)
+    return docs
 
 
 _BATCH = 256
@@ -421,15 +461,15 @@ def _crash_error(
 
 
 def _join(
+    pieces: Sequence[_Part],
     index: int,
     chunk: _Chunk,
     items: int,
-    pieces: Sequence[_Part],
     crashed: Sequence[tuple[int, bool, ErrorRecord]],
 ) -> _Part:
     """A partition prepared item by item (``pieces``, one item each, and the errors of the
     items that killed their worker), as :func:`_prepare` gives it in one task. ``chunk``: the
-    partition's chunk without its items."""
+    partition's chunk without its items. ``pieces`` come first for :func:`_flat_call`."""
     rows = sorted((r for p in pieces for r in p.rows), key=lambda r: r.seq)
     errors = sorted([*(e for p in pieces for e in p.errors), *crashed], key=lambda e: e[0])
     return _Part(
@@ -438,10 +478,7 @@ def _join(
 
 
 def _summary(part: _Part) -> _Summary:
-    rows = [
-        (r.seq, r.article.id or "", r.text_hash, r.line, r.relative, len(r.doc.shingles) if r.doc else 0)
-        for r in part.rows
-    ]
+    rows = [(r.seq, r.article.id or "", r.text_hash, r.line, r.relative, r.shingles) for r in part.rows]
     return _Summary(
         part.index,
         part.items,
@@ -481,7 +518,7 @@ def _bucket_rows(
         keys = [r.keys[kind] for r in rows if r.keys is not None]
         if not keys or not keys[0]:
             continue
-        table = np.asarray(keys, dtype=np.uint64) & np.uint64(0xFFFFFFFF)  # (items, bands)
+        table = np.frombuffer(b"".join(keys), dtype=np.uint32).reshape(len(keys), -1).astype(np.uint64)
         bands = np.arange(table.shape[1], dtype=np.uint64) << np.uint64(32)
         chunks_c.append((table | bands[None, :] | np.uint64(kind << 47)).ravel())
         chunks_q.append(np.repeat(seqs, table.shape[1]))
@@ -646,15 +683,15 @@ def _verify_block(
     """Verify the pairs between the items of ``parts`` (the partitions of one or two tiles),
     except those in ``done`` (verified in the first round)."""
     deduper = _deduper(config)
-    docs = {(part.index << 32) | r.seq: r.doc for part in parts for r in part.rows}
     unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
     if len(done) and len(unique):
         unique = _rows_not_in(unique, np.concatenate(done))
+    rows = {(part.index << 32) | r.seq: r for part in parts for r in part.rows}
+    named = np.unique(unique).tolist() if len(unique) else []
+    docs = dict(zip(named, _docs_of(deduper, [rows[p] for p in named]), strict=True))
     edges: list[tuple[str, str, Verdict]] = []
     for x, y in unique.tolist():
         da, db = docs[x], docs[y]
-        assert da is not None
-        assert db is not None
         verdict = deduper.verify(da, db)
         if verdict.accepted:
             edges.append((da.key, db.key, verdict))
@@ -673,9 +710,12 @@ def _rows_not_in(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
     return rows[~in_sorted(keys[: len(rows)], np.sort(keys[len(rows) :]))]
 
 
-_TILE_ITEMS = 20_000
+_TILE_ITEMS = 50_000
 """The most items a verification tile holds (unless one partition alone has more): a task
-verifies the pairs between two tiles with both in its worker's memory."""
+verifies the pairs between two tiles with both in its worker's memory (about 2.8 KB an item
+pickled on the speed corpus, as rows keep no docs). Fewer, bigger tiles send each partition to
+fewer tasks and rebuild each doc in fewer of them: at 200k items, tiles of 20,000 (while rows
+kept their docs, 7.5 KB an item) made 110 tasks, tiles of 50,000 make 20."""
 
 
 def _tiles(items: Sequence[int], threads: int, max_items: int = _TILE_ITEMS) -> list[int]:
@@ -816,7 +856,9 @@ def _repeat_keys(pieces: Sequence[np.ndarray], min_clusters: int) -> np.ndarray:
     return repeated_keys(rows, min_clusters)
 
 
-_Member = tuple[Article, np.ndarray]
+_Member = tuple[Article, str | None]
+"""A member of a bigger cluster as sent to its shard: the article and its text's normal form
+(None: too short to match, no shingles), from which the shard rebuilds the shingle set."""
 
 
 def _member_rows(
@@ -829,7 +871,7 @@ def _member_rows(
     config: DedupConfig,
 ) -> tuple[list[Cluster], tuple[dict[str, _Member], ...]]:
     """A partition's single-item clusters, built here, and the members of bigger clusters
-    (article and shingle set) split by cluster number into ``shards``."""
+    (article and normal form) split by cluster number into ``shards``."""
     repeated = repeats_from(keys)
     singles: list[Cluster] = []
     out: tuple[dict[str, _Member], ...] = tuple({} for _ in range(shards))
@@ -844,8 +886,7 @@ def _member_rows(
                 )
             )
         else:
-            shingles = row.doc.shingles if row.doc is not None else empty
-            out[number % shards][key] = (row.article, shingles)
+            out[number % shards][key] = (row.article, row.norm)
     return singles, out
 
 
@@ -862,8 +903,20 @@ def _build_clusters(
     for piece in pieces:
         members.update(piece)
     articles = {k: m[0] for k, m in members.items()}
+    # the shingle sets the canonical choice compares, rebuilt here (the partitions keep no docs)
+    matchable = [k for k, m in members.items() if m[1] is not None]
+    shingles: dict[str, np.ndarray] = {}
+    step = _BATCH * 8
+    for start in range(0, len(matchable), step):
+        chunk = matchable[start : start + step]
+        shingles.update(
+            _deduper(config)._shingle_sets(
+                {k: articles[k].text for k in chunk}, {k: members[k][1] for k in chunk}
+            )
+        )
+    empty = np.empty(0, dtype=np.uint64)
     return [
-        build_cluster(ids, articles, lambda i: members[i][1], lambda _: ingested, repeated, config)
+        build_cluster(ids, articles, lambda i: shingles.get(i, empty), lambda _: ingested, repeated, config)
         for ids in groups
     ]
 
@@ -1415,7 +1468,6 @@ class _Isolation:
     def _run(self) -> list[Any]:
         from distributed import futures_of
 
-        delayed = self.dask.delayed
         self.submit([(i, None) for i in range(len(self.chunks))])
         while True:
             futures = {u: futures_of(d)[0] for u, d in self.live.items()}
@@ -1430,11 +1482,13 @@ class _Isolation:
             self.isolate({u: d for u, d in killed.items() if u not in again})
 
         joined = {
-            i: delayed(_join, pure=False)(
+            # the pieces one by one (_flat_call): as a list, dask would cull the graph once per piece
+            i: _flat_call(
+                _join,
+                [[self.live[(i, seq)] for seq in range(len(self.items[i])) if (i, seq) in self.live]],
                 i,
                 self.split[i],
                 len(self.items[i]),
-                [self.live[(i, seq)] for seq in range(len(self.items[i])) if (i, seq) in self.live],
                 self.crashed[i],
             )
             for i in self.split
