@@ -365,6 +365,34 @@ def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
     assert _merge_ranks([], limit).shape == (2, 0)
 
 
+@pytest.mark.parametrize("shards", [1, 2, 5])
+def test_hub_lists_merged_by_ranges_of_items_equal_one_merge(shards: int) -> None:
+    """Each merge task takes one range of item positions from every group
+    (:func:`_hub_ranks`), so no task holds all the groups' rows: the ranges' merges, in range
+    order, are the one merge of everything (sorted by item, then rank)."""
+    import numpy as np
+
+    from newsdedup._hubs import _lowest
+    from newsdedup.dask import _hub_ranks, _merge_ranks
+
+    rng = np.random.default_rng(shards)
+    limit, parts = 3, 6
+    groups = []
+    for n in rng.integers(0, 300, 5):
+        item = (rng.integers(0, parts, n).astype(np.uint64) << np.uint64(32)) | rng.integers(0, 20, n).astype(
+            np.uint64
+        )
+        rows = _lowest(np.stack([item, rng.integers(0, 50, n).astype(np.uint64)]), limit)
+        groups.append((np.vstack([rows, rows[1]]), {}))  # (item, rank, candidate) rows, sorted
+    want = _merge_ranks([g[0][:2] for g in groups], limit)
+    bounds = np.array([(k * parts // shards) << 32 for k in range(1, shards)], dtype=np.uint64)
+    cut = [_hub_ranks(g, bounds) for g in groups]  # type: ignore[arg-type]
+    assert all(len(c) == shards for c in cut)
+    merged = [_merge_ranks([c[k] for c in cut], limit) for k in range(shards)]
+    np.testing.assert_array_equal(np.concatenate(merged, axis=1), want)
+    assert sum(m.shape[1] for m in merged) == want.shape[1] > 0
+
+
 def test_rows_keep_keys_and_normal_forms_and_docs_are_rebuilt_as_fingerprinted() -> None:
     """A prepared row keeps no doc, only its normal form, shingle count and band keys (the
     ones :meth:`Deduplicator.fingerprint` gives); :func:`_docs_of` rebuilds the docs a

@@ -58,6 +58,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import os
@@ -492,6 +493,22 @@ def _summary(part: _Part) -> _Summary:
     )
 
 
+_GROUP_ROWS = 8_000_000
+"""Bucket rows a candidate group task is sized for (24 bytes each with ``max_verify``)."""
+
+
+def _groups_for(items: int, config: DedupConfig, threads: int) -> int:
+    """How many bucket groups the candidate shuffle of ``items`` matchable items uses: as few as
+    keep each group near :data:`_GROUP_ROWS` bucket rows, and two per thread at least.
+
+    With ``max_verify = K`` each group keeps up to K candidates per item, so the hub rows
+    (persisted until the pairs are listed, and merged into hub lists) grow with the groups
+    times the items: at 400k items, 22 groups (about twice the square root of the
+    partitions, as they were chosen before) kept 62M rows, 155 per item."""
+    bands = config.bands()[0] + (config.lead_bands()[0] if config.lead_tokens else 0)
+    return max(2 * max(1, threads), -(-items * bands // _GROUP_ROWS))
+
+
 def _mix(codes: np.ndarray) -> np.ndarray:
     """A well-spread 64-bit hash of bucket codes (routing must not follow band order)."""
     x = codes * np.uint64(0x9E3779B97F4A7C15)
@@ -588,9 +605,12 @@ def _hub_rows(pieces: Sequence[tuple[np.ndarray, ...]], limit: int) -> _Hubs:
     return hub_rows(codes, pos, rank, limit)
 
 
-def _hub_ranks(hubs: _Hubs) -> np.ndarray:
-    """What is merged into hub lists: one group's ``(item, rank)`` rows."""
-    return hubs[0][:2].copy()
+def _hub_ranks(hubs: _Hubs, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What is merged into hub lists: one group's ``(item, rank)`` rows, cut into the ranges of
+    item positions that ``bounds`` (sorted) separate, one per merging task."""
+    rows = hubs[0]
+    cuts = [0, *np.searchsorted(rows[0], bounds).tolist(), rows.shape[1]]
+    return tuple(rows[:2, a:b].copy() for a, b in itertools.pairwise(cuts))
 
 
 def _merge_ranks(rows: Sequence[np.ndarray], limit: int) -> np.ndarray:
@@ -1558,9 +1578,6 @@ def _run(
     keeps, errors, kept, failure, used = _resolve_ids(summaries, first_line)
     t1 = time.perf_counter()
 
-    # a task shuffle has partitions x groups pieces: about 2 * sqrt(partitions) groups keeps
-    # that count modest while each group's sort stays small
-    n_groups = groups or max(1, min(len(parts), 2 * math.isqrt(max(1, len(parts)))))
     live = [i for i in range(len(parts)) if i < used]
     limit = config.max_verify
 
@@ -1573,6 +1590,9 @@ def _run(
             if keep is None or seq in keep:
                 sizes[item_id] = n
                 where[item_id] = (s.index, seq)
+    client = _client(opts.get("scheduler"))
+    threads = sum(client.nthreads().values()) if client is not None else os.cpu_count() or 1
+    n_groups = groups or _groups_for(sum(1 for n in sizes.values() if n), config, threads)
 
     ranked = limit is not None
     rows = {
@@ -1589,14 +1609,21 @@ def _run(
         # each list (when full) is also what the hub filter of the partition below needs
         hub_groups = [_flat_call(_hub_rows, (p,), limit) for p in pieces_of]
         hub_groups = list(dask.persist(*hub_groups, **opts)) if hub_groups else []
-        # the groups' (item, rank) rows merged into hub lists by a task on a worker, so this
-        # process receives K rows per item instead of K per item and group (at 200k items its
-        # peak fell from 1.36 to 0.79 GB; merging two at a time instead cost about a tenth
-        # more CPU, every step sorting its rows again)
-        merge = [_flat_call(_merge_ranks, ([delayed(_hub_ranks)(h) for h in hub_groups],), limit)]
+        # the groups' (item, rank) rows merged into hub lists by tasks on the workers, each
+        # for a range of partitions, so this process receives K rows per item instead of K
+        # per item and group (at 200k items its peak fell from 1.36 to 0.79 GB; merging two
+        # groups at a time instead cost about a tenth more CPU, every step sorting its rows
+        # again), and no task holds every group's rows (one merge task for the whole run
+        # outgrew a 12 GB worker at 1M items)
+        n_shards = max(1, min(n_groups, len(parts)))
+        bounds = np.array([(k * len(parts) // n_shards) << 32 for k in range(1, n_shards)], dtype=np.uint64)
+        cut = [delayed(_hub_ranks, nout=n_shards)(h, bounds) for h in hub_groups]
+        merge = [_flat_call(_merge_ranks, ([c[k] for c in cut],), limit) for k in range(n_shards)]
         computed = dask.compute(*merge, *[delayed(_hub_items)(h) for h in hub_groups], **opts)
-        items, cands = computed[0]  # sorted by item, then rank: each item's K lowest
-        named = computed[1:]  # the items each group's hub rows name
+        # sorted by item, then rank: each item's K lowest (the shards are ranges of items, in order)
+        items = np.concatenate([m[0] for m in computed[:n_shards]])
+        cands = np.concatenate([m[1] for m in computed[:n_shards]])
+        named = computed[n_shards:]  # the items each group's hub rows name
         ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
         pos = np.array(sorted(ids), dtype=np.int64)
         names = [ids[p] for p in pos.tolist()]  # the ranked items, the partition's nodes
@@ -1627,8 +1654,6 @@ def _run(
         n_hub_pairs, n_pairs = n_pairs, totals["bucket_pairs"]
     t2 = time.perf_counter()
 
-    client = _client(opts.get("scheduler"))
-    threads = sum(client.nthreads().values()) if client is not None else os.cpu_count() or 1
     tiles = _tiles([s.items for s in summaries[: len(parts)]], threads)
     edges, n_verified, n_tasks = _verify_blocks(config, parts, tiles, pair_groups, blocks, opts)
     if limit is not None and settle is not None:
