@@ -256,7 +256,7 @@ def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
     import numpy as np
 
     from newsdedup._records import to_article
-    from newsdedup.dask import _add_keys, _Row, _verify_block
+    from newsdedup.dask import _add_keys, _Row, _rows_not_in, _verify_block
     from test_dedup import _story_stream
 
     articles = [to_article(i) for i in _story_stream()[:6]]
@@ -266,9 +266,10 @@ def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
     part = SimpleNamespace(index=0, rows=rows)
     pairs = np.array([(x, y) for x in range(6) for y in range(x + 1, 6)], dtype=np.int64)
     config = DedupConfig()
-    _, all_of_them = _verify_block([pairs], [part], [], config)  # type: ignore[list-item]
-    edges, rest = _verify_block([pairs[:9], pairs[5:]], [part], [pairs[:4], pairs[2:7]], config)  # type: ignore[list-item]
+    _, all_of_them, docs_all = _verify_block([pairs], [part], [], config)  # type: ignore[list-item]
+    edges, rest, docs_rest = _verify_block([pairs[:9], pairs[5:]], [part], [pairs[:4], pairs[2:7]], config)  # type: ignore[list-item]
     assert (all_of_them, rest) == (15, 8)
+    assert (docs_all, docs_rest) == (6, len(np.unique(_rows_not_in(pairs, pairs[:7]))))
     assert all((e[0], e[1]) not in {(docs[x].key, docs[y].key) for x, y in pairs[:7].tolist()} for e in edges)
 
 

@@ -234,7 +234,8 @@ class DaskResult:
     listed, and this is ``bucket_pairs``, an upper bound), ``hub_rows`` and ``hub_pairs``
     (``max_verify``: each item's lowest-ranked candidates kept per group, and the hub
     relation's pairs summed over groups; 0 without), ``verified_pairs``, ``verify_tasks``,
-    ``edges``, ``clusters`` and the seconds of each phase."""
+    ``doc_rebuilds`` (verification docs the tasks rebuilt from texts: an item once per task
+    that verifies a pair of it), ``edges``, ``clusters`` and the seconds of each phase."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,6 +679,14 @@ def _shared(value: Any, opts: dict[str, Any]) -> Any:
     return client.scatter([value], hash=False)[0]  # in a list: a tuple is not cut up
 
 
+def _shared_each(values: Sequence[Any], opts: dict[str, Any]) -> list[Any]:
+    """:func:`_shared` for several values, each its own key, sent in one call."""
+    client = _client(opts.get("scheduler"))
+    if client is None or not values:
+        return [_require_dask().delayed(v, pure=True) for v in values]
+    return list(client.scatter(list(values), hash=False))
+
+
 def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
     return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
 
@@ -690,8 +699,8 @@ def _take_blocks(pairs: _Pairs, blocks: Sequence[tuple[int, int]]) -> np.ndarray
     return found[0] if len(found) == 1 else np.concatenate(found)
 
 
-_Verified = tuple[list[tuple[str, str, "Verdict"]], int]
-"""Accepted edges of a block, and how many pairs were verified."""
+_Verified = tuple[list[tuple[str, str, "Verdict"]], int, int]
+"""Accepted edges of a block, how many pairs were verified, and how many docs were rebuilt."""
 
 
 def _verify_block(
@@ -715,7 +724,7 @@ def _verify_block(
         verdict = deduper.verify(da, db)
         if verdict.accepted:
             edges.append((da.key, db.key, verdict))
-    return edges, len(unique)
+    return edges, len(unique), len(named)
 
 
 def _rows_not_in(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -811,11 +820,11 @@ def _verify_blocks(
     opts: dict[str, Any],
     done_groups: list[Any] | None = None,
     done_blocks: dict[tuple[int, int], list[int]] | None = None,
-) -> tuple[list[tuple[str, str, Verdict]], int, int]:
+) -> tuple[list[tuple[str, str, Verdict]], int, int, int]:
     """Verify the pairs of every pair of tiles (``tiles``: each partition's, see :func:`_tiles`)
     as one task each (:func:`_verify_block`), leaving out the pairs in ``done_groups`` (the
-    first round's); the accepted edges, how many pairs were verified, and how many tasks did
-    it."""
+    first round's); the accepted edges, how many pairs were verified, how many tasks did it,
+    and how many docs they rebuilt."""
     dask = _require_dask()
     delayed = dask.delayed
 
@@ -846,7 +855,8 @@ def _verify_blocks(
         held = [parts[p] for p in members[ta]] + ([parts[p] for p in members[tb]] if tb != ta else [])
         tasks.append(_flat_call(_verify_block, (pieces, held, done), config))
     results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
-    return [e for chunk, _ in results for e in chunk], sum(n for _, n in results), len(tasks)
+    edges = [e for chunk, _, _ in results for e in chunk]
+    return edges, sum(r[1] for r in results), len(tasks), sum(r[2] for r in results)
 
 
 def _kept_rows(part: _Part, keep: frozenset[int] | None) -> list[_Row]:
@@ -1655,7 +1665,7 @@ def _run(
     t2 = time.perf_counter()
 
     tiles = _tiles([s.items for s in summaries[: len(parts)]], threads)
-    edges, n_verified, n_tasks = _verify_blocks(config, parts, tiles, pair_groups, blocks, opts)
+    edges, n_verified, n_tasks, n_docs = _verify_blocks(config, parts, tiles, pair_groups, blocks, opts)
     if limit is not None and settle is not None:
         # the second round: the other hub pairs of the items the first did not settle
         done = settled(*_nodes(names, edges), rank, settle, config.settle or 0)
@@ -1664,12 +1674,13 @@ def _run(
         second = list(dask.persist(*second, **opts)) if second else []
         del hub_groups
         blocks2, _, n_second = _blocks(second, opts)
-        more, n_more, n_tasks2 = _verify_blocks(
+        more, n_more, n_tasks2, n_docs2 = _verify_blocks(
             config, parts, tiles, second, blocks2, opts, pair_groups, blocks
         )
         edges += more
         n_verified += n_more
         n_tasks += n_tasks2
+        n_docs += n_docs2
         n_hub_pairs += n_second
     t3 = time.perf_counter()
 
@@ -1696,9 +1707,15 @@ def _run(
         shard_groups[n_multi % n_groups].append(group)
         n_multi += 1
     del where, a, b, names
+    # each partition's cluster numbers and each shard's member ids, sent to the cluster once
+    # (as data in the graph they went through the scheduler, twice for the numbers: a 16.7 MiB
+    # graph and distributed's warning at 1M items)
+    sent = _shared_each([assign[i] for i in live] + shard_groups, opts)
+    numbers = dict(zip(live, sent[: len(live)], strict=True))
+    shard_ids = sent[len(live) :]
     if config.site_repeat_min:
         shards = {
-            i: delayed(_repeat_rows, nout=n_groups)(parts[i], keeps[i], assign[i], n_multi, n_groups)
+            i: delayed(_repeat_rows, nout=n_groups)(parts[i], keeps[i], numbers[i], n_multi, n_groups)
             for i in live
         }
         found = [
@@ -1710,13 +1727,11 @@ def _run(
     else:
         keys = np.empty((0, 2), dtype=np.uint64)
     members = {
-        i: delayed(_member_rows, nout=2)(parts[i], keeps[i], assign[i], n_groups, keys, ingested, config)
+        i: delayed(_member_rows, nout=2)(parts[i], keeps[i], numbers[i], n_groups, keys, ingested, config)
         for i in live
     }
     built = [
-        _flat_call(
-            _build_clusters, ([members[i][1][g] for i in live],), shard_groups[g], keys, ingested, config
-        )
+        _flat_call(_build_clusters, ([members[i][1][g] for i in live],), shard_ids[g], keys, ingested, config)
         for g in range(n_groups)
         if shard_groups[g]
     ]
@@ -1741,6 +1756,7 @@ def _run(
         "hub_pairs": n_hub_pairs,
         "verified_pairs": n_verified,
         "verify_tasks": n_tasks,
+        "doc_rebuilds": n_docs,
         "edges": len(edges),
         "clusters": len(clusters),
         "prepare_seconds": round(t1 - t0, 3),
@@ -1806,8 +1822,8 @@ def dedup_bag(
 
     Unusable items go to ``errors`` (when a list is given) in input order; their ``line`` is the
     item's position counted from ``first_line`` (None: no line), as in ``add_many``. ``groups``
-    is the number of bucket groups of the candidate shuffle (default: about twice the square
-    root of the number of partitions).
+    is the number of bucket groups of the candidate shuffle (default: enough for about 8
+    million bucket rows each, 73 per matchable item, and at least two per worker thread).
     ``scheduler`` is passed to ``dask.compute`` (default: the active distributed client, else
     Dask's default). ``settings`` are :class:`DedupConfig` fields.
 
