@@ -45,9 +45,10 @@ runs where:
    rows, routed by ``(site, paragraph)`` to tasks that count the clusters each paragraph of a
    site is printed under; the pairs at ``site_repeat_min`` or more come back (a few per site).
 7. **Clusters** (Dask tasks): single-item clusters are built in their own partition; members of
-   bigger clusters (article and normal form) are routed by cluster number to tasks that rebuild
-   their shingle sets and make the canonical choice and the output cluster (:func:`newsdedup._cluster.build_cluster`, the
-   local engine's code). Only the clusters come back to the client, which sorts them by id.
+   bigger clusters (article and normal form) are routed by cluster number to tasks that
+   rebuild their shingle sets and make the canonical choice and the output cluster
+   (:func:`newsdedup._cluster.build_cluster`, the local engine's code). Only the clusters come
+   back to the client, which sorts them by id.
 
 ``window`` and ``store`` are not supported here (they make matching depend on arrival order and
 on state outside the run): passing them raises :class:`ConfigError`.
