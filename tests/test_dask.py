@@ -366,6 +366,22 @@ def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
     assert _merge_ranks([], limit).shape == (2, 0)
 
 
+def test_bucket_groups_are_sized_by_their_rows() -> None:
+    """The candidate shuffle's groups: about 8M bucket rows each (73 per item with the default
+    bands), at least two per worker thread. Each group keeps up to K candidates per item, so
+    more groups than that only add hub rows."""
+    from newsdedup.dask import _GROUP_ROWS, _groups_for
+
+    config = DedupConfig()
+    bands = config.bands()[0] + config.lead_bands()[0]
+    assert bands == 73
+    assert _groups_for(0, config, 2) == _groups_for(20_000, config, 2) == 4
+    assert _groups_for(200_000, config, 1) == 2
+    assert _groups_for(1_000_000, config, 2) == -(-1_000_000 * bands // _GROUP_ROWS) == 10
+    assert _groups_for(1_000_000, DedupConfig(lead_tokens=0), 2) == -(-1_000_000 * 42 // _GROUP_ROWS)
+    assert _groups_for(10, config, 16) == 32
+
+
 @pytest.mark.parametrize("shards", [1, 2, 5])
 def test_hub_lists_merged_by_ranges_of_items_equal_one_merge(shards: int) -> None:
     """Each merge task takes one range of item positions from every group
