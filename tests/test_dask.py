@@ -698,6 +698,35 @@ def test_stories_as_in_dedup(client: Client) -> None:
     assert {c.cluster_id: c.extra["story_id"] for c in got} == expected
 
 
+@pytest.mark.parametrize("settings", [{"lead_tokens": 0}, {"max_verify": None}, {"settle_after": None}])
+def test_files_equal_the_local_engine_without_a_lead_index_or_hubs(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    """The rows' band keys hold no lead keys without a lead index, and the groups list every
+    pair without ``max_verify``: the clusters are still the local engine's (sync scheduler,
+    several partitions, two tiles and groups at least)."""
+    import random
+
+    from test_dedup import _clean, _copies
+
+    rng = random.Random(5)
+    items = [
+        *_copies(_clean(2), "w", 12, rng),
+        *_copies(_clean(3), "v", 9, rng),
+        *_copies(_clean(4), "u", 5, rng),
+    ]
+    rng.shuffle(items)
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    local = Deduplicator(**settings)
+    local.add_many(items)
+    got = dedup_files([path], config=DedupConfig(**settings), blocksize=8_000, scheduler="sync")
+    assert got.stats["partitions"] > 2
+    assert _key(got.clusters) == _key(local.clusters())
+    assert sorted(c.size for c in got.clusters)[-3:] == [5, 9, 12]
+    assert got.stats["doc_rebuilds"] >= got.stats["items"] - sum(c.size == 1 for c in got.clusters)
+
+
 def test_dataframe_equals_local_engine(client: Client) -> None:
     items = [i for i in corpus(seed=5) if isinstance(i.get("id"), str)]
     frame = pd.DataFrame(items, columns=["id", "text", "html", "title", "url", "site", "published"])
