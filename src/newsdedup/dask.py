@@ -1624,8 +1624,8 @@ def _run(
         # for a range of partitions, so this process receives K rows per item instead of K
         # per item and group (at 200k items its peak fell from 1.36 to 0.79 GB; merging two
         # groups at a time instead cost about a tenth more CPU, every step sorting its rows
-        # again), and no task holds every group's rows (one merge task for the whole run
-        # outgrew a 12 GB worker at 1M items)
+        # again), and no task holds every group's rows (with one merge task for the whole
+        # run, a 1M-item run lost a worker of 12 GB in this step, twice)
         n_shards = max(1, min(n_groups, len(parts)))
         bounds = np.array([(k * len(parts) // n_shards) << 32 for k in range(1, n_shards)], dtype=np.uint64)
         cut = [delayed(_hub_ranks, nout=n_shards)(h, bounds) for h in hub_groups]
