@@ -213,18 +213,6 @@ class Doc:
     def __repr__(self) -> str:
         return f"Doc({self.key!r}, {len(self.shingles)} shingles)"
 
-    @property
-    def nbytes(self) -> int:
-        """Roughly the bytes the doc holds: its texts and arrays (not the lazily built caches).
-        What a scheduler weighs before moving it (see ``newsdedup.dask``)."""
-        arrays = (self.shingles, self._number_hashes, self.head, self.prefix, self._ids, self._spans)
-        return (
-            len(self.norm)
-            + len(self.text or "")
-            + len(self.key)
-            + sum(a.nbytes for a in arrays if a is not None)
-        )
-
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Sent to worker processes, pair by pair: the arrays travel as one buffer (pickling
         # six numpy arrays one by one cost more than verifying the pair), and the caches

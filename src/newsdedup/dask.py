@@ -394,19 +394,23 @@ def _add_keys(deduper: Deduplicator, batch: list[_Row]) -> None:
             row.keys = (main32[i].tobytes(), lead32[i].tobytes() if lead32 is not None else b"")
 
 
+_REBUILD_BATCH = 2048
+"""Docs or shingle sets a worker rebuilds from texts in one batch."""
+
+
 def _docs_of(deduper: Deduplicator, rows: Sequence[_Row]) -> list[Doc]:
-    """The verification docs of matchable rows, rebuilt from their texts and stored normal
-    forms in batches of :data:`_BATCH` * 8 (the docs :meth:`Deduplicator.fingerprint` gives)."""
+    """The verification docs of matchable rows (distinct ids), rebuilt from their texts and
+    stored normal forms as the local engine rebuilds spilled items (:meth:`Deduplicator._rebuild`,
+    in batches of :data:`_REBUILD_BATCH`, nothing cached)."""
     docs: list[Doc] = []
-    step = _BATCH * 8
-    for start in range(0, len(rows), step):
-        chunk = rows[start : start + step]
-        norms = {r.article.id or "": r.norm for r in chunk}
-        found = deduper._fingerprint([r.article for r in chunk], bands=False, norms=norms)[0]
-        for row, doc in zip(chunk, found, strict=True):
-            if doc is None:
-                raise AssertionError(f"item {row.article.id!r} had band keys but no doc")
-            docs.append(doc)
+    for start in range(0, len(rows), _REBUILD_BATCH):
+        chunk = rows[start : start + _REBUILD_BATCH]
+        found = deduper._rebuild(
+            {r.article.id or "": r.article.text for r in chunk},
+            cache=False,
+            norms={r.article.id or "": r.norm for r in chunk},
+        )
+        docs.extend(found[r.article.id or ""] for r in chunk)
     return docs
 
 
@@ -674,10 +678,7 @@ def _shared(value: Any, opts: dict[str, Any]) -> Any:
     cluster scattered to a worker (the others fetch it from there, once each), else one key of
     the graph. Put in the graph as data, it went through the scheduler in the graph itself (the
     hub step's tables of K-th ranks made a 69 MiB graph at 200k items, and a warning)."""
-    client = _client(opts.get("scheduler"))
-    if client is None:
-        return _require_dask().delayed(value, pure=True)
-    return client.scatter([value], hash=False)[0]  # in a list: a tuple is not cut up
+    return _shared_each([value], opts)[0]  # in a list: a tuple is not cut up
 
 
 def _shared_each(values: Sequence[Any], opts: dict[str, Any]) -> list[Any]:
@@ -935,15 +936,13 @@ def _build_clusters(
         members.update(piece)
     articles = {k: m[0] for k, m in members.items()}
     # the shingle sets the canonical choice compares, rebuilt here (the partitions keep no docs)
+    deduper = _deduper(config)
     matchable = [k for k, m in members.items() if m[1] is not None]
     shingles: dict[str, np.ndarray] = {}
-    step = _BATCH * 8
-    for start in range(0, len(matchable), step):
-        chunk = matchable[start : start + step]
+    for start in range(0, len(matchable), _REBUILD_BATCH):
+        chunk = matchable[start : start + _REBUILD_BATCH]
         shingles.update(
-            _deduper(config)._shingle_sets(
-                {k: articles[k].text for k in chunk}, {k: members[k][1] for k in chunk}
-            )
+            deduper._shingle_sets({k: articles[k].text for k in chunk}, {k: members[k][1] for k in chunk})
         )
     empty = np.empty(0, dtype=np.uint64)
     return [
