@@ -248,74 +248,112 @@ def test_settled_items_spare_the_dask_engine_the_same_pairs(client: Client, tmp_
     assert _key(settled.clusters) == _key(local.clusters())
 
 
-def test_second_round_blocks_leave_out_the_first_rounds_pairs() -> None:
-    """A pair listed in the second round from one side's hub list and in the first from the
-    other's is verified once: a block's task leaves out the pairs the first round did."""
+def test_a_verification_task_verifies_its_pairs_with_the_texts_routed_to_it() -> None:
+    """A task gets its pairs (item positions) and only the id, text and normal form of the items
+    they name, from each partition that holds some (:func:`_route`); it rebuilds each named
+    doc once per window of pairs and gives the verdicts :meth:`Deduplicator.verify` gives on
+    the fingerprinted docs."""
     from types import SimpleNamespace
 
     import numpy as np
 
+    import newsdedup.dask as engine
     from newsdedup._records import to_article
-    from newsdedup.dask import _add_keys, _Row, _rows_not_in, _verify_block
+    from newsdedup.dask import _add_keys, _route, _routes, _Row, _verify_bin
     from test_dedup import _story_stream
 
-    articles = [to_article(i) for i in _story_stream()[:6]]
-    docs = Deduplicator().fingerprint(articles, bands=False).docs
+    articles = [to_article(i) for i in _story_stream()[:8]]
+    fp = Deduplicator().fingerprint(articles, bands=False)
     rows = [_Row(n, n + 1, False, a, "h") for n, a in enumerate(articles)]
     _add_keys(Deduplicator(), rows)
-    part = SimpleNamespace(index=0, rows=rows)
-    pairs = np.array([(x, y) for x in range(6) for y in range(x + 1, 6)], dtype=np.int64)
+    # two partitions of four items each (sequence numbers 0-3 in each)
+    parts = [
+        SimpleNamespace(
+            index=p,
+            rows=[
+                _Row(n, n + 1, False, r.article, "h", r.norm) for n, r in enumerate(rows[4 * p : 4 * p + 4])
+            ],
+        )
+        for p in (0, 1)
+    ]
+    position = [(n // 4) << 32 | n % 4 for n in range(8)]
+    pairs = np.array([(position[x], position[y]) for x in range(8) for y in range(x + 1, 8)], dtype=np.int64)
+    bins = [pairs[:10], pairs[10:]]
+    routes = _routes(bins)
+    assert sorted(routes) == [0, 1]
+    for p, (seqs, which) in routes.items():
+        for k, b in enumerate(bins):
+            named = {int(x) for x in b.ravel() if int(x) >> 32 == p}
+            assert {int(s) for s, w in zip(seqs, which, strict=True) if w == k} == {
+                x & 0xFFFFFFFF for x in named
+            }
     config = DedupConfig()
-    _, all_of_them, docs_all = _verify_block([pairs], [part], [], config)  # type: ignore[list-item]
-    edges, rest, docs_rest = _verify_block([pairs[:9], pairs[5:]], [part], [pairs[:4], pairs[2:7]], config)  # type: ignore[list-item]
-    assert (all_of_them, rest) == (15, 8)
-    assert (docs_all, docs_rest) == (6, len(np.unique(_rows_not_in(pairs, pairs[:7]))))
-    assert all((e[0], e[1]) not in {(docs[x].key, docs[y].key) for x, y in pairs[:7].tolist()} for e in edges)
+    want = {
+        (fp.docs[x].key, fp.docs[y].key)  # type: ignore[union-attr]
+        for x in range(8)
+        for y in range(x + 1, 8)
+        if Deduplicator().verify(fp.docs[x], fp.docs[y]).accepted  # type: ignore[arg-type]
+    }
+    assert want
+    got: set[tuple[str, str]] = set()
+    verified = rebuilt = 0
+    for k, b in enumerate(bins):
+        texts = [_route(parts[p], routes[p], len(bins))[k] for p in (0, 1)]  # type: ignore[arg-type]
+        assert all(len(t[0]) == len(t[1]) == len(t[2]) == len(t[3]) for t in texts)
+        edges, n, docs = _verify_bin(texts, b, config)
+        got |= {(x, y) for x, y, _ in edges}
+        verified += n
+        rebuilt += docs
+        assert docs == len(np.unique(b))
+    assert got == want
+    assert verified == len(pairs)
+    # windows smaller than the task's pairs: the same verdicts, a doc rebuilt once per window
+    # that names it
+    texts = [_route(parts[p], routes[p], len(bins))[1] for p in (0, 1)]  # type: ignore[arg-type]
+    whole = _verify_bin(texts, bins[1], config)
+    original = engine._WINDOW
+    try:
+        engine._WINDOW = 5
+        edges, n, docs = _verify_bin(texts, bins[1], config)
+    finally:
+        engine._WINDOW = original
+    assert [(x, y) for x, y, _ in edges] == [(x, y) for x, y, _ in whole[0]]
+    assert n == whole[1] == len(bins[1])
+    assert docs == sum(len(np.unique(bins[1][s : s + 5])) for s in range(0, len(bins[1]), 5)) > whole[2]
 
 
-def test_tiles_group_consecutive_partitions_and_keep_threads_busy() -> None:
-    """Verification tiles: consecutive partitions, about ``max_items`` items each, and enough
-    tiles for four tile pairs (tasks) per thread while there are partitions to cut."""
-    from newsdedup.dask import _TILE_ITEMS, _tiles
-
-    def pairs(tiles: list[int]) -> int:
-        n = len(set(tiles))
-        return n * (n + 1) // 2
-
-    for items, threads in (([2700] * 7 + [1100], 2), ([2800] * 72, 2), ([230] * 87, 2), ([2800] * 400, 8)):
-        tiles = _tiles(items, threads)
-        assert len(tiles) == len(items)
-        assert tiles == sorted(tiles)  # consecutive partitions, in order
-        assert tiles[0] == 0
-        assert pairs(tiles) >= 4 * threads
-        held: dict[int, int] = {}
-        for tile, count in zip(tiles, items, strict=True):
-            held[tile] = held.get(tile, 0) + count
-        assert max(held.values()) <= _TILE_ITEMS + max(items)
-    assert _tiles([2800] * 72, 2) != list(range(72))  # partitions share tiles: fewer tasks
-    assert len(set(_tiles([2800] * 72, 2, 20_000))) == 11  # 201,600 items: about 20,000 a tile
-    assert len(set(_tiles([2800] * 72, 2))) == -(-201_600 // _TILE_ITEMS)
-    assert _tiles([10], 8) == [0]
-    assert _tiles([], 2) == []
-    assert _tiles([0, 0], 4) == [0, 0]
-    assert _tiles([5, 100_000, 5], 2) == [0, 1, 2]  # too few partitions to cut finer
-
-
-def test_rows_not_in_is_a_set_difference_of_pairs_in_order() -> None:
-    """The second round leaves out the first round's pairs by coding each pair as one integer:
-    the same rows, in the same order, as a set of tuples gives."""
+def test_bins_keep_components_together_and_threads_busy() -> None:
+    """The pairs are cut into at least four tasks per thread (more when a task would receive
+    over ``max_items`` texts), of equal pair counts, with the pairs of a connected component
+    consecutive: only components at a cut are split, so an item's text goes to one task."""
     import numpy as np
 
-    from newsdedup.dask import _rows_not_in
+    from newsdedup.dask import _bins
 
-    rng = np.random.default_rng(4)
-    for n, m in ((0, 5), (5, 0), (300, 200), (2000, 5000)):
-        spots = (rng.integers(0, 4, 400) << 32) | rng.integers(0, 50_000, 400)
-        rows = np.sort(rng.choice(spots, (n, 2)), axis=1).astype(np.int64)
-        other = np.concatenate([rows[: n // 2], np.sort(rng.choice(spots, (m, 2)), axis=1)]).astype(np.int64)
-        seen = {(x, y) for x, y in other.tolist()}
-        want = [(x, y) for x, y in rows.tolist() if (x, y) not in seen]
-        assert [tuple(r) for r in _rows_not_in(rows, other).tolist()] == want
+    rng = np.random.default_rng(5)
+    pairs_of: list[tuple[int, int]] = []
+    start = 0
+    for size in rng.integers(2, 30, 200).tolist():  # 200 stories, each a chain plus a few chords
+        members = [((start + k) % 7) << 32 | (start + k) for k in range(size)]
+        start += size
+        pairs_of += [(members[k], members[k + 1]) for k in range(size - 1)]
+        pairs_of += [(members[0], members[-1])] if size > 2 else []
+    order = rng.permutation(len(pairs_of))
+    pairs = np.array([pairs_of[i] for i in order], dtype=np.int64)
+    for threads, max_items in ((1, 100_000), (2, 100_000), (2, 500), (8, 100_000)):
+        bins = _bins(pairs, threads, max_items)
+        want = max(4 * threads, -(-start // max_items))
+        assert len(bins) == want
+        assert sum(len(b) for b in bins) == len(pairs)
+        assert max(len(b) for b in bins) - min(len(b) for b in bins) <= 1
+        assert {tuple(p) for b in bins for p in b.tolist()} == {tuple(p) for p in pairs.tolist()}
+        # an item's text goes to one task, except at most one story per cut
+        named = [set(b.ravel().tolist()) for b in bins]
+        shared = {x for i, a in enumerate(named) for b in named[i + 1 :] for x in a & b}
+        assert len(shared) <= 30 * (len(bins) - 1)
+        cut = sum(len(a) for a in named) - len(set().union(*named))
+        assert cut < len(pairs) // 10
+    assert len(_bins(pairs[:3], 4)) == 3  # never more tasks than pairs
 
 
 def test_shared_tables_are_scattered_not_put_in_the_graph(client: Client) -> None:
@@ -363,7 +401,7 @@ def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
         ]
     np.testing.assert_array_equal(_lowest(level[0], limit), want)
     np.testing.assert_array_equal(_merge_ranks(groups, limit), want)
-    assert _merge_ranks([], limit).shape == (2, 0)
+    assert _merge_ranks([], limit).shape == (3, 0)
 
 
 def test_bucket_groups_are_sized_by_their_rows() -> None:
@@ -401,7 +439,7 @@ def test_hub_lists_merged_by_ranges_of_items_equal_one_merge(shards: int) -> Non
         )
         rows = _lowest(np.stack([item, rng.integers(0, 50, n).astype(np.uint64)]), limit)
         groups.append((np.vstack([rows, rows[1]]), {}))  # (item, rank, candidate) rows, sorted
-    want = _merge_ranks([g[0][:2] for g in groups], limit)
+    want = _merge_ranks([g[0] for g in groups], limit)
     bounds = np.array([(k * parts // shards) << 32 for k in range(1, shards)], dtype=np.uint64)
     cut = [_hub_ranks(g, bounds) for g in groups]  # type: ignore[arg-type]
     assert all(len(c) == shards for c in cut)
@@ -435,7 +473,13 @@ def test_rows_keep_keys_and_normal_forms_and_docs_are_rebuilt_as_fingerprinted()
         assert np.frombuffer(row.keys[0], dtype=np.uint32).tolist() == keys[0]
         assert np.frombuffer(row.keys[1], dtype=np.uint32).tolist() == keys[1]
         assert (row.norm, row.shingles) == (doc.norm, len(doc.shingles))
-    rebuilt = _docs_of(Deduplicator(), rows[:-1])
+    matchable = rows[:-1]
+    rebuilt = _docs_of(
+        Deduplicator(),
+        [r.article.id or "" for r in matchable],
+        [r.article.text for r in matchable],
+        [r.norm for r in matchable],
+    )
     for doc, again in zip(fp.docs[:-1], rebuilt, strict=True):
         assert doc is not None
         assert again.key == doc.key
@@ -566,7 +610,7 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     import numpy as np
 
     from newsdedup._hubs import _MAX_RANK, _bucket_lows, _lowest, _numbers
-    from newsdedup.dask import _hub_items, _hub_pairs, _hub_rows, _kth_table, _pairs
+    from newsdedup.dask import _hub_rows, _pairs, _Relation
 
     rng = random.Random(seed)
     limit = rng.choice([1, 2, 4])
@@ -605,58 +649,42 @@ def test_bucket_lows_and_hub_pairs_match_brute_force(seed: int) -> None:
     assert hubs[1]["listed_rows"] == listed
     assert hubs[1]["bucket_pairs"] == bucket_pairs
 
-    # each item's K-th lowest candidate rank, as the client merges it (here from two groups
-    # that found the same rows, in another order)
-    merged = _lowest(np.concatenate([hubs[0][:2], hubs[0][:2, ::-1]], axis=1), limit)
-    assert {tuple(r) for r in merged.T.tolist()} == {(x, r) for x, r, _ in want_hubs}
+    # the hub lists as the client merges them (here from two groups that found the same rows,
+    # in another order), with each row's candidate
+    merged = _lowest(np.concatenate([hubs[0], hubs[0][:, ::-1]], axis=1), limit)
+    assert {tuple(r) for r in merged.T.tolist()} == want_hubs
     kth = dict.fromkeys(items, _MAX_RANK)
+    settle = dict.fromkeys(items, _MAX_RANK)  # settle_after 1: each list's lowest rank
     for x in set(merged[0].tolist()):
-        mine = merged[1][merged[0] == x]
+        mine = sorted(set(merged[1][merged[0] == x].tolist()))
         if len(mine) == limit:
-            kth[x] = int(mine[-1])
-    table = (np.array(items, dtype=np.int64), np.array([kth[x] for x in items], dtype=np.uint64))
-    blocks, counts = _hub_pairs(hubs, table)
-    got = {tuple(p) for block, ps in blocks.items() for p in ps.tolist()}
-    assert got == want_pairs
-    # the group's own table (the items its hub rows name) gives the same pairs; a run's other
-    # items are not in it
-    own = _kth_table(table[0], _hub_items(hubs), table[1])
-    assert own[0].tolist() == sorted({x for x, _, _ in want_hubs})
-    assert own[1].tolist() == [kth[x] for x in own[0].tolist()]
-    assert {tuple(p) for ps in _hub_pairs(hubs, own)[0].values() for p in ps.tolist()} == want_pairs
-    # settle_after 1: the first round's rows (each item's lowest hub) and the second's (its
-    # other hubs, for the items given as unsettled) make up the relation
-    settle = dict.fromkeys(items, _MAX_RANK)
-    for x in set(merged[0].tolist()):
-        mine = merged[1][merged[0] == x]
+            kth[x] = mine[-1]
         if len(mine) > 1:
-            settle[x] = int(mine[0])
-    both = _kth_table(
-        table[0], _hub_items(hubs), table[1], np.array([settle[x] for x in items], dtype=np.uint64)
-    )
+            settle[x] = mine[0]
+    ranked = sorted({x for x, _, _ in want_hubs} | {c for _, _, c in want_hubs})
+    relation = _Relation.of(merged, {x: f"id{x}" for x in ranked}, limit, 1)
+    assert relation.pos.tolist() == ranked
+    assert relation.kth.tolist() == [kth[x] for x in ranked]
+    assert relation.settle is not None
+    assert relation.settle.tolist() == [settle[x] for x in ranked]
 
-    def listed(step: int, unsettled: list[int] | None = None) -> set[tuple[int, int]]:
-        given = None if unsettled is None else np.array(sorted(unsettled), dtype=np.int64)
-        return {tuple(p) for ps in _hub_pairs(hubs, both, step, given)[0].values() for p in ps.tolist()}
+    def pairs_of(rows: np.ndarray) -> set[tuple[int, int]]:
+        return {(a, b) for a, b in relation.positions(relation.codes(rows)).tolist()}
 
-    first, second = listed(1), listed(2, items)
-    assert first | second == want_pairs
-    assert first
-    assert bool(second) == (limit > 1)
-    assert not listed(2, [])
-    some = [x for x in items if settle[x] != _MAX_RANK][:3]
-    assert all(p[0] in some or p[1] in some for p in listed(2, some))  # only their own rows
-    assert all(
-        p[0] >> 32 == block[0] and p[1] >> 32 == block[1] for block, ps in blocks.items() for p in ps.tolist()
-    )
+    assert pairs_of(np.ones(len(relation.item), dtype=bool)) == want_pairs
+    # settle_after 1: the first round's rows (each item's lowest hub) and the second's (its
+    # other hubs) make up the relation
+    first = relation.first()
+    assert pairs_of(first) | pairs_of(~first) == want_pairs
+    assert pairs_of(first)
+    assert bool(pairs_of(~first)) == (limit > 1)
+    assert not (~first & (relation.cand_rank <= relation.settle[relation.item])).any()
     every, every_counts = _pairs([(c, q) for c, q, _ in pieces])
-    filtered = {
-        (a, b) for ps in every.values() for a, b in ps.tolist() if rank[b] <= kth[a] or rank[a] <= kth[b]
-    }
+    filtered = {(a, b) for a, b in every.tolist() if rank[b] <= kth[a] or rank[a] <= kth[b]}
     assert filtered == want_pairs
-    assert set(every) >= set(blocks)
-    assert counts["bucket_pairs"] == every_counts["bucket_pairs"] == every_counts["listed_rows"]
-    assert counts["bucket_rows"] == len(rows)
+    assert len({tuple(p) for p in every.tolist()}) == len(every)
+    assert hubs[1]["bucket_pairs"] == every_counts["bucket_pairs"] == every_counts["listed_rows"]
+    assert hubs[1]["bucket_rows"] == len(rows)
 
 
 def _local_clusters(items: list[Any]) -> list[Cluster]:

@@ -123,11 +123,13 @@ def _ranked(item: np.ndarray, rank: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _lowest(rows: np.ndarray, limit: int) -> np.ndarray:
-    """Rows ``(item, rank)`` (a ``(2, n)`` uint64 array) made unique and sorted, then per item
-    only its ``limit`` lowest ranks: the client's merge of the groups' hub lists."""
-    rows = rows[:, np.lexsort((rows[1], rows[0]))]
+    """Rows ``(item, rank)`` or ``(item, rank, candidate)`` (a ``(2, n)`` or ``(3, n)`` uint64
+    array) made unique and sorted, then per item only the rows of its ``limit`` lowest
+    distinct ranks (candidates that share a rank all stay): the merge of the groups' hub
+    lists."""
+    rows = rows[:, np.lexsort(rows[::-1])]
     if rows.shape[1]:
-        rows = rows[:, np.r_[True, (np.diff(rows[0]) != 0) | (np.diff(rows[1]) != 0)]]
+        rows = rows[:, np.r_[True, (np.diff(rows, axis=1) != 0).any(axis=0)]]
     return rows[:, _ranked(rows[0], rows[1], limit)]
 
 

@@ -28,17 +28,16 @@ runs where:
    of ``m``). With ``max_verify = K`` no bucket's pairs are listed: each member is paired only
    with the bucket's ``K + 1`` lowest-ranked members (:func:`newsdedup._hubs._bucket_lows`), which is enough to
    find every item's ``K`` lowest-ranked candidates; a group task keeps those per item
-   (:func:`_hub_rows`), a task merges their ranks into hub lists (:func:`_merge_ranks`; the
-   client receives 16 bytes per item and rank), the client sends each group (scattered, see
-   :func:`_shared`) the ``K``-th rank of the items its rows name, and the group keeps the
-   pairs of the final hub relation (:func:`_hub_pairs`): at most ``K`` per item. Pairs are split by the pair
-   of input partitions their items live in.
-4. **Verification** (Dask tasks): the partitions are cut into tiles of consecutive partitions
-   (:func:`_tiles`), and one task per pair of tiles that has pairs to verify gets the prepared
-   partitions of both (Dask moves them to the task's worker), rebuilds the docs of the items
-   its pairs name from their texts and normal forms (:func:`_docs_of`), and verifies its pairs
-   with :meth:`Deduplicator.verify`. Only accepted edges (two ids and a verdict) come back to the
-   client.
+   (:func:`_hub_rows`), tasks merge them into hub lists (:func:`_merge_ranks`; the client
+   receives 24 bytes per item and hub), and the client lists the pairs of the final hub
+   relation from them (:class:`_Relation`): at most ``K`` per item.
+4. **Verification** (Dask tasks): the client orders the pairs by connected component and cuts
+   them into equal runs, at least four tasks per worker thread (:func:`_bins`); each partition
+   sends the id, text and normal form of the items a task's pairs name to that task
+   (:func:`_route`), which rebuilds their docs a window of pairs at a time
+   (:func:`_docs_of`) and verifies its pairs with :meth:`Deduplicator.verify`. Only accepted
+   edges (two ids and a verdict) come back to the client. With ``settle_after``, in two rounds:
+   the client finds the settled items from the first round's edges.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
 6. **Site boilerplate** (Dask shuffle): every partition emits ``(site, paragraph, cluster)``
@@ -78,6 +77,7 @@ import xxhash
 
 from ._arrays import in_sorted, sorted_unique, unique_inverse, unique_rows
 from ._cluster import (
+    _component_labels,
     build_cluster,
     partition_pairs,
     repeat_rows,
@@ -86,7 +86,7 @@ from ._cluster import (
     size_priority,
     stored_paras,
 )
-from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost
+from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost, _one_alphabet
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, ranks_of, settled
 from ._models import Article, Cluster
@@ -137,9 +137,10 @@ class _Chunk:
 class _Row:
     """A usable item of a prepared partition. It keeps no verification doc: a doc is about
     three times the size of the article (token ids, spans and shingles), and partitions stay
-    in worker memory for the whole run and are sent to every verification task of their tile.
-    The tasks rebuild the docs of the items their pairs name from the text and its stored
-    normal form (:func:`_docs_of`), as the local engine rebuilds docs from its spill file."""
+    in worker memory for the whole run. The verification tasks rebuild the docs of the items
+    their pairs name from the text and its stored normal form, which the partition sends
+    them (:func:`_route`, :func:`_docs_of`), as the local engine rebuilds docs from its spill
+    file."""
 
     seq: int
     line: int | None
@@ -398,19 +399,22 @@ _REBUILD_BATCH = 2048
 """Docs or shingle sets a worker rebuilds from texts in one batch."""
 
 
-def _docs_of(deduper: Deduplicator, rows: Sequence[_Row]) -> list[Doc]:
-    """The verification docs of matchable rows (distinct ids), rebuilt from their texts and
+def _docs_of(
+    deduper: Deduplicator, keys: Sequence[str], texts: Sequence[str], norms: Sequence[str | None]
+) -> list[Doc]:
+    """The verification docs of matchable items (distinct ids), rebuilt from their texts and
     stored normal forms as the local engine rebuilds spilled items (:meth:`Deduplicator._rebuild`,
     in batches of :data:`_REBUILD_BATCH`, nothing cached)."""
     docs: list[Doc] = []
-    for start in range(0, len(rows), _REBUILD_BATCH):
-        chunk = rows[start : start + _REBUILD_BATCH]
+    for start in range(0, len(keys), _REBUILD_BATCH):
+        end = start + _REBUILD_BATCH
+        chunk = keys[start:end]
         found = deduper._rebuild(
-            {r.article.id or "": r.article.text for r in chunk},
+            dict(zip(chunk, texts[start:end], strict=True)),
             cache=False,
-            norms={r.article.id or "": r.norm for r in chunk},
+            norms=dict(zip(chunk, norms[start:end], strict=True)),
         )
-        docs.extend(found[r.article.id or ""] for r in chunk)
+        docs.extend(map(found.__getitem__, chunk))
     return docs
 
 
@@ -565,39 +569,28 @@ def _columns(pieces: Sequence[tuple[np.ndarray, ...]], dtypes: Sequence[Any]) ->
     ]
 
 
-def _by_block(pairs: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
-    """Unique pairs ``(a, b)``, ``a < b``, keyed by the input partitions of their two items."""
-    if not len(pairs):
-        return {}
-    blocks = pairs >> 32
-    key = blocks[:, 0] * (1 << 31) + blocks[:, 1]
-    order = np.argsort(key, kind="stable")
-    pairs, key = pairs[order], key[order]
-    cuts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    out: dict[tuple[int, int], np.ndarray] = {}
-    for s, e in zip(cuts.tolist(), [*cuts[1:].tolist(), len(key)], strict=True):
-        out[(int(blocks[order[s], 0]), int(blocks[order[s], 1]))] = pairs[s:e]
-    return out
-
-
 _Counts = dict[str, int]
 """Row counts of one bucket group (summed into :attr:`DaskResult.stats`)."""
-_Pairs = tuple[dict[tuple[int, int], np.ndarray], _Counts]
-"""Pairs of one bucket group keyed by their two partitions, and the group's row counts."""
 
 
-def _pairs(pieces: Sequence[tuple[np.ndarray, ...]]) -> _Pairs:
-    """Without ``max_verify``: every candidate pair of one bucket group, deduplicated, keyed by
-    their two partitions (a bucket of ``m`` items lists ``m(m-1)/2`` rows)."""
+def _pairs(pieces: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, _Counts]:
+    """Without ``max_verify``: every candidate pair of one bucket group as distinct rows of item
+    positions ``(a, b)``, ``a < b`` (a bucket of ``m`` items lists ``m(m-1)/2`` rows)."""
     codes, pos = _columns(pieces, (np.uint64, np.int64))
     order = np.lexsort((pos, codes))
     codes, pos = codes[order], pos[order]
     starts, sizes = _runs(codes)
     i, j = _within(starts, sizes)
     counts = {"bucket_rows": len(codes), "bucket_pairs": len(i), "listed_rows": len(i)}
-    if not len(i):
-        return {}, counts
-    return _by_block(np.unique(np.stack([pos[i], pos[j]], axis=1), axis=0)), counts
+    return _distinct_pairs(pos[i], pos[j]), counts
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct unordered pairs ``a[i] - b[i]`` (non-negative int64, no self pairs) as sorted
+    rows ``(low, high)``."""
+    if not len(a):
+        return np.empty((0, 2), dtype=np.int64)
+    return unique_rows(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))[0]
 
 
 _Hubs = tuple[np.ndarray, _Counts]
@@ -611,66 +604,186 @@ def _hub_rows(pieces: Sequence[tuple[np.ndarray, ...]], limit: int) -> _Hubs:
     return hub_rows(codes, pos, rank, limit)
 
 
+def _hub_counts(hubs: _Hubs) -> _Counts:
+    return hubs[1]
+
+
 def _hub_ranks(hubs: _Hubs, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
-    """What is merged into hub lists: one group's ``(item, rank)`` rows, cut into the ranges of
-    item positions that ``bounds`` (sorted) separate, one per merging task."""
+    """What is merged into hub lists: one group's ``(item, rank, candidate)`` rows, cut into the
+    ranges of item positions that ``bounds`` (sorted) separate, one per merging task."""
     rows = hubs[0]
     cuts = [0, *np.searchsorted(rows[0], bounds).tolist(), rows.shape[1]]
-    return tuple(rows[:2, a:b].copy() for a, b in itertools.pairwise(cuts))
+    return tuple(rows[:, a:b].copy() for a, b in itertools.pairwise(cuts))
 
 
 def _merge_ranks(rows: Sequence[np.ndarray], limit: int) -> np.ndarray:
-    """The groups' ``(item, rank)`` rows merged into hub lists: each item keeps its ``limit``
-    lowest ranks. Keeping the lowest ranks of a union is the same as keeping those of the kept
-    ones, so merged rows can be merged again."""
+    """The groups' ``(item, rank, candidate)`` rows merged into hub lists: each item keeps the
+    rows of its ``limit`` lowest ranks. Keeping the lowest ranks of a union is the same as
+    keeping those of the kept ones, so merged rows can be merged again."""
     if not rows:
-        return np.empty((2, 0), dtype=np.uint64)
+        return np.empty((3, 0), dtype=np.uint64)
     return _lowest(np.concatenate(list(rows), axis=1), limit)
 
 
-def _hub_items(hubs: _Hubs) -> np.ndarray:
-    """The items one group's hub rows name, sorted: the rows of the table of K-th ranks that
-    group needs (:func:`_kth_table`)."""
-    return sorted_unique(hubs[0][0].astype(np.int64), in_place=True)
+@dataclass(slots=True)
+class _Relation:
+    """The hub relation as the client holds it once the hub lists are merged: the ranked items
+    (sorted positions, ids, :func:`item_rank`), each one's ``K``-th and ``settle_after``-th hub
+    rank (the highest uint64 where its list is not that long), and the rows of every hub list as
+    node numbers (item, candidate) with the candidate's rank."""
+
+    pos: np.ndarray
+    names: list[str]
+    rank: np.ndarray
+    kth: np.ndarray
+    settle: np.ndarray | None
+    item: np.ndarray
+    cand: np.ndarray
+    cand_rank: np.ndarray
+
+    @classmethod
+    def of(cls, merged: np.ndarray, ids: dict[int, str], limit: int, settle_after: int | None) -> _Relation:
+        """From the merged ``(item, rank, candidate)`` rows (sorted; candidates that share a rank
+        are rows of their own) and the ranked items' ids by position."""
+        pos = np.array(sorted(ids), dtype=np.int64)
+        names = [ids[p] for p in pos.tolist()]
+        item = np.searchsorted(pos, merged[0].astype(np.int64))
+        cand = np.searchsorted(pos, merged[2].astype(np.int64))
+        cand_rank = merged[1]
+        # the lists' lengths and bounds count distinct ranks, as the hub lists do
+        distinct = (
+            np.r_[True, (item[1:] != item[:-1]) | (cand_rank[1:] != cand_rank[:-1])] if len(item) else item
+        )
+        at, ranks = item[distinct], cand_rank[distinct]
+        count = np.bincount(at, minlength=len(pos))
+        ends = np.cumsum(count)
+        kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
+        full = count == limit
+        kth[full] = ranks[ends[full] - 1]
+        settle = None
+        if settle_after is not None:
+            settle = np.full(len(pos), _MAX_RANK, dtype=np.uint64)
+            longer = count > settle_after
+            settle[longer] = ranks[(ends - count)[longer] + settle_after - 1]
+        return cls(pos, names, ranks_of(names), kth, settle, item, cand, cand_rank)
+
+    def first(self) -> np.ndarray:
+        """Per row, whether it is among its item's first hubs (all rows without ``settle_after``)."""
+        if self.settle is None:
+            return np.ones(len(self.item), dtype=bool)
+        return self.cand_rank <= self.settle[self.item]
+
+    def codes(self, rows: np.ndarray) -> np.ndarray:
+        """The distinct pairs of the rows selected by ``rows`` (a mask), each as one sorted
+        int64 code ``low * n + high`` of node numbers."""
+        a, b = self.item[rows], self.cand[rows]
+        n = np.int64(len(self.pos))
+        return sorted_unique(np.minimum(a, b) * n + np.maximum(a, b), in_place=True)
+
+    def positions(self, codes: np.ndarray) -> np.ndarray:
+        """Pair codes as rows of item positions."""
+        n = np.int64(len(self.pos))
+        return np.stack([self.pos[codes // n], self.pos[codes % n]], axis=1)
 
 
-def _hub_pairs(
-    hubs: _Hubs, table: tuple[np.ndarray, ...], step: int = 0, unsettled: np.ndarray | None = None
-) -> _Pairs:
-    """The pairs of one bucket group in the final hub relation -- an item and a candidate
-    whose rank is at most the item's ``K``-th lowest candidate rank (``table``: sorted item
-    positions and that rank, the highest uint64 for a list that is not full) -- as
-    :func:`_pairs` keys them. The union over items of these is the pairs the local engine
-    clusters on: a pair is in it when either side is among the other's hubs.
+_BIN_ITEMS = 100_000
+"""About the most items whose texts one verification task receives (it gets no fewer than four
+tasks per worker thread): the texts of 100,000 items are about 250 MB in a worker's memory on the
+speed corpus, and a task rebuilds their docs a window of pairs at a time."""
 
-    With ``settle_after`` (``table``'s third column: each item's ``settle_after``-th rank, see
-    :func:`newsdedup._hubs.settled`), ``step`` 1 gives only the rows of each item's first
-    hubs, and ``step`` 2 the rows of its other hubs for the items in ``unsettled`` (sorted
-    positions), the engine's two rounds; a pair of the first round may come again in the
-    second (the other side's row), and :func:`_verify_block` leaves it out there."""
-    rows, counts = hubs
-    pos, kth = table[0], table[1]
-    item, rank, cand = rows[0].astype(np.int64), rows[1], rows[2].astype(np.int64)
-    at = np.searchsorted(pos, item)
-    keep = rank <= kth[at]
-    if step == 1:
-        keep &= rank <= table[2][at]
-    elif step == 2:
-        assert unsettled is not None
-        found = np.minimum(np.searchsorted(unsettled, item), max(0, len(unsettled) - 1))
-        mine = unsettled[found] == item if len(unsettled) else np.zeros(len(item), dtype=bool)
-        keep &= (rank > table[2][at]) & mine
-    a, b = item[keep], cand[keep]
-    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1), axis=0)
-    return _by_block(pairs), counts
+_WINDOW = 8192
+"""Pairs a verification task verifies with one batch of rebuilt docs (pairs of one connected
+component are consecutive, so a window holds whole stories: about 2,000-4,000 docs)."""
 
 
-def _kth_table(pos: np.ndarray, items: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The rows of a table over sorted item positions ``pos`` (each item's K-th rank, and its
-    ``settle_after``-th) for the items one bucket group's hub rows name (sorted and unique, as
-    :func:`_hub_items` gives them): what that group's :func:`_hub_pairs` looks up."""
-    at = np.searchsorted(pos, items)
-    return (items, *(c[at] for c in columns))
+def _bins(pairs: np.ndarray, threads: int, max_items: int = _BIN_ITEMS) -> list[np.ndarray]:
+    """Pairs of item positions cut into the verification tasks' shares: ordered by connected
+    component, then cut into equal runs, so a component (a story and its look-alikes) goes to
+    one task, except the few cut at a run's end, and each item's text goes to one task."""
+    nodes, inverse = unique_inverse(pairs.ravel())
+    ends = inverse.reshape(-1, 2)
+    label = _component_labels(len(nodes), ends[:, 0], ends[:, 1])
+    pairs = pairs[np.argsort(label[ends[:, 0]], kind="stable")]
+    n = max(1, min(len(pairs), max(4 * max(1, threads), -(-len(nodes) // max(1, max_items)))))
+    cuts = ((np.arange(n + 1, dtype=np.int64) * len(pairs)) // n).tolist()
+    return [pairs[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def _routes(bins: Sequence[np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per input partition (by index), the items of it some task's pairs name: their sequence
+    numbers and the task (bin) each goes to (an item named in two bins, twice)."""
+    named = [sorted_unique(b.ravel()) for b in bins]
+    where = np.concatenate(named) if named else np.empty(0, dtype=np.int64)
+    which = np.repeat(np.arange(len(named), dtype=np.int32), [len(x) for x in named])
+    order = np.argsort(where, kind="stable")
+    where, which = where[order], which[order]
+    part = where >> np.int64(32)
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if len(part) else part
+    return {
+        int(part[s]): (where[s:e] & np.int64(0xFFFFFFFF), which[s:e])
+        for s, e in itertools.pairwise([*starts.tolist(), len(part)])
+    }
+
+
+_Texts = tuple[np.ndarray, list[str], list[str], list[str | None]]
+"""Items routed to one verification task: positions, ids, texts and normal forms."""
+
+
+def _route(part: _Part, table: tuple[np.ndarray, np.ndarray], n: int) -> tuple[_Texts, ...]:
+    """One partition's named items, cut into what each of the ``n`` verification tasks gets:
+    only the id, text and normal form travel (a whole prepared partition, articles and band
+    keys, had gone to every task of its tile, and stayed on every worker that ran one)."""
+    seqs, which = table
+    rows = {r.seq: r for r in part.rows}
+    out: list[tuple[list[int], list[str], list[str], list[str | None]]] = [([], [], [], []) for _ in range(n)]
+    base = part.index << 32
+    for seq, k in zip(seqs.tolist(), which.tolist(), strict=True):
+        row = rows[seq]
+        pos, keys, texts, norms = out[k]
+        pos.append(base | seq)
+        keys.append(row.article.id or "")
+        texts.append(row.article.text)
+        norms.append(row.norm)
+    return tuple((np.array(p, dtype=np.int64), k, t, m) for p, k, t, m in out)
+
+
+_Verified = tuple[list[tuple[str, str, "Verdict"]], int, int]
+"""Accepted edges of a task, how many pairs it verified, and how many docs it rebuilt."""
+
+
+def _verify_bin(texts: Sequence[_Texts], pairs: np.ndarray, config: DedupConfig) -> _Verified:
+    """Verify one task's pairs (rows of item positions, ordered by component) with the texts
+    routed to it, a window of pairs at a time: the window's docs are rebuilt in one batch and
+    aligned in one alphabet, as the local engine verifies a unit of pairs."""
+    deduper = _deduper(config)
+    pos = np.concatenate([t[0] for t in texts]) if texts else np.empty(0, dtype=np.int64)
+    keys = [k for t in texts for k in t[1]]
+    bodies = [x for t in texts for x in t[2]]
+    norms = [m for t in texts for m in t[3]]
+    order = np.argsort(pos)
+    pos = pos[order]
+    slots = order.tolist()
+    edges: list[tuple[str, str, Verdict]] = []
+    rebuilt = 0
+    for start in range(0, len(pairs), _WINDOW):
+        window = pairs[start : start + _WINDOW]
+        named = sorted_unique(window.ravel())
+        at = [slots[i] for i in np.searchsorted(pos, named).tolist()]
+        docs = dict(
+            zip(
+                named.tolist(),
+                _docs_of(deduper, [keys[i] for i in at], [bodies[i] for i in at], [norms[i] for i in at]),
+                strict=True,
+            )
+        )
+        rebuilt += len(at)
+        with _one_alphabet(docs.values()):
+            for x, y in window.tolist():
+                da, db = docs[x], docs[y]
+                verdict = deduper.verify(da, db)
+                if verdict.accepted:
+                    edges.append((da.key, db.key, verdict))
+    return edges, len(pairs), rebuilt
 
 
 def _shared(value: Any, opts: dict[str, Any]) -> Any:
@@ -687,109 +800,6 @@ def _shared_each(values: Sequence[Any], opts: dict[str, Any]) -> list[Any]:
     if client is None or not values:
         return [_require_dask().delayed(v, pure=True) for v in values]
     return list(client.scatter(list(values), hash=False))
-
-
-def _block_sizes(pairs: _Pairs) -> tuple[dict[tuple[int, int], int], _Counts]:
-    return {block: len(p) for block, p in pairs[0].items()}, pairs[1]
-
-
-def _take_blocks(pairs: _Pairs, blocks: Sequence[tuple[int, int]]) -> np.ndarray:
-    """The pairs of some blocks (partition pairs) in one bucket group, in one array."""
-    found = [p for p in map(pairs[0].get, blocks) if p is not None]
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    return found[0] if len(found) == 1 else np.concatenate(found)
-
-
-_Verified = tuple[list[tuple[str, str, "Verdict"]], int, int]
-"""Accepted edges of a block, how many pairs were verified, and how many docs were rebuilt."""
-
-
-def _verify_block(
-    pairs: Sequence[np.ndarray],
-    parts: Sequence[_Part],
-    done: Sequence[np.ndarray],
-    config: DedupConfig,
-) -> _Verified:
-    """Verify the pairs between the items of ``parts`` (the partitions of one or two tiles),
-    except those in ``done`` (verified in the first round)."""
-    deduper = _deduper(config)
-    unique = np.unique(np.concatenate(pairs), axis=0) if len(pairs) > 1 else pairs[0]
-    if len(done) and len(unique):
-        unique = _rows_not_in(unique, np.concatenate(done))
-    rows = {(part.index << 32) | r.seq: r for part in parts for r in part.rows}
-    named = np.unique(unique).tolist() if len(unique) else []
-    docs = dict(zip(named, _docs_of(deduper, [rows[p] for p in named]), strict=True))
-    edges: list[tuple[str, str, Verdict]] = []
-    for x, y in unique.tolist():
-        da, db = docs[x], docs[y]
-        verdict = deduper.verify(da, db)
-        if verdict.accepted:
-            edges.append((da.key, db.key, verdict))
-    return edges, len(unique), len(named)
-
-
-def _rows_not_in(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """The rows of ``rows`` (pairs of item positions, in order) that are not rows of ``other``.
-    Each pair is coded as one int64 from the dense numbers of the positions both hold (a set of
-    the first round's pairs as Python tuples took about a tenth of a 200k run's verification)."""
-    if not len(other):
-        return rows
-    codes = unique_inverse(np.concatenate([rows, other]).ravel())[1].astype(np.int64).reshape(-1, 2)
-    n = int(codes.max()) + 1
-    keys = codes[:, 0] * n + codes[:, 1]
-    return rows[~in_sorted(keys[: len(rows)], np.sort(keys[len(rows) :]))]
-
-
-_TILE_ITEMS = 50_000
-"""The most items a verification tile holds (unless one partition alone has more): a task
-verifies the pairs between two tiles with both in its worker's memory (about 2.8 KB an item
-pickled on the speed corpus, as rows keep no docs). Fewer, bigger tiles send each partition to
-fewer tasks and rebuild each doc in fewer of them: at 200k items, tiles of 20,000 (while rows
-kept their docs, 7.5 KB an item) made 110 tasks, tiles of 50,000 make 20."""
-
-
-def _tiles(items: Sequence[int], threads: int, max_items: int = _TILE_ITEMS) -> list[int]:
-    """The verification tile of each partition (by index): consecutive partitions cut into
-    tiles of about ``max_items`` items, or fewer items where that would leave under four tile
-    pairs per thread.
-
-    One task per pair of partitions made ``P(P+1)/2`` tasks, each with both partitions sent to
-    its worker: at 200k items in 72 partitions, 5,256 tasks took 236 s on two workers where the
-    local engine verifies the same pairs in under a minute -- the time went to the scheduler,
-    the task bookkeeping and the partitions sent again for each task. Tiles bound the tasks by
-    the tile pairs, and a tile's partitions are sent once per task."""
-    total = max(1, sum(items))
-    n = -(-total // max(1, max_items))
-    while n * (n + 1) // 2 < 4 * max(1, threads):
-        n += 1
-    n = max(1, min(n, len(items)))
-    tiles: list[int] = []
-    start = 0
-    for count in items:  # a partition goes where its middle item falls
-        tiles.append(min(n - 1, (2 * start + count) * n // (2 * total)))
-        start += count
-    return tiles
-
-
-def _blocks(
-    pair_groups: list[Any], opts: dict[str, Any]
-) -> tuple[dict[tuple[int, int], list[int]], _Counts, int]:
-    """Per block (two partitions) the bucket groups holding pairs of it, the groups' summed row
-    counts, and how many pairs they hold."""
-    dask = _require_dask()
-    delayed = dask.delayed
-    per_group = dask.compute(*[delayed(_block_sizes)(p) for p in pair_groups], **opts)
-    blocks: dict[tuple[int, int], list[int]] = {}
-    n_pairs = 0
-    totals: dict[str, int] = {"bucket_rows": 0, "bucket_pairs": 0, "listed_rows": 0, "hub_rows": 0}
-    for g, (per_block, counts) in enumerate(per_group):
-        for key, n in counts.items():
-            totals[key] += n
-        for block, n in per_block.items():
-            blocks.setdefault(block, []).append(g)
-            n_pairs += n
-    return blocks, totals, n_pairs
 
 
 def _flat_call(func: Callable[..., Any], lists: Sequence[Sequence[Any]], *rest: Any) -> Any:
@@ -813,50 +823,35 @@ def _regrouped(func: Callable[..., Any], sizes: tuple[int, ...], *args: Any) -> 
     return func(*lists, *args[at:])
 
 
-def _verify_blocks(
-    config: DedupConfig,
-    parts: list[Any],
-    tiles: Sequence[int],
-    pair_groups: list[Any],
-    blocks: dict[tuple[int, int], list[int]],
-    opts: dict[str, Any],
-    done_groups: list[Any] | None = None,
-    done_blocks: dict[tuple[int, int], list[int]] | None = None,
+def _verify_pairs(
+    config: DedupConfig, parts: list[Any], pairs: np.ndarray, threads: int, opts: dict[str, Any]
 ) -> tuple[list[tuple[str, str, Verdict]], int, int, int]:
-    """Verify the pairs of every pair of tiles (``tiles``: each partition's, see :func:`_tiles`)
-    as one task each (:func:`_verify_block`), leaving out the pairs in ``done_groups`` (the
-    first round's); the accepted edges, how many pairs were verified, how many tasks did it,
-    and how many docs they rebuilt."""
+    """Verify ``pairs`` (distinct rows of item positions) on the workers: the pairs cut into
+    tasks by connected component (:func:`_bins`), and each partition's named items routed to
+    the tasks that name them (:func:`_route`); the accepted edges, how many pairs were
+    verified, how many tasks did it, and how many docs they rebuilt.
+
+    Tiles of partitions, the step's earlier shape, sent whole partitions to every task of
+    their tile pairs and rebuilt an item's doc in each of them (4.3 times per item at 1M)."""
+    if not len(pairs):
+        return [], 0, 0, 0
     dask = _require_dask()
     delayed = dask.delayed
-
-    def by_tile(
-        found: dict[tuple[int, int], list[int]],
-    ) -> dict[tuple[int, int], dict[int, list[tuple[int, int]]]]:
-        """Tile pair -> bucket group -> the blocks (partition pairs) of that group in it."""
-        out: dict[tuple[int, int], dict[int, list[tuple[int, int]]]] = {}
-        for block, gs in sorted(found.items()):
-            at = out.setdefault((tiles[block[0]], tiles[block[1]]), {})
-            for g in gs:
-                at.setdefault(g, []).append(block)
-        return out
-
-    members: dict[int, list[int]] = {}
-    for p, t in enumerate(tiles):
-        members.setdefault(t, []).append(p)
-    done_tiled = by_tile(done_blocks) if done_groups is not None and done_blocks is not None else {}
-    tasks = []
-    for (ta, tb), groups in sorted(by_tile(blocks).items()):
-        pieces = [delayed(_take_blocks)(pair_groups[g], bs) for g, bs in sorted(groups.items())]
-        done = []
-        if done_groups is not None:
-            done = [
-                delayed(_take_blocks)(done_groups[g], bs)
-                for g, bs in sorted(done_tiled.get((ta, tb), {}).items())
-            ]
-        held = [parts[p] for p in members[ta]] + ([parts[p] for p in members[tb]] if tb != ta else [])
-        tasks.append(_flat_call(_verify_block, (pieces, held, done), config))
-    results: Sequence[_Verified] = dask.compute(*tasks, **opts) if tasks else ()
+    bins = _bins(pairs, threads)
+    routes = _routes(bins)
+    held = sorted(routes)
+    sent = _shared_each([*bins, *(routes[p] for p in held)], opts)
+    tables = dict(zip(held, sent[len(bins) :], strict=True))
+    routed = {p: delayed(_route, nout=len(bins), pure=True)(parts[p], tables[p], len(bins)) for p in held}
+    holders: dict[int, list[int]] = {}
+    for p in held:
+        for k in np.unique(routes[p][1]).tolist():
+            holders.setdefault(k, []).append(p)
+    tasks = [
+        _flat_call(_verify_bin, ([routed[p][k] for p in holders.get(k, [])],), sent[k], config)
+        for k in range(len(bins))
+    ]
+    results: Sequence[_Verified] = dask.compute(*tasks, **opts)
     edges = [e for chunk, _, _ in results for e in chunk]
     return edges, sum(r[1] for r in results), len(tasks), sum(r[2] for r in results)
 
@@ -1609,86 +1604,79 @@ def _run(
         i: delayed(_bucket_rows, nout=n_groups, pure=True)(parts[i], keeps[i], n_groups, ranked) for i in live
     }
     pieces_of = [[rows[i][g] for i in live] for g in range(n_groups)]
+    totals: dict[str, int] = {"bucket_rows": 0, "bucket_pairs": 0, "listed_rows": 0, "hub_rows": 0}
+    relation: _Relation | None = None
+    names: list[str] = []
     if limit is None:  # every candidate pair is verified: list them all
-        pair_groups = [delayed(_pairs)(p) for p in pieces_of]
+        found = dask.compute(*[_flat_call(_pairs, (p,)) for p in pieces_of], **opts)
+        for _, counts in found:
+            for key, n in counts.items():
+                totals[key] += n
+        n_pairs = sum(len(p) for p, _ in found)  # a pair once per bucket group that proposes it
+        listed = [p for p, _ in found if len(p)]
+        first = unique_rows(np.concatenate(listed))[0] if listed else np.empty((0, 2), dtype=np.int64)
+        del found, listed
+        n_hub_pairs = 0
     else:
         # with max_verify = K: every item's hub list (the K lowest ranks among its candidates,
         # the same list the local engine ends with) before verification, from each bucket's
-        # K + 1 lowest-ranked members only (no bucket's pairs are listed), then only the pairs
-        # in the final hub relation -- those the local engine clusters on. The K-th rank of
-        # each list (when full) is also what the hub filter of the partition below needs
+        # K + 1 lowest-ranked members only (no bucket's pairs are listed); the pairs verified
+        # are those of the final hub relation -- those the local engine clusters on
         hub_groups = [_flat_call(_hub_rows, (p,), limit) for p in pieces_of]
         hub_groups = list(dask.persist(*hub_groups, **opts)) if hub_groups else []
-        # the groups' (item, rank) rows merged into hub lists by tasks on the workers, each
-        # for a range of partitions, so this process receives K rows per item instead of K
-        # per item and group (at 200k items its peak fell from 1.36 to 0.79 GB; merging two
-        # groups at a time instead cost about a tenth more CPU, every step sorting its rows
-        # again), and no task holds every group's rows (with one merge task for the whole
+        # the groups' (item, rank, candidate) rows merged into hub lists by tasks on the
+        # workers, each for a range of partitions, so this process receives the K lowest rows
+        # per item instead of K per item and group (at 200k items its peak fell from 1.36 to
+        # 0.79 GB), and no task holds every group's rows (with one merge task for the whole
         # run, a 1M-item run lost a worker of 12 GB in this step, twice)
         n_shards = max(1, min(n_groups, len(parts)))
         bounds = np.array([(k * len(parts) // n_shards) << 32 for k in range(1, n_shards)], dtype=np.uint64)
         cut = [delayed(_hub_ranks, nout=n_shards)(h, bounds) for h in hub_groups]
         merge = [_flat_call(_merge_ranks, ([c[k] for c in cut],), limit) for k in range(n_shards)]
-        computed = dask.compute(*merge, *[delayed(_hub_items)(h) for h in hub_groups], **opts)
-        # sorted by item, then rank: each item's K lowest (the shards are ranges of items, in order)
-        items = np.concatenate([m[0] for m in computed[:n_shards]])
-        cands = np.concatenate([m[1] for m in computed[:n_shards]])
-        named = computed[n_shards:]  # the items each group's hub rows name
+        computed = dask.compute(*merge, *[delayed(_hub_counts)(h) for h in hub_groups], **opts)
+        del hub_groups, cut, merge
+        for counts in computed[n_shards:]:
+            for key, n in counts.items():
+                totals[key] += n
+        # sorted by item, then rank (the shards are ranges of items, in order)
+        merged = np.concatenate(computed[:n_shards], axis=1)
+        del computed
         ids = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items() if sizes[item_id]}
-        pos = np.array(sorted(ids), dtype=np.int64)
-        names = [ids[p] for p in pos.tolist()]  # the ranked items, the partition's nodes
-        rank = ranks_of(names)
-        at = np.searchsorted(pos, items.astype(np.int64))
-        count = np.bincount(at, minlength=len(pos))
-        kth = np.full(len(pos), _MAX_RANK, dtype=np.uint64)  # a list that is not full: no bound
-        full = count == limit
-        kth[full] = cands[np.cumsum(count)[full] - 1]
-        settle_after = config.settle
-        settle = None
-        if settle_after is not None:  # each list's settle_after-th rank where it is longer
-            settle = np.full(len(pos), _MAX_RANK, dtype=np.uint64)
-            longer = count > settle_after
-            settle[longer] = cands[(np.cumsum(count) - count)[longer] + settle_after - 1]
-        # each group gets the K-th ranks of the items its hub rows hold, not the whole table
-        # (16 B per item of the run, which every group's worker would otherwise receive)
-        columns = (kth,) if settle is None else (kth, settle)
-        tables = [_shared(_kth_table(pos, items_of, *columns), opts) for items_of in named]
-        step = 0 if settle is None else 1  # with settle_after: the first round's pairs first
-        pair_groups = [delayed(_hub_pairs)(h, t, step) for h, t in zip(hub_groups, tables, strict=True)]
-    pair_groups = list(dask.persist(*pair_groups, **opts)) if pair_groups else []
-    if limit is not None and settle is None:
-        del hub_groups  # the selected pairs are persisted: the hub rows can go
-    blocks, totals, n_pairs = _blocks(pair_groups, opts)
-    n_hub_pairs = 0
-    if limit is not None:  # hub pairs, not candidates: count those from the bucket sizes
-        n_hub_pairs, n_pairs = n_pairs, totals["bucket_pairs"]
+        relation = _Relation.of(merged, ids, limit, config.settle)
+        del merged, ids
+        names = relation.names  # the ranked items, the partition's nodes
+        n_pairs = totals["bucket_pairs"]  # hub pairs, not candidates: counted from the bucket sizes
+        n_hub_pairs = len(relation.codes(np.ones(len(relation.item), dtype=bool)))
+        in_first = relation.first()
+        first_codes = relation.codes(in_first)  # with settle_after: the first round's pairs
+        first = relation.positions(first_codes)
     t2 = time.perf_counter()
 
-    tiles = _tiles([s.items for s in summaries[: len(parts)]], threads)
-    edges, n_verified, n_tasks, n_docs = _verify_blocks(config, parts, tiles, pair_groups, blocks, opts)
-    if limit is not None and settle is not None:
-        # the second round: the other hub pairs of the items the first did not settle
-        done = settled(*_nodes(names, edges), rank, settle, config.settle or 0)
-        unsettled = _shared(pos[~done], opts)
-        second = [delayed(_hub_pairs)(h, t, 2, unsettled) for h, t in zip(hub_groups, tables, strict=True)]
-        second = list(dask.persist(*second, **opts)) if second else []
-        del hub_groups
-        blocks2, _, n_second = _blocks(second, opts)
-        more, n_more, n_tasks2, n_docs2 = _verify_blocks(
-            config, parts, tiles, second, blocks2, opts, pair_groups, blocks
+    edges, n_verified, n_tasks, n_docs = _verify_pairs(config, parts, first, threads, opts)
+    del first
+    if relation is not None and relation.settle is not None:
+        # the second round: the other hub pairs of the items the first did not settle, less
+        # the pairs the first verified (from the other side's list)
+        done = settled(*_nodes(names, edges), relation.rank, relation.settle, config.settle or 0)
+        second = relation.codes(~in_first & ~done[relation.item])
+        second = second[~in_sorted(second, first_codes)]
+        more, n_more, n_tasks2, n_docs2 = _verify_pairs(
+            config, parts, relation.positions(second), threads, opts
         )
         edges += more
         n_verified += n_more
         n_tasks += n_tasks2
         n_docs += n_docs2
-        n_hub_pairs += n_second
     t3 = time.perf_counter()
 
     # the partition is computed here from ids, shingle counts and accepted edges only;
     # canonical choice and the output texts are built on the workers. With max_verify the
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
-    if limit is not None:
-        a, b = kept_pairs(*_nodes(names, edges), rank, kth, settle, config.settle or 0)
+    if relation is not None:
+        a, b = kept_pairs(
+            *_nodes(names, edges), relation.rank, relation.kth, relation.settle, config.settle or 0
+        )
+        del relation
     else:
         names = sorted({k for a, b, _ in edges for k in (a, b)})
         a, b = _nodes(names, edges)
@@ -1736,7 +1724,7 @@ def _run(
         if shard_groups[g]
     ]
     pieces = dask.compute(*[members[i][0] for i in live], *built, **opts)
-    del parts, pair_groups, members
+    del parts, members
     clusters = sorted((c for piece in pieces for c in piece), key=lambda c: c.cluster_id)
     t4 = time.perf_counter()
     logger.info(
