@@ -44,7 +44,7 @@ runs where:
    rows, routed by ``(site, paragraph)`` to tasks that count the clusters each paragraph of a
    site is printed under; the pairs at ``site_repeat_min`` or more come back (a few per site).
 7. **Clusters** (Dask tasks): single-item clusters are built in their own partition; members of
-   bigger clusters (article and normal form) are routed by cluster number to tasks that
+   bigger clusters (the article) are routed by cluster number to tasks that
    rebuild their shingle sets and make the canonical choice and the output cluster
    (:func:`newsdedup._cluster.build_cluster`, the local engine's code). Only the clusters come
    back to the client, which sorts them by id.
@@ -883,9 +883,10 @@ def _repeat_keys(pieces: Sequence[np.ndarray], min_clusters: int) -> np.ndarray:
     return repeated_keys(rows, min_clusters)
 
 
-_Member = tuple[Article, str | None]
-"""A member of a bigger cluster as sent to its shard: the article and its text's normal form
-(None: too short to match, no shingles), from which the shard rebuilds the shingle set."""
+_Member = tuple[Article, bool]
+"""A member of a bigger cluster as sent to its shard: the article, and whether its text is long
+enough to match (the shard rebuilds the shingle set of such a text from the text alone: its
+normal form, about as many bytes as the text, costs more to send than to compute again)."""
 
 
 def _member_rows(
@@ -898,7 +899,7 @@ def _member_rows(
     config: DedupConfig,
 ) -> tuple[list[Cluster], tuple[dict[str, _Member], ...]]:
     """A partition's single-item clusters, built here, and the members of bigger clusters
-    (article and normal form) split by cluster number into ``shards``."""
+    (:data:`_Member`) split by cluster number into ``shards``."""
     repeated = repeats_from(keys)
     singles: list[Cluster] = []
     out: tuple[dict[str, _Member], ...] = tuple({} for _ in range(shards))
@@ -913,7 +914,7 @@ def _member_rows(
                 )
             )
         else:
-            out[number % shards][key] = (row.article, row.norm)
+            out[number % shards][key] = (row.article, row.norm is not None)
     return singles, out
 
 
@@ -932,13 +933,11 @@ def _build_clusters(
     articles = {k: m[0] for k, m in members.items()}
     # the shingle sets the canonical choice compares, rebuilt here (the partitions keep no docs)
     deduper = _deduper(config)
-    matchable = [k for k, m in members.items() if m[1] is not None]
+    matchable = [k for k, m in members.items() if m[1]]
     shingles: dict[str, np.ndarray] = {}
     for start in range(0, len(matchable), _REBUILD_BATCH):
         chunk = matchable[start : start + _REBUILD_BATCH]
-        shingles.update(
-            deduper._shingle_sets({k: articles[k].text for k in chunk}, {k: members[k][1] for k in chunk})
-        )
+        shingles.update(deduper._shingle_sets({k: articles[k].text for k in chunk}))
     empty = np.empty(0, dtype=np.uint64)
     return [
         build_cluster(ids, articles, lambda i: shingles.get(i, empty), lambda _: ingested, repeated, config)
