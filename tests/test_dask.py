@@ -376,6 +376,34 @@ def test_shared_tables_are_scattered_not_put_in_the_graph(client: Client) -> Non
     assert dask.delayed(len)(local).compute(scheduler="sync") == 2
 
 
+def test_values_for_partitions_are_scattered_to_their_workers(client: Client) -> None:
+    """A value meant for one partition's tasks (its cluster numbers, its routing table) is
+    scattered to the worker that holds the partition, so no task fetches it from a worker
+    busy computing; a dict is sent as one pickle (``Client.scatter`` walks a dict item by
+    item) and arrives as itself; without a cluster values are keys of the graph."""
+    import dask
+    from distributed import futures_of, wait
+
+    from newsdedup.dask import _shared_each
+
+    workers = sorted(client.scheduler_info()["workers"])
+    assert len(workers) == 2
+    parts = [
+        client.persist(dask.delayed(list, pure=False)(range(n)), workers=[workers[n % 2]]) for n in range(6)
+    ]
+    wait([f for p in parts for f in futures_of(p)])
+    held = client.who_has([futures_of(p)[0] for p in parts])
+    values = [{"part": n} for n in range(6)]
+    sent = _shared_each(values, {"scheduler": client}, parts)
+    where = client.who_has(sent)
+    for n, (part, future) in enumerate(zip(parts, sent, strict=True)):
+        assert where[future.key] == held[futures_of(part)[0].key]
+        assert dask.delayed(dict)(future).compute(scheduler=client) == {"part": n}
+    assert client.gather(sent) == values  # the worker holds the value itself, not a wrapper
+    plain = _shared_each(values, {"scheduler": "sync"}, parts)
+    assert [dask.compute(v, scheduler="sync")[0] for v in plain] == values
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hub_lists_merged_in_any_order_equal_one_merge(seed: int) -> None:
     """The groups' ``(item, rank)`` rows are merged into hub lists on a worker: one merge of all
