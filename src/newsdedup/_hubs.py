@@ -104,7 +104,9 @@ def _bucket_lows(
     # the other buckets: every member with each low member of its bucket (a prefix)
     fan = np.repeat(np.where(whole, 0, low), sizes)
     member = np.repeat(np.arange(len(codes)), fan)
-    other = np.repeat(first, fan) + np.arange(len(member)) - np.repeat(np.cumsum(fan) - fan, fan)
+    # each row's bucket start less where its fan begins, spread once (two spreads took 2.5 times
+    # as long on 16M listed rows, *ad hoc*)
+    other = np.repeat(first - (np.cumsum(fan) - fan), fan) + np.arange(len(member))
     keep = other != member
     member, other = member[keep], other[keep]
     rows = np.concatenate([pairs, (b << np.uint64(32)) | a, (num[member] << np.uint64(32)) | num[other]])
