@@ -35,8 +35,8 @@ runs where:
    them into equal runs, at least four tasks per worker thread (:func:`_bins`); each partition
    sends the id, text and normal form of the items a task's pairs name to that task
    (:func:`_route`), which rebuilds their docs a window of pairs at a time
-   (:func:`_docs_of`) and verifies its pairs with :meth:`Deduplicator.verify`. Only accepted
-   edges (two ids and a verdict) come back to the client. With ``settle_after``, in two rounds:
+   (:func:`_docs_of`) and verifies its pairs with :meth:`Deduplicator.verify`. Only the accepted
+   pairs (two item positions each) come back to the client. With ``settle_after``, in two rounds:
    the client finds the settled items from the first round's edges.
 5. **Partition** (client): from the ids, shingle counts and accepted edges only (a few dozen
    bytes per item, no texts), the same chaining-resistant partition as the local engine.
@@ -91,7 +91,7 @@ from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, ranks_of, settled
 from ._models import Article, Cluster
 from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
-from ._verify import Doc, Verdict
+from ._verify import Doc
 
 __all__ = ["DaskResult", "dedup_bag", "dedup_dataframe", "dedup_files", "local_cluster", "run_cli"]
 
@@ -680,6 +680,10 @@ class _Relation:
         n = np.int64(len(self.pos))
         return sorted_unique(np.minimum(a, b) * n + np.maximum(a, b), in_place=True)
 
+    def nodes(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of item positions (of ranked items) as the node numbers of their two ends."""
+        return np.searchsorted(self.pos, pairs[:, 0]), np.searchsorted(self.pos, pairs[:, 1])
+
     def positions(self, codes: np.ndarray) -> np.ndarray:
         """Pair codes as rows of item positions."""
         n = np.int64(len(self.pos))
@@ -747,8 +751,11 @@ def _route(part: _Part, table: tuple[np.ndarray, np.ndarray], n: int) -> tuple[_
     return tuple((np.array(p, dtype=np.int64), k, t, m) for p, k, t, m in out)
 
 
-_Verified = tuple[list[tuple[str, str, "Verdict"]], int, int]
-"""Accepted edges of a task, how many pairs it verified, and how many docs it rebuilt."""
+_Verified = tuple[np.ndarray, int, int]
+"""The accepted pairs of a task (rows of item positions), how many pairs it verified, and how
+many docs it rebuilt. Positions, not ids and verdicts: the client reads nothing else of an
+edge, and at 1M items 3.2M edges as tuples of two ids and a verdict were pickled on the
+workers and unpickled on the client between the rounds."""
 
 
 def _verify_bin(texts: Sequence[_Texts], pairs: np.ndarray, config: DedupConfig) -> _Verified:
@@ -763,7 +770,7 @@ def _verify_bin(texts: Sequence[_Texts], pairs: np.ndarray, config: DedupConfig)
     order = np.argsort(pos)
     pos = pos[order]
     slots = order.tolist()
-    edges: list[tuple[str, str, Verdict]] = []
+    accepted: list[int] = []
     rebuilt = 0
     for start in range(0, len(pairs), _WINDOW):
         window = pairs[start : start + _WINDOW]
@@ -778,12 +785,10 @@ def _verify_bin(texts: Sequence[_Texts], pairs: np.ndarray, config: DedupConfig)
         )
         rebuilt += len(at)
         with _one_alphabet(docs.values()):
-            for x, y in window.tolist():
-                da, db = docs[x], docs[y]
-                verdict = deduper.verify(da, db)
-                if verdict.accepted:
-                    edges.append((da.key, db.key, verdict))
-    return edges, len(pairs), rebuilt
+            for n, (x, y) in enumerate(window.tolist(), start):
+                if deduper.verify(docs[x], docs[y]).accepted:
+                    accepted.append(n)
+    return pairs[np.array(accepted, dtype=np.int64)].reshape(-1, 2), len(pairs), rebuilt
 
 
 def _shared(value: Any, opts: dict[str, Any]) -> Any:
@@ -865,16 +870,16 @@ def _regrouped(func: Callable[..., Any], sizes: tuple[int, ...], *args: Any) -> 
 
 def _verify_pairs(
     config: DedupConfig, parts: list[Any], pairs: np.ndarray, threads: int, opts: dict[str, Any]
-) -> tuple[list[tuple[str, str, Verdict]], int, int, int]:
+) -> tuple[np.ndarray, int, int, int]:
     """Verify ``pairs`` (distinct rows of item positions) on the workers: the pairs cut into
     tasks by connected component (:func:`_bins`), and each partition's named items routed to
-    the tasks that name them (:func:`_route`); the accepted edges, how many pairs were
-    verified, how many tasks did it, and how many docs they rebuilt.
+    the tasks that name them (:func:`_route`); the accepted pairs (rows of item positions),
+    how many pairs were verified, how many tasks did it, and how many docs they rebuilt.
 
     Tiles of partitions, the step's earlier shape, sent whole partitions to every task of
     their tile pairs and rebuilt an item's doc in each of them (4.3 times per item at 1M)."""
     if not len(pairs):
-        return [], 0, 0, 0
+        return np.empty((0, 2), dtype=np.int64), 0, 0, 0
     dask = _require_dask()
     delayed = dask.delayed
     bins = _bins(pairs, threads)
@@ -894,7 +899,7 @@ def _verify_pairs(
         for k in range(len(bins))
     ]
     results: Sequence[_Verified] = dask.compute(*tasks, **opts)
-    edges = [e for chunk, _, _ in results for e in chunk]
+    edges = np.concatenate([r[0] for r in results]) if results else np.empty((0, 2), dtype=np.int64)
     return edges, sum(r[1] for r in results), len(tasks), sum(r[2] for r in results)
 
 
@@ -1070,14 +1075,6 @@ def _resolve_ids(
             failure = s.failure
             used = s.index + 1
     return keeps, errors, kept, failure, used
-
-
-def _nodes(names: list[str], edges: list[tuple[str, str, Verdict]]) -> tuple[np.ndarray, np.ndarray]:
-    """The two ends of every edge as positions in ``names``."""
-    node = {k: n for n, k in enumerate(names)}
-    a = np.fromiter((node[e[0]] for e in edges), dtype=np.int64, count=len(edges))
-    b = np.fromiter((node[e[1]] for e in edges), dtype=np.int64, count=len(edges))
-    return a, b
 
 
 def _client(scheduler: Any) -> Any:
@@ -1698,13 +1695,13 @@ def _run(
     if relation is not None and relation.settle is not None:
         # the second round: the other hub pairs of the items the first did not settle, less
         # the pairs the first verified (from the other side's list)
-        done = settled(*_nodes(names, edges), relation.rank, relation.settle, config.settle or 0)
+        done = settled(*relation.nodes(edges), relation.rank, relation.settle, config.settle or 0)
         second = relation.codes(~in_first & ~done[relation.item])
         second = second[~in_sorted(second, first_codes)]
         more, n_more, n_tasks2, n_docs2 = _verify_pairs(
             config, parts, relation.positions(second), threads, opts
         )
-        edges += more
+        edges = np.concatenate([edges, more])
         n_verified += n_more
         n_tasks += n_tasks2
         n_docs += n_docs2
@@ -1715,12 +1712,18 @@ def _run(
     # nodes are the ranked items, so the hub filter reads the ranks and hub lists above
     if relation is not None:
         a, b = kept_pairs(
-            *_nodes(names, edges), relation.rank, relation.kth, relation.settle, config.settle or 0
+            *relation.nodes(edges), relation.rank, relation.kth, relation.settle, config.settle or 0
         )
         del relation
-    else:
-        names = sorted({k for a, b, _ in edges for k in (a, b)})
-        a, b = _nodes(names, edges)
+    else:  # the nodes are the items of some edge, in id order
+        ends, inverse = unique_inverse(edges.ravel().astype(np.uint64))
+        id_of = {(i << 32) | seq: item_id for item_id, (i, seq) in where.items()}
+        found = [id_of[p] for p in ends.astype(np.int64).tolist()]
+        order = sorted(range(len(found)), key=found.__getitem__)
+        names = [found[n] for n in order]
+        node = np.empty(len(order), dtype=np.int64)
+        node[np.array(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int64)
+        a, b = node[inverse.reshape(-1, 2)].T
     groups_all = partition_pairs(
         sizes, names, a, b, size_priority(sizes.__getitem__), max_need=config.max_need
     )
