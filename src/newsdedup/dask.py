@@ -235,7 +235,8 @@ class DaskResult:
     summed over bucket groups, a pair once per group that proposes it; with it they are not
     listed, and this is ``bucket_pairs``, an upper bound), ``hub_rows`` and ``hub_pairs``
     (``max_verify``: each item's lowest-ranked candidates kept per group, and the hub
-    relation's pairs summed over groups; 0 without), ``verified_pairs``, ``verify_tasks``,
+    relation's distinct pairs, both rounds' -- summed over bucket groups until the thirty-third
+    session; 0 without), ``verified_pairs``, ``verify_tasks``,
     ``doc_rebuilds`` (verification docs the tasks rebuilt from texts: an item once per task
     that verifies a pair of it), ``edges``, ``clusters`` and the seconds of each phase."""
 
@@ -582,15 +583,8 @@ def _pairs(pieces: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, _Count
     starts, sizes = _runs(codes)
     i, j = _within(starts, sizes)
     counts = {"bucket_rows": len(codes), "bucket_pairs": len(i), "listed_rows": len(i)}
-    return _distinct_pairs(pos[i], pos[j]), counts
-
-
-def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The distinct unordered pairs ``a[i] - b[i]`` (non-negative int64, no self pairs) as sorted
-    rows ``(low, high)``."""
-    if not len(a):
-        return np.empty((0, 2), dtype=np.int64)
-    return unique_rows(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))[0]
+    # a bucket's members are in position order, so pos[i] < pos[j]
+    return unique_rows(np.stack([pos[i], pos[j]], axis=1))[0], counts
 
 
 _Hubs = tuple[np.ndarray, _Counts]
