@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/speed.py [--items 20000] [--seed 1] [--repeat 1]
         [--only newsdedup,datasketch,rensa] [--newsdedup-args "--jobs 2"]
-        [--threshold 0.5] [--cache /tmp/newsdedup-bench] [--json results.json]
+        [--threshold 0.5] [--cache /tmp/newsdedup-bench] [--json results.json] [--no-floor]
 
 The corpus (``_corpus.py``: Reuters-21578 stories as perturbed syndicated text copies plus
 look-alike hard negatives) is generated once per ``(items, seed)`` and cached. Every tool then
@@ -18,6 +18,11 @@ batch path, LSH insert + query at the same threshold as newsdedup's default (0.5
 pairs kept when their estimated Jaccard reaches the threshold (not checked again once both are
 in one component), union-find, one JSONL line per cluster with the longest member as canonical
 text. They do no boilerplate cleaning: that is part of what newsdedup is for. ``--baseline-no-verify`` keeps every LSH candidate pair instead.
+
+Two floor runs (``FLOORS``, skipped with ``--no-floor``) time what every Python CLI run over the
+same input pays before any deduplication: interpreter start and decoding the JSONL lines, and,
+for newsdedup, importing its CLI and turning lines into records. They are printed beside the
+goals' time budgets (the datasketch pipeline's wall / 20, the rensa pipeline's / 3).
 """
 
 from __future__ import annotations
@@ -142,6 +147,18 @@ def _always(i: int, j: int) -> bool:
 
 
 PIPELINES = {"datasketch": pipeline_datasketch, "rensa": pipeline_rensa}
+
+FLOORS = {
+    "python": "import json, sys\nwith open(sys.argv[1], 'rb') as fh:\n    for raw in fh:\n        json.loads(raw)\n",
+    "newsdedup": (
+        "import sys\nimport newsdedup._cli\nfrom newsdedup._records import parse_line\n"
+        "with open(sys.argv[1], 'rb') as fh:\n    for n, raw in enumerate(fh, 1):\n        parse_line(raw, line=n)\n"
+    ),
+}
+"""What no run of a Python CLI over this input can go below, timed the same way as the tools:
+``python`` starts the interpreter and decodes every JSONL line; ``newsdedup`` also imports the
+CLI and turns each line into a record, and does nothing else (no cleaning, no fingerprints, no
+output). Both are lower bounds, printed beside the goals' time budgets."""
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -276,9 +293,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "polled_tree_rss_mb": max(tree),
             **scores.to_dict(),
         }
+    floors: dict[str, Any] = {}
+    if args.floor:
+        for name, code in FLOORS.items():
+            walls = []
+            for _ in range(args.repeat):
+                log = args.cache / f"floor-{name}-n{args.items}-s{args.seed}.log"
+                r = run_measured([sys.executable, "-c", code, str(corpus.items)], log)
+                if r.returncode != 0:
+                    raise SystemExit(f"floor {name} failed (exit {r.returncode}):\n{log.read_text()[-2000:]}")
+                walls.append(r.wall)
+            floors[name] = {"wall_s": statistics.median(walls), "walls_s": walls}
+            print(f"  floor {name}: {floors[name]['wall_s']:.2f} s", file=sys.stderr)
     return {
         "items": args.items,
         "seed": args.seed,
+        "floors": floors,
         "corpus": meta,
         "threshold_baselines": args.threshold,
         "baseline_verify": not args.baseline_no_verify,
@@ -306,6 +336,17 @@ def print_table(res: dict[str, Any]) -> None:
             if other in tools:
                 ratio = tools[other]["wall_s"] / tools["newsdedup"]["wall_s"]
                 print(f"newsdedup vs {other}: {ratio:.2f}x faster (wall, this run)")
+    goals = {"datasketch": 20.0, "rensa": 3.0}
+    for name, floor in res.get("floors", {}).items():
+        budgets = ", ".join(
+            f"{other}/{k:g} = {tools[other]['wall_s'] / k:.2f} s"
+            for other, k in goals.items()
+            if other in tools
+        )
+        print(
+            f"floor {name} (start, {'imports, ' if name == 'newsdedup' else ''}read and parse the input): "
+            f"{floor['wall_s']:.2f} s; goal budgets: {budgets or '-'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/newsdedup-bench"))
     ap.add_argument("--data", type=Path, default=None, help="default: $NEWSDEDUP_DATA or ../shared/data")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--no-floor", dest="floor", action="store_false", help="skip the floor runs (FLOORS)")
     ap.add_argument("--pipeline", choices=sorted(PIPELINES), help=argparse.SUPPRESS)
     ap.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
