@@ -153,6 +153,25 @@ def test_robots_redirect_followed_and_agent_specific(srv: LocalServer) -> None:
         run(fetch(srv.url("/news/a")))
 
 
+def test_robots_behind_five_redirects_is_followed_and_six_is_unreachable(srv: LocalServer) -> None:
+    """RFC 9309 asks for at least five redirects; past them the file counts as unreachable
+    (disallow, re-checked after ``robots_unreachable_ttl``), the conservative side of the RFC's
+    "MAY assume unavailable"."""
+    for hop in range(5):
+        srv.route(f"/r{hop}/robots.txt", Response(301, "", headers={"Location": f"/r{hop + 1}/robots.txt"}))
+    srv.route("/r5/robots.txt", Response(body="User-agent: *\nDisallow: /news/\n", content_type="text/plain"))
+    srv.route("/robots.txt", Response(301, "", headers={"Location": "/r1/robots.txt"}))  # 5 hops
+    srv.page("/news/a", PAGE)
+    srv.page("/b", PAGE)
+    with pytest.raises(RobotsDisallowed):
+        run(fetch(srv.url("/news/a")))
+    assert run(fetch(srv.url("/b"))).status == 200
+
+    srv.route("/robots.txt", Response(301, "", headers={"Location": "/r0/robots.txt"}))  # 6 hops
+    with pytest.raises(RobotsUnreachable, match="redirect"):
+        run(fetch(srv.url("/b")))
+
+
 def test_robots_can_be_turned_off(srv: LocalServer) -> None:
     srv.route("/robots.txt", Response(body="User-agent: *\nDisallow: /\n", content_type="text/plain"))
     srv.page("/a", PAGE)
