@@ -52,6 +52,52 @@ def test_models_round_trip_through_pickle_field_by_field() -> None:
     assert pickle.loads(pickle.dumps(source)) == source
 
 
+class _Stamp(datetime):
+    """A datetime subclass (as pandas' Timestamp is): pickled as itself, not as ISO text."""
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        None,
+        datetime(2024, 1, 2, 3, 4, 5, 678, tzinfo=UTC),
+        datetime(2024, 1, 2, 3, 4, 5),  # naive
+        datetime(2024, 1, 2, tzinfo=timezone(timedelta(hours=5, minutes=30), "IST")),
+        datetime(2024, 3, 31, 2, 30, fold=1, tzinfo=UTC),
+    ],
+)
+def test_pickled_times_come_back_as_they_were(when: datetime | None) -> None:
+    """A UTC time is pickled as its ISO text (cheaper than pickling its ``timezone``); every
+    time, UTC or not, comes back equal, with the same zone object and type."""
+    import pickle
+
+    times = [when] if when is None else [when, _Stamp.fromisoformat(when.isoformat())]
+    for value in times:
+        article = Article(id="a", text="t", published=value)
+        cluster = Cluster(
+            cluster_id="c",
+            canonical_id="a",
+            member_ids=("a",),
+            sources=(Source(id="a", url=None, site=None, title="", published=value),),
+            published=value,
+            first_seen=value,
+            last_seen=value,
+        )
+        for obj, back in (
+            (article, pickle.loads(pickle.dumps(article))),
+            (cluster, pickle.loads(pickle.dumps(cluster))),
+        ):
+            assert back == obj
+            got = back.published
+            assert type(got) is type(value)
+            if value is not None:
+                assert got.tzinfo is value.tzinfo or got.tzinfo == value.tzinfo
+                assert got.utcoffset() == value.utcoffset()
+                assert got.tzname() == value.tzname()
+                assert got.fold == value.fold
+        assert pickle.loads(pickle.dumps(cluster)).sources[0].published == value
+
+
 def test_empty_article_is_not_ok() -> None:
     assert not Article(text="  \n ", reason="no-main-text").ok
 
