@@ -239,6 +239,58 @@ def test_bad_items_are_recorded_not_raised(monkeypatch: pytest.MonkeyPatch) -> N
     assert [c.member_ids for c in clusters] == [("ok",)]
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "https://[2001:db8::1/story", "http://[UK edition]/a"])
+def test_a_url_that_does_not_parse_is_metadata_not_a_crash(url: str) -> None:
+    """A malformed url (a cut IPv6 literal, brackets) once raised ValueError out of the whole
+    run; the item is deduplicated without a site instead, as clean_text and extract allow."""
+    text = _clean(2)
+    items = [
+        {"id": "bad", "text": text, "url": url},
+        {
+            "id": "bad-html",
+            "html": "<html><body><p>" + text.replace("\n\n", "</p><p>") + "</p></body></html>",
+            "url": url,
+        },
+        {"id": "good", "text": text, "url": "https://www.example.com/a"},
+    ]
+    errors: list = []
+    clusters = dedup(items, errors=errors)
+    assert errors == []
+    assert [sorted(c.member_ids) for c in clusters] == [["bad", "bad-html", "good"]]
+    assert {s.id: s.site for s in clusters[0].sources} == {
+        "bad": None,
+        "bad-html": None,
+        "good": "example.com",
+    }
+
+
+def test_a_site_name_with_brackets_does_not_stop_the_clusters_or_a_store(tmp_path: Path) -> None:
+    """og:site_name "Daily News [UK edition]" reads as a bad IPv6 literal to urlsplit: building
+    the cluster (the wire's own-site check) raised, and with a store every later run did too."""
+    from newsdedup import open_store
+
+    text = SEEDS[2].read_text(encoding="utf-8")  # the Newsmax copy of a Reuters story: the
+    # canonical choice asks whether a member is on Reuters' own site
+    items = [
+        {"id": "p1", "text": text, "site": "Daily News [UK edition]", "url": "https://dailynews.example/a"},
+        {"id": "p2", "text": text, "site": "Daily News [UK edition]", "url": "https://dailynews.example/b"},
+    ]
+    assert [sorted(c.member_ids) for c in dedup(items)] == [["p1", "p2"]]
+    path = tmp_path / "state.db"
+    store = open_store(path)
+    d = Deduplicator(store=store)
+    d.add_many(items)
+    emitted: list[Cluster] = []
+    d.emit_changed(emitted.extend)
+    store.close()
+    store = open_store(path)
+    d = Deduplicator(store=store)
+    d.add_many([{"id": "other", "text": _clean(3)}])
+    d.emit_changed(emitted.extend)
+    store.close()
+    assert sorted(sorted(c.member_ids) for c in emitted) == [["other"], ["p1", "p2"]]
+
+
 def test_duplicate_ids_keep_the_first_item() -> None:
     d = Deduplicator()
     text = _clean(3)

@@ -387,7 +387,14 @@ def _host(site: str | None, url: str | None) -> str:
 
 
 def _hostname(value: str) -> str:
-    return (urlsplit(value if "//" in value else "//" + value).hostname or "").lower().removeprefix("www.")
+    """The host of a site name or url; "" when it has none or is no URL at all: a site name
+    such as "Daily News [UK edition]" reads as a bad IPv6 literal, and one item's metadata
+    must not stop its cluster (or, with a store, every later run) from being built."""
+    try:
+        host = urlsplit(value if "//" in value else "//" + value).hostname
+    except ValueError:
+        return ""
+    return (host or "").lower().removeprefix("www.")
 
 
 _site_host = functools.lru_cache(maxsize=4096)(_hostname)

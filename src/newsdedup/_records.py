@@ -213,9 +213,14 @@ _JUNK_PAGE_FOLDED = re.compile(_JUNK_PAGE.pattern)
 
 
 def _site_of(url: str | None) -> str | None:
+    """The url's host without ``www.``; None for a url that does not parse ("http://[::1"):
+    the url is metadata, and the item is deduplicated without a site."""
     if not url:
         return None
-    host = urlsplit(url).hostname
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
     return host.lower().removeprefix("www.") if host else None
 
 
