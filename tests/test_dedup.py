@@ -636,10 +636,12 @@ def test_a_workers_batch_sends_its_band_keys_as_one_array() -> None:
     assert all(k is None or len(k[1]) for k in expected)  # and the lead index has its own
 
 
-def test_a_stream_that_breaks_keeps_every_planned_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_stream_that_breaks_keeps_every_item_read(monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
     """With workers, batches are prepared ahead and a batch's verdicts are applied after the
-    next batch is planned; when the input fails mid-stream, every batch already read is
-    matched and gets its decisions and pairs."""
+    next batch is planned; when the input fails mid-stream, every item already read -- the
+    unfinished batch's too (a cut gzip's last lines were once dropped) -- is matched and gets
+    its decisions and pairs."""
     import newsdedup._dedup as engine
 
     monkeypatch.setattr(engine, "_MIN_SHIPPED", 1)
@@ -649,11 +651,12 @@ def test_a_stream_that_breaks_keeps_every_planned_batch(monkeypatch: pytest.Monk
         yield from items[:15]
         raise OSError("input cut off")
 
-    two = Deduplicator(jobs=2)
+    two = Deduplicator(jobs=jobs)
     with pytest.raises(OSError, match="cut off"):
         two.add_stream(broken(), batch_size=2)
     one = Deduplicator()
-    one.add_stream(items[:14], batch_size=2)  # every whole batch read before the error
+    one.add_stream(items[:15], batch_size=2)  # every item read before the error
+    assert items[14]["id"] in two.decisions  # the 15th, alone in its unfinished batch
     assert set(two._state.meta) == set(one._state.meta)
     assert set(two.decisions) == set(two._state.meta)
     assert two.decisions == one.decisions

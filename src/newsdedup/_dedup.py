@@ -2917,12 +2917,20 @@ def _split(items: list[Any], parts: int) -> list[list[Any]]:
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size``. When the source raises (a cut gzip in
+    :func:`newsdedup.read_records`), the items read before it still come out as a last batch,
+    then the error: :meth:`Deduplicator.add_stream` promises that what was read is kept."""
     batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
+    try:
+        for item in items:
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except Exception:
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 
