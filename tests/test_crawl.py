@@ -789,3 +789,9 @@ def test_a_huge_feed_does_not_stall_the_other_fetches() -> None:
     assert [e.error for e in result.errors if e.url.startswith(other.base)] == []
     assert [a.url for a in result.articles] == [other.url("/2026/11/20/bank-holds-rates")]
     assert result.stats.skipped_feed_entries > 0
+
+
+def test_one_url_as_seeds_is_a_type_error_not_a_crawl_of_its_characters() -> None:
+    """A str is an iterable of one-character "URLs": each was recorded as a blocked URL."""
+    with pytest.raises(TypeError, match=r"pass \[url\]"):
+        crawl("http://127.0.0.1:9/feed.xml")  # type: ignore[arg-type]

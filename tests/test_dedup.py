@@ -291,6 +291,49 @@ def test_a_site_name_with_brackets_does_not_stop_the_clusters_or_a_store(tmp_pat
     assert sorted(sorted(c.member_ids) for c in emitted) == [["other"], ["p1", "p2"]]
 
 
+def test_an_article_with_a_field_of_the_wrong_type_is_an_error_in_its_place() -> None:
+    """A string ``published`` raised out of the middle of ``add_many``, leaving the batch's
+    earlier items recorded but never verified; such an Article is now an error like any
+    unusable item, and the rest of the batch is matched as without it."""
+    text = _clean(2)
+    good = [{"id": "a", "text": text}, {"id": "b", "text": text + "\n\nUpdated."}]
+    bad = [
+        Article(id="s", text=text, published="2024-01-01"),  # type: ignore[arg-type]
+        Article(id="n", text=None),  # type: ignore[arg-type]
+        Article(id=5, text=text),  # type: ignore[arg-type]
+        Article(id="t", text=text, title=None),  # type: ignore[arg-type]
+        Article(id="u", text=text, url=3),  # type: ignore[arg-type]
+        Article(id="r", text=text, authors=("A", 1)),  # type: ignore[arg-type]
+        5,
+        "a story as a bare string",
+        None,
+    ]
+    d = Deduplicator()
+    decisions = d.add_many([good[0], *bad, good[1]])
+    assert [x.status for x in decisions] == ["new", *["error"] * len(bad), "duplicate"]
+    assert [e.reason for e in d.errors] == [
+        "bad-field", "bad-body", "bad-id", "bad-field", "bad-field", "bad-field",
+        "not-an-object", "not-an-object", "not-an-object",
+    ]  # fmt: skip
+    assert "published must be a datetime" in d.errors[0].message
+    assert [sorted(c.member_ids) for c in d.clusters()] == [["a", "b"]]
+
+
+def test_one_item_or_a_path_where_a_collection_or_object_belongs_is_a_clear_error(tmp_path: Path) -> None:
+    item = {"id": "a", "text": _clean(2)}
+    for call in (
+        lambda: dedup(item),
+        lambda: Deduplicator().add_many(item),
+        lambda: Deduplicator().add_stream("text"),
+    ):
+        with pytest.raises(TypeError, match="iterable"):
+            call()
+    with pytest.raises(ConfigError, match="open_store"):
+        Deduplicator(store=str(tmp_path / "state.db"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="DedupConfig"):
+        Deduplicator(config={"threshold": 0.6})  # type: ignore[arg-type]
+
+
 def test_duplicate_ids_keep_the_first_item() -> None:
     d = Deduplicator()
     text = _clean(3)

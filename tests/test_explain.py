@@ -200,3 +200,10 @@ def test_cli_explain_from_a_state_store_equals_explain_from_the_input(
     r = runner.invoke(main, ["explain", "newsmax", "unn", "--state", str(tmp_path / "missing.db")])
     assert r.exit_code == 1
     assert "state store" in r.output
+
+
+def test_explain_pair_wants_articles_not_items() -> None:
+    """Items (dicts) are what dedup takes; explain_pair explains clean articles, and says so
+    instead of failing on a missing attribute."""
+    with pytest.raises(TypeError, match="two Articles"):
+        explain_pair({"id": "a", "text": "x"}, {"id": "b", "text": "x"})  # type: ignore[arg-type]

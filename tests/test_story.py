@@ -83,6 +83,14 @@ def test_five_seeds_are_five_clusters_and_one_story() -> None:
         assert {k: v for k, v in line.items() if k != "story_id"} == before.to_dict()
 
 
+def test_assign_stories_takes_an_iterator_of_clusters() -> None:
+    """An iterator (``Deduplicator.iter_clusters()``) was read once to find the ids and was
+    empty when they were set: the call returned no cluster at all."""
+    clusters = dedup(_seed_items(), stories=False)
+    assert assign_stories(iter(clusters)) == assign_stories(clusters)
+    assert len(assign_stories(c for c in clusters)) == 5
+
+
 def test_hard_cases_partition_matches_the_events(all_clusters: tuple[list[Cluster], dict[str, str]]) -> None:
     clusters, events = all_clusters
     assert len(clusters) == len(events)  # every item its own cluster: write-ups, not copies

@@ -770,6 +770,8 @@ async def crawl_async(
     Pass an open ``fetcher`` to share its connection pool, robots cache and conditional-GET
     cache between crawls (re-crawling then skips unchanged pages with 304s).
     """
+    if isinstance(seeds, str | bytes):
+        raise TypeError(f"seeds must be an iterable of URLs, not one {type(seeds).__name__}: pass [url]")
     seed_list = [s for s in seeds if s and s.strip()]
     cfg = config or CrawlConfig()
     custom_extract = extract

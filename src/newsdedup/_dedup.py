@@ -86,7 +86,7 @@ from ._index import ArrayLSH, optimal_bands
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
 from ._procs import LogSetup, log_setup, mp_context, start_forkserver, stop_workers, worker_start
-from ._records import RawLine, Record, RecordError, junk_page_reason, to_article
+from ._records import RawLine, Record, RecordError, check_items, junk_page_reason, to_article
 from ._spill import _Cache, _pread_exact, _SharedFile, _Spill
 from ._store._base import (
     ClusterRow,
@@ -674,6 +674,12 @@ class Deduplicator:
         on_verdict: Callable[[str, str, Verdict], None] | None = None,
         **overrides: Any,
     ) -> None:
+        if config is not None and not isinstance(config, DedupConfig):
+            raise ConfigError(
+                f"config must be a DedupConfig (or its settings as keyword arguments), got {type(config).__name__}"
+            )
+        if store is not None and not callable(getattr(store, "transaction", None)):
+            raise ConfigError(f"store must be a Store, as open_store() returns, got {store!r:.80}")
         base = config or DedupConfig()
         if threshold is not None:
             overrides["threshold"] = threshold
@@ -897,6 +903,7 @@ class Deduplicator:
     ) -> list[Decision]:
         """Add items; their signatures are computed in one numpy batch. With a store the batch
         is matched and committed in one transaction (extraction happens before it)."""
+        check_items(items)
         return self._add_prepared(_prepare_batch(self, list(items), first_line, file), file)
 
     def add_stream(
@@ -926,6 +933,7 @@ class Deduplicator:
         are then those of the kept pairs and are all set when this returns. If the stream
         breaks, what was read is still verified; if it is interrupted (``KeyboardInterrupt``),
         the next :meth:`clusters` or :meth:`add_many` call verifies it first."""
+        check_items(items)
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
         self._postponing = (

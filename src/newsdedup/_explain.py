@@ -279,6 +279,11 @@ def explain_pair(
     rule and the story ids (``Cluster.extra["story_id"]``); ``stats`` are the document
     frequencies for the story cosine (default: just the two texts).
     """
+    for art in (a, b):
+        if not isinstance(art, Article):
+            raise TypeError(
+                f"explain_pair takes two Articles (e.g. from clean_text or extract), got {type(art).__name__}"
+            )
     cfg = config or DedupConfig()
     a_id, b_id = a.id or "A", b.id or "B"
     shingler = WordShingler(cfg.shingle_size, seed=cfg.seed)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from ._boilerplate import ascii_fold_lower
 from ._exceptions import ExtractError, InputError
-from ._models import Article, parse_datetime
+from ._models import Article, Removal, parse_datetime
 from ._text import clean_text, replace_surrogates, scrub_text
 
 __all__ = [
@@ -224,6 +224,44 @@ def _site_of(url: str | None) -> str | None:
     return host.lower().removeprefix("www.") if host else None
 
 
+def check_items(items: object, what: str = "items") -> None:
+    """Raise TypeError for one item (or one URL) passed where an iterable of them is expected:
+    iterating a dict, a str or bytes gives its keys or characters, each a useless item, and
+    the call would return nothing instead of failing."""
+    if isinstance(items, str | bytes | Mapping | Record | Article):
+        raise TypeError(
+            f"{what} must be an iterable, not one {type(items).__name__}: pass [{what[:-1] or 'item'}]"
+        )
+
+
+_ARTICLE_STRINGS = ("url", "canonical_url", "site", "lang", "wire", "description", "reason")
+
+
+def _article_problem(article: Article) -> tuple[str, str] | None:
+    """(reason, message) when a caller's Article holds a field of the wrong type: the dataclass
+    does not check, and a string ``published`` once raised out of the middle of a batch (its
+    earlier items recorded, never verified)."""
+    if not isinstance(article.id, str):
+        return "bad-id", f"id must be a non-empty string, got {article.id!r:.60}"
+    if not isinstance(article.text, str):
+        return "bad-body", f"text must be a string, got {type(article.text).__name__}"
+    if not isinstance(article.title, str):
+        return "bad-field", f"title must be a string, got {type(article.title).__name__}"
+    for name in _ARTICLE_STRINGS:
+        value = getattr(article, name)
+        if value is not None and not isinstance(value, str):
+            return "bad-field", f"{name} must be a string or None, got {type(value).__name__}"
+    if article.published is not None and not isinstance(article.published, datetime):
+        return "bad-field", f"published must be a datetime or None, got {type(article.published).__name__}"
+    if not isinstance(article.authors, tuple | list) or not all(isinstance(a, str) for a in article.authors):
+        return "bad-field", "authors must be a tuple of strings"
+    if not isinstance(article.removed, tuple | list) or not all(
+        isinstance(r, Removal) for r in article.removed
+    ):
+        return "bad-field", "removed must be a tuple of Removal"
+    return None
+
+
 def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
     """Turn any accepted item into a clean Article with ``id`` set (raises :class:`RecordError`).
 
@@ -235,6 +273,10 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
     if isinstance(item, Article):
         if not item.id:
             raise RecordError("article has no id", reason="missing-id")
+        problem = _article_problem(item)
+        if problem is not None:
+            reason, message = problem
+            raise RecordError(message, reason=reason, id=item.id if isinstance(item.id, str) else None)
         if replace_surrogates(item.id) is not item.id:
             raise RecordError(f"id holds a lone surrogate: {item.id!r:.60}", reason="bad-id", id=item.id)
         text = scrub_text(item.text)
@@ -245,6 +287,10 @@ def to_article(item: Record | Mapping[str, Any] | Article) -> Article:
         if item.site is None and item.url:
             return dataclasses.replace(item, site=_site_of(item.url))
         return item
+    if not isinstance(item, Record | Mapping):
+        raise RecordError(
+            f"an item is a mapping, a Record or an Article, not {type(item).__name__}", reason="not-an-object"
+        )
     record = item if isinstance(item, Record) else record_from_mapping(item)
     try:
         if record.html is not None:

@@ -1325,7 +1325,7 @@ def joins_story(
 
 
 def assign_stories(
-    clusters: Sequence[Cluster],
+    clusters: Iterable[Cluster],
     articles: Mapping[str, Article] | None = None,
     *,
     config: StoryConfig | None = None,
@@ -1335,7 +1335,11 @@ def assign_stories(
 
     ``window`` (``"72h"``, seconds, a timedelta or None) overrides ``config.window``.
     ``articles`` (member id -> Article) is optional and only adds members' publication dates.
+    ``clusters`` may be any iterable (``Deduplicator.iter_clusters()``): it is read into a
+    list first, since the ids are found in one pass and set in another.
     """
+    if not isinstance(clusters, list | tuple):
+        clusters = list(clusters)
     story_of = story_ids(clusters, articles, config=config, window=window)
     return [dataclasses.replace(c, extra={**c.extra, "story_id": story_of[c.cluster_id]}) for c in clusters]
 
