@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from newsdedup import BoilerplateLearner, RuleSet, clean_text
 
 LEDE = (
@@ -39,6 +41,35 @@ def test_invalid_header_date_is_left_as_text() -> None:
     article = clean_text(f" date 2024-13-45 {LEDE}\n{SECOND}")
     assert article.published is None
     assert article.paragraphs[0].startswith("date 2024-13-45")
+
+
+def test_header_offset_out_of_range_is_an_invalid_date_not_a_crash() -> None:
+    """``timezone()`` refuses offsets of 24 h or more: "+25:00" raised ValueError, which inside
+    a dedup run turned a good body into an extract-failed error."""
+    article = clean_text(f" date 2024-10-17T10:00+25:00 {LEDE}\n{SECOND}")
+    assert article.published is None
+    assert article.reason is None
+    assert article.paragraphs[1:] == [SECOND]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((5,), {}, "needs str or bytes"),  # bytes(5) was five NUL bytes: "binary"
+        ((None,), {}, "needs str or bytes"),
+        ((LEDE,), {"url": 5}, "url must be"),
+        ((LEDE,), {"title": 5}, "title must be"),
+        ((LEDE,), {"published": "2024-10-17"}, "published must be a datetime"),
+        ((LEDE,), {"max_chars": "10"}, "max_chars must be an int"),
+        ((LEDE,), {"rules": "generic"}, "rules must be a RuleSet"),
+        ((LEDE,), {"learner": {}}, "learner must be a BoilerplateLearner"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_a_type_error_naming_them(
+    args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        clean_text(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def test_title_line_needs_to_look_like_a_headline() -> None:

@@ -1055,6 +1055,16 @@ def _default_rules() -> RuleSet:
 _PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]+)(?:[/?#]|\Z)")
 
 
+def check_rules(rules: object, learner: object) -> None:
+    """TypeError unless ``rules`` is a :class:`RuleSet` (or None) and ``learner`` a
+    :class:`BoilerplateLearner` (or None): a wrong object fails deep inside the cleaning
+    otherwise, with an error that does not name the argument."""
+    if rules is not None and not isinstance(rules, RuleSet):
+        raise TypeError(f"rules must be a RuleSet or None, not {type(rules).__name__}")
+    if learner is not None and not isinstance(learner, BoilerplateLearner):
+        raise TypeError(f"learner must be a BoilerplateLearner or None, not {type(learner).__name__}")
+
+
 def site_of(url: str | None) -> str | None:
     """Lower-case host of a URL without ``www.``, or None."""
     if not url:

@@ -27,7 +27,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ._boilerplate import BoilerplateLearner, RuleSet, clean_blocks, dom_selectors
+from ._boilerplate import BoilerplateLearner, RuleSet, check_rules, clean_blocks, dom_selectors
 from ._decode import decode_bytes, looks_binary
 from ._exceptions import ConfigError, ExtractError, finite_number
 from ._extract_rules import CANDIDATE_SELECTOR, LANDMARK_SELECTOR, ClassCache, class_weight, classify
@@ -1075,6 +1075,7 @@ def extract(
     cfg = config if config is not None else _DEFAULT_CONFIG
     if not isinstance(cfg, ExtractConfig):
         raise TypeError(f"config must be an ExtractConfig, not {type(cfg).__name__}")
+    check_rules(rules, learner)
 
     utf8: bytes | None = None
     if not isinstance(html, str):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timezone
 
-from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _title_like, site_of
+from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _title_like, check_rules, site_of
 from ._decode import decode_bytes, looks_binary
 from ._models import Article
 
@@ -100,6 +100,16 @@ def clean_text(
     page, their encoding detected; a binary file (gzip, PDF, image) is ``reason="binary"``, and
     over ``max_chars`` bytes ``"too-large"``.
     """
+    if not isinstance(text, str | bytes | bytearray | memoryview):
+        raise TypeError(f"clean_text() needs str or bytes, not {type(text).__name__}")
+    for name, value in (("url", url), ("id", id), ("title", title), ("site", site)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    if published is not None and not isinstance(published, datetime):
+        raise TypeError(f"published must be a datetime or None, not {type(published).__name__}")
+    if not isinstance(max_chars, int) or isinstance(max_chars, bool):
+        raise TypeError(f"max_chars must be an int, not {type(max_chars).__name__}")
+    check_rules(rules, learner)
     site = site or site_of(url)
     reason: str | None = None
     if not isinstance(text, str):
@@ -180,5 +190,8 @@ def _header_datetime(match: re.Match[str]) -> datetime | None:
         from datetime import timedelta
 
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
-        return day.replace(tzinfo=timezone(sign * offset))
+        try:
+            return day.replace(tzinfo=timezone(sign * offset))
+        except ValueError:  # an offset of 24 hours or more ("+25:00"): no date, as a bad day
+            return None
     return day.replace(tzinfo=UTC)
