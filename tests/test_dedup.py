@@ -351,6 +351,30 @@ def test_duplicate_ids_keep_the_first_item() -> None:
     assert [c.member_ids for c in d2.clusters()] == [("y",)]
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_errors_come_in_input_order_within_a_batch(jobs: int) -> None:
+    """A duplicate id is found when the batch is matched, after the errors of preparing it were
+    recorded: it came after a later line's error, where the Dask engine and the lines say it
+    comes first."""
+    text = _clean(3)
+    items = [
+        {"id": "x", "text": text},
+        {"id": "x", "text": _clean(1)},  # line 2: duplicate-id
+        {"id": None, "text": text},  # line 3: missing-id
+        {"id": "y", "text": _clean(4)},
+        {"id": "e", "text": ""},  # line 5: empty-input
+        {"id": "y", "text": _clean(0)},  # line 6: duplicate-id
+    ]
+    d = Deduplicator(jobs=jobs)
+    d.add_stream(items if jobs == 1 else iter(items), batch_size=len(items))
+    assert [(e.line, e.reason) for e in d.errors] == [
+        (None, "duplicate-id"), (None, "missing-id"), (None, "empty-input"), (None, "duplicate-id")
+    ]  # fmt: skip
+    d2 = Deduplicator()
+    d2.add_many(items, first_line=1)
+    assert [e.line for e in d2.errors] == [2, 3, 5, 6]
+
+
 def test_articles_are_accepted_and_wire_is_merged() -> None:
     text = _clean(2)
     items = [

@@ -1082,9 +1082,14 @@ class Deduplicator:
         out: list[Decision | None] = []
         pending: list[tuple[int, Article | _Spilled, _Fingerprint | None]] = []
         batch_ids: set[str] = set()
+        failed = [p for p, _, _ in prepared if isinstance(p, Decision) and p.status == "error"]
+        first_error = len(self.errors) - len(failed)  # the batch's errors from preparing end the list
+        late: list[bool] = []  # per error of the batch in input order: found here (duplicate-id)?
         for prep, line, fp in prepared:
             if isinstance(prep, Decision):
                 out.append(prep)
+                if prep.status == "error":
+                    late.append(False)
                 continue
             assert prep.id is not None
             if prep.id in batch_ids:  # same id twice inside this batch: the first one goes in first
@@ -1093,14 +1098,35 @@ class Deduplicator:
             seen = self._check_id(prep, line, file)
             if seen is not None:
                 out.append(seen)
+                if seen.status == "error":
+                    late.append(True)
                 continue
             out.append(None)
             pending.append((len(out) - 1, prep, fp))
             batch_ids.add(prep.id)
+        self._errors_in_input_order(first_error, late, failed)
         self._flush(pending, out, ingested)
         self._expire()
         assert self._deferred is not None or self._postponing or all(d is not None for d in out)
         return out  # type: ignore[return-value]
+
+    def _errors_in_input_order(self, first: int, late: list[bool], failed: list[Decision]) -> None:
+        """Put a batch's errors in its items' order: those of preparing were recorded before
+        the batch was matched, its ``duplicate-id`` errors while it is (the Dask engine, and a
+        reader of the errors file, see them in input order). Left alone unless the records
+        are exactly the batch's (a caller's own edits of ``errors`` never get reordered)."""
+        if not any(late) or all(late):
+            return
+        found = self.errors[first:]
+        n_early = late.count(False)
+        if (
+            first < 0
+            or len(found) != len(late)
+            or [r.reason for r in found[:n_early]] != [d.reason for d in failed]
+        ):
+            return
+        queues = (iter(found[:n_early]), iter(found[n_early:]))
+        self.errors[first:] = [next(queues[is_late]) for is_late in late]
 
     def _item_time(self, article: Article | _Spilled, ingested: float) -> float:
         return as_utc(article.published).timestamp() if article.published is not None else ingested
