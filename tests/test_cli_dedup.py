@@ -107,6 +107,19 @@ def test_unusable_lines_go_to_the_errors_file_and_the_run_goes_on(tmp_path: Path
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_integer_too_long_to_convert_is_bad_json_not_a_crash(tmp_path: Path, jobs: str) -> None:
+    """Python refuses to convert an integer of more than 4,300 digits (a ValueError that is not
+    a JSONDecodeError): the line raised out of the run and nothing was written."""
+    big = '{"id": "big", "text": "x", "n": ' + "9" * 5000 + "}"
+    src = _write(tmp_path / "in.jsonl", [_seed_lines()[0], big, _seed_lines()[1]])
+    out, err = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    result = _run([str(src), "-o", str(out), "--errors", str(err), "--jobs", jobs])
+    assert result.exit_code == 0, result.output
+    assert [(e["line"], e["reason"]) for e in _read_jsonl(err)] == [(2, "bad-json")]
+    assert sorted(m for row in _read_jsonl(out) for m in row["member_ids"]) == ["000", "001"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_stray_characters_and_oversized_lines_do_not_stop_the_run(tmp_path: Path, jobs: str) -> None:
     """A copy whose JSON holds a lone surrogate escape, NUL and a bidi override still clusters
     with its original, and its text comes out clean; an id with a lone surrogate, a text over

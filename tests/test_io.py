@@ -391,6 +391,24 @@ def test_warc_pages_become_records_and_the_rest_are_reasoned_skips(tmp_path: Pat
     assert all(item.line == position[item.id] for item in items)
 
 
+def test_a_warc_content_length_too_big_for_an_index_is_damage_not_a_crash(tmp_path: Path) -> None:
+    """warcio raised OverflowError on "Content-Length: 99999999999999999999", out of the whole
+    run; it is a damaged file like any other: what was read before it comes out, then InputError."""
+    path = tmp_path / "crawl.warc"
+    ids = news_warc(path, gz=False)
+    order = list(ids)
+    assert order.index("globe") < order.index("courier") < order.index("other")
+    data = path.read_bytes()
+    other = data.index(ids["other"].encode())  # the WARC header of the other story's record
+    length = data.index(b"Content-Length: ", other) + len(b"Content-Length: ")
+    path.write_bytes(data[:length] + b"99999999999999999999" + data[length:])
+    got: list[object] = []
+    with pytest.raises(InputError, match="OverflowError"):
+        got.extend(read_records(path))
+    read = {i.id for i in got if isinstance(i, Record)}
+    assert read == {ids["globe"], ids["courier"]}
+
+
 def test_warc_records_extract_to_the_same_story(tmp_path: Path) -> None:
     path = tmp_path / "crawl.warc.gz"
     ids = news_warc(path)

@@ -211,6 +211,7 @@ def read_warc(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
         EOFError,
         zlib.error,
         ValueError,
+        OverflowError,  # a Content-Length too big for an index ("99999999999999999999")
         IndexError,
         AttributeError,
         TypeError,

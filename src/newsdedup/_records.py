@@ -125,7 +125,9 @@ def parse_line(raw: bytes | str, *, line: int | None = None) -> Record:
             raise RecordError(f"line is not UTF-8: {exc}", reason="bad-encoding", line=line) from None
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and an integer of more than 4,300 digits, which Python
+        # refuses to convert (a line the decoder read to its end, but no record either)
         raise RecordError(f"invalid JSON: {exc}", reason="bad-json", line=line) from None
     if not isinstance(data, dict):
         raise RecordError("line is not a JSON object", reason="not-an-object", line=line)
