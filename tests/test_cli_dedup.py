@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -313,6 +315,35 @@ def test_real_process_stdin_to_stdout() -> None:
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 5
     assert "1 unusable" in proc.stderr
+
+
+def test_closed_stdout_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """Started with stdout closed (``>&-``), the run ended in an AttributeError traceback."""
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    proc = subprocess.run(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", str(src)],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot write output: standard output is closed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-o", "same.jsonl", "--pairs", "same.jsonl"], ["-o", "same.jsonl", "--errors", "./same.jsonl"]],
+)
+def test_two_outputs_naming_one_file_are_refused_before_the_run(tmp_path: Path, options: list[str]) -> None:
+    """Each output is written whole at the end: the clusters were silently replaced by the pairs."""
+    src = _write(tmp_path / "in.jsonl", _seed_lines())
+    with contextlib.chdir(tmp_path):
+        result = _run([str(src), *options])
+    assert result.exit_code == 2
+    assert "name the same file" in result.output
+    assert not (tmp_path / "same.jsonl").exists()
 
 
 def test_console_script_exits_like_main(tmp_path: Path) -> None:

@@ -838,3 +838,57 @@ def test_a_temporary_output_left_by_a_killed_writer_is_removed_by_the_next_one(t
     assert live.exists()
     assert other.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, live.name, other.name])
+
+
+def test_atomic_output_follows_a_symlink_to_the_file_it_names(tmp_path: Path) -> None:
+    """The link was replaced by a plain file and the file it pointed to never written."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "out.jsonl").write_text("old\n")
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(real / "out.jsonl")
+    with atomic_path(link) as tmp:
+        Path(tmp).write_text("new\n")
+    assert link.is_symlink()
+    assert (real / "out.jsonl").read_text() == "new\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_atomic_output_writes_into_a_fifo_instead_of_replacing_it(tmp_path: Path) -> None:
+    """A named pipe (or a device) is no file to replace: the reader waiting on it got nothing
+    and the pipe became a plain file. It is written in place."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with atomic_path(fifo) as tmp, open(tmp, "w") as fh:
+        fh.write("line\n")
+    reader.join(timeout=10)
+    assert got == [b"line\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_atomic_output_keeps_the_mode_of_the_file_it_replaces_or_the_umask_s(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files: every output came out unreadable to the group and others, and
+    an existing 0644 file became 0600."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.jsonl"
+        with atomic_path(fresh) as tmp:
+            Path(tmp).write_text("x\n")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.jsonl"
+        kept.write_text("old\n")
+        kept.chmod(0o640)
+        with atomic_path(kept) as tmp:
+            Path(tmp).write_text("new\n")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+        assert kept.read_text() == "new\n"
+    finally:
+        os.umask(old)

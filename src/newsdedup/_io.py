@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import sys
 import tempfile
 import zlib
@@ -508,12 +509,31 @@ def write_parquet(
 def atomic_path(target: Path) -> Iterator[str]:
     """A temporary file next to ``target`` that replaces it only when the block completes (and
     is synced to disk first), so a killed run never leaves a half-written output where the
-    previous one was; on an error the temporary file is removed."""
+    previous one was; on an error the temporary file is removed.
+
+    A symlink is followed (the file it points to is replaced, the link stays), and a target
+    that exists but is no regular file (``/dev/null``, a FIFO a reader waits on) is written in
+    place: replacing it would turn a device into a plain file, or leave the reader waiting.
+    The new file gets the mode of the file it replaces, or what the umask gives a new one
+    (``mkstemp`` alone makes it 0600)."""
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.exists() and not target.is_file():
+        yield str(target)
+        return
     directory = target.parent if str(target.parent) else Path(".")
     _sweep_stale(directory, target.name)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
     # the writer's pid in the name: a later run removes the file if this process was killed
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    try:
+        if hasattr(os, "fchmod"):  # not on Windows before 3.13
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb") as fh:
@@ -524,6 +544,18 @@ def atomic_path(target: Path) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (setting it to read
+    it back would give files another thread creates meanwhile the wrong mode)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _sweep_stale(directory: Path, name: str) -> None:

@@ -7,6 +7,7 @@ they write the contract files or spell an option.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -108,6 +109,8 @@ def write_lines(target: Path | None, lines: Iterable[str]) -> None:
     """Text lines (each without its newline) to ``target`` (atomically) or, for None or ``-``,
     to stdout as UTF-8."""
     if target is None or str(target) == "-":
+        if sys.stdout is None:  # started with stdout closed (">&-")
+            raise OSError(errno.EBADF, "standard output is closed")
         # UTF-8 bytes whatever the locale says (a C locale would make stdout ASCII-only)
         sys.stdout.flush()
         binary = getattr(sys.stdout, "buffer", None)
@@ -158,6 +161,19 @@ def writable_path(ctx: click.Context, param: click.Parameter, value: Path | None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise click.BadParameter(f"folder {str(folder)!r} is not writable", ctx=ctx, param=param)
     return value
+
+
+def distinct_outputs(paths: dict[str, Path | None]) -> None:
+    """A UsageError when two output options name one file: each is written whole at the end,
+    so the last one written would silently replace the others (the clusters, say)."""
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None or str(path) == "-":
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise click.UsageError(f"{seen[key]} and {option} name the same file: {str(path)!r}")
+        seen[key] = option
 
 
 def file_option(*decls: str, help: str, metavar: str | None = None) -> Callable[[F], F]:

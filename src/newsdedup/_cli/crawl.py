@@ -25,6 +25,7 @@ from .._fetch import FetchConfig
 from .._models import Cluster
 from ._common import (
     Interrupt,
+    distinct_outputs,
     errors_option,
     open_state,
     output_errors,
@@ -129,6 +130,7 @@ def command(
     Robots.txt is obeyed, private addresses are refused unless --allow-private, and every
     failure is recorded (see --errors) without stopping the crawl.
     """
+    distinct_outputs({"--output": output, "--errors": errors_path})
     try:
         fetch_config = FetchConfig(
             allow_private=allow_private,

@@ -55,6 +55,7 @@ from ._common import (
     Interrupt,
     atomic_writer,
     count_option,
+    distinct_outputs,
     errors_option,
     file_option,
     open_state,
@@ -365,6 +366,7 @@ def command(
         raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
     if pairs_path is not None and str(pairs_path) == "-":
         raise click.BadParameter("--pairs needs a file (stdout holds the clusters)", param_hint="--pairs")
+    distinct_outputs({"--output": output, "--errors": errors_path, "--pairs": pairs_path})
     if engine == "dask":
         if pairs_path is not None:
             raise click.UsageError("--pairs is not supported with --engine dask")

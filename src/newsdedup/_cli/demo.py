@@ -13,7 +13,7 @@ import click
 
 from .._crawl import CrawlResult
 from .._urls import host_of
-from ._common import errors_option, file_option, output_errors, write_jsonl
+from ._common import distinct_outputs, errors_option, file_option, output_errors, write_jsonl
 from .crawl import summary_line
 
 
@@ -71,6 +71,8 @@ def command(as_json: bool, output: Path | None, errors_path: Path | None, thresh
     Runs offline: the site is served from this process on 127.0.0.1 and stopped at the end.
     """
     from .._demo import DemoSite, run_demo
+
+    distinct_outputs({"--output": output, "--errors": errors_path})
 
     with DemoSite() as site:
         result = run_demo(site, threshold=threshold)
