@@ -91,6 +91,41 @@ def test_wrong_header_charset_is_not_trusted() -> None:
     assert "\ufffd" not in decoded.text
 
 
+@pytest.mark.parametrize("label", ["utf-16", "utf-16le", "UTF-16BE", "utf-32", "utf-32-le"])
+def test_a_utf16_or_utf32_header_on_ascii_bytes_is_not_trusted(label: str) -> None:
+    # UTF-16 decodes any even-length bytes without error: the header alone turned this page into CJK
+    body = PAGE.format(meta="").replace("€", "EUR").encode("utf-8")
+    body += b" " * (-len(body) % 4)  # a whole number of UTF-16 and UTF-32 code units
+    decoded = decode_bytes(body, content_type=f"text/html; charset={label}")
+    assert decoded.source != "header"
+    assert decoded.encoding == "utf-8"
+    assert "Zürich – café «naïve» EUR5" in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("utf-16", "utf-16-le"),
+        ("utf-16", "utf-16-be"),
+        ("utf-16le", "utf-16-le"),
+        ("utf-16be", "utf-16-be"),
+        ("utf-32", "utf-32-le"),
+        ("utf-32be", "utf-32-be"),
+    ],
+)
+def test_a_utf16_or_utf32_header_is_trusted_when_the_bytes_are(label: str, codec: str) -> None:
+    # no BOM: the NUL high bytes of the ASCII markup say the page really is UTF-16/32, and in
+    # which byte order
+    decoded = decode_bytes(PAGE.format(meta="").encode(codec), content_type=f"text/html; charset={label}")
+    assert (decoded.encoding, decoded.source) == (codec, "header")
+    assert decoded.text == PAGE.format(meta="")
+
+
+def test_a_utf16_header_naming_the_other_byte_order_is_not_trusted() -> None:
+    body = PAGE.format(meta="").encode("utf-16-be")
+    assert decode_bytes(body, content_type="text/html; charset=utf-16le").source != "header"
+
+
 def test_undeclared_utf8() -> None:
     decoded = decode_bytes(PAGE.format(meta="").encode("utf-8"))
     assert decoded.encoding == "utf-8"

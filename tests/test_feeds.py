@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsdedup._exceptions import FeedError
+from newsdedup._exceptions import ConfigError, FeedError
 from newsdedup._feeds import (
     discover_article_links,
     discover_feeds,
@@ -136,6 +136,51 @@ def test_max_entries() -> None:
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
     )
     assert len(parse_feed(feed, max_entries=7)) == 7
+
+
+_ITEMS = "".join(f"<item><link>https://e.example/a/story-number-{i}</link></item>" for i in range(3))
+_RSS = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{_ITEMS}</channel></rss>'.encode()
+_JSON_FEED = (
+    b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
+    b'{"id": "1", "url": "https://e.example/a/one"}, {"id": "2", "url": "https://e.example/a/two"}]}'
+)
+_URLSET = (
+    '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    + "".join(f"<url><loc>https://e.example/a/story-{i}</loc></url>" for i in range(3))
+    + "</urlset>"
+).encode()
+_INDEX = (
+    b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    b"<sitemap><loc>https://e.example/s1.xml</loc></sitemap></sitemapindex>"
+)
+
+
+def test_max_entries_zero_returns_no_entries() -> None:
+    # "at most max_entries": the limit was checked after an entry was added, so 0 gave one
+    assert parse_feed(_RSS, max_entries=0) == []
+    assert parse_feed(_JSON_FEED, max_entries=0) == []
+    assert [e.url for e in parse_feed(_RSS, max_entries=1)] == ["https://e.example/a/story-number-0"]
+    assert [e.url for e in parse_feed(_JSON_FEED, max_entries=1)] == ["https://e.example/a/one"]
+    assert parse_sitemap(_URLSET, max_entries=0).urls == ()
+    assert len(parse_sitemap(_URLSET, max_entries=2).urls) == 2
+    index = parse_sitemap(_INDEX, max_entries=0)
+    assert (index.is_index, index.sitemaps) == (True, ())
+    assert parse_sitemap(b"https://e.example/a/x\nhttps://e.example/a/y\n", max_entries=0).urls == ()
+
+
+def test_max_entries_zero_still_rejects_what_is_not_a_feed() -> None:
+    with pytest.raises(FeedError, match="not a feed"):
+        parse_feed(b"<html><body>Not a feed</body></html>", max_entries=0)
+
+
+@pytest.mark.parametrize("value", [-1, True, 2.5, "10"], ids=repr)
+def test_max_entries_must_be_a_non_negative_int(value: object) -> None:
+    # a negative cap sliced from the end (lines[:-1] dropped a plain-text sitemap's last URL)
+    for func, doc in ((parse_feed, _RSS), (parse_feed, _JSON_FEED), (parse_sitemap, _URLSET)):
+        with pytest.raises(ConfigError, match="max_entries"):
+            func(doc, max_entries=value)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_entries"):
+        parse_sitemap(b"https://e.example/a/x\nhttps://e.example/a/y\n", max_entries=value)  # type: ignore[arg-type]
 
 
 def test_malformed_feed_is_feed_error() -> None:

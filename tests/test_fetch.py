@@ -594,6 +594,31 @@ def test_config_validation_names_field() -> None:
         FetchConfig(user_agent="a\r\nX-Evil: 1")
 
 
+@pytest.mark.parametrize("name", ["allow_private", "verify_tls", "obey_robots"])
+@pytest.mark.parametrize("value", ["false", "no", 0, 1, None], ids=repr)
+def test_config_bool_fields_must_be_bools(name: str, value: object) -> None:
+    # allow_private="false" was truthy and turned the private-address (SSRF) check off
+    with pytest.raises(ConfigError, match=rf"FetchConfig\.{name} must be a bool"):
+        FetchConfig(**{name: value})
+    assert getattr(FetchConfig(**{name: False}), name) is False
+
+
+def test_a_string_false_never_lets_the_fetcher_reach_a_private_address(srv: LocalServer) -> None:
+    # the repro: a config read from a file or environment as strings fetched 127.0.0.1
+    srv.page("/a", PAGE)
+    with pytest.raises(ConfigError, match="allow_private"):
+        run(fetch(srv.url("/a"), cfg(allow_private="false")))
+    assert srv.requests == []
+
+
+@pytest.mark.parametrize("value", [b"bot/1.0", 42, None, ""], ids=repr)
+def test_config_user_agent_must_be_a_str(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"FetchConfig\.user_agent"):
+        FetchConfig(user_agent=value)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"FetchConfig\.robots_token"):
+        FetchConfig(robots_token=value)  # type: ignore[arg-type]
+
+
 FLOAT_FIELDS = [
     "connect_timeout", "read_timeout", "total_timeout", "backoff_base", "backoff_max", "retry_after_max",
     "per_host_delay", "max_crawl_delay", "robots_ttl", "robots_unreachable_ttl",

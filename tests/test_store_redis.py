@@ -129,6 +129,33 @@ def test_unreachable_redis_is_a_store_error_with_the_cause_kept() -> None:
     assert isinstance(info.value.__cause__, redis.exceptions.ConnectionError)
 
 
+def test_a_closed_store_refuses_to_be_used(server: RedisServer, client) -> None:  # type: ignore[no-untyped-def]
+    """redis-py reconnects on the next command, so a closed store went on reading and writing
+    as if open (the SQLite store called itself damaged): it is a StoreError saying it is closed,
+    nothing is written after the close, and the store opens again with what came before."""
+    url = f"{server.url}?name=closed"
+    items = make_corpus(6, seed=6)
+    store = open_store(url)
+    d = Deduplicator(store=store)
+    d.add_many(items[:3])
+    store.close()
+    keys = sorted(client.keys("*"))
+    uses = {
+        "add_many": lambda: d.add_many(items[3:]),
+        "counts": store.counts,
+        "mark_seen": lambda: store.mark_seen(["https://a.example/y"]),
+        "fetch cache": lambda: store.fetch_cache().get("https://a.example/x"),
+    }
+    for what, use in uses.items():
+        with pytest.raises(StoreError, match="the store is closed") as info:
+            use()
+        assert not isinstance(info.value, StoreCorrupt), what
+    store.close()  # closing twice is harmless
+    assert sorted(client.keys("*")) == keys
+    with open_store(url) as again:
+        assert len(Deduplicator(store=again)) == 3
+
+
 def test_bad_names_are_config_errors(server: RedisServer) -> None:
     with pytest.raises(ConfigError):
         open_store(f"{server.url}?name=a:b")

@@ -285,6 +285,48 @@ def test_items_carry_text_and_metadata(tmp_path: Path) -> None:
     assert row["member_ids"] == ["x1"]
 
 
+def test_a_closed_store_says_it_is_closed_not_that_it_is_damaged(tmp_path: Path) -> None:
+    """Using a store after ``close()`` was StoreCorrupt ("not a usable newsdedup store"), which
+    could get a healthy file deleted: it is a StoreError saying the store is closed, and the
+    file is untouched and opens again with everything written before the close."""
+    path = tmp_path / "s.db"
+    items = make_corpus(6, seed=5)
+    store = open_store(path)
+    d = Deduplicator(store=store)
+    d.add_many(items[:3])
+    store.fetch_cache().put("https://a.example/x", etag='"1"', last_modified=None, body=b"<p>x</p>")
+    store.close()
+    uses = {
+        "add_many": lambda: d.add_many(items[3:]),
+        "counts": store.counts,
+        "mark_seen": lambda: store.mark_seen(["https://a.example/y"]),
+        "fetch cache": lambda: store.fetch_cache().get("https://a.example/x"),
+    }
+    for what, use in uses.items():
+        with pytest.raises(StoreError, match="the store is closed") as info:
+            use()
+        assert not isinstance(info.value, StoreCorrupt), what
+    store.close()  # closing twice is harmless
+    with open_store(path) as again:
+        assert again.counts()["items"] == 3
+        assert again.fetch_cache().get("https://a.example/x") is not None
+
+
+def test_only_a_closed_connection_is_reported_as_closed() -> None:
+    """Other programming errors are StoreError too (a bug, not damage); real damage stays
+    StoreCorrupt."""
+    from newsdedup._store._sqlite import _errors
+
+    with (
+        pytest.raises(StoreError, match="writing a batch failed: Incorrect number") as info,
+        _errors("/data/s.db", "writing a batch"),
+    ):
+        raise sqlite3.ProgrammingError("Incorrect number of bindings supplied.")
+    assert not isinstance(info.value, StoreCorrupt)
+    with pytest.raises(StoreCorrupt), _errors("/data/s.db", "reading"):
+        raise sqlite3.DatabaseError("file is not a database")
+
+
 # --------------------------------------------------------------------------------------------
 # A full disk while a batch commits (audit S3)
 

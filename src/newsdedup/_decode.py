@@ -2,8 +2,10 @@
 
 A declared charset that does not decode cleanly is not trusted (pages often say utf-8 and send
 cp1252); detection by charset-normalizer decides instead, and utf-8 with replacement is the last
-resort, so decoding is total over arbitrary bytes. Binary bodies are recognised by magic numbers
-and NUL bytes before any of this, because decoding a PDF "successfully" yields garbage text.
+resort, so decoding is total over arbitrary bytes. UTF-16 decodes almost any bytes cleanly, so a
+BOM-less UTF-16/32 declaration is trusted only when the bytes have the NUL pattern such text has.
+Binary bodies are recognised by magic numbers and NUL bytes before any of this, because decoding
+a PDF "successfully" yields garbage text.
 """
 
 from __future__ import annotations
@@ -108,6 +110,34 @@ def _lookup(name: str | bytes | None) -> str | None:
     return codec.name
 
 
+def _wide_encoding(data: bytes, declared: str) -> str | None:
+    """The UTF-16/32 codec (with its byte order) that BOM-less ``data`` really is in, or None
+    when the bytes do not look like ``declared`` at all. UTF-16 decodes any even-length input
+    without error, so a clean decode proves nothing: an ASCII or UTF-8 page under a
+    ``charset=utf-16`` header would come out as CJK garbage.
+
+    Web pages are mostly ASCII markup, and ASCII in UTF-16/32 puts a NUL in the high byte of
+    every code unit (UTF-32 has one in every unit, since no code point reaches the top byte).
+    So the declaration is trusted only when at least a quarter of the code units in the first
+    4 KiB have a NUL high byte for one byte order, and more than for the other order; that
+    order decides, so a bare ``utf-16`` label (no BOM) is read big- or little-endian as the
+    bytes are, not in the machine's order. ASCII/UTF-8 text has no NUL bytes at all."""
+    width = 2 if declared.startswith("utf-16") else 4
+    sample = data[: 4096 - 4096 % width]
+    units = len(sample) // width
+    if not units or len(data) % width:
+        return None
+    le = sample[width - 1 :: width].count(0)  # high byte last
+    be = sample[::width].count(0)  # high byte first
+    if max(le, be) * 4 < units or le == be:
+        return None
+    order = "le" if le > be else "be"
+    base = declared[:6]  # "utf-16" or "utf-32"
+    if declared not in (base, f"{base}-{order}"):
+        return None  # the header names the other byte order than the bytes have
+    return f"{base}-{order}"
+
+
 def _strict(data: bytes, encoding: str) -> str | None:
     try:
         return data.decode(encoding)
@@ -125,6 +155,8 @@ def decode_bytes(data: bytes, *, content_type: str | None = None) -> Decoded:
     if content_type:
         match = _HEADER_CHARSET.search(content_type)
         enc = _lookup(match.group(1)) if match else None
+        if enc and enc.startswith(("utf-16", "utf-32")):
+            enc = _wide_encoding(data, enc)  # BOM-less: trusted only if the bytes look like it
         if enc:
             declared.append((enc, "header"))
             text = _strict(data, enc)

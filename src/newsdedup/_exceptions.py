@@ -16,7 +16,8 @@ guard a whole run with one ``except`` clause and still tell failures apart by ki
     │   ├── FetchTimeout                    connect, read or total deadline exceeded
     │   ├── ConnectError                    connection refused, reset, DNS failure
     │   │   ├── DNSError                        the host name did not resolve
-    │   │   └── TLSError                        the server's certificate did not verify
+    │   │   ├── TLSError                        the server's certificate did not verify
+    │   │   └── TruncatedResponse               the connection closed before the whole body came
     │   ├── TooManyRedirects                hop limit or redirect loop
     │   ├── HTTPStatusError                 final status is not 2xx
     │   ├── ResponseTooLarge                body (after decompression) over the cap

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from ._exceptions import FeedError
+from ._exceptions import ConfigError, FeedError
 from ._models import as_utc, parse_datetime
 from ._urls import join_url, normalize_url, same_site
 
@@ -309,6 +309,13 @@ def _struct_to_dt(value: Any) -> datetime | None:
         return None
 
 
+def _check_max_entries(func: str, value: object) -> None:
+    """A cap on entries: an int >= 0 (0 returns none). A negative one would count from the end
+    when slicing, and a bool or float is a mistake rather than a cap."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{func}(max_entries=...) must be an int >= 0, got {value!r}")
+
+
 def parse_feed(
     data: bytes,
     *,
@@ -320,12 +327,14 @@ def parse_feed(
     """Entries of an RSS, Atom, RDF or JSON Feed document given as bytes.
 
     Entry links are resolved against ``base_url`` and kept only if they are http(s). At most
-    ``max_entries`` entries are returned (feeds list newest first). A malformed feed (feedparser's
-    "bozo") yields the entries that could be recovered; ``problems``, when given, receives what
-    was wrong with it, so a caller can flag the feed.
+    ``max_entries`` entries are returned (feeds list newest first; 0 returns none, a negative
+    value is a ConfigError). A malformed feed (feedparser's "bozo") yields the entries that
+    could be recovered; ``problems``, when given, receives what was wrong with it, so a caller
+    can flag the feed.
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_feed takes the feed's bytes, never a URL or a path")
+    _check_max_entries("parse_feed", max_entries)
     if sniff_kind(content_type, bytes(data)) == "jsonfeed" or (
         (content_type or "").startswith(("application/feed+json", "application/json"))
     ):
@@ -354,6 +363,8 @@ def parse_feed(
     out: list[FeedEntry] = []
     links = _Links()
     for entry in entries:
+        if len(out) >= max_entries:  # checked before an entry is added, so 0 means none
+            break
         link = entry.get("link")
         if not link:
             for candidate in entry.get("links") or ():
@@ -379,12 +390,10 @@ def parse_feed(
                 guid=str(entry["id"]) if entry.get("id") else None,
             )
         )
-        if len(out) >= max_entries:
-            break
     links.log(base_url)
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
-        if not out:
+        if not out and max_entries:  # with max_entries=0 an empty list is what was asked for
             raise FeedError(f"malformed feed with no usable entry: {type(exc).__name__}: {exc}")
         if problems is not None and not isinstance(exc, ThingsNobodyCaresAboutButMe | UndeclaredNamespace):
             problems.append(f"malformed feed: {type(exc).__name__}: {exc}")
@@ -404,6 +413,8 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
     out: list[FeedEntry] = []
     links = _Links()
     for item in doc["items"]:
+        if len(out) >= max_entries:
+            break
         if not isinstance(item, dict):
             continue
         link = item.get("url") or item.get("external_url")
@@ -423,8 +434,6 @@ def _parse_json_feed(data: bytes, *, base_url: str | None, max_entries: int) -> 
                 guid=str(item["id"]) if item.get("id") is not None else None,
             )
         )
-        if len(out) >= max_entries:
-            break
     links.log(base_url)
     return out
 
@@ -476,10 +485,12 @@ def parse_sitemap(
     """Parse a sitemap, sitemap index, news sitemap or plain-text sitemap (gzip allowed).
 
     ``<loc>`` values that are not absolute http(s) URLs are dropped. A truncated or malformed
-    file yields the entries before the damage; one with nothing usable raises FeedError.
+    file yields the entries before the damage; one with nothing usable raises FeedError. At
+    most ``max_entries`` URLs and child sitemaps together are returned (0 returns none).
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_sitemap takes the sitemap's bytes, never a URL or a path")
+    _check_max_entries("parse_sitemap", max_entries)
     body = bytes(data)
     if body[:2] == b"\x1f\x8b":
         body = gunzip_bounded(body, max_bytes=max_bytes)
@@ -506,6 +517,8 @@ def parse_sitemap(
                 if name in ("url", "sitemap"):
                     current = {}
                 continue
+            if len(entries) + len(children) >= max_entries:  # before adding one: 0 means none
+                break
             depth_stack.pop()
             text = (elem.text or "").strip()
             if name in ("loc", "lastmod", "title", "publication_date") and text:
@@ -532,8 +545,6 @@ def parse_sitemap(
                     children.append(url)
                 current = {}
                 elem.clear()
-            if len(entries) + len(children) >= max_entries:
-                break
     except ET.ParseError as exc:
         if not entries and not children:
             raise FeedError(f"malformed sitemap: {exc}") from None

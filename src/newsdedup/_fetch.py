@@ -177,10 +177,17 @@ class FetchConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"FetchConfig.{name} must be an int >= 0, got {value!r}")
-        if not self.user_agent or "\n" in self.user_agent or "\r" in self.user_agent:
-            raise ConfigError("FetchConfig.user_agent must be a non-empty single line")
-        if not self.robots_token.strip():
-            raise ConfigError("FetchConfig.robots_token must not be empty")
+        # A truthy string such as "false" would otherwise switch the SSRF guard (allow_private),
+        # TLS verification or robots.txt the wrong way without a word.
+        for name in ("obey_robots", "allow_private", "verify_tls"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigError(f"FetchConfig.{name} must be a bool, got {value!r}")
+        ua = self.user_agent
+        if not isinstance(ua, str) or not ua or "\n" in ua or "\r" in ua:
+            raise ConfigError(f"FetchConfig.user_agent must be a non-empty single-line str, got {ua!r}")
+        if not isinstance(self.robots_token, str) or not self.robots_token.strip():
+            raise ConfigError(f"FetchConfig.robots_token must be a non-empty str, got {self.robots_token!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

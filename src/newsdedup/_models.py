@@ -89,7 +89,10 @@ class Removal:
     """One piece of boilerplate that was cut, and the rule that cut it (for explanations)."""
 
     rule: str
-    """Which rule fired, e.g. ``"newsmax:trailing"``, ``"generic:share"``, ``"learned"``, ``"wire"``."""
+    """Which rule fired: ``"dom:<kind>"`` (a structural cut, e.g. ``"dom:nav"``), ``"rules:dom"``
+    (a publisher CSS selector), ``"<publisher>:<label>"`` (a publisher pattern, e.g.
+    ``"newsmax:copyright"``, ``"generic:share"``), ``"wire:<kind>"`` (e.g. ``"wire:credit"``)
+    or ``"learned:line"`` (a line learned from a site's other pages)."""
     text: str
     """The text that was removed (shortened to a few hundred characters)."""
 

@@ -533,8 +533,9 @@ class RedisStore:
         self._busy_timeout = busy_timeout
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._fetch_cache_max_bytes = fetch_cache_bytes(fetch_cache_max_bytes)
+        self._closed = False
         try:
-            self._r = redis.Redis.from_url(
+            self._client = redis.Redis.from_url(
                 self.url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
             )
         except ValueError as exc:
@@ -551,6 +552,14 @@ class RedisStore:
             )
         self._release = self._r.register_script(_RELEASE)
         self._extend = self._r.register_script(_EXTEND)
+
+    @property
+    def _r(self) -> Any:
+        """The Redis client, refused once the store is closed: redis-py would quietly open a new
+        connection and the closed store would go on reading and writing."""
+        if self._closed:
+            raise StoreError(f"{self.url} ({self.name}): the store is closed; open it again to use it")
+        return self._client
 
     def identity(self) -> tuple[str, int, str]:
         """The server (its ``run_id``), database and name this store lives at: two URLs that
@@ -784,8 +793,12 @@ class RedisStore:
             self._r.set(f"{self._base}:learner:{name}", state)
 
     def close(self) -> None:
+        """Close the connections; later use raises :class:`StoreError` saying it is closed."""
+        if self._closed:
+            return
+        self._closed = True
         with contextlib.suppress(Exception):
-            self._r.close()
+            self._client.close()
 
     def __enter__(self) -> RedisStore:
         return self

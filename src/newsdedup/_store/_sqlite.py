@@ -151,6 +151,12 @@ def _errors(path: str, doing: str) -> Iterator[None]:
                 " beside it: is the file, its folder or the file system read-only?)"
             ) from exc
         raise StoreError(f"{path}: {doing} failed: {exc}") from exc
+    except sqlite3.ProgrammingError as exc:
+        # A DatabaseError too, but about how the connection is used (closed, bad bindings), never
+        # about the file: reported as damage, it invited deleting a healthy store.
+        if "closed" in str(exc).lower():
+            raise StoreError(f"{path}: the store is closed ({doing}); open it again to use it") from exc
+        raise StoreError(f"{path}: {doing} failed: {exc}") from exc
     except sqlite3.DatabaseError as exc:  # includes "file is not a database", "malformed"
         raise StoreCorrupt(f"{path}: not a usable newsdedup store ({doing}): {exc}") from exc
     except sqlite3.Error as exc:
@@ -509,6 +515,7 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._fetch_cache_max_bytes = fetch_cache_bytes(fetch_cache_max_bytes)
         self._fetch_cache: _FetchCache | None = None
+        self._closed = False
         self._busy_timeout = busy_timeout
         self._sync = sync
         self._check_header(create)
@@ -809,6 +816,10 @@ class SQLiteStore:
     def fetch_cache(self) -> _FetchCache:
         """The fetcher's ``FetchCache`` (ETag / Last-Modified + body) backed by this file."""
         with self._lock:
+            if self._closed:  # a new cache would open a connection of its own and carry on
+                raise StoreError(
+                    f"{self.url}: the store is closed (opening the fetch cache); open it again to use it"
+                )
             if self._fetch_cache is None:
                 self._fetch_cache = _FetchCache(self, max_bytes=self._fetch_cache_max_bytes)
             return self._fetch_cache
@@ -861,7 +872,9 @@ class SQLiteStore:
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the connections; later use raises :class:`StoreError` saying it is closed."""
         with self._lock:
+            self._closed = True
             if self._fetch_cache is not None:
                 self._fetch_cache.close()
             with contextlib.suppress(sqlite3.Error):
