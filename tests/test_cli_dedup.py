@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -451,6 +452,62 @@ def test_ctrl_c_stops_reading_and_writes_what_was_read(tmp_path: Path) -> None:
         ]
 
     assert rows(out) == rows(expected_out)
+
+
+def _waits_on_a_pipe(pid: int, timeout: float = 60.0) -> bool:
+    """Whether the process came to block on reading a pipe within ``timeout`` (Linux's wchan)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "pipe" in Path(f"/proc/{pid}/wchan").read_text():
+                return True
+        except OSError:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc/PID/wchan")
+@pytest.mark.parametrize("twice", [False, True])
+def test_ctrl_c_stops_a_read_that_waits_on_an_idle_pipe(tmp_path: Path, twice: bool) -> None:
+    """``tail -f | newsdedup dedup -`` with nothing new coming: the read resumed after the
+    signal handler and waited on; the run then said the whole input was read and exited 0.
+    The first Ctrl-C now stops the waiting read: what was read is written, exit 130. A second
+    Ctrl-C aborts with 130 too (click's abort exits 1, the code of an unreadable input)."""
+    import signal
+
+    lines = _seed_lines()
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", "-", "-o", str(out)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(("\n".join(lines) + "\n").encode())
+        proc.stdin.flush()  # and the pipe stays open, as tail -f keeps it
+        assert _waits_on_a_pipe(proc.pid)
+        time.sleep(0.2)  # the lines were taken before the read that now waits
+        assert _waits_on_a_pipe(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        if twice:
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        stderr = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    if not twice:
+        assert f"Interrupted: the {len(lines)} items read before it were written" in stderr
+        assert sorted(m for r in _read_jsonl(out) for m in r["member_ids"]) == sorted(
+            json.loads(line)["id"] for line in lines
+        )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to the process is POSIX")

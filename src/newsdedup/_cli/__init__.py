@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -42,6 +43,16 @@ class _LazyGroup(click.Group):
             raise
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A Ctrl-C that aborts a command (the second one, or one before the command took over
+        SIGINT) exits with 130, as a shell reports a process SIGINT ended; click's own abort
+        exits with 1, the code for an input that could not be read."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\nAborted!", err=True)
+            ctx.exit(130)
 
 
 class _Stderr(logging.Handler):

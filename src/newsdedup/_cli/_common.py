@@ -42,6 +42,13 @@ __all__ = [
 ]
 
 
+class ReadStopped(BaseException):
+    """Raised by the first Ctrl-C into a read that is waiting for input (:attr:`Interrupt.waiting`):
+    a pipe that stays open (``tail -f | newsdedup dedup -``) would otherwise keep the command
+    waiting, the read resumed after the signal handler, until more input came. A BaseException,
+    so that no reader's own ``except Exception`` takes it for a damaged input."""
+
+
 class Interrupt:
     """Ctrl-C as a crawler takes it: the first SIGINT sets :attr:`event` (the command stops
     reading or fetching, and what it has is processed and written as usual; the command then
@@ -53,6 +60,9 @@ class Interrupt:
         self.command = command
         self.event = threading.Event()
         self._previous: Any = None
+        self.waiting = False
+        """Set by the reader around each read of the input: a Ctrl-C then stops that read
+        (:class:`ReadStopped`) instead of waiting for it to return."""
 
     @property
     def requested(self) -> bool:
@@ -76,6 +86,9 @@ class Interrupt:
             f"newsdedup {self.command}: interrupted: stopping; what was read is processed and "
             "written (Ctrl-C again to abort)\n".encode(),
         )
+        if self.waiting:
+            self.waiting = False
+            raise ReadStopped
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ from .._verify import Verdict
 from . import keep_until_exit
 from ._common import (
     Interrupt,
+    ReadStopped,
     atomic_writer,
     count_option,
     distinct_outputs,
@@ -470,11 +471,19 @@ class _Source:
                 items: Iterator[Record | RecordError | RawLine] = read_jsonl_lines(self.name)
             else:
                 items = read_records(self.name, format=self.fmt)
-            for item in items:
-                if interrupt.requested:
-                    self.stopped = True
+            reading = iter(items)
+            while not interrupt.requested:
+                try:
+                    interrupt.waiting = True  # a Ctrl-C now stops the read (ReadStopped)
+                    item = next(reading)
+                except StopIteration:
                     return
+                finally:
+                    interrupt.waiting = False
                 yield item
+            self.stopped = True
+        except ReadStopped:  # the Ctrl-C came while a read waited: what was read before it counts
+            self.stopped = True
         except InputError as exc:
             self.failure = str(exc)
 
