@@ -484,7 +484,8 @@ def test_ctrl_c_stops_a_read_that_waits_on_an_idle_pipe(tmp_path: Path, twice: b
         [sys.executable, "-c", "from newsdedup._cli import main; main()", "dedup", "-", "-o", str(out)],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    assert proc.stdin is not None and proc.stderr is not None
+    assert proc.stdin is not None
+    assert proc.stderr is not None
     try:
         proc.stdin.write(("\n".join(lines) + "\n").encode())
         proc.stdin.flush()  # and the pipe stays open, as tail -f keeps it
