@@ -72,6 +72,24 @@ def test_arguments_of_the_wrong_type_are_a_type_error_naming_them(
         clean_text(*args, **kwargs)  # type: ignore[arg-type]
 
 
+def test_a_hard_wrapped_lede_is_not_taken_for_the_title() -> None:
+    """A first line that the next one continues (it starts in lower case) is the start of the
+    lede, not a headline: taken as the title, the story lost its first words."""
+    wrapped = (
+        "Leaders of Italy's five coalition parties\nhave agreed to meet on Monday to discuss the crisis."
+    )
+    article = clean_text(f"{wrapped}\n{SECOND}")
+    assert article.title == ""
+    assert article.text.startswith("Leaders of Italy's five coalition parties")
+    # after a date header too
+    dated = clean_text(f" date 2024-10-17 {wrapped}\n{SECOND}")
+    assert dated.title == ""
+    assert dated.published == datetime(2024, 10, 17, tzinfo=UTC)
+    assert dated.text.startswith("Leaders of Italy's")
+    # a headline followed by a lede in capitals is still the title
+    assert clean_text(f"{TITLE}\n{LEDE}\n{SECOND}").title == TITLE
+
+
 def test_title_line_needs_to_look_like_a_headline() -> None:
     # First line ends with a full stop: it is the lede, not a title.
     article = clean_text(f"{LEDE}\n{SECOND}")

@@ -1207,6 +1207,14 @@ def _prose_len(block: str) -> int:
     return len(block) if words >= 25 or (words >= 10 and _ends_sentence(block)) else 0
 
 
+def _leads_as_title(first: str, second: str) -> bool:
+    """Whether a text export's first line is its headline: it looks like one, and the next line
+    does not go on with its sentence. A hard-wrapped lede ("Leaders of Italy's five coalition
+    parties" / "have agreed to meet ...") looks like a headline by itself; taken as the title,
+    it left the story's text without its first words."""
+    return _title_like(first) and not second[:1].islower()
+
+
 def _title_like(text: str) -> bool:
     """A headline: short, several words, no sentence punctuation at the end."""
     text = text.strip()
@@ -1414,7 +1422,7 @@ def _clean(
     found_title = ""
     if title:
         _cut_title_repeat(page, title)
-    elif text_mode and len(page.blocks) >= 2 and _title_like(page.blocks[0]):
+    elif text_mode and len(page.blocks) >= 2 and _leads_as_title(page.blocks[0], page.blocks[1]):
         found_title = page.blocks.pop(0)
         _cut_lead(page, entries)
     _cut_lines(page, entries)
@@ -1470,7 +1478,7 @@ def _clean_fast(
     found_title = ""
     if title:
         _cut_title_repeat(page, title)
-    elif text_mode and len(page.blocks) >= 2 and _title_like(page.blocks[0]):
+    elif text_mode and len(page.blocks) >= 2 and _leads_as_title(page.blocks[0], page.blocks[1]):
         found_title = page.blocks.pop(0)
         _cut_lead_fast(page, plan.lead)
     _cut_lines_fast(page, plan)

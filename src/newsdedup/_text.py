@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timezone
 
-from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _title_like, check_rules, site_of
+from ._boilerplate import BoilerplateLearner, RuleSet, _clean, _leads_as_title, check_rules, site_of
 from ._decode import decode_bytes, looks_binary
 from ._models import Article
 
@@ -139,7 +139,7 @@ def clean_text(
         rest = (match.group("rest") or "").strip()
         lines.pop(0)
         if rest:
-            if len(lines) >= 1 and _title_like(rest):
+            if len(lines) >= 1 and _leads_as_title(rest, lines[0]):
                 header_title = rest
             else:
                 lines.insert(0, rest)
