@@ -283,9 +283,16 @@ def test_count_options_reach_the_engine_and_the_store(
 
 
 def test_max_verify_below_four_is_a_usage_error(tmp_path: Path) -> None:
+    """The message names the flag and what the flag accepts (0, not the engine's None)."""
     result = _run([str(_write(tmp_path / "in.jsonl", _seed_lines()[:1])), "--max-verify", "2"])
     assert result.exit_code == 2
-    assert "max_verify" in result.output
+    assert (
+        "Invalid value for '--max-verify': must be 0 (verify every candidate) or an int >= 4" in result.output
+    )
+    assert "dedup.max_verify" not in result.output
+    result = _run([str(_write(tmp_path / "in.jsonl", _seed_lines()[:1])), "--threshold", "1.5"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--threshold'" in result.output
 
 
 def test_threshold_option_changes_the_result(tmp_path: Path) -> None:

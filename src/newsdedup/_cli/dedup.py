@@ -235,7 +235,7 @@ def _progress(enabled: bool) -> Any:
     "--max-verify",
     "Bound the verifications per item in big stories: each item is verified against its N "
     "lowest-ranked candidates (a fixed rank per id), the same clusters in any input order; 0 "
-    "verifies every candidate [default: 8].",
+    "verifies every candidate, else N >= 4 [default: 8].",
 )
 @count_option(
     "--settle-after",
@@ -391,7 +391,7 @@ def command(
             deduper = Deduplicator(config=config, store=store, window=window_seconds, jobs=workers, spill=True,
                                    extract_timeout=extract_timeout)  # fmt: skip
         except ConfigError as exc:
-            raise click.BadParameter(str(exc)) from exc
+            raise _bad_setting(exc) from exc
         keep_until_exit(deduper)  # the console script's exit does not free it piece by piece
         with contextlib.ExitStack() as stack:
             if pairs_path is not None:
@@ -442,6 +442,32 @@ class _PairLog:
             self._stack.__exit__(kind, exc, tb)  # (the temporary file is removed on an error)
             if self.failed is not None and exc is self.failed:
                 raise self.failed
+
+
+_OPTION_OF = {
+    "threshold": "--threshold",
+    "containment_threshold": "--containment",
+    "num_perm": "--num-perm",
+    "shingle_size": "--shingle-size",
+    "min_chars": "--min-chars",
+    "max_verify": "--max-verify",
+    "settle_after": "--settle-after",
+}
+"""The flag that sets each engine setting (:func:`_bad_setting`)."""
+
+
+def _bad_setting(exc: ConfigError) -> click.BadParameter:
+    """A refused engine setting as the flag that gave it: the engine names its field
+    (``dedup.max_verify ... None``), where the command line has ``--max-verify ... 0``."""
+    message = str(exc)
+    for field, option in _OPTION_OF.items():
+        name = f"dedup.{field} "
+        if message.startswith(name):
+            text = message[len(name) :]
+            if field in ("max_verify", "settle_after"):
+                text = text.replace("must be None (", "must be 0 (", 1)
+            return click.BadParameter(text, param_hint=f"'{option}'")
+    return click.BadParameter(message)
 
 
 def _config(base: dict[str, Any], settings: dict[str, Any]) -> DedupConfig:
@@ -508,7 +534,7 @@ def _run_dask(
     try:
         config = _config({}, settings)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise _bad_setting(exc) from exc
     try:
         from ..dask import run_cli
 
