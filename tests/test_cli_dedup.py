@@ -89,6 +89,27 @@ def test_output_contract_and_every_id_once(tmp_path: Path) -> None:
     assert list(tmp_path.glob(".out.jsonl.*")) == []  # no temp file left behind
 
 
+def test_a_gz_output_name_is_written_gzip_compressed(tmp_path: Path) -> None:
+    """``-o out.jsonl.gz`` wrote plain text under a gzip name, which no reader took back."""
+    src = _write(tmp_path / "in.jsonl", [*_seed_lines(), "{bad"])
+    out, err = tmp_path / "out.jsonl.gz", tmp_path / "errors.JSONL.GZ"
+    result = _run([str(src), "-o", str(out), "--errors", str(err)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in gzip.decompress(out.read_bytes()).decode().splitlines()]
+    assert sorted(m for r in rows for m in r["member_ids"]) == sorted(
+        json.loads(x)["id"] for x in _seed_lines()
+    )
+    assert [json.loads(x)["reason"] for x in gzip.decompress(err.read_bytes()).decode().splitlines()] == [
+        "bad-json"
+    ]
+
+
+def test_parquet_from_stdin_is_refused_before_the_run() -> None:
+    result = _run(["-", "--input-format", "parquet"], input="")
+    assert result.exit_code == 2
+    assert "Parquet cannot be read from stdin" in result.output
+
+
 def test_unusable_lines_go_to_the_errors_file_and_the_run_goes_on(tmp_path: Path) -> None:
     lines = _seed_lines()[:2] + BAD_LINES + [json.dumps({"id": "000", "text": "a different text"})]
     src = _write(tmp_path / "in.jsonl", lines)

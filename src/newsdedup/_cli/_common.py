@@ -94,11 +94,25 @@ class Interrupt:
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[IO[str]]:
     """Write to a temp file next to ``path`` and rename it into place only on success, so a
-    killed run never leaves a half-written output where the previous one was."""
+    killed run never leaves a half-written output where the previous one was. A name ending in
+    ``.gz`` (any case) is written gzip-compressed, as the readers take it back."""
+    import gzip
+    import io
+
     from .._io import atomic_path
 
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        yield fh
+    with atomic_path(path) as tmp:
+        if path.name.lower().endswith(".gz"):
+            # the header names the file as it ends up (gzip.open would name the temporary one)
+            with (
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=raw) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as fh,
+            ):
+                yield fh
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                yield fh
 
 
 @contextlib.contextmanager

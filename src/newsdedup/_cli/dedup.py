@@ -363,6 +363,11 @@ def command(
             require_format(fmt)
     except MissingDependency as exc:
         raise click.ClickException(str(exc)) from exc
+    if any(str(name) == "-" and fmt == "parquet" for name, fmt in zip(inputs, formats, strict=True)):
+        raise click.BadParameter(
+            "Parquet cannot be read from stdin (it needs a seekable file); pass a path",
+            param_hint="--input-format",
+        )
     if out_format == "parquet" and (output is None or str(output) == "-"):
         raise click.BadParameter("Parquet output needs a file: -o OUT.parquet", param_hint="--output-format")
     if pairs_path is not None and str(pairs_path) == "-":
