@@ -504,3 +504,26 @@ def test_text_after_the_root_that_quotes_a_doctype_or_an_entity_is_kept() -> Non
     ):
         feed = parse_feed(data)
         assert [e.url for e in feed] == ["https://blog.example/xxe"]
+
+
+def test_article_links_without_a_page_url() -> None:
+    """``discover_feeds(html, None)`` worked and ``discover_article_links(html, None)`` raised
+    AttributeError. Without the page URL the page's ``<base href>`` stands in for it; with no
+    base at all, relative links cannot be resolved (dropped) and there is no site to stay on
+    (absolute article links of any host kept)."""
+    page = data("homepage.html")
+    with_base = page.replace(b"<head>", b'<head><base href="https://www.riversidecourier.example/">', 1)
+    assert discover_article_links(with_base, None) == discover_article_links(
+        page, "https://www.riversidecourier.example/"
+    )
+    links = (
+        '<a href="/world/2026/11/20/relative-story">r</a>'
+        '<a href="https://wire.example/news/2026/11/20/storm-hits-coast">w</a>'
+        '<a href="https://www.riversidecourier.example/local/2026/11/19/flood-barriers-tested">c</a>'
+        '<a href="https://wire.example/tag/storms/">t</a>'
+    )
+    assert discover_article_links(links, None) == [
+        "https://wire.example/news/2026/11/20/storm-hits-coast",
+        "https://www.riversidecourier.example/local/2026/11/19/flood-barriers-tested",
+    ]
+    assert discover_article_links(links, "") == discover_article_links(links, None)

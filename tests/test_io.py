@@ -892,3 +892,157 @@ def test_atomic_output_keeps_the_mode_of_the_file_it_replaces_or_the_umask_s(tmp
         assert kept.read_text() == "new\n"
     finally:
         os.umask(old)
+
+
+# -- gzip by content, byte order mark ---------------------------------------------------------
+
+
+def _news_lines(n: int = 3) -> bytes:
+    return "".join(
+        json.dumps({"id": f"s{i}", "text": f"Story {i}: " + "the council voted on the budget " * 12}) + "\n"
+        for i in range(n)
+    ).encode()
+
+
+@pytest.mark.parametrize("name", ["ITEMS.JSONL.GZ", "items.jsonl.Gz", "items.jsonl", "export"])
+def test_jsonl_gzip_is_recognised_by_its_bytes_whatever_the_name(tmp_path: Path, name: str) -> None:
+    """Only a lower-case ``.gz`` was decompressed: an upper-case one (as Windows tools write) or
+    a gzip saved without the extension made every line ``bad-encoding``, with exit code 0."""
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(_news_lines()))
+    items = list(read_jsonl(path))
+    assert [(type(i), i.line, i.id) for i in items] == [(Record, n + 1, f"s{n}") for n in range(3)]
+
+
+def test_jsonl_named_gz_that_is_not_gzip_is_a_read_error(tmp_path: Path) -> None:
+    path = tmp_path / "items.JSONL.GZ"
+    path.write_bytes(_news_lines())
+    _got, error = read_until_error(read_jsonl(path))
+    assert "cannot read" in str(error)
+    assert "gzip" in str(error)
+
+
+def test_gzip_on_stdin_is_decompressed() -> None:
+    """``cat items.jsonl.gz | newsdedup dedup -`` read the gzip bytes as text lines."""
+    result = CliRunner().invoke(main, ["dedup", "-"], input=gzip.compress(_news_lines()))
+    assert result.exit_code == 0, result.output
+    assert "3 items" in result.stderr
+    assert "0 unusable" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "pipe"), reason="no pipes here")
+def test_gzip_magic_split_across_pipe_writes_is_still_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe hands out what was written so far: a first write of one byte must not hide the
+    gzip signature, nor may peeking lose that byte."""
+    import threading
+    import time
+
+    from newsdedup._records import read_lines
+
+    data = gzip.compress(_news_lines())
+    rfd, wfd = os.pipe()
+
+    def writer() -> None:
+        os.write(wfd, data[:1])
+        time.sleep(0.2)
+        os.write(wfd, data[1:])
+        os.close(wfd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    with open(rfd, "rb") as pipe:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(pipe))
+        thread.start()
+        lines = list(read_lines("-"))
+    thread.join(timeout=10)
+    assert [n for n, _ in lines] == [1, 2, 3]
+    assert all(raw is not None and raw.startswith(b'{"id": "s') for _, raw in lines)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["jsonl", "jsonl.gz"])
+def test_utf8_bom_at_the_start_of_jsonl_is_dropped(tmp_path: Path, gz: bool) -> None:
+    """Notepad and PowerShell start a UTF-8 file with a byte order mark: line 1 was
+    ``bad-json`` ("Unexpected UTF-8 BOM"). Only the start of the stream is a BOM's place: one
+    later is still a bad line."""
+    lines = _news_lines().split(b"\n")
+    data = b"\xef\xbb\xbf" + lines[0] + b"\n" + lines[1] + b"\n\xef\xbb\xbf" + lines[2] + b"\n"
+    path = tmp_path / ("bom.jsonl.gz" if gz else "bom.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    items = list(read_jsonl(path))
+    assert [(type(i), i.line) for i in items] == [(Record, 1), (Record, 2), (RecordError, 3)]
+    assert items[0].id == "s0"
+    assert isinstance(items[2], RecordError)
+    assert items[2].reason == "bad-json"
+
+
+def test_utf8_bom_on_stdin_is_dropped() -> None:
+    result = CliRunner().invoke(main, ["dedup", "-"], input=b"\xef\xbb\xbf" + _news_lines())
+    assert result.exit_code == 0, result.output
+    assert "3 items" in result.stderr
+    assert "0 unusable" in result.stderr
+
+
+# -- WARC: damaged gzip members, warcio's own warnings ----------------------------------------
+
+
+def _three_pages(gz: bool) -> tuple[list[bytes], list[str]]:
+    """Three response records, each written on its own (one gzip member each when ``gz``)."""
+    parts, ids = [], []
+    for n, (template, seed) in enumerate(
+        [("globe_portal.html", 2), ("globe_portal.html", 3), ("globe_portal.html", 4)]
+    ):
+        url = f"https://dailyglobe.example/world/2024/10/17/story-{n}"
+        buf = io.BytesIO()
+        ids.append(
+            WarcBuilder(buf, gz=gz).response(
+                url, article_page(template, seed, title=f"Story {n}", url=url).encode()
+            )
+        )
+        parts.append(buf.getvalue())
+    return parts, ids
+
+
+def test_warc_corrupt_gzip_member_error_is_printable_and_bounded(tmp_path: Path) -> None:
+    """A damaged gzip member in a .warc.gz: warcio then reads the compressed bytes as the
+    record's first line and quotes it, and the error put that binary on the terminal."""
+    parts, ids = _three_pages(gz=True)
+    middle = bytearray(parts[1])
+    middle[len(middle) // 2] ^= 0xFF
+    path = tmp_path / "crawl.warc.gz"
+    path.write_bytes(parts[0] + bytes(middle) + parts[2])
+    got, error = read_until_error(read_warc(path))
+    assert [i.id for i in got] == ids[:1]
+    message = str(error)
+    assert message.startswith(f"cannot read {path}: after record 1")
+    assert message.isascii(), message
+    assert message.isprintable(), message
+    assert len(message) < 600
+    assert "\\x1f\\x8b" in message
+    assert "gzip member" in message
+    result = CliRunner().invoke(main, ["dedup", str(path), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert result.stderr.isascii()
+    assert all(line.isprintable() for line in result.stderr.splitlines())
+
+
+def test_warc_content_length_warning_is_ours_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record 5 bytes longer than its Content-Length: warcio printed a three-line
+    ``WARNING: Record not followed by newline ... Offset: ... Remainder: b'...'`` to stderr
+    itself. It is a warning of ours now, naming the file and record; the file is still read."""
+    parts, ids = _three_pages(gz=False)
+    length = int(re.search(rb"Content-Length: (\d+)", parts[1]).group(1))  # type: ignore[union-attr]
+    middle = parts[1].replace(b"Content-Length: %d" % length, b"Content-Length: %d" % (length - 5), 1)
+    path = tmp_path / "crawl.warc"
+    path.write_bytes(parts[0] + middle + parts[2])
+    with caplog.at_level("WARNING", logger="newsdedup"):
+        items = list(read_warc(path))
+    assert [i.id for i in items] == ids
+    assert "Remainder" not in capsys.readouterr().err
+    warnings = [r.getMessage() for r in caplog.records if r.name == "newsdedup"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{path}: record 2 does not end where its Content-Length says")
+    result = CliRunner().invoke(main, ["dedup", str(path), "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "Remainder" not in result.stderr
+    assert "record 2 does not end where its Content-Length says" in result.stderr

@@ -203,3 +203,58 @@ def test_cli_report_exit_codes(tmp_path: Path) -> None:
     assert "No clusters" in (tmp_path / "r.html").read_text(encoding="utf-8")
     r = runner.invoke(main, ["report", str(empty), "--story-window", "later"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ({"sources": [1, 2]}, "a source must be an object with an id, got 1"),
+        ({"sources": [{"url": "https://wire.example/a", "site": "Wire"}]}, "a source has no id"),
+        ({"sources": "Wire"}, "sources must be a list"),
+        ({"member_ids": "a1"}, "member_ids must be a list"),
+        ({"cluster_id": None}, "cluster_id is missing or null"),
+    ],
+    ids=["source-numbers", "source-without-id", "sources-string", "member-ids-string", "null-cluster-id"],
+)
+def test_cli_report_names_the_file_and_line_of_a_malformed_cluster(
+    clusters: list[Cluster], tmp_path: Path, damage: dict[str, Any], message: str
+) -> None:
+    """A hand-edited or foreign cluster line with ``"sources": [1, 2]`` was a TypeError
+    traceback, a source without ``id`` a KeyError one (and a string of member ids became one
+    member per character): it is an error naming the file, the line and what is wrong."""
+    lines = [c.to_dict() for c in clusters]
+    lines[1] = {**lines[1], **damage}
+    src = tmp_path / "clusters.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    out = tmp_path / "report.html"
+    r = CliRunner().invoke(main, ["report", str(src), "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert f"{src}:2: malformed cluster line: {message}" in r.stderr
+    assert "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_cli_report_on_a_file_without_cluster_lines_says_so(tmp_path: Path) -> None:
+    """``report`` given the dedup *input* (or a Parquet file) wrote an empty page, said
+    "wrote ...: 0 clusters" and exited 0. An empty file is still an empty report."""
+    runner = CliRunner()
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(i) + "\n" for i in _items()), encoding="utf-8")
+    out = tmp_path / "report.html"
+    r = runner.invoke(main, ["report", str(items), "-o", str(out)])
+    assert r.exit_code == 1
+    assert "no cluster line found" in r.stderr
+    assert "not its input" in r.stderr
+    assert not out.exists()
+    pq = pytest.importorskip("pyarrow.parquet")
+    pa = pytest.importorskip("pyarrow")
+    table = tmp_path / "items.parquet"
+    pq.write_table(
+        pa.Table.from_pylist([{"id": i["id"], "text": i.get("text", "")} for i in _items()]), table
+    )
+    r = runner.invoke(main, ["report", str(table), "-o", str(out)])
+    assert r.exit_code == 1
+    assert "no cluster line found" in r.stderr
+    assert "JSONL output of newsdedup dedup" in r.stderr
+    assert not out.exists()

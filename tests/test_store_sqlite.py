@@ -476,3 +476,52 @@ def test_a_store_that_cannot_be_written_says_read_only_may_be_why(message: str) 
         raise sqlite3.OperationalError(message)
     assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("when", ["creating", "binding"])
+def test_a_full_disk_is_reported_not_hidden_by_the_failed_rollback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """On a full disk SQLite fails the write with "database or disk is full" and may roll the
+    transaction back itself; the ROLLBACK after it then raised "cannot rollback - no
+    transaction is active", and that was the error the user saw. The disk filling up is
+    simulated: the write fails as SQLite fails it, after SQLite's own rollback."""
+    import newsdedup._store._sqlite as sqlite_module
+
+    real_connect = sqlite3.connect
+    trigger = "CREATE TABLE" if when == "creating" else "INSERT OR IGNORE INTO META"
+
+    class FullDisk:
+        """A connection on a disk that fills up at the first ``trigger`` statement."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self._db = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+        def _full(self, sql: str) -> None:
+            if sql.strip().upper().startswith(trigger):
+                self._db.execute("ROLLBACK")  # what SQLite may do on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            self._full(sql)
+            return self._db.execute(sql, *args)
+
+        def executemany(self, sql: str, *args: object) -> sqlite3.Cursor:
+            self._full(sql)
+            return self._db.executemany(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._db, name)
+
+    path = tmp_path / "full.db"
+    if when == "binding":
+        SQLiteStore(path).close()  # created while there was room
+
+    def open_and_bind() -> None:
+        with SQLiteStore(path) as store:
+            store.bind("default", "f" * 16, {"threshold": 0.5})
+
+    monkeypatch.setattr(sqlite_module.sqlite3, "connect", FullDisk)
+    with pytest.raises(StoreError, match="database or disk is full") as info:
+        open_and_bind()
+    assert "cannot rollback" not in str(info.value)

@@ -71,3 +71,15 @@ def test_helpers() -> None:
     assert site_of("https://www.example.com/x") == "example.com"
     assert same_site("https://www.example.com/a", "https://example.com/b")
     assert not same_site("https://example.com/a", "https://example.org/a")
+
+
+@pytest.mark.parametrize(
+    "raw", ["http://ex.com:8080x/", "https://news.example:99999/story", "https://news.example:-1/story"]
+)
+def test_a_url_whose_port_does_not_parse_is_returned_unchanged(raw: str) -> None:
+    """``http://ex.com:8080x/`` came back as ``http://ex.com/``: dropping the bad port made
+    another, valid URL (port 80, maybe another server) out of one that cannot be fetched. It
+    is left alone, as other URLs that do not parse are."""
+    assert normalize_url(raw) == raw
+    assert normalize_url(f"  {raw} ") == raw
+    assert host_of(raw) == ""

@@ -606,19 +606,26 @@ def discover_feeds(html: str | bytes, base_url: str | None) -> list[str]:
     return out
 
 
-def discover_article_links(html: str | bytes, base_url: str, *, max_links: int = 200) -> list[str]:
+def discover_article_links(html: str | bytes, base_url: str | None, *, max_links: int = 200) -> list[str]:
     """Same-site ``<a href>`` targets whose path looks like an article (bounded, de-duplicated).
 
     Kept simple on purpose: date paths, long slugs, numeric ids and ``.html`` leaves count as
     articles; section, tag, author, account and static-file paths do not.
+
+    ``base_url`` is the page's URL: links are resolved against it (or the page's ``<base
+    href>``) and kept on its host. Without it (None, as :func:`discover_feeds` accepts), an
+    absolute ``<base href>`` takes its place; with no base at all, relative links cannot be
+    resolved and are dropped, and there is no site to stay on, so absolute links that look
+    like articles are kept whatever their host.
     """
     tree = LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
-    base = _document_base(tree, base_url) or base_url
-    seen: set[str] = {normalize_url(base_url)}
+    base = _document_base(tree, base_url or None)
+    site = base_url or base  # the page's own host; else the <base href>'s
+    seen: set[str] = {normalize_url(site)} if site else set()
     out: list[str] = []
     for node in tree.css("a[href]"):
         url = join_url(base, node.attributes.get("href") or "")
-        if url is None or not same_site(url, base_url):
+        if url is None or (site is not None and not same_site(url, site)):
             continue
         key = normalize_url(url)
         if key in seen:

@@ -14,12 +14,15 @@ warcio and pyarrow are optional extras, imported only when a WARC or Parquet fil
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
+import re
 import stat
 import sys
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -150,9 +153,10 @@ def read_records(
 def read_jsonl(
     source: str | os.PathLike[str], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[Item]:
-    """JSONL lines (a path, a ``.gz`` path or ``-`` for stdin) as records; blank lines are not
-    records and are passed over. ``line`` is the 1-based line number. A line over
-    ``max_line_bytes`` is a ``too-large`` error, read and dropped in bounded memory."""
+    """JSONL lines (a path or ``-`` for stdin; gzip is recognised by its first bytes) as
+    records; blank lines are not records and are passed over, and a UTF-8 byte order mark at
+    the start is dropped. ``line`` is the 1-based line number. A line over ``max_line_bytes``
+    is a ``too-large`` error, read and dropped in bounded memory."""
     for line in read_jsonl_lines(source, max_line_bytes=max_line_bytes):
         try:
             yield line.parse()
@@ -229,18 +233,20 @@ def read_warc(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
         number = 0
         while True:
             try:
-                rec = next(records)
+                with _warcio_stderr(name, number, after=True):
+                    rec = next(records)
             except StopIteration:
                 return
             except read_errors as exc:
                 raise InputError(
-                    f"cannot read {name}: after record {number}: {type(exc).__name__}: {exc}"
+                    f"cannot read {name}: after record {number}: {type(exc).__name__}: {_printable(str(exc))}"
                     + (" (a record without WARC-Target-URI?)" if isinstance(exc, AttributeError) else "")
                 ) from exc
             number += 1
             offset = archive.offset  # start of this record (get_record_offset() would consume it)
             try:
-                item = _warc_item(rec, number, max_bytes)
+                with _warcio_stderr(name, number):
+                    item = _warc_item(rec, number, max_bytes)
             except _Truncated:
                 raise InputError(
                     f"cannot read {name}: record {number} (byte offset {offset}) is cut off or damaged: "
@@ -248,13 +254,101 @@ def read_warc(source: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BY
                 ) from None
             except read_errors as exc:
                 raise InputError(
-                    f"cannot read {name}: record {number} (byte offset {offset}): {exc}"
+                    f"cannot read {name}: record {number} (byte offset {offset}): {_printable(str(exc))}"
                 ) from exc
             if item is not None:
                 yield item
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+_MESSAGE_CHARS = 160
+
+
+def _printable(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """``text`` on one line of printable ASCII, other characters escaped as in a bytes repr,
+    cut to about ``limit`` characters: warcio quotes the first line of a damaged record in
+    its errors (as ISO-8859-1), and for a broken gzip member that is compressed bytes, which
+    would land on the terminal raw. A gzip signature there gets a word of explanation."""
+    text = text.strip()
+    out: list[str] = []
+    size = 0
+    for n, c in enumerate(text):
+        if size >= limit:
+            out.append(f"... ({len(text) - n} more characters)")
+            break
+        part = c if c.isascii() and c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        out.append(part)
+        size += len(part)
+    if "\x1f\x8b" in text:
+        out.append(" (compressed bytes: a gzip member that does not decompress)")
+    return "".join(out)
+
+
+_INC_RECORD = re.compile(
+    r"(?:WARNING: *)?Record not followed by newline.*?Offset: (\d+)\s+Remainder: ([^\n]*)", re.S
+)
+
+
+class _ThreadStderr:
+    """``sys.stderr`` while warcio reads: what the reading thread writes is kept (warcio prints
+    its warnings there, several lines each), what other threads write passes through. When
+    left, it passes everything on, in case a later stand-in still refers to it."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.thread = threading.get_ident()
+        self.kept = io.StringIO()
+        self.active = True
+
+    def write(self, text: str) -> int:
+        if self.active and threading.get_ident() == self.thread:
+            return self.kept.write(text)
+        return int(self.real.write(text) or 0)
+
+    def flush(self) -> None:
+        if not self.active or threading.get_ident() != self.thread:
+            self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@contextlib.contextmanager
+def _warcio_stderr(name: str, number: int, *, after: bool = False) -> Iterator[None]:
+    """Turn what warcio prints on stderr while reading record ``number`` (or, ``after``, the
+    one after it): ``WARNING: Record not followed by newline ... Offset: ... Remainder:
+    b'...'``, a zlib error, a URL warning, into one-line warnings of the ``newsdedup`` logger
+    that say which file and record, instead of raw text in the middle of the command's
+    output. Our own error, if one is raised, is not affected. Only in the main thread: readers
+    in other threads (a Dask worker's) would swap the same global in turns, so there warcio's
+    text is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    proxy = _ThreadStderr(sys.stderr)
+    sys.stderr = proxy  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        proxy.active = False
+        if sys.stderr is proxy:
+            sys.stderr = proxy.real
+        text = proxy.kept.getvalue()
+        for inc in _INC_RECORD.finditer(text):
+            logger.warning(
+                "%s: record %d does not end where its Content-Length says (byte offset %s: %s); "
+                "the WARC may be damaged",
+                name,
+                number,
+                inc.group(1),
+                _printable(inc.group(2), 80),
+            )
+        for line in _INC_RECORD.sub("", text).splitlines():
+            if line.strip():
+                where = f"after record {number}" if after else f"record {number}"
+                logger.warning("%s: %s: warcio: %s", name, where, _printable(line))
 
 
 def _warc_item(rec: Any, number: int, max_bytes: int) -> Item | None:

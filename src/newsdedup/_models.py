@@ -199,6 +199,14 @@ class Source:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        """A source from its :meth:`to_dict` form; ``ValueError`` if not an object with an id.
+
+        ``ValueError`` rather than ``KeyError`` or ``TypeError``, so that a damaged cluster line
+        says what is wrong in it."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a source must be an object with an id, got {data!r:.60}")
+        if data.get("id") is None:
+            raise ValueError(f"a source has no id: {dict(data)!r:.80}")
         return cls(
             id=str(data["id"]),
             url=_opt_str(data.get("url")),
@@ -269,10 +277,21 @@ class Cluster:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cluster:
+        """A cluster from its :meth:`to_dict` form (a ``dedup`` output line); ``ValueError`` if malformed.
+
+        The error names what is wrong: no ``cluster_id`` or ``canonical_id``, ``member_ids`` or
+        ``sources`` not a list (a string would become one member per character), a source that
+        is not an object with an id."""
         known = {
             "cluster_id", "canonical_id", "member_ids", "title", "text", "url", "published",
             "wire", "sources", "first_seen", "last_seen", "canonical_reason",
         }  # fmt: skip
+        for key in ("cluster_id", "canonical_id"):
+            if data.get(key) is None:
+                raise ValueError(f"{key} is missing or null")
+        for key in ("member_ids", "sources"):
+            if not isinstance(data.get(key) or [], list | tuple):
+                raise ValueError(f"{key} must be a list, got {data[key]!r:.60}")
         return cls(
             cluster_id=str(data["cluster_id"]),
             canonical_id=str(data["canonical_id"]),

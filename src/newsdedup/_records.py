@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import json
 import logging
 import re
@@ -352,26 +353,81 @@ _SPACE_RUN = re.compile(rb"[ \t\r\n\x0b\x0c]+")  # what bytes.isspace() calls sp
 def read_lines(
     name: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes | None]]:
-    """(1-based line number, raw line) of each non-blank line of a JSONL input: a path, a
-    ``.gz`` path, or ``-`` for stdin. A line over ``max_line_bytes`` comes as None, read and
+    """(1-based line number, raw line) of each non-blank line of a JSONL input: a path, a gzip
+    file, or ``-`` for stdin. Gzip is recognised by its first bytes (``1f 8b``), so stdin and a
+    ``FILE.JSONL.GZ`` or ``.gzip`` are decompressed too; a name ending in ``.gz`` (any case)
+    must hold gzip. A UTF-8 byte order mark at the very start is dropped (Windows tools write
+    one), not taken for part of line 1. A line over ``max_line_bytes`` comes as None, read and
     dropped a block at a time, so a damaged or hostile input (a gzip bomb without newlines)
     reads in bounded memory; a run of blank lines is passed over at memory speed. Any failure
     to open or read (missing file, broken gzip) raises :class:`InputError` after the lines read
     so far were yielded, so a caller keeps what it already processed."""
     try:
-        if name == "-":
-            stream: IO[bytes] = sys.stdin.buffer
-        elif name.endswith(".gz"):
-            stream = gzip.open(name, "rb")  # type: ignore[assignment]  # noqa: SIM115 - closed below
-        else:
-            stream = open(name, "rb")  # noqa: SIM115 - closed below
+        source: IO[bytes] = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    stream = source
     try:
+        try:
+            magic, stream = _peek(source, len(_GZIP_MAGIC))
+            if magic == _GZIP_MAGIC or name.lower().endswith(".gz"):
+                stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+            bom, stream = _peek(stream, len(_UTF8_BOM))
+            if bom == _UTF8_BOM:
+                stream.read(len(_UTF8_BOM))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"cannot read {name}: {exc}") from exc
         yield from _lines(stream, name, max_line_bytes)
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        if stream is not source:
+            stream.close()  # a wrapper: leaves ``source`` open
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _peek(stream: IO[bytes], size: int) -> tuple[bytes, IO[bytes]]:
+    """The first ``size`` bytes of ``stream`` (fewer at its end) and a stream that still starts
+    with them: ``stream`` itself when it can peek that far (a file), else a wrapper that hands
+    them out first (a pipe whose first write was shorter, a stream without ``peek``)."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        ahead = peek(size)
+        if len(ahead) >= size:
+            return ahead[:size], stream
+    head = b""
+    while len(head) < size:
+        chunk = stream.read(size - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head, io.BufferedReader(_Prefixed(head, stream), _BLOCK)
+
+
+class _Prefixed(io.RawIOBase):
+    """``head``, then the rest of ``stream``: what :func:`_peek` read, put back. Closing it
+    leaves ``stream`` open (its opener closes it)."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._head = head
+        self._read = getattr(stream, "read1", stream.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
 
 
 def _lines(stream: IO[bytes], name: str, limit: int) -> Iterator[tuple[int, bytes | None]]:

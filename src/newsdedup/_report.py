@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import difflib
 import html
+import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,13 +26,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import InputError
 from ._explain import read_jsonl
 from ._models import Article, Cluster, as_utc
 from ._normalize import normalize_text, tokenize
+from ._records import read_lines
 from ._story import StoryConfig, assign_stories
 from ._version import __version__
 
 __all__ = ["MemberDiff", "load_clusters", "load_items", "member_diff", "render_report", "write_report"]
+
+logger = logging.getLogger("newsdedup")
 
 _SNIPPET = 240
 _MAX_BLOCKS = 6
@@ -114,13 +120,51 @@ def member_diff(member_id: str, canonical_text: str, member_text: str | None) ->
 
 
 def load_clusters(path: str) -> list[Cluster]:
-    """Clusters from a ``newsdedup dedup`` output file (lines without ``cluster_id`` /
-    ``canonical_id`` are skipped). Raises :class:`InputError` when the file cannot be read."""
+    """Clusters from a ``newsdedup dedup`` output file: its lines with ``cluster_id`` and
+    ``canonical_id`` (other lines are skipped with a log message). Raises :class:`InputError`
+    when the file cannot be read, when a cluster line is malformed (naming the file and line:
+    a report that silently left a cluster out would mislead), and when a file that is not
+    empty holds no cluster line at all (a dedup *input*, a Parquet file), whose empty report
+    would hide the mistake. An empty file is an empty report."""
     out: list[Cluster] = []
-    for _number, data in read_jsonl(path):
-        if "cluster_id" in data and "canonical_id" in data:
+    lines = 0
+    items = 0  # lines that look like dedup input (an id, no cluster_id)
+    for number, raw in read_lines(path):
+        lines += 1
+        data = _json_object(raw)
+        if data is None:
+            logger.info("%s:%d: not a JSON object, skipped", path, number)
+            continue
+        if "cluster_id" not in data or "canonical_id" not in data:
+            items += "id" in data
+            logger.info("%s:%d: not a cluster line (no cluster_id or canonical_id), skipped", path, number)
+            continue
+        try:
             out.append(Cluster.from_dict(data))
+        except ValueError as exc:
+            raise InputError(f"{path}:{number}: malformed cluster line: {exc}", line=number) from None
+    if lines and not out:
+        hint = (
+            f"; {items} of them are items (id, no cluster_id): pass the output of newsdedup dedup, not its input"
+            if items
+            else "; the report reads the JSONL output of newsdedup dedup (not Parquet or WARC)"
+        )
+        raise InputError(
+            f"{path}: no cluster line found in {lines} non-blank lines"
+            f" (a cluster line has cluster_id and canonical_id){hint}"
+        )
     return out
+
+
+def _json_object(raw: bytes | None) -> dict[str, Any] | None:
+    """The JSON object on a line, or None (too long, not JSON, not an object)."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def load_items(path: str, ids: Iterable[str] | None = None) -> dict[str, Article]:

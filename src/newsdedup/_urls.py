@@ -80,10 +80,13 @@ def _normalise_path(path: str) -> str:
 
 
 def normalize_url(url: str, *, strip_tracking: bool = True, keep_fragment: bool = False) -> str:
-    """Canonical spelling of ``url`` (idempotent); a non-http(s) URL is returned stripped only.
+    """Canonical spelling of ``url`` (idempotent); a non-http(s) URL, or one that does not
+    parse (``http://[::1``, a port that is not a number from 0 to 65535 such as ``:8080x``),
+    is returned stripped only.
 
     Lower-cases scheme and host, removes default ports, empty query and fragment, resolves dot
-    segments, drops tracking parameters and sorts the remaining query (stable for repeats).
+    segments, drops tracking parameters and sorts the remaining query (stable for repeats). A
+    bad port is not dropped: that would turn the URL into another, valid one (another server).
     """
     raw = url.strip()
     try:
@@ -102,7 +105,7 @@ def normalize_url(url: str, *, strip_tracking: bool = True, keep_fragment: bool 
     try:
         port = parts.port
     except ValueError:
-        port = None
+        return raw
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     if parts.username or parts.password:
         userinfo = parts.username or ""

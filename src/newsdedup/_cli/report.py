@@ -4,7 +4,9 @@ The page lists stories, their clusters, every outlet and (with ``--items``, the 
 input) what each member's text changes against the canonical text. It is self-contained: inline
 CSS, no network, everything escaped.
 
-Exit codes: 0 written; 1 an input cannot be read or the output cannot be written; 2 bad usage.
+Exit codes: 0 written; 1 an input cannot be read, a cluster line is malformed (named by file and
+line), a non-empty CLUSTERS file holds no cluster line (the dedup input given by mistake), or the
+output cannot be written; 2 bad usage.
 """
 
 from __future__ import annotations

@@ -163,6 +163,15 @@ def _errors(path: str, doing: str) -> Iterator[None]:
         raise StoreError(f"{path}: {doing} failed: {exc}") from exc
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back a failed write, keeping the error that made it fail: on a full disk or an I/O
+    error SQLite may have rolled the transaction back itself, and ROLLBACK then raises "cannot
+    rollback - no transaction is active", which replaced "database or disk is full"."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
 def _item_row(r: Sequence[Any]) -> ItemRow:
     """An item row as read (``seq, id, time, ingested, n_shingles, text_hash, site, paras,
     bands``, then any other columns), each value converted to its type: SQLite keeps any type
@@ -615,7 +624,7 @@ class SQLiteStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
     @property
@@ -656,7 +665,7 @@ class SQLiteStore:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                _rollback(self._db)
                 raise
         self.bind(name, fingerprint, config)  # re-check: another process may have bound it first
 
