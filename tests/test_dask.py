@@ -1003,3 +1003,27 @@ def test_a_page_that_kills_its_worker_costs_only_its_own_item(tmp_path: Path) ->
         [f"copy{i}" for i in range(6)],
         ["other0", "other1", "other2"],
     ]
+
+
+def test_files_with_a_bom_or_gzip_under_any_name_read_as_the_local_engine_reads_them(tmp_path: Path) -> None:
+    """The local reader drops a UTF-8 BOM opening a JSONL file and knows gzip by its first
+    bytes; the Dask block reader took the BOM for part of line 1 (bad-json) and cut a gzip
+    file without a ``.gz`` name into byte ranges (every line bad-encoding)."""
+    import gzip
+    import random
+
+    from test_dedup import _clean, _copies
+
+    items = _copies(_clean(2), "w", 6, random.Random(7))
+    body = "".join(json.dumps(i) + "\n" for i in items).encode()
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + body)
+    packed = tmp_path / "packed.jsonl"  # gzip, without the name saying so
+    packed.write_bytes(gzip.compress(body))
+    local = Deduplicator()
+    local.add_many(items)
+    assert len(body) > 2 * 1024  # the plain file is read as several blocks
+    for path in (bom, packed):
+        got = dedup_files([path], blocksize=1024, scheduler="sync")
+        assert got.errors == [], path.name
+        assert _key(got.clusters) == _key(local.clusters()), path.name

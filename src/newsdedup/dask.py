@@ -292,6 +292,8 @@ def _read_block(name: str, start: int, end: int, file: str | None, source: str) 
                 fh.seek(start - 1)
                 if fh.read(1) != b"\n":
                     fh.readline()  # the rest of a line that started in the previous block
+            elif fh.peek(3)[:3] == b"\xef\xbb\xbf":
+                fh.read(3)  # a UTF-8 byte order mark opening the file, as the local reader drops it
             while fh.tell() < end:
                 raw = fh.readline()
                 if not raw:
@@ -1902,6 +1904,16 @@ def dedup_dataframe(
     )
 
 
+def _gzipped(name: str) -> bool:
+    """Whether a file starts as gzip does (the local engine's reader decides by these bytes
+    too): such a file cannot be cut into byte ranges, and is read whole by one task."""
+    try:
+        with open(name, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
 def _file_chunks(inputs: Sequence[str], formats: Sequence[str] | None, blocksize: int) -> Iterator[Any]:
     """One delayed chunk per block of an uncompressed JSONL file, one per other input file;
     stdin (``-``) is read on the client."""
@@ -1922,7 +1934,7 @@ def _file_chunks(inputs: Sequence[str], formats: Sequence[str] | None, blocksize
             yield delayed(_Chunk(items, file=key, source=f"{n}:{name}", from_file=True, failure=failure))
             continue
         size = None
-        if fmt == "jsonl" and not name.lower().endswith(".gz"):
+        if fmt == "jsonl" and not name.lower().endswith(".gz") and not _gzipped(name):
             try:
                 size = os.path.getsize(name)
             except OSError:
@@ -1951,7 +1963,8 @@ def dedup_files(
     ``inputs[i]``, default by extension) on Dask, as the local CLI does (without stories).
 
     Uncompressed JSONL is split into ``blocksize`` byte ranges read by the workers (a worker
-    must see the same path); ``.gz`` JSONL, WARC and Parquet files are one task each. Errors
+    must see the same path); gzip JSONL (known by its first bytes, as the local reader knows
+    it), WARC and Parquet files are one task each. Errors
     carry the same ``line`` (and ``file`` with several inputs) as the local CLI's. An input that
     cannot be read to its end stops the run there as in the local CLI: what was read before is
     used, later inputs are not, and ``failure`` says why. ``extract_timeout``: as in
