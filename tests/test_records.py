@@ -103,3 +103,15 @@ def test_lone_surrogates_in_fields_are_replaced_but_not_in_ids() -> None:
     with pytest.raises(RecordError) as bad:
         to_article(dataclasses.replace(article, id="s\udc00"))
     assert bad.value.reason == "bad-id"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("Rail strike", "Rail strike"), (1984, "1984"), (2.5, "2.5"), ({"a": 1}, None), (["x"], None),
+     (True, None), (float("nan"), None), ("", None)],
+)  # fmt: skip
+def test_optional_text_fields_take_strings_and_numbers_only(value: object, expected: str | None) -> None:
+    """An object, a list or a bool in ``title``/``url``/``site`` came out as its ``str()``: a
+    title "{'a': 1}", a url and site "True"."""
+    record = record_from_mapping({"id": "a", "text": "t", "title": value, "url": value, "site": value})
+    assert (record.title, record.url, record.site) == (expected, expected, expected)

@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import logging
+import math
 import re
 import sys
 import zlib
@@ -76,12 +77,18 @@ class Record:
 
 
 def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    """An optional text field: a string, a number taken as its text (a title "1984"), or None.
+    Anything else (an object, a list, true) is ignored with a log line: as ``str()`` it became
+    a title "{'a': 1}" and a url and site "True" in the output."""
     value = data.get(key)
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
+    if isinstance(value, str):
+        return replace_surrogates(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)
-    return replace_surrogates(value)
+    logger.info("record %r: %s is not a string (%s), ignored", data.get("id"), key, type(value).__name__)
+    return None
 
 
 def record_from_mapping(data: Mapping[str, Any], *, line: int | None = None) -> Record:
