@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +169,36 @@ def test_cluster_explain_delegates_to_explanations() -> None:
     explanation = cluster.explain(articles)
     assert isinstance(explanation, newsdedup.ClusterExplanation)
     assert cluster.canonical_reason
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59Z",
+        "1799-12-31",
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_placeholder_dates_are_no_dates(value: object) -> None:
+    """Go's zero time (feeds, JSON APIs) and 9999-12-31 won the canonical choice as the
+    earliest-published copy and set first_seen; a real publication time is in 1800-2200."""
+    assert parse_datetime(value) is None
+
+
+def test_a_placeholder_date_does_not_win_the_canonical_choice() -> None:
+    from newsdedup import dedup
+
+    seed = sorted((Path(__file__).parent / "fixtures" / "seeds").glob("*.txt"))[2].read_text(encoding="utf-8")
+    items = [
+        {"id": "zero", "text": seed, "published": "0001-01-01T00:00:00Z"},
+        {"id": "real", "text": seed + "\n\nAn update on the talks.", "published": "2024-10-17T12:00:00Z"},
+    ]
+    (cluster,) = dedup(items)
+    published = {src.id: src.published for src in cluster.sources}
+    assert all(when is None or when.year == 2024 for when in published.values()), published
+    assert cluster.first_seen is not None
+    assert cluster.first_seen.year == 2024
+    assert cluster.published is not None
+    assert cluster.published.year == 2024

@@ -98,14 +98,14 @@ def parse_date(value: Any) -> datetime | None:
     if parsed is not None:
         return parsed
     try:
-        return parsedate_to_datetime(text)
+        return parse_datetime(parsedate_to_datetime(text))  # a placeholder year is no date
     except (TypeError, ValueError, IndexError):
         pass
     match = _NUMERIC_DATE.match(text)
     if match:
         y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
         try:
-            return datetime(y, mo, d, h, mi, s)
+            return parse_datetime(datetime(y, mo, d, h, mi, s))
         except ValueError:
             return None
     return None

@@ -17,21 +17,30 @@ _T = TypeVar("_T")
 __all__ = ["Article", "Cluster", "Removal", "Source", "as_utc", "format_datetime", "parse_datetime"]
 
 
+_YEARS = range(1800, 2201)
+"""Years a publication time can be in. Outside them a date is a placeholder: Go's zero time
+``0001-01-01T00:00:00Z`` (common in feeds and JSON APIs), ``9999-12-31``. Taken for real, one
+won the canonical choice as the earliest-published copy, set a cluster's ``first_seen``, and
+could not be read back from Parquet once shifted to UTC (year 0)."""
+
+
 def parse_datetime(value: Any) -> datetime | None:
-    """Parse an ISO 8601 string (``Z`` allowed) or pass a datetime through; None if unusable."""
+    """Parse an ISO 8601 string (``Z`` allowed) or pass a datetime through; None if unusable
+    (also a time outside the years 1800-2200, a placeholder rather than a date)."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value
+        return value if value.year in _YEARS else None
     if not isinstance(value, str):
         return None
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    return parsed if parsed.year in _YEARS else None
 
 
 def as_utc(value: datetime) -> datetime:
