@@ -171,6 +171,20 @@ def test_three_runs_equal_one_run(store_target: str) -> None:
     assert [c.to_dict() for c in got] == [c.to_dict() for c in ref]
 
 
+def test_a_batch_larger_than_the_article_cache_matches_as_without_a_store(store_target: str) -> None:
+    """An item of the batch being matched whose article had left the cache was looked up in the
+    store, which gets the batch only at commit: StoreCorrupt, "has no stored article", for any
+    add_many of more than ``cache_items`` items."""
+    items = make_corpus(80, seed=9)
+    assert len(items) > 200  # twice the cache
+    reference = Deduplicator()
+    reference.add_many(items)
+    d, _ = _run(store_target, items, cache_items=100)
+    got = d.clusters()
+    d.store.close()  # type: ignore[union-attr]
+    assert [c.to_dict() for c in got] == [c.to_dict() for c in reference.clusters()]
+
+
 def test_bounded_verification_three_runs_equal_one_run_in_another_order(store_target: str) -> None:
     """With max_verify each run rebuilds the hub lists from the stored rows, so three runs over
     a store give what one in-memory run over the items in reverse order gives."""

@@ -2026,12 +2026,27 @@ class Deduplicator:
                 return article
             if self.store is None:
                 raise KeyError(item_id)
-            found = self.store.get_articles([item_id])
-            if item_id not in found:
-                raise StoreCorrupt(f"item {item_id!r} has no stored article")
+            found = self._stored_articles([item_id])
             article = found[item_id]
             self._state.articles.put(item_id, article)
         return article
+
+    def _stored_articles(self, ids: list[str]) -> dict[str, Article]:
+        """Articles the cache no longer holds, from the store, or from the batch being matched:
+        its rows are written only at commit, so an item of a batch larger than ``cache_items``
+        whose article already left the cache is not in the store yet (it was reported as
+        ``StoreCorrupt``, "has no stored article")."""
+        assert self.store is not None
+        pending = {r.id: r.article for r in self._pending_rows if r.article is not None}
+        out = {i: pending[i] for i in ids if i in pending}
+        rest = [i for i in ids if i not in out]
+        if rest:
+            found = self.store.get_articles(rest)
+            lost = [i for i in rest if i not in found]
+            if lost:
+                raise StoreCorrupt(f"item {lost[0]!r} has no stored article")
+            out.update(found)
+        return out
 
     def _articles(self, ids: Iterable[str]) -> dict[str, Article]:
         """Articles for many ids, fetching the uncached ones from the store in one go."""
@@ -2042,11 +2057,7 @@ class Deduplicator:
         if missing:
             if self.store is None:
                 raise KeyError(missing[0])
-            found = self.store.get_articles(missing)
-            lost = [i for i in missing if i not in found]
-            if lost:
-                raise StoreCorrupt(f"item {lost[0]!r} has no stored article")
-            out.update(found)
+            out.update(self._stored_articles(missing))
         return out
 
     def verdict(self, a: str, b: str) -> Verdict | None:
