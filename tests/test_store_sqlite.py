@@ -111,8 +111,10 @@ def test_cli_refuses_them_with_a_message_and_nonzero_exit(tmp_path: Path, make) 
         "UPDATE items SET time = 'yesterday' WHERE seq = 1",
         "UPDATE items SET n_shingles = 'many' WHERE seq = 2",
         "UPDATE edges SET jaccard = 'high' WHERE seq = (SELECT MIN(seq) FROM edges)",
+        "UPDATE meta SET value = '1e400' WHERE key = 'high_water'",  # inf: a window expired all
+        "UPDATE items SET bands = x'01020304' WHERE seq = (SELECT MIN(seq) FROM items WHERE bands IS NOT NULL)",
     ],
-    ids=["high-water", "item-time", "item-shingles", "edge-score"],
+    ids=["high-water", "item-time", "item-shingles", "edge-score", "high-water-infinite", "bucket-key-count"],
 )
 def test_a_damaged_number_in_the_store_is_store_corrupt_not_a_traceback(tmp_path: Path, damage: str) -> None:
     """Audit S6: text where the store keeps a number (SQLite stores any type in any column) is

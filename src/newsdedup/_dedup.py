@@ -770,6 +770,7 @@ class Deduplicator:
         state = self._state
         items, edges = txn.changes(state.item_seq, state.edge_seq)
         nb = self.config.bands()[0]
+        width = nb + (self.config.lead_bands()[0] if self.config.lead_tokens else 0)
         for row in items:
             state.meta[row.id] = _Meta(
                 seq=row.seq, time=row.time, ingested=row.ingested, n_shingles=row.n_shingles,
@@ -778,6 +779,10 @@ class Deduplicator:
             )  # fmt: skip
             if row.bands is not None:
                 keys = decode_u32(row.bands)
+                if len(keys) != width:
+                    raise StoreCorrupt(
+                        f"item {row.id!r}: its stored bucket keys are damaged: {len(keys)}, not {width}"
+                    )
                 if self.config.max_verify is not None:  # the hub lists as the writer updated them
                     self._hub_pairs(row.id, self._replay_candidates(row.id, row.time, keys[:nb], keys[nb:]))
                 self._index(row.id, row.time, keys[:nb], keys[nb:])

@@ -14,6 +14,7 @@ read back is ever unpickled.
 from __future__ import annotations
 
 import json
+import math
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -46,6 +47,7 @@ __all__ = [
     "encode_article",
     "encode_u32",
     "encode_u64",
+    "stored_time",
 ]
 
 SCHEMA_VERSION = 2
@@ -419,6 +421,17 @@ def damaged(what: str) -> Iterator[None]:
         yield
     except (ValueError, TypeError, AttributeError, KeyError, UnicodeDecodeError, OverflowError) as exc:
         raise StoreCorrupt(f"{what} is damaged: {type(exc).__name__}: {exc}") from exc
+
+
+def stored_time(value: str | bytes | None) -> float:
+    """A stored high-water mark (0 when none): a finite number, else ValueError (under
+    :func:`damaged`, ``StoreCorrupt``): an infinite one expired every item on the next run."""
+    if not value:
+        return 0.0
+    t = float(value)
+    if not math.isfinite(t):
+        raise ValueError(f"not a finite time: {value!r}")
+    return t
 
 
 def edge_key(a: str, b: str) -> tuple[str, str]:

@@ -67,6 +67,7 @@ from ._base import (
     encode_article,
     fetch_cache_bytes,
     now,
+    stored_time,
     target_bound_elsewhere,
     target_holds,
 )
@@ -208,7 +209,7 @@ class _Txn:
         with _errors(self._store.url, "reading the high-water mark"):
             value = self._r.get(self._p + "hw")
         with damaged(f"{self._store.url}: the stored high-water mark"):
-            return float(value) if value else 0.0
+            return stored_time(value)
 
     def write(
         self,

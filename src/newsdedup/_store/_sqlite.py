@@ -53,6 +53,7 @@ from ._base import (
     encode_article,
     fetch_cache_bytes,
     now,
+    stored_time,
     target_bound_elsewhere,
     target_holds,
 )
@@ -216,7 +217,7 @@ class _Txn:
         with _errors(self._store.url, "reading the high-water mark"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'high_water'").fetchone()
         with damaged(f"{self._store.url}: the stored high-water mark"):
-            return float(row[0]) if row else 0.0
+            return stored_time(row[0] if row else None)
 
     def write(
         self,
