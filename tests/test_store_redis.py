@@ -102,6 +102,20 @@ def test_waiting_for_a_held_lock_ends_in_store_busy(server: RedisServer, client)
     assert len(d) > 0
 
 
+def test_a_lock_left_by_a_killed_worker_is_waited_out_by_default(server: RedisServer, client) -> None:  # type: ignore[no-untyped-def]
+    """A killed worker's lock can only expire (after ``lock_ttl``); a worker started right
+    after waited only 30 s against the default 60 s TTL and failed with StoreBusy. The wait
+    now defaults to the TTL plus 15 s."""
+    assert open_store(f"{server.url}?name=ttl")._busy_timeout == 75.0  # type: ignore[attr-defined]
+    store = open_store(f"{server.url}?name=orphan", lock_ttl=1.0)
+    assert store._busy_timeout == 16.0  # type: ignore[attr-defined]
+    d = Deduplicator(store=store)
+    fp = DedupConfig().fingerprint()
+    client.set(f"newsdedup:orphan:{fp}:lock", "killed-worker", px=1000)  # as kill -9 leaves it
+    d.add_many(make_corpus(4, seed=3))
+    assert len(d) > 0
+
+
 def test_a_batch_whose_lock_expired_is_not_written(server: RedisServer, client) -> None:  # type: ignore[no-untyped-def]
     store = open_store(f"{server.url}?name=fence", busy_timeout=0.2)
     d = Deduplicator(store=store)

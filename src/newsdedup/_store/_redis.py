@@ -501,7 +501,10 @@ class RedisStore:
 
     ``redis://host:port/db?name=NAME`` (``name`` defaults to ``default``); ``lock_ttl`` bounds
     how long a crashed worker can block the others, and must exceed the time one batch takes;
-    ``busy_timeout`` is how long a worker waits for the lock before :class:`StoreBusy`.
+    ``busy_timeout`` is how long a worker waits for the lock before :class:`StoreBusy`; by
+    default ``lock_ttl`` plus 15 s, so that the lock a killed worker left (it can only expire)
+    is gone before a worker started right after gives up (with 30 s against a 60 s TTL, a rerun
+    after ``kill -9`` failed with StoreBusy).
     """
 
     def __init__(
@@ -509,7 +512,7 @@ class RedisStore:
         url: str,
         *,
         name: str | None = None,
-        busy_timeout: float = 30.0,
+        busy_timeout: float | None = None,
         lock_ttl: float = 60.0,
         socket_timeout: float = 10.0,
         fetch_cache_max_bytes: int = 16 * 1024 * 1024,
@@ -520,6 +523,8 @@ class RedisStore:
         name = name or (query.get("name") or ["default"])[0]
         if not name or any(c in name for c in ": \n{}"):
             raise ConfigError(f"store name must be non-empty without ':', spaces or braces, got {name!r}")
+        if busy_timeout is None and finite_number(lock_ttl):
+            busy_timeout = lock_ttl + 15.0
         if not (
             finite_number(lock_ttl) and lock_ttl > 0 and finite_number(busy_timeout) and busy_timeout >= 0
         ):
