@@ -296,6 +296,21 @@ def test_window_in_memory_matches_the_store(store_target: str) -> None:
     assert mem.stats["expired"] > 0
 
 
+def test_one_item_dated_far_ahead_does_not_expire_a_replayed_archive() -> None:
+    """Replaying 2024 items with a window, one dated 2100 moved the high-water mark to the
+    ingest time (today), and every earlier item left the index: later copies no longer matched."""
+    items = make_corpus(16, seed=11)
+    items.sort(key=lambda i: i["published"])
+    bad = {**items[5], "id": "far-ahead", "published": "2100-01-01T00:00:00+00:00"}
+    plain, with_bad = Deduplicator(window="48h"), Deduplicator(window="48h")
+    for start in range(0, len(items), 20):
+        plain.add_many(items[start : start + 20])
+        with_bad.add_many(items[start : start + 20] if start else [*items[:20], bad])
+    got = {frozenset(c.member_ids) - {"far-ahead"} for c in with_bad.clusters()} - {frozenset()}
+    assert got == {frozenset(c.member_ids) for c in plain.clusters()}
+    assert with_bad.stats["expired"] == plain.stats["expired"]
+
+
 def test_learner_fetch_cache_and_seen_urls_persist(store_target: str) -> None:
     from newsdedup._boilerplate import BoilerplateLearner
 

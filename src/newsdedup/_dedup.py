@@ -1168,7 +1168,11 @@ class Deduplicator:
             site=sys.intern(article.site) if article.site else article.site,  # one copy per site
             paras=paras,
         )
-        state.high_water = max(state.high_water, min(t, ingested))
+        if t <= ingested + _FUTURE_SLACK:
+            # a date well ahead of the clock is wrong: it must not move the high-water mark,
+            # neither to itself nor to the ingest time (replaying an archive, "now" is years
+            # past every other item, and the window would expire them all)
+            state.high_water = max(state.high_water, min(t, ingested))
         self._clusters = None
         if isinstance(article, _Spilled):
             assert self._spill is not None
@@ -2964,6 +2968,11 @@ def _split(items: list[Any], parts: int) -> list[list[Any]]:
         out.append(items[at:end])
         at = end
     return out
+
+
+_FUTURE_SLACK = 86_400.0
+"""How far ahead of its ingest time an item's ``published`` may be (time zones, clock skew)
+and still move the window's high-water mark."""
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
