@@ -795,3 +795,36 @@ def test_one_url_as_seeds_is_a_type_error_not_a_crawl_of_its_characters() -> Non
     """A str is an iterable of one-character "URLs": each was recorded as a blocked URL."""
     with pytest.raises(TypeError, match=r"pass \[url\]"):
         crawl("http://127.0.0.1:9/feed.xml")  # type: ignore[arg-type]
+
+
+def test_deep_homepage_is_refused_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A homepage seed nested absurdly deep (lexbor's parse is quadratic in the depth: 100,000
+    <div>s take half a minute) is refused before it is parsed, in a thread, while a healthy
+    seed is fetched as usual."""
+    import newsdedup._crawl as crawl_mod
+
+    threads: list[threading.Thread] = []
+    real = crawl_mod.discover_homepage
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crawl_mod, "discover_homepage", spy)
+    monkeypatch.setattr(crawl_mod, "MAX_HTML_DEPTH", 200)  # the real cap is 2,000
+    story = STORIES[next(iter(STORIES))]
+    with LocalServer() as srv:
+        srv.page("/", "<html><head><title>Deep</title></head><body>" + "<div>" * 500
+                 + '<a href="/news/2026/11/20/hidden-story">x</a></body></html>')  # fmt: skip
+        srv.page("/news/2026/11/20/healthy-story", article_html(story["title"], story["paragraphs"]))
+        result = crawl([srv.url("/"), srv.url("/news/2026/11/20/healthy-story")], fetch_config=cfg())
+        hidden_hits = srv.hits["/news/2026/11/20/hidden-story"]
+    errs = {e.url.removeprefix(srv.base): e for e in result.errors}
+    assert errs["/"].error == "extract-failed"
+    assert "too-deep" in errs["/"].detail
+    assert "200" in errs["/"].detail
+    assert "/news/2026/11/20/healthy-story" not in errs
+    assert [a.id for a in result.articles] == [srv.url("/news/2026/11/20/healthy-story")]
+    assert hidden_hits == 0
+    assert threads
+    assert all(t is not threading.main_thread() for t in threads)

@@ -20,7 +20,9 @@ from newsdedup._exceptions import ConfigError, FeedError
 from newsdedup._feeds import (
     discover_article_links,
     discover_feeds,
+    discover_homepage,
     gunzip_bounded,
+    html_depth,
     looks_like_article,
     meta_refresh,
     parse_feed,
@@ -527,3 +529,116 @@ def test_article_links_without_a_page_url() -> None:
         "https://www.riversidecourier.example/local/2026/11/19/flood-barriers-tested",
     ]
     assert discover_article_links(links, "") == discover_article_links(links, None)
+
+
+_EVIL_FEED = (
+    '<?xml version="1.0" encoding="{enc}"?><!DOCTYPE rss [<!ENTITY x "INJECTED">]>'
+    '<rss version="2.0"><channel><title>c</title><item><title>&x;</title>'
+    "<link>http://a.example/&x;</link></item></channel></rss>"
+)
+_PLAIN_FEED = (
+    '<?xml version="1.0" encoding="{enc}"?><rss version="2.0"><channel><title>c</title>'
+    "<item><title>t</title><link>http://a.example/story-one-here</link></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("enc", "codec"),
+    [
+        ("UTF-32", "utf-32"),  # with a BOM (little-endian here)
+        ("UTF-32", "utf-32-le"),  # no BOM: NUL bytes say which
+        ("UTF-32", "utf-32-be"),
+        ("UTF-32", "bom-utf-32-be"),
+        ("cp037", "cp037"),  # EBCDIC: not a byte of its markup is ASCII
+        ("cp500", "cp500"),
+    ],
+)
+def test_entities_in_utf32_or_ebcdic_are_refused(enc: str, codec: str) -> None:
+    """The DOCTYPE check read only ASCII-compatible bytes and UTF-16: feedparser decoded
+    UTF-32 and EBCDIC itself and expanded the entity into the entries' URLs."""
+    doc = _EVIL_FEED.replace("{enc}", enc)
+    data = b"\x00\x00\xfe\xff" + doc.encode("utf-32-be") if codec == "bom-utf-32-be" else doc.encode(codec)
+    with pytest.raises(FeedError):
+        parse_feed(data)
+    with pytest.raises(FeedError):
+        parse_sitemap(data)
+    with pytest.raises(FeedError):
+        strip_doctype(data)
+
+
+def test_entities_behind_a_utf7_declaration_or_charset_are_refused() -> None:
+    body = _EVIL_FEED.replace("{enc}", "utf-7").replace("<!", "+ADw-!").replace("+ADw-!--", "<!--")
+    with pytest.raises(FeedError):
+        parse_feed(body.encode())
+    undeclared = body.replace(' encoding="utf-7"', "").encode()
+    with pytest.raises(FeedError):
+        parse_feed(undeclared, content_type="application/rss+xml; charset=utf-7")
+
+
+def test_text_before_the_markup_is_refused() -> None:
+    with pytest.raises(FeedError, match="cannot read"):
+        strip_doctype(b"Lo\xa7\x94 not xml")
+    assert strip_doctype(b"") == b""
+    assert strip_doctype(b"\xef\xbb\xbf \n<rss/>") == b"\xef\xbb\xbf \n<rss/>"
+
+
+@pytest.mark.parametrize(
+    "codec", ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+)
+def test_a_feed_without_entities_still_parses_in_any_unicode_encoding(codec: str) -> None:
+    enc = codec.upper().removesuffix("-LE").removesuffix("-BE")
+    data = _PLAIN_FEED.replace("{enc}", enc).encode(codec)
+    assert [e.url for e in parse_feed(data)] == ["http://a.example/story-one-here"]
+    assert parse_feed(data, content_type=f"application/rss+xml; charset={codec}")
+
+
+def test_html_depth_estimate() -> None:
+    assert html_depth("<html><body>" + "<div>" * 50 + "</div>" * 50 + "</body></html>") == 50
+    assert html_depth("<div>" * 3000) > 2000  # stops counting past the limit
+    assert html_depth("<div/>" * 300) == 300  # "/>" does not close a <div> in HTML
+    flat = "<ul>" + "<li><p>x<br><img src=a>" * 5000 + "</ul>" + "<svg>" + '<path d="M0"/>' * 5000 + "</svg>"
+    assert html_depth(flat) == 1
+    assert html_depth("<script>" + "<div>" * 5000 + "</script><!--" + "<div>" * 5000 + "-->") == 0
+
+
+def test_discover_homepage_parses_once_and_refuses_absurd_nesting() -> None:
+    page = (
+        '<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml"></head>'
+        '<body><a href="/news/2026/11/20/a-long-story-slug">x</a></body></html>'
+    )
+    base = "https://news.example/"
+    assert discover_homepage(page, base) == (discover_feeds(page, base), discover_article_links(page, base))
+    deep = "<html><body>" + "<div>" * 300 + page + "</body></html>"
+    assert discover_homepage(deep, base, max_depth=400)[1] == [
+        "https://news.example/news/2026/11/20/a-long-story-slug"
+    ]
+    start = time.monotonic()
+    with pytest.raises(FeedError, match="deep"):
+        discover_homepage("<div>" * 100_000, base)  # about 30 s for lexbor to parse
+    assert time.monotonic() - start < 2
+
+
+def test_a_multi_member_gzip_sitemap_is_read_whole() -> None:
+    """``cat a.gz b.gz``: everything after the first member used to be dropped silently."""
+    head = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    urls = [f"https://news.example/2026/11/20/story-{i}" for i in range(3)]
+    parts = [head, *(f"<url><loc>{u}</loc></url>".encode() for u in urls), b"</urlset>"]
+    data = b"".join(gzip.compress(p) for p in parts)
+    assert gunzip_bounded(data) == b"".join(parts)
+    assert [u.url for u in parse_sitemap(data).urls] == urls
+    assert gunzip_bounded(gzip.compress(b"a") + gzip.compress(b"b") + b"\x00" * 8) == b"ab"  # padding
+    with pytest.raises(FeedError, match="truncated"):  # the second member cut short
+        gunzip_bounded(gzip.compress(b"a") + gzip.compress(b"b" * 100)[:-6])
+    with pytest.raises(FeedError, match="broken"):
+        gunzip_bounded(gzip.compress(b"a") + b"trailing junk")
+
+
+def test_a_gzip_bomb_spread_over_many_members_stops_at_the_bound() -> None:
+    member = gzip.compress(b" " * 1_000_000, compresslevel=9)  # about 1 KiB each
+    start = time.monotonic()
+    with pytest.raises(FeedError, match="expands"):
+        gunzip_bounded(member * 100, max_bytes=5_000_000)
+    with pytest.raises(FeedError, match="expands"):
+        parse_sitemap(member * 100, max_bytes=5_000_000)
+    assert gunzip_bounded(member * 5, max_bytes=5_000_000) == b" " * 5_000_000
+    assert time.monotonic() - start < 2

@@ -1471,3 +1471,58 @@ def test_waiting_for_a_free_connection_is_not_part_of_the_deadline(srv: LocalSer
     results = run(go())
     assert [type(r).__name__ for r in results] == ["FetchResult"] * 4
     assert srv.hits["/slow"] == 4
+
+
+def _keepalive_page(path: str) -> bytes:
+    body = f"<html><head><title>{path}</title></head><body><p>page at {path}</p></body></html>".encode()
+    return _OK_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+_SMUGGLED = _OK_HEAD + b"Content-Length: 24\r\n\r\n<p>smuggled answer!</p>\n"
+
+
+def _smuggler(first: bytes) -> Callable[[RawServer, socket.socket, str], None]:
+    """Answers /smuggle with ``first`` and, in the same write, a second whole response nobody
+    asked for; then answers every further request on the connection (keep-alive) honestly."""
+
+    def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
+        while True:
+            srv.send(conn, first + _SMUGGLED if path == "/smuggle" else _keepalive_page(path))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                head += data
+            path = head.split(b" ", 2)[1].decode("ascii", "replace")
+            with srv._lock:
+                srv.requests.append(path)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        _OK_HEAD + b"Content-Length: 12\r\n\r\n<p>hello</p>",  # more bytes than Content-Length
+        b"HTTP/1.1 204 No Content\r\n\r\n",  # a body on a 204
+        b"HTTP/1.1 304 Not Modified\r\n\r\n",  # a body on a 304
+    ],
+    ids=["past-content-length", "204-with-body", "304-with-body"],
+)
+def test_bytes_after_a_response_never_answer_the_next_request(first: bytes) -> None:
+    """A response followed by bytes it did not account for left them in h11's buffer, and the
+    next request on that pooled keep-alive connection read them as its own response. Such a
+    connection is closed instead of pooled: each request gets its own answer."""
+    with RawServer(_smuggler(first)) as raw:
+
+        async def go() -> list[Any]:
+            async with Fetcher(cfg(obey_robots=False, max_attempts=1, max_connections=1)) as f:
+                return [await f.fetch_or_record(raw.url(p)) for p in ("/smuggle", "/a", "/b")]
+
+        results = run(go())
+        assert raw.requests == ["/smuggle", "/a", "/b"]
+    for path, result in zip(("/a", "/b"), results[1:], strict=True):
+        assert not isinstance(result, FetchErrorRecord), result
+        assert f"page at {path}" in (result.text or ""), result.text
+        assert "smuggled" not in (result.text or "")

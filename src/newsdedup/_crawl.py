@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError, FeedError, FetchError, finite_number
 from ._feeds import (
+    MAX_HTML_DEPTH,
     SitemapEntry,
-    discover_article_links,
-    discover_feeds,
+    discover_homepage,
     looks_like_article,
     meta_refresh,
     parse_feed,
@@ -355,7 +355,16 @@ class _Crawl:
     async def on_homepage(self, task: _Task, result: FetchResult) -> None:
         self.stats.homepages += 1
         html = result.text if result.text is not None else result.body
-        feeds = discover_feeds(html, result.final_url)
+        try:
+            # in a thread, as feeds are (see on_feed): a big page takes lexbor a while, and one
+            # nested absurdly deep (quadratic to parse) is refused before it is parsed at all
+            feeds, links = await asyncio.to_thread(
+                discover_homepage, html, result.final_url,
+                max_links=self.config.max_links_per_page, max_depth=MAX_HTML_DEPTH,
+            )  # fmt: skip
+        except FeedError as exc:  # extracting it would parse it too: it ends here
+            self.error(result.final_url, "extract-failed", f"too-deep: {exc}", result.attempts)
+            return
         if feeds:
             for feed in feeds:
                 self.enqueue(_Task(feed, "feed"))
@@ -365,7 +374,6 @@ class _Crawl:
             for sm in sitemaps:
                 self.enqueue(_Task(sm, "sitemap", depth=0))
             return
-        links = discover_article_links(html, result.final_url, max_links=self.config.max_links_per_page)
         if links:
             self.enqueue_pages([_Task(link, "page") for link in links])
             return

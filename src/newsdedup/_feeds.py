@@ -9,6 +9,7 @@ A partly broken feed yields what it can; one with nothing usable raises :class:`
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ __all__ = [
     "SitemapEntry",
     "discover_article_links",
     "discover_feeds",
+    "discover_homepage",
     "gunzip_bounded",
     "looks_like_article",
     "meta_refresh",
@@ -124,7 +126,7 @@ def _prolog_end(data: bytes) -> int:
         pos = end + skip
 
 
-def strip_doctype(data: bytes) -> bytes:
+def strip_doctype(data: bytes, encodings: Iterable[str] = ()) -> bytes:
     """Remove a DOCTYPE; raise :class:`FeedError` if it declares entities (or is unterminated).
 
     Entity declarations are how billion-laughs and external-entity attacks work, and no real
@@ -132,9 +134,40 @@ def strip_doctype(data: bytes) -> bytes:
     DOCTYPE or an entity declaration can only be there, however long the comments and
     processing instructions before it are, and past it they are text (an article that quotes
     one stays as it is).
+
+    A document in UTF-16 or UTF-32 (by its byte order mark, or the NUL bytes among its first
+    four) is checked on its decoded text and refused if it has a DOCTYPE at all. One in any
+    other encoding must start (after a UTF-8 BOM and whitespace) with an ASCII ``<``, else it
+    is refused: the check cannot read it (EBCDIC, UTF-32 in an odd byte order) while a parser
+    might. An encoding named in its XML declaration, or given in ``encodings`` (the HTTP
+    charset), that reads it differently from ASCII (UTF-7) is checked on that reading too.
     """
-    if _utf16(data):
-        return _check_utf16(data)
+    codec = _wide_codec(data)
+    if codec is not None:
+        return _check_wide(data, codec)
+    lead = data.lstrip(b"\xef\xbb\xbf").lstrip()
+    if lead and not lead.startswith(b"<"):
+        raise FeedError(
+            f"XML in an encoding the entity check cannot read (starts with {data[:4]!r}); refused"
+        )
+    declared = _XML_ENCODING.match(lead)
+    for name in (*encodings, *([declared.group(1).decode("ascii")] if declared else [])):
+        try:
+            decoded = data.decode(name, errors="replace").encode("utf-8", errors="replace")
+        except (LookupError, ValueError):
+            continue  # a codec Python does not know: parsers fall back to an ASCII-compatible one
+        if decoded != data and codecs.lookup(name).name not in _ASCII_READS:
+            _strip_doctype(decoded)  # raises if that reading declares entities
+    return _strip_doctype(data)
+
+
+_XML_ENCODING = re.compile(rb"<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._\-]{1,40})[\"']")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._\-]{1,40})""", re.IGNORECASE)
+_ASCII_READS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
+"""Codecs that read every ASCII byte as ASCII: the check on the bytes covers them."""
+
+
+def _strip_doctype(data: bytes) -> bytes:
     head = _prolog_end(data)
     root = _root_start(data, head)
     # the DOCTYPE that counts is where the prolog's comments and PIs end: a "<!DOCTYPE" quoted
@@ -186,48 +219,71 @@ def _root_start(data: bytes, pos: int) -> int:
     return found.start() if found else len(data)
 
 
-def _utf16(data: bytes) -> bool:
-    """Whether expat would read ``data`` as UTF-16 (a byte order mark, or a NUL byte among the
-    first two, as it guesses): its markup never matches the byte patterns."""
-    return data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:2]
-
-
-def _check_utf16(data: bytes) -> bytes:
-    """A UTF-16 document is checked on its decoded text and passed on unchanged when nothing
-    before its root element is a DOCTYPE or an entity declaration (cutting one out would mean
-    re-encoding the document); one that has either is refused: no real feed or sitemap in
-    UTF-16 needs a DOCTYPE."""
+def _wide_codec(data: bytes) -> str | None:
+    """The codec a parser would read ``data`` with if it is UTF-32 or UTF-16 (a byte order
+    mark, or NUL bytes among the first four, as expat and feedparser guess), else None: its
+    markup never matches the byte patterns."""
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "utf-32"
+    if len(data) >= 4 and data[1:4] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if data[:3] == b"\x00\x00\x00":
+        return "utf-32-be"
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        codec = "utf-16"
-    else:
-        codec = "utf-16-be" if data[:1] == b"\x00" else "utf-16-le"
-    if _declares(
-        data.decode(codec, errors="replace").encode("utf-8", errors="replace"), rb"<!(DOCTYPE|ENTITY)"
-    ):
-        raise FeedError("UTF-16 XML with a DOCTYPE or entity declarations; refused")
+        return "utf-16"
+    if b"\x00" in data[:4]:  # UTF-16 without a BOM, or UTF-32 in an odd byte order
+        if data[:1] == b"\x00" and data[1:2] != b"\x00":
+            return "utf-16-be"
+        if data[1:2] == b"\x00" and data[:1] != b"\x00":
+            return "utf-16-le"
+        raise FeedError(
+            f"XML in an encoding the entity check cannot read (starts with {data[:4]!r}); refused"
+        )
+    return None
+
+
+def _check_wide(data: bytes, codec: str) -> bytes:
+    """A UTF-16 or UTF-32 document is checked on its decoded text and passed on unchanged when
+    nothing before its root element is a DOCTYPE or an entity declaration (cutting one out would
+    mean re-encoding the document); one that has either is refused: no real feed or sitemap in
+    UTF-16 or UTF-32 needs a DOCTYPE."""
+    text = data.decode(codec, errors="replace").encode("utf-8", errors="replace")
+    if _declares(text, rb"<!(DOCTYPE|ENTITY)"):
+        raise FeedError(f"{codec.upper()} XML with a DOCTYPE or entity declarations; refused")
     return data
 
 
 def gunzip_bounded(data: bytes, *, max_bytes: int = DEFAULT_MAX_SITEMAP_BYTES) -> bytes:
-    """Decompress a gzip file, raising :class:`FeedError` beyond ``max_bytes`` of output."""
-    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    """Decompress a gzip file, raising :class:`FeedError` beyond ``max_bytes`` of output.
+
+    Every member of a multi-member file is read (``cat a.gz b.gz`` is one valid gzip file,
+    as gzip(1) reads it), all within the one bound; padding of NUL bytes after the last member
+    is ignored, as gzip(1) ignores it.
+    """
     out = bytearray()
     buf = data
     try:
-        while buf:
-            chunk = decomp.decompress(buf, max_bytes - len(out) + 1)
-            out += chunk
-            if len(out) > max_bytes:
-                raise FeedError(f"gzip file expands beyond {max_bytes} bytes")
-            if decomp.eof:
+        while True:
+            decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while buf:
+                chunk = decomp.decompress(buf, max_bytes - len(out) + 1)
+                out += chunk
+                if len(out) > max_bytes:
+                    raise FeedError(f"gzip file expands beyond {max_bytes} bytes")
+                if decomp.eof:
+                    break
+                buf = decomp.unconsumed_tail
+                if not chunk and buf:
+                    break
+            if not decomp.eof:  # a cut download: what it holds is a partial list, not the sitemap
+                raise FeedError("truncated gzip file: the data ends before the end of its gzip stream")
+            buf = decomp.unused_data
+            if not buf.strip(b"\x00"):
                 break
-            buf = decomp.unconsumed_tail
-            if not chunk and buf:
-                break
+            if buf[:2] != b"\x1f\x8b":
+                raise FeedError("broken gzip file: data after its gzip stream is not another gzip member")
     except zlib.error as exc:
         raise FeedError(f"broken gzip file: {exc}") from None
-    if not decomp.eof:  # a cut download: what it holds is a partial list, not the sitemap
-        raise FeedError("truncated gzip file: the data ends before the end of its gzip stream")
     return bytes(out)
 
 
@@ -342,7 +398,8 @@ def parse_feed(
     import feedparser  # imported late: it is slow to import and only feeds need it
     from feedparser.exceptions import ThingsNobodyCaresAboutButMe, UndeclaredNamespace
 
-    cleaned = strip_doctype(bytes(data))
+    charset = _CHARSET.search(content_type or "")  # feedparser reads the body in it
+    cleaned = strip_doctype(bytes(data), (charset.group(1),) if charset else ())
     headers = {"content-type": content_type or "application/xml"}
     if base_url:
         headers["content-location"] = base_url
@@ -585,9 +642,60 @@ def looks_like_article(path: str) -> bool:
     return bool(_ARTICLE_EXT.search(last)) and last.lower() not in ("index.html", "index.htm", "default.htm")
 
 
+MAX_HTML_DEPTH = 2_000
+"""Element nesting beyond which a page's links are not looked for: lexbor's parse time grows
+with the square of the nesting depth (100,000 nested ``<div>`` in 0.5 MB take about 30 s),
+and no real page comes near it."""
+
+_DEPTH_SKIP = re.compile(
+    rb"<!--.*?(?:-->|\Z)|<(script|style|textarea|title|xmp|template)\b.*?(?:</\1\s*>|\Z)",
+    re.DOTALL | re.IGNORECASE,
+)
+_DEPTH_TAG = re.compile(rb"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")
+_NOT_NESTING = frozenset(
+    b"area base br col embed hr img input link meta source track wbr param keygen "  # void
+    b"p li dt dd tr td th option optgroup rb rt rp rtc thead tbody tfoot colgroup caption "
+    b"html head body".split()  # end tags optional: a parser closes them itself
+)
+_HTML_CONTAINERS = frozenset(
+    b"a abbr address article aside b bdi bdo big blockquote button center cite code dfn div dl em "
+    b"fieldset figure font footer form h1 h2 h3 h4 h5 h6 header i kbd label main mark nav nobr ol "
+    b"pre q s samp section select small span strike strong sub sup table tt u ul var".split()
+)  # "<div/>" opens a div all the same (a "/>" counts only in SVG and MathML)
+
+
+def html_depth(html: str | bytes, *, limit: int = MAX_HTML_DEPTH) -> int:
+    """An estimate of how deeply a page's elements nest (start tags still open, not counting
+    void elements, ones whose end tag is optional, comments and script or style text); the
+    scan stops once it passes ``limit``. Cheap (linear), so it can guard the parser."""
+    data = html.encode("utf-8", "replace") if isinstance(html, str) else html
+    data = _DEPTH_SKIP.sub(b"", data)
+    depth = deepest = 0
+    for tag in _DEPTH_TAG.finditer(data):
+        name = tag.group(2).lower()
+        if name in _NOT_NESTING or (tag.group(3) and name not in _HTML_CONTAINERS):
+            continue
+        if tag.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+    return deepest
+
+
+def _parse_html(html: str | bytes) -> LexborHTMLParser:
+    return LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
+
+
 def discover_feeds(html: str | bytes, base_url: str | None) -> list[str]:
     """Feed URLs announced by ``<link rel="alternate" type="application/rss+xml" ...>``."""
-    tree = LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
+    return _feeds_in(_parse_html(html), base_url)
+
+
+def _feeds_in(tree: LexborHTMLParser, base_url: str | None) -> list[str]:
     base = _document_base(tree, base_url)
     out: list[str] = []
     for node in tree.css("link[href]"):
@@ -618,7 +726,10 @@ def discover_article_links(html: str | bytes, base_url: str | None, *, max_links
     resolved and are dropped, and there is no site to stay on, so absolute links that look
     like articles are kept whatever their host.
     """
-    tree = LexborHTMLParser(html if isinstance(html, str) else html.decode("utf-8", "replace"))
+    return _article_links_in(_parse_html(html), base_url, max_links=max_links)
+
+
+def _article_links_in(tree: LexborHTMLParser, base_url: str | None, *, max_links: int) -> list[str]:
     base = _document_base(tree, base_url or None)
     site = base_url or base  # the page's own host; else the <base href>'s
     seen: set[str] = {normalize_url(site)} if site else set()
@@ -636,6 +747,20 @@ def discover_article_links(html: str | bytes, base_url: str | None, *, max_links
             if len(out) >= max_links:
                 break
     return out
+
+
+def discover_homepage(
+    html: str | bytes, base_url: str | None, *, max_links: int = 200, max_depth: int = MAX_HTML_DEPTH
+) -> tuple[list[str], list[str]]:
+    """:func:`discover_feeds` and :func:`discover_article_links` on one parse of the page.
+
+    Raises :class:`FeedError` without parsing a page whose elements nest more than
+    ``max_depth`` deep (see :data:`MAX_HTML_DEPTH`): the parse alone would take minutes.
+    """
+    if html_depth(html, limit=max_depth) > max_depth:
+        raise FeedError(f"HTML nested more than {max_depth} elements deep; links not looked for")
+    tree = _parse_html(html)
+    return _feeds_in(tree, base_url), _article_links_in(tree, base_url, max_links=max_links)
 
 
 _META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)

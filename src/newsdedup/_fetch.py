@@ -665,7 +665,7 @@ class _ConnectionPool:
         while idle:
             conn = idle.pop()  # the most recently used one is the least likely to have expired
             self._idle_count -= 1
-            if conn.is_available() and not conn.has_expired():
+            if conn.is_available() and not conn.has_expired() and not _has_unread_bytes(conn):
                 return conn
             await conn.aclose()
         if origin.scheme == b"https" and self._ssl_context is None:
@@ -676,7 +676,12 @@ class _ConnectionPool:
 
     async def _checkin(self, conn: httpcore.AsyncHTTPConnection, origin: httpcore.Origin) -> None:
         self._slots.release()
-        if self._closed or not conn.is_idle() or self._idle_count >= self._max_keepalive:
+        if (
+            self._closed
+            or not conn.is_idle()
+            or self._idle_count >= self._max_keepalive
+            or _has_unread_bytes(conn)
+        ):
             await conn.aclose()
             return
         self._idle.setdefault((origin.scheme, origin.host, origin.port), []).append(conn)
@@ -707,6 +712,18 @@ class _ConnectionPool:
         for conns in idle.values():
             for conn in conns:
                 await conn.aclose()
+
+
+def _has_unread_bytes(conn: httpcore.AsyncHTTPConnection) -> bool:
+    """Whether h11 holds bytes the server sent after the response it answered (more than its
+    Content-Length, a body on a 204 or 304), or saw the server close: on a reused connection the
+    next request would read them as its response (a desynchronised, smuggled answer). Such a
+    connection is closed, never pooled. HTTP/2 connections hold no such buffer."""
+    state = getattr(getattr(conn, "_connection", None), "_h11_state", None)
+    if state is None:
+        return False
+    data, closed = state.trailing_data
+    return bool(data) or bool(closed)
 
 
 class _PooledBody:
