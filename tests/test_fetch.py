@@ -1162,16 +1162,22 @@ class RawServer:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):  # the client may hang up mid-answer on purpose
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                head += data
-            path = head.split(b" ", 2)[1].decode("ascii", "replace")
-            with self._lock:
-                self.requests.append(path)
-            self.answer(self, conn, path)
+            path = self.next_request(conn)
+            if path is not None:
+                self.answer(self, conn, path)
+
+    def next_request(self, conn: socket.socket) -> str | None:
+        """Read one request head from ``conn`` and record its path; None when the client hung up."""
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = conn.recv(65536)
+            if not data:
+                return None
+            head += data
+        path = head.split(b" ", 2)[1].decode("ascii", "replace")
+        with self._lock:
+            self.requests.append(path)
+        return path
 
 
 _OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -1488,15 +1494,10 @@ def _smuggler(first: bytes) -> Callable[[RawServer, socket.socket, str], None]:
     def answer(srv: RawServer, conn: socket.socket, path: str) -> None:
         while True:
             srv.send(conn, first + _SMUGGLED if path == "/smuggle" else _keepalive_page(path))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                head += data
-            path = head.split(b" ", 2)[1].decode("ascii", "replace")
-            with srv._lock:
-                srv.requests.append(path)
+            following = srv.next_request(conn)
+            if following is None:
+                return
+            path = following
 
     return answer
 

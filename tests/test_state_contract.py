@@ -135,6 +135,24 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"{server.url}?name=t{next(_names)}"
 
 
+def assert_closed_store_refuses(store: Any, d: Deduplicator, items: list[dict[str, Any]]) -> None:
+    """Every use of a closed store is StoreError "the store is closed" (not StoreCorrupt), and
+    closing it again is harmless: the check both backends' tests run."""
+    from newsdedup._exceptions import StoreCorrupt
+
+    uses = {
+        "add_many": lambda: d.add_many(items),
+        "counts": store.counts,
+        "mark_seen": lambda: store.mark_seen(["https://a.example/y"]),
+        "fetch cache": lambda: store.fetch_cache().get("https://a.example/x"),
+    }
+    for what, use in uses.items():
+        with pytest.raises(StoreError, match="the store is closed") as info:
+            use()
+        assert not isinstance(info.value, StoreCorrupt), what
+    store.close()
+
+
 def _run(target: str, items: list[dict[str, Any]], **kwargs: Any) -> tuple[Deduplicator, list[Any]]:
     store = open_store(target)
     d = Deduplicator(store=store, **kwargs)

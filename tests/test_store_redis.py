@@ -18,7 +18,7 @@ from newsdedup._dedup import DedupConfig, Deduplicator
 from newsdedup._exceptions import ConfigError, MissingDependency, StoreBusy, StoreCorrupt, StoreError
 from newsdedup._store import open_store
 from redis_server import RedisServer, redis_server_or_skip
-from test_state_contract import make_corpus, write_jsonl
+from test_state_contract import assert_closed_store_refuses, make_corpus, write_jsonl
 
 redis = pytest.importorskip("redis")
 
@@ -154,17 +154,7 @@ def test_a_closed_store_refuses_to_be_used(server: RedisServer, client) -> None:
     d.add_many(items[:3])
     store.close()
     keys = sorted(client.keys("*"))
-    uses = {
-        "add_many": lambda: d.add_many(items[3:]),
-        "counts": store.counts,
-        "mark_seen": lambda: store.mark_seen(["https://a.example/y"]),
-        "fetch cache": lambda: store.fetch_cache().get("https://a.example/x"),
-    }
-    for what, use in uses.items():
-        with pytest.raises(StoreError, match="the store is closed") as info:
-            use()
-        assert not isinstance(info.value, StoreCorrupt), what
-    store.close()  # closing twice is harmless
+    assert_closed_store_refuses(store, d, items[3:])  # and closing twice is harmless
     assert sorted(client.keys("*")) == keys
     with open_store(url) as again:
         assert len(Deduplicator(store=again)) == 3

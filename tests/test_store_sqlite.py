@@ -23,7 +23,7 @@ from newsdedup._exceptions import ConfigError, StoreBusy, StoreCorrupt, StoreErr
 from newsdedup._store import SQLiteStore, open_store
 from newsdedup._store._base import SCHEMA_VERSION
 from newsdedup._store._sqlite import _MIGRATIONS, APPLICATION_ID
-from test_state_contract import make_corpus, write_jsonl
+from test_state_contract import assert_closed_store_refuses, make_corpus, write_jsonl
 
 
 def _digest(path: Path) -> str:
@@ -298,17 +298,7 @@ def test_a_closed_store_says_it_is_closed_not_that_it_is_damaged(tmp_path: Path)
     d.add_many(items[:3])
     store.fetch_cache().put("https://a.example/x", etag='"1"', last_modified=None, body=b"<p>x</p>")
     store.close()
-    uses = {
-        "add_many": lambda: d.add_many(items[3:]),
-        "counts": store.counts,
-        "mark_seen": lambda: store.mark_seen(["https://a.example/y"]),
-        "fetch cache": lambda: store.fetch_cache().get("https://a.example/x"),
-    }
-    for what, use in uses.items():
-        with pytest.raises(StoreError, match="the store is closed") as info:
-            use()
-        assert not isinstance(info.value, StoreCorrupt), what
-    store.close()  # closing twice is harmless
+    assert_closed_store_refuses(store, d, items[3:])  # and closing twice is harmless
     with open_store(path) as again:
         assert again.counts()["items"] == 3
         assert again.fetch_cache().get("https://a.example/x") is not None
