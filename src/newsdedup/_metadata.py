@@ -112,6 +112,8 @@ def parse_date(value: Any) -> datetime | None:
 
 
 def _host(url: str | None) -> str | None:
+    """A url's host without ``www.``; None without one, or for a url that does not parse
+    (``http://[::1``): a page's or a record's url is metadata, never a reason to fail."""
     if not url:
         return None
     try:

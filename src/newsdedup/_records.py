@@ -22,10 +22,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, NamedTuple
-from urllib.parse import urlsplit
 
 from ._boilerplate import ascii_fold_lower
 from ._exceptions import ExtractError, InputError
+from ._metadata import _host as _site_of  # a url's host without www.; None if it does not parse
 from ._models import Article, Removal, parse_datetime
 from ._text import clean_text, replace_surrogates, scrub_text
 
@@ -220,18 +220,6 @@ _JUNK_WORDS = (
 # ascii-folded lower case is that character, so both find the same texts (about 5x faster than
 # the case-insensitive search).
 _JUNK_PAGE_FOLDED = re.compile(_JUNK_PAGE.pattern)
-
-
-def _site_of(url: str | None) -> str | None:
-    """The url's host without ``www.``; None for a url that does not parse ("http://[::1"):
-    the url is metadata, and the item is deduplicated without a site."""
-    if not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.lower().removeprefix("www.") if host else None
 
 
 def check_items(items: object, what: str = "items") -> None:

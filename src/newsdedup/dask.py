@@ -90,7 +90,7 @@ from ._dedup import DedupConfig, Deduplicator, ErrorRecord, _lost, _one_alphabet
 from ._exceptions import ConfigError, InputError, MissingDependency
 from ._hubs import _MAX_RANK, _lowest, _runs, _within, hub_rows, item_rank, kept_pairs, ranks_of, settled
 from ._models import Article, Cluster
-from ._records import Record, RecordError, junk_page_reason, parse_line, to_article
+from ._records import _GZIP_MAGIC, _UTF8_BOM, Record, RecordError, junk_page_reason, parse_line, to_article
 from ._verify import Doc
 
 __all__ = ["DaskResult", "dedup_bag", "dedup_dataframe", "dedup_files", "local_cluster", "run_cli"]
@@ -292,8 +292,8 @@ def _read_block(name: str, start: int, end: int, file: str | None, source: str) 
                 fh.seek(start - 1)
                 if fh.read(1) != b"\n":
                     fh.readline()  # the rest of a line that started in the previous block
-            elif fh.peek(3)[:3] == b"\xef\xbb\xbf":
-                fh.read(3)  # a UTF-8 byte order mark opening the file, as the local reader drops it
+            elif fh.peek(len(_UTF8_BOM))[: len(_UTF8_BOM)] == _UTF8_BOM:
+                fh.read(len(_UTF8_BOM))  # a byte order mark opening the file, as the local reader drops it
             while fh.tell() < end:
                 raw = fh.readline()
                 if not raw:
@@ -1909,7 +1909,7 @@ def _gzipped(name: str) -> bool:
     too): such a file cannot be cut into byte ranges, and is read whole by one task."""
     try:
         with open(name, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
+            return fh.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
     except OSError:
         return False
 
